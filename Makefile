@@ -1,0 +1,123 @@
+# ipop build. `make` builds every binary into build/, `make test` builds and
+# runs all tests (unit tests under ASan+UBSan, the namespace lab, fuzzers for
+# a bounded time) and ends with "N passed, N failed".
+
+CC       ?= gcc
+B        ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SRC_DIRS := src/common src/stun src/tunnel src/ice src/turnserver src/node src/ctl
+INCLUDES := $(addprefix -I,$(SRC_DIRS))
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+OPT      ?= -O2 -g
+CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(INCLUDES) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS   += -Wl,--as-needed $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+
+# Layers, bottom up: common < stun < tunnel, ice < daemons.
+LIB_SRCS  := $(wildcard src/common/*.c src/stun/*.c src/tunnel/*.c src/ice/*.c)
+TURN_SRCS := $(filter-out src/turnserver/main.c,$(wildcard src/turnserver/*.c))
+NODE_SRCS := $(filter-out src/node/main.c,$(wildcard src/node/*.c))
+CTL_SRCS  := $(filter-out src/ctl/main.c,$(wildcard src/ctl/*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIB_OBJS  := $(call obj,$(LIB_SRCS))
+TURN_OBJS := $(call obj,$(TURN_SRCS))
+NODE_OBJS := $(call obj,$(NODE_SRCS))
+CTL_OBJS  := $(call obj,$(CTL_SRCS))
+
+BINS := $(B)/ipop-turnserver
+ifneq ($(wildcard src/node/main.c),)
+BINS += $(B)/ipopd
+endif
+ifneq ($(wildcard src/ctl/main.c),)
+BINS += $(B)/ipopctl
+endif
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all tools unit asan fuzz test check-net demo bench install clean
+all: $(BINS) tools
+
+tools: $(BENCH_BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libipop.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libturnsrv.a: $(TURN_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libnode.a: $(NODE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libctl.a: $(CTL_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/ipop-turnserver: $(B)/obj/src/turnserver/main.o $(B)/libturnsrv.a $(B)/libipop.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/ipopd: $(B)/obj/src/node/main.o $(B)/libnode.a $(B)/libipop.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/ipopctl: $(B)/obj/src/ctl/main.o $(B)/libctl.a $(B)/libipop.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/bench/%: $(B)/obj/bench/%.o $(B)/libturnsrv.a $(B)/libipop.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Unit tests link every library (the linker takes only what each needs).
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libturnsrv.a $(B)/libnode.a $(B)/libctl.a $(B)/libipop.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+
+# Sanitizer build of everything, in its own tree.
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_B ?= build/asan
+FUZZ_B ?= build/fuzz
+asan:
+	$(MAKE) B=$(ASAN_B) OPT="$(SAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
+
+# libFuzzer harnesses (clang); each links the library sources built with clang.
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+fuzz:
+	$(MAKE) B=$(FUZZ_B) CC=clang OPT="$(FUZZ_FLAGS)" $(FUZZ_B)/libipop.a $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a
+	@mkdir -p $(FUZZ_B)/bin
+	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  echo "clang $$f -> $(FUZZ_B)/bin/$$n"; \
+	  clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	    $$f $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a $(FUZZ_B)/libipop.a -o $(FUZZ_B)/bin/$$n $(PKG_LIBS) -lpthread || exit 1; done
+
+test: all asan fuzz
+	bash tests/run.sh
+
+check-net: all
+	bash tests/run.sh net
+
+demo: all
+	bash tests/demo.sh
+
+bench: all tools
+	bash bench/turnserver
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(PREFIX)/sbin/
+	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(PREFIX)/sbin/ || true; done
+	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(PREFIX)/bin/ || true; done
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what ipop needs to build, test, benchmark and run the demo on
+# Debian 12 (as root). Daemons that packages would start are kept stopped.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+PKGS=(
+	build-essential pkg-config clang llvm libclang-rt-14-dev valgrind
+	libsodium-dev libssl-dev libjansson-dev libconfuse-dev libstrophe-dev libcmocka-dev
+	iproute2 iptables iputils-ping iperf3 conntrack tcpdump procps psmisc openssl python3
+	coturn prosody lua-sec
+)
+# Packaged services must not start on their own and take our ports.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update
+apt-get install -y "${PKGS[@]}"

@@ -1,0 +1,73 @@
+/* turn.conf: the libconfuse layout of the original TurnServer, plus ours. */
+#ifndef IPOP_TURN_CONF_H
+#define IPOP_TURN_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum { TURN_CONF_MAX_LISTEN = 16, TURN_CONF_MAX_RULES = 64, TURN_CONF_MAX_USERS = 256 };
+
+enum turn_account_method { TURN_ACCOUNT_FILE = 0, TURN_ACCOUNT_NONE };
+
+/* denied_address { address, mask, port } and our allowed_address: a prefix
+ * and an optional port (0 = any port). */
+struct turn_addr_rule {
+	struct sockaddr_storage addr; /* port unused */
+	uint8_t prefix;               /* mask as prefix length */
+	uint16_t port;                /* 0 = any */
+};
+
+struct turn_user {
+	char *name;
+	char *password;
+};
+
+struct turn_conf {
+	char *path;
+	/* listening */
+	unsigned n_listen;
+	struct sockaddr_storage listen[TURN_CONF_MAX_LISTEN]; /* listen_address + listen_addressv6, port 0 */
+	uint16_t udp_port;           /* 3478 */
+	uint16_t tcp_port;           /* 3478 */
+	uint16_t tls_port;           /* 5349 */
+	bool tls;                    /* false: TLS listener off */
+	char *cert_file;
+	char *private_key_file;
+	/* relaying */
+	unsigned n_relay;
+	struct sockaddr_storage relay[TURN_CONF_MAX_LISTEN]; /* relay_address; default = listen addresses */
+	uint16_t min_port;           /* 49152 */
+	uint16_t max_port;           /* 65535 */
+	unsigned n_denied, n_allowed;
+	struct turn_addr_rule denied[TURN_CONF_MAX_RULES];
+	struct turn_addr_rule allowed[TURN_CONF_MAX_RULES]; /* allowed overrides denied, never the built-in bans */
+	/* auth */
+	char *realm;                 /* "ipop" */
+	char *nonce_key;             /* secret for nonces; random per start when unset */
+	enum turn_account_method account_method;
+	char *account_file;          /* login:password:realm:state */
+	char *static_auth_secret;    /* TURN REST */
+	unsigned n_users;
+	struct turn_user users[TURN_CONF_MAX_USERS]; /* users = { "name:password", ... } */
+	/* limits */
+	unsigned max_client;         /* total allocations, 508 beyond; default 10000 */
+	unsigned max_relay_per_username; /* 486 beyond; default 10 */
+	unsigned allocation_lifetime; /* max lifetime granted, default 3600 (capped there) */
+	unsigned bandwidth_per_allocation; /* KB/s, 0 = unlimited */
+	unsigned restricted_bandwidth;    /* KB/s for "restricted" accounts, default 10 */
+	/* process */
+	bool daemon;
+	char *unpriv_user;
+	unsigned threads;            /* 0 = one per core */
+	char *software;              /* SOFTWARE attribute; "ipop-turnserver" */
+	bool syslog;                 /* log to syslog instead of stderr */
+};
+
+/* Parses path into conf (zeroed first, defaults applied). Every problem is
+ * printed to stderr as "file:line: reason"; returns the number of errors
+ * (0 = usable). */
+int turn_conf_load(struct turn_conf *conf, const char *path);
+void turn_conf_free(struct turn_conf *conf);
+
+#endif

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs the test suites and ends with "N passed, N failed[, N skipped]".
+#   tests/run.sh            unit + fuzz + net
+#   tests/run.sh unit|fuzz|net [NAME...]
+# A test program passes when it exits 0, is skipped when it exits 77 (and
+# must say why), and fails otherwise. Logs of failures are printed.
+set -u
+cd "$(dirname "$0")/.."
+suites=${1:-all}
+shift || true
+filter=("$@")
+pass=0 fail=0 skip=0
+failed=()
+logdir=$(mktemp -d /tmp/ipop-tests.XXXXXX)
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+NET_TIMEOUT=${NET_TIMEOUT:-900}
+
+wanted() {
+	[ ${#filter[@]} -eq 0 ] && return 0
+	local f
+	for f in "${filter[@]}"; do [[ "$1" == *"$f"* ]] && return 0; done
+	return 1
+}
+
+run_one() { # name, command...
+	local name=$1; shift
+	wanted "$name" || return 0
+	local log="$logdir/${name//\//_}.log" t0=$SECONDS rc
+	"$@" >"$log" 2>&1
+	rc=$?
+	local dt=$((SECONDS - t0))
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1)); printf 'PASS  %-40s %4ss\n' "$name" "$dt"
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip + 1)); printf 'SKIP  %-40s %s\n' "$name" "$(grep -m1 -i 'skip' "$log")"
+	else
+		fail=$((fail + 1)); failed+=("$name")
+		printf 'FAIL  %-40s %4ss (exit %d)\n' "$name" "$dt" "$rc"
+		echo "----- $name (last 60 lines of $log)"; tail -n 60 "$log"; echo "-----"
+	fi
+}
+
+if [[ $suites == all || $suites == unit ]]; then
+	echo "== unit tests (ASan + UBSan)"
+	for t in build/asan/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_one "unit/$(basename "$t")" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$t"
+	done
+fi
+
+if [[ $suites == all || $suites == fuzz ]]; then
+	echo "== fuzzers (${FUZZ_SECONDS}s each)"
+	for f in build/fuzz/bin/fuzz_*; do
+		[ -x "$f" ] || continue
+		n=$(basename "$f")
+		corpus="$logdir/corpus-$n"; mkdir -p "$corpus"
+		[ -d "tests/fuzz/corpus/$n" ] && cp -r "tests/fuzz/corpus/$n/." "$corpus/"
+		run_one "fuzz/$n" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 "$corpus"
+	done
+fi
+
+if [[ $suites == all || $suites == net ]]; then
+	echo "== namespace lab"
+	for s in tests/net/*.sh; do
+		[ -f "$s" ] || continue
+		case "$(basename "$s")" in lib*.sh) continue ;; esac
+		run_one "net/$(basename "$s" .sh)" timeout -k 10 "$NET_TIMEOUT" bash "$s"
+	done
+fi
+
+rm -rf "$logdir"
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+if [ $skip -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
+[ $fail -eq 0 ]
