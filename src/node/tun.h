@@ -1,0 +1,30 @@
+/* The L3 TUN device: open, configure (IPv4 address, mask, MTU, up), and
+ * move packets. One fd per queue; IFF_MULTI_QUEUE lets each worker own one. */
+#ifndef IPOP_TUN_H
+#define IPOP_TUN_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tun {
+	char name[IFNAMSIZ];
+	int fds[8];
+	unsigned nqueues;
+	int mtu;
+};
+
+/* Creates (or attaches to) `name` with nqueues queues (1..8), non-blocking
+ * fds, no packet-info header. Returns 0 or -errno. */
+int tun_open(struct tun *t, const char *name, unsigned nqueues);
+/* Sets address/prefix and MTU and brings the link up. Returns 0 or -errno. */
+int tun_configure(struct tun *t, struct in_addr addr, unsigned prefix, int mtu);
+void tun_close(struct tun *t);
+
+/* Returns the IPv4 destination of a packet read from the TUN, or false when
+ * it is not a well-formed IPv4 packet (counted and dropped by the caller). */
+bool tun_ipv4_dst(const unsigned char *pkt, size_t len, struct in_addr *dst);
+bool tun_ipv4_src(const unsigned char *pkt, size_t len, struct in_addr *src);
+
+#endif
