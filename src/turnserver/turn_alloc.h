@@ -1,0 +1,131 @@
+/* TURN allocation state (RFC 8656 2.2, 9, 12): one struct per allocation
+ * with its permissions and channel bindings, the per-worker table that finds
+ * an allocation by its 5-tuple, and the cross-worker quota counters.
+ *
+ * Size: an allocation is one malloc of about 700 bytes (the client's
+ * turn_conn kept whole so replies need no copy, four permission and two
+ * channel slots inline) plus its username; permission and channel arrays
+ * move to the heap only when a client uses more than the inline slots.
+ *
+ * Times are monotonic milliseconds. Expiry is exact at the point of use
+ * (a permission is valid while now < expires_ms); the periodic sweep only
+ * reclaims memory. */
+#ifndef IPOP_TURN_ALLOC_H
+#define IPOP_TURN_ALLOC_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "turn_server.h"
+
+union turn_sa {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* Per peer IP; the port does not matter (RFC 8656 9). */
+struct turn_perm {
+	uint64_t expires_ms;
+	uint8_t family;
+	uint8_t ip[16];
+};
+
+/* A binding lives until expires_ms; the entry is kept for the reuse guard
+ * (RFC 8656 12: neither the number nor the peer is rebound to something
+ * else for 5 minutes after expiry) and dropped after that. */
+struct turn_chan {
+	uint64_t expires_ms;
+	union turn_sa peer;
+	uint16_t num;
+};
+
+enum {
+	TURN_ALLOC_INLINE_PERMS = 4,
+	TURN_ALLOC_INLINE_CHANS = 2,
+	TURN_ALLOC_MAX_PERMS = 256, /* beyond: 508, bounds what one user can pin */
+	TURN_ALLOC_MAX_CHANS = 256,
+};
+
+struct turn_alloc {
+	struct turn_alloc *next; /* hash chain */
+	uint64_t hash;
+	struct turn_conn conn;   /* where the client is; replies go here */
+	uint64_t expires_ms;
+	void *relay;             /* the worker's relay socket handle */
+	union turn_sa relay_addr;
+	char *user;
+	uint8_t alloc_tid[12];   /* last Allocate, to answer its retransmissions */
+	bool restricted;
+	/* bandwidth: token bucket in bytes; rate 0 = unlimited */
+	uint32_t bw_rate, bw_burst, bw_tokens;
+	uint64_t bw_last_ms;
+	uint16_t nperm, capperm, nchan, capchan;
+	struct turn_perm *perms;
+	struct turn_chan *chans;
+	struct turn_perm perm_inline[TURN_ALLOC_INLINE_PERMS];
+	struct turn_chan chan_inline[TURN_ALLOC_INLINE_CHANS];
+};
+
+struct turn_alloc *turn_alloc_new(const struct turn_conn *conn, const char *user);
+/* Frees the allocation's memory; the relay is the caller's to close. */
+void turn_alloc_free(struct turn_alloc *a);
+
+/* Permissions. perm_add installs or refreshes for 300 s: 0, or -ENOSPC. */
+bool turn_alloc_perm_ok(const struct turn_alloc *a, const struct sockaddr *peer, uint64_t now_ms);
+int turn_alloc_perm_add(struct turn_alloc *a, const struct sockaddr *peer, uint64_t now_ms);
+
+/* Channels. The lookups return only bindings that are live at now_ms. */
+const struct turn_chan *turn_alloc_chan_by_num(const struct turn_alloc *a, uint16_t num,
+					       uint64_t now_ms);
+const struct turn_chan *turn_alloc_chan_by_peer(const struct turn_alloc *a,
+						const struct sockaddr *peer, uint64_t now_ms);
+/* 0 when num may be bound to peer (new, or the same pair again), -EEXIST
+ * when either is bound, or reserved, to something else. */
+int turn_alloc_chan_check(const struct turn_alloc *a, uint16_t num, const struct sockaddr *peer,
+			  uint64_t now_ms);
+/* Binds or refreshes for 600 s; does not touch permissions. 0, -EEXIST,
+ * -ENOSPC. */
+int turn_alloc_chan_bind(struct turn_alloc *a, uint16_t num, const struct sockaddr *peer,
+			 uint64_t now_ms);
+
+/* Drops expired permissions and channels whose reuse guard ended. Returns
+ * the earliest time something of this allocation (itself included) needs
+ * attention. */
+uint64_t turn_alloc_expire(struct turn_alloc *a, uint64_t now_ms);
+
+/* Bandwidth in KB/s (0 = unlimited); take returns false when the packet
+ * exceeds the allocation's budget. */
+void turn_alloc_bw_set(struct turn_alloc *a, uint32_t kbps, uint64_t now_ms);
+bool turn_alloc_bw_take(struct turn_alloc *a, size_t bytes, uint64_t now_ms);
+
+/* Chained hash table keyed by the 5-tuple: (proto, client, local) for UDP,
+ * the stream handle for TCP/TLS. Grows by doubling. */
+struct turn_alloc_table {
+	struct turn_alloc **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+	uint64_t seed;
+};
+
+int turn_alloc_table_init(struct turn_alloc_table *t, size_t nbuckets, uint64_t seed);
+void turn_alloc_table_free(struct turn_alloc_table *t); /* the allocations are the caller's */
+uint64_t turn_alloc_conn_hash(const struct turn_alloc_table *t, const struct turn_conn *conn);
+struct turn_alloc *turn_alloc_find(const struct turn_alloc_table *t, const struct turn_conn *conn);
+struct turn_alloc *turn_alloc_find_stream(const struct turn_alloc_table *t, const void *stream);
+/* Sets a->hash from a->conn and links it in; 0 or -ENOMEM (the table is
+ * unchanged then). */
+int turn_alloc_insert(struct turn_alloc_table *t, struct turn_alloc *a);
+void turn_alloc_remove(struct turn_alloc_table *t, struct turn_alloc *a);
+
+/* Quotas shared by all workers (struct turn_shared, behind a mutex).
+ * acquire: 0, -EDQUOT (max_relay_per_username: 486) or -ENOSPC
+ * (max_client: 508). Every successful acquire is paired with a release. */
+int turn_shared_acquire(struct turn_shared *s, const char *user);
+void turn_shared_release(struct turn_shared *s, const char *user);
+unsigned turn_shared_total(struct turn_shared *s);
+
+#endif
