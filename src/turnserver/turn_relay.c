@@ -1,0 +1,80 @@
+#include "turn_relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "addr.h"
+#include "turn_conf.h"
+
+int turn_relay_pick_address(const struct turn_conf *conf, int family,
+			    struct sockaddr_storage *out)
+{
+	const struct sockaddr_storage *list = conf->n_relay ? conf->relay : conf->listen;
+	unsigned n = conf->n_relay ? conf->n_relay : conf->n_listen;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (list[i].ss_family == family) {
+			*out = list[i];
+			return 0;
+		}
+	}
+	return -EAFNOSUPPORT;
+}
+
+/* Random so that relay ports of a restarted server, and of the workers,
+ * do not collide in the same order, and are not guessable from outside. */
+static uint32_t random_offset(uint32_t span)
+{
+	uint32_t r = 0;
+
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)&r;
+	return span ? r % span : 0;
+}
+
+static int try_bind(int fd, const struct sockaddr_storage *base, uint16_t port,
+		    struct sockaddr_storage *bound)
+{
+	struct sockaddr_storage sa = *base;
+
+	addr_set_port((struct sockaddr *)&sa, port);
+	if (bind(fd, (struct sockaddr *)&sa, addr_len((struct sockaddr *)&sa)) < 0)
+		return -errno;
+	*bound = sa;
+	return 0;
+}
+
+int turn_relay_bind(const struct sockaddr_storage *base, uint16_t min_port, uint16_t max_port,
+		    struct sockaddr_storage *bound)
+{
+	if (min_port == 0 || max_port < min_port)
+		return -EINVAL;
+	int fd = socket(base->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (base->ss_family == AF_INET6) {
+		int one = 1;
+		/* A v6 relay must not receive v4-mapped traffic: policy and
+		 * permissions are per family. */
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	uint32_t span = (uint32_t)(max_port - min_port) + 1;
+	uint32_t start = random_offset(span);
+	int err = -EADDRINUSE;
+
+	for (uint32_t i = 0; i < span; i++) {
+		uint16_t port = (uint16_t)(min_port + (start + i) % span);
+		err = try_bind(fd, base, port, bound);
+		if (err == 0)
+			return fd;
+		if (err != -EADDRINUSE && err != -EACCES)
+			break;
+	}
+	close(fd);
+	return err;
+}

@@ -1,0 +1,773 @@
+#include "turn_worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "turn_conf.h"
+#include "turn_relay.h"
+
+enum {
+	BATCH = 64,          /* datagrams per recvmmsg / sendmmsg */
+	SLOT = 4096,         /* bytes per datagram slot; larger ones are dropped */
+	RX_ROUNDS = 4,       /* recvmmsg calls per readiness event, for fairness */
+	ACCEPTS = 64,        /* accepts per readiness event */
+	MAX_EVENTS = 256,
+	SWEEP_MS = 1000,     /* housekeeping: tick, idle connections, stats */
+	CMSG_BYTES = 64,     /* fits in_pktinfo / in6_pktinfo */
+};
+
+enum ev_kind { EV_UDP, EV_TCP_LISTEN, EV_TLS_LISTEN, EV_RELAY, EV_STREAM, EV_STOP };
+
+/* Every epoll registration points at one of these, first member of its
+ * object; fd < 0 marks an object closed during the current iteration. */
+struct wev {
+	uint8_t kind;
+	int fd;
+};
+
+struct listener {
+	struct wev ev;
+	bool pktinfo;                  /* wildcard UDP address: learn/set the source */
+	struct sockaddr_storage addr;
+};
+
+struct relay {
+	struct wev ev;
+	struct turn_alloc *owner;
+	struct relay *next_dead;
+};
+
+struct wstream {
+	struct wev ev;
+	struct turn_worker *w;
+	struct turn_stream *st;
+	struct turn_conn conn;
+	uint64_t accepted_ms, last_rx_ms;
+	bool got_frame, closing;
+	struct wstream *prev, *next;   /* the worker's open connections */
+	struct wstream *next_list;     /* closing or dead list */
+};
+
+struct rx_batch {
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	uint8_t cmsg[BATCH][CMSG_BYTES];
+	uint8_t buf[BATCH][SLOT];
+};
+
+struct tx_batch {
+	unsigned n;
+	int fd[BATCH];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage to[BATCH];
+	uint8_t cmsg[BATCH][CMSG_BYTES];
+	uint8_t buf[BATCH][SLOT];
+};
+
+struct turn_worker {
+	unsigned id;
+	struct turn_worker_shared *sh;
+	int epfd;
+	pthread_t thread;
+	bool started;
+	struct turn_server *core;
+	struct turn_io io;
+	unsigned n_listen;
+	struct listener listen[3 * TURN_CONF_MAX_LISTEN];
+	struct wev stop_ev;
+	struct wstream *streams;       /* open connections */
+	struct wstream *closing;       /* to close at the end of the iteration */
+	struct wstream *dead_streams;  /* closed, freed at the end of the iteration */
+	struct relay *dead_relays;
+	uint64_t now_ms, deadline_ms, next_sweep_ms;
+	int64_t now_unix;
+	struct rx_batch *rx;
+	struct tx_batch *tx;
+	struct turn_worker_stats st;   /* owned by the thread */
+	pthread_mutex_t snap_lock;
+	struct turn_worker_stats snap; /* copied from st every sweep */
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int ep_add(struct turn_worker *w, struct wev *ev, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ev };
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, ev->fd, &e) < 0 ? -errno : 0;
+}
+
+/* ---- sending: the per-worker sendmmsg batch ---- */
+
+static void set_pktinfo(struct msghdr *mh, uint8_t *cbuf, const struct sockaddr_storage *src)
+{
+	struct cmsghdr *c;
+
+	memset(cbuf, 0, CMSG_BYTES);
+	mh->msg_control = cbuf;
+	if (src->ss_family == AF_INET) {
+		struct in_pktinfo pi = { 0 };
+		pi.ipi_spec_dst = ((const struct sockaddr_in *)src)->sin_addr;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		c = CMSG_FIRSTHDR(mh);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	} else {
+		struct in6_pktinfo pi = { 0 };
+		pi.ipi6_addr = ((const struct sockaddr_in6 *)src)->sin6_addr;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		c = CMSG_FIRSTHDR(mh);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+}
+
+/* Sends every queued datagram, one sendmmsg per socket (order kept per
+ * socket). A datagram the kernel refuses is counted and skipped. */
+static void tx_flush(struct turn_worker *w)
+{
+	struct tx_batch *tx = w->tx;
+	struct mmsghdr grp[BATCH];
+	bool done[BATCH] = { false };
+
+	for (unsigned i = 0; i < tx->n; i++) {
+		if (done[i])
+			continue;
+		unsigned k = 0;
+		for (unsigned j = i; j < tx->n; j++) {
+			if (!done[j] && tx->fd[j] == tx->fd[i]) {
+				grp[k++] = tx->mm[j];
+				done[j] = true;
+			}
+		}
+		unsigned off = 0;
+		while (off < k) {
+			int r = sendmmsg(tx->fd[i], grp + off, k - off, MSG_DONTWAIT);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				w->st.udp_send_failed++;
+				off++; /* the first one failed: drop it, try the rest */
+				continue;
+			}
+			w->st.udp_out += (unsigned)r;
+			off += (unsigned)r;
+		}
+	}
+	tx->n = 0;
+}
+
+static void tx_push(struct turn_worker *w, int fd, const struct sockaddr *to,
+		    const struct sockaddr_storage *src, const struct iovec *iov, int iovcnt)
+{
+	struct tx_batch *tx = w->tx;
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total > SLOT) {
+		w->st.tx_too_big++;
+		return;
+	}
+	if (tx->n == BATCH)
+		tx_flush(w);
+	unsigned n = tx->n++;
+	uint8_t *p = tx->buf[n];
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	socklen_t tolen = addr_len(to);
+	memcpy(&tx->to[n], to, tolen);
+	tx->fd[n] = fd;
+	tx->iov[n] = (struct iovec){ tx->buf[n], total };
+	struct msghdr *mh = &tx->mm[n].msg_hdr;
+	*mh = (struct msghdr){ .msg_name = &tx->to[n], .msg_namelen = tolen,
+			       .msg_iov = &tx->iov[n], .msg_iovlen = 1 };
+	if (src)
+		set_pktinfo(mh, tx->cmsg[n], src);
+}
+
+/* ---- struct turn_io, called by the core ---- */
+
+static void io_relay_close(void *ctx, void *relay);
+
+static int io_relay_open(void *ctx, struct turn_alloc *owner, int family,
+			 struct sockaddr_storage *bound, void **out)
+{
+	struct turn_worker *w = ctx;
+	const struct turn_conf *conf = w->sh->conf;
+	struct sockaddr_storage base;
+	int err = turn_relay_pick_address(conf, family, &base);
+
+	if (err < 0)
+		return err;
+	struct relay *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int fd = turn_relay_bind(&base, conf->min_port, conf->max_port, bound);
+	if (fd < 0) {
+		w->st.relay_open_failed++;
+		free(r);
+		return fd;
+	}
+	r->ev = (struct wev){ EV_RELAY, fd };
+	r->owner = owner;
+	err = ep_add(w, &r->ev, EPOLLIN);
+	if (err < 0) {
+		close(fd);
+		free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+static void io_relay_close(void *ctx, void *relay)
+{
+	struct turn_worker *w = ctx;
+	struct relay *r = relay;
+
+	if (!r || r->ev.fd < 0)
+		return;
+	close(r->ev.fd); /* also leaves the epoll set */
+	r->ev.fd = -1;
+	/* Events for it may still be pending in this iteration's batch. */
+	r->next_dead = w->dead_relays;
+	w->dead_relays = r;
+}
+
+static void io_to_peer(void *ctx, void *relay, const struct sockaddr *peer,
+		       const struct iovec *iov, int iovcnt)
+{
+	struct turn_worker *w = ctx;
+	struct relay *r = relay;
+
+	if (r && r->ev.fd >= 0)
+		tx_push(w, r->ev.fd, peer, NULL, iov, iovcnt);
+}
+
+static const struct listener *listener_by_fd(const struct turn_worker *w, int fd)
+{
+	for (unsigned i = 0; i < w->n_listen; i++)
+		if (w->listen[i].ev.fd == fd)
+			return &w->listen[i];
+	return NULL;
+}
+
+static void stream_mark_closing(struct turn_worker *w, struct wstream *ws)
+{
+	if (ws->closing || ws->ev.fd < 0)
+		return;
+	ws->closing = true;
+	ws->next_list = w->closing;
+	w->closing = ws;
+}
+
+static void io_to_client(void *ctx, const struct turn_conn *conn, const struct iovec *iov,
+			 int iovcnt)
+{
+	struct turn_worker *w = ctx;
+
+	if (conn->proto == TURN_PROTO_UDP) {
+		const struct listener *l = listener_by_fd(w, conn->fd);
+		if (!l)
+			return;
+		tx_push(w, conn->fd, (const struct sockaddr *)&conn->client,
+			l->pktinfo ? &conn->local : NULL, iov, iovcnt);
+		return;
+	}
+	struct wstream *ws = conn->stream;
+	if (!ws || ws->ev.fd < 0)
+		return;
+	if (turn_stream_send(ws->st, iov, iovcnt) == -EPIPE)
+		stream_mark_closing(w, ws);
+}
+
+/* ---- UDP: listeners and relays ---- */
+
+static void rx_prepare(struct rx_batch *rx)
+{
+	for (unsigned i = 0; i < BATCH; i++) {
+		rx->iov[i] = (struct iovec){ rx->buf[i], SLOT };
+		rx->mm[i].msg_hdr = (struct msghdr){ .msg_name = &rx->from[i],
+						     .msg_namelen = sizeof(rx->from[i]),
+						     .msg_iov = &rx->iov[i], .msg_iovlen = 1,
+						     .msg_control = rx->cmsg[i],
+						     .msg_controllen = CMSG_BYTES };
+	}
+}
+
+/* The address a datagram was sent to, from IP_PKTINFO / IPV6_PKTINFO. */
+static void local_from_pktinfo(struct msghdr *mh, const struct listener *l,
+			       struct sockaddr_storage *local)
+{
+	*local = l->addr;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			((struct sockaddr_in *)local)->sin_addr = pi.ipi_addr;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			((struct sockaddr_in6 *)local)->sin6_addr = pi.ipi6_addr;
+		}
+	}
+}
+
+/* Receives up to RX_ROUNDS batches; calls fn for each good datagram.
+ * Stops early when the socket was closed by the core meanwhile. */
+static void udp_drain(struct turn_worker *w, struct wev *ev,
+		      void (*fn)(struct turn_worker *, struct wev *, unsigned))
+{
+	struct rx_batch *rx = w->rx;
+
+	for (int round = 0; round < RX_ROUNDS && ev->fd >= 0; round++) {
+		rx_prepare(rx);
+		int n = recvmmsg(ev->fd, rx->mm, BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n && ev->fd >= 0; i++) {
+			if (rx->mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				w->st.udp_truncated++;
+				continue;
+			}
+			w->st.udp_in++;
+			fn(w, ev, (unsigned)i);
+		}
+		if (n < BATCH)
+			return;
+	}
+}
+
+static void on_client_datagram(struct turn_worker *w, struct wev *ev, unsigned i)
+{
+	struct listener *l = (struct listener *)ev;
+	struct rx_batch *rx = w->rx;
+	struct turn_conn conn = { .proto = TURN_PROTO_UDP, .fd = ev->fd };
+
+	conn.client = rx->from[i];
+	if (l->pktinfo)
+		local_from_pktinfo(&rx->mm[i].msg_hdr, l, &conn.local);
+	else
+		conn.local = l->addr;
+	turn_server_on_client(w->core, &conn, rx->buf[i], rx->mm[i].msg_len, w->now_ms,
+			      w->now_unix);
+}
+
+static void on_peer_datagram(struct turn_worker *w, struct wev *ev, unsigned i)
+{
+	struct relay *r = (struct relay *)ev;
+	struct rx_batch *rx = w->rx;
+
+	turn_server_on_peer(w->core, r->owner, (struct sockaddr *)&rx->from[i], rx->buf[i],
+			    rx->mm[i].msg_len, w->now_ms);
+}
+
+/* ---- TCP / TLS connections ---- */
+
+static void on_frame(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct wstream *ws = ctx;
+	struct turn_worker *w = ws->w;
+
+	ws->got_frame = true;
+	ws->last_rx_ms = w->now_ms;
+	turn_server_on_client(w->core, &ws->conn, frame, len, w->now_ms, w->now_unix);
+}
+
+static void stream_close(struct turn_worker *w, struct wstream *ws)
+{
+	if (ws->ev.fd < 0)
+		return;
+	/* The core drops the connection's allocation first, while the handle
+	 * is still valid for any last send. */
+	turn_server_conn_closed(w->core, ws);
+	turn_stream_free(ws->st);
+	ws->st = NULL;
+	ws->ev.fd = -1;
+	if (ws->prev)
+		ws->prev->next = ws->next;
+	else
+		w->streams = ws->next;
+	if (ws->next)
+		ws->next->prev = ws->prev;
+	atomic_fetch_sub(&w->sh->conns, 1);
+	w->st.conns_open--;
+	ws->next_list = w->dead_streams;
+	w->dead_streams = ws;
+}
+
+static void on_stream_event(struct turn_worker *w, struct wstream *ws)
+{
+	int err = turn_stream_on_event(ws->st, on_frame, ws);
+
+	if (err < 0) {
+		log_debug("worker %u: connection closed (%s)", w->id, strerror(-err));
+		stream_close(w, ws);
+	}
+}
+
+static struct wstream *stream_open(struct turn_worker *w, int fd, bool tls,
+				   const struct sockaddr_storage *client)
+{
+	struct wstream *ws = calloc(1, sizeof(*ws));
+	if (!ws)
+		return NULL;
+	ws->st = turn_stream_new(fd, tls ? w->sh->tls : NULL, &w->st.stream);
+	if (!ws->st) {
+		free(ws);
+		return NULL;
+	}
+	ws->w = w;
+	ws->ev = (struct wev){ EV_STREAM, fd };
+	ws->accepted_ms = ws->last_rx_ms = w->now_ms;
+	ws->conn.proto = tls ? TURN_PROTO_TLS : TURN_PROTO_TCP;
+	ws->conn.fd = fd;
+	ws->conn.stream = ws;
+	ws->conn.client = *client;
+	socklen_t sl = sizeof(ws->conn.local);
+	(void)getsockname(fd, (struct sockaddr *)&ws->conn.local, &sl);
+	return ws;
+}
+
+static void on_accept(struct turn_worker *w, struct wev *ev)
+{
+	bool tls = ev->kind == EV_TLS_LISTEN;
+
+	for (int i = 0; i < ACCEPTS; i++) {
+		struct sockaddr_storage sa;
+		socklen_t sl = sizeof(sa);
+		int fd = accept4(ev->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN, or EMFILE etc.: the listener stays readable */
+		if (atomic_fetch_add(&w->sh->conns, 1) >= w->sh->max_conns) {
+			atomic_fetch_sub(&w->sh->conns, 1);
+			w->st.conns_rejected++;
+			close(fd);
+			continue;
+		}
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct wstream *ws = stream_open(w, fd, tls, &sa);
+		if (!ws || ep_add(w, &ws->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+			if (ws) {
+				turn_stream_free(ws->st);
+				free(ws);
+			} else {
+				close(fd);
+			}
+			atomic_fetch_sub(&w->sh->conns, 1);
+			w->st.conns_rejected++;
+			continue;
+		}
+		ws->next = w->streams;
+		if (w->streams)
+			w->streams->prev = ws;
+		w->streams = ws;
+		w->st.conns_accepted++;
+		w->st.conns_open++;
+	}
+}
+
+/* Closes connections that never spoke, and those idle for longer than any
+ * allocation could live without a refresh. */
+static void sweep_streams(struct turn_worker *w)
+{
+	uint64_t idle_ms = ((uint64_t)w->sh->conf->allocation_lifetime + TURN_WORKER_IDLE_SLACK_S) * 1000u;
+	struct wstream *ws = w->streams, *next;
+
+	for (; ws; ws = next) {
+		next = ws->next;
+		bool stale = ws->got_frame ? w->now_ms - ws->last_rx_ms > idle_ms
+					   : w->now_ms - ws->accepted_ms > TURN_WORKER_FIRST_FRAME_S * 1000u;
+		if (stale) {
+			w->st.conns_idle_closed++;
+			stream_close(w, ws);
+		}
+	}
+}
+
+/* ---- the loop ---- */
+
+static void end_of_iteration(struct turn_worker *w)
+{
+	tx_flush(w);
+	while (w->closing) {
+		struct wstream *ws = w->closing;
+		w->closing = ws->next_list;
+		stream_close(w, ws);
+	}
+	tx_flush(w); /* anything the closes sent */
+	while (w->dead_streams) {
+		struct wstream *ws = w->dead_streams;
+		w->dead_streams = ws->next_list;
+		free(ws);
+	}
+	while (w->dead_relays) {
+		struct relay *r = w->dead_relays;
+		w->dead_relays = r->next_dead;
+		free(r);
+	}
+}
+
+static void housekeeping(struct turn_worker *w)
+{
+	sweep_streams(w);
+	w->deadline_ms = turn_server_tick(w->core, w->now_ms);
+	w->next_sweep_ms = w->now_ms + SWEEP_MS;
+	w->st.core = *turn_server_stats(w->core);
+	pthread_mutex_lock(&w->snap_lock);
+	w->snap = w->st;
+	pthread_mutex_unlock(&w->snap_lock);
+}
+
+static bool dispatch(struct turn_worker *w, struct wev *ev)
+{
+	if (ev->fd < 0)
+		return true;
+	switch (ev->kind) {
+	case EV_UDP:
+		udp_drain(w, ev, on_client_datagram);
+		break;
+	case EV_RELAY:
+		udp_drain(w, ev, on_peer_datagram);
+		break;
+	case EV_TCP_LISTEN:
+	case EV_TLS_LISTEN:
+		on_accept(w, ev);
+		break;
+	case EV_STREAM:
+		on_stream_event(w, (struct wstream *)ev);
+		break;
+	case EV_STOP:
+		return false;
+	}
+	return true;
+}
+
+static int wait_ms(const struct turn_worker *w)
+{
+	uint64_t next = w->deadline_ms < w->next_sweep_ms ? w->deadline_ms : w->next_sweep_ms;
+	uint64_t now = mono_ms();
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static void *worker_main(void *arg)
+{
+	struct turn_worker *w = arg;
+	struct epoll_event evs[MAX_EVENTS];
+	bool running = true;
+
+	w->now_ms = mono_ms();
+	w->now_unix = time(NULL);
+	w->next_sweep_ms = w->now_ms + SWEEP_MS;
+	while (running) {
+		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, wait_ms(w));
+		if (n < 0 && errno != EINTR) {
+			log_error("worker %u: epoll_wait: %s", w->id, strerror(errno));
+			break;
+		}
+		w->now_ms = mono_ms();
+		w->now_unix = time(NULL);
+		for (int i = 0; i < n && running; i++)
+			running = dispatch(w, evs[i].data.ptr);
+		if (w->now_ms >= w->deadline_ms || w->now_ms >= w->next_sweep_ms)
+			housekeeping(w);
+		end_of_iteration(w);
+	}
+	/* Clean stop: every connection, then the core with its relays. */
+	while (w->streams)
+		stream_close(w, w->streams);
+	w->st.core = *turn_server_stats(w->core);
+	pthread_mutex_lock(&w->snap_lock);
+	w->snap = w->st;
+	pthread_mutex_unlock(&w->snap_lock);
+	turn_server_free(w->core);
+	w->core = NULL;
+	end_of_iteration(w);
+	return NULL;
+}
+
+/* ---- listeners and setup ---- */
+
+static bool is_wildcard(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+static int open_listener(struct turn_worker *w, const struct sockaddr_storage *base,
+			 uint16_t port, enum ev_kind kind)
+{
+	struct listener *l = &w->listen[w->n_listen];
+	int type = kind == EV_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	int fd = socket(base->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, buf = 4 << 20;
+	char as[ADDR_STRLEN];
+
+	if (fd < 0)
+		return -errno;
+	l->addr = *base;
+	addr_set_port((struct sockaddr *)&l->addr, port);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (base->ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (kind == EV_UDP) {
+		/* Best effort: capped by net.core.rmem_max / wmem_max. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+		l->pktinfo = is_wildcard(base);
+		if (l->pktinfo && base->ss_family == AF_INET &&
+		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+			goto fail;
+		if (l->pktinfo && base->ss_family == AF_INET6 &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+			goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&l->addr, addr_len((struct sockaddr *)&l->addr)) < 0)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, 1024) < 0)
+		goto fail;
+	l->ev = (struct wev){ (uint8_t)kind, fd };
+	if (ep_add(w, &l->ev, EPOLLIN) < 0)
+		goto fail;
+	w->n_listen++;
+	return 0;
+fail:;
+	int err = -errno;
+	log_error("worker %u: cannot listen on %s %s: %s", w->id,
+		  kind == EV_UDP ? "udp" : kind == EV_TLS_LISTEN ? "tls" : "tcp",
+		  addr_format((struct sockaddr *)&l->addr, true, as), strerror(errno));
+	close(fd);
+	return err;
+}
+
+static int open_listeners(struct turn_worker *w)
+{
+	const struct turn_conf *c = w->sh->conf;
+
+	for (unsigned i = 0; i < c->n_listen; i++) {
+		int err = 0;
+		if (c->udp_port)
+			err = open_listener(w, &c->listen[i], c->udp_port, EV_UDP);
+		if (!err && c->tcp_port)
+			err = open_listener(w, &c->listen[i], c->tcp_port, EV_TCP_LISTEN);
+		if (!err && c->tls && w->sh->tls && c->tls_port)
+			err = open_listener(w, &c->listen[i], c->tls_port, EV_TLS_LISTEN);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+struct turn_worker *turn_worker_new(struct turn_worker_shared *sh, unsigned id)
+{
+	struct turn_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->id = id;
+	w->sh = sh;
+	w->epfd = -1;
+	w->deadline_ms = UINT64_MAX;
+	pthread_mutex_init(&w->snap_lock, NULL);
+	w->rx = malloc(sizeof(*w->rx));
+	w->tx = calloc(1, sizeof(*w->tx));
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!w->rx || !w->tx || w->epfd < 0)
+		goto fail;
+	w->stop_ev = (struct wev){ EV_STOP, sh->stop_fd };
+	if (ep_add(w, &w->stop_ev, EPOLLIN) < 0)
+		goto fail;
+	if (open_listeners(w) < 0)
+		goto fail;
+	w->io = (struct turn_io){ .ctx = w, .relay_open = io_relay_open,
+				  .relay_close = io_relay_close, .to_peer = io_to_peer,
+				  .to_client = io_to_client };
+	w->core = turn_server_new(sh->conf, sh->accounts, sh->shared, sh->nonce_key,
+				  sh->nonce_key_len, &w->io);
+	if (!w->core) {
+		log_error("worker %u: cannot create the TURN core", id);
+		goto fail;
+	}
+	return w;
+fail:
+	turn_worker_free(w);
+	return NULL;
+}
+
+int turn_worker_start(struct turn_worker *w)
+{
+	int err = pthread_create(&w->thread, NULL, worker_main, w);
+	if (err)
+		return -err;
+	w->started = true;
+	return 0;
+}
+
+void turn_worker_join(struct turn_worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+void turn_worker_free(struct turn_worker *w)
+{
+	if (!w)
+		return;
+	if (w->core) { /* never started: no connections, only the core */
+		turn_server_free(w->core);
+		end_of_iteration(w);
+	}
+	for (unsigned i = 0; i < w->n_listen; i++)
+		close(w->listen[i].ev.fd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	pthread_mutex_destroy(&w->snap_lock);
+	free(w->rx);
+	free(w->tx);
+	free(w);
+}
+
+void turn_worker_get_stats(struct turn_worker *w, struct turn_worker_stats *out)
+{
+	pthread_mutex_lock(&w->snap_lock);
+	*out = w->snap;
+	pthread_mutex_unlock(&w->snap_lock);
+}
+
+void turn_worker_stats_add(struct turn_worker_stats *a, const struct turn_worker_stats *b)
+{
+	/* Every field is a uint64_t counter, so the structs add as arrays. */
+	_Static_assert(sizeof(struct turn_worker_stats) % sizeof(uint64_t) == 0, "counters only");
+	uint64_t *pa = (uint64_t *)a;
+	const uint64_t *pb = (const uint64_t *)b;
+	for (size_t i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
+		pa[i] += pb[i];
+}

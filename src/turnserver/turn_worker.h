@@ -1,0 +1,63 @@
+/* A relay worker: one thread with its own epoll loop, its own
+ * SO_REUSEPORT UDP/TCP/TLS listeners (so the kernel hashes each client
+ * 5-tuple to one worker), its own turn_server core, and the relay sockets
+ * of the allocations that core owns. Datagrams are read with recvmmsg into
+ * preallocated slots and the core's sends are batched into sendmmsg,
+ * flushed at the end of every loop iteration. */
+#ifndef IPOP_TURN_WORKER_H
+#define IPOP_TURN_WORKER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "turn_server.h"
+#include "turn_stream.h"
+
+/* Process-wide state, owned by main and read by every worker. */
+struct turn_worker_shared {
+	const struct turn_conf *conf;
+	struct turn_accounts *accounts;
+	struct turn_shared *shared;
+	const uint8_t *nonce_key;
+	size_t nonce_key_len;
+	SSL_CTX *tls;            /* NULL when the TLS listener is off */
+	int stop_fd;             /* an eventfd; once readable, every worker exits */
+	unsigned max_conns;      /* TCP + TLS connections, all workers together */
+	atomic_uint conns;
+};
+
+struct turn_worker_stats {
+	struct turn_stats core;
+	struct turn_stream_stats stream;
+	uint64_t udp_in, udp_out, udp_truncated, udp_send_failed, tx_too_big;
+	uint64_t relay_open_failed;
+	uint64_t conns_open, conns_accepted, conns_rejected, conns_idle_closed;
+};
+
+/* Seconds a TCP/TLS connection may take to deliver its first frame (and
+ * finish its TLS handshake); then it is closed. */
+#define TURN_WORKER_FIRST_FRAME_S 10
+/* Beyond the longest allocation lifetime, a connection that received no
+ * frame can hold no allocation any more (a client must refresh before its
+ * lifetime ends), so it is closed after allocation_lifetime + this. */
+#define TURN_WORKER_IDLE_SLACK_S 60
+
+struct turn_worker;
+
+/* Opens the worker's listeners (call before dropping privileges) and its
+ * core. NULL on error, after logging why. */
+struct turn_worker *turn_worker_new(struct turn_worker_shared *sh, unsigned id);
+int turn_worker_start(struct turn_worker *w);
+/* Waits for the thread (after sh->stop_fd was signalled). */
+void turn_worker_join(struct turn_worker *w);
+/* Frees the core, every relay, connection and listener. */
+void turn_worker_free(struct turn_worker *w);
+/* A snapshot, at most a second old. Thread-safe. */
+void turn_worker_get_stats(struct turn_worker *w, struct turn_worker_stats *out);
+/* Adds b into a, field by field. */
+void turn_worker_stats_add(struct turn_worker_stats *a, const struct turn_worker_stats *b);
+
+#endif
