@@ -50,6 +50,7 @@ int stun_hmac2(const char *digest, const uint8_t *key, size_t keylen,
 	       uint8_t *out, size_t outlen)
 {
 	static const uint8_t nokey[1];
+	uint8_t full[EVP_MAX_MD_SIZE];
 	OSSL_PARAM params[2];
 	size_t got = 0;
 	int ok;
@@ -66,8 +67,11 @@ int stun_hmac2(const char *digest, const uint8_t *key, size_t keylen,
 	ok = EVP_MAC_init(ctx, key ? key : nokey, keylen, params) &&
 	     (alen == 0 || EVP_MAC_update(ctx, a, alen)) &&
 	     (blen == 0 || EVP_MAC_update(ctx, b, blen)) &&
-	     EVP_MAC_final(ctx, out, &got, outlen) && got == outlen;
+	     EVP_MAC_final(ctx, full, &got, sizeof(full)) && outlen <= got;
 	EVP_MAC_CTX_free(ctx);
+	if (ok)
+		memcpy(out, full, outlen);
+	OPENSSL_cleanse(full, sizeof(full));
 	return ok ? 0 : -EINVAL;
 }
 
@@ -217,9 +221,10 @@ int turn_rest_check_username(const char *username, int64_t now_unix)
 	if (*p < '0' || *p > '9')
 		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (expiry > (INT64_MAX - 9) / 10)
+		int d = *p - '0';
+		if (expiry > (INT64_MAX - d) / 10)
 			return -EINVAL;
-		expiry = expiry * 10 + (*p - '0');
+		expiry = expiry * 10 + d;
 	}
 	if (*p != '\0' && *p != ':')
 		return -EINVAL;

@@ -29,7 +29,7 @@ int stun_check_integrity(const struct stun_msg *m, const uint8_t *key, size_t ke
 bool stun_check_fingerprint(const struct stun_msg *m);
 uint32_t stun_crc32(const uint8_t *buf, size_t len);
 /* HMAC with digest "SHA1"/"SHA256" over a then b (either may be empty),
- * writing exactly outlen bytes (at most the digest size). 0 or -errno. */
+ * writing the first outlen bytes (at most the digest size). 0 or -errno. */
 int stun_hmac2(const char *digest, const uint8_t *key, size_t keylen,
 	       const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 	       uint8_t *out, size_t outlen);
