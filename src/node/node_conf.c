@@ -1,0 +1,912 @@
+#include "node_conf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+#include "json_pos.h"
+
+/* A config file is a few hundred bytes; anything near this is a mistake. */
+enum { NODE_CONF_MAX_FILE = 1 << 20, NODE_CONF_MAX_PATH = 4096 };
+
+static const char *const DEFAULT_INTERFACE = "ipop0";
+static const char *const DEFAULT_STATE_DIR = "/var/lib/ipop";
+static const char *const DEFAULT_RUN_DIR = "/run/ipop";
+
+/* Every default lives here or in node_conf_derive_defaults() (the ones that
+ * depend on other keys); docs/config.md lists them with their reasons. */
+static void node_conf_defaults(struct node_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ip4_mask = NODE_CONF_DEFAULT_IP4_MASK;
+	c->mode = NODE_MODE_GROUP;
+	snprintf(c->interface, sizeof(c->interface), "%s", DEFAULT_INTERFACE);
+	c->mtu = NODE_CONF_DEFAULT_MTU;
+	c->xmpp_port = NODE_CONF_DEFAULT_XMPP_PORT;
+	c->xmpp_tls = NODE_TLS_REQUIRED;
+	c->log_level = LOG_LVL_INFO;
+}
+
+static char *strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *strfmt(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static int node_conf_derive_defaults(struct node_conf *c)
+{
+	if (!c->state_dir)
+		c->state_dir = strdup(DEFAULT_STATE_DIR);
+	if (!c->key_file && c->state_dir)
+		c->key_file = strfmt("%s/%s.key", c->state_dir, c->interface);
+	if (!c->control_socket)
+		c->control_socket = strfmt("%s/%s.sock", DEFAULT_RUN_DIR, c->interface);
+	return c->state_dir && c->key_file && c->control_socket ? 0 : -ENOMEM;
+}
+
+/* ---- diagnostics ---- */
+
+struct ctx {
+	struct node_conf *c;
+	const char *file;
+	FILE *diag;
+	struct json_pos *pos;
+	int errors;
+};
+
+/* The position of where's value (or key), else of its nearest recorded
+ * parent: "turn[1].user" falls back to "turn[1]" and then "turn". */
+static bool ctx_find_pos(const struct ctx *x, const char *where, bool at_key, int *line, int *col)
+{
+	char p[JSON_POS_PATH];
+	if (!x->pos || snprintf(p, sizeof(p), "%s", where) >= (int)sizeof(p))
+		return false;
+	for (;;) {
+		if (json_pos_find(x->pos, p, at_key, line, col))
+			return true;
+		char *cut = strrchr(p, '.');
+		char *br = strrchr(p, '[');
+		if (br && (!cut || br > cut))
+			cut = br;
+		if (!cut)
+			return false;
+		*cut = '\0';
+		at_key = false;
+	}
+}
+
+static void ctx_vreport(struct ctx *x, bool warn, const char *where, bool at_key, const char *fmt,
+			va_list ap)
+{
+	int line, col;
+	fprintf(x->diag, "%s:", x->file);
+	if (where && ctx_find_pos(x, where, at_key, &line, &col))
+		fprintf(x->diag, "%d:%d:", line, col);
+	fputs(warn ? " warning: " : " ", x->diag);
+	if (where)
+		fprintf(x->diag, "key \"%s\": ", where);
+	vfprintf(x->diag, fmt, ap);
+	fputc('\n', x->diag);
+}
+
+static void conf_error(struct ctx *x, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void conf_error(struct ctx *x, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ctx_vreport(x, false, where, false, fmt, ap);
+	va_end(ap);
+	x->errors++;
+}
+
+/* Warnings point at the key: they are about the key being there at all. */
+static void conf_warn(struct ctx *x, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void conf_warn(struct ctx *x, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ctx_vreport(x, true, where, true, fmt, ap);
+	va_end(ap);
+	x->c->n_warnings++;
+}
+
+/* A short JSON rendering of a bad value for "got ...". */
+static const char *describe(const json_t *v, char buf[80])
+{
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	if (!s) {
+		snprintf(buf, 80, "an unprintable value");
+	} else if (strlen(s) > 60) {
+		snprintf(buf, 80, "%.57s...", s);
+	} else {
+		snprintf(buf, 80, "%s", s);
+	}
+	free(s);
+	return buf;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static void expected(struct ctx *x, const char *where, const char *what, const json_t *v)
+{
+	char b[80];
+	conf_error(x, where, "expected %s, got %s", what, describe(v, b));
+}
+
+/* ---- value checks: NULL when fine, else what is wrong ---- */
+
+static bool is_port_text(const char *s, size_t n, uint16_t *port)
+{
+	unsigned long v = 0;
+	if (n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535 || (s[0] == '0'))
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+static bool is_ip6(const char *s)
+{
+	struct in6_addr a;
+	return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+/* A DNS name (letters, digits, '-', '_', dots between labels of at most 63)
+ * or an IP literal. Nothing is resolved here. */
+static bool is_host(const char *h)
+{
+	size_t n = strlen(h), label = 0;
+	if (n == 0 || n > 253)
+		return false;
+	if (strchr(h, ':'))
+		return is_ip6(h);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)h[i];
+		if (ch == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (isalnum(ch) || ch == '-' || ch == '_') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 literal.
+ * *port is 0 when none is given. */
+static const char *split_hostport(const char *s, size_t n, char **host, uint16_t *port)
+{
+	const char *h = s, *colon = NULL;
+	size_t hn = n;
+	*port = 0;
+	if (n > 0 && s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+		if (!rb)
+			return "missing ']' after an IPv6 address";
+		h = s + 1;
+		hn = (size_t)(rb - h);
+		if (rb + 1 < s + n) {
+			if (rb[1] != ':')
+				return "unexpected text after ']'";
+			colon = rb + 1;
+		}
+	} else {
+		colon = memchr(s, ':', n);
+		if (colon && memchr(colon + 1, ':', (size_t)(s + n - colon - 1)))
+			colon = NULL; /* several colons: a bare IPv6 literal */
+		else if (colon)
+			hn = (size_t)(colon - s);
+	}
+	if (colon && !is_port_text(colon + 1, (size_t)(s + n - colon - 1), port))
+		return "the port must be a number from 1 to 65535";
+	*host = strndup(h, hn);
+	if (!*host)
+		return "out of memory";
+	if (s[0] == '[' ? !is_ip6(*host) : !is_host(*host)) {
+		free(*host);
+		*host = NULL;
+		return "not a valid host name or IP address";
+	}
+	return NULL;
+}
+
+const char *node_turn_transport_name(enum node_turn_transport t)
+{
+	switch (t) {
+	case NODE_TURN_UDP: return "udp";
+	case NODE_TURN_TCP: return "tcp";
+	case NODE_TURN_TLS: return "tls";
+	}
+	return "?";
+}
+
+static int transport_parse(const char *s)
+{
+	for (int t = NODE_TURN_UDP; t <= NODE_TURN_TLS; t++)
+		if (strcmp(s, node_turn_transport_name((enum node_turn_transport)t)) == 0)
+			return t;
+	return -1;
+}
+
+const char *node_conf_parse_turn_server(const char *spec, char **host, uint16_t *port,
+					unsigned *allowed)
+{
+	const unsigned udp = 1u << NODE_TURN_UDP, tcp = 1u << NODE_TURN_TCP, tls = 1u << NODE_TURN_TLS;
+	bool secure = false;
+	*host = NULL;
+	*allowed = 0;
+	if (strncasecmp(spec, "turns:", 6) == 0) {
+		secure = true;
+		spec += 6;
+	} else if (strncasecmp(spec, "turn:", 5) == 0) {
+		spec += 5;
+	} else {
+		return split_hostport(spec, strlen(spec), host, port);
+	}
+	/* RFC 7065: the URI has no "//", and transport is its only query;
+	 * without one, turn: leaves UDP or TCP to the client. */
+	if (spec[0] == '/')
+		return "a turn: URI has no \"//\" (turn:host:port)";
+	const char *q = strchr(spec, '?');
+	size_t hn = q ? (size_t)(q - spec) : strlen(spec);
+	*allowed = secure ? tls : udp | tcp;
+	if (q) {
+		const char *t = q + 11;
+		if (strncmp(q + 1, "transport=", 10) != 0)
+			return "the only URI query allowed is ?transport=udp or ?transport=tcp";
+		if (strcmp(t, "udp") != 0 && strcmp(t, "tcp") != 0)
+			return "transport must be udp or tcp";
+		if (secure && strcmp(t, "udp") == 0)
+			return "turns: with transport=udp means DTLS, which is not supported";
+		if (!secure)
+			*allowed = strcmp(t, "udp") == 0 ? udp : tcp;
+	}
+	return split_hostport(spec, hn, host, port);
+}
+
+/* Linux's rules for device names, and printable ASCII. */
+static bool is_ifname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= NODE_CONF_IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isgraph((unsigned char)s[i]) || s[i] == '/' || s[i] == ':')
+			return false;
+	return true;
+}
+
+/* RFC 7622 localpart@domainpart, without a resource. */
+static const char *check_bare_jid(const char *s, char **local, char **domain)
+{
+	const char *at = strchr(s, '@');
+	if (strchr(s, '/'))
+		return "a bare JID has no /resource";
+	if (!at || at == s || strchr(at + 1, '@'))
+		return "need exactly one '@' with a user before it";
+	if (at - s > 1023)
+		return "the user part is longer than 1023 bytes";
+	for (const char *p = s; p < at; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("\"&':<>", *p))
+			return "the user part has a character JIDs forbid (space \" & ' : < >)";
+	if (!is_host(at + 1))
+		return "the part after '@' is not a valid domain";
+	*local = strndup(s, (size_t)(at - s));
+	*domain = strdup(at + 1);
+	return *local && *domain ? NULL : "out of memory";
+}
+
+/* ---- per-key handlers ---- */
+
+static const char *get_str(struct ctx *x, const char *where, const json_t *v, const char *what)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		expected(x, where, what, v);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static bool get_int(struct ctx *x, const char *where, const json_t *v, long long lo, long long hi,
+		    const char *hint, long long *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		char what[128];
+		snprintf(what, sizeof(what), "an integer from %lld to %lld%s", lo, hi, hint);
+		expected(x, where, what, v);
+		return false;
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+static void set_str(struct ctx *x, char **dst, const char *s)
+{
+	free(*dst);
+	*dst = strdup(s);
+	if (!*dst)
+		conf_error(x, NULL, "out of memory");
+}
+
+static void h_ip4(struct ctx *x, const char *k, const json_t *v)
+{
+	const char *what = "an IPv4 address string like \"172.31.0.100\"";
+	if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), &x->c->ip4) != 1)
+		expected(x, k, what, v);
+}
+
+static void h_ip4_mask(struct ctx *x, const char *k, const json_t *v)
+{
+	long long m;
+	if (get_int(x, k, v, 8, 30, " (prefix length)", &m))
+		x->c->ip4_mask = (unsigned)m;
+}
+
+static void h_xmpp_username(struct ctx *x, const char *k, const json_t *v)
+{
+	const char *what = "a bare JID string like \"ipopuser@ejabberd\"";
+	const char *s = get_str(x, k, v, what);
+	if (!s)
+		return;
+	const char *why = check_bare_jid(s, &x->c->xmpp_local, &x->c->xmpp_domain);
+	if (why) {
+		char b[80];
+		conf_error(x, k, "expected %s, got %s: %s", what, describe(v, b), why);
+		return;
+	}
+	set_str(x, &x->c->xmpp_username, s);
+}
+
+static void h_xmpp_password(struct ctx *x, const char *k, const json_t *v)
+{
+	/* Never echo a password, not even a wrong one. */
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		conf_error(x, k, "expected a non-empty string, got %s",
+			   json_is_string(v) ? "an empty string" : type_name(v));
+		return;
+	}
+	set_str(x, &x->c->xmpp_password, json_string_value(v));
+}
+
+static void h_xmpp_host(struct ctx *x, const char *k, const json_t *v)
+{
+	const char *what = "a host name or IP address without a port (the port is \"xmpp_port\")";
+	const char *s = get_str(x, k, v, what);
+	if (!s)
+		return;
+	if (!is_host(s)) {
+		expected(x, k, what, v);
+		return;
+	}
+	set_str(x, &x->c->xmpp_host, s);
+}
+
+static void h_xmpp_port(struct ctx *x, const char *k, const json_t *v)
+{
+	long long p;
+	if (get_int(x, k, v, 1, 65535, "", &p))
+		x->c->xmpp_port = (uint16_t)p;
+}
+
+static void h_xmpp_tls(struct ctx *x, const char *k, const json_t *v)
+{
+	static const char *const names[] = { "required", "optional", "off" };
+	for (int i = 0; json_is_string(v) && i < 3; i++) {
+		if (strcmp(json_string_value(v), names[i]) == 0) {
+			x->c->xmpp_tls = (enum node_tls_mode)i;
+			return;
+		}
+	}
+	expected(x, k, "\"required\", \"optional\" or \"off\"", v);
+}
+
+static bool get_path(struct ctx *x, const char *k, const json_t *v, size_t max, char **dst)
+{
+	char what[96];
+	snprintf(what, sizeof(what), "a file path string of at most %zu bytes", max);
+	const char *s = get_str(x, k, v, what);
+	if (!s)
+		return false;
+	if (strlen(s) > max) {
+		expected(x, k, what, v);
+		return false;
+	}
+	set_str(x, dst, s);
+	return true;
+}
+
+static void h_xmpp_ca_file(struct ctx *x, const char *k, const json_t *v)
+{
+	get_path(x, k, v, NODE_CONF_MAX_PATH, &x->c->xmpp_ca_file);
+}
+
+static void h_key_file(struct ctx *x, const char *k, const json_t *v)
+{
+	get_path(x, k, v, NODE_CONF_MAX_PATH, &x->c->key_file);
+}
+
+static void h_state_dir(struct ctx *x, const char *k, const json_t *v)
+{
+	get_path(x, k, v, NODE_CONF_MAX_PATH, &x->c->state_dir);
+}
+
+static void h_control_socket(struct ctx *x, const char *k, const json_t *v)
+{
+	/* It must fit sockaddr_un.sun_path with its NUL. */
+	get_path(x, k, v, sizeof(((struct sockaddr_un *)0)->sun_path) - 1, &x->c->control_socket);
+}
+
+static void h_mode(struct ctx *x, const char *k, const json_t *v)
+{
+	if (json_is_string(v) && strcmp(json_string_value(v), "group") == 0)
+		x->c->mode = NODE_MODE_GROUP;
+	else if (json_is_string(v) && strcmp(json_string_value(v), "social") == 0)
+		x->c->mode = NODE_MODE_SOCIAL;
+	else
+		expected(x, k, "\"group\" or \"social\"", v);
+}
+
+static void h_interface(struct ctx *x, const char *k, const json_t *v)
+{
+	const char *what = "an interface name of 1 to 15 characters without '/', ':' or spaces";
+	if (!json_is_string(v) || !is_ifname(json_string_value(v))) {
+		expected(x, k, what, v);
+		return;
+	}
+	snprintf(x->c->interface, sizeof(x->c->interface), "%s", json_string_value(v));
+}
+
+static void h_mtu(struct ctx *x, const char *k, const json_t *v)
+{
+	long long m;
+	if (get_int(x, k, v, 576, 9000, "", &m))
+		x->c->mtu = (unsigned)m;
+}
+
+static void h_log_level(struct ctx *x, const char *k, const json_t *v)
+{
+	int l = json_is_string(v) ? log_level_parse(json_string_value(v)) : -1;
+	if (l < 0) {
+		expected(x, k, "\"error\", \"warn\", \"info\" or \"debug\"", v);
+		return;
+	}
+	x->c->log_level = (enum log_level)l;
+}
+
+static void h_stun(struct ctx *x, const char *k, const json_t *v)
+{
+	if (!json_is_array(v) || json_array_size(v) > NODE_CONF_MAX_STUN) {
+		expected(x, k, "an array of at most 8 \"host:port\" strings", v);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *e = json_array_get(v, i);
+		char where[32];
+		snprintf(where, sizeof(where), "%s[%zu]", k, i);
+		if (!json_is_string(e)) {
+			expected(x, where, "a \"host:port\" string", e);
+			continue;
+		}
+		const char *s = json_string_value(e);
+		if (strncasecmp(s, "stun:", 5) == 0) /* RFC 7064 URI */
+			s += 5;
+		struct node_stun *st = &x->c->stun[x->c->n_stun];
+		const char *why = split_hostport(s, strlen(s), &st->host, &st->port);
+		if (why) {
+			char b[80];
+			conf_error(x, where, "expected a \"host:port\" string, got %s: %s",
+				   describe(e, b), why);
+			continue;
+		}
+		if (st->port == 0)
+			st->port = NODE_CONF_DEFAULT_STUN_PORT;
+		x->c->n_stun++;
+	}
+}
+
+static const char *const turn_members[] = { "server", "user", "pass", "transport", "ca_file" };
+
+static bool turn_member_known(const char *m)
+{
+	for (size_t i = 0; i < sizeof(turn_members) / sizeof(turn_members[0]); i++)
+		if (strcmp(m, turn_members[i]) == 0)
+			return true;
+	return false;
+}
+
+static void turn_credentials(struct ctx *x, const char *where, const json_t *e, struct node_turn *t)
+{
+	static const char *const names[] = { "user", "pass" };
+	char **dst[] = { &t->user, &t->pass };
+	for (int i = 0; i < 2; i++) {
+		char w[48];
+		const json_t *m = json_object_get(e, names[i]);
+		snprintf(w, sizeof(w), "%s.%s", where, names[i]);
+		if (!m) {
+			conf_error(x, where, "missing \"%s\"; expected a non-empty string", names[i]);
+			continue;
+		}
+		if (!json_is_string(m) || json_string_length(m) == 0) {
+			conf_error(x, w, "expected a non-empty string, got %s",
+				   json_is_string(m) ? "an empty string" : type_name(m));
+			continue;
+		}
+		set_str(x, dst[i], json_string_value(m));
+	}
+}
+
+static bool turn_server(struct ctx *x, const char *where, const json_t *e, struct node_turn *t)
+{
+	char w[48];
+	const json_t *m = json_object_get(e, "server");
+	snprintf(w, sizeof(w), "%s.server", where);
+	if (!m) {
+		conf_error(x, where, "missing \"server\"; expected a \"host:port\" or turn: URI string");
+		return false;
+	}
+	if (!json_is_string(m)) {
+		expected(x, w, "a \"host:port\" or turn: URI string", m);
+		return false;
+	}
+	unsigned allowed = 0;
+	const char *why = node_conf_parse_turn_server(json_string_value(m), &t->host, &t->port, &allowed);
+	if (why) {
+		char b[80];
+		conf_error(x, w, "expected \"host:port\" or a turn:/turns: URI, got %s: %s", describe(m, b), why);
+		return false;
+	}
+	const json_t *tv = json_object_get(e, "transport");
+	snprintf(w, sizeof(w), "%s.transport", where);
+	int ktr = json_is_string(tv) ? transport_parse(json_string_value(tv)) : -1;
+	if (tv && ktr < 0) {
+		expected(x, w, "\"udp\", \"tcp\" or \"tls\"", tv);
+		return false;
+	}
+	if (tv && allowed && !(allowed & (1u << ktr))) {
+		conf_error(x, w, "\"%s\" contradicts the server URI %s", json_string_value(tv),
+			   json_string_value(m));
+		return false;
+	}
+	/* Without a "transport" key: the URI's first choice, else UDP. */
+	t->transport = tv ? (enum node_turn_transport)ktr
+			  : allowed ? (enum node_turn_transport)__builtin_ctz(allowed) : NODE_TURN_UDP;
+	if (t->port == 0)
+		t->port = t->transport == NODE_TURN_TLS ? NODE_CONF_DEFAULT_TURNS_PORT
+							 : NODE_CONF_DEFAULT_STUN_PORT;
+	return true;
+}
+
+static void turn_entry(struct ctx *x, const char *where, const json_t *e)
+{
+	struct node_turn *t = &x->c->turn[x->c->n_turn];
+	if (!json_is_object(e)) {
+		expected(x, where, "an object {\"server\", \"user\", \"pass\"}", e);
+		return;
+	}
+	const char *mk;
+	json_t *mv;
+	json_object_foreach((json_t *)e, mk, mv) {
+		char w[JSON_POS_PATH];
+		snprintf(w, sizeof(w), "%s.%s", where, mk);
+		if (!turn_member_known(mk))
+			conf_warn(x, w, "unknown key, ignored");
+	}
+	turn_server(x, where, e, t);
+	turn_credentials(x, where, e, t);
+	const json_t *ca = json_object_get(e, "ca_file");
+	if (ca) {
+		char w[48];
+		snprintf(w, sizeof(w), "%s.ca_file", where);
+		if (get_path(x, w, ca, NODE_CONF_MAX_PATH, &t->ca_file) && t->transport != NODE_TURN_TLS)
+			conf_warn(x, w, "only used with transport \"tls\"");
+	}
+	/* Count the entry even when broken so node_conf_free() releases it. */
+	x->c->n_turn++;
+}
+
+static void h_turn(struct ctx *x, const char *k, const json_t *v)
+{
+	if (!json_is_array(v) || json_array_size(v) > NODE_CONF_MAX_TURN) {
+		expected(x, k, "an array of at most 8 {\"server\", \"user\", \"pass\"} objects", v);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		char where[32];
+		snprintf(where, sizeof(where), "%s[%zu]", k, i);
+		turn_entry(x, where, json_array_get(v, i));
+	}
+}
+
+static void h_ignore_list(struct ctx *x, const char *k, const json_t *v)
+{
+	if (!json_is_array(v) || json_array_size(v) > NODE_CONF_MAX_IGNORE) {
+		expected(x, k, "an array of at most 32 interface names", v);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *e = json_array_get(v, i);
+		char where[48];
+		snprintf(where, sizeof(where), "%s[%zu]", k, i);
+		if (!json_is_string(e) || !is_ifname(json_string_value(e))) {
+			expected(x, where, "an interface name of 1 to 15 characters", e);
+			continue;
+		}
+		set_str(x, &x->c->network_ignore_list[x->c->n_ignore++], json_string_value(e));
+	}
+}
+
+/* The original's "vpn_type" and "controller_logging" still work when our
+ * keys are absent. */
+static void h_vpn_type(struct ctx *x, const char *k, const json_t *v)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : "";
+	if (strcmp(s, "GroupVPN") == 0)
+		x->c->mode = NODE_MODE_GROUP;
+	else if (strcmp(s, "SocialVPN") == 0)
+		x->c->mode = NODE_MODE_SOCIAL;
+	else
+		expected(x, k, "\"GroupVPN\" or \"SocialVPN\" (or use \"mode\")", v);
+}
+
+static void h_controller_logging(struct ctx *x, const char *k, const json_t *v)
+{
+	static const char *const names[] = { "ERROR", "WARNING", "INFO", "DEBUG" };
+	const char *s = json_is_string(v) ? json_string_value(v) : "";
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			x->c->log_level = (enum log_level)i;
+			return;
+		}
+	}
+	if (strcasecmp(s, "CRITICAL") == 0) {
+		x->c->log_level = LOG_LVL_ERROR;
+		return;
+	}
+	conf_warn(x, k, "unrecognised level, ignored (use \"log_level\")");
+}
+
+typedef void (*key_fn)(struct ctx *, const char *, const json_t *);
+
+struct key_def {
+	const char *name;
+	key_fn fn;
+	const char *required; /* what is expected, when the key is required */
+	const char *superseded_by; /* an alias applied only when this key is absent */
+};
+
+static const struct key_def keys[] = {
+	{ "ip4", h_ip4, "an IPv4 address string like \"172.31.0.100\"", NULL },
+	{ "ip4_mask", h_ip4_mask, NULL, NULL },
+	{ "xmpp_username", h_xmpp_username, "a bare JID string like \"ipopuser@ejabberd\"", NULL },
+	{ "xmpp_password", h_xmpp_password, "a non-empty string (ipopd does not prompt for it)", NULL },
+	{ "xmpp_host", h_xmpp_host, "the XMPP server's host name or IP address", NULL },
+	{ "xmpp_port", h_xmpp_port, NULL, NULL },
+	{ "xmpp_tls", h_xmpp_tls, NULL, NULL },
+	{ "xmpp_ca_file", h_xmpp_ca_file, NULL, NULL },
+	{ "mode", h_mode, NULL, NULL },
+	{ "vpn_type", h_vpn_type, NULL, "mode" },
+	{ "interface", h_interface, NULL, NULL },
+	{ "mtu", h_mtu, NULL, NULL },
+	{ "key_file", h_key_file, NULL, NULL },
+	{ "control_socket", h_control_socket, NULL, NULL },
+	{ "state_dir", h_state_dir, NULL, NULL },
+	{ "log_level", h_log_level, NULL, NULL },
+	{ "controller_logging", h_controller_logging, NULL, "log_level" },
+	{ "stun", h_stun, NULL, NULL },
+	{ "turn", h_turn, NULL, NULL },
+	{ "network_ignore_list", h_ignore_list, NULL, NULL },
+};
+
+/* Keys of the original IPOP controllers that ipopd accepts and ignores. */
+static const char *const ignored_keys[] = {
+	"ip6", "ip6_mask", "ip6_prefix", "subnet_mask", "sec", "tincan_logging", "svpn_port",
+	"uid_size", "wait_time", "buf_size", "router_mode", "on-demand_connection",
+	"on-demand_inactive_timeout", "trim_enabled", "switchmode", "multihop", "multihop_cl",
+	"multihop_ihc", "multihop_hl", "multihop_tl", "multihop_sr", "icc", "icc_port",
+	"contr_port", "local_uid", "localhost", "localhost6", "stat_report", "stat_server",
+	"stat_server_port", "dhcp_servers", "seed", "use_central_visualizer",
+	"central_visualizer_addr", "central_visualizer_port",
+};
+
+static void check_key(struct ctx *x, const json_t *root, const char *k, const json_t *v)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(k, keys[i].name) != 0)
+			continue;
+		if (keys[i].superseded_by && json_object_get(root, keys[i].superseded_by))
+			conf_warn(x, k, "ignored because \"%s\" is set", keys[i].superseded_by);
+		else
+			keys[i].fn(x, k, v);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(ignored_keys) / sizeof(ignored_keys[0]); i++) {
+		if (strcmp(k, ignored_keys[i]) == 0) {
+			conf_warn(x, k, "ignored (an original IPOP setting ipopd does not implement)");
+			return;
+		}
+	}
+	conf_warn(x, k, "unknown key, ignored");
+}
+
+/* Checks that need several keys, once each key is known to be valid. */
+static void check_together(struct ctx *x, const json_t *root)
+{
+	struct node_conf *c = x->c;
+	if (c->ip4.s_addr && json_object_get(root, "ip4")) {
+		uint32_t a = ntohl(c->ip4.s_addr);
+		uint32_t host = a & (0xffffffffu >> c->ip4_mask);
+		if (host == 0 || host == (0xffffffffu >> c->ip4_mask)) {
+			char b[INET_ADDRSTRLEN];
+			inet_ntop(AF_INET, &c->ip4, b, sizeof(b));
+			conf_error(x, "ip4", "%s is the network or broadcast address of its /%u", b,
+				   c->ip4_mask);
+		}
+	}
+}
+
+static void check_root(struct ctx *x, const json_t *root)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)root, k, v)
+		check_key(x, root, k, v);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].required && !json_object_get(root, keys[i].name))
+			conf_error(x, keys[i].name, "missing; expected %s", keys[i].required);
+	if (x->errors == 0)
+		check_together(x, root);
+}
+
+/* ---- loading ---- */
+
+static char *read_file(struct ctx *x, size_t *len)
+{
+	FILE *f = fopen(x->file, "rb");
+	if (!f) {
+		conf_error(x, NULL, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(NODE_CONF_MAX_FILE + 1);
+	size_t n = buf ? fread(buf, 1, NODE_CONF_MAX_FILE + 1, f) : 0;
+	bool bad = ferror(f);
+	fclose(f);
+	if (!buf || bad || n > NODE_CONF_MAX_FILE) {
+		conf_error(x, NULL, "%s", !buf ? "out of memory" : bad ? "read error" : "larger than 1 MiB");
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+static json_t *parse_json(struct ctx *x, const char *text, size_t len)
+{
+	json_error_t err;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		fprintf(x->diag, "%s:%d:%d: %s\n", x->file, err.line, err.column, err.text);
+		x->errors++;
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		conf_error(x, NULL, "expected a JSON object { ... } at the top level, got %s", type_name(root));
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+int node_conf_load_diag(struct node_conf *c, const char *path, FILE *diag)
+{
+	struct ctx x = { c, path, diag, NULL, 0 };
+	size_t len = 0;
+	node_conf_defaults(c);
+	c->path = strdup(path);
+	char *text = read_file(&x, &len);
+	if (!text)
+		return x.errors;
+	json_t *root = parse_json(&x, text, len);
+	if (root) {
+		x.pos = calloc(1, sizeof(*x.pos));
+		if (x.pos)
+			json_pos_scan(x.pos, text, len);
+		check_root(&x, root);
+		json_decref(root);
+		free(x.pos);
+	}
+	free(text);
+	if (node_conf_derive_defaults(c) < 0)
+		conf_error(&x, NULL, "out of memory");
+	return x.errors;
+}
+
+int node_conf_load(struct node_conf *c, const char *path)
+{
+	return node_conf_load_diag(c, path, stderr);
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void node_conf_free(struct node_conf *c)
+{
+	free(c->path);
+	free(c->xmpp_username);
+	free(c->xmpp_local);
+	free(c->xmpp_domain);
+	free_secret(c->xmpp_password);
+	free(c->xmpp_host);
+	free(c->xmpp_ca_file);
+	free(c->key_file);
+	free(c->control_socket);
+	free(c->state_dir);
+	for (unsigned i = 0; i < c->n_stun; i++)
+		free(c->stun[i].host);
+	for (unsigned i = 0; i < c->n_turn; i++) {
+		free(c->turn[i].host);
+		free(c->turn[i].user);
+		free_secret(c->turn[i].pass);
+		free(c->turn[i].ca_file);
+	}
+	for (unsigned i = 0; i < c->n_ignore; i++)
+		free(c->network_ignore_list[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+unsigned node_conf_security_warnings(const struct node_conf *c, const char **out, unsigned max)
+{
+	unsigned n = 0;
+	const char *w = NULL;
+	if (c->xmpp_tls == NODE_TLS_OFF)
+		w = "xmpp_tls is \"off\": the XMPP password and all signalling cross the network in "
+		    "clear text; use this only in a lab";
+	else if (c->xmpp_tls == NODE_TLS_OPTIONAL)
+		w = "xmpp_tls is \"optional\": an attacker on the path can strip STARTTLS and read "
+		    "the XMPP password";
+	if (w && n < max)
+		out[n] = w;
+	if (w)
+		n++;
+	return n;
+}

@@ -1,0 +1,98 @@
+/* ipopd's config.json: the original IPOP keys plus ours, validated with
+ * file:line:column diagnostics. Defaults and their reasons: docs/config.md. */
+#ifndef IPOP_NODE_CONF_H
+#define IPOP_NODE_CONF_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+enum {
+	NODE_CONF_MAX_STUN = 8,
+	NODE_CONF_MAX_TURN = 8,
+	NODE_CONF_MAX_IGNORE = 32,
+	NODE_CONF_IFNAMSIZ = 16, /* Linux IFNAMSIZ: 15 characters + NUL */
+	NODE_CONF_DEFAULT_MTU = 1280,
+	NODE_CONF_DEFAULT_IP4_MASK = 24,
+	NODE_CONF_DEFAULT_XMPP_PORT = 5222,
+	NODE_CONF_DEFAULT_STUN_PORT = 3478,
+	NODE_CONF_DEFAULT_TURNS_PORT = 5349,
+};
+
+enum node_tls_mode { NODE_TLS_REQUIRED = 0, NODE_TLS_OPTIONAL, NODE_TLS_OFF };
+enum node_mode { NODE_MODE_GROUP = 0, NODE_MODE_SOCIAL };
+enum node_turn_transport { NODE_TURN_UDP = 0, NODE_TURN_TCP, NODE_TURN_TLS };
+
+/* Hosts stay strings: they may be names, resolved by the daemon. */
+struct node_stun {
+	char *host; /* IPv6 literals without brackets */
+	uint16_t port;
+};
+
+struct node_turn {
+	char *host;
+	uint16_t port;
+	enum node_turn_transport transport;
+	char *user;
+	char *pass;
+	char *ca_file; /* NULL: system trust store */
+};
+
+struct node_conf {
+	char *path;
+	/* overlay */
+	struct in_addr ip4;
+	unsigned ip4_mask;
+	enum node_mode mode;
+	char interface[NODE_CONF_IFNAMSIZ];
+	unsigned mtu;
+	/* XMPP */
+	char *xmpp_username; /* bare JID as written */
+	char *xmpp_local;    /* part before '@' */
+	char *xmpp_domain;   /* part after '@' */
+	char *xmpp_password;
+	char *xmpp_host;
+	uint16_t xmpp_port;
+	enum node_tls_mode xmpp_tls;
+	char *xmpp_ca_file; /* NULL: system trust store */
+	/* files the node writes or listens on */
+	char *key_file;
+	char *control_socket;
+	char *state_dir;
+	enum log_level log_level;
+	/* NAT traversal */
+	unsigned n_stun, n_turn, n_ignore;
+	struct node_stun stun[NODE_CONF_MAX_STUN];
+	struct node_turn turn[NODE_CONF_MAX_TURN];
+	char *network_ignore_list[NODE_CONF_MAX_IGNORE]; /* interface names ICE skips */
+	unsigned n_warnings;
+};
+
+/* Zeroes c, applies defaults, then reads path. Errors and warnings go to
+ * stderr, one per line: "FILE:LINE:COL: key "K": expected ..., got ..."
+ * (warnings have "warning: " after the position). Returns the number of
+ * errors; 0 means c is usable. Call node_conf_free() either way. */
+int node_conf_load(struct node_conf *c, const char *path);
+/* The same, writing the diagnostics to diag instead of stderr. */
+int node_conf_load_diag(struct node_conf *c, const char *path, FILE *diag);
+void node_conf_free(struct node_conf *c);
+
+/* Settings that are accepted but weaken security (xmpp_tls "off" or
+ * "optional"). Fills up to max messages; returns how many there are. The
+ * daemon logs them with log_warn at start. */
+unsigned node_conf_security_warnings(const struct node_conf *c, const char **out, unsigned max);
+
+const char *node_turn_transport_name(enum node_turn_transport t);
+
+/* Splits a TURN server spec: "host", "host:port", "[v6]:port", or an RFC
+ * 7065 URI "turn:host[:port][?transport=udp|tcp]" / "turns:host[:port]".
+ * *port is 0 when none is given. *allowed gets the transports the spec
+ * permits as bits (1 << NODE_TURN_*), 0 for a plain host:port (any).
+ * Returns NULL, or a static reason with *host NULL; *host is malloc'd. */
+const char *node_conf_parse_turn_server(const char *spec, char **host, uint16_t *port,
+					unsigned *allowed);
+
+#endif
