@@ -1,0 +1,347 @@
+/* turn.conf loading: good files, defaults, and "file:line: reason" for
+ * every problem of a bad file in one run. Fixtures: tests/data/turn/. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "turn_conf.h"
+
+#define DATA "tests/data/turn/"
+
+/* Tests run from the repo root; fall back to this file's location. */
+static int to_repo_root(void **state)
+{
+	(void)state;
+	if (access(DATA "good.conf", R_OK) == 0)
+		return 0;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", __FILE__);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return -1;
+	strcpy(slash, "/../..");
+	return chdir(dir);
+}
+
+/* Loads path with stderr captured into *out (caller frees). */
+static int load_capture(struct turn_conf *conf, const char *path, char **out)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), 2) >= 0);
+	int n = turn_conf_load(conf, path);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) >= 0);
+	close(saved);
+
+	long len = ftell(tmp);
+	assert_true(len >= 0);
+	rewind(tmp);
+	*out = calloc(1, (size_t)len + 1);
+	assert_non_null(*out);
+	assert_int_equal(fread(*out, 1, (size_t)len, tmp), (size_t)len);
+	fclose(tmp);
+	return n;
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+	if (!strstr(haystack, needle))
+		fail_msg("expected \"%s\" in:\n%s", needle, haystack);
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void assert_addr(const struct sockaddr_storage *ss, const char *want)
+{
+	char buf[ADDR_STRLEN];
+	assert_string_equal(addr_format((const struct sockaddr *)ss, false, buf), want);
+}
+
+static void test_good_file(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "good.conf", &err), 0);
+	assert_string_equal(err, "");
+	free(err);
+
+	assert_string_equal(conf.path, DATA "good.conf");
+	assert_int_equal(conf.n_listen, 3);
+	assert_addr(&conf.listen[0], "192.0.2.10");
+	assert_addr(&conf.listen[1], "192.0.2.11");
+	assert_addr(&conf.listen[2], "2001:db8::10");
+	assert_int_equal(conf.udp_port, 19302);
+	assert_int_equal(conf.tcp_port, 19303);
+	assert_int_equal(conf.tls_port, 5350);
+	assert_true(conf.tls);
+	assert_string_equal(conf.cert_file, "/dev/null");
+	assert_string_equal(conf.private_key_file, "/dev/null");
+	assert_int_equal(conf.min_port, 50000);
+	assert_int_equal(conf.max_port, 50999);
+	assert_int_equal(conf.n_relay, 2);
+	assert_addr(&conf.relay[0], "198.51.100.1");
+	assert_addr(&conf.relay[1], "2001:db8::1");
+	assert_string_equal(conf.realm, "example.org");
+	assert_string_equal(conf.nonce_key, "hieKedq#notacomment");
+	assert_int_equal(conf.max_client, 500);
+	assert_int_equal(conf.max_relay_per_username, 3);
+	assert_int_equal(conf.allocation_lifetime, 600);
+	assert_int_equal(conf.bandwidth_per_allocation, 150);
+	assert_int_equal(conf.restricted_bandwidth, 5);
+
+	assert_int_equal(conf.n_denied, 2);
+	assert_addr(&conf.denied[0].addr, "10.1.4.0");
+	assert_int_equal(conf.denied[0].prefix, 24);
+	assert_int_equal(conf.denied[0].port, 0);
+	assert_addr(&conf.denied[1].addr, "203.0.113.0"); /* host bits cleared */
+	assert_int_equal(conf.denied[1].prefix, 24);      /* from 255.255.255.0 */
+	assert_int_equal(conf.denied[1].port, 5060);
+	assert_int_equal(conf.n_allowed, 1);
+	assert_addr(&conf.allowed[0].addr, "10.1.4.5");
+	assert_int_equal(conf.allowed[0].prefix, 32);
+
+	assert_int_equal(conf.account_method, TURN_ACCOUNT_FILE);
+	assert_string_equal(conf.account_file, DATA "good.accounts");
+	assert_string_equal(conf.static_auth_secret, "s3cret");
+	assert_int_equal(conf.n_users, 2);
+	assert_string_equal(conf.users[0].name, "svpnjingle");
+	assert_string_equal(conf.users[0].password, "1234567890");
+	assert_string_equal(conf.users[1].name, "alice");
+	assert_string_equal(conf.users[1].password, "pa:ss"); /* split at the first ':' */
+	assert_false(conf.daemon);
+	assert_string_equal(conf.unpriv_user, "nobody");
+	assert_int_equal(conf.threads, 4);
+	assert_string_equal(conf.software, "ipop-turnserver test");
+	assert_true(conf.syslog);
+	turn_conf_free(&conf);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "minimal.conf", &err), 0);
+	/* only a warning: no way to authenticate anyone */
+	assert_contains(err, DATA "minimal.conf:2: warning: no account_file");
+	free(err);
+
+	assert_int_equal(conf.n_listen, 1);
+	assert_addr(&conf.listen[0], "192.0.2.20");
+	assert_int_equal(conf.n_relay, 1); /* relay defaults to the listen address */
+	assert_addr(&conf.relay[0], "192.0.2.20");
+	assert_int_equal(conf.udp_port, 3478);
+	assert_int_equal(conf.tcp_port, 3478);
+	assert_int_equal(conf.tls_port, 5349);
+	assert_false(conf.tls);
+	assert_null(conf.cert_file);
+	assert_int_equal(conf.min_port, 49152);
+	assert_int_equal(conf.max_port, 65535);
+	assert_string_equal(conf.realm, "ipop");
+	assert_null(conf.nonce_key);
+	assert_int_equal(conf.account_method, TURN_ACCOUNT_NONE);
+	assert_null(conf.account_file);
+	assert_null(conf.static_auth_secret);
+	assert_int_equal(conf.n_users, 0);
+	assert_int_equal(conf.max_client, 10000);
+	assert_int_equal(conf.max_relay_per_username, 10);
+	assert_int_equal(conf.allocation_lifetime, 3600);
+	assert_int_equal(conf.bandwidth_per_allocation, 0);
+	assert_int_equal(conf.restricted_bandwidth, 10);
+	assert_int_equal(conf.n_denied, 0);
+	assert_int_equal(conf.n_allowed, 0);
+	assert_false(conf.daemon);
+	assert_null(conf.unpriv_user);
+	assert_int_equal(conf.threads, 0);
+	assert_string_equal(conf.software, "ipop-turnserver");
+	assert_false(conf.syslog);
+	turn_conf_free(&conf);
+}
+
+static void test_original_turnserver_file(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "original.conf", &err), 0);
+	/* unsupported original keys: a warning each, on its line */
+	assert_contains(err, DATA "original.conf:10: warning: 'dtls'");
+	assert_contains(err, DATA "original.conf:13: warning: 'turn_tcp'");
+	assert_contains(err, DATA "original.conf:14: warning: 'tcp_buffer_userspace'");
+	assert_contains(err, DATA "original.conf:15: warning: 'tcp_buffer_size'");
+	assert_contains(err, DATA "original.conf:38: warning: 'ca_file'");
+	assert_int_equal(count_lines(err), 5);
+	free(err);
+
+	assert_string_equal(conf.realm, "domain.org");
+	assert_int_equal(conf.allocation_lifetime, 1800);
+	assert_int_equal(conf.max_relay_per_username, 5);
+	assert_int_equal(conf.n_denied, 2);
+	assert_addr(&conf.denied[0].addr, "127.0.0.0");
+	assert_int_equal(conf.denied[0].prefix, 8); /* mask = "8" */
+	assert_addr(&conf.denied[1].addr, "::1");
+	assert_int_equal(conf.denied[1].prefix, 128);
+	assert_int_equal(conf.account_method, TURN_ACCOUNT_FILE);
+	turn_conf_free(&conf);
+}
+
+static void test_variants(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "variants.conf", &err), 0);
+	assert_contains(err, DATA "variants.conf:6: warning: allocation_lifetime 7200 capped at 3600");
+	free(err);
+	assert_int_equal(conf.allocation_lifetime, 3600);
+	/* IPv6 only: no IPv4 wildcard is added */
+	assert_int_equal(conf.n_listen, 2);
+	assert_addr(&conf.listen[0], "2001:db8::20");
+	assert_addr(&conf.listen[1], "2001:db8::21");
+	assert_int_equal(conf.n_relay, 2);
+	assert_int_equal(conf.n_denied, 3);
+	/* deny_address (TurnServer 0.1) lands in denied, after denied_address */
+	assert_addr(&conf.denied[0].addr, "2001:db8:ff::");
+	assert_int_equal(conf.denied[0].prefix, 48);
+	assert_int_equal(conf.denied[0].port, 3478);
+	assert_addr(&conf.denied[1].addr, "192.0.2.99");
+	assert_int_equal(conf.denied[1].prefix, 32); /* no mask: one address */
+	assert_addr(&conf.denied[2].addr, "198.51.100.0");
+	assert_int_equal(conf.denied[2].prefix, 25);
+	turn_conf_free(&conf);
+}
+
+static void test_semantic_errors_all_reported(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	static const char *const want[] = {
+		DATA "bad_semantic.conf:2: listen_address: '300.1.2.3' is not an IPv4 address",
+		DATA "bad_semantic.conf:3: listen_addressv6: '192.0.2.2' is not an IPv6 address",
+		DATA "bad_semantic.conf:4: udp_port: 70000 is out of range",
+		DATA "bad_semantic.conf:5: min_port (60000) is greater than max_port (50000)",
+		DATA "bad_semantic.conf:7: tls = true needs cert_file",
+		DATA "bad_semantic.conf:7: tls = true needs private_key_file",
+		DATA "bad_semantic.conf:10: denied_address: mask '33'",
+		DATA "bad_semantic.conf:13: allowed_address: 'not-an-ip' is not an IP address",
+		DATA "bad_semantic.conf:15: allocation_lifetime: 0 is out of range",
+		DATA "bad_semantic.conf:16: account_method 'db' is not supported",
+		DATA "bad_semantic.conf:17: users: 'nopassword' is not \"name:password\"",
+		DATA "bad_semantic.conf:18: relay_address: a wildcard address",
+		DATA "bad_semantic.conf:19: max_client: -1 is out of range",
+		DATA "bad_semantic.conf:20: account_file: cannot read",
+	};
+	int n = load_capture(&conf, DATA "bad_semantic.conf", &err);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_contains(err, want[i]);
+	assert_int_equal(n, (int)(sizeof(want) / sizeof(want[0])));
+	assert_int_equal(count_lines(err), (unsigned)n);
+	/* sorted by line */
+	assert_true(strstr(err, ":2: ") < strstr(err, ":20: "));
+	free(err);
+	turn_conf_free(&conf);
+}
+
+static void test_syntax_errors_all_reported(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	int n = load_capture(&conf, DATA "bad_syntax.conf", &err);
+	assert_contains(err, DATA "bad_syntax.conf:2: no such option 'relay_addres'");
+	assert_contains(err, DATA "bad_syntax.conf:3: invalid integer value for option 'udp_port'");
+	assert_contains(err, DATA "bad_syntax.conf:4: invalid boolean value for option 'tls'");
+	/* a misspelt section is one error, not one per line inside it */
+	assert_contains(err, DATA "bad_syntax.conf:5: no such option 'denied_adress'");
+	assert_null(strstr(err, "bad_syntax.conf:6:"));
+	assert_null(strstr(err, "bad_syntax.conf:8:"));
+	assert_contains(err, DATA "bad_syntax.conf:10: no such option 'port'");
+	/* the semantic pass still runs on what parsed */
+	assert_contains(err, DATA "bad_syntax.conf:11: allocation_lifetime: 0 is out of range");
+	assert_int_equal(n, 6);
+	assert_true(conf.daemon); /* line 9, after the broken ones, was read */
+	free(err);
+	turn_conf_free(&conf);
+}
+
+static void test_wildcard_needs_relay(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "wildcard.conf", &err), 1);
+	assert_contains(err, DATA "wildcard.conf:1: listen_address: 0.0.0.0 is a wildcard, so "
+			     "relay_address must give");
+	free(err);
+	turn_conf_free(&conf);
+
+	/* nothing given: listening on all IPv4 addresses, still no relay */
+	assert_int_equal(load_capture(&conf, DATA "empty.conf", &err), 1);
+	assert_contains(err, DATA "empty.conf:1: no listen_address given (listening on 0.0.0.0)");
+	assert_int_equal(conf.n_listen, 1);
+	assert_addr(&conf.listen[0], "0.0.0.0");
+	assert_int_equal(conf.n_relay, 0);
+	free(err);
+	turn_conf_free(&conf);
+}
+
+static void test_tls_files(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "tls_nocert.conf", &err), 2);
+	assert_contains(err, DATA "tls_nocert.conf:2: tls = true needs cert_file");
+	assert_contains(err, DATA "tls_nocert.conf:3: private_key_file: cannot read "
+			     "'tests/data/turn/missing-key.pem'");
+	free(err);
+	turn_conf_free(&conf);
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "no-such-file.conf", &err), 1);
+	assert_contains(err, DATA "no-such-file.conf: cannot read: No such file or directory");
+	free(err);
+	turn_conf_free(&conf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_original_turnserver_file),
+		cmocka_unit_test(test_variants),
+		cmocka_unit_test(test_semantic_errors_all_reported),
+		cmocka_unit_test(test_syntax_errors_all_reported),
+		cmocka_unit_test(test_wildcard_needs_relay),
+		cmocka_unit_test(test_tls_files),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests(tests, to_repo_root, NULL);
+}
