@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "log.h"
+#include "turn_ratelimit.h"
 #include "turn_server.h"
 
 union turn_sa {
@@ -127,5 +129,39 @@ void turn_alloc_remove(struct turn_alloc_table *t, struct turn_alloc *a);
 int turn_shared_acquire(struct turn_shared *s, const char *user);
 void turn_shared_release(struct turn_shared *s, const char *user);
 unsigned turn_shared_total(struct turn_shared *s);
+
+/* ---- The worker's core, shared by turn_server.c (requests, lifecycle)
+ * and turn_data.c (data paths). Private to these files. ---- */
+
+struct stun_msg;
+
+struct turn_server {
+	const struct turn_conf *conf;
+	struct turn_accounts *accounts;
+	struct turn_shared *shared;
+	uint8_t *nonce_key;
+	size_t nonce_key_len;
+	struct turn_io io;
+	struct turn_alloc_table table;
+	struct turn_ratelimit rl;   /* answers to unauthenticated requests */
+	struct turn_stats stats;
+	struct log_ratelimit log_rl; /* debug lines remote input can trigger */
+	/* expiry sweep: a bounded slice of buckets per tick, a full pass a second */
+	size_t sweep_cursor;
+	uint64_t sweep_next_ms;
+	uint64_t data_seq;          /* transaction ids of Data indications */
+};
+
+void turn_send_client(struct turn_server *s, const struct turn_conn *conn, const void *buf,
+		      size_t len);
+/* The allocation of that 5-tuple if alive; an expired one is deleted. */
+struct turn_alloc *turn_find_live(struct turn_server *s, const struct turn_conn *conn,
+				  uint64_t now_ms);
+/* Closes the relay, releases the quota, logs and frees. */
+void turn_delete_alloc(struct turn_server *s, struct turn_alloc *a, bool expired);
+void turn_data_channel(struct turn_server *s, const struct turn_conn *conn,
+			     const uint8_t *data, size_t len, uint64_t now_ms);
+void turn_data_send_indication(struct turn_server *s, const struct turn_conn *conn,
+				const struct stun_msg *m, uint64_t now_ms);
 
 #endif

@@ -1,0 +1,790 @@
+/* The relay's protocol core (RFC 8656 with RFC 6156 address families,
+ * RFC 8489 long-term credentials): request dispatch, authentication and
+ * the per-method handlers. The data paths (Send, ChannelData, peer
+ * datagrams) are in turn_data.c; allocation state is in turn_alloc.c.
+ *
+ * Decisions where RFC 8656 leaves a choice:
+ * - LIFETIME: max(600, min(requested, max)) as RFC 8656 7.2/7.3 say, where
+ *   max is conf->allocation_lifetime capped at 3600; an administrator's
+ *   max below 600 wins over the default.
+ * - DONT-FRAGMENT is not supported (the worker cannot set DF per datagram),
+ *   so it is answered as an unknown comprehension-required attribute: 420
+ *   listing it, as RFC 8656 7.2 asks of servers without DF support.
+ * - EVEN-PORT with R=0 is honoured by reopening the relay until the port is
+ *   even; R=1 (reserve the next port) is refused with 508, and since no
+ *   RESERVATION-TOKEN is ever issued, one presented is invalid: 508, or 400
+ *   when combined with EVEN-PORT or REQUESTED-ADDRESS-FAMILY (RFC 8656 7.2).
+ * - A refused account and an unknown user both get 401.
+ * - Every answer to an unauthenticated request (401, 438, 400, 420 ...)
+ *   passes a per-source-IP token bucket and carries nothing optional, so the
+ *   relay is no useful amplifier: 20 bytes + ERROR-CODE + REALM + NONCE. */
+#include "turn_server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "log.h"
+#include "stun_auth.h"
+#include "stun_chan.h"
+#include "stun_msg.h"
+#include "stun_nonce.h"
+#include "turn_accounts.h"
+#include "turn_alloc.h"
+#include "turn_conf.h"
+#include "turn_policy.h"
+#include "turn_ratelimit.h"
+
+enum {
+	NONCE_LIFETIME_S = 600,
+	RESP_BUF = 1024,
+	USER_MAX = 513, /* RFC 8489 14.3 */
+	EVEN_PORT_TRIES = 8,
+	RL_SLOTS = 4096, RL_RATE = 10, RL_BURST = 20,
+};
+
+struct turn_req {
+	const struct turn_conn *conn;
+	struct stun_msg m;
+	uint64_t now_ms;
+	int64_t now_unix;
+	bool authed;
+	uint8_t key[STUN_KEY_SHA256_LEN];
+	size_t keylen;
+	struct turn_account_lookup acct;
+	char user[USER_MAX + 1];
+};
+
+static const char *realm_of(const struct turn_server *s)
+{
+	return s->conf->realm ? s->conf->realm : "ipop";
+}
+
+static const char *software_of(const struct turn_server *s)
+{
+	return s->conf->software ? s->conf->software : "ipop-turnserver";
+}
+
+/* ---- sending replies ---- */
+
+void turn_send_client(struct turn_server *s, const struct turn_conn *conn, const void *buf,
+		      size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+	s->io.to_client(s->io.ctx, conn, &iov, 1);
+}
+
+/* Adds the trailer the request asked for and sends. */
+static void finish_and_send(struct turn_server *s, struct turn_req *r, struct stun_builder *b)
+{
+	if (r->authed) {
+		stun_build_integrity(b, r->key, r->keylen);
+		if (r->m.mi256 >= 0)
+			stun_build_integrity_sha256(b, r->key, r->keylen);
+	}
+	if (r->m.fp >= 0)
+		stun_build_fingerprint(b);
+	int n = stun_build_finish(b);
+	if (n < 0) {
+		log_warn("turn: reply to %s did not fit (%d)", stun_method_name(r->m.method), n);
+		return;
+	}
+	turn_send_client(s, r->conn, b->buf, (size_t)n);
+}
+
+/* Unauthenticated replies pass the per-IP limiter; false when dropped. */
+static bool unauth_allowed(struct turn_server *s, struct turn_req *r)
+{
+	if (turn_ratelimit_allow(&s->rl, (const struct sockaddr *)&r->conn->client, r->now_ms))
+		return true;
+	s->stats.rate_limited++;
+	return false;
+}
+
+static void add_realm_nonce(struct turn_server *s, struct turn_req *r, struct stun_builder *b)
+{
+	char nonce[STUN_NONCE_MAX];
+	size_t nlen = stun_nonce_make(s->nonce_key, s->nonce_key_len, (uint64_t)r->now_unix,
+				      NONCE_LIFETIME_S, (const struct sockaddr *)&r->conn->client,
+				      nonce);
+	stun_build_attr(b, STUN_ATTR_REALM, realm_of(s), strlen(realm_of(s)));
+	stun_build_attr(b, STUN_ATTR_NONCE, nonce, nlen);
+}
+
+/* Errors: authenticated ones carry integrity; the others are rate-limited
+ * and minimal (401 and 438 add REALM and NONCE, which the client needs). */
+static void reply_error(struct turn_server *s, struct turn_req *r, int code)
+{
+	uint8_t buf[RESP_BUF];
+	struct stun_builder b;
+
+	if (!r->authed && !unauth_allowed(s, r))
+		return;
+	stun_build_response(&b, buf, sizeof(buf), &r->m, STUN_CLASS_ERROR);
+	/* An empty reason phrase keeps answers to tiny requests small. */
+	stun_build_error(&b, code, r->authed || r->m.len >= 64 ? NULL : "");
+	if (code == STUN_ERR_UNAUTHORIZED || code == STUN_ERR_STALE_NONCE)
+		add_realm_nonce(s, r, &b);
+	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE)
+		stun_build_unknown(&b, r->m.unknown, r->m.nunknown);
+	finish_and_send(s, r, &b);
+}
+
+static void log_attack(struct turn_server *s, struct turn_req *r, const char *what)
+{
+	char ab[ADDR_STRLEN];
+	if (log_get_level() >= LOG_LVL_DEBUG && log_ratelimit_ok(&s->log_rl, r->now_ms))
+		log_debug("turn: %s from %s", what,
+			  addr_format((const struct sockaddr *)&r->conn->client, true, ab));
+}
+
+/* ---- authentication (RFC 8489 9.2.4) ---- */
+
+static int attr_string(const struct stun_msg *m, uint16_t type, char *out, size_t cap)
+{
+	const struct stun_attr *a = stun_msg_find(m, type);
+	if (!a || a->len == 0 || a->len >= cap)
+		return -EBADMSG;
+	memcpy(out, stun_attr_value(m, a), a->len);
+	out[a->len] = '\0';
+	return strlen(out) == a->len ? 0 : -EBADMSG; /* no embedded NUL */
+}
+
+/* PASSWORD-ALGORITHM picks the key derivation; absent means MD5. */
+static int pick_key(struct turn_req *r)
+{
+	const struct stun_attr *a = stun_msg_find(&r->m, STUN_ATTR_PASSWORD_ALGORITHM);
+	uint16_t alg = STUN_PWALG_MD5;
+	if (a) {
+		const uint8_t *v = stun_attr_value(&r->m, a);
+		if (a->len < 4)
+			return -EBADMSG;
+		alg = (uint16_t)(v[0] << 8 | v[1]);
+	}
+	if (alg == STUN_PWALG_MD5) {
+		memcpy(r->key, r->acct.key, STUN_KEY_MD5_LEN);
+		r->keylen = STUN_KEY_MD5_LEN;
+	} else if (alg == STUN_PWALG_SHA256) {
+		memcpy(r->key, r->acct.key256, STUN_KEY_SHA256_LEN);
+		r->keylen = STUN_KEY_SHA256_LEN;
+	} else {
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* 0 when authenticated; otherwise the error was sent (or rate-limited). */
+static int authenticate(struct turn_server *s, struct turn_req *r)
+{
+	char realm[256];
+	const struct stun_attr *na;
+
+	if (r->m.mi < 0 && r->m.mi256 < 0) {
+		reply_error(s, r, STUN_ERR_UNAUTHORIZED);
+		return -EACCES;
+	}
+	na = stun_msg_find(&r->m, STUN_ATTR_NONCE);
+	if (attr_string(&r->m, STUN_ATTR_USERNAME, r->user, sizeof(r->user)) ||
+	    attr_string(&r->m, STUN_ATTR_REALM, realm, sizeof(realm)) || !na) {
+		s->stats.bad_in++;
+		reply_error(s, r, STUN_ERR_BAD_REQUEST);
+		return -EBADMSG;
+	}
+	if (stun_nonce_check(s->nonce_key, s->nonce_key_len, (uint64_t)r->now_unix,
+			     (const struct sockaddr *)&r->conn->client, stun_attr_value(&r->m, na),
+			     na->len) != 0) {
+		reply_error(s, r, STUN_ERR_STALE_NONCE);
+		return -ESTALE;
+	}
+	if (strcmp(realm, realm_of(s)) != 0 ||
+	    turn_accounts_lookup(s->accounts, r->user, r->now_unix, &r->acct) != 0 ||
+	    r->acct.state == TURN_ACCT_REFUSED || pick_key(r) != 0 ||
+	    stun_check_integrity(&r->m, r->key, r->keylen) != 0) {
+		s->stats.auth_fail++;
+		log_attack(s, r, "authentication failure");
+		reply_error(s, r, STUN_ERR_UNAUTHORIZED);
+		return -EACCES;
+	}
+	r->authed = true;
+	return 0;
+}
+
+/* ---- allocation lifecycle ---- */
+
+static void log_alloc(const struct turn_alloc *a, const char *what)
+{
+	char cb[ADDR_STRLEN], rb[ADDR_STRLEN];
+	log_info("turn: allocation %s: user %s client %s relay %s", what, a->user,
+		 addr_format((const struct sockaddr *)&a->conn.client, true, cb),
+		 addr_format(&a->relay_addr.sa, true, rb));
+}
+
+void turn_delete_alloc(struct turn_server *s, struct turn_alloc *a, bool expired)
+{
+	log_alloc(a, expired ? "expired" : "deleted");
+	turn_alloc_remove(&s->table, a);
+	if (a->relay)
+		s->io.relay_close(s->io.ctx, a->relay);
+	turn_shared_release(s->shared, a->user);
+	if (expired)
+		s->stats.allocs_expired++;
+	if (s->stats.allocs_active)
+		s->stats.allocs_active--;
+	turn_alloc_free(a);
+}
+
+/* The allocation of this 5-tuple, if it is still alive. */
+struct turn_alloc *turn_find_live(struct turn_server *s, const struct turn_conn *conn,
+				  uint64_t now_ms)
+{
+	struct turn_alloc *a = turn_alloc_find(&s->table, conn);
+	if (a && now_ms >= a->expires_ms) {
+		turn_delete_alloc(s, a, true);
+		return NULL;
+	}
+	return a;
+}
+
+static uint32_t max_lifetime(const struct turn_server *s)
+{
+	unsigned m = s->conf->allocation_lifetime;
+	return m == 0 || m > TURN_MAX_LIFETIME ? TURN_MAX_LIFETIME : m;
+}
+
+/* RFC 8656 7.2 step 9 / 7.3: max(default, min(requested, max)). */
+static int desired_lifetime(const struct turn_server *s, const struct turn_req *r, uint32_t *out)
+{
+	const struct stun_attr *a = stun_msg_find(&r->m, TURN_ATTR_LIFETIME);
+	uint32_t want = TURN_DEFAULT_LIFETIME, maxl = max_lifetime(s);
+	if (a) {
+		if (stun_attr_get_u32(&r->m, a, &want))
+			return -EBADMSG;
+		if (want == 0) {
+			*out = 0;
+			return 0;
+		}
+		if (want > maxl)
+			want = maxl;
+		if (want < TURN_DEFAULT_LIFETIME)
+			want = TURN_DEFAULT_LIFETIME;
+	}
+	*out = want < maxl ? want : maxl;
+	return 0;
+}
+
+/* ---- Binding ---- */
+
+static void do_binding(struct turn_server *s, struct turn_req *r)
+{
+	uint8_t buf[RESP_BUF];
+	struct stun_builder b;
+	const struct sockaddr *client = (const struct sockaddr *)&r->conn->client;
+	size_t alen = client->sa_family == AF_INET6 ? 24 : 12;
+	size_t sw = 4 + ((strlen(software_of(s)) + 3) & ~(size_t)3);
+
+	if (r->m.nunknown) {
+		reply_error(s, r, STUN_ERR_UNKNOWN_ATTRIBUTE);
+		return;
+	}
+	stun_build_response(&b, buf, sizeof(buf), &r->m, STUN_CLASS_SUCCESS);
+	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, client);
+	/* Old (RFC 3489) clients want MAPPED-ADDRESS; add it and SOFTWARE only
+	 * when the answer stays within twice the request, so spoofed Bindings
+	 * gain an attacker little. */
+	if (STUN_HEADER_LEN + 2 * alen + sw + (r->m.fp >= 0 ? 8 : 0) <= 2 * r->m.len) {
+		stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, client);
+		stun_build_attr(&b, STUN_ATTR_SOFTWARE, software_of(s), strlen(software_of(s)));
+	}
+	finish_and_send(s, r, &b);
+}
+
+/* ---- Allocate (RFC 8656 7.2) ---- */
+
+static void reply_alloc_success(struct turn_server *s, struct turn_req *r,
+				const struct turn_alloc *a)
+{
+	uint8_t buf[RESP_BUF];
+	struct stun_builder b;
+	uint64_t left = a->expires_ms > r->now_ms ? (a->expires_ms - r->now_ms + 999) / 1000 : 0;
+
+	stun_build_response(&b, buf, sizeof(buf), &r->m, STUN_CLASS_SUCCESS);
+	stun_build_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &a->relay_addr.sa);
+	stun_build_u32(&b, TURN_ATTR_LIFETIME, (uint32_t)left);
+	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&r->conn->client);
+	stun_build_attr(&b, STUN_ATTR_SOFTWARE, software_of(s), strlen(software_of(s)));
+	finish_and_send(s, r, &b);
+}
+
+static bool family_configured(const struct turn_server *s, int family)
+{
+	const struct turn_conf *c = s->conf;
+	const struct sockaddr_storage *list = c->n_relay ? c->relay : c->listen;
+	unsigned n = c->n_relay ? c->n_relay : c->n_listen;
+	if (n == 0)
+		return true; /* nothing configured: let relay_open decide */
+	for (unsigned i = 0; i < n; i++)
+		if (list[i].ss_family == family)
+			return true;
+	return false;
+}
+
+/* Checks the Allocate attributes in RFC 8656 7.2 order. Returns 0 and the
+ * family and even-port wish, or the error code to send. */
+static int allocate_params(struct turn_server *s, struct turn_req *r, int *family, bool *even)
+{
+	const struct stun_msg *m = &r->m;
+	const struct stun_attr *rt = stun_msg_find(m, TURN_ATTR_REQUESTED_TRANSPORT);
+	const struct stun_attr *ep = stun_msg_find(m, TURN_ATTR_EVEN_PORT);
+	const struct stun_attr *raf = stun_msg_find(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	uint8_t v;
+
+	if (!rt || rt->len != 4 || stun_attr_get_u8(m, rt, &v))
+		return STUN_ERR_BAD_REQUEST;
+	if (v != TURN_TRANSPORT_UDP)
+		return TURN_ERR_UNSUPPORTED_TRANSPORT;
+	if (stun_msg_find(m, TURN_ATTR_RESERVATION_TOKEN))
+		return ep || raf ? STUN_ERR_BAD_REQUEST : TURN_ERR_INSUFFICIENT_CAPACITY;
+	*even = false;
+	if (ep) {
+		if (ep->len != 1 || stun_attr_get_u8(m, ep, &v))
+			return STUN_ERR_BAD_REQUEST;
+		if (v & 0x80)
+			return TURN_ERR_INSUFFICIENT_CAPACITY; /* no port reservations */
+		*even = true;
+	}
+	*family = AF_INET;
+	if (raf) {
+		if (raf->len != 4 || stun_attr_get_u8(m, raf, &v))
+			return STUN_ERR_BAD_REQUEST;
+		if (v == STUN_FAMILY_IPV6)
+			*family = AF_INET6;
+		else if (v != STUN_FAMILY_IPV4)
+			return TURN_ERR_ADDRESS_FAMILY;
+	}
+	if (!family_configured(s, *family))
+		return TURN_ERR_ADDRESS_FAMILY;
+	return 0;
+}
+
+/* Opens the relay socket, retrying for an even port when asked. Odd ports
+ * stay open while retrying so the worker cannot hand the same one back. */
+static int open_relay(struct turn_server *s, struct turn_alloc *a, int family, bool even)
+{
+	void *odd[EVEN_PORT_TRIES];
+	unsigned nodd = 0;
+	int rc;
+
+	for (;;) {
+		struct sockaddr_storage bound;
+		void *relay = NULL;
+		memset(&bound, 0, sizeof(bound));
+		rc = s->io.relay_open(s->io.ctx, a, family, &bound, &relay);
+		if (rc < 0)
+			break;
+		if (bound.ss_family != family) {
+			s->io.relay_close(s->io.ctx, relay);
+			rc = -EAFNOSUPPORT;
+			break;
+		}
+		if (!even || addr_port((const struct sockaddr *)&bound) % 2 == 0) {
+			a->relay = relay;
+			memcpy(&a->relay_addr, &bound, addr_len((const struct sockaddr *)&bound));
+			rc = 0;
+			break;
+		}
+		if (nodd == EVEN_PORT_TRIES) {
+			s->io.relay_close(s->io.ctx, relay);
+			rc = -EADDRINUSE;
+			break;
+		}
+		odd[nodd++] = relay;
+	}
+	while (nodd)
+		s->io.relay_close(s->io.ctx, odd[--nodd]);
+	return rc;
+}
+
+static int create_alloc(struct turn_server *s, struct turn_req *r, int family, bool even,
+			uint32_t lifetime, struct turn_alloc **out)
+{
+	int rc = turn_shared_acquire(s->shared, r->user);
+	if (rc)
+		return rc == -EDQUOT ? TURN_ERR_ALLOCATION_QUOTA : TURN_ERR_INSUFFICIENT_CAPACITY;
+	struct turn_alloc *a = turn_alloc_new(r->conn, r->user);
+	if (!a) {
+		turn_shared_release(s->shared, r->user);
+		return TURN_ERR_INSUFFICIENT_CAPACITY;
+	}
+	rc = open_relay(s, a, family, even);
+	if (rc) {
+		turn_shared_release(s->shared, r->user);
+		turn_alloc_free(a);
+		log_warn("turn: relay_open for %s failed: %s", r->user, strerror(-rc));
+		return rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL ? TURN_ERR_ADDRESS_FAMILY
+								   : TURN_ERR_INSUFFICIENT_CAPACITY;
+	}
+	a->expires_ms = r->now_ms + (uint64_t)lifetime * 1000;
+	memcpy(a->alloc_tid, r->m.tid, STUN_TID_LEN);
+	a->restricted = r->acct.state == TURN_ACCT_RESTRICTED;
+	turn_alloc_bw_set(a, a->restricted ? s->conf->restricted_bandwidth
+					   : s->conf->bandwidth_per_allocation, r->now_ms);
+	turn_alloc_insert(&s->table, a);
+	s->stats.allocs_created++;
+	s->stats.allocs_active++;
+	log_alloc(a, "created");
+	*out = a;
+	return 0;
+}
+
+static void do_allocate(struct turn_server *s, struct turn_req *r)
+{
+	struct turn_alloc *a = turn_find_live(s, r->conn, r->now_ms);
+	int family = AF_INET, code;
+	bool even = false;
+	uint32_t lifetime;
+
+	if (a) {
+		if (memcmp(a->alloc_tid, r->m.tid, STUN_TID_LEN) == 0 && strcmp(a->user, r->user) == 0)
+			reply_alloc_success(s, r, a); /* a retransmission */
+		else
+			reply_error(s, r, TURN_ERR_ALLOCATION_MISMATCH);
+		return;
+	}
+	code = allocate_params(s, r, &family, &even);
+	if (!code && desired_lifetime(s, r, &lifetime))
+		code = STUN_ERR_BAD_REQUEST;
+	if (!code && lifetime == 0)
+		lifetime = TURN_DEFAULT_LIFETIME < max_lifetime(s) ? TURN_DEFAULT_LIFETIME
+								   : max_lifetime(s);
+	if (!code)
+		code = create_alloc(s, r, family, even, lifetime, &a);
+	if (code)
+		reply_error(s, r, code);
+	else
+		reply_alloc_success(s, r, a);
+}
+
+/* ---- requests on an existing allocation ---- */
+
+/* The caller's allocation, or NULL after answering 437 / 441. */
+static struct turn_alloc *own_alloc(struct turn_server *s, struct turn_req *r)
+{
+	struct turn_alloc *a = turn_find_live(s, r->conn, r->now_ms);
+	if (!a) {
+		reply_error(s, r, TURN_ERR_ALLOCATION_MISMATCH);
+		return NULL;
+	}
+	if (strcmp(a->user, r->user) != 0) {
+		reply_error(s, r, TURN_ERR_WRONG_CREDENTIALS);
+		return NULL;
+	}
+	return a;
+}
+
+static void reply_ok(struct turn_server *s, struct turn_req *r, bool with_lifetime, uint32_t lt)
+{
+	uint8_t buf[RESP_BUF];
+	struct stun_builder b;
+	stun_build_response(&b, buf, sizeof(buf), &r->m, STUN_CLASS_SUCCESS);
+	if (with_lifetime)
+		stun_build_u32(&b, TURN_ATTR_LIFETIME, lt);
+	stun_build_attr(&b, STUN_ATTR_SOFTWARE, software_of(s), strlen(software_of(s)));
+	finish_and_send(s, r, &b);
+}
+
+static void do_refresh(struct turn_server *s, struct turn_req *r)
+{
+	struct turn_alloc *a = own_alloc(s, r);
+	const struct stun_attr *raf = stun_msg_find(&r->m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	uint32_t lifetime;
+	uint8_t v;
+
+	if (!a)
+		return;
+	if (raf) {
+		if (stun_attr_get_u8(&r->m, raf, &v)) {
+			reply_error(s, r, STUN_ERR_BAD_REQUEST);
+			return;
+		}
+		int fam = v == STUN_FAMILY_IPV6 ? AF_INET6 : v == STUN_FAMILY_IPV4 ? AF_INET : -1;
+		if (fam != a->relay_addr.sa.sa_family) {
+			reply_error(s, r, TURN_ERR_PEER_ADDRESS_FAMILY);
+			return;
+		}
+	}
+	if (desired_lifetime(s, r, &lifetime)) {
+		reply_error(s, r, STUN_ERR_BAD_REQUEST);
+		return;
+	}
+	if (lifetime == 0)
+		turn_delete_alloc(s, a, false);
+	else
+		a->expires_ms = r->now_ms + (uint64_t)lifetime * 1000;
+	reply_ok(s, r, true, lifetime);
+}
+
+/* Reads and vets one XOR-PEER-ADDRESS: 0 or the error code. */
+static int peer_of(struct turn_server *s, const struct turn_req *r, const struct turn_alloc *a,
+		   const struct stun_attr *at, struct sockaddr_storage *peer)
+{
+	if (stun_attr_get_addr(&r->m, at, peer))
+		return STUN_ERR_BAD_REQUEST;
+	if (peer->ss_family != a->relay_addr.sa.sa_family)
+		return TURN_ERR_PEER_ADDRESS_FAMILY;
+	if (!turn_policy_peer_allowed(s->conf, (const struct sockaddr *)peer)) {
+		s->stats.dropped_policy++;
+		return STUN_ERR_FORBIDDEN;
+	}
+	return 0;
+}
+
+static void do_create_permission(struct turn_server *s, struct turn_req *r)
+{
+	struct turn_alloc *a = own_alloc(s, r);
+	struct sockaddr_storage peer;
+	unsigned n = 0;
+	int code = 0;
+
+	if (!a)
+		return;
+	/* Vet every address before installing any (RFC 8656 9.2: all or none). */
+	for (unsigned i = 0; i < r->m.nattrs && !code; i++) {
+		if (r->m.attrs[i].type != TURN_ATTR_XOR_PEER_ADDRESS)
+			continue;
+		code = peer_of(s, r, a, &r->m.attrs[i], &peer);
+		n++;
+	}
+	if (!code && n == 0)
+		code = STUN_ERR_BAD_REQUEST;
+	for (unsigned i = 0; i < r->m.nattrs && !code; i++) {
+		if (r->m.attrs[i].type != TURN_ATTR_XOR_PEER_ADDRESS)
+			continue;
+		stun_attr_get_addr(&r->m, &r->m.attrs[i], &peer);
+		if (turn_alloc_perm_add(a, (const struct sockaddr *)&peer, r->now_ms))
+			code = TURN_ERR_INSUFFICIENT_CAPACITY;
+	}
+	if (code)
+		reply_error(s, r, code);
+	else
+		reply_ok(s, r, false, 0);
+}
+
+static void do_channel_bind(struct turn_server *s, struct turn_req *r)
+{
+	struct turn_alloc *a = own_alloc(s, r);
+	const struct stun_attr *ca = stun_msg_find(&r->m, TURN_ATTR_CHANNEL_NUMBER);
+	const struct stun_attr *pa = stun_msg_find(&r->m, TURN_ATTR_XOR_PEER_ADDRESS);
+	struct sockaddr_storage peer;
+	uint16_t chan = 0;
+	int code = 0;
+
+	if (!a)
+		return;
+	if (!ca || !pa || stun_attr_get_channel(&r->m, ca, &chan) || !turn_channel_valid(chan))
+		code = STUN_ERR_BAD_REQUEST;
+	if (!code)
+		code = peer_of(s, r, a, pa, &peer);
+	const struct sockaddr *p = (const struct sockaddr *)&peer;
+	if (!code && turn_alloc_chan_check(a, chan, p, r->now_ms))
+		code = STUN_ERR_BAD_REQUEST;
+	if (!code && (turn_alloc_perm_add(a, p, r->now_ms) || turn_alloc_chan_bind(a, chan, p, r->now_ms)))
+		code = TURN_ERR_INSUFFICIENT_CAPACITY;
+	if (code)
+		reply_error(s, r, code);
+	else
+		reply_ok(s, r, false, 0);
+}
+
+/* ---- dispatch ---- */
+
+/* DONT-FRAGMENT is known to the codec but not supported here. */
+static void note_unsupported(struct stun_msg *m, uint16_t type)
+{
+	if (stun_msg_find(m, type) && m->nunknown < STUN_MAX_UNKNOWN)
+		m->unknown[m->nunknown++] = type;
+}
+
+static void handle_request(struct turn_server *s, struct turn_req *r)
+{
+	switch (r->m.method) {
+	case STUN_METHOD_BINDING:
+		do_binding(s, r);
+		return;
+	case TURN_METHOD_ALLOCATE:
+	case TURN_METHOD_REFRESH:
+	case TURN_METHOD_CREATE_PERMISSION:
+	case TURN_METHOD_CHANNEL_BIND:
+		break;
+	default:
+		s->stats.bad_in++;
+		reply_error(s, r, STUN_ERR_BAD_REQUEST);
+		return;
+	}
+	if (authenticate(s, r))
+		return;
+	note_unsupported(&r->m, TURN_ATTR_DONT_FRAGMENT);
+	if (r->m.nunknown) {
+		reply_error(s, r, STUN_ERR_UNKNOWN_ATTRIBUTE);
+		return;
+	}
+	if (r->m.method == TURN_METHOD_ALLOCATE)
+		do_allocate(s, r);
+	else if (r->m.method == TURN_METHOD_REFRESH)
+		do_refresh(s, r);
+	else if (r->m.method == TURN_METHOD_CREATE_PERMISSION)
+		do_create_permission(s, r);
+	else
+		do_channel_bind(s, r);
+}
+
+/* A STUN-looking request that does not parse still gets a 400 (RFC 8489
+ * 6.3), built from its header alone. */
+static void reply_malformed(struct turn_server *s, struct turn_req *r, const uint8_t *data,
+			    size_t len)
+{
+	uint16_t type = (uint16_t)(data[0] << 8 | data[1]);
+	if (!stun_is_message(data, len) || (type & 0x0110) != STUN_CLASS_REQUEST)
+		return;
+	memset(&r->m, 0, sizeof(r->m));
+	r->m.buf = data;
+	r->m.len = len;
+	r->m.method = (uint16_t)((type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2));
+	r->m.cls = STUN_CLASS_REQUEST;
+	memcpy(r->m.tid, data + 8, STUN_TID_LEN);
+	r->m.mi = r->m.mi256 = r->m.fp = -1;
+	reply_error(s, r, STUN_ERR_BAD_REQUEST);
+}
+
+void turn_server_on_client(struct turn_server *s, const struct turn_conn *conn,
+			   const uint8_t *data, size_t len, uint64_t now_ms, int64_t now_unix)
+{
+	struct turn_req r;
+
+	if (stun_is_channel_data(data, len)) {
+		turn_data_channel(s, conn, data, len, now_ms);
+		return;
+	}
+	s->stats.stun_in++;
+	r.conn = conn;
+	r.now_ms = now_ms;
+	r.now_unix = now_unix;
+	r.authed = false;
+	r.keylen = 0;
+	if (stun_msg_parse(&r.m, data, len) < 0) {
+		s->stats.bad_in++;
+		log_attack(s, &r, "malformed STUN");
+		reply_malformed(s, &r, data, len);
+		return;
+	}
+	if (r.m.fp >= 0 && !stun_check_fingerprint(&r.m)) {
+		s->stats.bad_in++;
+		log_attack(s, &r, "bad FINGERPRINT");
+		return;
+	}
+	if (r.m.cls == STUN_CLASS_REQUEST)
+		handle_request(s, &r);
+	else if (r.m.cls == STUN_CLASS_INDICATION && r.m.method == TURN_METHOD_SEND)
+		turn_data_send_indication(s, conn, &r.m, now_ms);
+	/* Other indications (Binding keepalives) and stray responses: dropped. */
+}
+
+/* ---- lifecycle ---- */
+
+struct turn_server *turn_server_new(const struct turn_conf *conf, struct turn_accounts *accounts,
+				    struct turn_shared *shared, const uint8_t *nonce_key,
+				    size_t nonce_key_len, const struct turn_io *io)
+{
+	uint8_t seed[STUN_TID_LEN];
+	uint64_t s1, s2;
+	struct turn_server *s;
+
+	if (!conf || !shared || !io || !nonce_key || nonce_key_len == 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->conf = conf;
+	s->accounts = accounts;
+	s->shared = shared;
+	s->io = *io;
+	s->nonce_key = malloc(nonce_key_len);
+	stun_tid_random(seed); /* hash seeds an attacker cannot predict */
+	memcpy(&s1, seed, 8);
+	memcpy(&s2, seed + 4, 8);
+	if (!s->nonce_key || turn_alloc_table_init(&s->table, 64, s1) ||
+	    turn_ratelimit_init(&s->rl, RL_SLOTS, RL_RATE, RL_BURST, s2)) {
+		turn_alloc_table_free(&s->table);
+		free(s->nonce_key);
+		free(s);
+		return NULL;
+	}
+	memcpy(s->nonce_key, nonce_key, nonce_key_len);
+	s->nonce_key_len = nonce_key_len;
+	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1000);
+	return s;
+}
+
+void turn_server_free(struct turn_server *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->table.nbuckets; i++)
+		while (s->table.buckets[i])
+			turn_delete_alloc(s, s->table.buckets[i], false);
+	turn_alloc_table_free(&s->table);
+	turn_ratelimit_free(&s->rl);
+	free(s->nonce_key);
+	free(s);
+}
+
+void turn_server_conn_closed(struct turn_server *s, const void *stream)
+{
+	struct turn_alloc *a = stream ? turn_alloc_find_stream(&s->table, stream) : NULL;
+	if (a)
+		turn_delete_alloc(s, a, false);
+}
+
+const struct turn_stats *turn_server_stats(const struct turn_server *s)
+{
+	return &s->stats;
+}
+
+/* ---- expiry ---- */
+
+/* Expiry is exact where it matters (every use compares against now), so the
+ * sweep only reclaims: a full pass over the table once a second, at most
+ * SWEEP_SLICE buckets per call so one tick never stalls the worker. */
+enum { SWEEP_SLICE = 4096, SWEEP_PERIOD_MS = 1000 };
+
+static void sweep_bucket(struct turn_server *s, size_t i, uint64_t now_ms)
+{
+	struct turn_alloc *a = s->table.buckets[i];
+	while (a) {
+		struct turn_alloc *next = a->next;
+		if (now_ms >= a->expires_ms)
+			turn_delete_alloc(s, a, true);
+		else
+			(void)turn_alloc_expire(a, now_ms);
+		a = next;
+	}
+}
+
+uint64_t turn_server_tick(struct turn_server *s, uint64_t now_ms)
+{
+	if (s->sweep_cursor == 0 && now_ms < s->sweep_next_ms)
+		return s->table.count ? s->sweep_next_ms : UINT64_MAX;
+	size_t end = s->sweep_cursor + SWEEP_SLICE;
+	if (end > s->table.nbuckets)
+		end = s->table.nbuckets;
+	for (size_t i = s->sweep_cursor; i < end; i++)
+		sweep_bucket(s, i, now_ms);
+	if (end < s->table.nbuckets) {
+		s->sweep_cursor = end;
+		return now_ms; /* more slices to do */
+	}
+	s->sweep_cursor = 0;
+	s->sweep_next_ms = now_ms + SWEEP_PERIOD_MS;
+	return s->table.count ? s->sweep_next_ms : UINT64_MAX;
+}
