@@ -1,0 +1,560 @@
+/* config.json loading: the original IPOP file, defaults, every kind of
+ * diagnostic with its exact file:line:column text, and the position scan. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "json_pos.h"
+#include "node_conf.h"
+
+/* Fixtures sit next to this file: tests/unit/../data/node. */
+static void fixture_path(const char *name, char *out, size_t cap)
+{
+	const char *slash = strrchr(__FILE__, '/');
+	int dir = slash ? (int)(slash - __FILE__) : 0;
+	snprintf(out, cap, "%.*s%s../data/node/%s", dir, __FILE__, slash ? "/" : "", name);
+}
+
+struct loaded {
+	struct node_conf c;
+	int errors;
+	char path[512];
+	char *diag; /* everything the loader printed */
+	size_t diag_len;
+};
+
+static void load_path(struct loaded *l, const char *path)
+{
+	snprintf(l->path, sizeof(l->path), "%s", path);
+	FILE *f = open_memstream(&l->diag, &l->diag_len);
+	assert_non_null(f);
+	l->errors = node_conf_load_diag(&l->c, l->path, f);
+	fclose(f);
+}
+
+static void load_fixture(struct loaded *l, const char *name)
+{
+	char p[512];
+	fixture_path(name, p, sizeof(p));
+	load_path(l, p);
+}
+
+/* Writes text to a temporary file and loads it. */
+static void load_text(struct loaded *l, const char *text)
+{
+	char p[] = "/tmp/test_node_conf_XXXXXX.json";
+	int fd = mkstemps(p, 5);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	load_path(l, p);
+	unlink(p);
+}
+
+static void unload(struct loaded *l)
+{
+	node_conf_free(&l->c);
+	free(l->diag);
+}
+
+/* The diagnostics contain exactly this line, prefixed with the file name. */
+static void assert_line(const struct loaded *l, const char *rest)
+{
+	char want[1024];
+	snprintf(want, sizeof(want), "%s:%s\n", l->path, rest);
+	const char *p = l->diag;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+		if (n == strlen(want) && memcmp(p, want, n) == 0)
+			return;
+		p += n;
+	}
+	print_error("missing line: %s--- got:\n%s---\n", want, l->diag ? l->diag : "");
+	fail();
+}
+
+static unsigned count_lines(const struct loaded *l)
+{
+	unsigned n = 0;
+	for (const char *p = l->diag; p && *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+static const char *ip4_str(struct in_addr a, char b[INET_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET, &a, b, INET_ADDRSTRLEN);
+}
+
+static void test_original_verbatim(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char b[INET_ADDRSTRLEN];
+	load_fixture(&l, "original.json");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 0);
+	assert_int_equal(l.diag_len, 0);
+	assert_string_equal(ip4_str(l.c.ip4, b), "172.31.0.100");
+	assert_string_equal(l.c.xmpp_username, "ipopuser@ejabberd");
+	assert_string_equal(l.c.xmpp_local, "ipopuser");
+	assert_string_equal(l.c.xmpp_domain, "ejabberd");
+	assert_string_equal(l.c.xmpp_password, "password");
+	assert_string_equal(l.c.xmpp_host, "public-ip-of-ejabberd-server");
+	assert_int_equal(l.c.n_stun, 1);
+	assert_string_equal(l.c.stun[0].host, "public-ip-of-your-vm");
+	assert_int_equal(l.c.stun[0].port, 19302);
+	assert_int_equal(l.c.n_turn, 1);
+	assert_string_equal(l.c.turn[0].host, "public-ip-of-your-vm");
+	assert_int_equal(l.c.turn[0].port, 19302);
+	assert_int_equal(l.c.turn[0].transport, NODE_TURN_UDP);
+	assert_string_equal(l.c.turn[0].user, "svpnjingle");
+	assert_string_equal(l.c.turn[0].pass, "1234567890");
+	assert_null(l.c.turn[0].ca_file);
+	unload(&l);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "minimal.json");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.diag_len, 0);
+	assert_int_equal(l.c.ip4_mask, 24);
+	assert_int_equal(l.c.xmpp_port, 5222);
+	assert_int_equal(l.c.xmpp_tls, NODE_TLS_REQUIRED);
+	assert_null(l.c.xmpp_ca_file);
+	assert_int_equal(l.c.mode, NODE_MODE_GROUP);
+	assert_string_equal(l.c.interface, "ipop0");
+	assert_int_equal(l.c.mtu, 1280);
+	assert_string_equal(l.c.state_dir, "/var/lib/ipop");
+	assert_string_equal(l.c.key_file, "/var/lib/ipop/ipop0.key");
+	assert_string_equal(l.c.control_socket, "/run/ipop/ipop0.sock");
+	assert_int_equal(l.c.log_level, LOG_LVL_INFO);
+	assert_int_equal(l.c.n_stun, 0);
+	assert_int_equal(l.c.n_turn, 0);
+	assert_int_equal(l.c.n_ignore, 0);
+	const char *w[2];
+	assert_int_equal(node_conf_security_warnings(&l.c, w, 2), 0);
+	unload(&l);
+}
+
+/* Paths the node writes follow interface and state_dir unless given. */
+static void test_derived_paths(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\","
+		      "\"xmpp_host\":\"b\",\"interface\":\"lab1\",\"state_dir\":\"/tmp/st\"}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(l.c.key_file, "/tmp/st/lab1.key");
+	assert_string_equal(l.c.control_socket, "/run/ipop/lab1.sock");
+	assert_string_equal(l.c.state_dir, "/tmp/st");
+	unload(&l);
+}
+
+static void test_every_key(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char b[INET_ADDRSTRLEN];
+	load_fixture(&l, "full.json");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.diag_len, 0);
+	assert_string_equal(ip4_str(l.c.ip4, b), "192.168.77.9");
+	assert_int_equal(l.c.ip4_mask, 16);
+	assert_string_equal(l.c.xmpp_host, "2001:db8::5");
+	assert_int_equal(l.c.xmpp_port, 5223);
+	assert_int_equal(l.c.xmpp_tls, NODE_TLS_OPTIONAL);
+	assert_string_equal(l.c.xmpp_ca_file, "/etc/ipop/xmpp-ca.pem");
+	assert_int_equal(l.c.mode, NODE_MODE_SOCIAL);
+	assert_string_equal(l.c.interface, "ipoplab7");
+	assert_int_equal(l.c.mtu, 1400);
+	assert_string_equal(l.c.key_file, "/srv/ipop/node.key");
+	assert_string_equal(l.c.control_socket, "/tmp/ipop-lab.sock");
+	assert_string_equal(l.c.state_dir, "/srv/ipop");
+	assert_int_equal(l.c.log_level, LOG_LVL_DEBUG);
+	/* stun: bare address, name:port, [v6]:port, stun: URI */
+	static const struct { const char *host; unsigned port; } st[] = {
+		{ "198.51.100.7", 3478 }, { "stun.example.net", 3479 },
+		{ "2001:db8::1", 19302 }, { "203.0.113.4", 3478 },
+	};
+	assert_int_equal(l.c.n_stun, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_string_equal(l.c.stun[i].host, st[i].host);
+		assert_int_equal(l.c.stun[i].port, st[i].port);
+	}
+	/* turn: every URI form and the transport key */
+	static const struct {
+		const char *host;
+		unsigned port;
+		enum node_turn_transport tr;
+	} tu[] = {
+		{ "turn.example.net", 5349, NODE_TURN_TLS }, { "198.51.100.8", 3478, NODE_TURN_TCP },
+		{ "2001:db8::8", 3480, NODE_TURN_UDP },      { "203.0.113.9", 5349, NODE_TURN_TLS },
+		{ "198.51.100.9", 443, NODE_TURN_TLS },      { "198.51.100.10", 3481, NODE_TURN_UDP },
+	};
+	assert_int_equal(l.c.n_turn, 6);
+	for (unsigned i = 0; i < 6; i++) {
+		assert_string_equal(l.c.turn[i].host, tu[i].host);
+		assert_int_equal(l.c.turn[i].port, tu[i].port);
+		assert_int_equal(l.c.turn[i].transport, tu[i].tr);
+	}
+	assert_string_equal(l.c.turn[0].ca_file, "/etc/ipop/turn-ca.pem");
+	assert_string_equal(l.c.turn[4].user, "u5");
+	assert_string_equal(l.c.turn[4].pass, "p5");
+	assert_int_equal(l.c.n_ignore, 2);
+	assert_string_equal(l.c.network_ignore_list[0], "docker0");
+	assert_string_equal(l.c.network_ignore_list[1], "virbr0");
+	const char *w[2];
+	assert_int_equal(node_conf_security_warnings(&l.c, w, 2), 1);
+	assert_non_null(strstr(w[0], "optional"));
+	unload(&l);
+}
+
+static void test_bad_ip4_position(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "bad_ip4.json");
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, "2:12: key \"ip4\": expected an IPv4 address string like \"172.31.0.100\", "
+			"got \"172.31.0.300\"");
+	assert_int_equal(count_lines(&l), 1);
+	unload(&l);
+}
+
+/* Every error of a file is reported in one run, each at its value. */
+static void test_many_errors_one_run(void **state)
+{
+	(void)state;
+	struct loaded l;
+	static const char *const want[] = {
+		"2:12: key \"ip4\": expected an IPv4 address string like \"172.31.0.100\", got 172",
+		"3:22: key \"xmpp_username\": expected a bare JID string like \"ipopuser@ejabberd\", got "
+		"\"ipopuser@ejabberd/laptop\": a bare JID has no /resource",
+		"4:18: key \"xmpp_host\": expected a host name or IP address without a port (the port is "
+		"\"xmpp_port\"), got \"ejabberd:5222\"",
+		"5:18: key \"xmpp_port\": expected an integer from 1 to 65535, got 70000",
+		"6:17: key \"xmpp_tls\": expected \"required\", \"optional\" or \"off\", got \"maybe\"",
+		"7:18: key \"interface\": expected an interface name of 1 to 15 characters without '/', "
+		"':' or spaces, got \"a-very-long-interface-name\"",
+		"8:12: key \"mtu\": expected an integer from 576 to 9000, got 100",
+		"9:13: key \"mode\": expected \"group\" or \"social\", got \"mesh\"",
+		"10:18: key \"log_level\": expected \"error\", \"warn\", \"info\" or \"debug\", got \"loud\"",
+		"11:14: key \"stun[0]\": expected a \"host:port\" string, got \"stun.example.net:0\": the "
+		"port must be a number from 1 to 65535",
+		"11:36: key \"stun[1]\": expected a \"host:port\" string, got 5",
+		"13:20: key \"turn[0].server\": expected \"host:port\" or a turn:/turns: URI, got "
+		"\"turns:198.51.100.1?transport=udp\": turns: with transport=udp means DTLS, which is "
+		"not supported",
+		"14:9: key \"turn[1]\": missing \"user\"; expected a non-empty string",
+		"14:44: key \"turn[1].pass\": expected a non-empty string, got an empty string",
+		"15:80: key \"turn[2].transport\": \"tls\" contradicts the server URI turn:198.51.100.3",
+		" key \"xmpp_password\": missing; expected a non-empty string (ipopd does not prompt for it)",
+	};
+	load_fixture(&l, "many_errors.json");
+	assert_int_equal(l.errors, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_line(&l, want[i]);
+	assert_int_equal(count_lines(&l), sizeof(want) / sizeof(want[0]));
+	unload(&l);
+}
+
+static void test_syntax_error(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "syntax.json");
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, "4:19: '}' expected near '\"xmpp_password\"'");
+	unload(&l);
+}
+
+static void test_duplicate_key(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "duplicate.json");
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, "6:9: duplicate object key near '\"ip4\"'");
+	unload(&l);
+}
+
+/* The original's extra keys warn; vpn_type and controller_logging map. */
+static void test_legacy_and_unknown_keys(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "legacy.json");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 5);
+	assert_line(&l, "6:5: warning: key \"ip6_mask\": ignored (an original IPOP setting ipopd does "
+			"not implement)");
+	assert_line(&l, "7:5: warning: key \"tincan_logging\": ignored (an original IPOP setting "
+			"ipopd does not implement)");
+	assert_line(&l, "10:5: warning: key \"on-demand_connection\": ignored (an original IPOP "
+			"setting ipopd does not implement)");
+	assert_line(&l, "11:5: warning: key \"note\xc3\xa9\": unknown key, ignored");
+	assert_line(&l, "12:5: warning: key \"colour\": unknown key, ignored");
+	assert_int_equal(l.c.mode, NODE_MODE_SOCIAL);
+	assert_int_equal(l.c.log_level, LOG_LVL_DEBUG);
+	unload(&l);
+}
+
+static void test_new_keys_win_over_legacy(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\n"
+		      "\"xmpp_host\":\"b\",\"mode\":\"group\",\"vpn_type\":\"SocialVPN\"}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.mode, NODE_MODE_GROUP);
+	assert_line(&l, "2:32: warning: key \"vpn_type\": ignored because \"mode\" is set");
+	unload(&l);
+}
+
+static void test_tls_off_warns(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "notls.json");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.xmpp_tls, NODE_TLS_OFF);
+	const char *w[1] = { NULL };
+	assert_int_equal(node_conf_security_warnings(&l.c, w, 1), 1);
+	assert_non_null(strstr(w[0], "clear text"));
+	/* max 0: still counted, nothing written */
+	assert_int_equal(node_conf_security_warnings(&l.c, NULL, 0), 1);
+	unload(&l);
+}
+
+static void test_broadcast_address(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "broadcast.json");
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, "2:12: key \"ip4\": 172.31.0.255 is the network or broadcast address of its /24");
+	unload(&l);
+	load_text(&l, "{\"ip4\":\"10.1.0.0\",\"ip4_mask\":16,\"xmpp_username\":\"a@b\","
+		      "\"xmpp_password\":\"p\",\"xmpp_host\":\"b\"}");
+	assert_int_equal(l.errors, 1);
+	unload(&l);
+	load_text(&l, "{\"ip4\":\"10.1.0.255\",\"ip4_mask\":16,\"xmpp_username\":\"a@b\","
+		      "\"xmpp_password\":\"p\",\"xmpp_host\":\"b\"}");
+	assert_int_equal(l.errors, 0);
+	unload(&l);
+}
+
+static void test_missing_file_and_not_object(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_fixture(&l, "no-such-file.json");
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, " cannot open: No such file or directory");
+	unload(&l);
+	load_text(&l, "[1, 2]");
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, " expected a JSON object { ... } at the top level, got an array");
+	unload(&l);
+	load_text(&l, "{}");
+	assert_int_equal(l.errors, 4); /* the four required keys */
+	unload(&l);
+}
+
+static void test_jid_and_host_forms(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *user, *host;
+		int errors;
+	} cases[] = {
+		{ "a@b", "b", 0 },
+		{ "a@b.example", "192.0.2.1", 0 },
+		{ "a@b", "2001:db8::1", 0 },
+		{ "ab", "b", 1 },            /* no '@' */
+		{ "@b", "b", 1 },            /* no user */
+		{ "a@b@c", "b", 1 },         /* two '@' */
+		{ "a b@c", "b", 1 },         /* space */
+		{ "a@b..c", "b", 1 },        /* empty label */
+		{ "a@b", "[2001:db8::1]", 1 }, /* brackets belong to URIs */
+		{ "a@b", "b c", 1 },
+		{ "a@b", "", 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256];
+		struct loaded l;
+		snprintf(text, sizeof(text),
+			 "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"%s\",\"xmpp_password\":\"p\","
+			 "\"xmpp_host\":\"%s\"}", cases[i].user, cases[i].host);
+		load_text(&l, text);
+		if (l.errors != cases[i].errors)
+			print_error("case %zu (%s, %s): %s", i, cases[i].user, cases[i].host, l.diag);
+		assert_int_equal(l.errors, cases[i].errors);
+		unload(&l);
+	}
+}
+
+static void test_password_never_echoed(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":[\"hunter2\"],"
+		      "\"xmpp_host\":\"b\"}");
+	assert_int_equal(l.errors, 1);
+	assert_null(strstr(l.diag, "hunter2"));
+	assert_line(&l, "1:57: key \"xmpp_password\": expected a non-empty string, got an array");
+	unload(&l);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	struct loaded l;
+	/* nine STUN servers: one too many */
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\","
+		      "\"xmpp_host\":\"b\",\"stun\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]}");
+	assert_int_equal(l.errors, 1);
+	unload(&l);
+	/* a control socket path longer than sun_path */
+	char text[512], longp[200];
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\","
+		 "\"xmpp_host\":\"b\",\"control_socket\":\"%s\"}", longp);
+	load_text(&l, text);
+	assert_int_equal(l.errors, 1);
+	assert_non_null(strstr(l.diag, "at most 107 bytes"));
+	unload(&l);
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\","
+		      "\"xmpp_host\":\"b\",\"ip4_mask\":31,\"mtu\":1280.0,"
+		      "\"network_ignore_list\":[\"ok0\",\"bad/name\"]}");
+	assert_int_equal(l.errors, 3);
+	assert_int_equal(l.c.n_ignore, 1);
+	unload(&l);
+}
+
+static void test_turn_server_specs(void **state)
+{
+	(void)state;
+	const unsigned U = 1u << NODE_TURN_UDP, T = 1u << NODE_TURN_TCP, S = 1u << NODE_TURN_TLS;
+	static const struct {
+		const char *spec, *host;
+		unsigned port, allowed;
+	} ok[] = {
+		{ "198.51.100.1", "198.51.100.1", 0, 0 },
+		{ "relay.example:3480", "relay.example", 3480, 0 },
+		{ "[2001:db8::2]:3481", "2001:db8::2", 3481, 0 },
+		{ "2001:db8::2", "2001:db8::2", 0, 0 },
+		{ "turn:relay.example", "relay.example", 0, 0x3 },
+		{ "TURN:relay.example:1?transport=udp", "relay.example", 1, 0x1 },
+		{ "turn:[2001:db8::3]?transport=tcp", "2001:db8::3", 0, 0x2 },
+		{ "turns:relay.example:5350", "relay.example", 5350, 0x4 },
+		{ "turns:relay.example?transport=tcp", "relay.example", 0, 0x4 },
+	};
+	assert_int_equal(U | T, 0x3);
+	assert_int_equal(S, 0x4);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char *host = NULL;
+		uint16_t port = 99;
+		unsigned allowed = 99;
+		const char *why = node_conf_parse_turn_server(ok[i].spec, &host, &port, &allowed);
+		if (why)
+			print_error("%s: %s\n", ok[i].spec, why);
+		assert_null(why);
+		assert_string_equal(host, ok[i].host);
+		assert_int_equal(port, ok[i].port);
+		assert_int_equal(allowed, ok[i].allowed);
+		free(host);
+	}
+	static const char *const bad[] = {
+		"turn://relay.example", "turn:relay.example?foo=bar", "turn:relay.example?transport=sctp",
+		"turns:relay.example?transport=udp", "[2001:db8::1", "[2001:db8::1]x", "[relay]:5",
+		"relay.example:99999", "relay.example:", "relay example", "turn:", "",
+		"relay.example:0", "relay.example:03478",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *host = NULL;
+		uint16_t port;
+		unsigned allowed;
+		if (!node_conf_parse_turn_server(bad[i], &host, &port, &allowed))
+			print_error("accepted %s\n", bad[i]);
+		assert_non_null(node_conf_parse_turn_server(bad[i], &host, &port, &allowed));
+		assert_null(host);
+	}
+}
+
+/* The position scan: escapes, multibyte characters, nesting, depth cut. */
+static void test_json_pos(void **state)
+{
+	(void)state;
+	static const char text[] = "{\n"
+				   "  \"a\\\"b\": \"x\\\\\\\"y\", \"\xc3\xa9t\xc3\xa9\": 1,\n"
+				   "\t\"k\\u0065y\": [ {\"s\": \"[{,:}]\"}, [1, {\"deep\": 2}] ],\n"
+				   "  \"last\" :\n    true }";
+	struct json_pos *t = calloc(1, sizeof(*t));
+	int line, col;
+	assert_non_null(t);
+	json_pos_scan(t, text, strlen(text));
+	assert_true(json_pos_find(t, "a\"b", true, &line, &col));
+	assert_int_equal(line, 2);
+	assert_int_equal(col, 3);
+	assert_true(json_pos_find(t, "a\"b", false, &line, &col));
+	assert_int_equal(col, 11);
+	assert_true(json_pos_find(t, "\xc3\xa9t\xc3\xa9", true, &line, &col));
+	assert_int_equal(col, 21); /* multibyte characters count once */
+	assert_true(json_pos_find(t, "key", false, &line, &col));
+	assert_int_equal(line, 3);
+	assert_int_equal(col, 14);
+	assert_true(json_pos_find(t, "key[0].s", false, &line, &col));
+	assert_int_equal(col, 22);
+	assert_true(json_pos_find(t, "key[1]", false, &line, &col));
+	assert_int_equal(col, 33);
+	assert_false(json_pos_find(t, "key[1][1].deep", false, &line, &col)); /* too deep */
+	assert_true(json_pos_find(t, "last", false, &line, &col));
+	assert_int_equal(line, 5);
+	assert_int_equal(col, 5);
+	/* truncated input must not read past the end */
+	json_pos_scan(t, text, 20);
+	assert_true(t->n <= JSON_POS_MAX);
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_original_verbatim),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_derived_paths),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_bad_ip4_position),
+		cmocka_unit_test(test_many_errors_one_run),
+		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_duplicate_key),
+		cmocka_unit_test(test_legacy_and_unknown_keys),
+		cmocka_unit_test(test_new_keys_win_over_legacy),
+		cmocka_unit_test(test_tls_off_warns),
+		cmocka_unit_test(test_broadcast_address),
+		cmocka_unit_test(test_missing_file_and_not_object),
+		cmocka_unit_test(test_jid_and_host_forms),
+		cmocka_unit_test(test_password_never_echoed),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_turn_server_specs),
+		cmocka_unit_test(test_json_pos),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
