@@ -330,6 +330,56 @@ static void test_missing_file(void **state)
 	turn_conf_free(&conf);
 }
 
+/* deploy/turn.conf is shipped as a template: once its placeholder is
+ * replaced it must load without a single complaint. */
+static void test_deploy_template(void **state)
+{
+	(void)state;
+	FILE *in = fopen("deploy/turn.conf", "r");
+	assert_non_null(in);
+	char path[] = "/tmp/ipop-test-turnconf-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *out = fdopen(fd, "w");
+	assert_non_null(out);
+	char line[1024];
+	unsigned replaced = 0;
+	while (fgets(line, sizeof(line), in)) {
+		char *p = strstr(line, "\"public-ip-address\"");
+		if (p && line[0] != '#') {
+			fprintf(out, "%.*s\"203.0.113.10\"%s", (int)(p - line), line,
+				p + strlen("\"public-ip-address\""));
+			replaced++;
+		} else {
+			fputs(line, out);
+		}
+	}
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(replaced, 1);
+
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, path, &err), 0);
+	assert_string_equal(err, "");
+	free(err);
+	unlink(path);
+	assert_int_equal(conf.n_listen, 1);
+	assert_addr(&conf.listen[0], "203.0.113.10");
+	assert_int_equal(conf.udp_port, 19302);
+	assert_int_equal(conf.n_users, 1);
+	assert_string_equal(conf.users[0].name, "svpnjingle");
+	assert_string_equal(conf.users[0].password, "1234567890");
+	turn_conf_free(&conf);
+
+	/* as shipped, the placeholder is the one error */
+	assert_int_equal(load_capture(&conf, "deploy/turn.conf", &err), 1);
+	assert_contains(err, "deploy/turn.conf:15: listen_address: 'public-ip-address' is not an "
+			     "IPv4 address");
+	free(err);
+	turn_conf_free(&conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_wildcard_needs_relay),
 		cmocka_unit_test(test_tls_files),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_deploy_template),
 	};
 	return cmocka_run_group_tests(tests, to_repo_root, NULL);
 }
