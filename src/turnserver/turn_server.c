@@ -17,7 +17,10 @@
  * - A refused account and an unknown user both get 401.
  * - Every answer to an unauthenticated request (401, 438, 400, 420 ...)
  *   passes a per-source-IP token bucket and carries nothing optional, so the
- *   relay is no useful amplifier: 20 bytes + ERROR-CODE + REALM + NONCE. */
+ *   relay is no useful amplifier: a 401 is 88 bytes (header, ERROR-CODE with
+ *   an empty reason for small requests, REALM, a 46-byte NONCE), about 3x
+ *   the smallest valid Allocate. Requests lacking an attribute their method
+ *   requires get a 28-byte 400 before authentication instead of a 401. */
 #include "turn_server.h"
 
 #include <errno.h>
@@ -606,6 +609,24 @@ static void note_unsupported(struct stun_msg *m, uint16_t type)
 		m->unknown[m->nunknown++] = type;
 }
 
+/* Requests that cannot succeed whatever the credentials get their 400
+ * before authentication: a 401 (with REALM and NONCE) would be four times
+ * the size of such a bare request, and a spoofed source gains less so. */
+static bool lacks_required(const struct stun_msg *m)
+{
+	switch (m->method) {
+	case TURN_METHOD_ALLOCATE:
+		return !stun_msg_find(m, TURN_ATTR_REQUESTED_TRANSPORT);
+	case TURN_METHOD_CREATE_PERMISSION:
+		return !stun_msg_find(m, TURN_ATTR_XOR_PEER_ADDRESS);
+	case TURN_METHOD_CHANNEL_BIND:
+		return !stun_msg_find(m, TURN_ATTR_CHANNEL_NUMBER) ||
+		       !stun_msg_find(m, TURN_ATTR_XOR_PEER_ADDRESS);
+	default:
+		return false;
+	}
+}
+
 static void handle_request(struct turn_server *s, struct turn_req *r)
 {
 	switch (r->m.method) {
@@ -618,6 +639,11 @@ static void handle_request(struct turn_server *s, struct turn_req *r)
 	case TURN_METHOD_CHANNEL_BIND:
 		break;
 	default:
+		s->stats.bad_in++;
+		reply_error(s, r, STUN_ERR_BAD_REQUEST);
+		return;
+	}
+	if (lacks_required(&r->m)) {
 		s->stats.bad_in++;
 		reply_error(s, r, STUN_ERR_BAD_REQUEST);
 		return;

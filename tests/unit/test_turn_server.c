@@ -1,0 +1,1059 @@
+/* The relay's protocol core driven through its public API with a fake
+ * clock and a fake struct turn_io that records every send and hands out
+ * relay addresses. Client messages are built with the STUN builder. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "log.h"
+#include "stun_auth.h"
+#include "stun_chan.h"
+#include "stun_msg.h"
+#include "stun_nonce.h"
+#include "turn_accounts.h"
+#include "turn_conf.h"
+#include "turn_server.h"
+
+/* ---- fake io ---- */
+
+enum { MAX_SENT = 64, MAX_RELAYS = 64, SENT_CAP = 2048 };
+
+struct sent {
+	uint8_t buf[SENT_CAP];
+	size_t len;
+	int iovcnt;
+	struct sockaddr_storage to; /* peer, or the client for to_client */
+	void *relay;
+	void *stream;
+};
+
+struct fake_relay {
+	int id;
+	bool open;
+	struct sockaddr_storage addr;
+};
+
+struct fake {
+	struct sent client[MAX_SENT], peer[MAX_SENT];
+	unsigned nclient, npeer;
+	struct fake_relay relays[MAX_RELAYS];
+	unsigned nrelays, nclosed;
+	uint16_t next_port;
+	int open_err;
+};
+
+static struct fake F;
+/* The owner the server handed to relay_open, which the worker passes back
+ * with every peer datagram. */
+static struct turn_alloc *g_owner[MAX_RELAYS];
+
+static void record(struct sent *s, const struct iovec *iov, int iovcnt)
+{
+	s->len = 0;
+	s->iovcnt = iovcnt;
+	for (int i = 0; i < iovcnt; i++) {
+		assert_true(s->len + iov[i].iov_len <= SENT_CAP);
+		memcpy(s->buf + s->len, iov[i].iov_base, iov[i].iov_len);
+		s->len += iov[i].iov_len;
+	}
+}
+
+static int fake_open(void *ctx, struct turn_alloc *owner, int family,
+		     struct sockaddr_storage *bound, void **relay)
+{
+	(void)ctx;
+	if (F.open_err)
+		return F.open_err;
+	assert_true(F.nrelays < MAX_RELAYS);
+	struct fake_relay *r = &F.relays[F.nrelays];
+	char buf[64];
+	snprintf(buf, sizeof(buf), family == AF_INET6 ? "[2001:db8::1]:%u" : "203.0.113.1:%u",
+		 F.next_port++);
+	assert_int_equal(addr_parse(buf, 0, &r->addr), 0);
+	g_owner[F.nrelays] = owner;
+	r->id = (int)F.nrelays++;
+	r->open = true;
+	*bound = r->addr;
+	*relay = r;
+	return 0;
+}
+
+static void fake_close(void *ctx, void *relay)
+{
+	(void)ctx;
+	struct fake_relay *r = relay;
+	assert_true(r->open);
+	r->open = false;
+	F.nclosed++;
+}
+
+static void fake_to_peer(void *ctx, void *relay, const struct sockaddr *peer,
+			 const struct iovec *iov, int iovcnt)
+{
+	(void)ctx;
+	assert_true(F.npeer < MAX_SENT);
+	struct sent *s = &F.peer[F.npeer++];
+	record(s, iov, iovcnt);
+	memcpy(&s->to, peer, addr_len(peer));
+	s->relay = relay;
+	assert_true(((struct fake_relay *)relay)->open);
+}
+
+static void fake_to_client(void *ctx, const struct turn_conn *conn, const struct iovec *iov,
+			   int iovcnt)
+{
+	(void)ctx;
+	struct sent *s = &F.client[F.nclient++ % MAX_SENT]; /* a ring: garbage floods it */
+	record(s, iov, iovcnt);
+	s->to = conn->client;
+	s->stream = conn->stream;
+}
+
+static const struct turn_io IO = {
+	.ctx = &F, .relay_open = fake_open, .relay_close = fake_close,
+	.to_peer = fake_to_peer, .to_client = fake_to_client,
+};
+
+/* ---- fixture ---- */
+
+static const uint8_t NONCE_KEY[] = "0123456789abcdef0123456789abcdef";
+
+struct fx {
+	struct turn_conf conf;
+	struct turn_accounts *acc;
+	struct turn_shared *shared;
+	struct turn_server *srv;
+	uint64_t now_ms;
+	int64_t now_unix;
+	struct turn_conn conn; /* the default client */
+};
+
+static struct sockaddr_storage sa(const char *s)
+{
+	struct sockaddr_storage ss;
+	assert_int_equal(addr_parse(s, 0, &ss), 0);
+	return ss;
+}
+
+static struct turn_conn udp_conn(const char *client)
+{
+	struct turn_conn c;
+	memset(&c, 0, sizeof(c));
+	c.proto = TURN_PROTO_UDP;
+	c.fd = 3;
+	c.client = sa(client);
+	c.local = sa("198.51.100.1:3478");
+	return c;
+}
+
+static void conf_init(struct turn_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->realm = "ipop";
+	c->software = "ipop-turnserver test";
+	c->account_method = TURN_ACCOUNT_NONE;
+	c->n_users = 2;
+	c->users[0] = (struct turn_user){ "alice", "secret" };
+	c->users[1] = (struct turn_user){ "bob", "hunter2" };
+	c->n_relay = 2;
+	c->relay[0] = sa("203.0.113.1");
+	c->relay[1] = sa("2001:db8::1");
+	c->min_port = 49152;
+	c->max_port = 65535;
+	c->max_client = 100;
+	c->max_relay_per_username = 10;
+	c->allocation_lifetime = 3600;
+}
+
+static void fx_start(struct fx *f)
+{
+	f->acc = turn_accounts_new(&f->conf);
+	assert_non_null(f->acc);
+	f->shared = turn_shared_new(&f->conf);
+	assert_non_null(f->shared);
+	f->srv = turn_server_new(&f->conf, f->acc, f->shared, NONCE_KEY, sizeof(NONCE_KEY) - 1, &IO);
+	assert_non_null(f->srv);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	memset(&F, 0, sizeof(F));
+	F.next_port = 50000;
+	conf_init(&f->conf);
+	f->now_ms = 1000000;
+	f->now_unix = 1700000000;
+	f->conn = udp_conn("192.0.2.10:40000");
+	fx_start(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	turn_server_free(f->srv);
+	/* Freeing the server closes every relay it opened. */
+	for (unsigned i = 0; i < F.nrelays; i++)
+		assert_false(F.relays[i].open);
+	turn_shared_free(f->shared);
+	turn_accounts_free(f->acc);
+	free(f);
+	return 0;
+}
+
+static void advance(struct fx *f, uint64_t ms)
+{
+	f->now_ms += ms;
+	f->now_unix += (int64_t)(ms / 1000);
+}
+
+/* ---- building client messages ---- */
+
+struct req {
+	uint16_t method;
+	uint16_t cls;         /* 0 = request */
+	uint8_t tid[STUN_TID_LEN];
+	int transport;        /* -1: no REQUESTED-TRANSPORT */
+	int family;           /* 0: no REQUESTED-ADDRESS-FAMILY, else the STUN value */
+	long lifetime;        /* -1: no LIFETIME */
+	const char *peer, *peer2;
+	uint16_t chan;
+	int even_port;        /* -1: none, else the flag byte */
+	bool dont_fragment;
+	uint16_t unknown_attr;
+	const uint8_t *data;
+	size_t dlen;
+	const char *user, *pass, *nonce;
+	bool fingerprint;
+};
+
+static struct req req_new(uint16_t method)
+{
+	struct req r;
+	memset(&r, 0, sizeof(r));
+	r.method = method;
+	r.transport = method == TURN_METHOD_ALLOCATE ? TURN_TRANSPORT_UDP : -1;
+	r.lifetime = -1;
+	r.even_port = -1;
+	stun_tid_random(r.tid);
+	return r;
+}
+
+static size_t build(const struct req *r, uint8_t *buf, size_t cap)
+{
+	struct stun_builder b;
+	stun_build_init(&b, buf, cap, r->method, r->cls, r->tid);
+	if (r->transport >= 0)
+		stun_build_u8(&b, TURN_ATTR_REQUESTED_TRANSPORT, (uint8_t)r->transport);
+	if (r->family)
+		stun_build_u8(&b, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, (uint8_t)r->family);
+	if (r->lifetime >= 0)
+		stun_build_u32(&b, TURN_ATTR_LIFETIME, (uint32_t)r->lifetime);
+	if (r->chan)
+		stun_build_channel(&b, r->chan);
+	if (r->peer) {
+		struct sockaddr_storage p = sa(r->peer);
+		stun_build_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&p);
+	}
+	if (r->peer2) {
+		struct sockaddr_storage p = sa(r->peer2);
+		stun_build_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&p);
+	}
+	if (r->even_port >= 0)
+		stun_build_u8(&b, TURN_ATTR_EVEN_PORT, (uint8_t)r->even_port);
+	if (r->dont_fragment)
+		stun_build_flag(&b, TURN_ATTR_DONT_FRAGMENT);
+	if (r->unknown_attr)
+		stun_build_u32(&b, r->unknown_attr, 0);
+	if (r->data)
+		stun_build_attr(&b, TURN_ATTR_DATA, r->data, r->dlen);
+	if (r->user) {
+		uint8_t key[STUN_KEY_MD5_LEN];
+		stun_build_attr(&b, STUN_ATTR_USERNAME, r->user, strlen(r->user));
+		stun_build_attr(&b, STUN_ATTR_REALM, "ipop", 4);
+		stun_build_attr(&b, STUN_ATTR_NONCE, r->nonce, strlen(r->nonce));
+		stun_key_md5(r->user, "ipop", r->pass, key);
+		stun_build_integrity(&b, key, sizeof(key));
+	}
+	if (r->fingerprint)
+		stun_build_fingerprint(&b);
+	int n = stun_build_finish(&b);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+static void send_from(struct fx *f, const struct turn_conn *c, const struct req *r)
+{
+	uint8_t buf[1500];
+	size_t n = build(r, buf, sizeof(buf));
+	turn_server_on_client(f->srv, c, buf, n, f->now_ms, f->now_unix);
+}
+
+/* The last message sent to a client, parsed. */
+static struct stun_msg last_reply(void)
+{
+	struct stun_msg m;
+	assert_true(F.nclient > 0);
+	struct sent *s = &F.client[(F.nclient - 1) % MAX_SENT];
+	assert_int_equal(stun_msg_parse(&m, s->buf, s->len), 0);
+	return m;
+}
+
+static int reply_code(const struct stun_msg *m)
+{
+	if (m->cls == STUN_CLASS_SUCCESS)
+		return 0;
+	assert_int_equal(m->cls, STUN_CLASS_ERROR);
+	const struct stun_attr *a = stun_msg_find(m, STUN_ATTR_ERROR_CODE);
+	assert_non_null(a);
+	int code;
+	const char *reason;
+	size_t rlen;
+	assert_int_equal(stun_attr_get_error(m, a, &code, &reason, &rlen), 0);
+	return code;
+}
+
+/* Sends r from c and returns the answer's code (0 = success). */
+static int transact(struct fx *f, const struct turn_conn *c, const struct req *r)
+{
+	unsigned before = F.nclient;
+	send_from(f, c, r);
+	assert_int_equal(F.nclient, before + 1);
+	struct stun_msg m = last_reply();
+	assert_memory_equal(m.tid, r->tid, STUN_TID_LEN);
+	return reply_code(&m);
+}
+
+static char g_nonce[STUN_NONCE_MAX + 1];
+
+/* Gets a nonce the way a client does: a request without credentials. */
+static const char *fetch_nonce(struct fx *f, const struct turn_conn *c)
+{
+	struct req r = req_new(TURN_METHOD_ALLOCATE);
+	assert_int_equal(transact(f, c, &r), 401);
+	struct stun_msg m = last_reply();
+	const struct stun_attr *n = stun_msg_find(&m, STUN_ATTR_NONCE);
+	assert_non_null(n);
+	assert_true(n->len <= STUN_NONCE_MAX);
+	memcpy(g_nonce, stun_attr_value(&m, n), n->len);
+	g_nonce[n->len] = '\0';
+	return g_nonce;
+}
+
+static struct req authed(struct fx *f, const struct turn_conn *c, uint16_t method,
+			 const char *user, const char *pass)
+{
+	struct req r = req_new(method);
+	r.user = user;
+	r.pass = pass;
+	r.nonce = fetch_nonce(f, c);
+	return r;
+}
+
+/* Full 401 -> Allocate flow for alice; returns the relay address. */
+static struct sockaddr_storage allocate(struct fx *f, const struct turn_conn *c)
+{
+	struct req r = authed(f, c, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, c, &r), 0);
+	struct stun_msg m = last_reply();
+	struct sockaddr_storage relay;
+	const struct stun_attr *ra = stun_msg_find(&m, TURN_ATTR_XOR_RELAYED_ADDRESS);
+	assert_non_null(ra);
+	assert_int_equal(stun_attr_get_addr(&m, ra, &relay), 0);
+	return relay;
+}
+
+static int create_perm(struct fx *f, const char *peer)
+{
+	struct req r = authed(f, &f->conn, TURN_METHOD_CREATE_PERMISSION, "alice", "secret");
+	r.peer = peer;
+	return transact(f, &f->conn, &r);
+}
+
+static int channel_bind(struct fx *f, uint16_t chan, const char *peer)
+{
+	struct req r = authed(f, &f->conn, TURN_METHOD_CHANNEL_BIND, "alice", "secret");
+	r.chan = chan;
+	r.peer = peer;
+	return transact(f, &f->conn, &r);
+}
+
+static void send_ind(struct fx *f, const char *peer, const uint8_t *data, size_t len)
+{
+	struct req r = req_new(TURN_METHOD_SEND);
+	r.cls = STUN_CLASS_INDICATION;
+	r.peer = peer;
+	r.data = data;
+	r.dlen = len;
+	send_from(f, &f->conn, &r);
+}
+
+static void from_peer(struct fx *f, unsigned relay_idx, const char *peer, const uint8_t *data,
+		      size_t len)
+{
+	struct sockaddr_storage p = sa(peer);
+	turn_server_on_peer(f->srv, g_owner[relay_idx], (struct sockaddr *)&p, data, len, f->now_ms);
+}
+
+/* ---- tests ---- */
+
+static void test_binding(void **state)
+{
+	struct fx *f = *state;
+	struct req r = req_new(STUN_METHOD_BINDING);
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct stun_msg m = last_reply();
+	struct sockaddr_storage got;
+	const struct stun_attr *x = stun_msg_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS);
+	assert_non_null(x);
+	assert_int_equal(stun_attr_get_addr(&m, x, &got), 0);
+	assert_true(addr_equal((struct sockaddr *)&got, (struct sockaddr *)&f->conn.client));
+	/* A bare 20-byte request gets no extras: the answer stays small. */
+	assert_null(stun_msg_find(&m, STUN_ATTR_SOFTWARE));
+	assert_true(F.client[0].len <= 2 * 20);
+
+	/* A bigger request with FINGERPRINT gets MAPPED-ADDRESS, SOFTWARE and
+	 * a FINGERPRINT back. */
+	r = req_new(STUN_METHOD_BINDING);
+	r.fingerprint = true;
+	r.lifetime = 0; /* padding the request with a harmless attribute */
+	r.peer = "198.51.100.77:1";
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	m = last_reply();
+	assert_true(m.fp >= 0);
+	assert_true(stun_check_fingerprint(&m));
+	const struct stun_attr *ma = stun_msg_find(&m, STUN_ATTR_MAPPED_ADDRESS);
+	assert_non_null(ma);
+	assert_int_equal(stun_attr_get_addr(&m, ma, &got), 0);
+	assert_true(addr_equal((struct sockaddr *)&got, (struct sockaddr *)&f->conn.client));
+	assert_non_null(stun_msg_find(&m, STUN_ATTR_SOFTWARE));
+	assert_int_equal(turn_server_stats(f->srv)->allocs_active, 0);
+}
+
+static void test_allocate_flow(void **state)
+{
+	struct fx *f = *state;
+	struct req r = req_new(TURN_METHOD_ALLOCATE);
+	r.fingerprint = true;
+	assert_int_equal(transact(f, &f->conn, &r), 401);
+	struct stun_msg m = last_reply();
+	assert_non_null(stun_msg_find(&m, STUN_ATTR_REALM));
+	assert_non_null(stun_msg_find(&m, STUN_ATTR_NONCE));
+	assert_true(m.mi < 0);
+	assert_int_equal(F.nrelays, 0);
+
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.fingerprint = true;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	m = last_reply();
+	uint8_t key[STUN_KEY_MD5_LEN];
+	stun_key_md5("alice", "ipop", "secret", key);
+	assert_int_equal(stun_check_integrity(&m, key, sizeof(key)), 0);
+	assert_true(m.fp >= 0 && stun_check_fingerprint(&m));
+
+	struct sockaddr_storage got;
+	const struct stun_attr *ra = stun_msg_find(&m, TURN_ATTR_XOR_RELAYED_ADDRESS);
+	assert_non_null(ra);
+	assert_int_equal(stun_attr_get_addr(&m, ra, &got), 0);
+	assert_int_equal(F.nrelays, 1);
+	assert_true(addr_equal((struct sockaddr *)&got, (struct sockaddr *)&F.relays[0].addr));
+	const struct stun_attr *xm = stun_msg_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS);
+	assert_non_null(xm);
+	assert_int_equal(stun_attr_get_addr(&m, xm, &got), 0);
+	assert_true(addr_equal((struct sockaddr *)&got, (struct sockaddr *)&f->conn.client));
+	uint32_t lt;
+	assert_int_equal(stun_attr_get_u32(&m, stun_msg_find(&m, TURN_ATTR_LIFETIME), &lt), 0);
+	assert_int_equal(lt, TURN_DEFAULT_LIFETIME);
+	const struct turn_stats *st = turn_server_stats(f->srv);
+	assert_int_equal(st->allocs_active, 1);
+	assert_int_equal(st->allocs_created, 1);
+}
+
+static uint32_t granted_lifetime(struct fx *f, const char *client, long asked)
+{
+	struct turn_conn c = udp_conn(client);
+	struct req r = authed(f, &c, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.lifetime = asked;
+	assert_int_equal(transact(f, &c, &r), 0);
+	struct stun_msg m = last_reply();
+	uint32_t lt;
+	assert_int_equal(stun_attr_get_u32(&m, stun_msg_find(&m, TURN_ATTR_LIFETIME), &lt), 0);
+	return lt;
+}
+
+static void test_lifetime_rules(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(granted_lifetime(f, "192.0.2.10:1", 10), 600);
+	assert_int_equal(granted_lifetime(f, "192.0.2.10:2", 1200), 1200);
+	assert_int_equal(granted_lifetime(f, "192.0.2.10:3", 100000), 3600);
+	f->conf.allocation_lifetime = 900;
+	assert_int_equal(granted_lifetime(f, "192.0.2.10:4", 1000), 900);
+}
+
+static void test_wrong_password(void **state)
+{
+	struct fx *f = *state;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "wrong");
+	assert_int_equal(transact(f, &f->conn, &r), 401);
+	struct stun_msg m = last_reply();
+	assert_non_null(stun_msg_find(&m, STUN_ATTR_NONCE));
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "mallory", "secret");
+	assert_int_equal(transact(f, &f->conn, &r), 401);
+	assert_int_equal(F.nrelays, 0);
+	assert_int_equal(turn_server_stats(f->srv)->auth_fail, 2);
+	assert_int_equal(turn_server_stats(f->srv)->allocs_active, 0);
+}
+
+static void test_stale_nonce(void **state)
+{
+	struct fx *f = *state;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	advance(f, 601 * 1000);
+	assert_int_equal(transact(f, &f->conn, &r), 438);
+	struct stun_msg m = last_reply();
+	const struct stun_attr *n = stun_msg_find(&m, STUN_ATTR_NONCE);
+	assert_non_null(n);
+	assert_non_null(stun_msg_find(&m, STUN_ATTR_REALM));
+	/* The fresh nonce from the 438 works. */
+	char fresh[STUN_NONCE_MAX + 1];
+	memcpy(fresh, stun_attr_value(&m, n), n->len);
+	fresh[n->len] = '\0';
+	assert_string_not_equal(fresh, r.nonce);
+	r.nonce = fresh;
+	stun_tid_random(r.tid);
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	/* A forged nonce is no better than a stale one. */
+	struct turn_conn c2 = udp_conn("192.0.2.11:1");
+	r.nonce = "obMatJos2AAAA0000000000000000.AAAAAAAAAAAAAAAA";
+	stun_tid_random(r.tid);
+	assert_int_equal(transact(f, &c2, &r), 438);
+}
+
+static void test_mismatch_and_retransmission(void **state)
+{
+	struct fx *f = *state;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct sent first = F.client[F.nclient - 1];
+	/* The same transaction again: the same answer, no second relay. */
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	assert_int_equal(F.nrelays, 1);
+	struct stun_msg m = last_reply();
+	struct stun_msg m0;
+	assert_int_equal(stun_msg_parse(&m0, first.buf, first.len), 0);
+	struct sockaddr_storage a0, a1;
+	stun_attr_get_addr(&m0, stun_msg_find(&m0, TURN_ATTR_XOR_RELAYED_ADDRESS), &a0);
+	stun_attr_get_addr(&m, stun_msg_find(&m, TURN_ATTR_XOR_RELAYED_ADDRESS), &a1);
+	assert_true(addr_equal((struct sockaddr *)&a0, (struct sockaddr *)&a1));
+	/* A new transaction on the same 5-tuple: 437. */
+	stun_tid_random(r.tid);
+	assert_int_equal(transact(f, &f->conn, &r), 437);
+	assert_int_equal(F.nrelays, 1);
+	/* Refresh from a 5-tuple without allocation: 437. */
+	struct turn_conn other = udp_conn("192.0.2.99:5");
+	struct req rr = authed(f, &other, TURN_METHOD_REFRESH, "alice", "secret");
+	assert_int_equal(transact(f, &other, &rr), 437);
+}
+
+static void test_wrong_credentials(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	struct req r = authed(f, &f->conn, TURN_METHOD_REFRESH, "bob", "hunter2");
+	assert_int_equal(transact(f, &f->conn, &r), 441);
+	struct stun_msg m = last_reply();
+	/* Authenticated errors carry integrity. */
+	uint8_t key[STUN_KEY_MD5_LEN];
+	stun_key_md5("bob", "ipop", "hunter2", key);
+	assert_int_equal(stun_check_integrity(&m, key, sizeof(key)), 0);
+	r = authed(f, &f->conn, TURN_METHOD_CREATE_PERMISSION, "bob", "hunter2");
+	r.peer = "198.51.100.20:1";
+	assert_int_equal(transact(f, &f->conn, &r), 441);
+}
+
+static void test_transport_and_family(void **state)
+{
+	struct fx *f = *state;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.transport = TURN_TRANSPORT_TCP;
+	assert_int_equal(transact(f, &f->conn, &r), 442);
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.family = 3;
+	assert_int_equal(transact(f, &f->conn, &r), 440);
+	/* Without REQUESTED-TRANSPORT: 400, even before authentication. */
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.transport = -1;
+	assert_int_equal(transact(f, &f->conn, &r), 400);
+	assert_int_equal(F.nrelays, 0);
+
+	/* No IPv6 relay configured: 440 for IPv6, IPv4 still works. */
+	f->conf.n_relay = 1;
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.family = STUN_FAMILY_IPV6;
+	assert_int_equal(transact(f, &f->conn, &r), 440);
+	/* The relay layer refusing the family also gives 440. */
+	F.open_err = -EAFNOSUPPORT;
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &f->conn, &r), 440);
+	F.open_err = -EADDRINUSE;
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &f->conn, &r), 508);
+	F.open_err = 0;
+	assert_int_equal(turn_server_stats(f->srv)->allocs_active, 0);
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+}
+
+static void test_forbidden_peers(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(create_perm(f, "127.0.0.1:5000"), 403);
+	assert_int_equal(create_perm(f, "0.0.0.0:5000"), 403);
+	assert_int_equal(channel_bind(f, 0x4000, "127.0.0.1:5000"), 403);
+	/* An IPv6 peer on an IPv4 relay: 443. */
+	assert_int_equal(create_perm(f, "[2001:db8::5]:5000"), 443);
+	assert_int_equal(create_perm(f, "198.51.100.20:5000"), 0);
+
+	/* An IPv6 allocation refuses the IPv4-mapped loopback. */
+	struct turn_conn c6 = udp_conn("[2001:db8:1::10]:4000");
+	struct req r = authed(f, &c6, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.family = STUN_FAMILY_IPV6;
+	assert_int_equal(transact(f, &c6, &r), 0);
+	r = authed(f, &c6, TURN_METHOD_CREATE_PERMISSION, "alice", "secret");
+	r.peer = "[::ffff:127.0.0.1]:5000";
+	assert_int_equal(transact(f, &c6, &r), 403);
+	/* All or none: one bad peer refuses the whole request. */
+	r = authed(f, &c6, TURN_METHOD_CREATE_PERMISSION, "alice", "secret");
+	r.peer = "[2001:db8::20]:1";
+	r.peer2 = "[::1]:1";
+	assert_int_equal(transact(f, &c6, &r), 403);
+	assert_true(turn_server_stats(f->srv)->dropped_policy >= 5);
+}
+
+static void test_quota(void **state)
+{
+	struct fx *f = *state;
+	f->conf.max_relay_per_username = 2;
+	turn_server_free(f->srv);
+	turn_shared_free(f->shared);
+	turn_accounts_free(f->acc);
+	fx_start(f);
+	struct turn_conn c1 = udp_conn("192.0.2.10:1"), c2 = udp_conn("192.0.2.10:2"),
+			 c3 = udp_conn("192.0.2.10:3");
+	allocate(f, &c1);
+	allocate(f, &c2);
+	struct req r = authed(f, &c3, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &c3, &r), 486);
+	/* bob has his own quota. */
+	r = authed(f, &c3, TURN_METHOD_ALLOCATE, "bob", "hunter2");
+	assert_int_equal(transact(f, &c3, &r), 0);
+	/* Deleting one of alice's frees a slot. */
+	r = authed(f, &c1, TURN_METHOD_REFRESH, "alice", "secret");
+	r.lifetime = 0;
+	assert_int_equal(transact(f, &c1, &r), 0);
+	r = authed(f, &c1, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &c1, &r), 0);
+}
+
+static void test_capacity(void **state)
+{
+	struct fx *f = *state;
+	f->conf.max_client = 1;
+	turn_server_free(f->srv);
+	turn_shared_free(f->shared);
+	turn_accounts_free(f->acc);
+	fx_start(f);
+	allocate(f, &f->conn);
+	struct turn_conn c2 = udp_conn("192.0.2.50:2");
+	struct req r = authed(f, &c2, TURN_METHOD_ALLOCATE, "bob", "hunter2");
+	assert_int_equal(transact(f, &c2, &r), 508);
+	assert_int_equal(F.nrelays, 1);
+}
+
+static const uint8_t PAYLOAD[] = "hello, peer";
+
+static void test_permission_lifetime(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(create_perm(f, "198.51.100.20:7000"), 0);
+	uint64_t t0 = f->now_ms;
+	/* No permission for another IP. */
+	send_ind(f, "198.51.100.21:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, 0);
+	/* Any port of the permitted IP; sending does not refresh. */
+	send_ind(f, "198.51.100.20:9", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, 1);
+	f->now_ms = t0 + 299999;
+	send_ind(f, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, 2);
+	from_peer(f, 0, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	unsigned to_client = F.nclient;
+	f->now_ms = t0 + 300000;
+	send_ind(f, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, 2);
+	from_peer(f, 0, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.nclient, to_client);
+	assert_true(turn_server_stats(f->srv)->dropped_no_perm >= 3);
+	/* CreatePermission refreshes. */
+	assert_int_equal(create_perm(f, "198.51.100.20:1"), 0);
+	send_ind(f, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, 3);
+}
+
+static void test_send_and_data_indication(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(create_perm(f, "198.51.100.20:7000"), 0);
+	send_ind(f, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, 1);
+	assert_int_equal(F.peer[0].len, sizeof(PAYLOAD));
+	assert_memory_equal(F.peer[0].buf, PAYLOAD, sizeof(PAYLOAD));
+	struct sockaddr_storage want = sa("198.51.100.20:7000");
+	assert_true(addr_equal((struct sockaddr *)&F.peer[0].to, (struct sockaddr *)&want));
+	assert_ptr_equal(F.peer[0].relay, &F.relays[0]);
+
+	/* Peer -> client: a Data indication, payload passed by reference. */
+	const uint8_t odd[5] = { 1, 2, 3, 4, 5 };
+	unsigned n0 = F.nclient;
+	from_peer(f, 0, "198.51.100.20:7001", odd, sizeof(odd));
+	assert_int_equal(F.nclient, n0 + 1);
+	struct sent *s = &F.client[n0];
+	assert_int_equal(s->iovcnt, 3); /* header, payload, padding */
+	struct stun_msg m = last_reply();
+	assert_int_equal(m.method, TURN_METHOD_DATA);
+	assert_int_equal(m.cls, STUN_CLASS_INDICATION);
+	struct sockaddr_storage p;
+	assert_int_equal(stun_attr_get_addr(&m, stun_msg_find(&m, TURN_ATTR_XOR_PEER_ADDRESS), &p), 0);
+	struct sockaddr_storage wantp = sa("198.51.100.20:7001");
+	assert_true(addr_equal((struct sockaddr *)&p, (struct sockaddr *)&wantp));
+	const struct stun_attr *d = stun_msg_find(&m, TURN_ATTR_DATA);
+	assert_non_null(d);
+	assert_int_equal(d->len, sizeof(odd));
+	assert_memory_equal(stun_attr_value(&m, d), odd, sizeof(odd));
+	assert_int_equal(turn_server_stats(f->srv)->relayed_to_client, 1);
+	assert_int_equal(turn_server_stats(f->srv)->relayed_to_peer, 1);
+	/* A Send without DATA is dropped silently. */
+	unsigned np = F.npeer, nc = F.nclient;
+	send_ind(f, "198.51.100.20:7000", NULL, 0);
+	assert_int_equal(F.npeer, np);
+	assert_int_equal(F.nclient, nc);
+}
+
+static void test_channels(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(channel_bind(f, 0x3FFF, "198.51.100.20:7000"), 400);
+	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.20:7000"), 0);
+	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.20:7000"), 0); /* refresh */
+	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.21:7000"), 400);
+	assert_int_equal(channel_bind(f, 0x4001, "198.51.100.20:7000"), 400);
+
+	/* Client -> peer over the channel (UDP may carry trailing padding). */
+	uint8_t cd[4 + 12] = { 0x40, 0x00, 0x00, 0x0b };
+	memcpy(cd + 4, PAYLOAD, 11);
+	turn_server_on_client(f->srv, &f->conn, cd, sizeof(cd), f->now_ms, f->now_unix);
+	assert_int_equal(F.npeer, 1);
+	assert_int_equal(F.peer[0].len, 11);
+	assert_memory_equal(F.peer[0].buf, PAYLOAD, 11);
+	struct sockaddr_storage want = sa("198.51.100.20:7000");
+	assert_true(addr_equal((struct sockaddr *)&F.peer[0].to, (struct sockaddr *)&want));
+	/* An unbound channel goes nowhere. */
+	cd[1] = 0x05;
+	turn_server_on_client(f->srv, &f->conn, cd, sizeof(cd), f->now_ms, f->now_unix);
+	assert_int_equal(F.npeer, 1);
+
+	/* Peer -> client: ChannelData, unpadded over UDP. */
+	unsigned n0 = F.nclient;
+	from_peer(f, 0, "198.51.100.20:7000", PAYLOAD, 11);
+	assert_int_equal(F.nclient, n0 + 1);
+	struct sent *s = &F.client[n0];
+	assert_int_equal(s->len, 4 + 11);
+	uint16_t chan, dlen;
+	const uint8_t *data;
+	assert_int_equal(stun_chan_parse(s->buf, s->len, &chan, &data, &dlen), 0);
+	assert_int_equal(chan, 0x4000);
+	assert_int_equal(dlen, 11);
+	assert_memory_equal(data, PAYLOAD, 11);
+	/* Another port of the same IP has permission but no channel: Data
+	 * indication. */
+	from_peer(f, 0, "198.51.100.20:7002", PAYLOAD, 11);
+	struct stun_msg m = last_reply();
+	assert_int_equal(m.method, TURN_METHOD_DATA);
+
+	/* The channel binding expires after 600 s; the permission it installed
+	 * after 300 s. */
+	f->now_ms += 300 * 1000;
+	n0 = F.nclient;
+	from_peer(f, 0, "198.51.100.20:7000", PAYLOAD, 11);
+	assert_int_equal(F.nclient, n0);
+	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.20:7000"), 0);
+	n0 = F.nclient;
+	from_peer(f, 0, "198.51.100.20:7000", PAYLOAD, 11);
+	assert_int_equal(F.nclient, n0 + 1);
+	/* Channels past expiry stop relaying. */
+	f->now_ms += 600 * 1000;
+	cd[1] = 0x00;
+	turn_server_on_client(f->srv, &f->conn, cd, sizeof(cd), f->now_ms, f->now_unix);
+	assert_int_equal(F.npeer, 1);
+}
+
+static void test_tcp_channel_padding_and_close(void **state)
+{
+	struct fx *f = *state;
+	int handle;
+	struct turn_conn t = udp_conn("192.0.2.30:5555");
+	t.proto = TURN_PROTO_TCP;
+	t.fd = -1;
+	t.stream = &handle;
+	allocate(f, &t);
+	struct req r = authed(f, &t, TURN_METHOD_CHANNEL_BIND, "alice", "secret");
+	r.chan = 0x4ABC;
+	r.peer = "198.51.100.20:7000";
+	assert_int_equal(transact(f, &t, &r), 0);
+	unsigned n0 = F.nclient;
+	from_peer(f, 0, "198.51.100.20:7000", PAYLOAD, 11);
+	struct sent *s = &F.client[n0];
+	assert_int_equal(s->len, 16); /* padded to 4 over a stream */
+	assert_ptr_equal(s->stream, &handle);
+	assert_int_equal(s->buf[15], 0);
+	/* The connection going away takes the allocation. */
+	turn_server_conn_closed(f->srv, &handle);
+	assert_false(F.relays[0].open);
+	assert_int_equal(turn_server_stats(f->srv)->allocs_active, 0);
+}
+
+static void test_refresh_zero_deletes(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(create_perm(f, "198.51.100.20:7000"), 0);
+	struct req r = authed(f, &f->conn, TURN_METHOD_REFRESH, "alice", "secret");
+	r.lifetime = 1800;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct stun_msg m = last_reply();
+	uint32_t lt;
+	assert_int_equal(stun_attr_get_u32(&m, stun_msg_find(&m, TURN_ATTR_LIFETIME), &lt), 0);
+	assert_int_equal(lt, 1800);
+	r = authed(f, &f->conn, TURN_METHOD_REFRESH, "alice", "secret");
+	r.lifetime = 0;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	assert_false(F.relays[0].open);
+	assert_int_equal(turn_server_stats(f->srv)->allocs_active, 0);
+	send_ind(f, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, 0);
+	/* And the 5-tuple is free again. */
+	allocate(f, &f->conn);
+	assert_int_equal(F.nrelays, 2);
+}
+
+static void test_expiry_closes_relay(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(turn_server_tick(f->srv, f->now_ms), UINT64_MAX);
+	allocate(f, &f->conn);
+	uint64_t dl = turn_server_tick(f->srv, f->now_ms);
+	assert_true(dl > f->now_ms && dl != UINT64_MAX);
+	f->now_ms += 599 * 1000;
+	turn_server_tick(f->srv, f->now_ms);
+	assert_true(F.relays[0].open);
+	f->now_ms += 1000;
+	for (int i = 0; i < 100 && turn_server_tick(f->srv, f->now_ms) <= f->now_ms; i++)
+		;
+	assert_false(F.relays[0].open);
+	assert_int_equal(F.nclosed, 1);
+	const struct turn_stats *st = turn_server_stats(f->srv);
+	assert_int_equal(st->allocs_expired, 1);
+	assert_int_equal(st->allocs_active, 0);
+	assert_int_equal(turn_server_tick(f->srv, f->now_ms + 5000), UINT64_MAX);
+}
+
+static void test_garbage_creates_nothing(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[600];
+	srand(7);
+	for (int i = 0; i < 2000; i++) {
+		size_t n = (size_t)(rand() % (int)sizeof(buf));
+		for (size_t j = 0; j < n; j++)
+			buf[j] = (uint8_t)rand();
+		if (i % 2 && n >= 20) { /* make half of them look like STUN */
+			buf[0] &= 0x3F;
+			buf[4] = 0x21, buf[5] = 0x12, buf[6] = 0xA4, buf[7] = 0x42;
+			n &= ~(size_t)3;
+			buf[2] = (uint8_t)((n - 20) >> 8);
+			buf[3] = (uint8_t)(n - 20);
+		}
+		turn_server_on_client(f->srv, &f->conn, buf, n, f->now_ms, f->now_unix);
+		f->now_ms += 1000; /* keep the rate limiter out of the way */
+	}
+	assert_int_equal(F.nrelays, 0);
+	assert_int_equal(turn_server_stats(f->srv)->allocs_active, 0);
+	assert_true(turn_server_stats(f->srv)->bad_in > 0);
+	/* A malformed request (attribute overrunning the message) gets 400. */
+	uint8_t bad[24] = { 0x00, 0x03, 0x00, 0x04, 0x21, 0x12, 0xA4, 0x42 };
+	bad[20] = 0x00, bad[21] = 0x19, bad[22] = 0x00, bad[23] = 0x08;
+	unsigned n0 = F.nclient;
+	turn_server_on_client(f->srv, &f->conn, bad, sizeof(bad), f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, n0 + 1);
+	struct stun_msg m = last_reply();
+	assert_int_equal(reply_code(&m), 400);
+	/* Not STUN at all: no answer. */
+	uint8_t junk[8] = { 0xFF, 1, 2, 3, 4, 5, 6, 7 };
+	turn_server_on_client(f->srv, &f->conn, junk, sizeof(junk), f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, n0 + 1);
+}
+
+static void test_401_is_small(void **state)
+{
+	struct fx *f = *state;
+	struct req r = req_new(TURN_METHOD_ALLOCATE);
+	uint8_t buf[64];
+	size_t n = build(&r, buf, sizeof(buf));
+	assert_int_equal(n, 28); /* the smallest valid Allocate */
+	turn_server_on_client(f->srv, &f->conn, buf, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, 1);
+	struct stun_msg m = last_reply();
+	assert_int_equal(reply_code(&m), 401);
+	assert_null(stun_msg_find(&m, STUN_ATTR_SOFTWARE));
+	assert_true(F.client[0].len <= 4 * n);
+	/* A bare Refresh is the smallest request that can draw a 401. */
+	r = req_new(TURN_METHOD_REFRESH);
+	n = build(&r, buf, sizeof(buf));
+	assert_int_equal(transact(f, &f->conn, &r), 401);
+	assert_true(F.client[1].len <= 5 * n);
+	/* A bare Allocate (no REQUESTED-TRANSPORT) draws only a 400. */
+	r = req_new(TURN_METHOD_ALLOCATE);
+	r.transport = -1;
+	n = build(&r, buf, sizeof(buf));
+	assert_int_equal(transact(f, &f->conn, &r), 400);
+	assert_true(F.client[2].len <= 2 * n);
+}
+
+static void test_401_rate_limited(void **state)
+{
+	struct fx *f = *state;
+	struct turn_conn spoofed = udp_conn("192.0.2.66:1000");
+	struct req r = req_new(TURN_METHOD_ALLOCATE);
+	for (int i = 0; i < 200; i++) {
+		spoofed.client = sa(i % 2 ? "192.0.2.66:1000" : "192.0.2.66:2000");
+		send_from(f, &spoofed, &r);
+	}
+	unsigned answered = F.nclient;
+	assert_true(answered >= 5 && answered <= 40);
+	assert_int_equal(turn_server_stats(f->srv)->rate_limited, 200 - answered);
+	/* Another source is unaffected. */
+	assert_int_equal(transact(f, &f->conn, &r), 401);
+	/* The victim's bucket refills with time. */
+	f->now_ms += 2000;
+	unsigned before = F.nclient;
+	send_from(f, &spoofed, &r);
+	assert_int_equal(F.nclient, before + 1);
+	assert_int_equal(F.nrelays, 0);
+}
+
+static void test_unknown_attributes(void **state)
+{
+	struct fx *f = *state;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.unknown_attr = 0x7777;
+	assert_int_equal(transact(f, &f->conn, &r), 420);
+	struct stun_msg m = last_reply();
+	const struct stun_attr *u = stun_msg_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES);
+	assert_non_null(u);
+	assert_int_equal(u->len, 2);
+	assert_int_equal(stun_attr_value(&m, u)[0], 0x77);
+	/* DONT-FRAGMENT is unsupported: 420 listing it. */
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.dont_fragment = true;
+	assert_int_equal(transact(f, &f->conn, &r), 420);
+	m = last_reply();
+	u = stun_msg_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES);
+	assert_non_null(u);
+	assert_int_equal(stun_attr_value(&m, u)[1], TURN_ATTR_DONT_FRAGMENT);
+	/* Unknown comprehension-optional attributes are ignored. */
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.unknown_attr = 0x8777;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+}
+
+static void test_even_port(void **state)
+{
+	struct fx *f = *state;
+	F.next_port = 50001; /* the fake's next port is odd */
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.even_port = 0;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct stun_msg m = last_reply();
+	struct sockaddr_storage relay;
+	stun_attr_get_addr(&m, stun_msg_find(&m, TURN_ATTR_XOR_RELAYED_ADDRESS), &relay);
+	assert_int_equal(addr_port((struct sockaddr *)&relay) % 2, 0);
+	/* The odd one was given back. */
+	assert_int_equal(F.nrelays, 2);
+	assert_false(F.relays[0].open);
+	assert_true(F.relays[1].open);
+	/* Reserving the next port is not offered. */
+	struct turn_conn c2 = udp_conn("192.0.2.10:2");
+	r = authed(f, &c2, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.even_port = 0x80;
+	assert_int_equal(transact(f, &c2, &r), 508);
+}
+
+static void test_bandwidth_limit(void **state)
+{
+	struct fx *f = *state;
+	f->conf.bandwidth_per_allocation = 1; /* 1 KB/s: a 3000-byte burst */
+	allocate(f, &f->conn);
+	assert_int_equal(create_perm(f, "198.51.100.20:7000"), 0);
+	uint8_t big[1000] = { 0 };
+	for (int i = 0; i < 10; i++)
+		send_ind(f, "198.51.100.20:7000", big, sizeof(big));
+	assert_int_equal(F.npeer, 3);
+	assert_int_equal(turn_server_stats(f->srv)->dropped_bw, 7);
+}
+
+int main(void)
+{
+	log_init("test_turn_server", LOG_LVL_WARN, false);
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_binding),
+		T(test_allocate_flow),
+		T(test_lifetime_rules),
+		T(test_wrong_password),
+		T(test_stale_nonce),
+		T(test_mismatch_and_retransmission),
+		T(test_wrong_credentials),
+		T(test_transport_and_family),
+		T(test_forbidden_peers),
+		T(test_quota),
+		T(test_capacity),
+		T(test_permission_lifetime),
+		T(test_send_and_data_indication),
+		T(test_channels),
+		T(test_tcp_channel_padding_and_close),
+		T(test_refresh_zero_deletes),
+		T(test_expiry_closes_relay),
+		T(test_garbage_creates_nothing),
+		T(test_401_is_small),
+		T(test_401_rate_limited),
+		T(test_unknown_attributes),
+		T(test_even_port),
+		T(test_bandwidth_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
