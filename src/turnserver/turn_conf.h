@@ -65,8 +65,10 @@ struct turn_conf {
 };
 
 /* Parses path into conf (zeroed first, defaults applied). Every problem is
- * printed to stderr as "file:line: reason"; returns the number of errors
- * (0 = usable). */
+ * printed to stderr as "file:line: reason" (sorted by line; warnings as
+ * "file:line: warning: ..."); returns the number of errors (0 = usable).
+ * conf must be freed with turn_conf_free() whatever the result. Not
+ * thread-safe: libconfuse's lexer is global. Keys: docs/turn-conf.md. */
 int turn_conf_load(struct turn_conf *conf, const char *path);
 void turn_conf_free(struct turn_conf *conf);
 
