@@ -689,6 +689,10 @@ static void check_users(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 			continue;
 		}
 		size_t nlen = (size_t)(colon - s);
+		if (nlen > 513) { /* STUN USERNAME limit */
+			report(c, line, "users: name longer than 513 bytes");
+			continue;
+		}
 		bool dup = false;
 		for (unsigned j = 0; j < conf->n_users; j++)
 			dup |= strlen(conf->users[j].name) == nlen &&
