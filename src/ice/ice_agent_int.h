@@ -1,0 +1,22 @@
+/* Internal to the ICE agent: state transitions ice_agent.c implements and
+ * the transmit/timer half (ice_agent_tx.c) drives. Not for other modules. */
+#ifndef IPOP_ICE_AGENT_INT_H
+#define IPOP_ICE_AGENT_INT_H
+
+#include "ice_agent.h"
+
+/* Largest message the agent builds: header, USERNAME of two maximal
+ * ufrags, PRIORITY, role, USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT. */
+enum { ICE_TX_MIN = 256 };
+
+void ice_agent_fail_pair(struct ice_agent *a, int pi, enum ice_pair_err err, uint64_t now_ms);
+void ice_agent_maybe_nominate(struct ice_agent *a, uint64_t now_ms);
+/* When a nomination would be made if better pairs stop pending, or UINT64_MAX. */
+uint64_t ice_agent_nominate_deadline(const struct ice_agent *a);
+void ice_agent_check_failed(struct ice_agent *a, uint64_t now_ms);
+bool ice_agent_all_failed(const struct ice_agent *a);
+void ice_agent_enqueue_triggered(struct ice_agent *a, int pi);
+/* Time to the next keepalive or consent check on the selected pair. */
+uint64_t ice_agent_keepalive_interval(struct ice_agent *a);
+
+#endif
