@@ -285,6 +285,25 @@ static void test_syntax_errors_all_reported(void **state)
 	turn_conf_free(&conf);
 }
 
+static void test_users_and_misc_errors(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	int n = load_capture(&conf, DATA "bad_users.conf", &err);
+	assert_contains(err, DATA "bad_users.conf:3: users: 'a' is listed twice");
+	assert_contains(err, DATA "bad_users.conf:4: users: 'b:' is not \"name:password\"");
+	assert_contains(err, DATA "bad_users.conf:5: users: ':c' is not \"name:password\"");
+	assert_contains(err, DATA "bad_users.conf:6: threads: 5000 is out of range");
+	assert_contains(err, DATA "bad_users.conf:7: realm must not be empty");
+	assert_contains(err, DATA "bad_users.conf:8: static_auth_secret must not be empty");
+	assert_int_equal(n, 6);
+	assert_int_equal(conf.n_users, 1); /* the good one is kept */
+	assert_string_equal(conf.users[0].password, "1");
+	free(err);
+	turn_conf_free(&conf);
+}
+
 static void test_wildcard_needs_relay(void **state)
 {
 	(void)state;
@@ -389,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_semantic_errors_all_reported),
 		cmocka_unit_test(test_syntax_errors_all_reported),
+		cmocka_unit_test(test_users_and_misc_errors),
 		cmocka_unit_test(test_wildcard_needs_relay),
 		cmocka_unit_test(test_tls_files),
 		cmocka_unit_test(test_missing_file),
