@@ -41,7 +41,11 @@ bool stun_is_message(const uint8_t *buf, size_t len);
 
 /* Parses and bounds-checks a whole message. Only attributes up to and
  * including MESSAGE-INTEGRITY(-SHA256)/FINGERPRINT are allowed in the order
- * RFC 8489 14.5-14.7 requires. Returns 0 or -EBADMSG. */
+ * RFC 8489 14.5-14.7 requires; anything after them rejects the message
+ * (RFC 8489 allows ignoring instead; rejecting keeps unauthenticated bytes
+ * out). len must be exactly 20 + the length field: over TCP/TLS cut the
+ * frame with stun_stream_frame_len first. MI must be 20 bytes, MI-SHA256 the
+ * full 32, FINGERPRINT 4. Returns 0 or -EBADMSG. */
 int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
 
 /* First attribute of that type, or NULL. Attributes after MESSAGE-INTEGRITY
@@ -69,7 +73,8 @@ int stun_attr_get_pwalgs(const struct stun_msg *m, const struct stun_attr *a,
 			 uint16_t *algs, unsigned max, unsigned *n);
 
 /* Builder. Errors are sticky: after an overflow every call is a no-op and
- * stun_build_finish returns -ENOSPC. The buffer is zeroed as it is written,
+ * stun_build_finish returns -ENOSPC (-EINVAL for an error code outside
+ * 300-699 or an address that is neither AF_INET nor AF_INET6). The buffer is zeroed as it is written,
  * padding included, so no stale bytes ever leave the process. */
 struct stun_builder {
 	uint8_t *buf;
@@ -96,7 +101,7 @@ void stun_build_pwalgs(struct stun_builder *b, const uint16_t *algs, unsigned n)
 void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen);
 void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t keylen);
 void stun_build_fingerprint(struct stun_builder *b);
-/* Returns the message length, or -ENOSPC. */
+/* Returns the message length, or -ENOSPC / -EINVAL (see above). */
 int stun_build_finish(struct stun_builder *b);
 
 /* Random transaction id (OpenSSL RAND_bytes). */
