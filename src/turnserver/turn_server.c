@@ -670,8 +670,10 @@ static void handle_request(struct turn_server *s, struct turn_req *r)
 static void reply_malformed(struct turn_server *s, struct turn_req *r, const uint8_t *data,
 			    size_t len)
 {
+	if (!stun_is_message(data, len))
+		return;
 	uint16_t type = (uint16_t)(data[0] << 8 | data[1]);
-	if (!stun_is_message(data, len) || (type & 0x0110) != STUN_CLASS_REQUEST)
+	if ((type & 0x0110) != STUN_CLASS_REQUEST)
 		return;
 	memset(&r->m, 0, sizeof(r->m));
 	r->m.buf = data;

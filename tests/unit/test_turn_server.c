@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -235,6 +236,7 @@ struct req {
 	size_t dlen;
 	const char *user, *pass, *nonce;
 	bool fingerprint;
+	bool sha256;          /* MESSAGE-INTEGRITY-SHA256 instead of MESSAGE-INTEGRITY */
 };
 
 static struct req req_new(uint16_t method)
@@ -283,7 +285,10 @@ static size_t build(const struct req *r, uint8_t *buf, size_t cap)
 		stun_build_attr(&b, STUN_ATTR_REALM, "ipop", 4);
 		stun_build_attr(&b, STUN_ATTR_NONCE, r->nonce, strlen(r->nonce));
 		stun_key_md5(r->user, "ipop", r->pass, key);
-		stun_build_integrity(&b, key, sizeof(key));
+		if (r->sha256)
+			stun_build_integrity_sha256(&b, key, sizeof(key));
+		else
+			stun_build_integrity(&b, key, sizeof(key));
 	}
 	if (r->fingerprint)
 		stun_build_fingerprint(&b);
@@ -1026,6 +1031,95 @@ static void test_bandwidth_limit(void **state)
 	assert_int_equal(turn_server_stats(f->srv)->dropped_bw, 7);
 }
 
+static void test_integrity_sha256(void **state)
+{
+	struct fx *f = *state;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.sha256 = true;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct stun_msg m = last_reply();
+	assert_true(m.mi >= 0);
+	assert_true(m.mi256 >= 0);
+	uint8_t key[STUN_KEY_MD5_LEN];
+	stun_key_md5("alice", "ipop", "secret", key);
+	assert_int_equal(stun_check_integrity(&m, key, sizeof(key)), 0);
+	/* A wrong SHA-256 integrity fails like a wrong SHA-1 one. */
+	struct turn_conn c2 = udp_conn("192.0.2.10:2");
+	r = authed(f, &c2, TURN_METHOD_ALLOCATE, "alice", "nope");
+	r.sha256 = true;
+	assert_int_equal(transact(f, &c2, &r), 401);
+}
+
+static void test_account_states(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/test_turn_server_accts.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *fp = fdopen(fd, "w");
+	fputs("carol:pw:ipop:restricted\ndave:pw:ipop:refused\n", fp);
+	fclose(fp);
+	f->conf.account_method = TURN_ACCOUNT_FILE;
+	f->conf.account_file = path;
+	f->conf.restricted_bandwidth = 1; /* KB/s */
+	turn_server_free(f->srv);
+	turn_shared_free(f->shared);
+	turn_accounts_free(f->acc);
+	fx_start(f);
+	unlink(path);
+
+	struct turn_conn c2 = udp_conn("192.0.2.10:2");
+	struct req r = authed(f, &c2, TURN_METHOD_ALLOCATE, "dave", "pw");
+	assert_int_equal(transact(f, &c2, &r), 401);
+	r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "carol", "pw");
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	r = authed(f, &f->conn, TURN_METHOD_CREATE_PERMISSION, "carol", "pw");
+	r.peer = "198.51.100.20:1";
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	uint8_t big[1000] = { 0 };
+	for (int i = 0; i < 10; i++)
+		send_ind(f, "198.51.100.20:7000", big, sizeof(big));
+	assert_int_equal(F.npeer, 3);
+	/* alice is not restricted (bandwidth_per_allocation 0 = unlimited). */
+	struct turn_conn c3 = udp_conn("192.0.2.10:3");
+	allocate(f, &c3);
+	r = authed(f, &c3, TURN_METHOD_CREATE_PERMISSION, "alice", "secret");
+	r.peer = "198.51.100.20:1";
+	assert_int_equal(transact(f, &c3, &r), 0);
+	for (int i = 0; i < 10; i++) {
+		struct req s = req_new(TURN_METHOD_SEND);
+		s.cls = STUN_CLASS_INDICATION;
+		s.peer = "198.51.100.20:7000";
+		s.data = big;
+		s.dlen = sizeof(big);
+		send_from(f, &c3, &s);
+	}
+	assert_int_equal(F.npeer, 13);
+}
+
+static void test_tcp_client_channel_data(void **state)
+{
+	struct fx *f = *state;
+	int handle;
+	struct turn_conn t = udp_conn("192.0.2.30:5555");
+	t.proto = TURN_PROTO_TLS;
+	t.stream = &handle;
+	allocate(f, &t);
+	struct req r = authed(f, &t, TURN_METHOD_CHANNEL_BIND, "alice", "secret");
+	r.chan = 0x4001;
+	r.peer = "198.51.100.20:7000";
+	assert_int_equal(transact(f, &t, &r), 0);
+	/* A padded frame as the stream layer hands it over. */
+	uint8_t cd[8] = { 0x40, 0x01, 0x00, 0x03, 'a', 'b', 'c', 0 };
+	turn_server_on_client(f->srv, &t, cd, sizeof(cd), f->now_ms, f->now_unix);
+	assert_int_equal(F.npeer, 1);
+	assert_int_equal(F.peer[0].len, 3);
+	assert_memory_equal(F.peer[0].buf, "abc", 3);
+	/* The same bytes from a UDP 5-tuple with no allocation go nowhere. */
+	turn_server_on_client(f->srv, &f->conn, cd, sizeof(cd), f->now_ms, f->now_unix);
+	assert_int_equal(F.npeer, 1);
+}
+
 int main(void)
 {
 	log_init("test_turn_server", LOG_LVL_WARN, false);
@@ -1054,6 +1148,9 @@ int main(void)
 		T(test_unknown_attributes),
 		T(test_even_port),
 		T(test_bandwidth_limit),
+		T(test_integrity_sha256),
+		T(test_account_states),
+		T(test_tcp_client_channel_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
