@@ -1,0 +1,86 @@
+/* The signalling messages nodes exchange inside XMPP
+ * <ipop xmlns='urn:ipop:signal:1'>BODY</ipop>: BODY is one compact JSON
+ * object, encoded and decoded here without I/O. The wire format is
+ * specified in docs/signalling.md. */
+#ifndef IPOP_SIGNAL_MSG_H
+#define IPOP_SIGNAL_MSG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum {
+	SIGNAL_VERSION = 1,
+	SIGNAL_MSG_MAX = 4096, /* bodies longer than this are refused unparsed */
+	SIGNAL_ID_LEN = 20,    /* node id: 20 bytes, 40 hex digits (IPOP's uid) */
+	SIGNAL_KEY_LEN = 32,   /* Noise static public key (X25519) */
+	SIGNAL_MAX_CANDS = 16,
+	SIGNAL_UFRAG_MIN = 4,
+	SIGNAL_UFRAG_MAX = 32,
+	SIGNAL_PWD_MIN = 22,
+	SIGNAL_PWD_MAX = 256,
+	SIGNAL_FOUNDATION_MAX = 32,
+	SIGNAL_ERR_LEN = 96,
+};
+
+enum signal_kind {
+	SIGNAL_HELLO = 1,  /* "I am here": id, key, ip4 */
+	SIGNAL_OFFER,      /* start a link: id, key, ip4, ufrag/pwd, [cands] */
+	SIGNAL_ANSWER,     /* accept a link: same fields as an offer */
+	SIGNAL_CANDIDATES, /* trickled candidates: ufrag/pwd and >= 1 cand */
+	SIGNAL_BYE,        /* tear the link down: id only */
+};
+
+/* Same order as the ICE module's enum ice_cand_type. */
+enum signal_cand_type { SIGNAL_CAND_HOST = 0, SIGNAL_CAND_SRFLX, SIGNAL_CAND_PRFLX, SIGNAL_CAND_RELAY };
+
+struct signal_cand {
+	char foundation[SIGNAL_FOUNDATION_MAX + 1];
+	uint16_t component; /* always 1: ipop links have one component */
+	uint32_t priority;  /* 1 .. 2^32-1 */
+	enum signal_cand_type type;
+	struct sockaddr_storage addr;    /* IPv4 or IPv6 with port; zero padding */
+	struct sockaddr_storage related; /* ss_family AF_UNSPEC when absent */
+};
+
+struct signal_msg {
+	enum signal_kind kind;
+	uint8_t from[SIGNAL_ID_LEN];
+	bool has_to; /* the addressee's id, for XMPP accounts shared by nodes */
+	uint8_t to[SIGNAL_ID_LEN];
+	bool has_key;
+	uint8_t key[SIGNAL_KEY_LEN];
+	bool has_ip4;
+	struct in_addr ip4; /* the sender's virtual address */
+	bool has_ice;       /* ufrag and pwd go together */
+	char ufrag[SIGNAL_UFRAG_MAX + 1];
+	char pwd[SIGNAL_PWD_MAX + 1];
+	bool has_tiebreaker;
+	uint64_t tiebreaker;
+	unsigned n_cands;
+	struct signal_cand cands[SIGNAL_MAX_CANDS];
+	/* Set by decode, not encoded: candidates with a transport or type this
+	 * version does not know, skipped for forward compatibility. */
+	unsigned n_skipped;
+	char error[SIGNAL_ERR_LEN]; /* why decode refused, for logs */
+};
+
+/* Writes m as NUL-terminated JSON. Returns the length without the NUL,
+ * -EINVAL if m breaks a rule (signal_msg_check() says which) or -ENOSPC
+ * if out is too small. A valid message always fits SIGNAL_MSG_MAX + 1. */
+int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap);
+/* Parses and validates buf (len bytes, no NUL needed). Returns 0 or
+ * -EBADMSG with m->error set. Allocates nothing that outlives the call. */
+int signal_msg_decode(struct signal_msg *m, const char *buf, size_t len);
+
+/* Checks the rules decode enforces; NULL if m is valid, else the reason. */
+const char *signal_msg_check(const struct signal_msg *m);
+/* All encoded fields equal (ignores n_skipped and error). */
+bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b);
+
+const char *signal_kind_name(enum signal_kind k);
+const char *signal_cand_type_name(enum signal_cand_type t);
+
+#endif
