@@ -767,6 +767,14 @@ static void test_channels(void **state)
 	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.20:7000"), 0); /* refresh */
 	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.21:7000"), 400);
 	assert_int_equal(channel_bind(f, 0x4001, "198.51.100.20:7000"), 400);
+	assert_int_equal(channel_bind(f, 0x8000, "198.51.100.30:7000"), 400);
+	/* RFC 5766 numbers above 0x4FFF are accepted for older clients. */
+	assert_int_equal(channel_bind(f, 0x7ABC, "198.51.100.30:7000"), 0);
+	uint8_t old[4 + 2] = { 0x7A, 0xBC, 0x00, 0x02, 'h', 'i' };
+	turn_server_on_client(f->srv, &f->conn, old, sizeof(old), f->now_ms, f->now_unix);
+	assert_int_equal(F.npeer, 1);
+	assert_memory_equal(F.peer[0].buf, "hi", 2);
+	F.npeer = 0;
 
 	/* Client -> peer over the channel (UDP may carry trailing padding). */
 	uint8_t cd[4 + 12] = { 0x40, 0x00, 0x00, 0x0b };
