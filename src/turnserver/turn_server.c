@@ -46,7 +46,7 @@ enum {
 	NONCE_LIFETIME_S = 600,
 	RESP_BUF = 1024,
 	USER_MAX = 513, /* RFC 8489 14.3 */
-	EVEN_PORT_TRIES = 8,
+	EVEN_PORT_TRIES = 16, /* 2^-16 odds of 508 with random ports */
 	RL_SLOTS = 4096, RL_RATE = 10, RL_BURST = 20,
 };
 
@@ -426,7 +426,8 @@ static int create_alloc(struct turn_server *s, struct turn_req *r, int family, b
 	if (rc) {
 		turn_shared_release(s->shared, r->user);
 		turn_alloc_free(a);
-		log_warn("turn: relay_open for %s failed: %s", r->user, strerror(-rc));
+		if (log_ratelimit_ok(&s->log_rl, r->now_ms))
+			log_warn("turn: relay_open for %s failed: %s", r->user, strerror(-rc));
 		return rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL ? TURN_ERR_ADDRESS_FAMILY
 								   : TURN_ERR_INSUFFICIENT_CAPACITY;
 	}
