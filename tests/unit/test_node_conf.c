@@ -498,6 +498,27 @@ static void test_turn_server_specs(void **state)
 	}
 }
 
+/* The examples shipped in deploy/ load cleanly. */
+static void test_deploy_examples(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "config-group.json", "config-social.json" };
+	for (size_t i = 0; i < 2; i++) {
+		char p[512];
+		struct loaded l;
+		fixture_path("", p, sizeof(p));
+		snprintf(p + strlen(p), sizeof(p) - strlen(p), "../../../deploy/%s", names[i]);
+		load_path(&l, p);
+		if (l.errors || l.diag_len)
+			print_error("%s", l.diag);
+		assert_int_equal(l.errors, 0);
+		assert_int_equal(l.diag_len, 0);
+		assert_int_equal(l.c.mode, i ? NODE_MODE_SOCIAL : NODE_MODE_GROUP);
+		assert_true(l.c.n_turn >= 1);
+		unload(&l);
+	}
+}
+
 /* The position scan: escapes, multibyte characters, nesting, depth cut. */
 static void test_json_pos(void **state)
 {
@@ -554,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_password_never_echoed),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_turn_server_specs),
+		cmocka_unit_test(test_deploy_examples),
 		cmocka_unit_test(test_json_pos),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

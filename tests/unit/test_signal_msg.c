@@ -317,6 +317,7 @@ static void test_max_candidates(void **state)
 	}
 	int n = signal_msg_encode(m, buf, SIGNAL_MSG_MAX + 1);
 	assert_true(n > 3000);
+	print_message("worst-case message: %d bytes\n", n);
 	assert_true(n <= SIGNAL_MSG_MAX);
 	roundtrip(m);
 	/* a seventeenth is refused both ways */
