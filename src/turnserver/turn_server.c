@@ -203,7 +203,7 @@ static int authenticate(struct turn_server *s, struct turn_req *r)
 		reply_error(s, r, STUN_ERR_STALE_NONCE);
 		return -ESTALE;
 	}
-	if (strcmp(realm, realm_of(s)) != 0 ||
+	if (strcmp(realm, realm_of(s)) != 0 || !s->accounts ||
 	    turn_accounts_lookup(s->accounts, r->user, r->now_unix, &r->acct) != 0 ||
 	    r->acct.state == TURN_ACCT_REFUSED || pick_key(r) != 0 ||
 	    stun_check_integrity(&r->m, r->key, r->keylen) != 0) {
@@ -714,9 +714,13 @@ void turn_server_on_client(struct turn_server *s, const struct turn_conn *conn,
 		log_attack(s, &r, "bad FINGERPRINT");
 		return;
 	}
-	if (r.m.cls == STUN_CLASS_REQUEST)
+	if (r.m.cls == STUN_CLASS_REQUEST) {
 		handle_request(s, &r);
-	else if (r.m.cls == STUN_CLASS_INDICATION && r.m.method == TURN_METHOD_SEND)
+		explicit_bzero(r.key, sizeof(r.key)); /* keys do not linger on the stack */
+		explicit_bzero(&r.acct, sizeof(r.acct));
+		return;
+	}
+	if (r.m.cls == STUN_CLASS_INDICATION && r.m.method == TURN_METHOD_SEND)
 		turn_data_send_indication(s, conn, &r.m, now_ms);
 	/* Other indications (Binding keepalives) and stray responses: dropped. */
 }
