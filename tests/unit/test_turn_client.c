@@ -578,6 +578,76 @@ static void test_stream_framing(void **state)
 	turn_client_free(&f.c);
 }
 
+/* xorshift64: a fixed seed keeps failures reproducible */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Mutated copies of genuine server messages must be dropped or handled,
+ * never crash (ASan) or leave the client inconsistent. */
+static void test_mutated_input_is_harmless(void **state)
+{
+	(void)state;
+	static struct fake f;
+	uint8_t buf[512], msgs[4][512];
+	size_t lens[4];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	for (int tr = TURN_CLIENT_UDP; tr <= TURN_CLIENT_TCP; tr++) {
+		fake_init(&f, (enum turn_client_transport)tr);
+		allocate(&f, 600);
+		uint16_t chan = bind_channel(&f);
+		/* samples: a 438, a success, a Data indication, ChannelData */
+		assert_int_equal(turn_client_create_permission(&f.c, (struct sockaddr *)&f.peer, f.now), 0);
+		take_request(&f);
+		reply_error(&f, STUN_ERR_STALE_NONCE, "n2", false);
+		memcpy(msgs[0], f.resp, (size_t)f.resp_len), lens[0] = (size_t)f.resp_len;
+		reply_ok(&f, 0, f.key);
+		memcpy(msgs[1], f.resp, (size_t)f.resp_len), lens[1] = (size_t)f.resp_len;
+		struct stun_builder b;
+		uint8_t tid[STUN_TID_LEN] = { 1 };
+		stun_build_init(&b, msgs[2], sizeof(msgs[2]), TURN_METHOD_DATA, STUN_CLASS_INDICATION, tid);
+		stun_build_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&f.peer);
+		stun_build_attr(&b, TURN_ATTR_DATA, "abcdefgh", 8);
+		lens[2] = (size_t)stun_build_finish(&b);
+		lens[3] = stun_chan_header(msgs[3], chan, 8, tr == TURN_CLIENT_TCP);
+		memset(msgs[3] + 4, 0x5a, lens[3] - 4);
+
+		for (int i = 0; i < 20000; i++) {
+			int k = (int)(rnd(&seed) % 4);
+			size_t n = lens[k];
+			memcpy(buf, msgs[k], n);
+			int flips = 1 + (int)(rnd(&seed) % 4);
+			for (int j = 0; j < flips; j++)
+				buf[rnd(&seed) % n] ^= (uint8_t)(1u << (rnd(&seed) % 8));
+			if (rnd(&seed) % 4 == 0)
+				n = (size_t)(rnd(&seed) % (n + 1));
+			int r = turn_client_input(&f.c, buf, n, f.now);
+			assert_true(r == 0 || r == -EBADMSG || r == -EPROTO);
+			if (r == -EPROTO) { /* a broken stream: the caller would reconnect */
+				turn_client_free(&f.c);
+				fake_init(&f, (enum turn_client_transport)tr);
+				allocate(&f, 600);
+				chan = bind_channel(&f);
+				lens[3] = stun_chan_header(msgs[3], chan, 8, true);
+			}
+			struct turn_client_event ev;
+			while (turn_client_poll_event(&f.c, &ev))
+				if (ev.type == TURN_EV_DATA) /* streams may join pieces of earlier input */
+					assert_true(ev.len <= (tr == TURN_CLIENT_UDP ? n : TURN_CLIENT_STREAM_MAX_FRAME));
+			uint8_t out[2048];
+			while (turn_client_poll_transmit(&f.c, out, sizeof(out)) > 0)
+				;
+			assert_true(turn_client_timeout(&f.c) >= f.now);
+		}
+		turn_client_free(&f.c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_alternate_server),
 		cmocka_unit_test(test_close),
 		cmocka_unit_test(test_stream_framing),
+		cmocka_unit_test(test_mutated_input_is_harmless),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
