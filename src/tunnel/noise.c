@@ -23,6 +23,11 @@ int noise_keypair_from_private(struct noise_keypair *kp, const uint8_t priv[NOIS
 	return 0;
 }
 
+uint32_t noise_index_random(void)
+{
+	return randombytes_random();
+}
+
 int noise_keypair_generate(struct noise_keypair *kp)
 {
 	uint8_t priv[NOISE_KEY_LEN];
@@ -326,10 +331,13 @@ bool noise_bucket_take(struct noise_bucket *b, uint64_t now_ms)
 	uint64_t cap = (uint64_t)b->burst * 1000;
 
 	if (now_ms > b->last_ms) {
-		uint64_t dt = now_ms - b->last_ms;
-		/* dt * rate overflows only after ~days at huge rates; clamp first */
-		uint64_t add = dt > cap ? cap * b->rate_per_s : dt * b->rate_per_s;
-		b->tokens_milli = b->tokens_milli + add > cap ? cap : b->tokens_milli + add;
+		uint64_t dt = now_ms - b->last_ms; /* ms; at rate/s that is dt * rate milli-tokens */
+		uint64_t room = cap > b->tokens_milli ? cap - b->tokens_milli : 0;
+		/* compare before multiplying so a long pause cannot overflow */
+		if (b->rate_per_s && dt > room / b->rate_per_s)
+			b->tokens_milli = cap;
+		else
+			b->tokens_milli += dt * b->rate_per_s;
 		b->last_ms = now_ms;
 	}
 	if (b->tokens_milli < 1000)

@@ -52,6 +52,10 @@ int noise_keypair_generate(struct noise_keypair *kp);
 /* Derives pub from priv. Returns -EINVAL when the key gives a zero point. */
 int noise_keypair_from_private(struct noise_keypair *kp, const uint8_t priv[NOISE_KEY_LEN]);
 
+/* A random 32-bit session index (the caller must still check it is not in
+ * use in its index table). */
+uint32_t noise_index_random(void);
+
 /* --- primitives (exposed for tests) --- */
 void noise_hash(uint8_t out[NOISE_HASH_LEN], const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 /* HMAC-BLAKE2b over data1 || data2. */

@@ -463,6 +463,19 @@ static void test_bucket(void **state)
 	for (int i = 0; i < 20; i++)
 		ok += noise_bucket_take(&b, UINT64_MAX / 2);
 	assert_int_equal(ok, 5);
+	/* huge rate and burst, long pause: still capped at burst */
+	noise_bucket_init(&b, UINT32_MAX, 3, 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(noise_bucket_take(&b, 0));
+	assert_false(noise_bucket_take(&b, 0));
+	ok = 0;
+	for (int i = 0; i < 10; i++)
+		ok += noise_bucket_take(&b, UINT64_MAX - 1);
+	assert_int_equal(ok, 3);
+	/* zero rate never refills */
+	noise_bucket_init(&b, 0, 1, 0);
+	assert_true(noise_bucket_take(&b, 0));
+	assert_false(noise_bucket_take(&b, 1000000));
 }
 
 static void test_tai64n_order(void **state)
