@@ -38,6 +38,8 @@ BINS += $(B)/ipopctl
 endif
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
@@ -46,7 +48,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 .PHONY: all tools unit asan fuzz test check-net demo bench install clean
 all: $(BINS) tools
 
-tools: $(BENCH_BINS)
+tools: $(BENCH_BINS) $(TOOL_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,6 +74,11 @@ $(B)/ipopd: $(B)/obj/src/node/main.o $(B)/libnode.a $(B)/libipop.a
 $(B)/ipopctl: $(B)/obj/src/ctl/main.o $(B)/libctl.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libturnsrv.a $(B)/libipop.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Test helpers (lab probes) link the node and relay libraries.
+$(B)/tests/tools/%: $(B)/obj/tests/tools/%.o $(B)/libturnsrv.a $(B)/libnode.a $(B)/libipop.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# XMPP signalling against a real Prosody over STARTTLS with certificate
+# verification and SASL: who gets to link, and messages in our namespace.
+#
+#   netns ipxs-$$: lo 192.0.2.10
+#   +-----------------------------------------------------------+
+#   | prosody (example.test, 192.0.2.10:5222, TLS required)     |
+#   | alice/ipop-a1, alice/ipop-a2   (one shared account)       |
+#   | bob/ipop-b1                    (alice's contact, "both")  |
+#   | carol/ipop-c1                  (in nobody's roster)       |
+#   +-----------------------------------------------------------+
+set -eu
+cd "$(dirname "$0")/../.."
+B=${IPOP_BUILD:-build}
+PROBE=$B/tests/tools/xmpp_probe
+NS=ipxs-$$
+DIR=$(mktemp -d /tmp/ipxs.XXXXXX)
+. tests/net/lib_xmpp.sh
+cleanup() {
+	set +e
+	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+	xmpp_prosody_stop "$DIR"
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$DIR"/*.out; do echo "== $f"; cat "$f"; done; exit 1; }
+
+[ -x "$PROBE" ] || fail "$PROBE not built"
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" addr add 192.0.2.10/32 dev lo
+
+xmpp_prosody_config "$DIR" 192.0.2.10 tls
+xmpp_groups "$DIR" "[friends]" alice bob
+for u in alice bob carol; do xmpp_register "$DIR" $u pw-$u; done
+xmpp_prosody_start "$NS" 192.0.2.10 "$DIR" || fail "prosody"
+
+probe() { # name jid pass resource seconds [body]
+	local name=$1; shift
+	ip netns exec "$NS" "$PROBE" "$1" "$2" 192.0.2.10 5222 "$3" required \
+		"$DIR/certs/example.test.crt" "$4" ${5:+"$5"} >"$DIR/$name.out" 2>&1 &
+	PROBES+=($!)
+}
+PROBES=()
+probe a1 alice@example.test pw-alice ipop-a1 8 "hello-from-a1"
+probe b1 bob@example.test pw-bob ipop-b1 8 "hello-from-b1"
+probe c1 carol@example.test pw-carol ipop-c1 8 "hello-from-c1"
+sleep 1
+probe a2 alice@example.test pw-alice ipop-a2 7
+# A wrong password must not log in.
+probe bad alice@example.test wrong ipop-x 3
+wait "${PROBES[@]}"
+
+grep -q '^state online' "$DIR/a1.out" || fail "alice did not log in"
+grep -q 'logged in as .* (TLS)' "$DIR/a1.out" || fail "login was not over TLS"
+grep -q '^up alice@example.test/ipop-a2' "$DIR/a1.out" || fail "a1 did not see its own second resource"
+grep -q '^up bob@example.test/ipop-b1' "$DIR/a1.out" || fail "a1 did not see contact bob"
+grep -q '^up alice@example.test/ipop-a1' "$DIR/b1.out" || fail "bob did not see alice"
+grep -q 'msg bob@example.test/ipop-b1 hello-from-b1' "$DIR/a1.out" || fail "a1 got no message from bob"
+grep -q 'msg alice@example.test/ipop-a1 hello-from-a1' "$DIR/a2.out" || fail "a2 got no message from a1"
+grep -q 'carol' "$DIR/a1.out" "$DIR/a2.out" "$DIR/b1.out" && fail "carol reached someone"
+grep -q '^up ' "$DIR/c1.out" && fail "carol got a peer"
+grep -q '^state online' "$DIR/bad.out" && fail "a wrong password logged in"
+echo "PASS: roster/presence decide links; messages flow only between authorized peers"
