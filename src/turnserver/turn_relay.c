@@ -67,14 +67,21 @@ int turn_relay_bind(const struct sockaddr_storage *base, uint16_t min_port, uint
 	uint32_t start = random_offset(span);
 	int err = -EADDRINUSE;
 
-	for (uint32_t i = 0; i < span; i++) {
-		uint16_t port = (uint16_t)(min_port + (start + i) % span);
-		err = try_bind(fd, base, port, bound);
-		if (err == 0)
-			return fd;
-		if (err != -EADDRINUSE && err != -EACCES)
-			break;
+	/* Even ports first, then odd ones: the core asks for an even port when
+	 * a client sends EVEN-PORT (RTP), and any port serves everyone else. */
+	for (uint32_t parity = 0; parity < 2; parity++) {
+		for (uint32_t i = 0; i < span; i++) {
+			uint16_t port = (uint16_t)(min_port + (start + i) % span);
+			if ((port & 1u) != parity)
+				continue;
+			err = try_bind(fd, base, port, bound);
+			if (err == 0)
+				return fd;
+			if (err != -EADDRINUSE && err != -EACCES)
+				goto out;
+		}
 	}
+out:
 	close(fd);
 	return err;
 }

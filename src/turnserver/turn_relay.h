@@ -14,8 +14,8 @@ int turn_relay_pick_address(const struct turn_conf *conf, int family,
 			    struct sockaddr_storage *out);
 
 /* Opens a non-blocking UDP socket bound to `base` (port ignored) with a port
- * in [min_port, max_port]: starts at a random port and walks the range,
- * skipping ports in use. Returns the fd and fills *bound, or -errno
+ * in [min_port, max_port]: walks the even ports from a random start, then
+ * the odd ones, skipping ports in use. Returns the fd and fills *bound, or -errno
  * (-EADDRINUSE when every port is taken). */
 int turn_relay_bind(const struct sockaddr_storage *base, uint16_t min_port, uint16_t max_port,
 		    struct sockaddr_storage *bound);

@@ -240,6 +240,7 @@ static int io_relay_open(void *ctx, struct turn_alloc *owner, int family,
 		free(r);
 		return err;
 	}
+	w->st.relays_open++;
 	*out = r;
 	return 0;
 }
@@ -253,6 +254,7 @@ static void io_relay_close(void *ctx, void *relay)
 		return;
 	close(r->ev.fd); /* also leaves the epoll set */
 	r->ev.fd = -1;
+	w->st.relays_open--;
 	/* Events for it may still be pending in this iteration's batch. */
 	r->next_dead = w->dead_relays;
 	w->dead_relays = r;
@@ -602,12 +604,14 @@ static void *worker_main(void *arg)
 	while (w->streams)
 		stream_close(w, w->streams);
 	w->st.core = *turn_server_stats(w->core);
-	pthread_mutex_lock(&w->snap_lock);
-	w->snap = w->st;
-	pthread_mutex_unlock(&w->snap_lock);
 	turn_server_free(w->core);
 	w->core = NULL;
 	end_of_iteration(w);
+	/* The last snapshot: core counters from before the free, and
+	 * relays_open after it, which must be 0. */
+	pthread_mutex_lock(&w->snap_lock);
+	w->snap = w->st;
+	pthread_mutex_unlock(&w->snap_lock);
 	return NULL;
 }
 
