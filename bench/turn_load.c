@@ -29,6 +29,7 @@
 #include "addr.h"
 #include "turn_client.h"
 
+enum { DIR_FWD = 1, DIR_REV = 2 };
 enum { BATCH = 32, MAX_PEER_SOCKS = 64, RX_BATCH = 64, PKT_MAX = 1500 };
 
 struct load_client {
@@ -46,6 +47,7 @@ struct opts {
 	int nrates;
 	long rates[8];
 	int pid;
+	int dir;        /* DIR_FWD | DIR_REV */
 	int cpu;        /* the server's CPU for busy %, -1 = not reported */
 	bool hold, have_peer, have_src;
 };
@@ -276,11 +278,11 @@ static int open_peer_socket(const struct opts *o, struct sockaddr_storage *bound
 	return fd;
 }
 
-static uint64_t drain_peers(const int *pfd, int np)
+static uint64_t drain_fd(int fd)
 {
 	static uint8_t bufs[RX_BATCH][2048];
-	struct mmsghdr msgs[RX_BATCH];
-	struct iovec iov[RX_BATCH];
+	static struct mmsghdr msgs[RX_BATCH];
+	static struct iovec iov[RX_BATCH];
 	uint64_t got = 0;
 	for (int i = 0; i < RX_BATCH; i++) {
 		iov[i].iov_base = bufs[i];
@@ -289,17 +291,59 @@ static uint64_t drain_peers(const int *pfd, int np)
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	for (int p = 0; p < np; p++) {
-		for (int round = 0; round < 64; round++) {
-			int r = recvmmsg(pfd[p], msgs, RX_BATCH, MSG_DONTWAIT, NULL);
-			if (r <= 0)
-				break;
-			got += (uint64_t)r;
-			if (r < RX_BATCH)
-				break;
-		}
+	for (int round = 0; round < 64; round++) {
+		int r = recvmmsg(fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (r <= 0)
+			break;
+		got += (uint64_t)r;
+		if (r < RX_BATCH)
+			break;
 	}
 	return got;
+}
+
+/* Peer sockets get the forward direction, client sockets the reverse. */
+static uint64_t drain_all(const struct opts *o, const int *pfd, int np, int nc)
+{
+	uint64_t got = 0;
+	if (o->dir & DIR_FWD)
+		for (int p = 0; p < np; p++)
+			got += drain_fd(pfd[p]);
+	if (o->dir & DIR_REV)
+		for (int i = 0; i < nc; i++)
+			if (cl[i].chan_ok)
+				got += drain_fd(cl[i].fd);
+	return got;
+}
+
+/* client -> server: the prebuilt ChannelData, b times */
+static int send_fwd(struct load_client *lc, struct mmsghdr *msgs, struct iovec *iov, unsigned b)
+{
+	for (unsigned m = 0; m < b; m++) {
+		iov[m].iov_base = lc->pkt;
+		iov[m].iov_len = (size_t)lc->pkt_len;
+		memset(&msgs[m].msg_hdr, 0, sizeof(msgs[m].msg_hdr));
+		msgs[m].msg_hdr.msg_iov = &iov[m];
+		msgs[m].msg_hdr.msg_iovlen = 1;
+	}
+	return sendmmsg(lc->fd, msgs, b, MSG_DONTWAIT);
+}
+
+/* peer -> relayed address: plain UDP the server turns into ChannelData */
+static int send_rev(struct load_client *lc, int pfd, struct mmsghdr *msgs, struct iovec *iov,
+		    unsigned b, int payload)
+{
+	static uint8_t raw[PKT_MAX];
+	for (unsigned m = 0; m < b; m++) {
+		iov[m].iov_base = raw;
+		iov[m].iov_len = (size_t)payload;
+		memset(&msgs[m].msg_hdr, 0, sizeof(msgs[m].msg_hdr));
+		msgs[m].msg_hdr.msg_name = &lc->c.relayed;
+		msgs[m].msg_hdr.msg_namelen = addr_len((struct sockaddr *)&lc->c.relayed);
+		msgs[m].msg_hdr.msg_iov = &iov[m];
+		msgs[m].msg_hdr.msg_iovlen = 1;
+	}
+	return sendmmsg(pfd, msgs, b, MSG_DONTWAIT);
 }
 
 static void blast(const struct opts *o, int phase, long rate, int nc, const int *pfd, int np)
@@ -325,7 +369,7 @@ static void blast(const struct opts *o, int phase, long rate, int nc, const int 
 			if (budget == 0) {
 				struct timespec ts = { 0, 50000 };
 				nanosleep(&ts, NULL);
-				recvd += drain_peers(pfd, np);
+				recvd += drain_all(o, pfd, np, nc);
 				continue;
 			}
 		}
@@ -333,37 +377,36 @@ static void blast(const struct opts *o, int phase, long rate, int nc, const int 
 			struct load_client *lc = &cl[i];
 			if (!lc->chan_ok)
 				continue;
-			unsigned b = budget < BATCH ? (unsigned)budget : BATCH;
-			for (unsigned m = 0; m < b; m++) {
-				iov[m].iov_base = lc->pkt;
-				iov[m].iov_len = (size_t)lc->pkt_len;
-				msgs[m].msg_hdr.msg_iov = &iov[m];
-				msgs[m].msg_hdr.msg_iovlen = 1;
-			}
-			int r = sendmmsg(lc->fd, msgs, b, MSG_DONTWAIT);
-			if (r > 0) {
-				sent += (uint64_t)r;
-				if (budget != UINT64_MAX)
-					budget -= (uint64_t)r;
-			} else {
-				send_err++;
+			for (int d = DIR_FWD; d <= DIR_REV && budget > 0; d <<= 1) {
+				if (!(o->dir & d))
+					continue;
+				unsigned b = budget < BATCH ? (unsigned)budget : BATCH;
+				int r = d == DIR_FWD ? send_fwd(lc, msgs, iov, b)
+						     : send_rev(lc, pfd[i % np], msgs, iov, b, o->payload);
+				if (r > 0) {
+					sent += (uint64_t)r;
+					if (budget != UINT64_MAX)
+						budget -= (uint64_t)r;
+				} else {
+					send_err++;
+				}
 			}
 		}
-		recvd += drain_peers(pfd, np);
+		recvd += drain_all(o, pfd, np, nc);
 	}
 	double elapsed = (double)(now_ns() - t0) / 1e9;
 	have_busy = have_busy && cpu_jiffies(o->cpu, &b1, &j1) == 0 && j1 > j0;
 	/* what is still in flight arrives within a few hundred ms */
 	uint64_t settle = now_ns() + 300000000ull;
 	while (now_ns() < settle)
-		recvd += drain_peers(pfd, np);
+		recvd += drain_all(o, pfd, np, nc);
 	double cpu1 = o->pid ? proc_cpu_s(o->pid) : -1;
 	double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
 
 	/* one line per phase, so scripts can pick a phase with grep */
-	printf("phase=%d target_pps=%ld clients=%d payload=%d seconds=%.2f sent=%llu received=%llu "
+	printf("phase=%d dir=%s target_pps=%ld clients=%d payload=%d seconds=%.2f sent=%llu received=%llu "
 	       "send_errors=%llu offered_pps=%.0f relayed_pps=%.0f loss_pct=%.2f",
-	       phase, rate, nc, o->payload, elapsed, (unsigned long long)sent,
+	       phase, o->dir == DIR_FWD ? "fwd" : o->dir == DIR_REV ? "rev" : "both", rate, nc, o->payload, elapsed, (unsigned long long)sent,
 	       (unsigned long long)recvd, (unsigned long long)send_err, (double)sent / elapsed,
 	       (double)recvd / elapsed, sent ? 100.0 * (1.0 - (double)recvd / (double)sent) : 0.0);
 	if (cpu >= 0)
@@ -400,6 +443,9 @@ static int bind_channels(const struct opts *o, int nc, const struct sockaddr_sto
 		struct load_client *lc = &cl[i];
 		if (turn_client_state(&lc->c) != TURN_CLIENT_ALLOCATED)
 			continue;
+		int big = 4 << 20;
+		if (setsockopt(lc->fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+			setsockopt(lc->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 		if (turn_client_bind_channel(&lc->c, (const struct sockaddr *)&peer[i % np], now_ms()) == 0) {
 			flush_client(lc);
 			asked++;
@@ -427,7 +473,9 @@ static void usage(void)
 		"usage: turn_load -s SERVER:PORT -u USER -w PASS [-n ALLOCS] [-a INFLIGHT]\n"
 		"       [-b FIRST_SRC_IP -B NSRC] [-p PEER_IP] [-k PEER_SOCKETS] [-c TRAFFIC_CLIENTS]\n"
 		"       [-t SECONDS] [-r PPS[,PPS...]] [-S PAYLOAD] [-P SERVER_PID] [-C SERVER_CPU] [--hold]\n"
-		"  -r: one blast of -t seconds per rate (packets/s in total, 0 = max)\n");
+		"       [-d fwd|rev|both]\n"
+		"  -r: one blast of -t seconds per rate (packets/s in total, 0 = max)\n"
+		"  -d: fwd = client -> relay -> peer (default), rev = peer -> relay -> client\n");
 	exit(2);
 }
 
@@ -437,8 +485,8 @@ static void parse(int argc, char **argv, struct opts *o)
 	int opt;
 	memset(o, 0, sizeof(*o));
 	o->n = 100, o->clients = 32, o->seconds = 5, o->payload = 100, o->peers = 4;
-	o->inflight = 256, o->nsrc = 1, o->nrates = 1, o->cpu = -1;
-	while ((opt = getopt_long(argc, argv, "s:u:w:n:c:t:r:P:S:p:k:a:b:B:C:", lo, NULL)) != -1) {
+	o->inflight = 256, o->nsrc = 1, o->nrates = 1, o->cpu = -1, o->dir = DIR_FWD;
+	while ((opt = getopt_long(argc, argv, "s:u:w:n:c:t:r:P:S:p:k:a:b:B:C:d:", lo, NULL)) != -1) {
 		switch (opt) {
 		case 's': if (addr_parse(optarg, 3478, &o->server)) usage(); break;
 		case 'u': o->user = optarg; break;
@@ -455,6 +503,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'b': if (addr_parse(optarg, 0, &o->src_first)) usage(); o->have_src = true; break;
 		case 'B': o->nsrc = atoi(optarg); break;
 		case 'C': o->cpu = atoi(optarg); break;
+		case 'd':
+			o->dir = !strcmp(optarg, "fwd") ? DIR_FWD : !strcmp(optarg, "rev") ? DIR_REV
+				: !strcmp(optarg, "both") ? DIR_FWD | DIR_REV : 0;
+			if (!o->dir)
+				usage();
+			break;
 		case 'H': o->hold = true; break;
 		default: usage();
 		}
@@ -524,7 +578,7 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < o.nrates; i++) {
 		blast(&o, i + 1, o.rates[i], o.clients, pfd, o.peers);
-		drain_peers(pfd, o.peers);
+		drain_all(&o, pfd, o.peers, o.clients);
 	}
 	return n_ok == o.n ? 0 : 1;
 }
