@@ -253,6 +253,10 @@ static void select_pair(struct ice_agent *a, int pi, uint64_t now_ms)
 		return;
 	a->selected = pi;
 	a->failed_reported = false;
+	/* a pair that succeeded long ago and is nominated only now starts
+	 * its consent period here; the next consent check confirms it */
+	if (pair(a, pi)->last_rx_ms < now_ms)
+		pair(a, pi)->last_rx_ms = now_ms;
 	a->next_keepalive_ms = now_ms + ice_agent_keepalive_interval(a);
 	if (!a->connected) {
 		a->connected = true;

@@ -83,9 +83,12 @@ static int send_tx(struct ice_agent *a, int pi, struct ice_transmit *t, uint8_t 
 		   size_t cap, uint64_t now_ms)
 {
 	struct ice_pair *p = pair(a, pi);
-	int n = build_request(a, pi, p->tx.tid, p->tx.use_cand, buf, cap);
+	/* a role switch mid-transaction changes what the retransmission
+	 * claims; only a controlling agent may nominate */
+	int n = build_request(a, pi, p->tx.tid, p->tx.use_cand && a->controlling, buf, cap);
 	if (n < 0)
 		return n;
+	p->tx.controlling = a->controlling;
 	p->tx.count++;
 	p->tx.next_ms = now_ms + rto(p->tx.count);
 	set_dest(t, a->local[p->local].base_id, &a->remote[p->remote].addr);

@@ -466,6 +466,63 @@ static void test_better_pair_replaces_selection(void **state)
 	assert_agree();
 }
 
+static bool a_on_relay(void)
+{
+	return both_selected() && sel_info(0).remote.type == ICE_CAND_RELAY &&
+	       sel_info(1).local.type == ICE_CAND_RELAY;
+}
+
+/* Direct path selected; it dies; consent notices, the agents fall back to
+ * the relayed path; when the direct path comes back the periodic recheck
+ * of better failed pairs moves them back to it. */
+static void test_fallback_to_relay_and_back(void **state)
+{
+	(void)state;
+	w_init(true, false, 11, 22, NULL);
+	w_cand(0, ICE_CAND_HOST, 1, "10.0.0.1:1000", NULL, 65535);
+	struct ep *direct = w_cand(1, ICE_CAND_HOST, 7, "10.0.0.2:2000", NULL, 65535);
+	w_cand(1, ICE_CAND_RELAY, 9, "198.51.100.9:3000", NULL, 65535);
+	assert_true(run_until(a_on_host, 5000));
+	assert_false(run_until(a_lost_pair, 3000));
+	direct->down = true;
+	uint64_t t0 = W.now;
+	assert_true(run_until(a_lost_pair, ICE_CONSENT_TIMEOUT_MS + 1000));
+	assert_true(run_until(a_on_relay, 5000));
+	assert_true(W.now - t0 <= ICE_CONSENT_TIMEOUT_MS + 5000);
+	assert_int_equal(last_ev(0, ICE_EV_SELECTED_CHANGED)->remote.type, ICE_CAND_RELAY);
+	assert_int_equal(last_ev(1, ICE_EV_SELECTED_CHANGED)->local.base_id, 9);
+	assert_int_equal(count_ev(0, ICE_EV_FAILED), 0);
+	char why[256];
+	assert_true(ice_agent_describe(&W.ag[0], why, sizeof why) > 0);
+	assert_non_null(strstr(why, "selected host/relay; host/host: 1 failed (consent lost)"));
+	/* still on the relay while the direct path stays down */
+	assert_false(run_until(a_on_host, ICE_RECHECK_MS + 20000));
+	direct->down = false;
+	assert_true(run_until(a_on_host, ICE_RECHECK_MS + 20000));
+	assert_agree();
+	assert_int_equal(count_ev(0, ICE_EV_CONNECTED), 1);
+}
+
+static void test_failed_after_end_of_candidates(void **state)
+{
+	(void)state;
+	w_init(true, false, 11, 22, NULL);
+	w_cand(0, ICE_CAND_HOST, 1, "10.0.0.1:1000", NULL, 65535);
+	struct ep *e = w_cand(1, ICE_CAND_HOST, 7, "10.0.0.2:2000", NULL, 65535);
+	e->down = true;
+	ice_agent_remote_end_of_candidates(&W.ag[0]);
+	uint64_t t0 = W.now;
+	assert_true(run_until(a_failed, 30000));
+	/* every retransmission went unanswered first: 500+1000+5*1600 ms */
+	assert_true(W.now - t0 >= 9500);
+	assert_int_equal(count_ev(0, ICE_EV_FAILED), 1);
+	assert_int_equal(count_ev(0, ICE_EV_CONNECTED), 0);
+	assert_int_equal(W.ag[0].stats.tx_checks + W.ag[0].stats.tx_retrans, ICE_CHECK_MAX_TX);
+	char why[256];
+	assert_true(ice_agent_describe(&W.ag[0], why, sizeof why) > 0);
+	assert_non_null(strstr(why, "no pair selected; host/host: 1 failed (timed out)"));
+}
+
 static void test_input_filtering(void **state)
 {
 	(void)state;
@@ -533,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_keepalive_at_most_25s),
 		cmocka_unit_test(test_consent_lost_when_peer_silent),
 		cmocka_unit_test(test_better_pair_replaces_selection),
+		cmocka_unit_test(test_fallback_to_relay_and_back),
+		cmocka_unit_test(test_failed_after_end_of_candidates),
 		cmocka_unit_test(test_input_filtering),
 		cmocka_unit_test(test_bad_credentials_rejected),
 	};
