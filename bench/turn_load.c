@@ -552,8 +552,13 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ms();
 	int n_fail = allocate_all(&o, &n_ok);
 	double t_alloc = (double)(now_ms() - t0) / 1000.0;
-	printf("allocations=%d ok=%d failed=%d alloc_seconds=%.2f alloc_per_s=%.0f\n", o.n, n_ok,
-	       n_fail < 0 ? 0 : n_fail, t_alloc, t_alloc > 0 ? n_ok / t_alloc : 0.0);
+	uint64_t rtx = 0;
+	for (int i = 0; i < o.n; i++)
+		rtx += cl[i].c.stats.retransmits;
+	/* retransmissions show answers the server dropped or rate-limited */
+	printf("allocations=%d ok=%d failed=%d alloc_seconds=%.2f alloc_per_s=%.0f alloc_retransmits=%llu\n",
+	       o.n, n_ok, n_fail < 0 ? 0 : n_fail, t_alloc, t_alloc > 0 ? n_ok / t_alloc : 0.0,
+	       (unsigned long long)rtx);
 	if (n_fail < 0 || n_ok == 0)
 		return 1;
 	if (o.pid) {
