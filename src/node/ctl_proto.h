@@ -1,0 +1,112 @@
+/* The control protocol between ipopd and ipopctl, and the status records
+ * the daemon fills for it. Header-only, so that ipopctl (which does not
+ * link libnode.a) shares the constants with the server.
+ *
+ * Wire format (docs/ipopctl.md): the client connects to the daemon's UNIX
+ * stream socket and writes ONE request line, "COMMAND[ ARG]...\n", at most
+ * CTL_MAX_REQUEST bytes, printable ASCII, arguments separated by single
+ * spaces. The daemon answers with ONE compact JSON object followed by "\n"
+ * and closes the connection:
+ *   {"version":1,"result":<command's value>}
+ *   {"version":1,"error":"<human-readable reason>"}
+ * A reply is never longer than CTL_MAX_RESPONSE bytes. */
+#ifndef IPOP_CTL_PROTO_H
+#define IPOP_CTL_PROTO_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CTL_PROTO_VERSION 1
+/* Must match node_conf.c's default control_socket, "<run dir>/<interface>.sock"
+ * with the default interface "ipop0". */
+#define CTL_RUN_DIR "/run/ipop"
+#define CTL_DEFAULT_SOCKET CTL_RUN_DIR "/ipop0.sock"
+
+enum {
+	CTL_MAX_REQUEST = 1024,         /* bytes, including the newline */
+	CTL_MAX_ARGS = 8,               /* words after the command */
+	CTL_MAX_RESPONSE = 4 << 20,     /* bytes, including the newline */
+	CTL_MAX_PEERS = 1024,           /* peers one reply lists */
+	CTL_SOCKET_MODE = 0660,         /* root and the socket's group */
+	CTL_CLIENT_TIMEOUT_MS = 2000,   /* the daemon drops slower clients */
+	CTL_JID_LEN = 512,              /* full JID + NUL; longer ones are cut */
+	CTL_NODE_ID_LEN = 41,           /* 40 hex digits + NUL */
+	CTL_IFNAME_LEN = 16,            /* IFNAMSIZ */
+	CTL_REASON_LEN = 128,           /* why_not_direct + NUL */
+};
+
+/* What the strings in the JSON mean is in docs/ipopctl.md; the names are
+ * given by ctl_json.c. */
+enum ctl_xmpp_state { CTL_XMPP_OFFLINE = 0, CTL_XMPP_CONNECTING, CTL_XMPP_ONLINE };
+
+enum ctl_peer_state {
+	CTL_PEER_DOWN = 0,    /* known, no link attempt running */
+	CTL_PEER_CONNECTING,  /* exchanging offers/answers over XMPP */
+	CTL_PEER_CHECKING,    /* ICE connectivity checks */
+	CTL_PEER_HANDSHAKE,   /* a path is chosen, Noise handshake running */
+	CTL_PEER_UP,          /* handshake completed: packets flow */
+};
+
+enum ctl_path { CTL_PATH_NONE = 0, CTL_PATH_DIRECT, CTL_PATH_RELAY };
+
+/* Same order as enum ice_cand_type and enum signal_cand_type, shifted by
+ * one so that zero means "no candidate selected". */
+enum ctl_cand_type { CTL_CAND_NONE = 0, CTL_CAND_HOST, CTL_CAND_SRFLX, CTL_CAND_PRFLX, CTL_CAND_RELAY };
+
+/* Everything is copied in by value: the server never follows a pointer
+ * into daemon state. Strings are NUL-terminated (the server terminates
+ * them again before use). An address with ss_family AF_UNSPEC (zeroed)
+ * means "none" and becomes JSON null. */
+struct ctl_node_status {
+	char jid[CTL_JID_LEN];          /* full JID once bound, else the bare JID */
+	char node_id[CTL_NODE_ID_LEN];  /* 40 lower-case hex digits */
+	char interface[CTL_IFNAME_LEN];
+	struct in_addr ip4;             /* network byte order */
+	unsigned ip4_mask;              /* prefix length */
+	unsigned mtu;
+	bool social;                    /* mode "social" instead of "group" */
+	enum ctl_xmpp_state xmpp;
+	struct sockaddr_storage public_addr; /* server-reflexive address */
+	unsigned peers_up;              /* peers in CTL_PEER_UP */
+	unsigned peers_total;
+	uint64_t uptime_s;
+	/* Packets dropped and counted (issue: no link / cryptokey routing). */
+	uint64_t drop_no_route;         /* TUN packet for an address with no link */
+	uint64_t drop_bad_source;       /* inner source is not the peer's ip4 */
+};
+
+struct ctl_peer_status {
+	char jid[CTL_JID_LEN];          /* full JID (several nodes share accounts) */
+	char node_id[CTL_NODE_ID_LEN];
+	struct in_addr ip4;             /* the address used to reach the peer */
+	enum ctl_peer_state state;
+	enum ctl_path path;             /* CTL_PATH_NONE while no path is selected */
+	enum ctl_cand_type local_type, remote_type;
+	struct sockaddr_storage endpoint; /* remote candidate address */
+	struct sockaddr_storage relay;    /* TURN relay carrying the link */
+	bool has_rtt;
+	uint32_t rtt_us;
+	uint64_t rx_bytes, tx_bytes;    /* tunnel payload, after decryption */
+	uint64_t rx_packets, tx_packets;
+	int64_t last_handshake;         /* unix seconds; 0: never */
+	char why_not_direct[CTL_REASON_LEN]; /* "" when direct or unknown */
+};
+
+/* The daemon's side, registered with ctl_server_new(). Called from the
+ * thread that calls ctl_server_handle(), synchronously, one request at a
+ * time; the daemon takes whatever locks its state needs. Unset members
+ * (NULL) make their commands answer "not supported by this daemon", so
+ * later commands (netcheck, friends, ...) add members here without
+ * breaking existing daemons' initialisers. */
+struct ctl_ops {
+	/* Fills *st (zeroed beforehand). Returns 0 or -errno. */
+	int (*status)(void *ctx, struct ctl_node_status *st);
+	/* Fills up to max entries (zeroed beforehand) and returns how many
+	 * peers there are (may exceed max: the reply says "truncated"), or
+	 * -errno. */
+	int (*peers)(void *ctx, struct ctl_peer_status *arr, unsigned max);
+};
+
+#endif
