@@ -222,6 +222,8 @@ static void test_host_only_select(void **state)
 	assert_agree();
 	assert_int_equal(count_ev(0, ICE_EV_CONNECTED), 1);
 	assert_int_equal(count_ev(1, ICE_EV_CONNECTED), 1);
+	assert_int_equal(W.ev[0][0].type, ICE_EV_CONNECTED); /* then the pair itself */
+	assert_int_equal(W.ev[0][1].type, ICE_EV_SELECTED_CHANGED);
 	const struct ice_event *e = last_ev(0, ICE_EV_SELECTED_CHANGED);
 	assert_non_null(e);
 	assert_int_equal(e->local.base_id, 1);
@@ -523,6 +525,38 @@ static void test_failed_after_end_of_candidates(void **state)
 	assert_non_null(strstr(why, "no pair selected; host/host: 1 failed (timed out)"));
 }
 
+/* B hears A's checks before the signalling gave it A's credentials or
+ * candidates: it answers, learns A as peer-reflexive, remembers A's
+ * nomination, and selects once its own check can run and succeeds. */
+static void test_checks_before_signalling(void **state)
+{
+	(void)state;
+	struct ice_cand c;
+	w_init(true, false, 11, 22, NULL);
+	assert_int_equal(ice_agent_init(&W.ag[1], NULL, false, 22, UFRAG[1], PWD[1]), 0);
+	struct ep *ea = &W.eps[W.neps++];
+	ea->agent = 0;
+	ea->base = 1;
+	ea->addr = A("10.0.0.1:1000");
+	assert_int_equal(ice_cand_init(&c, ICE_CAND_HOST, SA(ea->addr), NULL, 1, 65535, NULL), 0);
+	assert_true(ice_agent_add_local_candidate(&W.ag[0], &c, W.now) >= 0);
+	w_cand(1, ICE_CAND_HOST, 7, "10.0.0.2:2000", NULL, 65535);
+	assert_false(run_until(both_selected, 3000));
+	assert_true(ice_agent_selected(&W.ag[0]) >= 0); /* B's answers were enough for A */
+	assert_int_equal(ice_agent_selected(&W.ag[1]), -1);
+	assert_int_equal(W.ag[1].stats.tx_checks, 0);
+	assert_int_equal(ice_agent_set_remote_credentials(&W.ag[1], UFRAG[0], PWD[0]), 0);
+	assert_true(run_until(both_selected, 1000));
+	struct ice_pair_info b = sel_info(1);
+	assert_int_equal(b.remote.type, ICE_CAND_PRFLX);
+	assert_true(b.nominated);
+	assert_agree();
+	/* the signalled candidate, arriving late, upgrades the prflx one */
+	assert_true(ice_agent_add_remote_candidate(&W.ag[1], &c, W.now) >= 0);
+	assert_int_equal(sel_info(1).remote.type, ICE_CAND_HOST);
+	assert_int_equal(ice_agent_pair_count(&W.ag[1]), 1);
+}
+
 static void test_input_filtering(void **state)
 {
 	(void)state;
@@ -592,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_better_pair_replaces_selection),
 		cmocka_unit_test(test_fallback_to_relay_and_back),
 		cmocka_unit_test(test_failed_after_end_of_candidates),
+		cmocka_unit_test(test_checks_before_signalling),
 		cmocka_unit_test(test_input_filtering),
 		cmocka_unit_test(test_bad_credentials_rejected),
 	};
