@@ -1128,6 +1128,39 @@ static void test_tcp_client_channel_data(void **state)
 	assert_int_equal(F.npeer, 1);
 }
 
+static void test_ipv6_data_paths(void **state)
+{
+	struct fx *f = *state;
+	struct turn_conn c6 = udp_conn("[2001:db8:1::10]:4000");
+	struct req r = authed(f, &c6, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.family = STUN_FAMILY_IPV6;
+	assert_int_equal(transact(f, &c6, &r), 0);
+	r = authed(f, &c6, TURN_METHOD_CREATE_PERMISSION, "alice", "secret");
+	r.peer = "[2001:db8:2::20]:7000";
+	assert_int_equal(transact(f, &c6, &r), 0);
+	/* Data indication with a 20-byte XOR-PEER-ADDRESS. */
+	const uint8_t pl[4] = { 9, 8, 7, 6 };
+	unsigned n0 = F.nclient;
+	from_peer(f, 0, "[2001:db8:2::20]:7000", pl, sizeof(pl));
+	assert_int_equal(F.nclient, n0 + 1);
+	assert_int_equal(F.client[n0].iovcnt, 2); /* no padding needed */
+	struct stun_msg m = last_reply();
+	struct sockaddr_storage p, want = sa("[2001:db8:2::20]:7000");
+	assert_int_equal(stun_attr_get_addr(&m, stun_msg_find(&m, TURN_ATTR_XOR_PEER_ADDRESS), &p), 0);
+	assert_true(addr_equal((struct sockaddr *)&p, (struct sockaddr *)&want));
+	/* Send towards it; an IPv4 peer on this allocation is dropped. */
+	struct req sreq = req_new(TURN_METHOD_SEND);
+	sreq.cls = STUN_CLASS_INDICATION;
+	sreq.peer = "[2001:db8:2::20]:7001";
+	sreq.data = pl;
+	sreq.dlen = sizeof(pl);
+	send_from(f, &c6, &sreq);
+	assert_int_equal(F.npeer, 1);
+	sreq.peer = "198.51.100.20:1";
+	send_from(f, &c6, &sreq);
+	assert_int_equal(F.npeer, 1);
+}
+
 int main(void)
 {
 	log_init("test_turn_server", LOG_LVL_WARN, false);
@@ -1159,6 +1192,7 @@ int main(void)
 		T(test_integrity_sha256),
 		T(test_account_states),
 		T(test_tcp_client_channel_data),
+		T(test_ipv6_data_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
