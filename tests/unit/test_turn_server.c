@@ -21,6 +21,7 @@
 #include "stun_msg.h"
 #include "stun_nonce.h"
 #include "turn_accounts.h"
+#include "turn_alloc.h" /* turn_shared_total */
 #include "turn_conf.h"
 #include "turn_server.h"
 
@@ -884,6 +885,7 @@ static void test_expiry_closes_relay(void **state)
 	f->now_ms += 599 * 1000;
 	turn_server_tick(f->srv, f->now_ms);
 	assert_true(F.relays[0].open);
+	assert_int_equal(turn_shared_total(f->shared), 1);
 	f->now_ms += 1000;
 	for (int i = 0; i < 100 && turn_server_tick(f->srv, f->now_ms) <= f->now_ms; i++)
 		;
@@ -891,6 +893,7 @@ static void test_expiry_closes_relay(void **state)
 	assert_int_equal(F.nclosed, 1);
 	const struct turn_stats *st = turn_server_stats(f->srv);
 	assert_int_equal(st->allocs_expired, 1);
+	assert_int_equal(turn_shared_total(f->shared), 0); /* the quota is given back */
 	assert_int_equal(st->allocs_active, 0);
 	assert_int_equal(turn_server_tick(f->srv, f->now_ms + 5000), UINT64_MAX);
 }
