@@ -47,7 +47,10 @@ enum {
 	RESP_BUF = 1024,
 	USER_MAX = 513, /* RFC 8489 14.3 */
 	EVEN_PORT_TRIES = 16, /* 2^-16 odds of 508 with random ports */
-	RL_SLOTS = 4096, RL_RATE = 10, RL_BURST = 20,
+	/* Unauthenticated answers per source IP (/64 for IPv6): enough for a
+	 * big NAT's clients starting allocations, while a spoofed victim gets
+	 * at most ~70 kbit/s of 88-byte 401s. */
+	RL_SLOTS = 4096, RL_RATE = 100, RL_BURST = 200,
 };
 
 struct turn_req {
