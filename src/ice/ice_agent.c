@@ -372,6 +372,15 @@ void ice_agent_fail_pair(struct ice_agent *a, int pi, enum ice_pair_err err, uin
 	ice_agent_check_failed(a, now_ms);
 }
 
+void ice_agent_base_failed(struct ice_agent *a, uint32_t base_id, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < a->cl.n; i++) {
+		struct ice_pair *p = &a->cl.pairs[i];
+		if (a->local[p->local].base_id == base_id && p->state != ICE_PAIR_FAILED)
+			ice_agent_fail_pair(a, (int)i, ICE_ERR_SEND, now_ms);
+	}
+}
+
 static void pair_succeeded(struct ice_agent *a, int pi, uint64_t now_ms)
 {
 	struct ice_pair *p = pair(a, pi);

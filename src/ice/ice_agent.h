@@ -118,6 +118,11 @@ int ice_agent_add_remote_candidate(struct ice_agent *a, const struct ice_cand *c
 /* The peer signalled end-of-candidates: failure can be declared at once. */
 void ice_agent_remote_end_of_candidates(struct ice_agent *a);
 
+/* The daemon lost a base (socket error, TURN allocation gone): every pair
+ * sending from it fails now instead of timing out; a selected one is
+ * reported with ICE_EV_PAIR_FAILED and the others are checked again. */
+void ice_agent_base_failed(struct ice_agent *a, uint32_t base_id, uint64_t now_ms);
+
 /* A datagram received on base_id from `from`. Returns true when it was an
  * ICE STUN message (Binding request/indication, or a response to one of our
  * checks) and has been consumed, even if it was then dropped as invalid;

@@ -1,8 +1,8 @@
 /* Fuzzes the ICE agent: the input is a script of operations -- raw
  * datagrams, well-authenticated checks with fuzzed attributes, answers to
- * the agent's own transactions, trickled candidates, clock jumps -- so the
- * fuzzer gets past MESSAGE-INTEGRITY into the state machine. After every
- * step the agent's invariants are checked. */
+ * the agent's own transactions, trickled candidates, clock jumps, lost
+ * bases -- so the fuzzer gets past MESSAGE-INTEGRITY into the state
+ * machine. After every step the agent's invariants are checked. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,12 +209,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t now = 1;
 	setup(&a, u8(&c) & 1);
 	for (int steps = 0; c.n > 0 && steps < 64; steps++) {
-		switch (u8(&c) % 6) {
+		switch (u8(&c) % 7) {
 		case 0: op_raw(&a, &c, now); break;
 		case 1: op_request(&a, &c, now); break;
 		case 2: op_response(&a, &c, now); break;
 		case 3: op_candidate(&a, &c, now); break;
 		case 4: now += (uint64_t)u8(&c) * 256 * 8; break;
+		case 5: ice_agent_base_failed(&a, 1 + u8(&c) % 3, now); break;
 		default: ice_agent_remote_end_of_candidates(&a); break;
 		}
 		ice_agent_handle_timeout(&a, now);

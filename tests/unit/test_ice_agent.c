@@ -557,6 +557,33 @@ static void test_checks_before_signalling(void **state)
 	assert_int_equal(ice_agent_pair_count(&W.ag[1]), 1);
 }
 
+/* The daemon tells the agent a base is gone (e.g. its TURN allocation):
+ * the relayed pair fails at once and the direct one takes over. */
+static void test_base_failed(void **state)
+{
+	(void)state;
+	w_init(true, false, 11, 22, NULL);
+	w_cand(0, ICE_CAND_RELAY, 5, "198.51.100.5:3000", NULL, 65535);
+	struct ep *host = w_cand(0, ICE_CAND_HOST, 1, "10.0.0.1:1000", NULL, 65535);
+	w_cand(1, ICE_CAND_HOST, 7, "10.0.0.2:2000", NULL, 65535);
+	host->down = true; /* only the relayed path works at first */
+	assert_true(run_until(both_selected, 5000));
+	assert_int_equal(sel_info(0).local.type, ICE_CAND_RELAY);
+	host->down = false;
+	ice_agent_base_failed(&W.ag[0], 5, W.now);
+	assert_int_equal(count_ev(0, ICE_EV_PAIR_FAILED), 0); /* not yet polled */
+	pump();
+	assert_int_equal(count_ev(0, ICE_EV_PAIR_FAILED), 1);
+	assert_int_equal(last_ev(0, ICE_EV_PAIR_FAILED)->local.base_id, 5);
+	struct ice_pair_info pi;
+	assert_int_equal(ice_agent_pair_info(&W.ag[0], (unsigned)last_ev(0, ICE_EV_PAIR_FAILED)->pair, &pi), 0);
+	assert_int_equal(pi.err, ICE_ERR_SEND);
+	/* the host pair failed earlier; the periodic recheck brings it back */
+	assert_true(run_until(a_on_host, ICE_RECHECK_MS + 15000));
+	assert_int_equal(sel_info(0).local.base_id, 1);
+	assert_agree();
+}
+
 static void test_input_filtering(void **state)
 {
 	(void)state;
@@ -627,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_fallback_to_relay_and_back),
 		cmocka_unit_test(test_failed_after_end_of_candidates),
 		cmocka_unit_test(test_checks_before_signalling),
+		cmocka_unit_test(test_base_failed),
 		cmocka_unit_test(test_input_filtering),
 		cmocka_unit_test(test_bad_credentials_rejected),
 	};
