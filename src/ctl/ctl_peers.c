@@ -1,0 +1,134 @@
+/* ipopctl peers: one line per peer with its link's state and path. */
+#include "ctl_cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { COL_JID, COL_IP, COL_STATE, COL_PATH, COL_RTT, COL_RX, COL_TX, COL_HS, N_COLS };
+enum { CELL_LEN = 192 };
+
+static const char *const col_names[N_COLS] = {
+	"JID", "ADDRESS", "STATE", "PATH", "RTT", "RX", "TX", "HANDSHAKE",
+};
+
+struct peer_row {
+	char cell[N_COLS][CELL_LEN];
+	const char *why; /* why_not_direct, or NULL */
+};
+
+static enum ctl_color state_color(const char *st)
+{
+	if (st && strcmp(st, "up") == 0)
+		return CTL_C_GREEN;
+	if (!st || strcmp(st, "down") == 0)
+		return CTL_C_RED;
+	return CTL_C_YELLOW;
+}
+
+/* "direct host->srflx 198.51.100.7:4000", "relay srflx->relay 203.0.113.9:50000
+ * via 203.0.113.1:3478", or "-" before a path is chosen. */
+static void path_text(const json_t *p, char *buf, size_t cap)
+{
+	const char *path = ctl_jstr(p, "path"), *lt = ctl_jstr(p, "local_type"),
+		   *rt = ctl_jstr(p, "remote_type"), *ep = ctl_jstr(p, "endpoint"),
+		   *relay = ctl_jstr(p, "relay");
+	if (!path) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	int n = snprintf(buf, cap, "%s %s->%s %s", path, lt ? lt : "?", rt ? rt : "?", ep ? ep : "?");
+	if (relay && n >= 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, " via %s", relay);
+}
+
+static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
+{
+	char tmp[CTL_FMT_LEN];
+	const char *jid = ctl_jstr(p, "jid"), *ip = ctl_jstr(p, "ip4"), *st = ctl_jstr(p, "state");
+	ctl_fmt_jid(jid ? jid : "-", r->cell[COL_JID], CELL_LEN);
+	snprintf(r->cell[COL_IP], CELL_LEN, "%s", ip ? ip : "-");
+	snprintf(r->cell[COL_STATE], CELL_LEN, "%s", st ? st : "?");
+	path_text(p, r->cell[COL_PATH], CELL_LEN);
+	snprintf(r->cell[COL_RTT], CELL_LEN, "%s", ctl_fmt_rtt(ctl_jnum(p, "rtt_ms", -1), tmp));
+	snprintf(r->cell[COL_RX], CELL_LEN, "%s",
+		 ctl_fmt_bytes((uint64_t)ctl_jint(p, "rx_bytes", 0), tmp));
+	snprintf(r->cell[COL_TX], CELL_LEN, "%s",
+		 ctl_fmt_bytes((uint64_t)ctl_jint(p, "tx_bytes", 0), tmp));
+	snprintf(r->cell[COL_HS], CELL_LEN, "%s",
+		 ctl_fmt_ago(ctl_jint(p, "last_handshake", 0), c->now, tmp));
+	r->why = ctl_jstr(p, "why_not_direct");
+}
+
+static void cell_print(struct ctl_cli *c, const char *s, size_t width, enum ctl_color k, bool last)
+{
+	fprintf(c->out, "%s%s%s", ctl_color(c, k), s, ctl_color(c, CTL_C_RESET));
+	if (last)
+		return;
+	for (size_t w = ctl_fmt_width(s); w < width + 2; w++)
+		fputc(' ', c->out);
+}
+
+static void table_print(struct ctl_cli *c, const struct peer_row *rows, size_t n)
+{
+	size_t width[N_COLS];
+	for (int k = 0; k < N_COLS; k++) {
+		width[k] = strlen(col_names[k]);
+		for (size_t i = 0; i < n; i++) {
+			size_t w = ctl_fmt_width(rows[i].cell[k]);
+			width[k] = w > width[k] ? w : width[k];
+		}
+	}
+	for (int k = 0; k < N_COLS; k++)
+		cell_print(c, col_names[k], width[k], CTL_C_BOLD, k == N_COLS - 1);
+	fputc('\n', c->out);
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < N_COLS; k++) {
+			enum ctl_color col = k == COL_STATE ? state_color(rows[i].cell[k]) : CTL_C_RESET;
+			cell_print(c, rows[i].cell[k], width[k], col, k == N_COLS - 1);
+		}
+		fputc('\n', c->out);
+		if (rows[i].why)
+			fprintf(c->out, "  %snot direct:%s %s\n", ctl_color(c, CTL_C_YELLOW),
+				ctl_color(c, CTL_C_RESET), rows[i].why);
+	}
+}
+
+static int peers_print(struct ctl_cli *c, const json_t *list)
+{
+	size_t n = json_array_size(list);
+	if (n == 0) {
+		fprintf(c->out, "no peers\n");
+		return CTL_EXIT_OK;
+	}
+	struct peer_row *rows = calloc(n, sizeof(*rows));
+	if (!rows) {
+		fprintf(c->err, "ipopctl: out of memory\n");
+		return CTL_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++)
+		row_fill(c, json_array_get(list, i), &rows[i]);
+	table_print(c, rows, n);
+	free(rows);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_peers(struct ctl_cli *c, int argc, char **argv)
+{
+	int rc = ctl_cli_no_args(c, argc, argv);
+	json_t *list = NULL;
+	if (rc == 0)
+		rc = ctl_cli_call(c, "peers", &list);
+	if (rc != 0)
+		return rc;
+	if (!json_is_array(list)) {
+		fprintf(c->err, "ipopctl: the daemon's peer list is not an array\n");
+		rc = CTL_EXIT_FAIL;
+	} else if (c->json) {
+		rc = ctl_cli_print_json(c, list);
+	} else {
+		rc = peers_print(c, list);
+	}
+	json_decref(list);
+	return rc;
+}

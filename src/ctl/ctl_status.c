@@ -1,0 +1,68 @@
+/* ipopctl status: who this node is and how it is connected. */
+#include "ctl_cli.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static enum ctl_color xmpp_color(const char *st)
+{
+	if (st && strcmp(st, "online") == 0)
+		return CTL_C_GREEN;
+	if (st && strcmp(st, "connecting") == 0)
+		return CTL_C_YELLOW;
+	return CTL_C_RED;
+}
+
+static void status_line(struct ctl_cli *c, const char *label, const char *value)
+{
+	fprintf(c->out, "  %s%-9s%s %s\n", ctl_color(c, CTL_C_BOLD), label, ctl_color(c, CTL_C_RESET),
+		value ? value : "-");
+}
+
+static void status_print(struct ctl_cli *c, const json_t *st)
+{
+	char buf[160];
+	const char *ifname = ctl_jstr(st, "interface");
+	fprintf(c->out, "%sinterface%s: %s%s%s\n", ctl_color(c, CTL_C_BOLD), ctl_color(c, CTL_C_RESET),
+		ctl_color(c, CTL_C_GREEN), ifname ? ifname : "-", ctl_color(c, CTL_C_RESET));
+	status_line(c, "jid:", ctl_jstr(st, "jid"));
+	status_line(c, "node id:", ctl_jstr(st, "node_id"));
+	const char *ip4 = ctl_jstr(st, "ip4");
+	snprintf(buf, sizeof(buf), "%s/%" PRId64 " (mtu %" PRId64 ", %s mode)", ip4 ? ip4 : "-",
+		 ctl_jint(st, "ip4_mask", 0), ctl_jint(st, "mtu", 0),
+		 ctl_jstr(st, "mode") ? ctl_jstr(st, "mode") : "?");
+	status_line(c, "address:", buf);
+	const char *x = ctl_jstr(st, "xmpp");
+	snprintf(buf, sizeof(buf), "%s%s%s", ctl_color(c, xmpp_color(x)), x ? x : "?",
+		 ctl_color(c, CTL_C_RESET));
+	status_line(c, "xmpp:", buf);
+	const char *pub = ctl_jstr(st, "public");
+	status_line(c, "public:", pub ? pub : "unknown (no server-reflexive address yet)");
+	snprintf(buf, sizeof(buf), "%" PRId64 " up of %" PRId64, ctl_jint(st, "peers_up", 0),
+		 ctl_jint(st, "peers_total", 0));
+	status_line(c, "peers:", buf);
+	const json_t *d = json_object_get(st, "drops");
+	snprintf(buf, sizeof(buf), "%" PRId64 " no route, %" PRId64 " bad source",
+		 ctl_jint(d, "no_route", 0), ctl_jint(d, "bad_source", 0));
+	status_line(c, "dropped:", buf);
+}
+
+int ctl_cmd_status(struct ctl_cli *c, int argc, char **argv)
+{
+	int rc = ctl_cli_no_args(c, argc, argv);
+	json_t *st = NULL;
+	if (rc == 0)
+		rc = ctl_cli_call(c, "status", &st);
+	if (rc != 0)
+		return rc;
+	if (!json_is_object(st)) {
+		fprintf(c->err, "ipopctl: the daemon's status is not an object\n");
+		rc = CTL_EXIT_FAIL;
+	} else if (c->json) {
+		rc = ctl_cli_print_json(c, st);
+	} else {
+		status_print(c, st);
+	}
+	json_decref(st);
+	return rc;
+}

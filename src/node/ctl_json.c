@@ -1,0 +1,371 @@
+#include "ctl_json.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+/* Six significant digits keep "12.345" from printing as 12.3450000000001. */
+#define CTL_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(6))
+
+const char *ctl_xmpp_state_name(enum ctl_xmpp_state st)
+{
+	switch (st) {
+	case CTL_XMPP_CONNECTING: return "connecting";
+	case CTL_XMPP_ONLINE: return "online";
+	case CTL_XMPP_OFFLINE: break;
+	}
+	return "offline";
+}
+
+const char *ctl_peer_state_name(enum ctl_peer_state st)
+{
+	switch (st) {
+	case CTL_PEER_CONNECTING: return "connecting";
+	case CTL_PEER_CHECKING: return "checking";
+	case CTL_PEER_HANDSHAKE: return "handshake";
+	case CTL_PEER_UP: return "up";
+	case CTL_PEER_DOWN: break;
+	}
+	return "down";
+}
+
+const char *ctl_path_name(enum ctl_path p)
+{
+	switch (p) {
+	case CTL_PATH_DIRECT: return "direct";
+	case CTL_PATH_RELAY: return "relay";
+	case CTL_PATH_NONE: break;
+	}
+	return NULL;
+}
+
+const char *ctl_cand_type_name(enum ctl_cand_type t)
+{
+	switch (t) {
+	case CTL_CAND_HOST: return "host";
+	case CTL_CAND_SRFLX: return "srflx";
+	case CTL_CAND_PRFLX: return "prflx";
+	case CTL_CAND_RELAY: return "relay";
+	case CTL_CAND_NONE: break;
+	}
+	return NULL;
+}
+
+/* ---- value helpers: each returns a new reference, json_null() for "none" */
+
+static json_t *j_name(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* A fixed-size field from the daemon: terminated here whatever it holds,
+ * and made valid UTF-8 (a JID cut at CTL_JID_LEN may end mid-character),
+ * because jansson refuses invalid UTF-8. "" is null. */
+static json_t *j_field(const char *buf, size_t cap)
+{
+	size_t n = strnlen(buf, cap - 1);
+	if (n == 0)
+		return json_null();
+	json_t *v = json_stringn(buf, n);
+	if (v)
+		return v;
+	char tmp[CTL_JID_LEN];
+	if (n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = (unsigned char)buf[i] < 0x80 && buf[i] >= 0x20 ? buf[i] : '?';
+	return json_stringn(tmp, n);
+}
+
+static json_t *j_ip4(struct in_addr a)
+{
+	char buf[INET_ADDRSTRLEN];
+	if (a.s_addr == 0 || !inet_ntop(AF_INET, &a, buf, sizeof(buf)))
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *j_addr(const struct sockaddr_storage *ss)
+{
+	char buf[ADDR_STRLEN];
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+		return json_null();
+	return json_string(addr_format((const struct sockaddr *)ss, true, buf));
+}
+
+static json_t *j_u64(uint64_t v)
+{
+	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+/* Sets every (key, value) pair; values are stolen. false if any failed. */
+static bool j_set(json_t *o, const char *key, json_t *v)
+{
+	return v && json_object_set_new(o, key, v) == 0;
+}
+
+json_t *ctl_json_node_status(const struct ctl_node_status *st)
+{
+	json_t *o = json_object(), *drops = json_object();
+	bool ok = o && drops;
+	ok = ok && j_set(o, "jid", j_field(st->jid, sizeof(st->jid)));
+	ok = ok && j_set(o, "node_id", j_field(st->node_id, sizeof(st->node_id)));
+	ok = ok && j_set(o, "ip4", j_ip4(st->ip4));
+	ok = ok && j_set(o, "ip4_mask", json_integer(st->ip4_mask));
+	ok = ok && j_set(o, "interface", j_field(st->interface, sizeof(st->interface)));
+	ok = ok && j_set(o, "mtu", json_integer(st->mtu));
+	ok = ok && j_set(o, "mode", json_string(st->social ? "social" : "group"));
+	ok = ok && j_set(o, "xmpp", json_string(ctl_xmpp_state_name(st->xmpp)));
+	ok = ok && j_set(o, "public", j_addr(&st->public_addr));
+	ok = ok && j_set(o, "peers_up", json_integer(st->peers_up));
+	ok = ok && j_set(o, "peers_total", json_integer(st->peers_total));
+	ok = ok && j_set(o, "uptime_s", j_u64(st->uptime_s));
+	ok = ok && j_set(drops, "no_route", j_u64(st->drop_no_route));
+	ok = ok && j_set(drops, "bad_source", j_u64(st->drop_bad_source));
+	ok = ok && json_object_set(o, "drops", drops) == 0;
+	json_decref(drops);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *ctl_json_peer(const struct ctl_peer_status *p)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	ok = ok && j_set(o, "jid", j_field(p->jid, sizeof(p->jid)));
+	ok = ok && j_set(o, "node_id", j_field(p->node_id, sizeof(p->node_id)));
+	ok = ok && j_set(o, "ip4", j_ip4(p->ip4));
+	ok = ok && j_set(o, "state", json_string(ctl_peer_state_name(p->state)));
+	ok = ok && j_set(o, "path", j_name(ctl_path_name(p->path)));
+	ok = ok && j_set(o, "local_type", j_name(ctl_cand_type_name(p->local_type)));
+	ok = ok && j_set(o, "remote_type", j_name(ctl_cand_type_name(p->remote_type)));
+	ok = ok && j_set(o, "endpoint", j_addr(&p->endpoint));
+	ok = ok && j_set(o, "relay", j_addr(&p->relay));
+	ok = ok && j_set(o, "rtt_ms", p->has_rtt ? json_real(p->rtt_us / 1000.0) : json_null());
+	ok = ok && j_set(o, "rx_bytes", j_u64(p->rx_bytes));
+	ok = ok && j_set(o, "tx_bytes", j_u64(p->tx_bytes));
+	ok = ok && j_set(o, "rx_packets", j_u64(p->rx_packets));
+	ok = ok && j_set(o, "tx_packets", j_u64(p->tx_packets));
+	ok = ok && j_set(o, "last_handshake",
+			 p->last_handshake > 0 ? json_integer(p->last_handshake) : json_null());
+	ok = ok && j_set(o, "why_not_direct", j_field(p->why_not_direct, sizeof(p->why_not_direct)));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- requests ---- */
+
+struct ctl_req {
+	unsigned argc; /* words after the command */
+	char *cmd;
+	char *argv[CTL_MAX_ARGS];
+	char buf[CTL_MAX_REQUEST];
+};
+
+/* One command's work: sets "result" (and any other member) in reply, or
+ * writes a reason to err and returns -1. */
+typedef int (*ctl_cmd_fn)(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r,
+			  json_t *reply, char *err, size_t errlen);
+
+static int cmd_status(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r,
+		      json_t *reply, char *err, size_t errlen)
+{
+	(void)r;
+	if (!ops->status) {
+		snprintf(err, errlen, "status: not supported by this daemon");
+		return -1;
+	}
+	struct ctl_node_status st;
+	memset(&st, 0, sizeof(st));
+	int rc = ops->status(ctx, &st);
+	if (rc < 0) {
+		snprintf(err, errlen, "status: %s", strerror(-rc));
+		return -1;
+	}
+	if (!j_set(reply, "result", ctl_json_node_status(&st))) {
+		snprintf(err, errlen, "status: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_peers(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r,
+		     json_t *reply, char *err, size_t errlen)
+{
+	(void)r;
+	if (!ops->peers) {
+		snprintf(err, errlen, "peers: not supported by this daemon");
+		return -1;
+	}
+	struct ctl_peer_status *arr = calloc(CTL_MAX_PEERS, sizeof(*arr));
+	json_t *list = json_array();
+	int rc = arr && list ? 0 : -ENOMEM;
+	int n = rc ? rc : ops->peers(ctx, arr, CTL_MAX_PEERS);
+	if (n < 0) {
+		snprintf(err, errlen, "peers: %s", strerror(-n));
+		goto fail;
+	}
+	unsigned shown = (unsigned)n < CTL_MAX_PEERS ? (unsigned)n : CTL_MAX_PEERS;
+	for (unsigned i = 0; i < shown; i++) {
+		if (json_array_append_new(list, ctl_json_peer(&arr[i])) != 0)
+			goto nomem;
+	}
+	if ((unsigned)n > shown && !j_set(reply, "truncated", json_true()))
+		goto nomem;
+	free(arr);
+	if (!j_set(reply, "result", list)) {
+		snprintf(err, errlen, "peers: out of memory");
+		return -1;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "peers: out of memory");
+fail:
+	json_decref(list);
+	free(arr);
+	return -1;
+}
+
+/* Later commands (netcheck, friends, friend add|accept|remove, hosts) slot
+ * in here with their own ctl_ops member. Commands that change state must
+ * also check the client's SO_PEERCRED, which the server will pass then. */
+static const struct ctl_cmd {
+	const char *name;
+	unsigned min_args, max_args;
+	ctl_cmd_fn fn;
+} ctl_cmds[] = {
+	{ "status", 0, 0, cmd_status },
+	{ "peers", 0, 0, cmd_peers },
+};
+
+/* Splits req into words. Returns NULL or why the request is malformed. */
+static const char *ctl_req_parse(struct ctl_req *r, const char *req, size_t len)
+{
+	if (len > 0 && req[len - 1] == '\r') /* tolerate "socat CRLF" */
+		len--;
+	if (len >= sizeof(r->buf))
+		return "request too long";
+	if (len == 0)
+		return "empty request";
+	memcpy(r->buf, req, len);
+	r->buf[len] = '\0';
+	r->cmd = NULL;
+	r->argc = 0;
+	char *word = r->buf;
+	for (size_t i = 0; i <= len; i++) {
+		char c = r->buf[i];
+		if (c != '\0' && c != ' ') {
+			if (c < 0x21 || c > 0x7e)
+				return "request must be printable ASCII";
+			continue;
+		}
+		if (&r->buf[i] == word)
+			return "empty word in request (one space between words)";
+		r->buf[i] = '\0';
+		if (!r->cmd)
+			r->cmd = word;
+		else if (r->argc < CTL_MAX_ARGS)
+			r->argv[r->argc++] = word;
+		else
+			return "too many arguments";
+		word = &r->buf[i + 1];
+	}
+	return NULL;
+}
+
+static json_t *ctl_reply_new(void)
+{
+	json_t *o = json_object();
+	if (o && json_object_set_new(o, "version", json_integer(CTL_PROTO_VERSION)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* Dumps reply with the trailing newline, or NULL if it is too big. */
+static char *ctl_reply_dump(const json_t *reply, size_t *out_len)
+{
+	char *s = json_dumps(reply, CTL_JSON_FLAGS);
+	if (!s)
+		return NULL;
+	size_t n = strlen(s);
+	if (n + 1 > CTL_MAX_RESPONSE) {
+		free(s);
+		return NULL;
+	}
+	char *t = realloc(s, n + 2);
+	if (!t) {
+		free(s);
+		return NULL;
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
+	*out_len = n + 1;
+	return t;
+}
+
+char *ctl_json_error_reply(const char *msg, size_t *out_len)
+{
+	json_t *reply = ctl_reply_new();
+	if (!reply || !j_set(reply, "error", json_string(msg))) {
+		json_decref(reply);
+		return NULL;
+	}
+	char *s = ctl_reply_dump(reply, out_len);
+	json_decref(reply);
+	return s;
+}
+
+static const struct ctl_cmd *ctl_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+		if (strcmp(ctl_cmds[i].name, name) == 0)
+			return &ctl_cmds[i];
+	}
+	return NULL;
+}
+
+char *ctl_json_dispatch(const struct ctl_ops *ops, void *ctx, const char *req, size_t len,
+			size_t *out_len, int *is_error)
+{
+	struct ctl_req r;
+	char err[160] = "";
+	*is_error = 1;
+	const char *bad = ctl_req_parse(&r, req, len);
+	if (bad)
+		return ctl_json_error_reply(bad, out_len);
+	const struct ctl_cmd *c = ctl_cmd_find(r.cmd);
+	if (!c) {
+		snprintf(err, sizeof(err), "unknown command \"%.40s\"", r.cmd);
+		return ctl_json_error_reply(err, out_len);
+	}
+	if (r.argc < c->min_args || r.argc > c->max_args) {
+		snprintf(err, sizeof(err), "%s: wrong number of arguments", c->name);
+		return ctl_json_error_reply(err, out_len);
+	}
+	json_t *reply = ctl_reply_new();
+	if (!reply)
+		return NULL;
+	if (c->fn(ops, ctx, &r, reply, err, sizeof(err)) < 0) {
+		json_decref(reply);
+		return ctl_json_error_reply(err, out_len);
+	}
+	char *s = ctl_reply_dump(reply, out_len);
+	json_decref(reply);
+	if (!s) {
+		snprintf(err, sizeof(err), "%s: reply too large", c->name);
+		return ctl_json_error_reply(err, out_len);
+	}
+	*is_error = 0;
+	return s;
+}
