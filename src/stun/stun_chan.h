@@ -9,15 +9,16 @@
 
 #include "stun_proto.h"
 
+/* A channel number a peer may use: the RFC 5766 range (see stun_proto.h). */
 static inline bool turn_channel_valid(uint16_t chan)
 {
-	return chan >= TURN_CHANNEL_MIN && chan <= TURN_CHANNEL_MAX;
+	return chan >= TURN_CHANNEL_MIN && chan <= TURN_CHANNEL_MAX_ACCEPT;
 }
 
-/* true when the first byte says ChannelData (64-79). */
+/* true when the first byte says ChannelData (64-127, RFC 5766 range). */
 static inline bool stun_is_channel_data(const uint8_t *buf, size_t len)
 {
-	return len >= 1 && buf[0] >= 0x40 && buf[0] <= 0x4F;
+	return len >= 1 && buf[0] >= 0x40 && buf[0] <= 0x7F;
 }
 
 /* Parses one ChannelData message. Over UDP the datagram may carry padding

@@ -116,11 +116,16 @@ enum {
 	TURN_CHANNEL_REUSE_GUARD = 300, /* a channel number/peer is not rebound for 5 min after expiry */
 };
 
-/* ChannelData (RFC 8656 12.4). Channel numbers 0x4000-0x4FFF; the first
- * byte of ChannelData is therefore 64-79 (RFC 7983 demultiplexing). */
+/* ChannelData (RFC 8656 12.4). We bind channels in 0x4000-0x4FFF, so the
+ * first byte is 64-79 (RFC 7983 demultiplexing). RFC 5766 allowed up to
+ * 0x7FFF and its clients (coturn's turnutils among them) still pick numbers
+ * there; RFC 8656 narrowed the range only to leave first bytes 80-127 to
+ * other protocols sharing a port, which a TURN connection never carries,
+ * so parsers accept the old range. */
 enum {
 	TURN_CHANNEL_MIN = 0x4000,
 	TURN_CHANNEL_MAX = 0x4FFF,
+	TURN_CHANNEL_MAX_ACCEPT = 0x7FFF,
 };
 
 #endif

@@ -159,14 +159,6 @@ struct turn_alloc *turn_find_live(struct turn_server *s, const struct turn_conn 
 				  uint64_t now_ms);
 /* Closes the relay, releases the quota, logs and frees. */
 void turn_delete_alloc(struct turn_server *s, struct turn_alloc *a, bool expired);
-/* Channel numbers: RFC 8656 allows 0x4000-0x4FFF, RFC 5766 allowed up to
- * 0x7FFF and RFC 5766 clients (coturn's among them) still pick numbers up
- * there. RFC 8656 narrowed the range only to leave first bytes 80-127 to
- * other protocols multiplexed on one port (RFC 7983), which a TURN client
- * connection never carries, so the server accepts the old range. */
-bool turn_chan_number_ok(uint16_t chan);
-/* First byte 64-127 (RFC 5766 range); the caller checks the rest. */
-bool turn_is_channel_data(const uint8_t *buf, size_t len);
 void turn_data_channel(struct turn_server *s, const struct turn_conn *conn,
 			     const uint8_t *data, size_t len, uint64_t now_ms);
 void turn_data_send_indication(struct turn_server *s, const struct turn_conn *conn,

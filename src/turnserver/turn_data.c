@@ -13,34 +13,6 @@
 
 static const uint8_t zero_pad[4];
 
-bool turn_chan_number_ok(uint16_t chan)
-{
-	return chan >= TURN_CHANNEL_MIN && chan <= 0x7FFF;
-}
-
-bool turn_is_channel_data(const uint8_t *buf, size_t len)
-{
-	return len >= 1 && buf[0] >= 0x40 && buf[0] <= 0x7F;
-}
-
-/* ChannelData with the RFC 5766 channel range; as stun_chan_parse
- * otherwise: at most 3 bytes of padding after the data. */
-static int chan_parse(const uint8_t *buf, size_t len, uint16_t *chan, const uint8_t **data,
-		      uint16_t *dlen)
-{
-	if (len < STUN_CHANNEL_HEADER_LEN)
-		return -EBADMSG;
-	uint16_t c = (uint16_t)((buf[0] << 8) | buf[1]);
-	uint16_t n = (uint16_t)((buf[2] << 8) | buf[3]);
-	size_t need = STUN_CHANNEL_HEADER_LEN + (size_t)n;
-	if (!turn_chan_number_ok(c) || len < need || len > need + 3)
-		return -EBADMSG;
-	*chan = c;
-	*data = buf + STUN_CHANNEL_HEADER_LEN;
-	*dlen = n;
-	return 0;
-}
-
 /* Permission, then the allocation's bandwidth budget. */
 static bool may_relay(struct turn_server *s, struct turn_alloc *a, const struct sockaddr *peer,
 		      size_t len, uint64_t now_ms)
@@ -97,7 +69,7 @@ void turn_data_channel(struct turn_server *s, const struct turn_conn *conn,
 	uint16_t chan, dlen;
 	struct turn_alloc *a;
 
-	if (chan_parse(data, len, &chan, &d, &dlen) < 0) {
+	if (stun_chan_parse(data, len, &chan, &d, &dlen) < 0) {
 		s->stats.bad_in++;
 		return;
 	}

@@ -15,7 +15,7 @@
  *   RESERVATION-TOKEN is ever issued, one presented is invalid: 508, or 400
  *   when combined with EVEN-PORT or REQUESTED-ADDRESS-FAMILY (RFC 8656 7.2).
  * - Channel numbers up to 0x7FFF (RFC 5766) are accepted, see
- *   turn_chan_number_ok().
+ *   turn_channel_valid() in stun_chan.h.
  * - A refused account and an unknown user both get 401.
  * - Every answer to an unauthenticated request (401, 438, 400, 420 ...)
  *   passes a per-source-IP token bucket and carries nothing optional, so the
@@ -591,7 +591,7 @@ static void do_channel_bind(struct turn_server *s, struct turn_req *r)
 
 	if (!a)
 		return;
-	if (!ca || !pa || stun_attr_get_channel(&r->m, ca, &chan) || !turn_chan_number_ok(chan))
+	if (!ca || !pa || stun_attr_get_channel(&r->m, ca, &chan) || !turn_channel_valid(chan))
 		code = STUN_ERR_BAD_REQUEST;
 	if (!code)
 		code = peer_of(s, r, a, pa, &peer);
@@ -696,7 +696,7 @@ void turn_server_on_client(struct turn_server *s, const struct turn_conn *conn,
 {
 	struct turn_req r;
 
-	if (turn_is_channel_data(data, len)) {
+	if (stun_is_channel_data(data, len)) {
 		turn_data_channel(s, conn, data, len, now_ms);
 		return;
 	}

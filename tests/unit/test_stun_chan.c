@@ -54,12 +54,17 @@ static void test_parse_bad(void **state)
 		assert_int_equal(stun_chan_parse(buf, n, &chan, &data, &dlen), -EBADMSG);
 	/* More than padding after the data. */
 	assert_int_equal(stun_chan_parse(buf, 13, &chan, &data, &dlen), -EBADMSG);
-	/* Outside 0x4000-0x4FFF. */
+	/* Outside 0x4000-0x7FFF (the RFC 5766 range is accepted). */
 	stun_chan_header(buf, 0x3fff, 0, false);
 	assert_int_equal(stun_chan_parse(buf, 4, &chan, &data, &dlen), -EBADMSG);
-	stun_chan_header(buf, 0x5000, 0, false);
+	stun_chan_header(buf, 0x8000, 0, false);
 	assert_int_equal(stun_chan_parse(buf, 4, &chan, &data, &dlen), -EBADMSG);
 	assert_false(stun_is_channel_data(buf, 4));
+	stun_chan_header(buf, 0x7fff, 0, false);
+	assert_int_equal(stun_chan_parse(buf, 4, &chan, &data, &dlen), 0);
+	assert_int_equal(chan, 0x7fff);
+	assert_true(stun_is_channel_data(buf, 4));
+	chan = 0;
 	/* Length claiming more than the datagram holds. */
 	stun_chan_header(buf, 0x4000, 0xffff, false);
 	assert_int_equal(stun_chan_parse(buf, sizeof(buf), &chan, &data, &dlen), -EBADMSG);
@@ -117,7 +122,7 @@ static void test_stream_frames(void **state)
 
 	/* Not STUN/ChannelData (RTP, TLS records, garbage), or STUN-looking
 	 * bytes with a zero cookie. */
-	static const uint8_t firsts[] = { 0x50, 0x80, 0xff, 0x16, 0x3f };
+	static const uint8_t firsts[] = { 0x80, 0xff, 0x16, 0x3f };
 	for (size_t i = 0; i < sizeof(firsts); i++) {
 		memset(buf, 0, 8);
 		buf[0] = firsts[i];
