@@ -105,7 +105,7 @@ struct ice_agent {
 
 /* Defaults: consent freshness on, recheck every ICE_RECHECK_MS. */
 void ice_config_default(struct ice_config *cfg);
-/* ufrag 4..64 and pwd 22..128 ice-chars. cfg may be NULL. Returns 0 or -EINVAL. */
+/* ufrag 4..64 and pwd 22..256 ice-chars. cfg may be NULL. Returns 0 or -EINVAL. */
 int ice_agent_init(struct ice_agent *a, const struct ice_config *cfg, bool controlling,
 		   uint64_t tiebreaker, const char *ufrag, const char *pwd);
 int ice_agent_set_remote_credentials(struct ice_agent *a, const char *ufrag, const char *pwd);

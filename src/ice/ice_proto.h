@@ -36,7 +36,7 @@ enum {
 	ICE_MAX_RESPONSES = 16, /* queued answers to incoming checks */
 	ICE_MAX_CONSENT_TX = 8, /* outstanding consent transactions remembered */
 	ICE_UFRAG_MAX = 64,     /* RFC 8839 allows 256; ipop generates short ones */
-	ICE_PWD_MAX = 128,
+	ICE_PWD_MAX = 256,     /* RFC 8839 limit, as the signalling allows */
 	ICE_UFRAG_MIN = 4,
 	ICE_PWD_MIN = 22,
 	ICE_FOUNDATION_MAX = 32,

@@ -636,6 +636,12 @@ static void test_bad_credentials_rejected(void **state)
 	assert_int_equal(ice_agent_init(&a, NULL, true, 1, "ab:cd", PWD[0]), -EINVAL);
 	assert_int_equal(ice_agent_init(&a, NULL, true, 1, "abcd", PWD[0]), 0);
 	assert_int_equal(ice_agent_set_remote_credentials(&a, "x", PWD[1]), -EINVAL);
+	char longpwd[ICE_PWD_MAX + 2];
+	memset(longpwd, 'p', sizeof longpwd - 1);
+	longpwd[ICE_PWD_MAX + 1] = '\0';
+	assert_int_equal(ice_agent_set_remote_credentials(&a, "abcd", longpwd), -EINVAL);
+	longpwd[ICE_PWD_MAX] = '\0'; /* the RFC 8839 maximum is fine */
+	assert_int_equal(ice_agent_set_remote_credentials(&a, "abcd", longpwd), 0);
 	assert_int_equal(ice_agent_next_deadline(&a, 5), UINT64_MAX);
 }
 
