@@ -38,6 +38,8 @@ struct ice_event {
 	bool controlling;          /* role after the event */
 };
 
+enum { ICE_TX_BUF_MIN = 256 }; /* the largest message the agent builds fits */
+
 struct ice_transmit {
 	uint32_t base_id;              /* send from this base... */
 	struct sockaddr_storage dst;   /* ...to this address */
@@ -130,7 +132,8 @@ void ice_agent_base_failed(struct ice_agent *a, uint32_t base_id, uint64_t now_m
 bool ice_agent_input(struct ice_agent *a, uint32_t base_id, const struct sockaddr *from,
 		     const uint8_t *buf, size_t len, uint64_t now_ms);
 /* Writes the next datagram due at now_ms into buf. Returns its length,
- * 0 when nothing is due, or -ENOSPC when cap is too small (it stays due). */
+ * 0 when nothing is due, or -ENOSPC when cap is below ICE_TX_BUF_MIN
+ * (nothing is consumed then). Call again until it returns 0. */
 int ice_agent_poll_transmit(struct ice_agent *a, struct ice_transmit *t, uint8_t *buf,
 			    size_t cap, uint64_t now_ms);
 /* Earliest time something is due, UINT64_MAX when idle. */

@@ -5,9 +5,12 @@
 
 #include "ice_agent.h"
 
-/* Largest message the agent builds: header, USERNAME of two maximal
- * ufrags, PRIORITY, role, USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT. */
-enum { ICE_TX_MIN = 256 };
+/* Largest message the agent builds: header 20, USERNAME of two maximal
+ * ufrags 4+132, PRIORITY 8, role 12, USE-CANDIDATE 4, MESSAGE-INTEGRITY 24,
+ * FINGERPRINT 8 = 212 bytes. */
+enum { ICE_TX_MIN = ICE_TX_BUF_MIN };
+_Static_assert(20 + 4 + (2 * ICE_UFRAG_MAX + 1 + 3) / 4 * 4 + 8 + 12 + 4 + 24 + 8 <= ICE_TX_MIN,
+	       "ICE_TX_BUF_MIN too small for the longest check");
 
 void ice_agent_fail_pair(struct ice_agent *a, int pi, enum ice_pair_err err, uint64_t now_ms);
 void ice_agent_maybe_nominate(struct ice_agent *a, uint64_t now_ms);

@@ -584,6 +584,66 @@ static void test_base_failed(void **state)
 	assert_agree();
 }
 
+/* Answers A's first check with a hand-built response. */
+static void answer_first_check(uint16_t cls, int code, const char *src, struct ice_pair_info *out)
+{
+	uint8_t buf[512];
+	struct ice_transmit t;
+	struct stun_msg m;
+	struct stun_builder b;
+	w_init(true, false, 11, 22, NULL);
+	w_cand(0, ICE_CAND_HOST, 1, "10.0.0.1:1000", NULL, 65535);
+	w_cand(1, ICE_CAND_HOST, 7, "10.0.0.2:2000", NULL, 65535);
+	struct ice_agent *a = &W.ag[0];
+	int n = ice_agent_poll_transmit(a, &t, buf, sizeof buf, W.now);
+	assert_true(n > 0);
+	assert_int_equal(t.base_id, 1);
+	assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
+	assert_int_equal(m.cls, STUN_CLASS_REQUEST);
+	assert_non_null(stun_msg_find(&m, ICE_ATTR_CONTROLLING));
+	uint8_t tid[STUN_TID_LEN];
+	memcpy(tid, m.tid, sizeof tid);
+	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, cls, tid);
+	if (code)
+		stun_build_error(&b, code, "x");
+	stun_build_integrity(&b, (const uint8_t *)PWD[1], strlen(PWD[1]));
+	stun_build_fingerprint(&b);
+	n = stun_build_finish(&b);
+	struct sockaddr_storage from = A(src);
+	assert_true(ice_agent_input(a, 1, SA(from), buf, (size_t)n, W.now));
+	assert_int_equal(ice_agent_pair_info(a, 0, out), 0);
+}
+
+static void test_response_handling(void **state)
+{
+	(void)state;
+	struct ice_pair_info pi;
+	answer_first_check(STUN_CLASS_SUCCESS, 0, "10.0.0.2:2000", &pi);
+	assert_int_equal(pi.state, ICE_PAIR_SUCCEEDED);
+	/* from another address than the check went to: not symmetric */
+	answer_first_check(STUN_CLASS_SUCCESS, 0, "10.0.0.2:2999", &pi);
+	assert_int_equal(pi.state, ICE_PAIR_FAILED);
+	assert_int_equal(pi.err, ICE_ERR_ASYMMETRIC);
+	answer_first_check(STUN_CLASS_ERROR, 400, "10.0.0.2:2000", &pi);
+	assert_int_equal(pi.state, ICE_PAIR_FAILED);
+	assert_int_equal(pi.err, ICE_ERR_ERROR_RESP);
+	assert_int_equal(pi.err_code, 400);
+	/* 487: we were controlling and the peer wins, so we yield and retry */
+	answer_first_check(STUN_CLASS_ERROR, STUN_ERR_ROLE_CONFLICT, "10.0.0.2:2000", &pi);
+	assert_int_equal(pi.state, ICE_PAIR_WAITING);
+	assert_false(W.ag[0].controlling);
+	assert_true(pi.priority == ice_pair_priority(pi.remote.priority, pi.local.priority));
+	uint8_t buf[512];
+	struct ice_transmit t;
+	struct stun_msg m;
+	W.now += ICE_TA_MS;
+	int n = ice_agent_poll_transmit(&W.ag[0], &t, buf, sizeof buf, W.now);
+	assert_true(n > 0);
+	assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
+	assert_non_null(stun_msg_find(&m, ICE_ATTR_CONTROLLED));
+	assert_null(stun_msg_find(&m, ICE_ATTR_USE_CANDIDATE));
+}
+
 static void test_input_filtering(void **state)
 {
 	(void)state;
@@ -661,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_failed_after_end_of_candidates),
 		cmocka_unit_test(test_checks_before_signalling),
 		cmocka_unit_test(test_base_failed),
+		cmocka_unit_test(test_response_handling),
 		cmocka_unit_test(test_input_filtering),
 		cmocka_unit_test(test_bad_credentials_rejected),
 	};
