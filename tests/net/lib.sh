@@ -1,0 +1,126 @@
+# Shared helpers for the namespace lab (source it; bash only).
+#
+#   source "$(dirname "$0")/lib.sh"
+#   lib_init NAME            # prefix "ipts-NAME-$$" (IPOP_NS_PREFIX overrides "ipts"),
+#                            # temp dir $LIB_TMP, EXIT trap that cleans everything
+#   ns_create NAME           # namespace "$LIB_PREFIX-NAME" with lo up; echo-free
+#   ns_name NAME             # the full namespace name
+#   ns_link NS1 IF1 IP1/LEN NS2 IF2 IP2/LEN   # veth pair between two namespaces
+#   ns_route NS DEST VIA     # ip route add DEST via VIA in NS
+#   ns_forward NS            # enable IPv4 forwarding in NS (a router)
+#   ns_exec NS CMD...        # run CMD inside NS
+#   ns_bg NS LOG CMD...      # start CMD in NS in the background, output to LOG;
+#                            # sets LIB_PID and registers it for cleanup
+#   wait_udp_port NS PORT [SECONDS] / wait_tcp_port NS PORT [SECONDS]
+#   wait_no_port NS PROTO PORT [SECONDS]      # until nothing listens on it
+#   lib_on_exit CMD...       # extra cleanup, run first
+#   pass MSG / fail MSG / skip REASON         # fail exits 1, skip exits 77
+#   need_cmd CMD...          # skip unless every command exists
+#   need_root                # skip unless we may create namespaces
+#
+# Namespaces and processes are removed on EXIT whatever happened.
+
+LIB_PREFIX=""
+LIB_TMP=""
+LIB_NS=()
+LIB_PIDS=()
+LIB_HOOKS=()
+LIB_FAILS=0
+
+lib_cleanup() {
+	local rc=$? h p n
+	trap - EXIT INT TERM
+	for h in "${LIB_HOOKS[@]}"; do eval "$h" >/dev/null 2>&1 || true; done
+	for p in "${LIB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${LIB_PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	for n in "${LIB_NS[@]}"; do
+		# Anything still running inside (e.g. children we did not track).
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+		ip netns del "$n" 2>/dev/null || true
+	done
+	[ -n "$LIB_TMP" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$LIB_TMP"
+	[ -n "${KEEP_TMP:-}" ] && echo "kept $LIB_TMP"
+	exit "$rc"
+}
+
+lib_init() {
+	LIB_PREFIX="${IPOP_NS_PREFIX:-ipts}-$1-$$"
+	LIB_TMP=$(mktemp -d "/tmp/$LIB_PREFIX.XXXXXX")
+	trap lib_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+
+need_cmd() {
+	local c
+	for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "command '$c' not found"; done
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
+	ip netns add "${LIB_PREFIX}-probe" 2>/dev/null || skip "cannot create network namespaces"
+	ip netns del "${LIB_PREFIX}-probe"
+}
+
+lib_on_exit() { LIB_HOOKS+=("$*"); }
+
+ns_name() { echo "$LIB_PREFIX-$1"; }
+
+ns_create() {
+	local n; n=$(ns_name "$1")
+	ip netns add "$n" || fail "ip netns add $n"
+	LIB_NS+=("$n")
+	ip -n "$n" link set lo up
+}
+
+ns_exec() {
+	local n; n=$(ns_name "$1"); shift
+	ip netns exec "$n" "$@"
+}
+
+# Interface names are local to each namespace, so short fixed names are fine.
+ns_link() {
+	local ns1=$1 if1=$2 ip1=$3 ns2=$4 if2=$5 ip2=$6
+	local n1 n2; n1=$(ns_name "$ns1"); n2=$(ns_name "$ns2")
+	local tmp="v$$x$RANDOM"
+	ip link add "${tmp}a" type veth peer name "${tmp}b" || fail "veth"
+	ip link set "${tmp}a" netns "$n1" && ip link set "${tmp}b" netns "$n2" || fail "veth move"
+	ip -n "$n1" link set "${tmp}a" name "$if1" && ip -n "$n2" link set "${tmp}b" name "$if2"
+	ip -n "$n1" addr add "$ip1" dev "$if1" && ip -n "$n2" addr add "$ip2" dev "$if2"
+	ip -n "$n1" link set "$if1" up && ip -n "$n2" link set "$if2" up
+}
+
+ns_route() { ip -n "$(ns_name "$1")" route add "$2" via "$3"; }
+
+ns_forward() { ns_exec "$1" sysctl -qw net.ipv4.ip_forward=1; }
+
+ns_bg() {
+	local ns=$1 log=$2; shift 2
+	ip netns exec "$(ns_name "$ns")" "$@" >"$log" 2>&1 &
+	LIB_PID=$!
+	LIB_PIDS+=("$LIB_PID")
+}
+
+# ss filters: sport = :PORT; -H drops the header so any output means found.
+lib_port_open() { # NS PROTO(u|t) PORT
+	local flag=-uan
+	[ "$2" = t ] && flag=-tln
+	[ -n "$(ns_exec "$1" ss -H $flag "sport = :$3" 2>/dev/null)" ]
+}
+
+lib_wait() { # SECONDS CMD...
+	local t=$1 i; shift
+	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+wait_udp_port() { lib_wait "${3:-10}" lib_port_open "$1" u "$2"; }
+wait_tcp_port() { lib_wait "${3:-10}" lib_port_open "$1" t "$2"; }
+lib_port_closed() { ! lib_port_open "$@"; }
+wait_no_port() { lib_wait "${4:-10}" lib_port_closed "$1" "$2" "$3"; }

@@ -1,0 +1,137 @@
+# Helpers shared by the ipop-turnserver lab tests (source after lib.sh).
+#
+#   turn_topology            # the namespaces below, routed through "router"
+#
+#     client 198.51.100.2 --+                 +-- server 192.0.2.1 (ipop-turnserver)
+#                           +--- router ------+
+#     peer   203.0.113.2 ---+  .1 in each /24
+#
+#   turn_bin                 # path of ipop-turnserver (IPOP_BUILD overrides build/)
+#   turn_start CONF          # start it in "server", wait for its UDP port; TURN_PID, TURN_LOG
+#   turn_stop                # SIGTERM and wait; fails if it does not exit 0 in 10 s
+#   uclient_run LOG ARGS...  # turnutils_uclient in "client" (timeout 90 s)
+#   uclient_assert LOG WHAT  # sent > 0, received == sent, "Total lost packets 0"
+#   stun_binding_stream PROTO(tcp|tls) HOST PORT   # prints the XOR-MAPPED-ADDRESS "ip:port"
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TURN_SERVER_IP=192.0.2.1
+TURN_CLIENT_IP=198.51.100.2
+TURN_PEER_IP=203.0.113.2
+
+turn_bin() {
+	local d=${IPOP_BUILD:-build}
+	[[ $d == /* ]] || d="$REPO_ROOT/$d"
+	local b="$d/ipop-turnserver"
+	[ -x "$b" ] || skip "$b not built (run make, or set IPOP_BUILD)"
+	echo "$b"
+}
+
+turn_topology() {
+	ns_create router
+	ns_create server
+	ns_create client
+	ns_create peer
+	ns_forward router
+	ns_link router rs 192.0.2.254/24 server eth0 192.0.2.1/24
+	ns_link router rc 198.51.100.1/24 client eth0 198.51.100.2/24
+	ns_link router rp 203.0.113.1/24 peer eth0 203.0.113.2/24
+	ns_exec server ip route add default via 192.0.2.254
+	ns_exec client ip route add default via 198.51.100.1
+	ns_exec peer ip route add default via 203.0.113.1
+}
+
+# A turn.conf in the original TurnServer layout, plus the given lines
+# (which must not repeat the keys written here).
+turn_conf_write() { # FILE [LINE...]
+	local f=$1; shift
+	{
+		echo "# written by $(basename "$0")"
+		echo "listen_address = { \"$TURN_SERVER_IP\" }"
+		echo "realm = \"ipop\""
+		echo "max_relay_per_username = 100"
+		echo "threads = 2"
+		local l
+		for l in "$@"; do echo "$l"; done
+	} >"$f"
+}
+
+turn_start() { # CONF [PORT]
+	local conf=$1 port=${2:-3478} bin
+	bin=$(turn_bin) || exit 77
+	TURN_LOG="$LIB_TMP/turnserver.$RANDOM.log"
+	ns_bg server "$TURN_LOG" "$bin" -f -c "$conf"
+	TURN_PID=$LIB_PID
+	if ! wait_udp_port server "$port" 10; then
+		cat "$TURN_LOG" >&2
+		fail "ipop-turnserver did not open udp port $port"
+	fi
+	kill -0 "$TURN_PID" 2>/dev/null || { cat "$TURN_LOG" >&2; fail "ipop-turnserver exited"; }
+}
+
+turn_stop() {
+	kill -TERM "$TURN_PID" 2>/dev/null || fail "ipop-turnserver was not running"
+	local i
+	for ((i = 0; i < 100; i++)); do kill -0 "$TURN_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$TURN_PID" 2>/dev/null && fail "ipop-turnserver ignored SIGTERM for 10 s"
+	wait "$TURN_PID"
+	local rc=$?
+	[ $rc -eq 0 ] || { tail -20 "$TURN_LOG" >&2; fail "ipop-turnserver exited with $rc"; }
+}
+
+uclient_run() { # LOG ARGS...
+	local log=$1; shift
+	ns_exec client timeout 90 turnutils_uclient "$@" >"$log" 2>&1
+}
+
+# The summary of turnutils_uclient: "tot_send_msgs=N, tot_recv_msgs=M" and
+# "Total lost packets L (...)"; all must say that everything came back.
+uclient_assert() { # LOG WHAT
+	local log=$1 what=$2 line sent recv lost
+	line=$(grep -E 'start_mclient: tot_send_msgs=[0-9]+, tot_recv_msgs=[0-9]+' "$log" | tail -1)
+	sent=$(sed -nE 's/.*tot_send_msgs=([0-9]+).*/\1/p' <<<"$line")
+	recv=$(sed -nE 's/.*tot_recv_msgs=([0-9]+).*/\1/p' <<<"$line")
+	lost=$(sed -nE 's/.*Total lost packets ([0-9]+).*/\1/p' "$log" | tail -1)
+	if [ -z "$sent" ] || [ -z "$lost" ] || [ "$sent" -eq 0 ] || [ "$lost" -ne 0 ] || [ "$recv" -ne "$sent" ]; then
+		tail -25 "$log" >&2
+		echo "--- server log:" >&2
+		tail -20 "$TURN_LOG" >&2
+		fail "$what: sent=${sent:-?} received=${recv:-?} lost=${lost:-?}"
+	fi
+	pass "$what: sent=$sent received=$recv lost=$lost"
+}
+
+# STUN Binding over TCP or TLS (turnutils_stunclient is UDP only).
+stun_binding_stream() { # PROTO HOST PORT
+	ns_exec client timeout 10 python3 - "$1" "$2" "$3" <<'PY'
+import os, socket, ssl, struct, sys
+proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.create_connection((host, port), timeout=5)
+if proto == "tls":
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = ctx.wrap_socket(s)
+tid = os.urandom(12)
+s.sendall(struct.pack("!HHI", 0x0001, 0, 0x2112A442) + tid)
+buf = b""
+while len(buf) < 20 or len(buf) < 20 + struct.unpack("!H", buf[2:4])[0]:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("connection closed before the response")
+    buf += chunk
+mtype, mlen, cookie = struct.unpack("!HHI", buf[:8])
+if mtype != 0x0101 or cookie != 0x2112A442 or buf[8:20] != tid:
+    sys.exit("not a Binding success response: type 0x%04x" % mtype)
+off = 20
+while off + 4 <= 20 + mlen:
+    at, al = struct.unpack("!HH", buf[off:off + 4])
+    val = buf[off + 4:off + 4 + al]
+    if at == 0x0020 and val[1] == 1:
+        xport = struct.unpack("!H", val[2:4])[0] ^ 0x2112
+        xip = struct.unpack("!I", val[4:8])[0] ^ 0x2112A442
+        print("%s:%d" % (socket.inet_ntoa(struct.pack("!I", xip)), xport))
+        sys.exit(0)
+    off += 4 + ((al + 3) & ~3)
+sys.exit("no IPv4 XOR-MAPPED-ADDRESS")
+PY
+}

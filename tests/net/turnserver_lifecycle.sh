@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# ipop-turnserver process lifecycle: SIGHUP re-reads the account file (a
+# user added to it can allocate after the HUP and not before); SIGTERM with
+# live allocations and connections exits 0 and leaves no socket behind.
+#
+#     client 198.51.100.2 --+                 +-- server 192.0.2.1 (ipop-turnserver)
+#     (turnutils_uclient)   +--- router ------+
+#     peer   203.0.113.2 ---+  .1 in each /24
+#     (turnutils_peer :3480)
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_turn.sh"
+lib_init tslife
+need_cmd turnutils_uclient turnutils_peer ss
+need_root
+turn_bin >/dev/null || exit 77
+turn_topology
+
+acc="$LIB_TMP/accounts"
+echo "svpnjingle:1234567890:ipop:authorized" >"$acc"
+conf="$LIB_TMP/turn.conf"
+turn_conf_write "$conf" 'udp_port = 3478' 'tcp_port = 3478' 'account_method = "file"' \
+	"account_file = \"$acc\"" 'min_port = 50000' 'max_port = 50999'
+turn_start "$conf"
+grep -q 'open file limit: [0-9]' "$TURN_LOG" || fail "RLIMIT_NOFILE not logged"
+ns_bg peer "$LIB_TMP/peer.log" turnutils_peer -L "$TURN_PEER_IP" -p 3480
+wait_udp_port peer 3480 || fail "turnutils_peer did not start"
+PEER=(-e "$TURN_PEER_IP" -r 3480)
+
+# --- SIGHUP
+uclient_run "$LIB_TMP/new-before.log" -n 5 -m 1 -l 170 -c -X -u newuser -w newpass "${PEER[@]}" "$TURN_SERVER_IP"
+grep -q 'tot_recv_msgs=[1-9]' "$LIB_TMP/new-before.log" && fail "newuser relayed before being added"
+pass "newuser is refused before the reload"
+echo "newuser:newpass:ipop:authorized" >>"$acc"
+kill -HUP "$TURN_PID"
+lib_wait 5 grep -q 'accounts reloaded, 2 accounts' "$TURN_LOG" || { tail "$TURN_LOG"; fail "no reload logged"; }
+uclient_run "$LIB_TMP/new-after.log" -n 20 -m 2 -l 170 -c -X -u newuser -w newpass "${PEER[@]}" "$TURN_SERVER_IP"
+uclient_assert "$LIB_TMP/new-after.log" "newuser allocates after SIGHUP"
+kill -0 "$TURN_PID" || fail "the server died on SIGHUP"
+
+# --- SIGTERM with live allocations (udp and tcp clients that hang on)
+ns_bg client "$LIB_TMP/hang-udp.log" turnutils_uclient -h -n 5 -m 5 -l 170 -c -X \
+	-u svpnjingle -w 1234567890 "${PEER[@]}" "$TURN_SERVER_IP"
+ns_bg client "$LIB_TMP/hang-tcp.log" turnutils_uclient -h -t -n 5 -m 5 -l 170 -c -X \
+	-u svpnjingle -w 1234567890 "${PEER[@]}" "$TURN_SERVER_IP"
+relay_ports() { ns_exec server ss -H -uan 'sport >= :50000 and sport <= :50999' | wc -l; }
+has_allocs() { [ "$(relay_ports)" -ge 10 ]; }
+lib_wait 20 has_allocs || { tail "$LIB_TMP"/hang-*.log; fail "only $(relay_ports) relay sockets open"; }
+pass "$(relay_ports) relay sockets open, $(ns_exec server ss -H -tn state established 'sport = :3478' | wc -l) tcp connections"
+turn_stop
+left_udp=$(ns_exec server ss -H -uan)
+left_tcp=$(ns_exec server ss -H -tln)
+[ -z "$left_udp$left_tcp" ] || { echo "$left_udp$left_tcp"; fail "sockets left after SIGTERM"; }
+pass "SIGTERM: exit 0, no udp socket and no listener left"
+grep -q 'final: .* relays_open=0 ' "$TURN_LOG" || { tail "$TURN_LOG"; fail "allocations left at shutdown"; }
+pass "every allocation released at shutdown"
