@@ -1,0 +1,153 @@
+/* ipopd: the GroupVPN node daemon. Command line and process setup; the
+ * daemon itself is in node.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "node.h"
+#include "node_conf.h"
+#include "node_keyfile.h"
+
+#define IPOPD_VERSION "0.1.0"
+
+static struct node g_node;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ipopd -c CONFIG [-n] [-d] [-p PORT]\n"
+		"       ipopd -h | -V\n"
+		"\n"
+		"Joins this machine to the ipop virtual network described by CONFIG (the\n"
+		"config.json of the original IPOP; keys and defaults: docs/config.md).\n"
+		"\n"
+		"  -c, --config FILE  config.json to use (required)\n"
+		"  -n, --check        check the configuration, print what is wrong, exit\n"
+		"                     (0: usable, 1: errors)\n"
+		"  -d, --debug        log at debug level (overrides log_level)\n"
+		"  -p, --port PORT    local UDP port for ICE and the tunnel (default 0:\n"
+		"                     a random port)\n"
+		"  -h, --help         this help\n"
+		"  -V, --version      print the version\n"
+		"\n"
+		"The node needs CAP_NET_ADMIN to create its TUN interface. It logs to\n"
+		"stderr. SIGINT/SIGTERM: say bye to the peers and exit.\n");
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	node_request_stop(&g_node);
+}
+
+/* The key's directory, created 0700 when missing (first run). */
+static void ensure_key_dir(const char *path)
+{
+	char *dup = strdup(path);
+	if (!dup)
+		return;
+	const char *dir = dirname(dup);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+	free(dup);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
+		{ "debug", no_argument, NULL, 'd' },	    { "port", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfg = NULL;
+	bool check = false, debug = false;
+	long port = 0;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:ndp:hV", longopts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'p': {
+			char *end;
+			port = strtol(optarg, &end, 10);
+			if (*end || port < 0 || port > 65535) {
+				fprintf(stderr, "ipopd: -p: not a port: %s\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ipopd %s\n", IPOPD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!cfg || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	struct node_conf conf;
+	int nerr = node_conf_load(&conf, cfg);
+	if (nerr) {
+		fprintf(stderr, "ipopd: %s: %d error(s); not starting\n", cfg, nerr);
+		node_conf_free(&conf);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok (%u warning(s))\n", cfg, conf.n_warnings);
+		node_conf_free(&conf);
+		return 0;
+	}
+	log_init("ipopd", debug ? LOG_LVL_DEBUG : conf.log_level, false);
+	const char *warn[4];
+	unsigned nw = node_conf_security_warnings(&conf, warn, 4);
+	for (unsigned i = 0; i < nw && i < 4; i++)
+		log_warn("%s", warn[i]);
+	if (noise_init() < 0)
+		fatal("libsodium failed to initialise");
+	ensure_key_dir(conf.key_file);
+	bool created = false;
+	if (node_keyfile_load_or_create(conf.key_file, &g_node.kp, &created) < 0) {
+		node_conf_free(&conf);
+		return 1;
+	}
+	if (created)
+		log_info("created static key %s", conf.key_file);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = node_init(&g_node, &conf, (uint16_t)port);
+	if (rc == 0)
+		rc = node_run(&g_node);
+	node_free(&g_node);
+	node_conf_free(&conf);
+	if (rc < 0)
+		log_error("exiting: %s", strerror(-rc));
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,168 @@
+/* ipopd's daemon state, shared by node.c (threads and the loop), peer.c,
+ * send.c, receive.c and gather.c. See the top of node.c for the design. */
+#ifndef IPOP_NODE_H
+#define IPOP_NODE_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "ice_cand.h"
+#include "node_conf.h"
+#include "noise.h"
+#include "peer.h"
+#include "routing.h"
+#include "signal_msg.h"
+#include "stun_client.h"
+#include "tun.h"
+#include "tunnel_proto.h"
+#include "xmpp_signal.h"
+
+enum {
+	NODE_MAX_PEERS = 64,
+	NODE_MAX_HOSTS = 8,   /* host candidates (IPv4 interface addresses) */
+	NODE_BATCH = 32,      /* packets per recvmmsg/sendmmsg */
+	NODE_HEADROOM = TUNNEL_DATA_HEADER_LEN,
+	NODE_STUN_RETRY_MS = 30000, /* after every STUN server failed */
+};
+
+/* One host candidate; its index is the ICE base id. */
+struct node_host {
+	struct sockaddr_in addr; /* port = the UDP socket's port */
+	char ifname[IFNAMSIZ];
+};
+
+/* Items moved between the signalling thread and the data thread. */
+enum sig_item_kind { SIG_PEER_UP = 1, SIG_PEER_DOWN, SIG_MESSAGE, SIG_STATE, SIG_SEND };
+struct sig_item {
+	struct sig_item *next;
+	enum sig_item_kind kind;
+	int state;
+	char jid[XMPP_JID_MAX];
+	size_t len;
+	char body[]; /* NUL-terminated */
+};
+struct sig_queue {
+	pthread_mutex_t mu;
+	struct sig_item *head, *tail;
+};
+
+/* Per-datagram I/O slots, preallocated once. */
+struct node_slot {
+	uint8_t *buf; /* NODE_HEADROOM + payload + tag room */
+	size_t len;
+	struct sockaddr_in addr;
+	uint32_t base_id;
+	union {
+		char cbuf[64]; /* >= CMSG_SPACE(sizeof(struct in_pktinfo)) */
+		size_t align; /* cmsghdr alignment */
+	} c;
+	struct iovec iov;
+	struct peer *peer;
+};
+
+struct node_counters {
+	uint64_t tun_rx, tun_rx_bad, tun_tx, tun_tx_err;
+	uint64_t no_route, no_key;
+	uint64_t udp_rx, udp_rx_trunc, udp_tx, udp_tx_err;
+	uint64_t stun_unmatched, tunnel_bad, tunnel_unknown_index, cryptokey_drop;
+	uint64_t hs_rejected, sig_bad, sig_not_for_us;
+};
+
+struct ctl_server;
+
+struct node {
+	struct node_conf *conf;
+	struct noise_keypair kp;
+	struct noise_local noise;
+	uint8_t id[SIGNAL_ID_LEN];
+	char idhex[2 * SIGNAL_ID_LEN + 1];
+	char resource[8 + 2 * SIGNAL_ID_LEN];
+	uint16_t udp_port_conf;
+
+	struct tun tun;
+	int udp_fd, epfd, timerfd, evfd;
+	uint16_t udp_port;
+	atomic_bool stop;
+
+	/* candidates */
+	unsigned nhosts;
+	struct node_host hosts[NODE_MAX_HOSTS];
+	bool have_srflx;
+	struct sockaddr_in srflx;
+	uint32_t srflx_base;
+	struct stun_client stun;
+	bool stun_running;
+	unsigned stun_first, stun_tried; /* random start index, servers tried */
+	struct sockaddr_in stun_server;
+	uint64_t stun_retry_ms;
+
+	/* links */
+	unsigned npeers;
+	struct peer *peers[NODE_MAX_PEERS];
+	struct routing rt;
+	struct peer *idx_cache; /* last peer a data packet was routed to */
+
+	/* signalling */
+	pthread_t sig_thread;
+	bool sig_started;
+	struct xmpp_sig *sig; /* owned by the signalling thread */
+	struct sig_queue inq, outq;
+	atomic_int xmpp_state;
+
+	/* data path */
+	size_t slot_cap;
+	struct node_slot rx[NODE_BATCH], tx[NODE_BATCH];
+	struct mmsghdr rx_msgs[NODE_BATCH], tx_msgs[NODE_BATCH];
+	uint8_t *ctl_buf; /* scratch for STUN/handshake datagrams */
+	size_t ctl_cap;
+
+	struct node_counters cnt;
+	uint64_t start_ms;
+	struct ctl_server *ctl;
+};
+
+uint64_t node_now_ms(void);
+uint64_t node_wall_ns(void);
+
+/* node.c */
+int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port);
+int node_run(struct node *n);
+void node_free(struct node *n);
+void node_request_stop(struct node *n);
+void node_hex(const uint8_t *b, size_t len, char *out);
+/* Queues a signalling message for the signalling thread. */
+void node_signal_send(struct node *n, const char *jid, const struct signal_msg *m);
+struct peer *node_peer_by_jid(struct node *n, const char *jid);
+struct noise_peer *node_noise_lookup(void *ctx, const uint8_t static_pub[NOISE_KEY_LEN]);
+uint32_t node_new_index(struct node *n);
+void node_remove_peer(struct node *n, struct peer *p, const char *why);
+
+/* gather.c */
+int gather_hosts(struct node *n);
+void gather_stun_start(struct node *n, uint64_t now_ms);
+/* A datagram from a STUN server; true when consumed. */
+bool gather_stun_input(struct node *n, const struct sockaddr_in *from, uint32_t base_id, const uint8_t *buf,
+		       size_t len, uint64_t now_ms);
+void gather_tick(struct node *n, uint64_t now_ms);
+uint64_t gather_deadline(const struct node *n);
+/* Local candidates for an ICE agent: hosts, then srflx. */
+unsigned gather_local_cands(const struct node *n, struct ice_cand *out, unsigned max);
+/* Base id whose address is `local` (the destination of a received packet). */
+uint32_t gather_base_of(const struct node *n, struct in_addr local);
+
+/* send.c */
+void send_from_tun(struct node *n, uint64_t now_ms);
+/* One datagram from base_id to dst (STUN, handshakes, keepalives). */
+int node_udp_send(struct node *n, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf,
+		  size_t len);
+
+/* receive.c */
+void receive_udp(struct node *n, uint64_t now_ms);
+
+#endif

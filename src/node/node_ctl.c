@@ -1,0 +1,96 @@
+/* ipopd's answers to the control socket (ctl_proto.h): copies of the
+ * daemon's state, filled on the data thread, which also owns that state,
+ * so nothing needs a lock. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_proto.h"
+#include "ctl_server.h"
+#include "node.h"
+
+int node_ctl_status(void *ctx, struct ctl_node_status *st);
+int node_ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max);
+
+int node_ctl_status(void *ctx, struct ctl_node_status *st)
+{
+	struct node *n = ctx;
+	const struct node_conf *c = n->conf;
+
+	snprintf(st->jid, sizeof(st->jid), "%.400s/%s", c->xmpp_username, n->resource);
+	snprintf(st->node_id, sizeof(st->node_id), "%s", n->idhex);
+	snprintf(st->interface, sizeof(st->interface), "%s", n->tun.name);
+	st->ip4 = c->ip4;
+	st->ip4_mask = c->ip4_mask;
+	st->mtu = c->mtu;
+	st->social = c->mode == NODE_MODE_SOCIAL;
+	int xs = atomic_load(&n->xmpp_state);
+	st->xmpp = xs == XMPP_SIG_ONLINE ? CTL_XMPP_ONLINE : xs == XMPP_SIG_CONNECTING ? CTL_XMPP_CONNECTING
+										   : CTL_XMPP_OFFLINE;
+	if (n->have_srflx)
+		memcpy(&st->public_addr, &n->srflx, sizeof(n->srflx));
+	for (unsigned i = 0; i < n->npeers; i++)
+		st->peers_up += n->peers[i]->state == PEER_UP;
+	st->peers_total = n->npeers;
+	st->uptime_s = (node_now_ms() - n->start_ms) / 1000;
+	st->drop_no_route = n->cnt.no_route;
+	st->drop_bad_source = n->cnt.cryptokey_drop;
+	return 0;
+}
+
+static enum ctl_peer_state map_state(enum peer_state s)
+{
+	switch (s) {
+	case PEER_NEW:
+	case PEER_OFFERED:
+		return CTL_PEER_CONNECTING;
+	case PEER_CHECKING:
+		return CTL_PEER_CHECKING;
+	case PEER_HANDSHAKE:
+		return CTL_PEER_HANDSHAKE;
+	case PEER_UP:
+		return CTL_PEER_UP;
+	case PEER_FAILED:
+		break;
+	}
+	return CTL_PEER_DOWN;
+}
+
+static void fill_peer(const struct peer *p, struct ctl_peer_status *o)
+{
+	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
+	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
+	o->ip4 = p->ip4;
+	o->state = map_state(p->state);
+	if (p->have_path) {
+		bool relay = p->sel_known && (p->sel_local.type == ICE_CAND_RELAY || p->sel_remote.type == ICE_CAND_RELAY);
+		o->path = relay ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
+		memcpy(&o->endpoint, &p->endpoint, sizeof(p->endpoint));
+		if (p->sel_known) {
+			o->local_type = (enum ctl_cand_type)(p->sel_local.type + 1);
+			o->remote_type = (enum ctl_cand_type)(p->sel_remote.type + 1);
+		}
+	}
+	if (p->ice_on) {
+		struct ice_pair_info pi;
+		int sel = ice_agent_selected(&p->ice);
+		if (sel >= 0 && ice_agent_pair_info(&p->ice, (unsigned)sel, &pi) == 0 && pi.rtt_ms) {
+			o->has_rtt = true;
+			o->rtt_us = pi.rtt_ms * 1000;
+		}
+	}
+	o->rx_bytes = p->rx_bytes;
+	o->tx_bytes = p->tx_bytes;
+	o->rx_packets = p->rx_packets;
+	o->tx_packets = p->tx_packets;
+	o->last_handshake = (int64_t)p->last_handshake_wall_s;
+}
+
+int node_ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
+{
+	struct node *n = ctx;
+
+	for (unsigned i = 0; i < n->npeers && i < max; i++)
+		fill_peer(n->peers[i], &arr[i]);
+	return (int)n->npeers;
+}

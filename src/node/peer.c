@@ -1,0 +1,465 @@
+/* One link (see peer.h).
+ *
+ * Who starts: the node with the lower id is ICE controlling; it sends the
+ * offer when the peer comes online and, once ICE selects a pair, the first
+ * Noise initiation over that pair. The other side answers the offer and
+ * waits. Either side may start a later handshake (rekey, or keys that
+ * lapsed while idle). The controlling side re-offers when no answer came
+ * within PEER_OFFER_TIMEOUT_MS or ICE failed. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "log.h"
+#include "node.h"
+#include "tunnel_packet.h"
+
+enum {
+	PEER_OFFER_TIMEOUT_MS = 10000,
+	PEER_FAIL_RETRY_MS = 5000,
+	PEER_TICK_MAX_MS = 1000, /* session timers are re-read at least this often */
+	PEER_NOMINATE_WAIT_MS = 300,
+};
+
+static const char *const state_names[] = {
+	[PEER_NEW] = "new", [PEER_OFFERED] = "offered", [PEER_CHECKING] = "checking",
+	[PEER_HANDSHAKE] = "handshake", [PEER_UP] = "up", [PEER_FAILED] = "failed",
+};
+
+const char *peer_state_name(enum peer_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+void peer_set_state(struct peer *p, enum peer_state s, uint64_t now_ms, const char *why)
+{
+	if (p->state == s)
+		return;
+	log_info("peer %s: %s -> %s (%s)", p->jid, peer_state_name(p->state), peer_state_name(s), why);
+	p->state = s;
+	p->state_ms = now_ms;
+	p->deadline_ms = now_ms; /* re-evaluate timers at once */
+}
+
+struct peer *peer_new(struct node *n, const char *jid, const uint8_t id[SIGNAL_ID_LEN], uint64_t now_ms)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->node = n;
+	snprintf(p->jid, sizeof(p->jid), "%s", jid);
+	memcpy(p->id, id, SIGNAL_ID_LEN);
+	node_hex(id, SIGNAL_ID_LEN, p->idhex);
+	p->controlling = memcmp(n->id, id, SIGNAL_ID_LEN) < 0;
+	p->state = PEER_NEW;
+	p->state_ms = now_ms;
+	p->deadline_ms = now_ms;
+	uint8_t zero[NOISE_KEY_LEN] = { 0 };
+	session_peer_init(&p->sess, zero);
+	log_info("peer %s: online, node id %s, we are %s", jid, p->idhex,
+		 p->controlling ? "controlling (we offer)" : "controlled (we answer)");
+	return p;
+}
+
+void peer_free(struct peer *p)
+{
+	if (!p)
+		return;
+	session_peer_wipe(&p->sess);
+	sodium_memzero(p->lpwd, sizeof(p->lpwd));
+	free(p);
+}
+
+static void random_ice_string(char *out, size_t len)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < len; i++)
+		out[i] = chars[randombytes_uniform(64)];
+	out[len] = '\0';
+}
+
+static void ice_start(struct peer *p, uint64_t now_ms)
+{
+	struct ice_config cfg;
+	struct ice_cand c[ICE_MAX_LOCAL];
+	uint64_t tb;
+
+	random_ice_string(p->lufrag, 8);
+	random_ice_string(p->lpwd, 24);
+	randombytes_buf(&tb, sizeof(tb));
+	ice_config_default(&cfg);
+	cfg.nominate_wait_ms = PEER_NOMINATE_WAIT_MS;
+	ice_agent_init(&p->ice, &cfg, p->controlling, tb, p->lufrag, p->lpwd);
+	unsigned k = gather_local_cands(p->node, c, ICE_MAX_LOCAL);
+	for (unsigned i = 0; i < k; i++)
+		ice_agent_add_local_candidate(&p->ice, &c[i], now_ms);
+	p->nlocal_sent = k;
+	p->ice_on = true;
+	p->rufrag[0] = '\0';
+	p->deadline_ms = now_ms;
+}
+
+static void cand_to_signal(const struct ice_cand *c, struct signal_cand *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->foundation, sizeof(s->foundation), "%s", c->foundation);
+	s->component = 1;
+	s->priority = c->priority;
+	s->type = (enum signal_cand_type)c->type;
+	s->addr = c->addr;
+	if (c->type == ICE_CAND_HOST)
+		s->related.ss_family = AF_UNSPEC;
+	else
+		s->related = c->rel_addr;
+}
+
+static void cand_from_signal(const struct signal_cand *s, struct ice_cand *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->foundation, sizeof(c->foundation), "%s", s->foundation);
+	c->component = 1;
+	c->priority = s->priority;
+	c->type = (enum ice_cand_type)s->type;
+	c->addr = s->addr;
+	c->rel_addr = s->related.ss_family == AF_UNSPEC ? s->addr : s->related;
+}
+
+static void fill_msg(struct peer *p, enum signal_kind kind, struct signal_msg *m, unsigned first_cand)
+{
+	struct node *n = p->node;
+	struct ice_cand c[ICE_MAX_LOCAL];
+
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	memcpy(m->from, n->id, SIGNAL_ID_LEN);
+	m->has_to = true;
+	memcpy(m->to, p->id, SIGNAL_ID_LEN);
+	if (kind == SIGNAL_OFFER || kind == SIGNAL_ANSWER) {
+		m->has_key = true;
+		memcpy(m->key, n->kp.pub, SIGNAL_KEY_LEN);
+		m->has_ip4 = true;
+		m->ip4 = n->conf->ip4;
+		m->has_tiebreaker = true;
+		m->tiebreaker = p->ice.tiebreaker;
+	}
+	m->has_ice = true;
+	snprintf(m->ufrag, sizeof(m->ufrag), "%s", p->lufrag);
+	snprintf(m->pwd, sizeof(m->pwd), "%s", p->lpwd);
+	unsigned k = gather_local_cands(n, c, ICE_MAX_LOCAL);
+	for (unsigned i = first_cand; i < k && m->n_cands < SIGNAL_MAX_CANDS; i++)
+		if (c[i].addr.ss_family == AF_INET)
+			cand_to_signal(&c[i], &m->cands[m->n_cands++]);
+}
+
+static void send_offer(struct peer *p, uint64_t now_ms)
+{
+	struct signal_msg m;
+
+	ice_start(p, now_ms);
+	fill_msg(p, SIGNAL_OFFER, &m, 0);
+	node_signal_send(p->node, p->jid, &m);
+	log_info("peer %s: offer sent (ufrag %s, %u candidates)", p->jid, p->lufrag, m.n_cands);
+	p->retry_ms = now_ms + PEER_OFFER_TIMEOUT_MS;
+	peer_set_state(p, PEER_OFFERED, now_ms, "offer sent");
+}
+
+void peer_online(struct peer *p, uint64_t now_ms)
+{
+	if (p->controlling && (p->state == PEER_NEW || p->state == PEER_FAILED))
+		send_offer(p, now_ms);
+}
+
+void peer_local_cands_changed(struct peer *p, uint64_t now_ms)
+{
+	struct ice_cand c[ICE_MAX_LOCAL];
+	struct signal_msg m;
+
+	if (!p->ice_on)
+		return;
+	unsigned k = gather_local_cands(p->node, c, ICE_MAX_LOCAL);
+	if (k <= p->nlocal_sent)
+		return;
+	for (unsigned i = p->nlocal_sent; i < k; i++)
+		ice_agent_add_local_candidate(&p->ice, &c[i], now_ms);
+	fill_msg(p, SIGNAL_CANDIDATES, &m, p->nlocal_sent);
+	p->nlocal_sent = k;
+	if (m.n_cands) {
+		node_signal_send(p->node, p->jid, &m);
+		log_info("peer %s: trickled %u candidate(s)", p->jid, m.n_cands);
+	}
+	p->deadline_ms = now_ms;
+}
+
+/* Takes the peer's key and virtual address from an offer/answer. */
+static bool set_info(struct peer *p, const struct signal_msg *m)
+{
+	struct node *n = p->node;
+	char ip[INET_ADDRSTRLEN];
+
+	if (!m->has_key || !m->has_ip4)
+		return false;
+	if (m->ip4.s_addr == n->conf->ip4.s_addr) {
+		log_warn("peer %s: announces our own virtual address %s; ignored", p->jid,
+			 inet_ntop(AF_INET, &m->ip4, ip, sizeof(ip)));
+		return false;
+	}
+	if (!p->have_info || memcmp(p->key, m->key, SIGNAL_KEY_LEN) != 0) {
+		if (p->have_info)
+			log_warn("peer %s: static key changed; old sessions dropped", p->jid);
+		session_peer_wipe(&p->sess);
+		session_peer_init(&p->sess, m->key);
+		memcpy(p->key, m->key, SIGNAL_KEY_LEN);
+	}
+	if (!p->routed || p->ip4.s_addr != m->ip4.s_addr) {
+		if (p->routed)
+			routing_del(&n->rt, p->ip4, p);
+		p->ip4 = m->ip4;
+		int rc = routing_add(&n->rt, p->ip4, p);
+		p->routed = rc == 0;
+		if (rc == -EEXIST)
+			log_warn("peer %s: virtual address %s already belongs to another peer; not routed", p->jid,
+				 inet_ntop(AF_INET, &p->ip4, ip, sizeof(ip)));
+	}
+	p->have_info = true;
+	return true;
+}
+
+static void add_remote(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
+{
+	char a[ADDR_STRLEN];
+
+	for (unsigned i = 0; i < m->n_cands; i++) {
+		struct ice_cand c;
+		if (m->cands[i].addr.ss_family != AF_INET)
+			continue;
+		cand_from_signal(&m->cands[i], &c);
+		int rc = ice_agent_add_remote_candidate(&p->ice, &c, now_ms);
+		log_debug("peer %s: remote candidate %s %s: %d", p->jid, ice_cand_type_name(c.type),
+			  addr_format((struct sockaddr *)&c.addr, true, a), rc);
+	}
+	p->deadline_ms = now_ms;
+}
+
+static void on_offer(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
+{
+	struct signal_msg ans;
+
+	if (p->controlling) {
+		log_warn("peer %s: offer from a node with a higher id; ignored (we offer)", p->jid);
+		return;
+	}
+	if (!set_info(p, m))
+		return;
+	bool same = p->ice_on && strcmp(p->rufrag, m->ufrag) == 0;
+	log_info("peer %s: offer received (ufrag %s, %u candidates%s)", p->jid, m->ufrag, m->n_cands,
+		 same ? ", repeated" : "");
+	if (!same) {
+		ice_start(p, now_ms);
+		ice_agent_set_remote_credentials(&p->ice, m->ufrag, m->pwd);
+		snprintf(p->rufrag, sizeof(p->rufrag), "%s", m->ufrag);
+		add_remote(p, m, now_ms);
+	}
+	fill_msg(p, SIGNAL_ANSWER, &ans, 0);
+	node_signal_send(p->node, p->jid, &ans);
+	log_info("peer %s: answer sent (ufrag %s, %u candidates)", p->jid, p->lufrag, ans.n_cands);
+	if (!same && p->state != PEER_UP)
+		peer_set_state(p, PEER_CHECKING, now_ms, "answered offer");
+}
+
+static void on_answer(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
+{
+	if (!p->controlling || p->state != PEER_OFFERED || !p->ice_on) {
+		log_debug("peer %s: unexpected answer in state %s; ignored", p->jid, peer_state_name(p->state));
+		return;
+	}
+	if (!set_info(p, m))
+		return;
+	log_info("peer %s: answer received (ufrag %s, %u candidates)", p->jid, m->ufrag, m->n_cands);
+	ice_agent_set_remote_credentials(&p->ice, m->ufrag, m->pwd);
+	snprintf(p->rufrag, sizeof(p->rufrag), "%s", m->ufrag);
+	add_remote(p, m, now_ms);
+	p->retry_ms = 0;
+	peer_set_state(p, PEER_CHECKING, now_ms, "answer received");
+}
+
+void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
+{
+	switch (m->kind) {
+	case SIGNAL_OFFER:
+		on_offer(p, m, now_ms);
+		break;
+	case SIGNAL_ANSWER:
+		on_answer(p, m, now_ms);
+		break;
+	case SIGNAL_CANDIDATES:
+		if (p->ice_on && strcmp(p->rufrag, m->ufrag) == 0) {
+			log_info("peer %s: %u trickled candidate(s) received", p->jid, m->n_cands);
+			add_remote(p, m, now_ms);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void set_path(struct peer *p, const struct ice_event *ev)
+{
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	if (ev->remote.addr.ss_family != AF_INET)
+		return;
+	p->base_id = ev->local.base_id;
+	memcpy(&p->endpoint, &ev->remote.addr, sizeof(p->endpoint));
+	p->sel_local = ev->local;
+	p->sel_remote = ev->remote;
+	p->sel_known = true;
+	p->have_path = true;
+	log_info("peer %s: ICE selected pair %s %s -> %s %s (path direct)", p->jid, ice_cand_type_name(ev->local.type),
+		 addr_format((const struct sockaddr *)&ev->local.addr, true, a), ice_cand_type_name(ev->remote.type),
+		 addr_format((const struct sockaddr *)&ev->remote.addr, true, b));
+}
+
+static void ice_events(struct peer *p, uint64_t now_ms)
+{
+	struct ice_event ev;
+
+	while (ice_agent_poll_event(&p->ice, &ev)) {
+		switch (ev.type) {
+		case ICE_EV_CONNECTED:
+		case ICE_EV_SELECTED_CHANGED:
+			set_path(p, &ev);
+			if (p->state == PEER_CHECKING || p->state == PEER_OFFERED)
+				peer_set_state(p, PEER_HANDSHAKE, now_ms, "ICE connected");
+			if (p->controlling && !session_send_keypair(&p->sess, now_ms))
+				peer_initiate(p, now_ms);
+			break;
+		case ICE_EV_PAIR_FAILED:
+			log_warn("peer %s: selected pair lost consent; rechecking", p->jid);
+			break;
+		case ICE_EV_FAILED: {
+			char why[160];
+			ice_agent_describe(&p->ice, why, sizeof(why));
+			log_warn("peer %s: ICE failed: %s", p->jid, why);
+			p->ice_on = false;
+			p->have_path = false;
+			p->retry_ms = p->controlling ? now_ms + PEER_FAIL_RETRY_MS : 0;
+			peer_set_state(p, PEER_FAILED, now_ms, "ICE failed");
+			break;
+		}
+		case ICE_EV_ROLE_CHANGED:
+			log_info("peer %s: ICE role now %s", p->jid, ev.controlling ? "controlling" : "controlled");
+			break;
+		}
+	}
+}
+
+static void ice_flush(struct peer *p, uint64_t now_ms)
+{
+	struct node *n = p->node;
+	struct ice_transmit t;
+	int len;
+
+	while ((len = ice_agent_poll_transmit(&p->ice, &t, n->ctl_buf, n->ctl_cap, now_ms)) > 0) {
+		if (t.dst.ss_family != AF_INET)
+			continue;
+		node_udp_send(n, t.base_id, (const struct sockaddr_in *)&t.dst, n->ctl_buf, (size_t)len);
+	}
+}
+
+void peer_tick(struct peer *p, uint64_t now_ms)
+{
+	uint64_t d = now_ms + PEER_TICK_MAX_MS, sd;
+
+	if (p->ice_on) {
+		if (now_ms >= ice_agent_next_deadline(&p->ice, now_ms))
+			ice_agent_handle_timeout(&p->ice, now_ms);
+		ice_flush(p, now_ms);
+		ice_events(p, now_ms);
+		if (p->ice_on) {
+			uint64_t id = ice_agent_next_deadline(&p->ice, now_ms);
+			if (id < d)
+				d = id;
+		}
+	}
+	if (p->have_info) {
+		int act = session_tick(&p->sess, now_ms, &sd);
+		if (act & SESSION_ACT_INITIATE)
+			peer_initiate(p, now_ms);
+		if (act & SESSION_ACT_KEEPALIVE)
+			peer_send_keepalive(p, now_ms);
+		if (sd < d)
+			d = sd;
+	}
+	if (p->retry_ms) {
+		if (now_ms >= p->retry_ms && p->controlling &&
+		    (p->state == PEER_OFFERED || p->state == PEER_FAILED)) {
+			log_info("peer %s: %s; offering again", p->jid,
+				 p->state == PEER_OFFERED ? "no answer" : "retrying after failure");
+			send_offer(p, now_ms);
+		}
+		if (p->retry_ms && p->retry_ms < d)
+			d = p->retry_ms;
+	}
+	p->deadline_ms = d;
+}
+
+uint64_t peer_deadline(struct peer *p, uint64_t now_ms)
+{
+	(void)now_ms;
+	return p->deadline_ms;
+}
+
+void peer_initiate(struct peer *p, uint64_t now_ms)
+{
+	struct node *n = p->node;
+	size_t len;
+	char a[ADDR_STRLEN];
+
+	if (!p->have_info || !p->have_path)
+		return;
+	if (p->sess.noise.state == NOISE_PEER_INIT_SENT &&
+	    now_ms - p->sess.noise.last_init_tx_ms < NOISE_REKEY_TIMEOUT_MS)
+		return;
+	int rc = session_initiate(&n->noise, &p->sess, node_new_index(n), now_ms, node_wall_ns(), n->ctl_buf,
+				  n->ctl_cap, &len);
+	if (rc != 0)
+		return;
+	node_udp_send(n, p->base_id, &p->endpoint, n->ctl_buf, len);
+	log_info("peer %s: handshake initiation sent to %s", p->jid,
+		 addr_format((struct sockaddr *)&p->endpoint, true, a));
+	p->deadline_ms = now_ms;
+}
+
+void peer_handshake_done(struct peer *p, uint64_t now_ms)
+{
+	char a[ADDR_STRLEN];
+
+	p->last_handshake_wall_s = (uint64_t)time(NULL);
+	if (p->state != PEER_UP) {
+		log_info("peer %s: handshake complete, path direct %s %s -> %s", p->jid,
+			 p->sel_known ? ice_cand_type_name(p->sel_local.type) : "?",
+			 p->sel_known ? ice_cand_type_name(p->sel_remote.type) : "?",
+			 addr_format((struct sockaddr *)&p->endpoint, true, a));
+		peer_set_state(p, PEER_UP, now_ms, "handshake complete");
+	} else {
+		log_debug("peer %s: rekeyed", p->jid);
+	}
+	p->deadline_ms = now_ms;
+}
+
+void peer_send_keepalive(struct peer *p, uint64_t now_ms)
+{
+	struct node *n = p->node;
+	struct tunnel_buf b = { .data = n->ctl_buf, .len = 0, .cap = n->ctl_cap };
+
+	if (!p->have_path)
+		return;
+	if (tunnel_seal_batch(&p->sess, &b, 1, now_ms, NULL) != 1)
+		return;
+	node_udp_send(n, p->base_id, &p->endpoint, n->ctl_buf, b.len);
+}

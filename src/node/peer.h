@@ -1,0 +1,87 @@
+/* One link of ipopd: the ICE agent that finds a path, the Noise sessions
+ * that encrypt it, and the link state machine. All of it lives on the data
+ * thread. Every state change goes through peer_set_state(), which logs
+ * "old -> new" with the reason, so a log shows the life of each link. */
+#ifndef IPOP_PEER_H
+#define IPOP_PEER_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ice_agent.h"
+#include "session.h"
+#include "signal_msg.h"
+#include "xmpp_roster.h"
+
+struct node;
+
+enum peer_state {
+	PEER_NEW = 0,      /* seen online, nothing sent yet */
+	PEER_OFFERED,      /* controlling: offer sent, waiting for the answer */
+	PEER_CHECKING,     /* both sides know each other; ICE checks running */
+	PEER_HANDSHAKE,    /* ICE selected a pair; Noise handshake in progress */
+	PEER_UP,           /* keys installed: data flows */
+	PEER_FAILED,       /* ICE failed; the controlling side retries later */
+};
+
+struct peer {
+	struct session_peer sess; /* first: the noise lookup returns &sess.noise */
+	struct node *node;
+	char jid[XMPP_JID_MAX];
+	uint8_t id[SIGNAL_ID_LEN];
+	char idhex[2 * SIGNAL_ID_LEN + 1];
+	bool controlling; /* lower node id: ICE controlling, sends the offer */
+	bool have_info;   /* key and ip4 received in an offer/answer */
+	uint8_t key[SIGNAL_KEY_LEN];
+	struct in_addr ip4;
+	bool routed;
+
+	enum peer_state state;
+	uint64_t state_ms;  /* when state was entered */
+	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
+
+	bool ice_on;
+	struct ice_agent ice;
+	char lufrag[SIGNAL_UFRAG_MAX + 1], lpwd[SIGNAL_PWD_MAX + 1];
+	char rufrag[SIGNAL_UFRAG_MAX + 1];
+	unsigned nlocal_sent; /* local candidates signalled so far */
+
+	/* The path: the ICE selected pair, or before it the source of an
+	 * authenticated handshake. */
+	bool have_path;
+	uint32_t base_id;
+	struct sockaddr_in endpoint;
+	struct ice_cand sel_local, sel_remote;
+	bool sel_known;
+
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t last_handshake_wall_s;
+	uint64_t cryptokey_drops;
+	uint64_t deadline_ms; /* cached earliest deadline */
+};
+
+struct peer *peer_new(struct node *n, const char *jid, const uint8_t id[SIGNAL_ID_LEN], uint64_t now_ms);
+void peer_free(struct peer *p);
+const char *peer_state_name(enum peer_state s);
+void peer_set_state(struct peer *p, enum peer_state s, uint64_t now_ms, const char *why);
+
+/* XMPP says the peer is online (idempotent). */
+void peer_online(struct peer *p, uint64_t now_ms);
+/* A validated signalling message addressed to us from this peer. */
+void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms);
+/* New local candidates exist (srflx learned): trickle them. */
+void peer_local_cands_changed(struct peer *p, uint64_t now_ms);
+
+/* Runs ICE and session timers, sends what is due, handles ICE events. */
+void peer_tick(struct peer *p, uint64_t now_ms);
+uint64_t peer_deadline(struct peer *p, uint64_t now_ms);
+
+/* Starts a Noise handshake towards the current path if none is pending. */
+void peer_initiate(struct peer *p, uint64_t now_ms);
+/* Keys installed by a finished handshake (either role). */
+void peer_handshake_done(struct peer *p, uint64_t now_ms);
+/* Sends a keepalive (an empty data packet) on the path. */
+void peer_send_keepalive(struct peer *p, uint64_t now_ms);
+
+#endif

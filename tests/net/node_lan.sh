@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# ipopd case (a): two nodes on one LAN link directly (host candidates),
+# ping and a checksum-verified 50 MiB TCP transfer cross the VPN, and
+# ipopctl reports the path.
+#
+#                      lan: bridge br0, 192.0.2.0/24
+#        +--------------------+--------------------+
+#        |                    |                    |
+#   srv 192.0.2.1        a 192.0.2.11         b 192.0.2.12
+#   prosody (TLS)        ipopd alice          ipopd bob
+#   ipop-turnserver      ipop0 172.31.0.1     ipop0 172.31.0.2
+#   (STUN :3478)
+#
+# alice and bob are contacts (a shared roster group, subscription both).
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
+lib_init lan
+need_cmd prosody prosodyctl python3 openssl ping ss
+need_root
+node_bins
+MB=${XFER_MB:-50}
+
+lan_create lan
+for n in srv a b; do ns_create $n; done
+lan_attach lan srv eth0 192.0.2.1/24
+lan_attach lan a eth0 192.0.2.11/24
+lan_attach lan b eth0 192.0.2.12/24
+
+xmpp_lab_start srv 192.0.2.1
+xmpp_groups "$XDIR" "[friends]" alice bob
+for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_lab_run
+stun_lab_start srv 192.0.2.1
+
+node_config alice 172.31.0.1 alice 192.0.2.1:3478
+node_config bob 172.31.0.2 bob 192.0.2.1:3478
+"$IPOPD" -n -c "$LIB_TMP/alice/config.json" >/dev/null || fail "ipopd -n rejects the lab config"
+node_start a alice
+node_start b bob
+
+node_wait alice 'xmpp: online' 20 || { node_logs; fail "alice did not log in"; }
+node_wait bob 'xmpp: online' 20 || { node_logs; fail "bob did not log in"; }
+pass "both nodes logged in to XMPP over TLS"
+node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
+grep -E 'ICE selected pair' "$LIB_TMP/alice.log" | tail -1
+pass "link up"
+
+vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob over the VPN"; }
+vpn_ping b 172.31.0.1 || { node_logs; fail "bob cannot ping alice over the VPN"; }
+pass "ping both ways across the VPN"
+
+vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "transfer alice -> bob"; }
+pass "$MB MiB TCP transfer alice -> bob, sha256 verified"
+
+if [ -x "$IPOPCTL" ]; then
+	p=$(node_path_json alice 172.31.0.2)
+	echo "alice sees bob: $p"
+	read -r st path ep <<<"$p"
+	[ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 192.0.2.12:* ]] ||
+		{ node_ctl alice --json peers; fail "ipopctl path is '$p', expected up direct 192.0.2.12:*"; }
+	pass "ipopctl peers --json: up, direct, endpoint $ep"
+else
+	grep -Eq 'bob@.*handshake complete, path direct host host -> 192\.0\.2\.12:' "$LIB_TMP/alice.log" ||
+		fail "log shows no direct host path"
+	pass "path from the ipopd log (ipopctl not built): direct host/host"
+fi
