@@ -145,6 +145,17 @@ static void sc_string(struct scan *s, char *out, size_t cap, bool *ok)
 		out[n < cap ? n : cap - 1] = '\0';
 }
 
+/* A number, true, false or null. Always moves at least one byte, so junk
+ * (even a NUL, which strchr would find in its own set) cannot stall a
+ * caller's loop. */
+static void sc_literal(struct scan *s)
+{
+	int c;
+	do
+		sc_adv(s);
+	while ((c = sc_peek(s)) > 0 && !strchr(",:[]{}\" \t\r\n", c));
+}
+
 /* Skips a value without recording anything below it, iteratively, so deep
  * nesting cannot exhaust the stack. */
 static void sc_skip(struct scan *s)
@@ -166,8 +177,7 @@ static void sc_skip(struct scan *s)
 		} else if (c == ',' || c == ':') {
 			sc_adv(s);
 		} else {
-			while ((c = sc_peek(s)) >= 0 && !strchr(",:]} \t\r\n", c))
-				sc_adv(s);
+			sc_literal(s);
 		}
 	} while (depth > 0);
 }
@@ -260,8 +270,7 @@ static void sc_value(struct scan *s, const char *path, int depth)
 	} else if (c == '"') {
 		sc_string(s, NULL, 0, NULL);
 	} else {
-		while ((c = sc_peek(s)) >= 0 && !strchr(",:]} \t\r\n", c))
-			sc_adv(s);
+		sc_literal(s);
 	}
 }
 

@@ -832,6 +832,31 @@ static json_t *parse_json(struct ctx *x, const char *text, size_t len)
 	return root;
 }
 
+static int load_text(struct ctx *x, const char *text, size_t len)
+{
+	json_t *root = parse_json(x, text, len);
+	if (root) {
+		x->pos = calloc(1, sizeof(*x->pos));
+		if (x->pos)
+			json_pos_scan(x->pos, text, len);
+		check_root(x, root);
+		json_decref(root);
+		free(x->pos);
+		x->pos = NULL;
+	}
+	if (node_conf_derive_defaults(x->c) < 0)
+		conf_error(x, NULL, "out of memory");
+	return x->errors;
+}
+
+int node_conf_load_buf(struct node_conf *c, const char *name, const char *text, size_t len, FILE *diag)
+{
+	struct ctx x = { c, name, diag, NULL, 0 };
+	node_conf_defaults(c);
+	c->path = strdup(name);
+	return load_text(&x, text, len);
+}
+
 int node_conf_load_diag(struct node_conf *c, const char *path, FILE *diag)
 {
 	struct ctx x = { c, path, diag, NULL, 0 };
@@ -841,18 +866,8 @@ int node_conf_load_diag(struct node_conf *c, const char *path, FILE *diag)
 	char *text = read_file(&x, &len);
 	if (!text)
 		return x.errors;
-	json_t *root = parse_json(&x, text, len);
-	if (root) {
-		x.pos = calloc(1, sizeof(*x.pos));
-		if (x.pos)
-			json_pos_scan(x.pos, text, len);
-		check_root(&x, root);
-		json_decref(root);
-		free(x.pos);
-	}
+	load_text(&x, text, len);
 	free(text);
-	if (node_conf_derive_defaults(c) < 0)
-		conf_error(&x, NULL, "out of memory");
 	return x.errors;
 }
 

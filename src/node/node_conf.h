@@ -78,6 +78,8 @@ struct node_conf {
 int node_conf_load(struct node_conf *c, const char *path);
 /* The same, writing the diagnostics to diag instead of stderr. */
 int node_conf_load_diag(struct node_conf *c, const char *path, FILE *diag);
+/* The same for text already in memory; name is used in the messages. */
+int node_conf_load_buf(struct node_conf *c, const char *name, const char *text, size_t len, FILE *diag);
 void node_conf_free(struct node_conf *c);
 
 /* Settings that are accepted but weaken security (xmpp_tls "off" or

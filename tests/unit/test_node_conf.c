@@ -552,6 +552,14 @@ static void test_json_pos(void **state)
 	/* truncated input must not read past the end */
 	json_pos_scan(t, text, 20);
 	assert_true(t->n <= JSON_POS_MAX);
+	/* junk, including NUL bytes inside a container, must not stall it
+	 * (found by fuzzing: the scan used to spin on "\0") */
+	static const char junk[] = "{\"a\":[[[1,\0]]],\"b\":2}";
+	json_pos_scan(t, junk, sizeof(junk) - 1);
+	assert_true(json_pos_find(t, "a", false, &line, &col));
+	assert_int_equal(col, 6);
+	assert_true(json_pos_find(t, "b", false, &line, &col));
+	assert_int_equal(col, 20);
 	free(t);
 }
 
