@@ -76,6 +76,8 @@ static int ctl_client_recv(int fd, char **out, size_t *out_len)
 		ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && errno == ECONNRESET && len > 0)
+			break; /* the daemon closed with our input unread: the reply is whole */
 		if (r < 0) {
 			int e = errno == EAGAIN ? ETIMEDOUT : errno;
 			free(buf);

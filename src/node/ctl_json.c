@@ -256,6 +256,8 @@ static const char *ctl_req_parse(struct ctl_req *r, const char *req, size_t len)
 		return "request too long";
 	if (len == 0)
 		return "empty request";
+	if (memchr(req, '\0', len))
+		return "request must be printable ASCII";
 	memcpy(r->buf, req, len);
 	r->buf[len] = '\0';
 	r->cmd = NULL;

@@ -172,9 +172,22 @@ struct ctl_server *ctl_server_new(const char *path, const struct ctl_ops *ops, v
 
 /* ---- clients ---- */
 
+/* Closing a UNIX socket with unread input resets the peer, which may then
+ * miss the end of our reply; so the rest of an oversized request is
+ * discarded first, up to a bound (more than that is the client's fault). */
+static void ctl_client_drain(int fd)
+{
+	char junk[4096];
+	for (int i = 0; i < 16; i++) {
+		if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+			return;
+	}
+}
+
 static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
 {
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	ctl_client_drain(c->fd);
 	close(c->fd);
 	free(c->out);
 	c->fd = -1;

@@ -1,0 +1,930 @@
+/* The control socket end to end: a fake daemon behind ctl_server, spoken
+ * to by ctl_client and by ipopctl's subcommands, plus the dispatcher and
+ * formatters on their own. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "ctl_cli.h"
+#include "ctl_client.h"
+#include "ctl_json.h"
+#include "ctl_proto.h"
+#include "ctl_server.h"
+
+#define FAKE_NOW 1700000000
+#define NODE_ID "0123456789abcdef0123456789abcdef01234567"
+
+/* ---- a fake daemon ---- */
+
+struct fake {
+	int status_rc, peers_rc;
+	int npeers;
+	bool bad_jid; /* peer 0's JID: unterminated, invalid UTF-8 */
+	unsigned status_calls, peers_calls;
+};
+
+static int fake_status(void *ctx, struct ctl_node_status *st)
+{
+	struct fake *f = ctx;
+	f->status_calls++;
+	if (f->status_rc)
+		return f->status_rc;
+	snprintf(st->jid, sizeof(st->jid), "alice@example.org/ipop-%s", NODE_ID);
+	snprintf(st->node_id, sizeof(st->node_id), "%s", NODE_ID);
+	snprintf(st->interface, sizeof(st->interface), "ipop0");
+	inet_pton(AF_INET, "172.31.0.100", &st->ip4);
+	st->ip4_mask = 24;
+	st->mtu = 1280;
+	st->xmpp = CTL_XMPP_ONLINE;
+	addr_parse("203.0.113.5:40000", 0, &st->public_addr);
+	st->peers_up = 1;
+	st->peers_total = (unsigned)f->npeers;
+	st->uptime_s = 77;
+	st->drop_no_route = 4;
+	return 0;
+}
+
+static void fake_peer(int i, struct ctl_peer_status *p)
+{
+	snprintf(p->jid, sizeof(p->jid), "peer%d@example.org/ipop-%s", i, NODE_ID);
+	snprintf(p->node_id, sizeof(p->node_id), "%s", NODE_ID);
+	p->ip4.s_addr = htonl(0xac1f0000u + 101 + (unsigned)i); /* 172.31.0.101 + i */
+	p->state = CTL_PEER_DOWN;
+}
+
+static int fake_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
+{
+	struct fake *f = ctx;
+	f->peers_calls++;
+	if (f->peers_rc)
+		return f->peers_rc;
+	for (int i = 0; i < f->npeers && (unsigned)i < max; i++)
+		fake_peer(i, &arr[i]);
+	if (f->npeers > 0 && max > 0) {
+		struct ctl_peer_status *p = &arr[0];
+		snprintf(p->jid, sizeof(p->jid), "bob@example.org/ipop-%s", NODE_ID);
+		p->state = CTL_PEER_UP;
+		p->path = CTL_PATH_DIRECT;
+		p->local_type = CTL_CAND_HOST;
+		p->remote_type = CTL_CAND_SRFLX;
+		addr_parse("198.51.100.7:4000", 0, &p->endpoint);
+		p->has_rtt = true;
+		p->rtt_us = 12345;
+		p->rx_bytes = 1536;
+		p->tx_bytes = 10u << 20;
+		p->last_handshake = FAKE_NOW - 12;
+		if (f->bad_jid) {
+			memset(p->jid, 'a', sizeof(p->jid));
+			p->jid[3] = (char)0xff;
+		}
+	}
+	if (f->npeers > 1 && max > 1) {
+		struct ctl_peer_status *p = &arr[1];
+		snprintf(p->jid, sizeof(p->jid), "carol@example.org/ipop-%s", NODE_ID);
+		p->state = CTL_PEER_CHECKING;
+		snprintf(p->why_not_direct, sizeof(p->why_not_direct), "no server-reflexive candidate");
+	}
+	if (f->npeers > 2 && max > 2) {
+		struct ctl_peer_status *p = &arr[2];
+		p->state = CTL_PEER_UP;
+		p->path = CTL_PATH_RELAY;
+		p->local_type = CTL_CAND_RELAY;
+		p->remote_type = CTL_CAND_HOST;
+		addr_parse("192.0.2.9:5000", 0, &p->endpoint);
+		addr_parse("203.0.113.1:3478", 0, &p->relay);
+	}
+	return f->npeers;
+}
+
+static const struct ctl_ops fake_ops = { .status = fake_status, .peers = fake_peers };
+
+/* ---- helpers ---- */
+
+static json_t *parse_reply(const char *s, size_t len)
+{
+	assert_non_null(s);
+	assert_true(len > 0);
+	assert_int_equal(s[len - 1], '\n');
+	assert_null(memchr(s, '\n', len - 1)); /* exactly one line */
+	json_error_t je;
+	json_t *j = json_loadb(s, len, 0, &je);
+	assert_non_null(j);
+	assert_true(json_is_object(j));
+	assert_int_equal(json_integer_value(json_object_get(j, "version")), CTL_PROTO_VERSION);
+	return j;
+}
+
+/* Dispatches req and returns the parsed reply envelope. */
+static json_t *dispatch(const struct ctl_ops *ops, struct fake *f, const char *req, size_t len,
+			int *is_error)
+{
+	size_t out_len = 0;
+	char *s = ctl_json_dispatch(ops, f, req, len, &out_len, is_error);
+	json_t *j = parse_reply(s, out_len);
+	free(s);
+	return j;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct tmp {
+	char dir[64];
+	char path[128];
+};
+
+static void tmp_make(struct tmp *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test_ctl.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	/* A missing last directory level is created by the server. */
+	snprintf(t->path, sizeof(t->path), "%s/run/ctl.sock", t->dir);
+}
+
+static void tmp_clean(struct tmp *t)
+{
+	char p[160];
+	unlink(t->path);
+	snprintf(p, sizeof(p), "%s/run", t->dir);
+	rmdir(p);
+	rmdir(t->dir);
+}
+
+/* The server running on its own thread, as ipopd's loop would. */
+struct srv_thread {
+	struct ctl_server *s;
+	atomic_bool stop;
+	pthread_t th;
+};
+
+static void *srv_loop(void *arg)
+{
+	struct srv_thread *t = arg;
+	while (!atomic_load(&t->stop)) {
+		struct pollfd p = { .fd = ctl_server_fd(t->s), .events = POLLIN };
+		poll(&p, 1, 10);
+		ctl_server_handle(t->s, mono_ms());
+	}
+	return NULL;
+}
+
+static void srv_start(struct srv_thread *t, struct ctl_server *s)
+{
+	t->s = s;
+	atomic_store(&t->stop, false);
+	assert_int_equal(pthread_create(&t->th, NULL, srv_loop, t), 0);
+}
+
+static void srv_stop(struct srv_thread *t)
+{
+	atomic_store(&t->stop, true);
+	pthread_join(t->th, NULL);
+}
+
+static void sun_set(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	size_t n = strlen(path);
+	assert_true(n < sizeof(sun->sun_path));
+	memcpy(sun->sun_path, path, n);
+}
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	sun_set(&sun, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Reads the client side to EOF while driving the server on this thread;
+ * returns the malloc'd reply. */
+static char *pump_reply(struct ctl_server *s, int fd, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	assert_non_null(buf);
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	for (int iter = 0; iter < 100000; iter++) {
+		ctl_server_handle(s, 0);
+		if (n + 1 == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		ssize_t r = recv(fd, buf + n, cap - n - 1, 0);
+		if (r == 0) {
+			buf[n] = '\0';
+			*len = n;
+			return buf;
+		}
+		if (r > 0)
+			n += (size_t)r;
+		else
+			assert_int_equal(errno, EAGAIN);
+	}
+	fail_msg("no EOF from the server");
+	return NULL;
+}
+
+static const char *const required_peer_keys[] = {
+	"jid", "ip4", "state", "path", "local_type", "remote_type", "endpoint", "relay", "rtt_ms",
+	"rx_bytes", "tx_bytes", "last_handshake", "why_not_direct",
+};
+
+/* ---- dispatcher ---- */
+
+static void test_dispatch_status(void **state)
+{
+	(void)state;
+	struct fake f = { .npeers = 2 };
+	int is_error = -1;
+	json_t *j = dispatch(&fake_ops, &f, "status", 6, &is_error);
+	assert_int_equal(is_error, 0);
+	assert_null(json_object_get(j, "error"));
+	json_t *r = json_object_get(j, "result");
+	assert_true(json_is_object(r));
+	char jid[128];
+	snprintf(jid, sizeof(jid), "alice@example.org/ipop-%s", NODE_ID);
+	assert_string_equal(ctl_jstr(r, "jid"), jid);
+	assert_string_equal(ctl_jstr(r, "node_id"), NODE_ID);
+	assert_string_equal(ctl_jstr(r, "ip4"), "172.31.0.100");
+	assert_string_equal(ctl_jstr(r, "xmpp"), "online");
+	assert_string_equal(ctl_jstr(r, "public"), "203.0.113.5:40000");
+	assert_string_equal(ctl_jstr(r, "interface"), "ipop0");
+	assert_string_equal(ctl_jstr(r, "mode"), "group");
+	assert_int_equal(ctl_jint(r, "peers_up", -1), 1);
+	assert_int_equal(ctl_jint(r, "peers_total", -1), 2);
+	assert_int_equal(ctl_jint(json_object_get(r, "drops"), "no_route", -1), 4);
+	assert_int_equal(f.status_calls, 1);
+	json_decref(j);
+
+	/* No srflx address yet: public is null, not "". */
+	struct ctl_node_status st;
+	memset(&st, 0, sizeof(st));
+	st.xmpp = CTL_XMPP_CONNECTING;
+	json_t *o = ctl_json_node_status(&st);
+	assert_non_null(o);
+	assert_true(json_is_null(json_object_get(o, "public")));
+	assert_true(json_is_null(json_object_get(o, "jid")));
+	assert_string_equal(ctl_jstr(o, "xmpp"), "connecting");
+	json_decref(o);
+}
+
+static void test_dispatch_peers(void **state)
+{
+	(void)state;
+	struct fake f = { .npeers = 3 };
+	int is_error = -1;
+	json_t *j = dispatch(&fake_ops, &f, "peers\r", 6, &is_error);
+	assert_int_equal(is_error, 0);
+	assert_null(json_object_get(j, "truncated"));
+	json_t *list = json_object_get(j, "result");
+	assert_true(json_is_array(list));
+	assert_int_equal(json_array_size(list), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *p = json_array_get(list, i);
+		for (size_t k = 0; k < sizeof(required_peer_keys) / sizeof(required_peer_keys[0]); k++)
+			assert_non_null(json_object_get(p, required_peer_keys[k]));
+	}
+	json_t *bob = json_array_get(list, 0);
+	assert_string_equal(ctl_jstr(bob, "state"), "up");
+	assert_string_equal(ctl_jstr(bob, "path"), "direct");
+	assert_string_equal(ctl_jstr(bob, "local_type"), "host");
+	assert_string_equal(ctl_jstr(bob, "remote_type"), "srflx");
+	assert_string_equal(ctl_jstr(bob, "endpoint"), "198.51.100.7:4000");
+	assert_string_equal(ctl_jstr(bob, "ip4"), "172.31.0.101");
+	assert_true(json_is_null(json_object_get(bob, "relay")));
+	assert_true(json_is_null(json_object_get(bob, "why_not_direct")));
+	assert_float_equal(ctl_jnum(bob, "rtt_ms", -1), 12.345, 1e-9);
+	assert_int_equal(ctl_jint(bob, "rx_bytes", -1), 1536);
+	assert_int_equal(ctl_jint(bob, "tx_bytes", -1), 10 << 20);
+	assert_int_equal(ctl_jint(bob, "last_handshake", -1), FAKE_NOW - 12);
+
+	json_t *carol = json_array_get(list, 1);
+	assert_string_equal(ctl_jstr(carol, "state"), "checking");
+	assert_string_equal(ctl_jstr(carol, "why_not_direct"), "no server-reflexive candidate");
+	const char *nulls[] = { "path", "local_type", "remote_type", "endpoint", "relay", "rtt_ms",
+				"last_handshake" };
+	for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++)
+		assert_true(json_is_null(json_object_get(carol, nulls[k])));
+
+	json_t *relayed = json_array_get(list, 2);
+	assert_string_equal(ctl_jstr(relayed, "path"), "relay");
+	assert_string_equal(ctl_jstr(relayed, "relay"), "203.0.113.1:3478");
+	assert_string_equal(ctl_jstr(relayed, "ip4"), "172.31.0.103");
+	json_decref(j);
+}
+
+static void test_dispatch_malformed(void **state)
+{
+	(void)state;
+	static char longreq[CTL_MAX_REQUEST + 8];
+	memset(longreq, 'a', sizeof(longreq));
+	const struct {
+		const char *req;
+		size_t len;
+		const char *expect; /* substring of the error */
+	} cases[] = {
+		{ "", 0, "empty" },
+		{ " status", 7, "empty word" },
+		{ "status ", 7, "empty word" },
+		{ "peers  x", 8, "empty word" },
+		{ "sta\ttus", 7, "printable" },
+		{ "status\0x", 8, "printable" },
+		{ "\x80\x81", 2, "printable" },
+		{ "nosuch", 6, "unknown command" },
+		{ "STATUS", 6, "unknown command" },
+		{ "status extra", 12, "wrong number" },
+		{ "peers a b c d e f g h i", 23, "too many" },
+		{ longreq, sizeof(longreq), "too long" },
+		{ longreq, CTL_MAX_REQUEST, "too long" },
+	};
+	struct fake f = { .npeers = 1 };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int is_error = 0;
+		json_t *j = dispatch(&fake_ops, &f, cases[i].req, cases[i].len, &is_error);
+		assert_int_equal(is_error, 1);
+		assert_null(json_object_get(j, "result"));
+		const char *e = ctl_jstr(j, "error");
+		assert_non_null(e);
+		if (!strstr(e, cases[i].expect))
+			fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, e, cases[i].expect);
+		json_decref(j);
+	}
+	/* None of them reached the daemon. */
+	assert_int_equal(f.status_calls + f.peers_calls, 0);
+
+	/* The longest legal request is still parsed (and refused as a command). */
+	int is_error = 0;
+	json_t *j = dispatch(&fake_ops, &f, longreq, CTL_MAX_REQUEST - 1, &is_error);
+	assert_non_null(strstr(ctl_jstr(j, "error"), "unknown command"));
+	json_decref(j);
+}
+
+static void test_dispatch_op_failures(void **state)
+{
+	(void)state;
+	struct fake f = { .npeers = 1, .status_rc = -EIO, .peers_rc = -ENOMEM };
+	int is_error = 0;
+	json_t *j = dispatch(&fake_ops, &f, "status", 6, &is_error);
+	assert_int_equal(is_error, 1);
+	assert_non_null(strstr(ctl_jstr(j, "error"), strerror(EIO)));
+	json_decref(j);
+	j = dispatch(&fake_ops, &f, "peers", 5, &is_error);
+	assert_int_equal(is_error, 1);
+	assert_non_null(strstr(ctl_jstr(j, "error"), strerror(ENOMEM)));
+	json_decref(j);
+
+	/* An older daemon without some op answers "not supported". */
+	const struct ctl_ops status_only = { .status = fake_status };
+	f.status_rc = 0;
+	j = dispatch(&status_only, &f, "peers", 5, &is_error);
+	assert_int_equal(is_error, 1);
+	assert_non_null(strstr(ctl_jstr(j, "error"), "not supported"));
+	json_decref(j);
+}
+
+static void test_dispatch_truncated(void **state)
+{
+	(void)state;
+	struct fake f = { .npeers = CTL_MAX_PEERS + 5 };
+	int is_error = 1;
+	json_t *j = dispatch(&fake_ops, &f, "peers", 5, &is_error);
+	assert_int_equal(is_error, 0);
+	assert_true(json_is_true(json_object_get(j, "truncated")));
+	assert_int_equal(json_array_size(json_object_get(j, "result")), CTL_MAX_PEERS);
+	json_decref(j);
+}
+
+/* Daemon strings are bounded and made valid JSON whatever they hold. */
+static void test_json_untrusted_strings(void **state)
+{
+	(void)state;
+	struct fake f = { .npeers = 1, .bad_jid = true };
+	int is_error = 1;
+	json_t *j = dispatch(&fake_ops, &f, "peers", 5, &is_error);
+	assert_int_equal(is_error, 0);
+	const char *jid = ctl_jstr(json_array_get(json_object_get(j, "result"), 0), "jid");
+	assert_non_null(jid);
+	assert_int_equal(strlen(jid), CTL_JID_LEN - 1);
+	assert_int_equal(jid[3], '?');
+	json_decref(j);
+
+	/* Unknown enum values map to safe names rather than garbage. */
+	assert_string_equal(ctl_peer_state_name((enum ctl_peer_state)99), "down");
+	assert_null(ctl_path_name((enum ctl_path)99));
+	assert_null(ctl_cand_type_name(CTL_CAND_NONE));
+	assert_string_equal(ctl_cand_type_name(CTL_CAND_PRFLX), "prflx");
+}
+
+/* ---- the socket server ---- */
+
+static void test_server_roundtrip(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	struct fake f = { .npeers = 2 };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+	struct stat sb;
+	assert_int_equal(stat(t.path, &sb), 0);
+	assert_true(S_ISSOCK(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, CTL_SOCKET_MODE);
+
+	struct srv_thread th;
+	srv_start(&th, s);
+	char err[CTL_CALL_ERRLEN];
+	json_t *r = NULL;
+	int trunc = -1;
+	assert_int_equal(ctl_client_call(t.path, "status", &r, &trunc, err, sizeof(err)), 0);
+	assert_int_equal(trunc, 0);
+	assert_string_equal(ctl_jstr(r, "node_id"), NODE_ID);
+	json_decref(r);
+	assert_int_equal(ctl_client_call(t.path, "peers", &r, NULL, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(r), 2);
+	json_decref(r);
+	assert_int_equal(ctl_client_call(t.path, "bogus", &r, NULL, err, sizeof(err)), -EREMOTEIO);
+	assert_null(r);
+	assert_non_null(strstr(err, "unknown command"));
+	srv_stop(&th);
+
+	struct ctl_server_stats st;
+	ctl_server_get_stats(s, &st);
+	assert_int_equal(st.requests, 3);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(st.clients, 0);
+	ctl_server_free(s);
+	assert_int_equal(stat(t.path, &sb), -1); /* the socket is removed */
+	tmp_clean(&t);
+}
+
+static void test_server_oversized_request(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	struct fake f = { .npeers = 1 };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+	int fd = raw_connect(t.path);
+	char big[3 * CTL_MAX_REQUEST];
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	size_t len;
+	char *reply = pump_reply(s, fd, &len);
+	json_t *j = parse_reply(reply, len);
+	assert_non_null(strstr(ctl_jstr(j, "error"), "too long"));
+	assert_int_equal(f.status_calls + f.peers_calls, 0);
+	json_decref(j);
+	free(reply);
+	close(fd);
+	ctl_server_free(s);
+	tmp_clean(&t);
+}
+
+/* A reply far bigger than the socket buffer is sent in pieces while the
+ * server keeps returning to its caller. */
+static void test_server_big_reply_never_blocks(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	struct fake f = { .npeers = CTL_MAX_PEERS };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+	int fd = raw_connect(t.path);
+	assert_int_equal(send(fd, "peers\n", 6, 0), 6);
+	/* The client reads nothing yet: these calls must return. */
+	for (int i = 0; i < 5; i++)
+		ctl_server_handle(s, 0);
+	struct ctl_server_stats st;
+	ctl_server_get_stats(s, &st);
+	assert_int_equal(st.requests, 1);
+	assert_int_equal(st.clients, 1); /* still sending */
+	size_t len;
+	char *reply = pump_reply(s, fd, &len);
+	assert_true(len > 300000);
+	json_t *j = parse_reply(reply, len);
+	assert_int_equal(json_array_size(json_object_get(j, "result")), CTL_MAX_PEERS);
+	json_decref(j);
+	free(reply);
+	close(fd);
+	ctl_server_free(s);
+	tmp_clean(&t);
+}
+
+static void test_server_timeout_and_half_close(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	struct fake f = { .npeers = 1 };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+	assert_true(ctl_server_next_deadline(s) == UINT64_MAX);
+
+	/* A client that never sends is dropped at its deadline, not before. */
+	int idle = raw_connect(t.path);
+	ctl_server_handle(s, 1000);
+	assert_true(ctl_server_next_deadline(s) == 1000 + CTL_CLIENT_TIMEOUT_MS);
+	ctl_server_handle(s, 1000 + CTL_CLIENT_TIMEOUT_MS - 1);
+	struct ctl_server_stats st;
+	ctl_server_get_stats(s, &st);
+	assert_int_equal(st.clients, 1);
+	ctl_server_handle(s, 1000 + CTL_CLIENT_TIMEOUT_MS);
+	ctl_server_get_stats(s, &st);
+	assert_int_equal(st.clients, 0);
+	assert_int_equal(st.timeouts, 1);
+	char c;
+	assert_int_equal(recv(idle, &c, 1, 0), 0); /* EOF */
+	close(idle);
+
+	/* "status" without a newline, then EOF, is a complete request. */
+	int fd = raw_connect(t.path);
+	assert_int_equal(send(fd, "status", 6, 0), 6);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	size_t len;
+	char *reply = pump_reply(s, fd, &len);
+	json_t *j = parse_reply(reply, len);
+	assert_string_equal(ctl_jstr(json_object_get(j, "result"), "ip4"), "172.31.0.100");
+	json_decref(j);
+	free(reply);
+	close(fd);
+	ctl_server_free(s);
+	tmp_clean(&t);
+}
+
+static void test_server_socket_file_safety(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	char run[128];
+	snprintf(run, sizeof(run), "%s/run", t.dir);
+	assert_int_equal(mkdir(run, 0755), 0);
+
+	/* A stale socket (bound, then its owner died) is replaced. */
+	int old = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sun;
+	sun_set(&sun, t.path);
+	assert_int_equal(bind(old, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(old);
+	struct fake f = { .npeers = 1 };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+
+	/* A live one is not taken over, and the failure leaves it in place. */
+	errno = 0;
+	assert_null(ctl_server_new(t.path, &fake_ops, &f));
+	assert_int_equal(errno, EADDRINUSE);
+	int fd = raw_connect(t.path);
+	assert_int_equal(send(fd, "status\n", 7, 0), 7);
+	size_t len;
+	char *reply = pump_reply(s, fd, &len);
+	json_t *j = parse_reply(reply, len);
+	assert_non_null(json_object_get(j, "result"));
+	json_decref(j);
+	free(reply);
+	close(fd);
+	ctl_server_free(s);
+
+	/* Something that is not a socket is never deleted. */
+	FILE *fp = fopen(t.path, "w");
+	assert_non_null(fp);
+	fputs("precious", fp);
+	fclose(fp);
+	errno = 0;
+	assert_null(ctl_server_new(t.path, &fake_ops, &f));
+	assert_int_equal(errno, EEXIST);
+	struct stat sb;
+	assert_int_equal(stat(t.path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_size, 8);
+
+	/* Paths that do not fit sun_path are refused. */
+	char longpath[200];
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	errno = 0;
+	assert_null(ctl_server_new(longpath, &fake_ops, &f));
+	assert_int_equal(errno, ENAMETOOLONG);
+	tmp_clean(&t);
+}
+
+struct bad_daemon {
+	int lfd;
+	const char *reply;
+	char path[160];
+};
+
+static void *bad_daemon_run(void *arg)
+{
+	struct bad_daemon *d = arg;
+	int c = accept(d->lfd, NULL, NULL);
+	char buf[64];
+	if (c >= 0 && recv(c, buf, sizeof(buf), 0) > 0 && send(c, d->reply, strlen(d->reply), 0) < 0)
+		perror("bad_daemon send");
+	if (c >= 0)
+		close(c);
+	return NULL;
+}
+
+static void test_client_errors(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	char err[CTL_CALL_ERRLEN];
+	json_t *r = (json_t *)1;
+	assert_int_equal(ctl_client_call(t.path, "status", &r, NULL, err, sizeof(err)), -ENOENT);
+	assert_null(r);
+	assert_non_null(strstr(err, "cannot connect to "));
+	assert_non_null(strstr(err, t.path));
+	assert_non_null(strstr(err, "is ipopd running? use -s PATH"));
+
+	/* A "daemon" that answers garbage or another version. */
+	const char *const bad[] = { "not json\n", "{\"version\":99,\"result\":1}\n",
+				    "{\"version\":1}\n", "[1]\n" };
+	const int want[] = { -EBADMSG, -EPROTO, -EBADMSG, -EBADMSG };
+	for (size_t i = 0; i < 4; i++) {
+		struct bad_daemon d = { .reply = bad[i] };
+		snprintf(d.path, sizeof(d.path), "%s/fake%zu.sock", t.dir, i);
+		d.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un sun;
+		sun_set(&sun, d.path);
+		assert_int_equal(bind(d.lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		assert_int_equal(listen(d.lfd, 1), 0);
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, bad_daemon_run, &d), 0);
+		r = NULL;
+		assert_int_equal(ctl_client_call(d.path, "status", &r, NULL, err, sizeof(err)), want[i]);
+		assert_null(r);
+		assert_true(strlen(err) > 0);
+		pthread_join(th, NULL);
+		close(d.lfd);
+		unlink(d.path);
+	}
+	tmp_clean(&t);
+}
+
+/* ---- ipopctl's subcommands ---- */
+
+struct capture {
+	char *out, *err;
+	size_t out_len, err_len;
+};
+
+static void cli_init(struct ctl_cli *c, struct capture *cap, const char *path, bool json, bool color)
+{
+	memset(cap, 0, sizeof(*cap));
+	c->socket = path;
+	c->json = json;
+	c->color = color;
+	c->now = FAKE_NOW;
+	c->out = open_memstream(&cap->out, &cap->out_len);
+	c->err = open_memstream(&cap->err, &cap->err_len);
+	assert_non_null(c->out);
+	assert_non_null(c->err);
+}
+
+static void cli_done(struct ctl_cli *c, struct capture *cap)
+{
+	fclose(c->out);
+	fclose(c->err);
+	(void)cap;
+}
+
+static void cli_free(struct capture *cap)
+{
+	free(cap->out);
+	free(cap->err);
+}
+
+/* Column of needle in the line of text that contains it. */
+static long column_of(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle);
+	assert_non_null(p);
+	const char *line = p;
+	while (line > text && line[-1] != '\n')
+		line--;
+	return p - line;
+}
+
+static void strip_ansi(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r;) {
+		if (*r == '\033') {
+			while (*r && *r != 'm')
+				r++;
+			if (*r)
+				r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+static void test_cli_peers(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	struct fake f = { .npeers = 3 };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+	struct srv_thread th;
+	srv_start(&th, s);
+	char *argv[] = { (char *)"peers", NULL };
+
+	struct ctl_cli c;
+	struct capture cap;
+	cli_init(&c, &cap, t.path, false, false);
+	assert_int_equal(ctl_cmd_peers(&c, 1, argv), CTL_EXIT_OK);
+	cli_done(&c, &cap);
+	const char *o = cap.out;
+	assert_non_null(strstr(o, "bob@example.org/ipop-01234567 "));
+	assert_null(strstr(o, NODE_ID)); /* resources are shortened */
+	assert_non_null(strstr(o, "direct host->srflx 198.51.100.7:4000"));
+	assert_non_null(strstr(o, "relay relay->host 192.0.2.9:5000 via 203.0.113.1:3478"));
+	assert_non_null(strstr(o, "12s ago"));
+	assert_non_null(strstr(o, "1.50 KiB"));
+	assert_non_null(strstr(o, "10.0 MiB"));
+	assert_non_null(strstr(o, "12.3 ms"));
+	assert_non_null(strstr(o, "not direct: no server-reflexive candidate"));
+	assert_null(strstr(o, "\033[")); /* no colour when asked for none */
+	/* Aligned: every address starts in the ADDRESS column. */
+	long col = column_of(o, "ADDRESS");
+	assert_int_equal(column_of(o, "172.31.0.101"), col);
+	assert_int_equal(column_of(o, "172.31.0.102"), col);
+	assert_int_equal(column_of(o, "172.31.0.103"), col);
+	assert_int_equal(column_of(o, "RX "), column_of(o, "1.50 KiB"));
+	assert_int_equal(cap.err_len, 0);
+	cli_free(&cap);
+
+	cli_init(&c, &cap, t.path, false, true);
+	assert_int_equal(ctl_cmd_peers(&c, 1, argv), CTL_EXIT_OK);
+	cli_done(&c, &cap);
+	assert_non_null(strstr(cap.out, "\033[32mup\033[0m"));
+	/* Colour codes do not count as width: still aligned without them. */
+	strip_ansi(cap.out);
+	assert_int_equal(column_of(cap.out, "172.31.0.102"), column_of(cap.out, "ADDRESS"));
+	assert_int_equal(column_of(cap.out, "10.0 MiB"), column_of(cap.out, "TX "));
+	cli_free(&cap);
+
+	cli_init(&c, &cap, t.path, true, false);
+	assert_int_equal(ctl_cmd_peers(&c, 1, argv), CTL_EXIT_OK);
+	cli_done(&c, &cap);
+	json_error_t je;
+	json_t *arr = json_loads(cap.out, 0, &je);
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 3);
+	assert_string_equal(ctl_jstr(json_array_get(arr, 0), "path"), "direct");
+	json_decref(arr);
+	cli_free(&cap);
+
+	char *argv2[] = { (char *)"peers", (char *)"extra", NULL };
+	cli_init(&c, &cap, t.path, false, false);
+	assert_int_equal(ctl_cmd_peers(&c, 2, argv2), CTL_EXIT_USAGE);
+	cli_done(&c, &cap);
+	assert_non_null(strstr(cap.err, "unexpected argument 'extra'"));
+	cli_free(&cap);
+
+	srv_stop(&th);
+	ctl_server_free(s);
+	tmp_clean(&t);
+}
+
+static void test_cli_status(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	struct fake f = { .npeers = 2 };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+	struct srv_thread th;
+	srv_start(&th, s);
+	char *argv[] = { (char *)"status", NULL };
+
+	struct ctl_cli c;
+	struct capture cap;
+	cli_init(&c, &cap, t.path, false, false);
+	assert_int_equal(ctl_cmd_status(&c, 1, argv), CTL_EXIT_OK);
+	cli_done(&c, &cap);
+	assert_non_null(strstr(cap.out, "interface: ipop0"));
+	assert_non_null(strstr(cap.out, "172.31.0.100/24"));
+	assert_non_null(strstr(cap.out, "online"));
+	assert_non_null(strstr(cap.out, "203.0.113.5:40000"));
+	assert_non_null(strstr(cap.out, "1 up of 2"));
+	assert_non_null(strstr(cap.out, NODE_ID));
+	cli_free(&cap);
+
+	cli_init(&c, &cap, t.path, true, false);
+	assert_int_equal(ctl_cmd_status(&c, 1, argv), CTL_EXIT_OK);
+	cli_done(&c, &cap);
+	json_error_t je;
+	json_t *o = json_loads(cap.out, 0, &je);
+	assert_true(json_is_object(o));
+	assert_string_equal(ctl_jstr(o, "xmpp"), "online");
+	json_decref(o);
+	cli_free(&cap);
+
+	/* The daemon's error becomes exit status 1 with its message. */
+	f.status_rc = -EIO;
+	cli_init(&c, &cap, t.path, false, false);
+	assert_int_equal(ctl_cmd_status(&c, 1, argv), CTL_EXIT_FAIL);
+	cli_done(&c, &cap);
+	assert_non_null(strstr(cap.err, "ipopctl: status: "));
+	assert_int_equal(cap.out_len, 0);
+	cli_free(&cap);
+	srv_stop(&th);
+	ctl_server_free(s);
+
+	/* No daemon: exit status 3 and the hint. */
+	cli_init(&c, &cap, t.path, false, false);
+	assert_int_equal(ctl_cmd_status(&c, 1, argv), CTL_EXIT_UNREACHABLE);
+	cli_done(&c, &cap);
+	assert_non_null(strstr(cap.err, "ipopctl: cannot connect to "));
+	assert_non_null(strstr(cap.err, "(is ipopd running? use -s PATH)"));
+	cli_free(&cap);
+	tmp_clean(&t);
+}
+
+static void test_fmt(void **state)
+{
+	(void)state;
+	char b[CTL_FMT_LEN];
+	assert_string_equal(ctl_fmt_bytes(0, b), "0 B");
+	assert_string_equal(ctl_fmt_bytes(1023, b), "1023 B");
+	assert_string_equal(ctl_fmt_bytes(1536, b), "1.50 KiB");
+	assert_string_equal(ctl_fmt_bytes(10u << 20, b), "10.0 MiB");
+	assert_string_equal(ctl_fmt_bytes(500ull << 30, b), "500 GiB");
+	assert_string_equal(ctl_fmt_bytes(UINT64_MAX, b), "16.0 EiB");
+	assert_string_equal(ctl_fmt_ago(0, FAKE_NOW, b), "never");
+	assert_string_equal(ctl_fmt_ago(FAKE_NOW + 3, FAKE_NOW, b), "now");
+	assert_string_equal(ctl_fmt_ago(FAKE_NOW - 12, FAKE_NOW, b), "12s ago");
+	assert_string_equal(ctl_fmt_ago(FAKE_NOW - 62, FAKE_NOW, b), "1m 2s ago");
+	assert_string_equal(ctl_fmt_ago(FAKE_NOW - 3700, FAKE_NOW, b), "1h 1m ago");
+	assert_string_equal(ctl_fmt_ago(FAKE_NOW - 90000, FAKE_NOW, b), "1d 1h ago");
+	assert_string_equal(ctl_fmt_rtt(-1, b), "-");
+	assert_string_equal(ctl_fmt_rtt(0.423, b), "0.42 ms");
+	assert_string_equal(ctl_fmt_rtt(12.345, b), "12.3 ms");
+	assert_string_equal(ctl_fmt_rtt(250, b), "250 ms");
+	char j[64];
+	assert_string_equal(ctl_fmt_jid("bob@x/ipop-" NODE_ID, j, sizeof(j)), "bob@x/ipop-01234567");
+	assert_string_equal(ctl_fmt_jid("bob@x/laptop", j, sizeof(j)), "bob@x/laptop");
+	assert_int_equal(ctl_fmt_width("h\xc3\xa9llo"), 5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dispatch_status),
+		cmocka_unit_test(test_dispatch_peers),
+		cmocka_unit_test(test_dispatch_malformed),
+		cmocka_unit_test(test_dispatch_op_failures),
+		cmocka_unit_test(test_dispatch_truncated),
+		cmocka_unit_test(test_json_untrusted_strings),
+		cmocka_unit_test(test_server_roundtrip),
+		cmocka_unit_test(test_server_oversized_request),
+		cmocka_unit_test(test_server_big_reply_never_blocks),
+		cmocka_unit_test(test_server_timeout_and_half_close),
+		cmocka_unit_test(test_server_socket_file_safety),
+		cmocka_unit_test(test_client_errors),
+		cmocka_unit_test(test_cli_peers),
+		cmocka_unit_test(test_cli_status),
+		cmocka_unit_test(test_fmt),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
