@@ -313,12 +313,16 @@ static void set_path(struct peer *p, const struct ice_event *ev)
 
 	if (ev->remote.addr.ss_family != AF_INET)
 		return;
+	bool same = p->sel_known && p->base_id == ev->local.base_id &&
+		    addr_equal((const struct sockaddr *)&p->sel_remote.addr, (const struct sockaddr *)&ev->remote.addr);
 	p->base_id = ev->local.base_id;
 	memcpy(&p->endpoint, &ev->remote.addr, sizeof(p->endpoint));
 	p->sel_local = ev->local;
 	p->sel_remote = ev->remote;
 	p->sel_known = true;
 	p->have_path = true;
+	if (same)
+		return;
 	log_info("peer %s: ICE selected pair %s %s -> %s %s (path direct)", p->jid, ice_cand_type_name(ev->local.type),
 		 addr_format((const struct sockaddr *)&ev->local.addr, true, a), ice_cand_type_name(ev->remote.type),
 		 addr_format((const struct sockaddr *)&ev->remote.addr, true, b));
@@ -441,10 +445,14 @@ void peer_handshake_done(struct peer *p, uint64_t now_ms)
 
 	p->last_handshake_wall_s = (uint64_t)time(NULL);
 	if (p->state != PEER_UP) {
-		log_info("peer %s: handshake complete, path direct %s %s -> %s", p->jid,
-			 p->sel_known ? ice_cand_type_name(p->sel_local.type) : "?",
-			 p->sel_known ? ice_cand_type_name(p->sel_remote.type) : "?",
-			 addr_format((struct sockaddr *)&p->endpoint, true, a));
+		if (p->sel_known)
+			log_info("peer %s: handshake complete, path direct %s %s -> %s", p->jid,
+				 ice_cand_type_name(p->sel_local.type), ice_cand_type_name(p->sel_remote.type),
+				 addr_format((struct sockaddr *)&p->endpoint, true, a));
+		else
+			log_info("peer %s: handshake complete, path direct -> %s (handshake source; ICE "
+				 "selection pending)",
+				 p->jid, addr_format((struct sockaddr *)&p->endpoint, true, a));
 		peer_set_state(p, PEER_UP, now_ms, "handshake complete");
 	} else {
 		log_debug("peer %s: rekeyed", p->jid);

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# ipopd case (b): each node behind its own NAT (iptables MASQUERADE in a
+# router namespace). Host candidates cannot reach each other; the nodes
+# learn their server-reflexive addresses from ipop-turnserver (STUN) and
+# link directly through the NATs.
+#
+#   a 10.0.1.2 --[ra: NAT]-- 198.51.100.2 --+
+#   ipopd alice               .1            |
+#   ipop0 172.31.0.1                     [inet]--- 192.0.2.254 --- srv 192.0.2.1
+#                                           |                      prosody (TLS)
+#   b 10.0.2.2 --[rb: NAT]-- 203.0.113.2 ---+                      ipop-turnserver (STUN)
+#   ipopd bob                 .1
+#   ipop0 172.31.0.2
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
+lib_init nat
+need_cmd prosody prosodyctl python3 openssl ping ss iptables
+need_root
+node_bins
+MB=${XFER_MB:-50}
+
+for n in inet srv ra rb a b; do ns_create $n; done
+ns_forward inet
+ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
+ns_link inet eth1 198.51.100.1/24 ra wan 198.51.100.2/24
+ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
+ns_exec srv ip route add default via 192.0.2.254
+for r in ra rb; do
+	ns_forward $r
+	ns_exec $r iptables -t nat -A POSTROUTING -o wan -j MASQUERADE || fail "iptables in $r"
+	# Like a home router, drop unsolicited packets to the NAT itself. The
+	# drop also keeps conntrack from confirming an entry for them, which
+	# would otherwise take the mapped port and make the next outgoing flow
+	# from the node get another port (address-dependent mapping).
+	ns_exec $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
+done
+ns_exec ra ip route add default via 198.51.100.1
+ns_exec rb ip route add default via 203.0.113.1
+ns_link ra lan 10.0.1.1/24 a eth0 10.0.1.2/24
+ns_link rb lan 10.0.2.1/24 b eth0 10.0.2.2/24
+ns_exec a ip route add default via 10.0.1.1
+ns_exec b ip route add default via 10.0.2.1
+
+xmpp_lab_start srv 192.0.2.1
+xmpp_groups "$XDIR" "[friends]" alice bob
+for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_lab_run
+stun_lab_start srv 192.0.2.1
+
+node_config alice 172.31.0.1 alice 192.0.2.1:3478
+node_config bob 172.31.0.2 bob 192.0.2.1:3478
+node_start a alice
+node_start b bob
+
+node_wait alice 'server-reflexive candidate 198\.51\.100\.2:' 20 || { node_logs; fail "alice learned no srflx"; }
+node_wait bob 'server-reflexive candidate 203\.0\.113\.2:' 20 || { node_logs; fail "bob learned no srflx"; }
+pass "both nodes learned their NAT's public address by STUN"
+node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
+grep -E 'ICE selected pair' "$LIB_TMP/alice.log" "$LIB_TMP/bob.log"
+pass "link up through both NATs"
+
+vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob over the VPN"; }
+vpn_ping b 172.31.0.1 || { node_logs; fail "bob cannot ping alice over the VPN"; }
+pass "ping both ways across the VPN"
+
+vpn_xfer b a 172.31.0.1 "$MB" || { node_logs; fail "transfer bob -> alice"; }
+pass "$MB MiB TCP transfer bob -> alice, sha256 verified"
+
+# The relay is not involved: the endpoint is the other NAT's public side.
+if [ -x "$IPOPCTL" ]; then
+	p=$(node_path_json alice 172.31.0.2)
+	echo "alice sees bob: $p"
+	read -r st path ep <<<"$p"
+	[ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 203.0.113.2:* ]] ||
+		{ node_ctl alice --json peers; fail "ipopctl path is '$p', expected up direct 203.0.113.2:*"; }
+	p=$(node_path_json bob 172.31.0.1)
+	echo "bob sees alice: $p"
+	read -r st path ep <<<"$p"
+	[ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 198.51.100.2:* ]] ||
+		{ node_ctl bob --json peers; fail "ipopctl path is '$p', expected up direct 198.51.100.2:*"; }
+	pass "ipopctl peers --json: direct through the NATs on both sides"
+else
+	grep -Eq 'bob@.*handshake complete, path direct .* -> 203\.0\.113\.2:' "$LIB_TMP/alice.log" ||
+		fail "log shows no direct path to bob's NAT"
+	pass "path from the ipopd log (ipopctl not built): direct to 203.0.113.2"
+fi
