@@ -116,9 +116,9 @@ static int next_check_pair(struct ice_agent *a, bool *use_cand)
 		int pi = a->trig[a->trig_head];
 		a->trig_head = (a->trig_head + 1) % ICE_MAX_PAIRS;
 		a->trig_len--;
-		struct ice_pair *p = pair(a, pi);
-		if (!p->queued || (unsigned)pi >= a->cl.n)
+		if ((unsigned)pi >= a->cl.n || !pair(a, pi)->queued)
 			continue; /* stale entry of an evicted pair */
+		struct ice_pair *p = pair(a, pi);
 		p->queued = false;
 		if (p->tx.active)
 			continue;
