@@ -10,7 +10,10 @@
 #   node_wait NAME REGEX [SECONDS] # until the node's log matches
 #   node_ctl NAME ARGS...          # ipopctl against the node's control socket
 #   vpn_ping NS IP                 # ping across the VPN (3 answers needed)
-#   vpn_xfer SRC_NS DST_NS DST_IP MB  # checksum-verified TCP transfer of MB MiB
+#   vpn_xfer SRC_NS DST_NS DST_IP MB [MBPS]  # checksum-verified TCP transfer of MB MiB,
+#                                  # paced to MBPS MiB/s when given (to last a while)
+#   lab_lan NS...                  # namespaces lan (bridge), srv 192.0.2.1 and each NS
+#                                  # at 192.0.2.11, .12, ... on that LAN
 #   node_path_json NAME PEER_IP4   # prints "state path endpoint" of that peer from ipopctl peers --json
 #   node_logs                      # dumps every node log (for failures)
 
@@ -123,8 +126,8 @@ vpn_ping() { # NS IP
 
 # The receiver hashes what it gets and writes the digest when the sender
 # closes; the sender hashes what it sent. Both must match the file.
-vpn_xfer() { # SRC_NS DST_NS DST_IP MB
-	local src=$1 dst=$2 ip=$3 mb=$4 port=$((20000 + RANDOM % 10000))
+vpn_xfer() { # SRC_NS DST_NS DST_IP MB [MBPS]
+	local src=$1 dst=$2 ip=$3 mb=$4 rate=${5:-0} port=$((20000 + RANDOM % 10000))
 	local f="$LIB_TMP/xfer.$RANDOM"
 	head -c "${mb}M" /dev/urandom >"$f"
 	local want; want=$(sha256sum "$f" | cut -d' ' -f1)
@@ -147,15 +150,19 @@ open(sys.argv[3], "w").write("%s %d\n" % (h.hexdigest(), n))
 	done
 	local t0=$SECONDS
 	ns_exec "$src" python3 -c '
-import socket, sys
+import socket, sys, time
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=120)
+rate = float(sys.argv[4]) * (1 << 20); t0 = time.monotonic(); sent = 0
 with open(sys.argv[3], "rb") as f:
     while True:
         b = f.read(1 << 16)
         if not b: break
-        c.sendall(b)
+        c.sendall(b); sent += len(b)
+        if rate > 0:
+            ahead = sent / rate - (time.monotonic() - t0)
+            if ahead > 0: time.sleep(ahead)
 c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
-' "$ip" "$port" "$f" || { kill $spid 2>/dev/null; echo "sender failed"; return 1; }
+' "$ip" "$port" "$f" "$rate" || { kill $spid 2>/dev/null; echo "sender failed"; return 1; }
 	wait $spid || { echo "receiver failed"; return 1; }
 	local got; got=$(cut -d' ' -f1 "$f.got")
 	echo "transfer: ${mb} MiB in $((SECONDS - t0)) s, sha256 sent $want got $got ($(cut -d' ' -f2 "$f.got") bytes)"
@@ -170,4 +177,16 @@ for p in json.load(sys.stdin):
     if p.get("ip4") == sys.argv[1]:
         print(p.get("state"), p.get("path"), p.get("endpoint"))
 ' "$2"
+}
+
+lab_lan() { # NS...
+	lan_create lan
+	ns_create srv
+	lan_attach lan srv eth0 192.0.2.1/24
+	local i=11 n
+	for n in "$@"; do
+		ns_create "$n"
+		lan_attach lan "$n" eth0 "192.0.2.$i/24"
+		i=$((i + 1))
+	done
 }
