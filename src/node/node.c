@@ -366,19 +366,33 @@ static void drain_inq(struct node *n, uint64_t now_ms)
 		switch (it->kind) {
 		case SIG_STATE:
 			log_info("xmpp: %s", xmpp_sig_state_name((enum xmpp_sig_state)it->state));
+			if (it->state != XMPP_SIG_ONLINE)
+				n->xmpp_epoch++;
 			break;
 		case SIG_PEER_UP: {
 			struct peer *p = peer_get(n, it->jid, now_ms, true);
-			if (p)
+			if (p) {
+				/* Offline then back while XMPP stayed up: the
+				 * peer restarted, so its link state is gone. */
+				bool restarted = p->gone_ms != 0;
+				p->gone_ms = 0;
+				if (restarted)
+					peer_restart(p, now_ms);
 				peer_online(p, now_ms);
+			}
 			break;
 		}
 		case SIG_PEER_DOWN: {
 			struct peer *p = node_peer_by_jid(n, it->jid);
 			/* xmpp_signal reports "down" only for presence received
-			 * while connected, never for our own disconnect. */
-			if (p)
-				node_remove_peer(n, p, "peer went offline");
+			 * while connected, but a server going down says
+			 * "unavailable" for everyone first: wait a little and
+			 * only end the link if XMPP stayed up meanwhile. */
+			if (p && !p->gone_ms) {
+				p->gone_ms = now_ms + NODE_GONE_GRACE_MS;
+				p->gone_epoch = n->xmpp_epoch;
+				p->deadline_ms = now_ms;
+			}
 			break;
 		}
 		case SIG_MESSAGE:
@@ -526,10 +540,21 @@ static uint64_t run_timers(struct node *n, uint64_t now_ms)
 	}
 	for (unsigned i = 0; i < n->npeers; i++) {
 		struct peer *p = n->peers[i];
+		if (p->gone_ms && p->gone_epoch != n->xmpp_epoch) {
+			log_info("peer %s: offline presence came with an XMPP outage; link kept", p->jid);
+			p->gone_ms = 0;
+		}
+		if (p->gone_ms && now_ms >= p->gone_ms) {
+			node_remove_peer(n, p, "peer went offline");
+			i--; /* the last peer moved into slot i */
+			continue;
+		}
 		if (now_ms >= p->deadline_ms)
 			peer_tick(p, now_ms);
 		if (p->deadline_ms < d)
 			d = p->deadline_ms;
+		if (p->gone_ms && p->gone_ms < d)
+			d = p->gone_ms;
 	}
 	return d;
 }

@@ -29,6 +29,7 @@ enum {
 	NODE_BATCH = 32,      /* packets per recvmmsg/sendmmsg */
 	NODE_HEADROOM = TUNNEL_DATA_HEADER_LEN,
 	NODE_STUN_RETRY_MS = 30000, /* after every STUN server failed */
+	NODE_GONE_GRACE_MS = 5000,  /* unavailable presence -> link teardown */
 };
 
 /* One host candidate; its index is the ICE base id. */
@@ -114,6 +115,7 @@ struct node {
 	struct xmpp_sig *sig; /* owned by the signalling thread */
 	struct sig_queue inq, outq;
 	atomic_int xmpp_state;
+	unsigned xmpp_epoch; /* data thread: bumped whenever XMPP leaves "online" */
 
 	/* data path */
 	size_t slot_cap;

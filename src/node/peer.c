@@ -174,6 +174,13 @@ void peer_online(struct peer *p, uint64_t now_ms)
 		send_offer(p, now_ms);
 }
 
+void peer_restart(struct peer *p, uint64_t now_ms)
+{
+	p->ice_on = false;
+	p->retry_ms = 0;
+	peer_set_state(p, PEER_NEW, now_ms, "peer came back online");
+}
+
 void peer_local_cands_changed(struct peer *p, uint64_t now_ms)
 {
 	struct ice_cand c[ICE_MAX_LOCAL];
@@ -339,7 +346,9 @@ static void ice_events(struct peer *p, uint64_t now_ms)
 			set_path(p, &ev);
 			if (p->state == PEER_CHECKING || p->state == PEER_OFFERED)
 				peer_set_state(p, PEER_HANDSHAKE, now_ms, "ICE connected");
-			if (p->controlling && !session_send_keypair(&p->sess, now_ms))
+			/* A new ICE session means the peer may have restarted:
+			 * fresh keys either way (rate-limited by noise). */
+			if (p->controlling && (ev.type == ICE_EV_CONNECTED || !session_send_keypair(&p->sess, now_ms)))
 				peer_initiate(p, now_ms);
 			break;
 		case ICE_EV_PAIR_FAILED:

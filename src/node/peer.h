@@ -59,6 +59,11 @@ struct peer {
 	uint64_t last_handshake_wall_s;
 	uint64_t cryptokey_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */
+	/* "unavailable" presence seen: the link ends at gone_ms unless XMPP
+	 * dropped meanwhile (a server shutting down sends unavailable for
+	 * everyone just before it closes) or the peer came back. */
+	uint64_t gone_ms;
+	unsigned gone_epoch;
 };
 
 struct peer *peer_new(struct node *n, const char *jid, const uint8_t id[SIGNAL_ID_LEN], uint64_t now_ms);
@@ -68,6 +73,9 @@ void peer_set_state(struct peer *p, enum peer_state s, uint64_t now_ms, const ch
 
 /* XMPP says the peer is online (idempotent). */
 void peer_online(struct peer *p, uint64_t now_ms);
+/* The peer went away and came back: set the link up again from scratch
+ * (the controlling side offers anew; the other waits for that offer). */
+void peer_restart(struct peer *p, uint64_t now_ms);
 /* A validated signalling message addressed to us from this peer. */
 void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms);
 /* New local candidates exist (srflx learned): trickle them. */

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# ipopd case (e): the XMPP server is stopped and restarted in the middle of
+# a transfer. Links do not depend on XMPP once up: the transfer goes on
+# (checksum verified), no link is torn down, and both nodes log in again.
+#
+#                      lan: bridge br0, 192.0.2.0/24
+#        +--------------------+--------------------+
+#        |                    |                    |
+#   srv 192.0.2.1        a 192.0.2.11         b 192.0.2.12
+#   prosody (stopped,    ipopd alice          ipopd bob
+#   then restarted)      172.31.0.1           172.31.0.2
+#   STUN
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
+lib_init xrestart
+need_cmd prosody prosodyctl python3 openssl ping ss
+need_root
+node_bins
+MB=${XFER_MB:-50}
+RATE=${XFER_RATE:-4} # MiB/s: the transfer lasts ~MB/RATE seconds
+
+lab_lan a b
+xmpp_lab_start srv 192.0.2.1
+xmpp_groups "$XDIR" "[friends]" alice bob
+for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_lab_run
+stun_lab_start srv 192.0.2.1
+
+node_config alice 172.31.0.1 alice 192.0.2.1:3478
+node_config bob 172.31.0.2 bob 192.0.2.1:3478
+node_start a alice
+node_start b bob
+node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
+vpn_ping a 172.31.0.2 || { node_logs; fail "no ping before the restart"; }
+pass "link up"
+
+vpn_xfer a b 172.31.0.2 "$MB" "$RATE" >"$LIB_TMP/xfer.out" 2>&1 &
+XFER=$!
+sleep 2
+xmpp_prosody_stop "$XDIR"
+echo "prosody stopped at $(date +%T)"
+node_wait alice 'xmpp: (offline|connecting)' 20 || { node_logs; fail "alice did not notice XMPP going away"; }
+node_wait bob 'xmpp: (offline|connecting)' 20 || { node_logs; fail "bob did not notice XMPP going away"; }
+vpn_ping b 172.31.0.1 || { node_logs; fail "no ping while XMPP is down"; }
+pass "XMPP down: both nodes noticed, the link still carries pings"
+sleep 3
+kill -0 $XFER 2>/dev/null || { cat "$LIB_TMP/xfer.out"; fail "the transfer ended before XMPP came back (lower XFER_RATE)"; }
+xmpp_lab_run
+echo "prosody restarted at $(date +%T)"
+wait $XFER
+rc=$?
+cat "$LIB_TMP/xfer.out"
+[ $rc -eq 0 ] || { node_logs; fail "the transfer across the XMPP outage failed"; }
+pass "$MB MiB transfer across the XMPP outage, sha256 verified"
+
+for n in alice bob; do
+	for ((k = 0; k < 900; k++)); do
+		[ "$(grep -c 'xmpp: online' "$LIB_TMP/$n.log")" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$(grep -c 'xmpp: online' "$LIB_TMP/$n.log")" -ge 2 ] || { node_logs; fail "$n did not log in again"; }
+done
+pass "both nodes logged in again"
+grep -q 'link removed' "$LIB_TMP/alice.log" "$LIB_TMP/bob.log" && { node_logs; fail "a link was torn down"; }
+[ "$(grep -c -- '-> up (' "$LIB_TMP/alice.log")" = 1 ] || { node_logs; fail "alice's link went through setup again"; }
+vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after the restart"; }
+pass "the link survived the outage untouched"
+
+if [ -x "$IPOPCTL" ]; then
+	p=$(node_path_json alice 172.31.0.2)
+	read -r st path ep <<<"$p"
+	[ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 192.0.2.12:* ]] ||
+		{ node_ctl alice --json peers; fail "alice -> bob: ipopctl says '$p'"; }
+	x=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["xmpp"])')
+	[ "$x" = online ] || fail "ipopctl status says xmpp '$x'"
+	pass "ipopctl: alice -> bob up direct ($ep), xmpp $x"
+fi
