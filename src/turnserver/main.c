@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "addr.h"
@@ -380,5 +381,6 @@ int main(int argc, char **argv)
 out:
 	teardown(&d);
 	log_info("stopped");
+	OPENSSL_cleanup(); /* nothing left for valgrind to call reachable */
 	return rc;
 }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "addr.h"
 #include "log.h"
 #include "turn_conf.h"
@@ -612,6 +614,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&w->snap_lock);
 	w->snap = w->st;
 	pthread_mutex_unlock(&w->snap_lock);
+	OPENSSL_thread_stop(); /* this thread's DRBG and error state */
 	return NULL;
 }
 

@@ -8,10 +8,14 @@
 #
 #   turn_bin                 # path of ipop-turnserver (IPOP_BUILD overrides build/)
 #   turn_start CONF          # start it in "server", wait for its UDP port; TURN_PID, TURN_LOG
+#                            # (TURN_VALGRIND=1 runs it under valgrind: any error or
+#                            # leak makes turn_stop fail)
 #   turn_stop                # SIGTERM and wait; fails if it does not exit 0 in 10 s
 #   uclient_run LOG ARGS...  # turnutils_uclient in "client" (timeout 90 s)
 #   uclient_assert LOG WHAT  # sent > 0, received == sent, "Total lost packets 0"
-#   stun_binding_stream PROTO(tcp|tls) HOST PORT   # prints the XOR-MAPPED-ADDRESS "ip:port"
+#   stun_binding_stream PROTO(tcp|tls|udp) HOST PORT   # prints the XOR-MAPPED-ADDRESS "ip:port";
+#                            # udp uses a connected socket, so the answer must come
+#                            # from exactly HOST:PORT
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TURN_SERVER_IP=192.0.2.1
@@ -59,9 +63,15 @@ turn_start() { # CONF [PORT]
 	local conf=$1 port=${2:-3478} bin
 	bin=$(turn_bin) || exit 77
 	TURN_LOG="$LIB_TMP/turnserver.$RANDOM.log"
-	ns_bg server "$TURN_LOG" "$bin" -f -c "$conf"
+	local wrap=() wait_s=10
+	if [ "${TURN_VALGRIND:-0}" = 1 ]; then
+		need_cmd valgrind
+		wrap=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+		wait_s=60
+	fi
+	ns_bg server "$TURN_LOG" "${wrap[@]}" "$bin" -f -c "$conf"
 	TURN_PID=$LIB_PID
-	if ! wait_udp_port server "$port" 10; then
+	if ! wait_udp_port server "$port" $wait_s; then
 		cat "$TURN_LOG" >&2
 		fail "ipop-turnserver did not open udp port $port"
 	fi
@@ -71,8 +81,8 @@ turn_start() { # CONF [PORT]
 turn_stop() {
 	kill -TERM "$TURN_PID" 2>/dev/null || fail "ipop-turnserver was not running"
 	local i
-	for ((i = 0; i < 100; i++)); do kill -0 "$TURN_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$TURN_PID" 2>/dev/null && fail "ipop-turnserver ignored SIGTERM for 10 s"
+	for ((i = 0; i < 300; i++)); do kill -0 "$TURN_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$TURN_PID" 2>/dev/null && fail "ipop-turnserver ignored SIGTERM for 30 s"
 	wait "$TURN_PID"
 	local rc=$?
 	[ $rc -eq 0 ] || { tail -20 "$TURN_LOG" >&2; fail "ipop-turnserver exited with $rc"; }
@@ -100,12 +110,18 @@ uclient_assert() { # LOG WHAT
 	pass "$what: sent=$sent received=$recv lost=$lost"
 }
 
-# STUN Binding over TCP or TLS (turnutils_stunclient is UDP only).
+# STUN Binding over TCP or TLS (turnutils_stunclient is UDP only), or over
+# a connected UDP socket.
 stun_binding_stream() { # PROTO HOST PORT
 	ns_exec client timeout 10 python3 - "$1" "$2" "$3" <<'PY'
 import os, socket, ssl, struct, sys
 proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = socket.create_connection((host, port), timeout=5)
+if proto == "udp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.connect((host, port))
+else:
+    s = socket.create_connection((host, port), timeout=5)
 if proto == "tls":
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -114,6 +130,11 @@ if proto == "tls":
 tid = os.urandom(12)
 s.sendall(struct.pack("!HHI", 0x0001, 0, 0x2112A442) + tid)
 buf = b""
+if proto == "udp":
+    try:
+        buf = s.recv(2048)
+    except socket.timeout:
+        sys.exit("no answer from %s:%d" % (host, port))
 while len(buf) < 20 or len(buf) < 20 + struct.unpack("!H", buf[2:4])[0]:
     chunk = s.recv(4096)
     if not chunk:

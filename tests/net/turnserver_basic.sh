@@ -100,4 +100,25 @@ uclient_run "$LIB_TMP/uc3.log" -n 5 -m 1 -l 170 -c -e "$TURN_PEER_IP" -r 3480 -X
 grep -q 'tot_recv_msgs=[1-9]' "$LIB_TMP/uc3.log" && fail "a wrong password relayed data"
 pass "a wrong password relays nothing"
 turn_stop
+# --- a wildcard listen address: answers leave from the address asked
+# (IP_PKTINFO), checked with connected sockets that accept nothing else.
+ns_exec server ip addr add 192.0.2.2/24 dev eth0
+conf3="$LIB_TMP/turn3.conf"
+{
+	echo 'listen_address = { "0.0.0.0" }'
+	echo 'relay_address = { "192.0.2.1" }'
+	echo 'users = { "svpnjingle:1234567890" }'
+	echo 'threads = 1'
+} >"$conf3"
+turn_start "$conf3"
+for ip in 192.0.2.1 192.0.2.2; do
+	got=$(stun_binding_stream udp $ip 3478 2>&1) || fail "udp binding to $ip on a wildcard listener: $got"
+	[[ $got == "$TURN_CLIENT_IP":* ]] || fail "udp binding to $ip returned '$got'"
+	got=$(stun_binding_stream tcp $ip 3478 2>&1) || fail "tcp binding to $ip on a wildcard listener: $got"
+done
+pass "wildcard listener answers from 192.0.2.1 and 192.0.2.2 alike"
+uclient_run "$LIB_TMP/uc4.log" -n 20 -m 2 -l 170 -c -e "$TURN_PEER_IP" -r 3480 -X \
+	-u svpnjingle -w 1234567890 192.0.2.2
+uclient_assert "$LIB_TMP/uc4.log" "wildcard listener, client on 192.0.2.2: udp relay"
+turn_stop
 echo "all turnserver_basic checks passed"

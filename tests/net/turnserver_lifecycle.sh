@@ -26,6 +26,8 @@ grep -q 'open file limit: [0-9]' "$TURN_LOG" || fail "RLIMIT_NOFILE not logged"
 ns_bg peer "$LIB_TMP/peer.log" turnutils_peer -L "$TURN_PEER_IP" -p 3480
 wait_udp_port peer 3480 || fail "turnutils_peer did not start"
 PEER=(-e "$TURN_PEER_IP" -r 3480)
+# A TCP client that connects and never speaks: closed after 10 s.
+ns_bg client "$LIB_TMP/silent.log" bash -c "exec 3<>/dev/tcp/$TURN_SERVER_IP/3478; sleep 60"
 
 # --- SIGHUP
 uclient_run "$LIB_TMP/new-before.log" -n 5 -m 1 -l 170 -c -X -u newuser -w newpass "${PEER[@]}" "$TURN_SERVER_IP"
@@ -47,6 +49,13 @@ relay_ports() { ns_exec server ss -H -uan 'sport >= :50000 and sport <= :50999' 
 has_allocs() { [ "$(relay_ports)" -ge 10 ]; }
 lib_wait 20 has_allocs || { tail "$LIB_TMP"/hang-*.log; fail "only $(relay_ports) relay sockets open"; }
 pass "$(relay_ports) relay sockets open, $(ns_exec server ss -H -tn state established 'sport = :3478' | wc -l) tcp connections"
+stat_of() { # NAME: the value in the newest stats line (fresh within 1 s)
+	kill -USR1 "$TURN_PID"; sleep 0.2
+	grep -o " $1=[0-9]*" "$TURN_LOG" | tail -1 | cut -d= -f2
+}
+idle_closed() { [ "$(stat_of conns_idle_closed)" -ge 1 ]; }
+lib_wait 20 idle_closed || fail "the silent TCP connection was not closed"
+pass "a TCP connection that sent nothing was closed (conns_idle_closed=$(stat_of conns_idle_closed))"
 turn_stop
 left_udp=$(ns_exec server ss -H -uan)
 left_tcp=$(ns_exec server ss -H -tln)
@@ -54,3 +63,26 @@ left_tcp=$(ns_exec server ss -H -tln)
 pass "SIGTERM: exit 0, no udp socket and no listener left"
 grep -q 'final: .* relays_open=0 ' "$TURN_LOG" || { tail "$TURN_LOG"; fail "allocations left at shutdown"; }
 pass "every allocation released at shutdown"
+
+# --- daemon = true and unpriv_user: detaches, runs as nobody, still relays
+id nobody >/dev/null 2>&1 || skip "no user nobody"
+conf3="$LIB_TMP/turn3.conf"
+turn_conf_write "$conf3" 'udp_port = 3478' 'tcp_port = 3478' 'users = { "svpnjingle:1234567890" }' \
+	'daemon = true' 'unpriv_user = "nobody"'
+ns_exec server "$(turn_bin)" -c "$conf3" || fail "daemon start exited non-zero"
+wait_udp_port server 3478 || fail "the daemon does not listen"
+dpid=$(ns_exec server ss -H -uapn 'sport = :3478' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+[ -n "$dpid" ] || fail "no daemon pid"
+LIB_PIDS+=("$dpid")
+duid=$(awk '/^Uid:/ {print $2}' "/proc/$dpid/status")
+[ "$duid" = "$(id -u nobody)" ] || fail "the daemon runs as uid $duid, not nobody"
+[ "$(readlink "/proc/$dpid/fd/0")" = /dev/null ] || fail "the daemon's stdin is not /dev/null"
+[ "$(awk '{print $6}' "/proc/$dpid/stat")" != "$(awk '{print $6}' /proc/$$/stat)" ] ||
+	fail "the daemon did not start a new session"
+pass "daemon: detached (pid $dpid, new session, stdin /dev/null), running as nobody"
+uclient_run "$LIB_TMP/daemon.log" -n 20 -m 2 -l 170 -c -X -u svpnjingle -w 1234567890 "${PEER[@]}" "$TURN_SERVER_IP"
+uclient_assert "$LIB_TMP/daemon.log" "relaying as nobody"
+kill -TERM "$dpid"
+wait_no_port server u 3478 10 || fail "the daemon did not stop on SIGTERM"
+lib_wait 5 bash -c "! kill -0 $dpid 2>/dev/null" || fail "the daemon process is still alive"
+pass "daemon stopped on SIGTERM"
