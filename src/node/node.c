@@ -216,7 +216,7 @@ static void *sig_main(void *arg)
 		log_error("xmpp: cannot start the signalling module");
 		return NULL;
 	}
-	while (!atomic_load(&n->stop)) {
+	while (!atomic_load(&n->sig_stop)) {
 		struct sig_item *it = q_take_all(&n->outq);
 		for (struct sig_item *i = it; i; i = i->next) {
 			int rc = xmpp_sig_send(n->sig, i->jid, i->body);
@@ -463,6 +463,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	n->udp_fd = n->epfd = n->timerfd = n->evfd = -1;
 	n->start_ms = node_now_ms();
 	atomic_init(&n->stop, false);
+	atomic_init(&n->sig_stop, false);
 	atomic_init(&n->xmpp_state, XMPP_SIG_OFFLINE);
 	q_init(&n->inq);
 	q_init(&n->outq);
@@ -622,6 +623,7 @@ void node_request_stop(struct node *n)
 void node_free(struct node *n)
 {
 	atomic_store(&n->stop, true);
+	atomic_store(&n->sig_stop, true);
 	if (n->sig_started)
 		pthread_join(n->sig_thread, NULL);
 	while (n->npeers)

@@ -90,6 +90,7 @@ struct node {
 	int udp_fd, epfd, timerfd, evfd;
 	uint16_t udp_port;
 	atomic_bool stop;
+	atomic_bool sig_stop; /* set after the last messages (bye) are queued */
 
 	/* candidates */
 	unsigned nhosts;

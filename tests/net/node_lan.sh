@@ -68,3 +68,23 @@ else
 		fail "log shows no direct host path"
 	pass "path from the ipopd log (ipopctl not built): direct host/host"
 fi
+
+# --- restarts: a clean stop says bye; a crash is noticed through presence.
+kill -TERM "${NODE_PID[bob]}"
+wait "${NODE_PID[bob]}" 2>/dev/null
+node_wait alice 'peer bob@.*link removed \(bye received\)' 10 || { node_logs; fail "alice did not get bob's bye"; }
+pass "bob stopped cleanly: alice removed the link on his bye"
+node_start b bob
+node_wait bob 'peer alice@.*-> up' 20 || { node_logs; fail "the link did not come back after bob restarted"; }
+vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after bob restarted"; }
+pass "bob restarted: link up again, ping"
+
+kill -KILL "${NODE_PID[bob]}"
+wait "${NODE_PID[bob]}" 2>/dev/null
+sleep 1
+node_start b bob
+node_wait bob 'peer alice@.*-> up' 30 || { node_logs; fail "the link did not come back after bob crashed and restarted"; }
+for ((k = 0; k < 20; k++)); do vpn_ping a 172.31.0.2 && break; sleep 0.5; done
+vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after bob crashed and restarted"; }
+vpn_xfer b a 172.31.0.1 5 || { node_logs; fail "transfer after bob crashed and restarted"; }
+pass "bob crashed (SIGKILL) and restarted: link up again, ping, 5 MiB transfer"
