@@ -62,7 +62,16 @@ if [ "${ONCE:-0}" = 1 ]; then
 	exit $ok
 fi
 say "server keeps running; counters every 5 s, Ctrl-C to stop and tear down"
-trap 'echo; turn_stop; say "stopped"; exit 0' INT
+# Ctrl-C reaches the server too (same process group); it stops on SIGINT.
+demo_stop() {
+	kill -TERM "$TURN_PID" 2>/dev/null
+	wait "$TURN_PID"
+	local rc=$?
+	echo; grep -E 'final:|stopped' "$TURN_LOG" | sed 's/^/    /'
+	say "ipop-turnserver exited with status $rc; removing the lab"
+	exit 0
+}
+trap demo_stop INT TERM
 while kill -0 "$TURN_PID" 2>/dev/null; do
 	sleep 5
 	kill -USR1 "$TURN_PID"; sleep 0.2

@@ -189,13 +189,14 @@ static void log_stats(const char *what, struct turn_worker **w, unsigned n)
 		 (unsigned long long)c->dropped_bw, (unsigned long long)c->dropped_policy);
 	log_info("%s: udp_in=%llu udp_out=%llu udp_send_failed=%llu udp_truncated=%llu "
 		 "relays_open=%llu relay_open_failed=%llu conns_open=%llu conns_accepted=%llu conns_rejected=%llu "
-		 "conns_idle_closed=%llu stream_dropped_wq=%llu stream_bad_framing=%llu tls_failed=%llu",
+		 "conns_idle_closed=%llu accept_paused=%llu stream_dropped_wq=%llu stream_bad_framing=%llu tls_failed=%llu",
 		 what, (unsigned long long)sum.udp_in, (unsigned long long)sum.udp_out,
 		 (unsigned long long)sum.udp_send_failed, (unsigned long long)sum.udp_truncated,
 		 (unsigned long long)sum.relays_open, (unsigned long long)sum.relay_open_failed,
 		 (unsigned long long)sum.conns_open,
 		 (unsigned long long)sum.conns_accepted, (unsigned long long)sum.conns_rejected,
-		 (unsigned long long)sum.conns_idle_closed, (unsigned long long)sum.stream.dropped_wq,
+		 (unsigned long long)sum.conns_idle_closed, (unsigned long long)sum.accept_paused,
+		 (unsigned long long)sum.stream.dropped_wq,
 		 (unsigned long long)sum.stream.bad_framing, (unsigned long long)sum.stream.tls_failed);
 }
 
@@ -327,16 +328,21 @@ static int block_signals(void)
 {
 	sigset_t set;
 
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	const size_t n = sizeof(sigs) / sizeof(sigs[0]);
+
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
+	for (size_t i = 0; i < n; i++)
+		sigaddset(&set, sigs[i]);
 	/* Blocked before any thread exists, so every worker inherits the mask
 	 * and only the signalfd sees them. */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
+	/* An ignored signal is discarded, never queued to the signalfd, and a
+	 * shell starts background jobs with SIGINT ignored. */
+	for (size_t i = 0; i < n; i++)
+		signal(sigs[i], SIG_DFL);
 	int fd = signalfd(-1, &set, SFD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }

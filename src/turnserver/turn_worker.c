@@ -58,7 +58,7 @@ struct wstream {
 	uint64_t accepted_ms, last_rx_ms;
 	bool got_frame, closing;
 	struct wstream *prev, *next;   /* the worker's open connections */
-	struct wstream *next_list;     /* closing or dead list */
+	struct wstream *next_closing, *next_dead;
 };
 
 struct rx_batch {
@@ -94,6 +94,8 @@ struct turn_worker {
 	struct wstream *closing;       /* to close at the end of the iteration */
 	struct wstream *dead_streams;  /* closed, freed at the end of the iteration */
 	struct relay *dead_relays;
+	bool accept_paused;
+	struct log_ratelimit accept_rl;
 	uint64_t now_ms, deadline_ms, next_sweep_ms;
 	int64_t now_unix;
 	struct rx_batch *rx;
@@ -254,6 +256,10 @@ static void io_relay_close(void *ctx, void *relay)
 
 	if (!r || r->ev.fd < 0)
 		return;
+	/* Queued datagrams name the socket by fd, and a relay opened later in
+	 * this iteration may get the same number: send them now. */
+	if (w->tx->n)
+		tx_flush(w);
 	close(r->ev.fd); /* also leaves the epoll set */
 	r->ev.fd = -1;
 	w->st.relays_open--;
@@ -285,7 +291,7 @@ static void stream_mark_closing(struct turn_worker *w, struct wstream *ws)
 	if (ws->closing || ws->ev.fd < 0)
 		return;
 	ws->closing = true;
-	ws->next_list = w->closing;
+	ws->next_closing = w->closing;
 	w->closing = ws;
 }
 
@@ -420,7 +426,7 @@ static void stream_close(struct turn_worker *w, struct wstream *ws)
 		ws->next->prev = ws->prev;
 	atomic_fetch_sub(&w->sh->conns, 1);
 	w->st.conns_open--;
-	ws->next_list = w->dead_streams;
+	ws->next_dead = w->dead_streams;
 	w->dead_streams = ws;
 }
 
@@ -457,6 +463,30 @@ static struct wstream *stream_open(struct turn_worker *w, int fd, bool tls,
 	return ws;
 }
 
+static void set_accepting(struct turn_worker *w, bool on)
+{
+	for (unsigned i = 0; i < w->n_listen; i++) {
+		struct listener *l = &w->listen[i];
+		if (l->ev.kind == EV_UDP)
+			continue;
+		struct epoll_event e = { .events = on ? EPOLLIN : 0, .data.ptr = &l->ev };
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_MOD, l->ev.fd, &e);
+	}
+}
+
+/* Out of descriptors: a level-triggered listener would wake the loop
+ * forever, so stop watching the listeners until the next sweep. */
+static void pause_accepting(struct turn_worker *w, int err)
+{
+	w->st.accept_paused++;
+	if (w->accept_paused)
+		return;
+	w->accept_paused = true;
+	set_accepting(w, false);
+	if (log_ratelimit_ok(&w->accept_rl, w->now_ms))
+		log_warn("worker %u: accept: %s; not accepting for a second", w->id, strerror(err));
+}
+
 static void on_accept(struct turn_worker *w, struct wev *ev)
 {
 	bool tls = ev->kind == EV_TLS_LISTEN;
@@ -465,8 +495,11 @@ static void on_accept(struct turn_worker *w, struct wev *ev)
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
 		int fd = accept4(ev->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return; /* EAGAIN, or EMFILE etc.: the listener stays readable */
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pause_accepting(w, errno);
+			return;
+		}
 		if (atomic_fetch_add(&w->sh->conns, 1) >= w->sh->max_conns) {
 			atomic_fetch_sub(&w->sh->conns, 1);
 			w->st.conns_rejected++;
@@ -521,13 +554,13 @@ static void end_of_iteration(struct turn_worker *w)
 	tx_flush(w);
 	while (w->closing) {
 		struct wstream *ws = w->closing;
-		w->closing = ws->next_list;
+		w->closing = ws->next_closing;
 		stream_close(w, ws);
 	}
 	tx_flush(w); /* anything the closes sent */
 	while (w->dead_streams) {
 		struct wstream *ws = w->dead_streams;
-		w->dead_streams = ws->next_list;
+		w->dead_streams = ws->next_dead;
 		free(ws);
 	}
 	while (w->dead_relays) {
@@ -539,6 +572,10 @@ static void end_of_iteration(struct turn_worker *w)
 
 static void housekeeping(struct turn_worker *w)
 {
+	if (w->accept_paused) {
+		w->accept_paused = false;
+		set_accepting(w, true);
+	}
 	sweep_streams(w);
 	w->deadline_ms = turn_server_tick(w->core, w->now_ms);
 	w->next_sweep_ms = w->now_ms + SWEEP_MS;
@@ -701,6 +738,7 @@ struct turn_worker *turn_worker_new(struct turn_worker_shared *sh, unsigned id)
 	w->id = id;
 	w->sh = sh;
 	w->epfd = -1;
+	w->accept_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1, 10000);
 	w->deadline_ms = UINT64_MAX;
 	pthread_mutex_init(&w->snap_lock, NULL);
 	w->rx = malloc(sizeof(*w->rx));

@@ -34,7 +34,7 @@ struct turn_worker_stats {
 	struct turn_stream_stats stream;
 	uint64_t udp_in, udp_out, udp_truncated, udp_send_failed, tx_too_big;
 	uint64_t relay_open_failed, relays_open;
-	uint64_t conns_open, conns_accepted, conns_rejected, conns_idle_closed;
+	uint64_t conns_open, conns_accepted, conns_rejected, conns_idle_closed, accept_paused;
 };
 
 /* Seconds a TCP/TLS connection may take to deliver its first frame (and

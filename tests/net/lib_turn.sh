@@ -10,7 +10,7 @@
 #   turn_start CONF          # start it in "server", wait for its UDP port; TURN_PID, TURN_LOG
 #                            # (TURN_VALGRIND=1 runs it under valgrind: any error or
 #                            # leak makes turn_stop fail)
-#   turn_stop                # SIGTERM and wait; fails if it does not exit 0 in 10 s
+#   turn_stop [SIG]          # SIGTERM (or SIG) and wait; fails unless it exits 0 in 30 s
 #   uclient_run LOG ARGS...  # turnutils_uclient in "client" (timeout 90 s)
 #   uclient_assert LOG WHAT  # sent > 0, received == sent, "Total lost packets 0"
 #   stun_binding_stream PROTO(tcp|tls|udp) HOST PORT   # prints the XOR-MAPPED-ADDRESS "ip:port";
@@ -59,14 +59,14 @@ turn_conf_write() { # FILE [LINE...]
 	} >"$f"
 }
 
-turn_start() { # CONF [PORT]
+turn_start() { # CONF [PORT]; TURN_PREFIX=(cmd...) runs the server under cmd
 	local conf=$1 port=${2:-3478} bin
 	bin=$(turn_bin) || exit 77
 	TURN_LOG="$LIB_TMP/turnserver.$RANDOM.log"
-	local wrap=() wait_s=10
+	local wrap=("${TURN_PREFIX[@]}") wait_s=10
 	if [ "${TURN_VALGRIND:-0}" = 1 ]; then
 		need_cmd valgrind
-		wrap=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+		wrap+=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
 		wait_s=60
 	fi
 	ns_bg server "$TURN_LOG" "${wrap[@]}" "$bin" -f -c "$conf"
@@ -78,8 +78,8 @@ turn_start() { # CONF [PORT]
 	kill -0 "$TURN_PID" 2>/dev/null || { cat "$TURN_LOG" >&2; fail "ipop-turnserver exited"; }
 }
 
-turn_stop() {
-	kill -TERM "$TURN_PID" 2>/dev/null || fail "ipop-turnserver was not running"
+turn_stop() { # [SIGNAL]
+	kill -"${1:-TERM}" "$TURN_PID" 2>/dev/null || fail "ipop-turnserver was not running"
 	local i
 	for ((i = 0; i < 300; i++)); do kill -0 "$TURN_PID" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$TURN_PID" 2>/dev/null && fail "ipop-turnserver ignored SIGTERM for 30 s"

@@ -64,6 +64,44 @@ pass "SIGTERM: exit 0, no udp socket and no listener left"
 grep -q 'final: .* relays_open=0 ' "$TURN_LOG" || { tail "$TURN_LOG"; fail "allocations left at shutdown"; }
 pass "every allocation released at shutdown"
 
+# --- SIGINT stops it as cleanly as SIGTERM (even when started from a script,
+# whose background jobs inherit SIGINT ignored)
+turn_start "$conf"
+turn_stop INT
+pass "SIGINT: exit 0"
+
+# --- out of descriptors: accepting pauses instead of spinning, UDP still
+# answers, and accepting resumes once descriptors are free again
+TURN_PREFIX=(prlimit --nofile=48:48)
+conf4="$LIB_TMP/turn4.conf"
+turn_conf_write "$conf4" 'udp_port = 3478' 'tcp_port = 3478' 'users = { "svpnjingle:1234567890" }' \
+	'threads = 1'
+sed -i 's/^threads = 2$//' "$conf4"
+turn_start "$conf4"
+TURN_PREFIX=()
+ns_bg client "$LIB_TMP/flood.log" python3 -c "
+import socket, time
+socks = []
+for i in range(100):
+    try:
+        socks.append(socket.create_connection(('$TURN_SERVER_IP', 3478), timeout=2))
+    except OSError:
+        pass
+print('open', len(socks), flush=True)
+time.sleep(4)
+"
+flood=$LIB_PID
+sleep 2
+got=$(stun_binding_stream udp "$TURN_SERVER_IP" 3478 2>&1) || fail "no udp answer while out of fds: $got"
+paused=$(stat_of accept_paused)
+[ "${paused:-0}" -ge 1 ] || { tail "$TURN_LOG"; fail "accept never paused (accept_paused=$paused)"; }
+[ "$paused" -le 20 ] || fail "accept_paused=$paused in 2 s: the loop spins"
+wait "$flood"
+resumed() { stun_binding_stream tcp "$TURN_SERVER_IP" 3478 >/dev/null 2>&1; }
+lib_wait 15 resumed || fail "tcp not accepted again after the flood"
+pass "out of fds: accept paused $paused times, udp answered, tcp resumed"
+turn_stop
+
 # --- daemon = true and unpriv_user: detaches, runs as nobody, still relays
 id nobody >/dev/null 2>&1 || skip "no user nobody"
 conf3="$LIB_TMP/turn3.conf"
