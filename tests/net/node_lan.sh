@@ -69,6 +69,20 @@ else
 	pass "path from the ipopd log (ipopctl not built): direct host/host"
 fi
 
+# --- cryptokey routing: bob's node seals a packet whose inner source is not
+# bob's virtual address; alice must drop it (and count it).
+ns_exec b ip addr add 172.31.0.99/32 dev ipop0
+ns_exec b ping -c 3 -i 0.2 -W 1 -I 172.31.0.99 172.31.0.1 >/dev/null 2>&1 &&
+	fail "alice answered a packet whose inner source is not bob's address"
+if [ -x "$IPOPCTL" ]; then
+	bad=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["bad_source"])')
+	[ "$bad" -ge 3 ] || fail "alice counted $bad bad-source drops, expected >= 3"
+	pass "cryptokey routing: 3 spoofed-source packets from bob dropped and counted ($bad)"
+else
+	pass "cryptokey routing: spoofed-source packets from bob were not answered"
+fi
+vpn_ping b 172.31.0.1 || fail "bob's own address stopped working"
+
 # --- restarts: a clean stop says bye; a crash is noticed through presence.
 kill -TERM "${NODE_PID[bob]}"
 wait "${NODE_PID[bob]}" 2>/dev/null
