@@ -62,7 +62,10 @@ static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 
 static void cell_print(struct ctl_cli *c, const char *s, size_t width, enum ctl_color k, bool last)
 {
-	fprintf(c->out, "%s%s%s", ctl_color(c, k), s, ctl_color(c, CTL_C_RESET));
+	if (k == CTL_C_RESET)
+		fputs(s, c->out);
+	else
+		fprintf(c->out, "%s%s%s", ctl_color(c, k), s, ctl_color(c, CTL_C_RESET));
 	if (last)
 		return;
 	for (size_t w = ctl_fmt_width(s); w < width + 2; w++)

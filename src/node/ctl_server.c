@@ -30,6 +30,7 @@ struct ctl_client {
 
 struct ctl_server {
 	int ep, lfd;
+	bool listen_paused;
 	char *path;
 	dev_t dev; /* of the socket file, to remove only our own at exit */
 	ino_t ino;
@@ -172,6 +173,18 @@ struct ctl_server *ctl_server_new(const char *path, const struct ctl_ops *ops, v
 
 /* ---- clients ---- */
 
+/* With every slot taken, further clients wait in the listen backlog (their
+ * connect blocks, within ipopctl's timeout) instead of being refused; the
+ * listening socket leaves the epoll set meanwhile so it cannot spin. */
+static void ctl_listen_pause(struct ctl_server *s, bool pause)
+{
+	if (s->listen_paused == pause)
+		return;
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.u32 = CTL_LISTEN_ID };
+	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, s->lfd, &ev) == 0)
+		s->listen_paused = pause;
+}
+
 /* Closing a UNIX socket with unread input resets the peer, which may then
  * miss the end of our reply; so the rest of an oversized request is
  * discarded first, up to a bound (more than that is the client's fault). */
@@ -194,11 +207,19 @@ static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
 	c->out = NULL;
 	c->in_len = c->out_len = c->out_off = 0;
 	s->st.clients--;
+	ctl_listen_pause(s, false);
 }
 
 static void ctl_accept(struct ctl_server *s, uint64_t now_ms)
 {
 	for (;;) {
+		unsigned i = 0;
+		while (i < CTL_MAX_CLIENTS && s->cl[i].fd >= 0)
+			i++;
+		if (i == CTL_MAX_CLIENTS) {
+			ctl_listen_pause(s, true);
+			return;
+		}
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
@@ -206,11 +227,8 @@ static void ctl_accept(struct ctl_server *s, uint64_t now_ms)
 				log_warn("ctl: accept: %s", strerror(errno));
 			return;
 		}
-		unsigned i = 0;
-		while (i < CTL_MAX_CLIENTS && s->cl[i].fd >= 0)
-			i++;
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
-		if (i == CTL_MAX_CLIENTS || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			s->st.dropped++;
 			close(fd);
 			continue;

@@ -581,6 +581,51 @@ static void test_server_timeout_and_half_close(void **state)
 	tmp_clean(&t);
 }
 
+/* More clients than slots wait in the backlog and are served later. */
+static void test_server_client_limit(void **state)
+{
+	(void)state;
+	struct tmp t;
+	tmp_make(&t);
+	struct fake f = { .npeers = 1 };
+	struct ctl_server *s = ctl_server_new(t.path, &fake_ops, &f);
+	assert_non_null(s);
+	/* The server takes 16; the listen backlog holds the rest (a blocking
+	 * connect would wait beyond it). */
+	enum { N = 24 };
+	int idle[N];
+	for (int i = 0; i < N; i++) {
+		idle[i] = raw_connect(t.path);
+		ctl_server_handle(s, 0);
+	}
+	struct ctl_server_stats st;
+	ctl_server_get_stats(s, &st);
+	unsigned cap = st.clients;
+	assert_true(cap >= 1 && cap < N);
+	/* Another client has to wait, but is not turned away. */
+	int late = raw_connect(t.path);
+	assert_int_equal(send(late, "status\n", 7, 0), 7);
+	for (int i = 0; i < 3; i++)
+		ctl_server_handle(s, 0);
+	ctl_server_get_stats(s, &st);
+	assert_int_equal(st.clients, cap);
+	assert_int_equal(st.requests, 0);
+	for (int i = 0; i < N; i++)
+		close(idle[i]);
+	size_t len;
+	char *reply = pump_reply(s, late, &len);
+	json_t *j = parse_reply(reply, len);
+	assert_non_null(json_object_get(j, "result"));
+	json_decref(j);
+	free(reply);
+	close(late);
+	ctl_server_get_stats(s, &st);
+	assert_int_equal(st.requests, 1);
+	assert_int_equal(st.dropped, 0);
+	ctl_server_free(s);
+	tmp_clean(&t);
+}
+
 static void test_server_socket_file_safety(void **state)
 {
 	(void)state;
@@ -920,6 +965,7 @@ int main(void)
 		cmocka_unit_test(test_server_oversized_request),
 		cmocka_unit_test(test_server_big_reply_never_blocks),
 		cmocka_unit_test(test_server_timeout_and_half_close),
+		cmocka_unit_test(test_server_client_limit),
 		cmocka_unit_test(test_server_socket_file_safety),
 		cmocka_unit_test(test_client_errors),
 		cmocka_unit_test(test_cli_peers),
