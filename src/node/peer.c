@@ -464,7 +464,7 @@ void peer_handshake_done(struct peer *p, uint64_t now_ms)
 				 p->jid, addr_format((struct sockaddr *)&p->endpoint, true, a));
 		peer_set_state(p, PEER_UP, now_ms, "handshake complete");
 	} else {
-		log_debug("peer %s: rekeyed", p->jid);
+		log_info("peer %s: rekeyed (new session keys)", p->jid);
 	}
 	p->deadline_ms = now_ms;
 }
