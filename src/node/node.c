@@ -353,7 +353,7 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 			node_remove_peer(n, p, "bye received");
 		return;
 	}
-	struct peer *p = peer_get(n, jid, now_ms, m.kind == SIGNAL_OFFER);
+	struct peer *p = peer_get(n, jid, now_ms, m.kind == SIGNAL_OFFER || m.kind == SIGNAL_HELLO);
 	if (p)
 		peer_on_signal(p, &m, now_ms);
 }
@@ -377,7 +377,7 @@ static void drain_inq(struct node *n, uint64_t now_ms)
 				bool restarted = p->gone_ms != 0;
 				p->gone_ms = 0;
 				if (restarted)
-					peer_restart(p, now_ms);
+					peer_restart(p, now_ms, "peer came back online");
 				peer_online(p, now_ms);
 			}
 			break;

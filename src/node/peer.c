@@ -170,15 +170,70 @@ static void send_offer(struct peer *p, uint64_t now_ms)
 
 void peer_online(struct peer *p, uint64_t now_ms)
 {
-	if (p->controlling && (p->state == PEER_NEW || p->state == PEER_FAILED))
+	if (p->controlling && (p->state == PEER_NEW || p->state == PEER_FAILED)) {
 		send_offer(p, now_ms);
+	} else if (!p->controlling && p->state == PEER_NEW) {
+		/* Tells a controlling peer that believes a link already exists
+		 * (it missed our restart) to offer anew. */
+		struct signal_msg m;
+		memset(&m, 0, sizeof(m));
+		m.kind = SIGNAL_HELLO;
+		memcpy(m.from, p->node->id, SIGNAL_ID_LEN);
+		m.has_to = true;
+		memcpy(m.to, p->id, SIGNAL_ID_LEN);
+		m.has_key = true;
+		memcpy(m.key, p->node->kp.pub, SIGNAL_KEY_LEN);
+		m.has_ip4 = true;
+		m.ip4 = p->node->conf->ip4;
+		node_signal_send(p->node, p->jid, &m);
+		log_info("peer %s: hello sent (waiting for an offer)", p->jid);
+	}
 }
 
-void peer_restart(struct peer *p, uint64_t now_ms)
+static void on_hello(struct peer *p, uint64_t now_ms)
+{
+	if (!p->controlling)
+		return;
+	switch (p->state) {
+	case PEER_UP:
+		/* It has no link with us: it restarted while we did not see it go. */
+		peer_restart(p, now_ms, "peer says hello: it lost the link");
+		send_offer(p, now_ms);
+		break;
+	case PEER_NEW:
+	case PEER_FAILED:
+		send_offer(p, now_ms);
+		break;
+	default:
+		break; /* setup in progress; its timers handle a loss */
+	}
+}
+
+/* The peer lost its keys: drop ours too, so the next handshake is not
+ * held back by the rekey timer of the old session. The greatest initiation
+ * timestamp seen is kept: old initiations stay replays. */
+static void reset_sessions(struct peer *p)
+{
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	bool seen = p->sess.noise.init_rx_seen;
+	uint64_t rx_ms = p->sess.noise.last_init_rx_ms;
+
+	memcpy(ts, p->sess.noise.last_timestamp, sizeof(ts));
+	session_peer_wipe(&p->sess);
+	session_peer_init(&p->sess, p->key);
+	memcpy(p->sess.noise.last_timestamp, ts, sizeof(ts));
+	p->sess.noise.init_rx_seen = seen;
+	p->sess.noise.last_init_rx_ms = rx_ms;
+	p->hs_wanted = false;
+}
+
+void peer_restart(struct peer *p, uint64_t now_ms, const char *why)
 {
 	p->ice_on = false;
 	p->retry_ms = 0;
-	peer_set_state(p, PEER_NEW, now_ms, "peer came back online");
+	if (p->have_info)
+		reset_sessions(p);
+	peer_set_state(p, PEER_NEW, now_ms, why);
 }
 
 void peer_local_cands_changed(struct peer *p, uint64_t now_ms)
@@ -303,6 +358,10 @@ void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
 	case SIGNAL_ANSWER:
 		on_answer(p, m, now_ms);
 		break;
+	case SIGNAL_HELLO:
+		log_info("peer %s: hello received", p->jid);
+		on_hello(p, now_ms);
+		break;
 	case SIGNAL_CANDIDATES:
 		if (p->ice_on && strcmp(p->rufrag, m->ufrag) == 0) {
 			log_info("peer %s: %u trickled candidate(s) received", p->jid, m->n_cands);
@@ -399,6 +458,13 @@ void peer_tick(struct peer *p, uint64_t now_ms)
 				d = id;
 		}
 	}
+	if (p->hs_wanted) {
+		uint64_t at = p->sess.noise.last_init_tx_ms + NOISE_REKEY_TIMEOUT_MS;
+		if (now_ms >= at)
+			peer_initiate(p, now_ms);
+		else if (at < d)
+			d = at;
+	}
 	if (p->have_info) {
 		int act = session_tick(&p->sess, now_ms, &sd);
 		if (act & SESSION_ACT_INITIATE)
@@ -440,6 +506,12 @@ void peer_initiate(struct peer *p, uint64_t now_ms)
 		return;
 	int rc = session_initiate(&n->noise, &p->sess, node_new_index(n), now_ms, node_wall_ns(), n->ctl_buf,
 				  n->ctl_cap, &len);
+	if (rc == -EAGAIN) {
+		/* too soon after the last one: peer_tick retries when allowed */
+		p->hs_wanted = true;
+		return;
+	}
+	p->hs_wanted = false;
 	if (rc != 0)
 		return;
 	node_udp_send(n, p->base_id, &p->endpoint, n->ctl_buf, len);

@@ -40,6 +40,7 @@ struct peer {
 	enum peer_state state;
 	uint64_t state_ms;  /* when state was entered */
 	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
+	bool hs_wanted;     /* an initiation was refused as too early; retry */
 
 	bool ice_on;
 	struct ice_agent ice;
@@ -75,7 +76,7 @@ void peer_set_state(struct peer *p, enum peer_state s, uint64_t now_ms, const ch
 void peer_online(struct peer *p, uint64_t now_ms);
 /* The peer went away and came back: set the link up again from scratch
  * (the controlling side offers anew; the other waits for that offer). */
-void peer_restart(struct peer *p, uint64_t now_ms);
+void peer_restart(struct peer *p, uint64_t now_ms, const char *why);
 /* A validated signalling message addressed to us from this peer. */
 void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms);
 /* New local candidates exist (srflx learned): trickle them. */
