@@ -20,7 +20,8 @@
 
 enum {
 	PEER_OFFER_TIMEOUT_MS = 10000,
-	PEER_FAIL_RETRY_MS = 5000,
+	PEER_FAIL_RETRY_MS = 5000,      /* first retry after ICE failed... */
+	PEER_FAIL_RETRY_MAX_MS = 60000, /* ...doubling up to this */
 	PEER_TICK_MAX_MS = 1000, /* session timers are re-read at least this often */
 	PEER_NOMINATE_WAIT_MS = 300,
 };
@@ -419,7 +420,13 @@ static void ice_events(struct peer *p, uint64_t now_ms)
 			log_warn("peer %s: ICE failed: %s", p->jid, why);
 			p->ice_on = false;
 			p->have_path = false;
-			p->retry_ms = p->controlling ? now_ms + PEER_FAIL_RETRY_MS : 0;
+			if (p->fail_backoff_ms < PEER_FAIL_RETRY_MS)
+				p->fail_backoff_ms = PEER_FAIL_RETRY_MS;
+			else if (p->fail_backoff_ms < PEER_FAIL_RETRY_MAX_MS)
+				p->fail_backoff_ms *= 2;
+			if (p->fail_backoff_ms > PEER_FAIL_RETRY_MAX_MS)
+				p->fail_backoff_ms = PEER_FAIL_RETRY_MAX_MS;
+			p->retry_ms = p->controlling ? now_ms + p->fail_backoff_ms : 0;
 			peer_set_state(p, PEER_FAILED, now_ms, "ICE failed");
 			break;
 		}
@@ -535,6 +542,7 @@ void peer_handshake_done(struct peer *p, uint64_t now_ms)
 				 "selection pending)",
 				 p->jid, addr_format((struct sockaddr *)&p->endpoint, true, a));
 		peer_set_state(p, PEER_UP, now_ms, "handshake complete");
+		p->fail_backoff_ms = 0;
 	} else {
 		log_info("peer %s: rekeyed (new session keys)", p->jid);
 	}

@@ -40,6 +40,7 @@ struct peer {
 	enum peer_state state;
 	uint64_t state_ms;  /* when state was entered */
 	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
+	uint64_t fail_backoff_ms; /* controlling: wait after an ICE failure */
 	bool hs_wanted;     /* an initiation was refused as too early; retry */
 
 	bool ice_on;
