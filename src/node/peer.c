@@ -452,7 +452,8 @@ static void ice_flush(struct peer *p, uint64_t now_ms)
 
 void peer_tick(struct peer *p, uint64_t now_ms)
 {
-	uint64_t d = now_ms + PEER_TICK_MAX_MS, sd;
+	/* On a whole-period boundary, so idle links share one wakeup. */
+	uint64_t d = (now_ms / PEER_TICK_MAX_MS + 1) * PEER_TICK_MAX_MS, sd;
 
 	if (p->ice_on) {
 		if (now_ms >= ice_agent_next_deadline(&p->ice, now_ms))
