@@ -5,7 +5,8 @@
 #   lan_attach LAN NS IF IP/LEN    # plug namespace NS into LAN with address IP/LEN on IF
 #   xmpp_lab_start NS IP           # Prosody (TLS, self-signed example.test) in NS on IP; $XDIR
 #   stun_lab_start NS IP           # ipop-turnserver as the STUN server on IP:3478 in NS
-#   node_config NAME IP4 USER [STUN]    # $LIB_TMP/NAME/config.json (xmpp_host $XMPP_IP)
+#   node_config NAME IP4 USER [STUN [EXTRA]]  # $LIB_TMP/NAME/config.json (xmpp_host $XMPP_IP);
+#                                  # EXTRA: more members, e.g. '"mtu": 1400,' 
 #   node_start NS NAME             # ipopd in NS, log $LIB_TMP/NAME.log
 #   node_wait NAME REGEX [SECONDS] # until the node's log matches
 #   node_ctl NAME ARGS...          # ipopctl against the node's control socket
@@ -70,14 +71,15 @@ CONF
 	wait_udp_port "$1" 3478 10 || { cat "$LIB_TMP/turnserver.log"; fail "ipop-turnserver did not start"; }
 }
 
-node_config() { # NAME IP4 USER [STUN]
-	local name=$1 ip4=$2 user=$3 stun=${4:-}
+node_config() { # NAME IP4 USER [STUN [EXTRA]]
+	local name=$1 ip4=$2 user=$3 stun=${4:-} extra=${5:-}
 	local d="$LIB_TMP/$name"
 	mkdir -p "$d"
 	local stunj="[]"
 	[ -n "$stun" ] && stunj="[\"$stun\"]"
 	cat >"$d/config.json" <<JSON
 {
+    $extra
     "ip4": "$ip4",
     "xmpp_username": "$user@$XMPP_DOMAIN",
     "xmpp_password": "pw-$user",

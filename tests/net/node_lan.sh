@@ -35,7 +35,16 @@ for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
 xmpp_lab_run
 stun_lab_start srv 192.0.2.1
 
-node_config alice 172.31.0.1 alice 192.0.2.1:3478
+# An interface alice must not offer (network_ignore_list), and one she must.
+# (veth pairs inside the namespace: the dummy driver may be missing)
+for i in ign0 use0; do
+	ns_exec a ip link add $i type veth peer name ${i}p || fail "veth $i"
+	ns_exec a ip link set ${i}p up
+	ns_exec a ip link set $i up
+done
+ns_exec a ip addr add 203.0.113.77/24 dev ign0
+ns_exec a ip addr add 198.51.100.77/24 dev use0
+node_config alice 172.31.0.1 alice 192.0.2.1:3478 '"network_ignore_list": ["ign0"],'
 node_config bob 172.31.0.2 bob 192.0.2.1:3478
 "$IPOPD" -n -c "$LIB_TMP/alice/config.json" >/dev/null || fail "ipopd -n rejects the lab config"
 "$IPOPD" -h | grep -q -- '-n, --check' || fail "ipopd -h does not document -n"
@@ -50,6 +59,11 @@ node_start b bob
 node_wait alice 'xmpp: online' 20 || { node_logs; fail "alice did not log in"; }
 node_wait bob 'xmpp: online' 20 || { node_logs; fail "bob did not log in"; }
 pass "both nodes logged in to XMPP over TLS"
+grep -q 'host candidate 192\.0\.2\.11:.* (eth0)' "$LIB_TMP/alice.log" || { node_logs; fail "no host candidate on eth0"; }
+grep -q 'host candidate 198\.51\.100\.77:.* (use0)' "$LIB_TMP/alice.log" || { node_logs; fail "no host candidate on use0"; }
+grep -q 'host candidate 203\.0\.113\.77' "$LIB_TMP/alice.log" && fail "ign0 (network_ignore_list) was offered"
+grep -Eq 'host candidate (127\.|172\.31\.)' "$LIB_TMP/alice.log" && fail "loopback or the TUN was offered"
+pass "host candidates: every interface but loopback, the TUN and network_ignore_list"
 node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "alice's link to bob did not come up"; }
 node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
 grep -E 'ICE selected pair' "$LIB_TMP/alice.log" | tail -1
