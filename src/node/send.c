@@ -3,6 +3,7 @@
  * batch with one sendmmsg. A packet for an address without a link, or for
  * a peer without keys yet, is dropped and counted (the latter starts a
  * handshake). No allocation: the slots are preallocated in node_init. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,10 +61,12 @@ static bool seal(struct node *n, struct peer *p, struct node_slot *s, uint64_t n
 
 	if (!p->have_path) {
 		n->cnt.no_key++;
+		log_debug("peer %s: no path yet; packet dropped", p->jid);
 		return false;
 	}
 	if (tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey) != 1) {
 		n->cnt.no_key++;
+		log_debug("peer %s: no session key yet; packet dropped, handshake wanted", p->jid);
 		peer_initiate(p, now_ms);
 		return false;
 	}
@@ -115,6 +118,7 @@ void send_from_tun(struct node *n, uint64_t now_ms)
 			if (!p) {
 				n->rt.no_route++;
 				n->cnt.no_route++;
+				log_debug("tun: no link for %s; packet dropped", inet_ntoa(dst));
 				continue;
 			}
 			s->len = (size_t)r;

@@ -97,6 +97,9 @@ JSON
 
 declare -A NODE_PID NODE_NS
 node_start() { # NS NAME
+	# A restarted node gets a fresh log: node_wait must not match lines of
+	# the previous run before the new process has truncated the file.
+	[ -e "$LIB_TMP/$2.log" ] && mv "$LIB_TMP/$2.log" "$LIB_TMP/$2.log.$(date +%s%N)"
 	ns_bg "$1" "$LIB_TMP/$2.log" "$IPOPD" -c "$LIB_TMP/$2/config.json"
 	NODE_PID[$2]=$LIB_PID
 	NODE_NS[$2]=$1
@@ -118,8 +121,15 @@ node_ctl() { # NAME ARGS...
 }
 
 node_logs() {
-	local f
+	local f n
 	for f in "$LIB_TMP"/*.log; do echo "===== $f"; tail -n 80 "$f"; done
+	if [ -n "${IPOPCTL:-}" ] && [ -x "$IPOPCTL" ]; then
+		for n in "${!NODE_NS[@]}"; do
+			echo "===== ipopctl $n"
+			node_ctl "$n" --json status 2>&1
+			node_ctl "$n" --json peers 2>&1
+		done
+	fi
 }
 
 vpn_ping() { # NS IP
