@@ -52,6 +52,11 @@ struct peer *peer_new(struct node *n, const char *jid, const uint8_t id[SIGNAL_I
 
 	if (!p)
 		return NULL;
+	p->stage = malloc(PEER_STAGE_MAX * n->slot_cap);
+	if (!p->stage) {
+		free(p);
+		return NULL;
+	}
 	p->node = n;
 	snprintf(p->jid, sizeof(p->jid), "%s", jid);
 	memcpy(p->id, id, SIGNAL_ID_LEN);
@@ -73,6 +78,7 @@ void peer_free(struct peer *p)
 		return;
 	session_peer_wipe(&p->sess);
 	sodium_memzero(p->lpwd, sizeof(p->lpwd));
+	free(p->stage);
 	free(p);
 }
 
@@ -547,7 +553,49 @@ void peer_handshake_done(struct peer *p, uint64_t now_ms)
 	} else {
 		log_info("peer %s: rekeyed (new session keys)", p->jid);
 	}
+	peer_flush_staged(p, now_ms);
 	p->deadline_ms = now_ms;
+}
+
+void peer_stage(struct peer *p, const uint8_t *buf, size_t len)
+{
+	size_t cap = p->node->slot_cap;
+
+	if (len > cap - TUNNEL_DATA_MIN_LEN)
+		return;
+	if (p->nstaged == PEER_STAGE_MAX) {
+		/* drop the oldest: the newest are the ones still awaited */
+		memmove(p->stage, p->stage + cap, (PEER_STAGE_MAX - 1) * cap);
+		memmove(p->stage_len, p->stage_len + 1, (PEER_STAGE_MAX - 1) * sizeof(p->stage_len[0]));
+		p->nstaged--;
+		p->stage_dropped++;
+	}
+	memcpy(p->stage + p->nstaged * cap + TUNNEL_DATA_HEADER_LEN, buf + TUNNEL_DATA_HEADER_LEN, len);
+	p->stage_len[p->nstaged++] = (uint16_t)len;
+}
+
+void peer_flush_staged(struct peer *p, uint64_t now_ms)
+{
+	struct node *n = p->node;
+	size_t cap = n->slot_cap;
+	unsigned i = 0;
+
+	if (!p->nstaged || !p->have_path || !session_send_keypair(&p->sess, now_ms))
+		return;
+	for (; i < p->nstaged; i++) {
+		struct tunnel_buf b = { .data = p->stage + i * cap, .len = p->stage_len[i], .cap = cap };
+		if (tunnel_seal_batch(&p->sess, &b, 1, now_ms, NULL) != 1)
+			break;
+		p->tx_bytes += p->stage_len[i];
+		p->tx_packets++;
+		node_udp_send(n, p->base_id, &p->endpoint, b.data, b.len);
+	}
+	log_debug("peer %s: sent %u staged packet(s)", p->jid, i);
+	if (i < p->nstaged) {
+		memmove(p->stage, p->stage + i * cap, (p->nstaged - i) * cap);
+		memmove(p->stage_len, p->stage_len + i, (p->nstaged - i) * sizeof(p->stage_len[0]));
+	}
+	p->nstaged -= i;
 }
 
 void peer_send_keepalive(struct peer *p, uint64_t now_ms)

@@ -16,6 +16,11 @@
 
 struct node;
 
+/* Packets from the TUN wait here while the link has no key yet (link
+ * setup, rekey after an idle lapse), instead of being dropped: the first
+ * ping gets through as soon as the handshake completes. */
+enum { PEER_STAGE_MAX = 16 };
+
 enum peer_state {
 	PEER_NEW = 0,      /* seen online, nothing sent yet */
 	PEER_OFFERED,      /* controlling: offer sent, waiting for the answer */
@@ -61,6 +66,10 @@ struct peer {
 	uint64_t last_handshake_wall_s;
 	uint64_t cryptokey_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */
+	uint8_t *stage;       /* PEER_STAGE_MAX slots of node->slot_cap bytes */
+	uint16_t stage_len[PEER_STAGE_MAX];
+	unsigned nstaged;
+	uint64_t stage_dropped;
 	/* "unavailable" presence seen: the link ends at gone_ms unless XMPP
 	 * dropped meanwhile (a server shutting down sends unavailable for
 	 * everyone just before it closes) or the peer came back. */
@@ -91,6 +100,11 @@ uint64_t peer_deadline(struct peer *p, uint64_t now_ms);
 void peer_initiate(struct peer *p, uint64_t now_ms);
 /* Keys installed by a finished handshake (either role). */
 void peer_handshake_done(struct peer *p, uint64_t now_ms);
+/* Keeps a TUN packet (buf has TUNNEL_DATA_HEADER_LEN headroom before
+ * the len-byte packet) until keys exist; the oldest goes when full. */
+void peer_stage(struct peer *p, const uint8_t *buf, size_t len);
+/* Seals and sends staged packets while a send key exists. */
+void peer_flush_staged(struct peer *p, uint64_t now_ms);
 /* Sends a keepalive (an empty data packet) on the path. */
 void peer_send_keepalive(struct peer *p, uint64_t now_ms);
 

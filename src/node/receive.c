@@ -54,6 +54,8 @@ static void on_data(struct node *n, struct node_slot *s, const struct tunnel_pac
 	}
 	if (p->state == PEER_HANDSHAKE)
 		peer_handshake_done(p, now_ms);
+	if (p->nstaged) /* a responder may send once the initiator's first packet arrived */
+		peer_flush_staged(p, now_ms);
 	if (b.len == 0)
 		return; /* keepalive */
 	const uint8_t *pkt = s->buf + TUNNEL_DATA_HEADER_LEN;

@@ -61,12 +61,14 @@ static bool seal(struct node *n, struct peer *p, struct node_slot *s, uint64_t n
 
 	if (!p->have_path) {
 		n->cnt.no_key++;
-		log_debug("peer %s: no path yet; packet dropped", p->jid);
+		peer_stage(p, s->buf, s->len);
+		log_debug("peer %s: no path yet; packet staged", p->jid);
 		return false;
 	}
 	if (tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey) != 1) {
 		n->cnt.no_key++;
-		log_debug("peer %s: no session key yet; packet dropped, handshake wanted", p->jid);
+		peer_stage(p, s->buf, s->len);
+		log_debug("peer %s: no session key yet; packet staged, handshake wanted", p->jid);
 		peer_initiate(p, now_ms);
 		return false;
 	}
