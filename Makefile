@@ -45,7 +45,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all tools unit asan fuzz test check-net demo bench install clean
+.PHONY: all tools unit asan fuzz test check-net demo bench install clean deps
 all: $(BINS) tools
 
 tools: $(BENCH_BINS) $(TOOL_BINS)
@@ -106,13 +106,21 @@ fuzz:
 	  clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 	    $$f $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a $(FUZZ_B)/libipop.a -o $(FUZZ_B)/bin/$$n $(PKG_LIBS) -lpthread || exit 1; done
 
-test: all asan fuzz
+# `make demo` and `make test` first install missing Debian packages (as root);
+# with everything present this is one dpkg-query per package. The build runs
+# in a sub-make so that pkg-config flags are read after the install.
+deps:
+	bash deploy/install-deps.sh --if-missing
+
+test: deps
+	$(MAKE) all asan fuzz
 	bash tests/run.sh
 
 check-net: all
 	bash tests/run.sh net
 
-demo: all
+demo: deps
+	$(MAKE) all
 	bash tests/demo.sh
 
 bench: all tools

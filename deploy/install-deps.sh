@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ipop needs to build, test, benchmark and run the demo on
 # Debian 12 (as root). Daemons that packages would start are kept stopped.
+#   deploy/install-deps.sh              apt-get update + install everything
+#   deploy/install-deps.sh --if-missing  do nothing when every package is there
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
@@ -9,6 +11,23 @@ PKGS=(
 	iproute2 iptables iputils-ping iperf3 conntrack tcpdump procps psmisc openssl python3
 	coturn prosody lua-sec
 )
+
+missing() {
+	local p
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || echo "$p"
+	done
+}
+
+if [ "${1:-}" = --if-missing ]; then
+	todo=$(missing)
+	[ -z "$todo" ] && exit 0
+	echo "install-deps: missing packages:" $todo
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: must run as root to install packages (apt-get)" >&2
+	exit 1
+fi
 # Packaged services must not start on their own and take our ports.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
