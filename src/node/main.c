@@ -59,7 +59,14 @@ static void ensure_key_dir(const char *path)
 	free(dup);
 }
 
-int main(int argc, char **argv)
+struct opts {
+	const char *cfg;
+	bool check, debug;
+	uint16_t port;
+};
+
+/* Returns -1 to go on, or the exit status (help, version, usage error). */
+static int parse_args(int argc, char **argv, struct opts *op)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
@@ -67,82 +74,89 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfg = NULL;
-	bool check = false, debug = false;
-	long port = 0;
+	char *end;
+	long port;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "c:ndp:hV", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'c':
-			cfg = optarg;
-			break;
-		case 'n':
-			check = true;
-			break;
-		case 'd':
-			debug = true;
-			break;
-		case 'p': {
-			char *end;
+		case 'c': op->cfg = optarg; break;
+		case 'n': op->check = true; break;
+		case 'd': op->debug = true; break;
+		case 'p':
 			port = strtol(optarg, &end, 10);
-			if (*end || port < 0 || port > 65535) {
+			if (*end || end == optarg || port < 0 || port > 65535) {
 				fprintf(stderr, "ipopd: -p: not a port: %s\n", optarg);
 				return 2;
 			}
+			op->port = (uint16_t)port;
 			break;
-		}
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("ipopd %s\n", IPOPD_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ipopd %s\n", IPOPD_VERSION); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
-	if (!cfg || optind != argc) {
+	if (!op->cfg || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	struct node_conf conf;
-	int nerr = node_conf_load(&conf, cfg);
-	if (nerr) {
-		fprintf(stderr, "ipopd: %s: %d error(s); not starting\n", cfg, nerr);
-		node_conf_free(&conf);
-		return 1;
-	}
-	if (check) {
-		printf("%s: ok (%u warning(s))\n", cfg, conf.n_warnings);
-		node_conf_free(&conf);
-		return 0;
-	}
-	log_init("ipopd", debug ? LOG_LVL_DEBUG : conf.log_level, false);
+	return -1;
+}
+
+/* Logging, warnings about insecure settings, libsodium and the static key.
+ * Returns 0, or -1 when the node cannot start. */
+static int prepare(const struct node_conf *conf, bool debug)
+{
+	log_init("ipopd", debug ? LOG_LVL_DEBUG : conf->log_level, false);
 	const char *warn[4];
-	unsigned nw = node_conf_security_warnings(&conf, warn, 4);
+	unsigned nw = node_conf_security_warnings(conf, warn, 4);
 	for (unsigned i = 0; i < nw && i < 4; i++)
 		log_warn("%s", warn[i]);
 	if (noise_init() < 0)
 		fatal("libsodium failed to initialise");
-	ensure_key_dir(conf.key_file);
+	ensure_key_dir(conf->key_file);
 	bool created = false;
-	if (node_keyfile_load_or_create(conf.key_file, &g_node.kp, &created) < 0) {
-		node_conf_free(&conf);
-		return 1;
-	}
+	if (node_keyfile_load_or_create(conf->key_file, &g_node.kp, &created) < 0)
+		return -1;
 	if (created)
-		log_info("created static key %s", conf.key_file);
+		log_info("created static key %s", conf->key_file);
+	return 0;
+}
 
+static void handle_signals(void)
+{
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	int rc = node_init(&g_node, &conf, (uint16_t)port);
+int main(int argc, char **argv)
+{
+	struct opts op = { 0 };
+	int rc = parse_args(argc, argv, &op);
+	if (rc >= 0)
+		return rc;
+	struct node_conf conf;
+	int nerr = node_conf_load(&conf, op.cfg);
+	if (nerr) {
+		fprintf(stderr, "ipopd: %s: %d error(s); not starting\n", op.cfg, nerr);
+		node_conf_free(&conf);
+		return 1;
+	}
+	if (op.check) {
+		printf("%s: ok (%u warning(s))\n", op.cfg, conf.n_warnings);
+		node_conf_free(&conf);
+		return 0;
+	}
+	if (prepare(&conf, op.debug) < 0) {
+		node_conf_free(&conf);
+		return 1;
+	}
+	handle_signals();
+	rc = node_init(&g_node, &conf, op.port);
 	if (rc == 0)
 		rc = node_run(&g_node);
 	node_free(&g_node);
