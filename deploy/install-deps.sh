@@ -10,6 +10,7 @@ PKGS=(
 	libsodium-dev libssl-dev libjansson-dev libconfuse-dev libstrophe-dev libcmocka-dev
 	iproute2 iptables iputils-ping iperf3 conntrack tcpdump procps psmisc openssl python3
 	coturn prosody lua-sec
+	wireguard-go wireguard-tools tinc linux-perf
 )
 
 missing() {
