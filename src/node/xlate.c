@@ -1,0 +1,237 @@
+/* SocialVPN translation of one IPv4 packet in place (see xlate.h). */
+#include "xlate.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+
+enum {
+	IP_HDR_MIN = 20,
+	IP_OFF_TOTLEN = 2,
+	IP_OFF_FRAG = 6,
+	IP_OFF_PROTO = 9,
+	IP_OFF_CSUM = 10,
+	IP_OFF_SRC = 12,
+	IP_OFF_DST = 16,
+	IP_FRAG_OFFSET_MASK = 0x1fff,
+	PROTO_ICMP = 1,
+	PROTO_TCP = 6,
+	PROTO_UDP = 17,
+	PROTO_DCCP = 33,
+	PROTO_UDPLITE = 136,
+	TCP_OFF_CSUM = 16,
+	UDP_OFF_CSUM = 6,
+	ICMP_HDR = 8,
+	ICMP_OFF_CSUM = 2,
+	ICMP_UNREACH = 3,
+	ICMP_QUENCH = 4,
+	ICMP_REDIRECT = 5,
+	ICMP_TIMXCEED = 11,
+	ICMP_PARAMPROB = 12,
+};
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+uint16_t xlate_csum(const uint8_t *p, size_t len, uint32_t seed)
+{
+	uint64_t s = seed;
+	size_t i = 0;
+	for (; i + 1 < len; i += 2)
+		s += rd16(p + i);
+	if (i < len)
+		s += (uint32_t)p[i] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static uint16_t adj16(uint16_t hc, uint16_t old, uint16_t new)
+{
+	uint32_t s = (uint16_t)~hc;
+	s += (uint16_t)~old;
+	s += new;
+	return (uint16_t)~fold(s);
+}
+
+uint16_t xlate_csum_adj32(uint16_t hc, uint32_t old, uint32_t new)
+{
+	uint32_t s = (uint16_t)~hc;
+	s += (uint16_t)~(old >> 16);
+	s += (uint16_t)~(old & 0xffff);
+	s += new >> 16;
+	s += new & 0xffff;
+	return (uint16_t)~fold(s);
+}
+
+/* Applies a 32-bit change to the checksum at f. */
+static void fix32(uint8_t *f, uint32_t old, uint32_t new)
+{
+	wr16(f, xlate_csum_adj32(rd16(f), old, new));
+}
+
+/* An IPv4 header that can be read: its length, or 0. */
+static size_t ip_hlen(const uint8_t *ip, size_t len)
+{
+	if (len < IP_HDR_MIN || (ip[0] >> 4) != 4)
+		return 0;
+	size_t hl = (size_t)(ip[0] & 15) * 4;
+	return hl >= IP_HDR_MIN && hl <= len ? hl : 0;
+}
+
+static bool first_fragment(const uint8_t *ip)
+{
+	return (rd16(ip + IP_OFF_FRAG) & IP_FRAG_OFFSET_MASK) == 0;
+}
+
+/* Rewrites the 32-bit address at ip+off and the IP header checksum.
+ * *icmp_csum (if not NULL) follows both changes: they lie inside an ICMP
+ * message. */
+static void set_addr(uint8_t *ip, unsigned off, uint32_t old, uint32_t new, uint8_t *icmp_csum)
+{
+	uint16_t before = rd16(ip + IP_OFF_CSUM);
+	wr32(ip + off, new);
+	fix32(ip + IP_OFF_CSUM, old, new);
+	if (icmp_csum) {
+		fix32(icmp_csum, old, new);
+		wr16(icmp_csum, adj16(rd16(icmp_csum), before, rd16(ip + IP_OFF_CSUM)));
+	}
+}
+
+/* The TCP/UDP checksum of a (possibly quoted) transport header at l4 with
+ * avail bytes, after a pseudo-header address change. `must` is false for
+ * a quote, where a checksum beyond the quoted bytes is simply absent. */
+static enum xlate_result fix_l4(uint8_t proto, uint8_t *l4, size_t avail, uint32_t old, uint32_t new,
+				bool must, uint8_t *icmp_csum)
+{
+	unsigned off;
+
+	switch (proto) {
+	case PROTO_TCP:
+		off = TCP_OFF_CSUM;
+		break;
+	case PROTO_UDP:
+		off = UDP_OFF_CSUM;
+		break;
+	case PROTO_DCCP:
+	case PROTO_UDPLITE:
+		return must ? XLATE_UNSUPPORTED : XLATE_OK;
+	default:
+		return XLATE_OK; /* no pseudo-header: nothing to fix */
+	}
+	if (avail < off + 2)
+		return must ? XLATE_TRUNCATED : XLATE_OK;
+	uint8_t *f = l4 + off;
+	uint16_t before = rd16(f);
+	if (proto == PROTO_UDP && before == 0)
+		return XLATE_OK; /* no checksum: stays none */
+	uint16_t after = xlate_csum_adj32(before, old, new);
+	if (proto == PROTO_UDP && after == 0)
+		after = 0xffff; /* zero would mean "no checksum" */
+	wr16(f, after);
+	if (icmp_csum)
+		wr16(icmp_csum, adj16(rd16(icmp_csum), before, after));
+	return XLATE_OK;
+}
+
+static bool icmp_is_error(uint8_t type)
+{
+	return type == ICMP_UNREACH || type == ICMP_QUENCH || type == ICMP_TIMXCEED || type == ICMP_PARAMPROB;
+}
+
+/* The header an ICMP error quotes, at icmp+8 with avail bytes: its field
+ * at `off` must be `from` and becomes `to`. */
+static enum xlate_result fix_quote(uint8_t *icmp, size_t avail, unsigned off, uint32_t from, uint32_t to)
+{
+	uint8_t *in = icmp + ICMP_HDR;
+	size_t hl = ip_hlen(in, avail - ICMP_HDR);
+	if (!hl)
+		return XLATE_TRUNCATED;
+	if (rd32(in + off) != from)
+		return XLATE_WRONG_ADDR;
+	uint8_t *csum = icmp + ICMP_OFF_CSUM;
+	set_addr(in, off, from, to, csum);
+	if (!first_fragment(in))
+		return XLATE_OK;
+	return fix_l4(in[IP_OFF_PROTO], in + hl, avail - ICMP_HDR - hl, from, to, false, csum);
+}
+
+/* Outer field `off` from -> to; the other outer address must be `other`;
+ * a quoted header has its opposite field rewritten likewise. */
+static enum xlate_result rewrite(uint8_t *pkt, size_t len, unsigned off, unsigned other_off, uint32_t other,
+				 uint32_t from, uint32_t to)
+{
+	size_t hl = ip_hlen(pkt, len);
+	if (!hl)
+		return XLATE_BAD_HEADER;
+	size_t tot = rd16(pkt + IP_OFF_TOTLEN);
+	if (tot < hl || tot > len)
+		return XLATE_BAD_HEADER;
+	if (rd32(pkt + off) != from || rd32(pkt + other_off) != other)
+		return XLATE_WRONG_ADDR;
+	uint8_t proto = pkt[IP_OFF_PROTO];
+	uint8_t *l4 = pkt + hl;
+	size_t avail = tot - hl;
+	bool first = first_fragment(pkt);
+	/* Decide before touching anything whatever can be decided cheaply. */
+	if (first && proto == PROTO_ICMP) {
+		if (avail < ICMP_HDR)
+			return XLATE_TRUNCATED;
+		if (l4[0] == ICMP_REDIRECT)
+			return XLATE_UNSUPPORTED; /* names a gateway in the other space */
+	}
+	set_addr(pkt, off, from, to, NULL);
+	if (!first)
+		return XLATE_OK;
+	if (proto != PROTO_ICMP)
+		return fix_l4(proto, l4, avail, from, to, true, NULL);
+	if (!icmp_is_error(l4[0]))
+		return XLATE_OK; /* the ICMP checksum covers no address */
+	unsigned qoff = off == IP_OFF_DST ? IP_OFF_SRC : IP_OFF_DST;
+	return fix_quote(l4, avail, qoff, from, to);
+}
+
+enum xlate_result xlate_out(uint8_t *pkt, size_t len, const struct xlate_pair *x)
+{
+	return rewrite(pkt, len, IP_OFF_DST, IP_OFF_SRC, ntohl(x->local), ntohl(x->peer_mapped),
+		       ntohl(x->peer_own));
+}
+
+enum xlate_result xlate_in(uint8_t *pkt, size_t len, const struct xlate_pair *x)
+{
+	return rewrite(pkt, len, IP_OFF_SRC, IP_OFF_DST, ntohl(x->local), ntohl(x->peer_own),
+		       ntohl(x->peer_mapped));
+}
+
+const char *xlate_result_name(enum xlate_result r)
+{
+	static const char *const names[XLATE_NRESULTS] = {
+		"ok", "bad header", "wrong address", "truncated", "unsupported",
+	};
+	return (unsigned)r < XLATE_NRESULTS ? names[r] : "?";
+}
