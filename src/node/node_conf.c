@@ -53,7 +53,9 @@ static int node_conf_derive_defaults(struct node_conf *c)
 		c->key_file = strfmt("%s/%s.key", c->state_dir, c->interface);
 	if (!c->control_socket)
 		c->control_socket = strfmt("%s/%s.sock", DEFAULT_RUN_DIR, c->interface);
-	return c->state_dir && c->key_file && c->control_socket ? 0 : -ENOMEM;
+	if (!c->social_map_file && c->state_dir)
+		c->social_map_file = strfmt("%s/%s.social", c->state_dir, c->interface);
+	return c->state_dir && c->key_file && c->control_socket && c->social_map_file ? 0 : -ENOMEM;
 }
 
 /* ---- diagnostics ---- */
@@ -671,6 +673,80 @@ static void h_ignore_list(struct ctx *x, const char *k, const json_t *v)
 	}
 }
 
+/* ---- social mode ---- */
+
+static void h_social_map_file(struct ctx *x, const char *k, const json_t *v)
+{
+	get_path(x, k, v, NODE_CONF_MAX_PATH, &x->c->social_map_file);
+}
+
+static void h_social_pin_file(struct ctx *x, const char *k, const json_t *v)
+{
+	get_path(x, k, v, NODE_CONF_MAX_PATH, &x->c->social_pin_file);
+}
+
+/* "social_map": {"bob@example.org": "172.31.0.120", ...} pins addresses;
+ * the subnet is checked once ip4/ip4_mask are known (check_together). */
+static void h_social_map(struct ctx *x, const char *k, const json_t *v)
+{
+	if (!json_is_object(v) || json_object_size(v) > NODE_CONF_MAX_PINS) {
+		expected(x, k, "an object of at most 64 \"user@domain\": \"IPv4 address\" members", v);
+		return;
+	}
+	const char *jid;
+	json_t *e;
+	json_object_foreach((json_t *)v, jid, e) {
+		char where[600];
+		char *l = NULL, *d = NULL;
+		snprintf(where, sizeof(where), "%s.%.500s", k, jid);
+		const char *why = check_bare_jid(jid, &l, &d);
+		free(l);
+		free(d);
+		struct node_pin *pin = &x->c->pins[x->c->n_pins];
+		if (why) {
+			conf_error(x, where, "the member name must be a bare JID: %s", why);
+			continue;
+		}
+		if (!json_is_string(e) || inet_pton(AF_INET, json_string_value(e), &pin->ip4) != 1) {
+			expected(x, where, "an IPv4 address string like \"172.31.0.120\"", e);
+			continue;
+		}
+		set_str(x, &pin->jid, jid);
+		x->c->n_pins++;
+	}
+}
+
+static bool is_accept_pattern(const char *s)
+{
+	if (strcmp(s, "*") == 0)
+		return true;
+	if (strncmp(s, "*@", 2) == 0)
+		return is_host(s + 2);
+	char *l = NULL, *d = NULL;
+	const char *why = check_bare_jid(s, &l, &d);
+	free(l);
+	free(d);
+	return !why;
+}
+
+static void h_auto_accept(struct ctx *x, const char *k, const json_t *v)
+{
+	if (!json_is_array(v) || json_array_size(v) > NODE_CONF_MAX_AUTO_ACCEPT) {
+		expected(x, k, "an array of at most 32 patterns (\"user@domain\", \"*@domain\" or \"*\")", v);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *e = json_array_get(v, i);
+		char where[48];
+		snprintf(where, sizeof(where), "%s[%zu]", k, i);
+		if (!json_is_string(e) || !is_accept_pattern(json_string_value(e))) {
+			expected(x, where, "\"user@domain\", \"*@domain\" or \"*\"", e);
+			continue;
+		}
+		set_str(x, &x->c->auto_accept[x->c->n_auto_accept++], json_string_value(e));
+	}
+}
+
 /* The original's "vpn_type" and "controller_logging" still work when our
  * keys are absent. */
 static void h_vpn_type(struct ctx *x, const char *k, const json_t *v)
@@ -731,6 +807,10 @@ static const struct key_def keys[] = {
 	{ "stun", h_stun, NULL, NULL },
 	{ "turn", h_turn, NULL, NULL },
 	{ "network_ignore_list", h_ignore_list, NULL, NULL },
+	{ "social_map_file", h_social_map_file, NULL, NULL },
+	{ "social_pin_file", h_social_pin_file, NULL, NULL },
+	{ "social_map", h_social_map, NULL, NULL },
+	{ "auto_accept", h_auto_accept, NULL, NULL },
 };
 
 /* Keys of the original IPOP controllers that ipopd accepts and ignores. */
@@ -764,6 +844,25 @@ static void check_key(struct ctx *x, const json_t *root, const char *k, const js
 	conf_warn(x, k, "unknown key, ignored");
 }
 
+/* Pinned addresses must be usable hosts of our subnet, not ours, unique. */
+static void check_pins(struct ctx *x)
+{
+	struct node_conf *c = x->c;
+	uint32_t mask = 0xffffffffu << (32 - c->ip4_mask), own = ntohl(c->ip4.s_addr);
+	for (unsigned i = 0; i < c->n_pins; i++) {
+		uint32_t a = ntohl(c->pins[i].ip4.s_addr), host = a & ~mask;
+		char where[600], b[INET_ADDRSTRLEN];
+		snprintf(where, sizeof(where), "social_map.%.500s", c->pins[i].jid);
+		inet_ntop(AF_INET, &c->pins[i].ip4, b, sizeof(b));
+		if ((a & mask) != (own & mask) || host == 0 || host == ~mask || a == own)
+			conf_error(x, where, "%s is not a free host address of this node's /%u (nor ip4 itself)", b,
+				   c->ip4_mask);
+		for (unsigned j = 0; j < i; j++)
+			if (c->pins[j].ip4.s_addr == c->pins[i].ip4.s_addr)
+				conf_error(x, where, "%s is pinned twice", b);
+	}
+}
+
 /* Checks that need several keys, once each key is known to be valid. */
 static void check_together(struct ctx *x, const json_t *root)
 {
@@ -778,6 +877,7 @@ static void check_together(struct ctx *x, const json_t *root)
 				   c->ip4_mask);
 		}
 	}
+	check_pins(x);
 }
 
 static void check_root(struct ctx *x, const json_t *root)
@@ -906,6 +1006,12 @@ void node_conf_free(struct node_conf *c)
 	}
 	for (unsigned i = 0; i < c->n_ignore; i++)
 		free(c->network_ignore_list[i]);
+	free(c->social_map_file);
+	free(c->social_pin_file);
+	for (unsigned i = 0; i < c->n_pins; i++)
+		free(c->pins[i].jid);
+	for (unsigned i = 0; i < c->n_auto_accept; i++)
+		free(c->auto_accept[i]);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -14,6 +14,8 @@ enum {
 	NODE_CONF_MAX_STUN = 8,
 	NODE_CONF_MAX_TURN = 8,
 	NODE_CONF_MAX_IGNORE = 32,
+	NODE_CONF_MAX_PINS = 64,        /* social_map entries */
+	NODE_CONF_MAX_AUTO_ACCEPT = 32, /* auto_accept patterns */
 	NODE_CONF_IFNAMSIZ = 16, /* Linux IFNAMSIZ: 15 characters + NUL */
 	NODE_CONF_DEFAULT_MTU = 1280,
 	NODE_CONF_DEFAULT_IP4_MASK = 24,
@@ -68,6 +70,15 @@ struct node_conf {
 	struct node_stun stun[NODE_CONF_MAX_STUN];
 	struct node_turn turn[NODE_CONF_MAX_TURN];
 	char *network_ignore_list[NODE_CONF_MAX_IGNORE]; /* interface names ICE skips */
+	/* social mode (docs/ipopd.md "SocialVPN") */
+	char *social_map_file; /* friend -> address, written by the node */
+	char *social_pin_file; /* hand-written "JID ADDRESS" lines, or NULL */
+	unsigned n_pins, n_auto_accept;
+	struct node_pin {
+		char *jid; /* bare */
+		struct in_addr ip4;
+	} pins[NODE_CONF_MAX_PINS];
+	char *auto_accept[NODE_CONF_MAX_AUTO_ACCEPT]; /* "user@dom", "*@dom" or "*" */
 	unsigned n_warnings;
 };
 
