@@ -42,8 +42,8 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 		 ctl_jint(st, "peers_total", 0));
 	status_line(c, "peers:", buf);
 	const json_t *d = json_object_get(st, "drops");
-	snprintf(buf, sizeof(buf), "%" PRId64 " no route, %" PRId64 " bad source",
-		 ctl_jint(d, "no_route", 0), ctl_jint(d, "bad_source", 0));
+	snprintf(buf, sizeof(buf), "%" PRId64 " no route, %" PRId64 " bad source, %" PRId64 " untranslatable",
+		 ctl_jint(d, "no_route", 0), ctl_jint(d, "bad_source", 0), ctl_jint(d, "untranslatable", 0));
 	status_line(c, "dropped:", buf);
 }
 

@@ -125,6 +125,7 @@ json_t *ctl_json_node_status(const struct ctl_node_status *st)
 	ok = ok && j_set(o, "uptime_s", j_u64(st->uptime_s));
 	ok = ok && j_set(drops, "no_route", j_u64(st->drop_no_route));
 	ok = ok && j_set(drops, "bad_source", j_u64(st->drop_bad_source));
+	ok = ok && j_set(drops, "untranslatable", j_u64(st->drop_untranslatable));
 	ok = ok && json_object_set(o, "drops", drops) == 0;
 	json_decref(drops);
 	if (!ok) {

@@ -75,6 +75,7 @@ struct ctl_node_status {
 	/* Packets dropped and counted (issue: no link / cryptokey routing). */
 	uint64_t drop_no_route;         /* TUN packet for an address with no link */
 	uint64_t drop_bad_source;       /* inner source is not the peer's ip4 */
+	uint64_t drop_untranslatable;   /* social mode: a packet xlate refused */
 };
 
 struct ctl_peer_status {

@@ -41,6 +41,7 @@
 #include "ctl_server.h"
 #include "log.h"
 #include "node.h"
+#include "social.h"
 
 enum { SIG_RUN_TIMEOUT_MS = 50, EP_TUN = 1, EP_UDP, EP_TIMER, EP_EVENT, EP_CTL };
 
@@ -296,7 +297,7 @@ void node_remove_peer(struct node *n, struct peer *p, const char *why)
 			continue;
 		log_info("peer %s: link removed (%s)", p->jid, why);
 		if (p->routed)
-			routing_del(&n->rt, p->ip4, p);
+			routing_del(&n->rt, n->social ? p->map4 : p->ip4, p);
 		if (n->idx_cache == p)
 			n->idx_cache = NULL;
 		n->peers[i] = n->peers[--n->npeers];
@@ -323,6 +324,10 @@ static struct peer *peer_get(struct node *n, const char *jid, uint64_t now_ms, b
 		return NULL;
 	}
 	p = peer_new(n, jid, id, now_ms);
+	if (p && n->social && !social_peer_attach(n, p)) {
+		peer_free(p);
+		return NULL;
+	}
 	if (p)
 		n->peers[n->npeers++] = p;
 	return p;
@@ -473,6 +478,9 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	snprintf(n->resource, sizeof(n->resource), "%s%s", XMPP_IPOP_RESOURCE_PREFIX, n->idhex);
 	noise_local_init(&n->noise, &n->kp, n->start_ms);
 	if ((rc = alloc_slots(n)) < 0)
+		return rc;
+	n->social = conf->mode == NODE_MODE_SOCIAL;
+	if (n->social && (rc = social_init(n)) < 0)
 		return rc;
 
 	if ((rc = tun_open(&n->tun, conf->interface, 1)) < 0) {
@@ -635,6 +643,8 @@ void node_free(struct node *n)
 		free(n->tx[i].buf);
 	}
 	free(n->ctl_buf);
+	if (n->social)
+		social_free(n);
 	ctl_server_free(n->ctl);
 	n->ctl = NULL;
 	tun_close(&n->tun);

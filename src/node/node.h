@@ -18,6 +18,7 @@
 #include "peer.h"
 #include "routing.h"
 #include "signal_msg.h"
+#include "social_map.h"
 #include "stun_client.h"
 #include "tun.h"
 #include "tunnel_proto.h"
@@ -73,6 +74,7 @@ struct node_counters {
 	uint64_t udp_rx, udp_rx_trunc, udp_tx, udp_tx_err;
 	uint64_t stun_unmatched, tunnel_bad, tunnel_unknown_index, cryptokey_drop;
 	uint64_t hs_rejected, sig_bad, sig_not_for_us;
+	uint64_t xlate_drop; /* social mode: packets that could not be translated */
 };
 
 struct ctl_server;
@@ -109,6 +111,8 @@ struct node {
 	struct peer *peers[NODE_MAX_PEERS];
 	struct routing rt;
 	struct peer *idx_cache; /* last peer a data packet was routed to */
+	bool social;            /* mode "social": translate, route by mapped address */
+	struct social_map smap; /* social: friend -> address in our subnet */
 
 	/* signalling */
 	pthread_t sig_thread;

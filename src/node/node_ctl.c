@@ -35,6 +35,7 @@ int node_ctl_status(void *ctx, struct ctl_node_status *st)
 	st->uptime_s = (node_now_ms() - n->start_ms) / 1000;
 	st->drop_no_route = n->cnt.no_route;
 	st->drop_bad_source = n->cnt.cryptokey_drop;
+	st->drop_untranslatable = n->cnt.xlate_drop;
 	return 0;
 }
 
@@ -60,7 +61,7 @@ static void fill_peer(const struct peer *p, struct ctl_peer_status *o)
 {
 	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
 	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
-	o->ip4 = p->ip4;
+	o->ip4 = p->node->social ? p->map4 : p->ip4;
 	o->state = map_state(p->state);
 	if (p->have_path) {
 		bool relay = p->sel_known && (p->sel_local.type == ICE_CAND_RELAY || p->sel_remote.type == ICE_CAND_RELAY);

@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "social.h"
 #include "node.h"
 #include "tunnel_packet.h"
 
@@ -272,7 +273,7 @@ static bool set_info(struct peer *p, const struct signal_msg *m)
 
 	if (!m->has_key || !m->has_ip4)
 		return false;
-	if (m->ip4.s_addr == n->conf->ip4.s_addr) {
+	if (!n->social && m->ip4.s_addr == n->conf->ip4.s_addr) {
 		log_warn("peer %s: announces our own virtual address %s; ignored", p->jid,
 			 inet_ntop(AF_INET, &m->ip4, ip, sizeof(ip)));
 		return false;
@@ -284,7 +285,18 @@ static bool set_info(struct peer *p, const struct signal_msg *m)
 		session_peer_init(&p->sess, m->key);
 		memcpy(p->key, m->key, SIGNAL_KEY_LEN);
 	}
-	if (!p->routed || p->ip4.s_addr != m->ip4.s_addr) {
+	if (n->social) {
+		/* Routed by the address it has in our space (fixed at attach). */
+		p->ip4 = m->ip4;
+		social_peer_own_addr(p, m->ip4.s_addr);
+		if (!p->routed) {
+			int rc = routing_add(&n->rt, p->map4, p);
+			p->routed = rc == 0;
+			if (rc == -EEXIST)
+				log_warn("peer %s: %s already carries another node of this friend; not routed",
+					 p->jid, inet_ntop(AF_INET, &p->map4, ip, sizeof(ip)));
+		}
+	} else if (!p->routed || p->ip4.s_addr != m->ip4.s_addr) {
 		if (p->routed)
 			routing_del(&n->rt, p->ip4, p);
 		p->ip4 = m->ip4;

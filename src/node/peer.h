@@ -12,6 +12,7 @@
 #include "ice_agent.h"
 #include "session.h"
 #include "signal_msg.h"
+#include "xlate.h"
 #include "xmpp_roster.h"
 
 struct node;
@@ -39,7 +40,9 @@ struct peer {
 	bool controlling; /* lower node id: ICE controlling, sends the offer */
 	bool have_info;   /* key and ip4 received in an offer/answer */
 	uint8_t key[SIGNAL_KEY_LEN];
-	struct in_addr ip4;
+	struct in_addr ip4;  /* the address the peer announced: its own */
+	struct in_addr map4; /* social: the peer's address in our space */
+	struct xlate_pair xl; /* social: translation for this link */
 	bool routed;
 
 	enum peer_state state;
@@ -65,6 +68,7 @@ struct peer {
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t last_handshake_wall_s;
 	uint64_t cryptokey_drops;
+	uint64_t xlate_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */
 	uint8_t *stage;       /* PEER_STAGE_MAX slots of node->slot_cap bytes */
 	uint16_t stage_len[PEER_STAGE_MAX];

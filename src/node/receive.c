@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "log.h"
 #include "node.h"
+#include "social.h"
 #include "stun_msg.h"
 #include "tunnel_packet.h"
 
@@ -64,6 +65,8 @@ static void on_data(struct node *n, struct node_slot *s, const struct tunnel_pac
 		p->cryptokey_drops++;
 		return;
 	}
+	if (n->social && !social_in(n, p, s->buf + TUNNEL_DATA_HEADER_LEN, b.len))
+		return;
 	p->rx_bytes += b.len;
 	p->rx_packets++;
 	if (write(n->tun.fds[0], pkt, b.len) < 0)

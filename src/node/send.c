@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "log.h"
 #include "node.h"
+#include "social.h"
 #include "tunnel_packet.h"
 
 static void set_pktinfo(struct node *n, struct msghdr *mh, struct node_slot *s, uint32_t base_id)
@@ -124,6 +125,8 @@ void send_from_tun(struct node *n, uint64_t now_ms)
 				continue;
 			}
 			s->len = (size_t)r;
+			if (n->social && !social_out(n, p, s->buf + NODE_HEADROOM, s->len))
+				continue;
 			if (!seal(n, p, s, now_ms))
 				continue;
 			struct mmsghdr *m = &n->tx_msgs[cnt];

@@ -12,7 +12,9 @@
 #   node_ctl NAME ARGS...          # ipopctl against the node's control socket
 #   vpn_ping NS IP                 # ping across the VPN (3 answers needed)
 #   vpn_xfer SRC_NS DST_NS DST_IP MB [MBPS]  # checksum-verified TCP transfer of MB MiB,
-#                                  # paced to MBPS MiB/s when given (to last a while)
+#                                  # paced to MBPS MiB/s when given (to last a while);
+#                                  # the receiver binds $XFER_BIND if set (social mode:
+#                                  # DST_IP is the receiver's address in the sender's space)
 #   lab_lan NS...                  # namespaces lan (bridge), srv 192.0.2.1 and each NS
 #                                  # at 192.0.2.11, .12, ... on that LAN
 #   node_path_json NAME PEER_IP4   # prints "state path endpoint" of that peer from ipopctl peers --json
@@ -153,7 +155,7 @@ while True:
     if not b: break
     h.update(b); n += len(b)
 open(sys.argv[3], "w").write("%s %d\n" % (h.hexdigest(), n))
-' "$ip" "$port" "$f.got" &
+' "${XFER_BIND:-$ip}" "$port" "$f.got" &
 	local spid=$!
 	local i
 	for ((i = 0; i < 50; i++)); do

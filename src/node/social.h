@@ -1,0 +1,26 @@
+/* ipopd's SocialVPN mode glue (docs/ipopd.md "SocialVPN"): the friend ->
+ * address map of the node (social_map) and the per-packet translation
+ * hooks (xlate) the data path calls once per packet. Data thread only. */
+#ifndef IPOP_SOCIAL_H
+#define IPOP_SOCIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct node;
+struct peer;
+
+/* Loads pins (config, pin file) and the saved map. 0 or -errno. */
+int social_init(struct node *n);
+void social_free(struct node *n);
+/* Gives a new peer its address in our space (assigning and saving a new
+ * mapping if needed). False when the subnet is full. */
+bool social_peer_attach(struct node *n, struct peer *p);
+/* The peer announced its own address (offer/answer). */
+void social_peer_own_addr(struct peer *p, uint32_t own_be);
+/* Translate one packet; false: dropped and counted (never forward it). */
+bool social_out(struct node *n, struct peer *p, uint8_t *pkt, size_t len);
+bool social_in(struct node *n, struct peer *p, uint8_t *pkt, size_t len);
+
+#endif
