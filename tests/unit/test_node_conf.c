@@ -357,6 +357,45 @@ static void test_broadcast_address(void **state)
 	unload(&l);
 }
 
+static void test_social_keys(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char b[INET_ADDRSTRLEN];
+	load_text(&l, "{\"ip4\":\"172.31.0.100\",\"mode\":\"social\",\"xmpp_username\":\"a@b\","
+		      "\"xmpp_password\":\"p\",\"xmpp_host\":\"b\",\"state_dir\":\"/s\","
+		      "\"social_map\":{\"bob@x.org\":\"172.31.0.120\"},"
+		      "\"auto_accept\":[\"*@x.org\",\"carol@y.org\",\"*\"]}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.mode, NODE_MODE_SOCIAL);
+	assert_string_equal(l.c.social_map_file, "/s/ipop0.social");
+	assert_null(l.c.social_pin_file);
+	assert_int_equal(l.c.n_pins, 1);
+	assert_string_equal(l.c.pins[0].jid, "bob@x.org");
+	assert_string_equal(ip4_str(l.c.pins[0].ip4, b), "172.31.0.120");
+	assert_int_equal(l.c.n_auto_accept, 3);
+	assert_string_equal(l.c.auto_accept[0], "*@x.org");
+	unload(&l);
+	/* pins outside the subnet, on our own address, twice; bad patterns */
+	load_text(&l, "{\"ip4\":\"172.31.0.100\",\"mode\":\"social\",\"xmpp_username\":\"a@b\","
+		      "\"xmpp_password\":\"p\",\"xmpp_host\":\"b\",\"social_map_file\":\"/m\","
+		      "\"social_map\":{\"bob@x.org\":\"172.31.1.1\",\"c@x.org\":\"172.31.0.100\","
+		      "\"d@x.org\":\"172.31.0.5\",\"e@x.org\":\"172.31.0.5\",\"nojid\":\"172.31.0.6\"},"
+		      "\"auto_accept\":[\"a@*\", 5]}");
+	assert_string_equal(l.c.social_map_file, "/m");
+	/* nojid, a@*, 5 are found first; the subnet checks need a clean file */
+	assert_int_equal(l.errors, 3);
+	unload(&l);
+	load_text(&l, "{\"ip4\":\"172.31.0.100\",\"mode\":\"social\",\"xmpp_username\":\"a@b\","
+		      "\"xmpp_password\":\"p\",\"xmpp_host\":\"b\","
+		      "\"social_map\":{\"bob@x.org\":\"172.31.1.1\",\"c@x.org\":\"172.31.0.100\","
+		      "\"d@x.org\":\"172.31.0.5\",\"e@x.org\":\"172.31.0.5\"}}");
+	assert_int_equal(l.errors, 3);
+	assert_non_null(strstr(l.diag, "key \"social_map.e@x.org\": 172.31.0.5 is pinned twice"));
+	assert_non_null(strstr(l.diag, "172.31.1.1 is not a free host address"));
+	unload(&l);
+}
+
 static void test_missing_file_and_not_object(void **state)
 {
 	(void)state;
@@ -578,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_new_keys_win_over_legacy),
 		cmocka_unit_test(test_tls_off_warns),
 		cmocka_unit_test(test_broadcast_address),
+		cmocka_unit_test(test_social_keys),
 		cmocka_unit_test(test_missing_file_and_not_object),
 		cmocka_unit_test(test_jid_and_host_forms),
 		cmocka_unit_test(test_password_never_echoed),
