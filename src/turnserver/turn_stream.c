@@ -212,28 +212,13 @@ static ssize_t stream_read(struct turn_stream *st, uint8_t *buf, size_t len)
 	return r;
 }
 
-/* stun_stream_frame_len knows the RFC 8656 channels (first byte 0x40-0x4F);
- * the core also accepts the RFC 5766 range up to 0x7FFF, which coturn's
- * clients use, so those frames are measured here: 4-byte header plus the
- * data padded to 4 over a stream. */
-static long frame_len(const uint8_t *buf, size_t avail)
-{
-	if (avail >= 1 && buf[0] >= 0x50 && buf[0] <= 0x7F) {
-		if (avail < STUN_CHANNEL_HEADER_LEN)
-			return 0;
-		long dlen = ((long)buf[2] << 8) | buf[3];
-		return STUN_CHANNEL_HEADER_LEN + ((dlen + 3) & ~3L);
-	}
-	return stun_stream_frame_len(buf, avail);
-}
-
 /* Hands every complete frame at the start of rbuf to fn and keeps the rest. */
 static int deliver_frames(struct turn_stream *st, turn_stream_frame_fn fn, void *ctx)
 {
 	size_t off = 0;
 
 	while (off < st->rlen) {
-		long n = frame_len(st->rbuf + off, st->rlen - off);
+		long n = stun_stream_frame_len(st->rbuf + off, st->rlen - off);
 		if (n < 0 || n > TURN_STREAM_MAX_FRAME) {
 			st->stats->bad_framing++;
 			return -EBADMSG;
