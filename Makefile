@@ -126,11 +126,35 @@ demo: deps
 bench: all tools
 	bash bench/turnserver
 
+# Installs binaries, man pages, systemd units (+ sysusers.d for their users)
+# and the deployment kit (templates, accounts script, example configs).
+# Unit paths follow PREFIX; staged installs use DESTDIR.
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/ipop
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(PREFIX)/sbin/
-	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(PREFIX)/sbin/ || true; done
-	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(PREFIX)/bin/ || true; done
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/ejabberd $(DESTDIR)$(DATADIR)/prosody \
+	  $(DESTDIR)$(DATADIR)/examples
+	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(SBINDIR)/
+	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(SBINDIR)/ || true; done
+	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(BINDIR)/ || true; done
+	$(if $(wildcard man/*.5),install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(wildcard man/*.8),install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/)
+	for u in deploy/systemd/*.service.in; do \
+	  sed 's|@SBINDIR@|$(SBINDIR)|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u .in) && \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) || exit 1; done
+	install -m 644 deploy/systemd/ipop.sysusers $(DESTDIR)$(SYSUSERSDIR)/ipop.conf
+	install -m 755 deploy/ipop-accounts.sh $(DESTDIR)$(DATADIR)/
+	install -m 644 deploy/ejabberd/ejabberd.yml.in $(DESTDIR)$(DATADIR)/ejabberd/
+	install -m 755 deploy/ejabberd/make-config.sh $(DESTDIR)$(DATADIR)/ejabberd/
+	install -m 644 deploy/prosody/prosody.cfg.lua.in $(DESTDIR)$(DATADIR)/prosody/
+	install -m 755 deploy/prosody/make-config.sh $(DESTDIR)$(DATADIR)/prosody/
+	install -m 644 deploy/config-group.json deploy/config-social.json deploy/turn.conf \
+	  deploy/accounts.example $(DESTDIR)$(DATADIR)/examples/
 
 clean:
 	rm -rf build

@@ -9,8 +9,9 @@ PKGS=(
 	build-essential pkg-config clang llvm libclang-rt-14-dev valgrind
 	libsodium-dev libssl-dev libjansson-dev libconfuse-dev libstrophe-dev libcmocka-dev
 	iproute2 iptables iputils-ping iperf3 conntrack tcpdump procps psmisc openssl python3
-	coturn prosody lua-sec
+	coturn prosody lua-sec ejabberd
 	wireguard-go wireguard-tools tinc linux-perf
+	systemd man-db groff-base
 )
 
 missing() {
@@ -29,7 +30,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root to install packages (apt-get)" >&2
 	exit 1
 fi
-# Packaged services must not start on their own and take our ports.
+# Packaged services (coturn, prosody, ejabberd) must not start on their own
+# and take our ports: invoke-rc.d asks policy-rc.d, and 101 means "no".
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d
