@@ -142,8 +142,8 @@ install: all
 	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(SBINDIR)/
 	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(SBINDIR)/ || true; done
 	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(BINDIR)/ || true; done
-	$(if $(wildcard man/*.5),install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/)
-	$(if $(wildcard man/*.8),install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/)
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	for u in deploy/systemd/*.service.in; do \
 	  sed 's|@SBINDIR@|$(SBINDIR)|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u .in) && \
 	  chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) || exit 1; done
