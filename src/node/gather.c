@@ -1,8 +1,9 @@
 /* Local candidates of ipopd: host candidates from every usable IPv4
  * interface address (never the TUN, never loopback, never an interface in
- * network_ignore_list), and one server-reflexive candidate learned by a
- * STUN Binding to a server picked at random from `stun`, moving on to the
- * next server when one fails. All of them share the node's one UDP socket:
+ * network_ignore_list), one server-reflexive candidate learned by a
+ * STUN Binding to a server picked at random from `stun` (or `turn` when
+ * `stun` is empty), moving on to the next server when one fails, and the
+ * relayed candidate of relay.c when it has an allocation. All of them share the node's one UDP socket:
  * the base id of a host candidate is its index in n->hosts, and sends pick
  * the source address with IP_PKTINFO, so each candidate really sends from
  * its own address. IPv4 only, like the overlay. */
@@ -86,12 +87,29 @@ static int resolve(const struct node_stun *s, struct sockaddr_in *out)
 	return 0;
 }
 
+/* The STUN servers: `stun`, or when it is empty the `turn` servers (a
+ * TURN server answers Binding requests on its UDP port too). */
+static unsigned stun_count(const struct node *n)
+{
+	return n->conf->n_stun ? n->conf->n_stun : n->conf->n_turn;
+}
+
+static struct node_stun stun_entry(const struct node *n, unsigned i)
+{
+	if (n->conf->n_stun)
+		return n->conf->stun[i];
+	const struct node_turn *t = &n->conf->turn[i];
+	uint16_t port = t->transport == NODE_TURN_UDP && t->port ? t->port : NODE_CONF_DEFAULT_STUN_PORT;
+	return (struct node_stun){ t->host, port };
+}
+
 static void stun_next(struct node *n, uint64_t now_ms)
 {
 	char a[ADDR_STRLEN];
 
-	while (n->stun_tried < n->conf->n_stun) {
-		const struct node_stun *s = &n->conf->stun[(n->stun_first + n->stun_tried) % n->conf->n_stun];
+	while (n->stun_tried < stun_count(n)) {
+		struct node_stun e = stun_entry(n, (n->stun_first + n->stun_tried) % stun_count(n));
+		const struct node_stun *s = &e;
 		n->stun_tried++;
 		if (resolve(s, &n->stun_server) < 0) {
 			log_warn("gather: cannot resolve STUN server %s", s->host);
@@ -112,9 +130,10 @@ static void stun_next(struct node *n, uint64_t now_ms)
 
 void gather_stun_start(struct node *n, uint64_t now_ms)
 {
-	if (n->conf->n_stun == 0)
+	if (stun_count(n) == 0)
 		return;
-	n->stun_first = randombytes_uniform(n->conf->n_stun);
+	n->stun_first = randombytes_uniform(stun_count(n));
+	n->stun_timed_out = true; /* until a server answers */
 	n->stun_tried = 0;
 	n->stun_retry_ms = 0;
 	stun_next(n, now_ms);
@@ -132,13 +151,14 @@ static void stun_flush(struct node *n)
 bool gather_stun_input(struct node *n, const struct sockaddr_in *from, uint32_t base_id, const uint8_t *buf,
 		       size_t len, uint64_t now_ms)
 {
-	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
 
 	if (!n->stun_running || !addr_equal((const struct sockaddr *)from, (const struct sockaddr *)&n->stun_server))
 		return false;
 	if (stun_client_input(&n->stun, buf, len, now_ms) != 0)
 		return false;
 	n->stun_running = false;
+	n->stun_timed_out = false;
 	if (stun_client_state(&n->stun) != STUN_CLIENT_DONE || stun_client_mapped(&n->stun)->sa_family != AF_INET) {
 		log_warn("gather: STUN server %s refused (%d), trying the next",
 			 addr_format((const struct sockaddr *)from, true, a), n->stun.error);
@@ -155,7 +175,7 @@ bool gather_stun_input(struct node *n, const struct sockaddr_in *from, uint32_t 
 		log_info("gather: server-reflexive candidate %s (base %s, via %s)",
 			 addr_format((struct sockaddr *)&m, true, a),
 			 n->nhosts ? addr_format((struct sockaddr *)&n->hosts[n->srflx_base].addr, true, b) : "-",
-			 addr_format((const struct sockaddr *)from, true, b));
+			 addr_format((const struct sockaddr *)from, true, c));
 		for (unsigned i = 0; i < n->npeers; i++)
 			peer_local_cands_changed(n->peers[i], now_ms);
 	}
@@ -206,5 +226,11 @@ unsigned gather_local_cands(const struct node *n, struct ice_cand *out, unsigned
 				  (const struct sockaddr *)&n->stun_server) == 0)
 			k++;
 	}
+	struct sockaddr_in rel, mapped, server;
+	uint32_t base;
+	if (k < max && relay_candidate(n, &rel, &mapped, &base) && relay_server(n, &server) &&
+	    ice_cand_init(&out[k], ICE_CAND_RELAY, (const struct sockaddr *)&rel, (const struct sockaddr *)&mapped,
+			  base, 65535, (const struct sockaddr *)&server) == 0)
+		k++;
 	return k;
 }

@@ -507,6 +507,8 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	if ((rc = ep_add(n, n->tun.fds[0], EP_TUN)) < 0 || (rc = ep_add(n, n->udp_fd, EP_UDP)) < 0 ||
 	    (rc = ep_add(n, n->timerfd, EP_TIMER)) < 0 || (rc = ep_add(n, n->evfd, EP_EVENT)) < 0)
 		return rc;
+	if ((rc = relay_init(n)) < 0)
+		return rc;
 	gather_hosts(n);
 	if (conf->control_socket) {
 		static const struct ctl_ops ops = { node_ctl_status, node_ctl_peers };
@@ -538,7 +540,10 @@ static void arm_timer(struct node *n, uint64_t deadline, uint64_t *armed)
 static uint64_t run_timers(struct node *n, uint64_t now_ms)
 {
 	gather_tick(n, now_ms);
-	uint64_t d = gather_deadline(n);
+	relay_tick(n, now_ms);
+	uint64_t d = gather_deadline(n), rd = relay_deadline(n);
+	if (rd < d)
+		d = rd;
 	if (n->ctl) {
 		uint64_t cd = ctl_server_next_deadline(n->ctl);
 		if (now_ms >= cd)
@@ -577,6 +582,7 @@ int node_run(struct node *n)
 		return -EAGAIN;
 	n->sig_started = true;
 	gather_stun_start(n, node_now_ms());
+	relay_start(n, node_now_ms());
 	while (!atomic_load(&n->stop)) {
 		uint64_t d = run_timers(n, node_now_ms());
 		arm_timer(n, d, &armed);
@@ -604,6 +610,9 @@ int node_run(struct node *n)
 				break;
 			case EP_CTL:
 				ctl_server_handle(n->ctl, now);
+				break;
+			case RELAY_EP_TAG:
+				relay_on_stream(n, evs[i].events, now);
 				break;
 			}
 		}
@@ -642,6 +651,7 @@ void node_free(struct node *n)
 		free(n->rx[i].buf);
 		free(n->tx[i].buf);
 	}
+	relay_free(n);
 	free(n->ctl_buf);
 	if (n->social)
 		social_free(n);

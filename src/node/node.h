@@ -16,6 +16,7 @@
 #include "node_conf.h"
 #include "noise.h"
 #include "peer.h"
+#include "relay.h"
 #include "routing.h"
 #include "signal_msg.h"
 #include "social_map.h"
@@ -105,6 +106,8 @@ struct node {
 	unsigned stun_first, stun_tried; /* random start index, servers tried */
 	struct sockaddr_in stun_server;
 	uint64_t stun_retry_ms;
+	bool stun_timed_out; /* the last round: every STUN server was silent */
+	struct relay relay;
 
 	/* links */
 	unsigned npeers;
@@ -171,5 +174,8 @@ int node_udp_send(struct node *n, uint32_t base_id, const struct sockaddr_in *ds
 
 /* receive.c */
 void receive_udp(struct node *n, uint64_t now_ms);
+/* One datagram (s->buf, s->len from s->addr on base s->base_id), from the
+ * socket or unwrapped from the relay: tunnel or STUN. */
+void receive_datagram(struct node *n, struct node_slot *s, uint64_t now_ms);
 
 #endif

@@ -8,6 +8,7 @@
 #include "ctl_proto.h"
 #include "ctl_server.h"
 #include "node.h"
+#include "path.h"
 
 int node_ctl_status(void *ctx, struct ctl_node_status *st);
 int node_ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max);
@@ -64,9 +65,15 @@ static void fill_peer(const struct peer *p, struct ctl_peer_status *o)
 	o->ip4 = p->node->social ? p->map4 : p->ip4;
 	o->state = map_state(p->state);
 	if (p->have_path) {
-		bool relay = p->sel_known && (p->sel_local.type == ICE_CAND_RELAY || p->sel_remote.type == ICE_CAND_RELAY);
+		bool relay = peer_path_relayed(p);
+		struct sockaddr_in srv;
 		o->path = relay ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
 		memcpy(&o->endpoint, &p->endpoint, sizeof(p->endpoint));
+		/* our TURN server when we send through it, else the peer's relayed address */
+		if (p->base_id >= RELAY_BASE && relay_server(p->node, &srv))
+			memcpy(&o->relay, &srv, sizeof(srv));
+		else if (relay)
+			memcpy(&o->relay, &p->endpoint, sizeof(p->endpoint));
 		if (p->sel_known) {
 			o->local_type = (enum ctl_cand_type)(p->sel_local.type + 1);
 			o->remote_type = (enum ctl_cand_type)(p->sel_remote.type + 1);
@@ -85,6 +92,7 @@ static void fill_peer(const struct peer *p, struct ctl_peer_status *o)
 	o->rx_packets = p->rx_packets;
 	o->tx_packets = p->tx_packets;
 	o->last_handshake = (int64_t)p->last_handshake_wall_s;
+	path_why_not_direct(p, o->why_not_direct, sizeof(o->why_not_direct));
 }
 
 int node_ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)

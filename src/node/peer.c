@@ -25,6 +25,10 @@ enum {
 	PEER_FAIL_RETRY_MAX_MS = 60000, /* ...doubling up to this */
 	PEER_TICK_MAX_MS = 1000, /* session timers are re-read at least this often */
 	PEER_NOMINATE_WAIT_MS = 300,
+	/* Failed pairs better than the selected one (direct, while on the
+	 * relay) are checked again this soon, so the link upgrades within a
+	 * few seconds of a direct path becoming possible. */
+	PEER_RECHECK_MS = 2000,
 };
 
 static const char *const state_names[] = {
@@ -102,6 +106,7 @@ static void ice_start(struct peer *p, uint64_t now_ms)
 	randombytes_buf(&tb, sizeof(tb));
 	ice_config_default(&cfg);
 	cfg.nominate_wait_ms = PEER_NOMINATE_WAIT_MS;
+	cfg.recheck_ms = PEER_RECHECK_MS;
 	ice_agent_init(&p->ice, &cfg, p->controlling, tb, p->lufrag, p->lpwd);
 	unsigned k = gather_local_cands(p->node, c, ICE_MAX_LOCAL);
 	for (unsigned i = 0; i < k; i++)
@@ -171,9 +176,47 @@ static void send_offer(struct peer *p, uint64_t now_ms)
 	ice_start(p, now_ms);
 	fill_msg(p, SIGNAL_OFFER, &m, 0);
 	node_signal_send(p->node, p->jid, &m);
-	log_info("peer %s: offer sent (ufrag %s, %u candidates)", p->jid, p->lufrag, m.n_cands);
+	log_info("peer %s: offer sent (ufrag %s, %u candidates%s)", p->jid, p->lufrag, m.n_cands,
+		 p->ice_restarting ? ", ICE restart" : "");
+	if (p->ice_restarting)
+		return; /* the link stays up on its current path meanwhile */
 	p->retry_ms = now_ms + PEER_OFFER_TIMEOUT_MS;
 	peer_set_state(p, PEER_OFFERED, now_ms, "offer sent");
+}
+
+void peer_ice_restart(struct peer *p, uint64_t now_ms, const char *why)
+{
+	p->relay_lost = false;
+	if (p->state != PEER_UP) {
+		if (p->controlling && p->state != PEER_NEW) {
+			/* not up yet: simply start over */
+			log_info("peer %s: ICE restart (%s)", p->jid, why);
+			p->ice_restarting = false;
+			send_offer(p, now_ms);
+		}
+		return;
+	}
+	log_info("peer %s: ICE restart (%s)", p->jid, why);
+	if (p->controlling) {
+		p->ice_restarting = true;
+		send_offer(p, now_ms);
+		return;
+	}
+	struct signal_msg m;
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_HELLO;
+	memcpy(m.from, p->node->id, SIGNAL_ID_LEN);
+	m.has_to = true;
+	memcpy(m.to, p->id, SIGNAL_ID_LEN);
+	m.has_key = true;
+	memcpy(m.key, p->node->kp.pub, SIGNAL_KEY_LEN);
+	m.has_ip4 = true;
+	m.ip4 = p->node->conf->ip4;
+	m.has_ice = true;
+	snprintf(m.ufrag, sizeof(m.ufrag), "%s", p->lufrag);
+	snprintf(m.pwd, sizeof(m.pwd), "%s", p->lpwd);
+	node_signal_send(p->node, p->jid, &m);
+	log_info("peer %s: asked the controlling side for an ICE restart", p->jid);
 }
 
 void peer_online(struct peer *p, uint64_t now_ms)
@@ -198,10 +241,15 @@ void peer_online(struct peer *p, uint64_t now_ms)
 	}
 }
 
-static void on_hello(struct peer *p, uint64_t now_ms)
+static void on_hello(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
 {
 	if (!p->controlling)
 		return;
+	/* The peer still has this ICE session and wants it restarted. */
+	if (m->has_ice && p->state == PEER_UP && p->ice_on && strcmp(m->ufrag, p->rufrag) == 0) {
+		peer_ice_restart(p, now_ms, "the peer asked for it");
+		return;
+	}
 	switch (p->state) {
 	case PEER_UP:
 		/* It has no link with us: it restarted while we did not see it go. */
@@ -244,6 +292,15 @@ void peer_restart(struct peer *p, uint64_t now_ms, const char *why)
 	peer_set_state(p, PEER_NEW, now_ms, why);
 }
 
+static bool agent_has_local(const struct ice_agent *a, const struct ice_cand *c)
+{
+	for (unsigned i = 0; i < a->nlocal; i++)
+		if (a->local[i].type == c->type && a->local[i].base_id == c->base_id &&
+		    addr_equal((const struct sockaddr *)&a->local[i].addr, (const struct sockaddr *)&c->addr))
+			return true;
+	return false;
+}
+
 void peer_local_cands_changed(struct peer *p, uint64_t now_ms)
 {
 	struct ice_cand c[ICE_MAX_LOCAL];
@@ -252,11 +309,14 @@ void peer_local_cands_changed(struct peer *p, uint64_t now_ms)
 	if (!p->ice_on)
 		return;
 	unsigned k = gather_local_cands(p->node, c, ICE_MAX_LOCAL);
-	if (k <= p->nlocal_sent)
-		return;
-	for (unsigned i = p->nlocal_sent; i < k; i++)
+	fill_msg(p, SIGNAL_CANDIDATES, &m, k); /* header only */
+	for (unsigned i = 0; i < k; i++) {
+		if (agent_has_local(&p->ice, &c[i]))
+			continue;
 		ice_agent_add_local_candidate(&p->ice, &c[i], now_ms);
-	fill_msg(p, SIGNAL_CANDIDATES, &m, p->nlocal_sent);
+		if (c[i].addr.ss_family == AF_INET && m.n_cands < SIGNAL_MAX_CANDS)
+			cand_to_signal(&c[i], &m.cands[m.n_cands++]);
+	}
 	p->nlocal_sent = k;
 	if (m.n_cands) {
 		node_signal_send(p->node, p->jid, &m);
@@ -323,6 +383,7 @@ static void add_remote(struct peer *p, const struct signal_msg *m, uint64_t now_
 		log_debug("peer %s: remote candidate %s %s: %d", p->jid, ice_cand_type_name(c.type),
 			  addr_format((struct sockaddr *)&c.addr, true, a), rc);
 	}
+	relay_sync_peers(p->node, now_ms); /* permissions for the new addresses */
 	p->deadline_ms = now_ms;
 }
 
@@ -354,7 +415,10 @@ static void on_offer(struct peer *p, const struct signal_msg *m, uint64_t now_ms
 
 static void on_answer(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
 {
-	if (!p->controlling || p->state != PEER_OFFERED || !p->ice_on) {
+	bool restart = p->ice_restarting && p->state == PEER_UP;
+
+	if (!p->controlling || (p->state != PEER_OFFERED && !restart) || !p->ice_on ||
+	    (restart && strcmp(p->rufrag, m->ufrag) == 0)) {
 		log_debug("peer %s: unexpected answer in state %s; ignored", p->jid, peer_state_name(p->state));
 		return;
 	}
@@ -365,7 +429,9 @@ static void on_answer(struct peer *p, const struct signal_msg *m, uint64_t now_m
 	snprintf(p->rufrag, sizeof(p->rufrag), "%s", m->ufrag);
 	add_remote(p, m, now_ms);
 	p->retry_ms = 0;
-	peer_set_state(p, PEER_CHECKING, now_ms, "answer received");
+	p->ice_restarting = false;
+	if (!restart)
+		peer_set_state(p, PEER_CHECKING, now_ms, "answer received");
 }
 
 void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
@@ -379,7 +445,7 @@ void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
 		break;
 	case SIGNAL_HELLO:
 		log_info("peer %s: hello received", p->jid);
-		on_hello(p, now_ms);
+		on_hello(p, m, now_ms);
 		break;
 	case SIGNAL_CANDIDATES:
 		if (p->ice_on && strcmp(p->rufrag, m->ufrag) == 0) {
@@ -408,9 +474,19 @@ static void set_path(struct peer *p, const struct ice_event *ev)
 	p->have_path = true;
 	if (same)
 		return;
-	log_info("peer %s: ICE selected pair %s %s -> %s %s (path direct)", p->jid, ice_cand_type_name(ev->local.type),
+	log_info("peer %s: ICE selected pair %s %s -> %s %s (path %s)", p->jid, ice_cand_type_name(ev->local.type),
 		 addr_format((const struct sockaddr *)&ev->local.addr, true, a), ice_cand_type_name(ev->remote.type),
-		 addr_format((const struct sockaddr *)&ev->remote.addr, true, b));
+		 addr_format((const struct sockaddr *)&ev->remote.addr, true, b),
+		 peer_path_relayed(p) ? "relay" : "direct");
+}
+
+bool peer_path_relayed(const struct peer *p)
+{
+	if (!p->have_path)
+		return false;
+	if (p->base_id >= RELAY_BASE)
+		return true;
+	return p->sel_known && (p->sel_local.type == ICE_CAND_RELAY || p->sel_remote.type == ICE_CAND_RELAY);
 }
 
 static void ice_events(struct peer *p, uint64_t now_ms)
@@ -552,14 +628,15 @@ void peer_handshake_done(struct peer *p, uint64_t now_ms)
 
 	p->last_handshake_wall_s = (uint64_t)time(NULL);
 	if (p->state != PEER_UP) {
+		const char *path = p->base_id >= RELAY_BASE || peer_path_relayed(p) ? "relay" : "direct";
 		if (p->sel_known)
-			log_info("peer %s: handshake complete, path direct %s %s -> %s", p->jid,
+			log_info("peer %s: handshake complete, path %s %s %s -> %s", p->jid, path,
 				 ice_cand_type_name(p->sel_local.type), ice_cand_type_name(p->sel_remote.type),
 				 addr_format((struct sockaddr *)&p->endpoint, true, a));
 		else
-			log_info("peer %s: handshake complete, path direct -> %s (handshake source; ICE "
+			log_info("peer %s: handshake complete, path %s -> %s (handshake source; ICE "
 				 "selection pending)",
-				 p->jid, addr_format((struct sockaddr *)&p->endpoint, true, a));
+				 p->jid, path, addr_format((struct sockaddr *)&p->endpoint, true, a));
 		peer_set_state(p, PEER_UP, now_ms, "handshake complete");
 		p->fail_backoff_ms = 0;
 	} else {

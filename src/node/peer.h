@@ -50,6 +50,8 @@ struct peer {
 	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
 	uint64_t fail_backoff_ms; /* controlling: wait after an ICE failure */
 	bool hs_wanted;     /* an initiation was refused as too early; retry */
+	bool ice_restarting; /* controlling: a restart offer is out, the link stays up */
+	bool relay_lost;    /* the path used our relay allocation, which died */
 
 	bool ice_on;
 	struct ice_agent ice;
@@ -93,8 +95,16 @@ void peer_online(struct peer *p, uint64_t now_ms);
 void peer_restart(struct peer *p, uint64_t now_ms, const char *why);
 /* A validated signalling message addressed to us from this peer. */
 void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms);
-/* New local candidates exist (srflx learned): trickle them. */
+/* Local candidates changed (srflx learned, relay allocated): the new ones
+ * go to the ICE agent and are trickled to the peer. */
 void peer_local_cands_changed(struct peer *p, uint64_t now_ms);
+/* ICE restart keeping the link and its keys: the controlling side offers
+ * with fresh credentials (data keeps flowing on the old path until a new
+ * pair is selected); the controlled side asks for that with a hello that
+ * names its current ufrag. For a dead relay now, for roaming later. */
+void peer_ice_restart(struct peer *p, uint64_t now_ms, const char *why);
+/* The selected path goes through a TURN relay (ours or the peer's). */
+bool peer_path_relayed(const struct peer *p);
 
 /* Runs ICE and session timers, sends what is due, handles ICE events. */
 void peer_tick(struct peer *p, uint64_t now_ms);

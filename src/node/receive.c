@@ -220,6 +220,16 @@ static uint32_t base_of(struct node *n, struct msghdr *mh)
 	return 0;
 }
 
+void receive_datagram(struct node *n, struct node_slot *s, uint64_t now_ms)
+{
+	if (tunnel_packet_is_tunnel(s->buf, s->len))
+		on_tunnel(n, s, now_ms);
+	else if (stun_is_message(s->buf, s->len))
+		on_stun(n, s, now_ms);
+	else
+		n->cnt.stun_unmatched++;
+}
+
 void receive_udp(struct node *n, uint64_t now_ms)
 {
 	for (int rounds = 0; rounds < 8; rounds++) {
@@ -237,12 +247,8 @@ void receive_udp(struct node *n, uint64_t now_ms)
 			}
 			s->len = n->rx_msgs[i].msg_len;
 			s->base_id = base_of(n, mh);
-			if (tunnel_packet_is_tunnel(s->buf, s->len))
-				on_tunnel(n, s, now_ms);
-			else if (stun_is_message(s->buf, s->len))
-				on_stun(n, s, now_ms);
-			else
-				n->cnt.stun_unmatched++;
+			if (!relay_udp_input(n, s, now_ms))
+				receive_datagram(n, s, now_ms);
 		}
 		if (r < NODE_BATCH)
 			return;

@@ -40,6 +40,8 @@ int node_udp_send(struct node *n, uint32_t base_id, const struct sockaddr_in *ds
 	struct msghdr mh;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 
+	if (base_id >= RELAY_BASE && base_id != UINT32_MAX)
+		return relay_send(n, base_id, dst, buf, len);
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_name = (void *)dst;
 	mh.msg_namelen = sizeof(*dst);
@@ -129,14 +131,17 @@ void send_from_tun(struct node *n, uint64_t now_ms)
 				continue;
 			if (!seal(n, p, s, now_ms))
 				continue;
+			const struct sockaddr_in *to = &p->endpoint;
+			if (p->base_id >= RELAY_BASE && !(to = relay_wrap(n, s, p->base_id, &p->endpoint)))
+				continue; /* sent another way (stream, indication) or dropped */
 			struct mmsghdr *m = &n->tx_msgs[cnt];
 			memset(&m->msg_hdr, 0, sizeof(m->msg_hdr));
 			s->iov.iov_base = s->buf;
 			s->iov.iov_len = s->len;
 			m->msg_hdr.msg_iov = &s->iov;
 			m->msg_hdr.msg_iovlen = 1;
-			m->msg_hdr.msg_name = &p->endpoint;
-			m->msg_hdr.msg_namelen = sizeof(p->endpoint);
+			m->msg_hdr.msg_name = (void *)to;
+			m->msg_hdr.msg_namelen = sizeof(*to);
 			set_pktinfo(n, &m->msg_hdr, s, p->base_id);
 			cnt++;
 		}

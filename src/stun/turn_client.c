@@ -374,6 +374,11 @@ void turn_client_remove_peer(struct turn_client *c, const struct sockaddr *peer)
 	memset(&c->peers[i], 0, sizeof(c->peers[i]));
 }
 
+bool turn_client_has_peer(const struct turn_client *c, const struct sockaddr *peer)
+{
+	return peer_find(c, peer) >= 0;
+}
+
 uint16_t turn_client_channel(const struct turn_client *c, const struct sockaddr *peer)
 {
 	int i = peer_find(c, peer);

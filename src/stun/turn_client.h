@@ -186,6 +186,8 @@ int turn_client_bind_channel(struct turn_client *c, const struct sockaddr *peer,
 			     uint64_t now_ms);
 /* Stops refreshing the peer's permission and channel. */
 void turn_client_remove_peer(struct turn_client *c, const struct sockaddr *peer);
+/* A permission/channel for the peer was asked for (and is kept up). */
+bool turn_client_has_peer(const struct turn_client *c, const struct sockaddr *peer);
 /* The bound channel for the peer, or 0. */
 uint16_t turn_client_channel(const struct turn_client *c, const struct sockaddr *peer);
 

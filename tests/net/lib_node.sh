@@ -7,7 +7,7 @@
 #   stun_lab_start NS IP           # ipop-turnserver as the STUN server on IP:3478 in NS
 #   node_config NAME IP4 USER [STUN [EXTRA]]  # $LIB_TMP/NAME/config.json (xmpp_host $XMPP_IP);
 #                                  # EXTRA: more members, e.g. '"mtu": 1400,' 
-#   node_start NS NAME             # ipopd in NS, log $LIB_TMP/NAME.log
+#   node_start NS NAME [ARGS...]   # ipopd in NS, log $LIB_TMP/NAME.log (ARGS: e.g. -p PORT)
 #   node_wait NAME REGEX [SECONDS] # until the node's log matches
 #   node_ctl NAME ARGS...          # ipopctl against the node's control socket
 #   vpn_ping NS IP                 # ping across the VPN (3 answers needed)
@@ -18,6 +18,9 @@
 #   lab_lan NS...                  # namespaces lan (bridge), srv 192.0.2.1 and each NS
 #                                  # at 192.0.2.11, .12, ... on that LAN
 #   node_path_json NAME PEER_IP4   # prints "state path endpoint" of that peer from ipopctl peers --json
+#   node_peer_field NAME PEER_IP4 FIELD  # one field of that peer from ipopctl peers --json
+#   turn_lab_server NS IP [LINES...]  # another ipop-turnserver (user u:p) on IP:3478 in NS;
+#                                  # TURN_LAB_PID[IP] is its pid
 #   node_logs                      # dumps every node log (for failures)
 
 NODE_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -102,9 +105,11 @@ node_start() { # NS NAME
 	# A restarted node gets a fresh log: node_wait must not match lines of
 	# the previous run before the new process has truncated the file.
 	[ -e "$LIB_TMP/$2.log" ] && mv "$LIB_TMP/$2.log" "$LIB_TMP/$2.log.$(date +%s%N)"
-	ns_bg "$1" "$LIB_TMP/$2.log" "$IPOPD" -c "$LIB_TMP/$2/config.json"
-	NODE_PID[$2]=$LIB_PID
-	NODE_NS[$2]=$1
+	local ns=$1 name=$2
+	shift 2
+	ns_bg "$ns" "$LIB_TMP/$name.log" "$IPOPD" -c "$LIB_TMP/$name/config.json" "$@"
+	NODE_PID[$name]=$LIB_PID
+	NODE_NS[$name]=$ns
 }
 
 node_wait() { # NAME REGEX [SECONDS]
@@ -191,6 +196,34 @@ for p in json.load(sys.stdin):
     if p.get("ip4") == sys.argv[1]:
         print(p.get("state"), p.get("path"), p.get("endpoint"))
 ' "$2"
+}
+
+node_peer_field() { # NAME PEER_IP4 FIELD
+	node_ctl "$1" --json peers | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get("ip4") == sys.argv[1]:
+        v = p.get(sys.argv[2])
+        print("" if v is None else v)
+' "$2" "$3"
+}
+
+turn_lab_listening() { [ -n "$(ns_exec "$1" ss -Huan "src $2:3478" 2>/dev/null)" ]; }
+
+declare -A TURN_LAB_PID
+turn_lab_server() { # NS IP [LINES...]
+	local ns=$1 ip=$2
+	shift 2
+	local conf="$LIB_TMP/turn-$ip.conf" l
+	{
+		echo "listen_address = { \"$ip\" }"
+		echo 'realm = "ipop"'
+		echo 'users = { "u:p" }'
+		for l in "$@"; do echo "$l"; done
+	} >"$conf"
+	ns_bg "$ns" "$LIB_TMP/turnserver-$ip.log" "$TURNSRV" -f -c "$conf"
+	TURN_LAB_PID[$ip]=$LIB_PID
+	lib_wait 10 turn_lab_listening "$ns" "$ip" || { cat "$LIB_TMP/turnserver-$ip.log"; fail "ipop-turnserver on $ip did not start"; }
 }
 
 lab_lan() { # NS...

@@ -1,0 +1,134 @@
+/* ipopd's TURN relay: one allocation at a time on one of the `turn`
+ * servers, driven by the sans-IO turn_client (src/stun). It gives the node
+ * a relayed ICE candidate whose base id is RELAY_BASE + generation; ICE
+ * checks, handshakes and data sent from that base go out as ChannelData
+ * (or Send indications until the channel is bound) to the server, over the
+ * node's UDP socket or over a TCP/TLS connection of its own.
+ *
+ * Server choice: the configured entries in order from a random start, then
+ * (for entries whose transport is UDP) TCP to the same port and TLS to 443
+ * and 5349, so a node whose UDP is blocked still gets a relay without extra
+ * configuration. An attempt that does not allocate within a few seconds, is
+ * refused, or redirects (300, followed once) moves on to the next; when all
+ * failed the list is tried again later. An allocation that dies (refresh
+ * refused, connection lost, the server silent for RELAY_DEAD_MS) is
+ * replaced the same way, and links whose path used it restart ICE. */
+#ifndef IPOP_RELAY_H
+#define IPOP_RELAY_H
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node_conf.h"
+#include "turn_client.h"
+
+struct node;
+struct node_slot;
+struct peer;
+
+enum {
+	RELAY_BASE = 0x10000,          /* base ids >= this are relay allocations */
+	RELAY_UDP_ATTEMPT_MS = 3000,   /* no allocation by then: next attempt */
+	RELAY_STREAM_ATTEMPT_MS = 5000, /* connect + TLS + allocation */
+	RELAY_RETRY_MS = 15000,        /* every attempt failed: start over */
+	RELAY_PROBE_IDLE_MS = 2000,    /* silent this long: ask the server (Binding) */
+	RELAY_DEAD_MS = 6000,          /* silent this long: the server is gone */
+	RELAY_MAX_ATTEMPTS = NODE_CONF_MAX_TURN * 4,
+	RELAY_STREAM_OUT_MAX = 512 * 1024, /* queued stream bytes; data beyond is dropped */
+	RELAY_STREAM_FEED = 512,       /* bytes given to turn_client_input at a time */
+	RELAY_SYNC_RETRY_MS = 200,     /* channel binds refused as busy: retry */
+	RELAY_EP_TAG = 0x5245,         /* epoll tag of the stream socket */
+};
+
+enum relay_phase {
+	RELAY_OFF = 0,   /* no turn servers configured */
+	RELAY_CONNECTING, /* TCP connect / TLS handshake */
+	RELAY_ALLOCATING,
+	RELAY_READY,
+	RELAY_WAITING,   /* every attempt failed; retry at retry_ms */
+};
+
+struct relay_attempt {
+	unsigned entry; /* index in conf->turn */
+	enum node_turn_transport transport;
+	uint16_t port;
+	bool fallback; /* not configured: tried because UDP did not work */
+};
+
+struct relay_stats {
+	uint64_t tx_dropped;   /* no channel/allocation, stream queue full */
+	uint64_t rx_packets, tx_packets;
+	uint64_t failovers;
+};
+
+struct relay {
+	bool inited;
+	enum relay_phase phase;
+	unsigned nattempts, cur, tried;
+	struct relay_attempt attempts[RELAY_MAX_ATTEMPTS];
+	enum node_turn_transport transport;
+	struct sockaddr_in server;
+	char server_name[80];     /* "host:port (tls)" for logs */
+	bool redirected;          /* one 300 followed in this attempt */
+	bool got_rx;              /* the server said anything in this attempt */
+	struct turn_client tc;
+	bool tc_on;
+	uint32_t gen;
+	uint32_t base_id;         /* valid while READY */
+	bool udp_timed_out;       /* a UDP attempt got no answer at all */
+	bool udp_blocked;         /* ...and a stream attempt to a server worked */
+	uint64_t deadline_ms;     /* attempt timeout / retry time */
+	uint64_t last_rx_ms, probe_ms;
+	uint8_t probe_tid[12];
+	uint64_t sync_ms;         /* channel binds to retry */
+
+	/* TCP/TLS */
+	int fd;
+	SSL_CTX *ssl_ctx;
+	SSL *ssl;
+	bool connected, tls_done, broken;
+	uint32_t ep_mask;         /* events registered for fd */
+	unsigned stream_gen;      /* bumped by every open */
+	uint8_t *out;             /* queued bytes: out[out_start..out_len) */
+	size_t out_start, out_len;
+	uint8_t *in;
+
+	/* scratch: one relayed datagram in (as a receive slot) or out */
+	struct node_slot *slot;
+	uint8_t *buf;
+	size_t buf_cap;
+	struct relay_stats stats;
+};
+
+/* Called from node.c. */
+int relay_init(struct node *n);
+void relay_start(struct node *n, uint64_t now_ms);
+void relay_free(struct node *n);
+void relay_tick(struct node *n, uint64_t now_ms);
+uint64_t relay_deadline(const struct node *n);
+/* The stream socket became readable/writable (epoll tag). */
+void relay_on_stream(struct node *n, uint32_t events, uint64_t now_ms);
+
+/* A datagram on the UDP socket from the relay server: consumed? */
+bool relay_udp_input(struct node *n, struct node_slot *s, uint64_t now_ms);
+
+/* The relayed candidate, when an allocation is ready. */
+bool relay_candidate(const struct node *n, struct sockaddr_in *relayed, struct sockaddr_in *mapped,
+		     uint32_t *base_id);
+/* Sends one datagram from a relay base to dst. Returns 0 or -errno. */
+int relay_send(struct node *n, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len);
+/* For the batched data path: turns a sealed slot (len bytes at buf) for
+ * dst into ChannelData in place and returns the server address to send it
+ * to; or sends it itself (stream, Send indication) or drops it and returns
+ * NULL. */
+const struct sockaddr_in *relay_wrap(struct node *n, struct node_slot *s, uint32_t base_id,
+				     const struct sockaddr_in *dst);
+/* Remote candidates changed: bind channels (permissions) for them. */
+void relay_sync_peers(struct node *n, uint64_t now_ms);
+/* The server address of the current allocation (for ipopctl). */
+bool relay_server(const struct node *n, struct sockaddr_in *out);
+const char *relay_transport_name(const struct node *n);
+
+#endif

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# ipopd NAT traversal with TURN, issue 4 cases (a), (b) and (g), in one lab:
+#
+#   alice 10.0.1.2 --[ra: symmetric NAT]-- 198.51.100.2   --+
+#   bob   10.0.2.2 --[rb: symmetric NAT]-- 203.0.113.2    --+--[inet]-- srv 192.0.2.1 prosody, TURN 1
+#   carol 10.0.3.2 --[rc: full-cone NAT]-- 198.51.100.130 --+           192.0.2.3 TURN 2
+#
+# Symmetric: MASQUERADE --random-fully, so each destination gets its own
+# mapping and the STUN-learned srflx port is useless to anyone but the
+# STUN server. Full cone: MASQUERADE (port-preserving) plus a DNAT of
+# carol's UDP port, so anybody may send to its srflx address.
+# The nodes list both TURN servers and no STUN server: the TURN servers
+# also answer STUN (issue 4, part 1).
+#
+# (a) alice-bob, both symmetric: no direct pair can work (each side's
+#     mapping toward the other is unknown and filtered), so the link is
+#     relayed; why_not_direct says the srflx checks timed out.
+# (b) alice-carol, symmetric + full cone: the best path is DIRECT. alice's
+#     check to carol's srflx leaves through a fresh mapping, passes carol's
+#     full-cone NAT, carol learns it as a peer-reflexive candidate and
+#     answers; the pair alice host -> carol srflx succeeds. (With a
+#     port-restricted cone instead, carol's NAT would drop that check and
+#     the link would be relayed like (a).)
+# (g) the TURN server carrying alice-bob is killed: the link fails over to
+#     the other one within 10 s.
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
+lib_init relay
+need_cmd prosody prosodyctl python3 openssl ping ss iptables
+need_root
+node_bins
+MB=${XFER_MB:-50}
+CAROL_PORT=40000
+
+for n in inet srv ra rb rc a b c; do ns_create $n; done
+ns_forward inet
+ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
+ns_exec srv ip addr add 192.0.2.3/24 dev eth0
+ns_link inet eth1 198.51.100.1/25 ra wan 198.51.100.2/25
+ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
+ns_link inet eth3 198.51.100.129/25 rc wan 198.51.100.130/25
+ns_exec srv ip route add default via 192.0.2.254
+ns_exec ra ip route add default via 198.51.100.1
+ns_exec rb ip route add default via 203.0.113.1
+ns_exec rc ip route add default via 198.51.100.129
+i=1
+for r in ra rb rc; do
+	ns_forward $r
+	ns_link $r lan 10.0.$i.1/24 ${r#r} eth0 10.0.$i.2/24
+	ns_exec ${r#r} ip route add default via 10.0.$i.1
+	i=$((i + 1))
+done
+for r in ra rb; do
+	ns_exec $r iptables -t nat -A POSTROUTING -o wan -j MASQUERADE --random-fully || fail "iptables in $r"
+	ns_exec $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
+done
+ns_exec rc iptables -t nat -A POSTROUTING -o wan -j MASQUERADE || fail "iptables in rc"
+ns_exec rc iptables -t nat -A PREROUTING -i wan -p udp --dport $CAROL_PORT \
+	-j DNAT --to-destination 10.0.3.2:$CAROL_PORT || fail "iptables DNAT in rc"
+
+xmpp_lab_start srv 192.0.2.1
+xmpp_groups "$XDIR" "[friends]" alice bob carol
+for u in alice bob carol; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_lab_run
+turn_lab_server srv 192.0.2.1
+turn_lab_server srv 192.0.2.3
+
+TURN='"turn": [{"server": "192.0.2.1:3478", "user": "u", "pass": "p"},
+               {"server": "turn:192.0.2.3:3478?transport=udp", "user": "u", "pass": "p"}],'
+node_config alice 172.31.0.1 alice "" "$TURN"
+node_config bob 172.31.0.2 bob "" "$TURN"
+node_config carol 172.31.0.3 carol "" "$TURN"
+node_start a alice
+node_start b bob
+node_start c carol -p $CAROL_PORT
+
+for n in alice bob carol; do
+	node_wait $n 'relay: relayed candidate 192\.0\.2\.[13]:' 20 || { node_logs; fail "$n got no relayed candidate"; }
+	node_wait $n 'server-reflexive candidate .* via 192\.0\.2\.[13]:3478' 20 ||
+		{ node_logs; fail "$n learned no srflx from a TURN server"; }
+done
+pass "every node has a relayed candidate, and its srflx from a TURN server (stun is empty)"
+
+node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait alice 'peer carol@.*-> up' 40 || { node_logs; fail "alice's link to carol did not come up"; }
+node_wait bob 'peer carol@.*-> up' 40 || { node_logs; fail "bob's link to carol did not come up"; }
+grep -hE 'ICE selected pair' "$LIB_TMP"/{alice,bob,carol}.log
+
+# --- (a) symmetric <-> symmetric: relayed
+vpn_ping a 172.31.0.2 || { node_logs; fail "(a) alice cannot ping bob"; }
+vpn_ping b 172.31.0.1 || { node_logs; fail "(a) bob cannot ping alice"; }
+pass "(a) ping both ways between the symmetric-NAT nodes"
+path=$(node_peer_field alice 172.31.0.2 path)
+relay=$(node_peer_field alice 172.31.0.2 relay)
+why=$(node_peer_field alice 172.31.0.2 why_not_direct)
+echo "alice -> bob: path=$path relay=$relay why_not_direct='$why'"
+[ "$path" = relay ] || { node_ctl alice --json peers; fail "(a) path is '$path', expected relay"; }
+[[ $relay == 192.0.2.[13]:* ]] || fail "(a) relay is '$relay', expected one of the TURN servers"
+[ -n "$why" ] || fail "(a) a relayed link must say why it is not direct"
+[ "$(node_peer_field bob 172.31.0.1 path)" = relay ] || fail "(a) bob does not see a relayed path"
+vpn_xfer b a 172.31.0.1 "$MB" || { node_logs; fail "(a) transfer bob -> alice"; }
+pass "(a) $MB MiB TCP transfer over the relay, sha256 verified"
+[ "$(node_peer_field alice 172.31.0.2 path)" = relay ] || fail "(a) the path changed during the transfer"
+node_ctl alice peers
+
+# --- (b) symmetric <-> full cone: direct
+vpn_ping a 172.31.0.3 || { node_logs; fail "(b) alice cannot ping carol"; }
+vpn_ping c 172.31.0.1 || { node_logs; fail "(b) carol cannot ping alice"; }
+# Both sides check the relay pairs too; give the direct one its moment.
+for ((i = 0; i < 50; i++)); do
+	[ "$(node_peer_field alice 172.31.0.3 path)" = direct ] && break
+	sleep 0.1
+done
+path=$(node_peer_field alice 172.31.0.3 path)
+ep=$(node_peer_field alice 172.31.0.3 endpoint)
+echo "alice -> carol: path=$path endpoint=$ep"
+[ "$path" = direct ] && [ "$ep" = "198.51.100.130:$CAROL_PORT" ] ||
+	{ node_ctl alice --json peers; fail "(b) alice->carol is '$path $ep', expected direct 198.51.100.130:$CAROL_PORT"; }
+[ "$(node_peer_field carol 172.31.0.1 path)" = direct ] || fail "(b) carol does not see a direct path"
+[ -z "$(node_peer_field alice 172.31.0.3 why_not_direct)" ] || fail "(b) a direct link has a why_not_direct"
+vpn_xfer a c 172.31.0.3 "$MB" || { node_logs; fail "(b) transfer alice -> carol"; }
+pass "(b) symmetric + full cone: direct (alice's fresh mapping reaches carol's srflx), $MB MiB verified"
+
+# --- (g) kill the TURN server carrying alice-bob
+relay=$(node_peer_field alice 172.31.0.2 relay)
+dead=${relay%:*}
+other=192.0.2.1
+[ "$dead" = 192.0.2.1 ] && other=192.0.2.3
+echo "(g) killing the TURN server on $dead (alice-bob relay $relay)"
+kill -KILL "${TURN_LAB_PID[$dead]}"
+t0=$(date +%s%N)
+ok=0
+for ((i = 0; i < 100; i++)); do
+	if ns_exec a ping -c 1 -W 0.3 172.31.0.2 >/dev/null 2>&1; then
+		r=$(node_peer_field alice 172.31.0.2 relay)
+		[[ $r == $other:* ]] && { ok=1; break; }
+	fi
+	sleep 0.1
+done
+dt=$((($(date +%s%N) - t0) / 1000000))
+[ $ok = 1 ] || { node_logs; fail "(g) no failover to $other after $dt ms"; }
+echo "(g) alice-bob relayed via $(node_peer_field alice 172.31.0.2 relay) after $dt ms"
+[ $dt -le 10000 ] || fail "(g) failover took $dt ms, more than 10 s"
+vpn_ping b 172.31.0.1 || fail "(g) bob cannot ping alice after the failover"
+[ "$(node_peer_field bob 172.31.0.1 path)" = relay ] || fail "(g) bob's path is not relay"
+vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "(g) transfer after the failover"; }
+pass "(g) failover to the second TURN server in $dt ms; $MB MiB verified afterwards"
+grep -h 'relay: allocation on .* lost' "$LIB_TMP"/*.log
