@@ -124,6 +124,16 @@ echo "alice -> carol: path=$path endpoint=$ep"
 vpn_xfer a c 172.31.0.3 "$MB" || { node_logs; fail "(b) transfer alice -> carol"; }
 pass "(b) symmetric + full cone: direct (alice's fresh mapping reaches carol's srflx), $MB MiB verified"
 
+# (a) again: once the first round of direct checks is over, the link says why.
+for ((i = 0; i < 150; i++)); do
+	why=$(node_peer_field alice 172.31.0.2 why_not_direct)
+	[[ $why == *"srflx pairs timed out"* ]] && break
+	sleep 0.1
+done
+echo "alice -> bob: why_not_direct='$why'"
+[[ $why == *"srflx pairs timed out"* ]] || fail "(a) why_not_direct is '$why', expected the srflx checks to have timed out"
+pass "(a) ipopctl says why alice-bob is not direct: $why"
+
 # --- (g) kill the TURN server carrying alice-bob
 relay=$(node_peer_field alice 172.31.0.2 relay)
 dead=${relay%:*}
