@@ -76,7 +76,7 @@ void path_why_not_direct(const struct peer *p, char *buf, size_t cap)
 		return;
 	}
 	if (d.to_srflx && d.to_srflx_timed_out == d.to_srflx)
-		snprintf(buf, cap, "checks to srflx pairs timed out (NAT filtering: symmetric NAT on a side?)");
+		snprintf(buf, cap, "checks to srflx pairs timed out");
 	else if (d.total && d.failed == d.total)
 		snprintf(buf, cap, "all %u direct pairs failed", d.total);
 	else

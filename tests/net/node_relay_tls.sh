@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# ipopd NAT traversal with TURN, issue 4 cases (c) and (d), in one lab:
+#
+#   alice 10.0.1.2 --[ra: NAT + firewall: only TCP 443 out]-- 198.51.100.2   --+
+#   bob   10.0.2.2 --[rb: NAT]----------------------------- 203.0.113.2      --+--[inet]-- srv
+#   carol 10.0.3.2 --[rc: NAT]----------------------------- 198.51.100.130   --+
+#
+#   srv 192.0.2.1: prosody :5222, ipop-turnserver udp :3478 and TLS :443
+#       192.0.2.2:443 is DNATed to prosody, so alice can log in through her firewall
+#
+# (c) alice's UDP is blocked. Her configuration lists the TURN server as
+#     plain "192.0.2.1:3478" (UDP); she finds no STUN answer, no UDP
+#     allocation, no TCP on 3478 either, and ends up relayed over TLS to
+#     443, verifying the server certificate with ca_file. ipopctl says
+#     "UDP blocked".
+# (d) bob and carol are behind ordinary NATs, but UDP between their
+#     networks is dropped in inet at first: the link comes up relayed.
+#     Then the block is lifted during a paced TCP transfer: the link
+#     upgrades to direct within 5 s and the transfer completes intact.
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
+lib_init relaytls
+need_cmd prosody prosodyctl python3 openssl ping ss iptables
+need_root
+node_bins
+MB=${XFER_MB:-50}
+
+for n in inet srv ra rb rc a b c; do ns_create $n; done
+ns_forward inet
+ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
+ns_exec srv ip addr add 192.0.2.2/24 dev eth0
+ns_link inet eth1 198.51.100.1/25 ra wan 198.51.100.2/25
+ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
+ns_link inet eth3 198.51.100.129/25 rc wan 198.51.100.130/25
+ns_exec srv ip route add default via 192.0.2.254
+ns_exec ra ip route add default via 198.51.100.1
+ns_exec rb ip route add default via 203.0.113.1
+ns_exec rc ip route add default via 198.51.100.129
+i=1
+for r in ra rb rc; do
+	ns_forward $r
+	ns_link $r lan 10.0.$i.1/24 ${r#r} eth0 10.0.$i.2/24
+	ns_exec ${r#r} ip route add default via 10.0.$i.1
+	ns_exec $r iptables -t nat -A POSTROUTING -o wan -j MASQUERADE || fail "iptables in $r"
+	ns_exec $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
+	i=$((i + 1))
+done
+# alice's firewall: only TCP 443 goes out (and what answers it comes back)
+ns_exec ra iptables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+ns_exec ra iptables -A FORWARD -i lan -p tcp --dport 443 -j ACCEPT
+ns_exec ra iptables -A FORWARD -i lan -j DROP
+ns_exec srv iptables -t nat -A PREROUTING -d 192.0.2.2 -p tcp --dport 443 -j DNAT --to-destination 192.0.2.1:5222
+# (d): no UDP between bob's and carol's networks, for now
+block() { # -A|-D
+	ns_exec inet iptables "$1" FORWARD -s 203.0.113.0/24 -d 198.51.100.128/25 -p udp -j DROP
+	ns_exec inet iptables "$1" FORWARD -s 198.51.100.128/25 -d 203.0.113.0/24 -p udp -j DROP
+}
+block -A
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=turn.example.test \
+	-addext subjectAltName=IP:192.0.2.1 \
+	-keyout "$LIB_TMP/turn-key.pem" -out "$LIB_TMP/turn-cert.pem" >/dev/null 2>&1 || fail "openssl req"
+chmod 600 "$LIB_TMP/turn-key.pem"
+
+xmpp_lab_start srv 192.0.2.1
+xmpp_groups "$XDIR" "[friends]" alice bob carol
+for u in alice bob carol; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_lab_run
+turn_lab_server srv 192.0.2.1 'tls = true' 'tls_port = 443' "cert_file = \"$LIB_TMP/turn-cert.pem\"" \
+	"private_key_file = \"$LIB_TMP/turn-key.pem\""
+wait_tcp_port srv 443 10 || fail "no TLS listener on 443"
+
+TURN="\"turn\": [{\"server\": \"192.0.2.1:3478\", \"user\": \"u\", \"pass\": \"p\", \"ca_file\": \"$LIB_TMP/turn-cert.pem\"}],"
+XMPP_IP=192.0.2.2 node_config alice 172.31.0.1 alice "" "$TURN \"xmpp_port\": 443,"
+node_config bob 172.31.0.2 bob "" "$TURN"
+node_config carol 172.31.0.3 carol "" "$TURN"
+node_start a alice
+node_start b bob
+node_start c carol
+
+# --- (c)
+node_wait alice 'relay: TLS with 192\.0\.2\.1:443 .*established' 30 || { node_logs; fail "(c) no TLS to 443"; }
+node_wait alice 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:443 \(tls' 10 ||
+	{ node_logs; fail "(c) alice got no relayed candidate over TLS"; }
+grep -E 'relay: (allocating|192|TLS|relayed)' "$LIB_TMP/alice.log"
+pass "(c) alice's UDP is blocked: she fell back to TLS on 443 with the certificate verified"
+node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "(c) alice's link to bob did not come up"; }
+vpn_ping a 172.31.0.2 || { node_logs; fail "(c) alice cannot ping bob"; }
+vpn_ping b 172.31.0.1 || { node_logs; fail "(c) bob cannot ping alice"; }
+path=$(node_peer_field alice 172.31.0.2 path)
+relay=$(node_peer_field alice 172.31.0.2 relay)
+why=$(node_peer_field alice 172.31.0.2 why_not_direct)
+echo "alice -> bob: path=$path relay=$relay why_not_direct='$why'"
+[ "$path" = relay ] && [ "$relay" = 192.0.2.1:443 ] ||
+	{ node_ctl alice --json peers; fail "(c) alice->bob is '$path via $relay', expected relay via 192.0.2.1:443"; }
+[[ $why == "UDP blocked"* ]] || fail "(c) why_not_direct is '$why', expected UDP blocked"
+[ "$(node_peer_field bob 172.31.0.1 path)" = relay ] || fail "(c) bob does not see a relayed path"
+vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "(c) transfer alice -> bob"; }
+pass "(c) relayed over TLS on 443: ping, $MB MiB verified, ipopctl says '$why'"
+
+# --- (d)
+node_wait bob 'peer carol@.*-> up' 30 || { node_logs; fail "(d) bob's link to carol did not come up"; }
+vpn_ping b 172.31.0.3 || { node_logs; fail "(d) bob cannot ping carol"; }
+[ "$(node_peer_field bob 172.31.0.3 path)" = relay ] || { node_ctl bob --json peers; fail "(d) bob-carol is not relayed while UDP between them is blocked"; }
+for ((i = 0; i < 150; i++)); do
+	[[ $(node_peer_field bob 172.31.0.3 why_not_direct) == *"timed out"* ]] && break
+	sleep 0.1
+done
+echo "bob -> carol before: $(node_peer_field bob 172.31.0.3 path) why='$(node_peer_field bob 172.31.0.3 why_not_direct)'"
+pass "(d) bob-carol relayed first, the direct checks timed out"
+XMB=$((MB < 30 ? MB : 30))
+vpn_xfer b c 172.31.0.3 "$XMB" 3 >"$LIB_TMP/xfer-d.log" 2>&1 &
+xpid=$!
+sleep 3
+block -D
+t0=$(date +%s%N)
+for ((i = 0; i < 100; i++)); do
+	[ "$(node_peer_field bob 172.31.0.3 path)" = direct ] && [ "$(node_peer_field carol 172.31.0.2 path)" = direct ] && break
+	sleep 0.05
+done
+dt=$((($(date +%s%N) - t0) / 1000000))
+echo "bob -> carol after: $(node_peer_field bob 172.31.0.3 path) $(node_peer_field bob 172.31.0.3 endpoint) after $dt ms"
+[ "$(node_peer_field bob 172.31.0.3 path)" = direct ] || { node_logs; fail "(d) no upgrade to direct after $dt ms"; }
+[ $dt -le 5000 ] || fail "(d) upgrade took $dt ms, more than 5 s"
+[[ $(node_peer_field bob 172.31.0.3 endpoint) == 198.51.100.130:* ]] || fail "(d) the direct endpoint is not carol's NAT"
+wait $xpid || { cat "$LIB_TMP/xfer-d.log"; node_logs; fail "(d) the TCP transfer across the switch failed"; }
+cat "$LIB_TMP/xfer-d.log"
+pass "(d) upgraded to direct $dt ms after the block was lifted; $XMB MiB TCP transfer across the switch verified"
+vpn_xfer c b 172.31.0.2 "$MB" || { node_logs; fail "(d) transfer carol -> bob on the direct path"; }
+pass "(d) $MB MiB verified on the direct path"
