@@ -30,6 +30,9 @@ struct ctl_cli {
 typedef int (*ctl_cli_fn)(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_status(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_peers(struct ctl_cli *c, int argc, char **argv);
+int ctl_cmd_friends(struct ctl_cli *c, int argc, char **argv);
+int ctl_cmd_friend(struct ctl_cli *c, int argc, char **argv);
+int ctl_cmd_hosts(struct ctl_cli *c, int argc, char **argv);
 
 /* ---- ctl_cli.c: I/O glue ---- */
 /* Sends req; on failure prints "ipopctl: REASON" to c->err and returns

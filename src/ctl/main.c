@@ -13,22 +13,26 @@
 
 static int cmd_help(struct ctl_cli *c, int argc, char **argv);
 
-/* Later: netcheck, friends, friend add|accept|remove JID, hosts. */
+/* Later: netcheck. */
 static const struct {
 	const char *name, *args, *summary;
 	ctl_cli_fn fn;
 } commands[] = {
 	{ "status", "", "show this node: JID, node id, address, XMPP state, public address", ctl_cmd_status },
 	{ "peers", "", "show each peer's link: state, path, RTT, traffic, last handshake", ctl_cmd_peers },
+	{ "friends", "", "list friends: JID, address in our space, online, relation, link", ctl_cmd_friends },
+	{ "friend", "add|accept|remove JID", "ask JID to be friends, accept their request, or end it",
+	  ctl_cmd_friend },
+	{ "hosts", "", "print /etc/hosts lines for the friends (ADDRESS user.ipop)", ctl_cmd_hosts },
 	{ "help", "", "show this help", cmd_help },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: ipopctl [-s PATH | -i IFNAME] [--json] [COMMAND]\n\n"
+	fprintf(f, "Usage: ipopctl [-s PATH | -i IFNAME] [--json] [COMMAND [ARGS]]\n\n"
 		   "Commands (default: status):\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %-4s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+		fprintf(f, "  %-8s %-21s %s\n", commands[i].name, commands[i].args, commands[i].summary);
 	fprintf(f, "\nOptions:\n"
 		   "  -s, --socket PATH  the daemon's control socket (default " CTL_DEFAULT_SOCKET ")\n"
 		   "  -i, --interface IF the socket of the daemon for interface IF (" CTL_RUN_DIR "/IF.sock)\n"

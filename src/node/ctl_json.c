@@ -163,6 +163,27 @@ json_t *ctl_json_peer(const struct ctl_peer_status *p)
 	return o;
 }
 
+json_t *ctl_json_friend(const struct ctl_friend_status *f)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	ok = ok && j_set(o, "jid", j_field(f->jid, sizeof(f->jid)));
+	ok = ok && j_set(o, "ip4", j_ip4(f->ip4));
+	ok = ok && j_set(o, "subscription", j_field(f->subscription, sizeof(f->subscription)));
+	ok = ok && j_set(o, "mutual", json_boolean(strcmp(f->subscription, "both") == 0));
+	ok = ok && j_set(o, "asked", json_boolean(f->asked));
+	ok = ok && j_set(o, "request", json_boolean(f->request));
+	ok = ok && j_set(o, "online", json_boolean(f->online));
+	ok = ok && j_set(o, "state", f->online ? json_string(ctl_peer_state_name(f->state)) : json_null());
+	ok = ok && j_set(o, "path", j_name(ctl_path_name(f->path)));
+	ok = ok && j_set(o, "endpoint", j_addr(&f->endpoint));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* ---- requests ---- */
 
 struct ctl_req {
@@ -236,8 +257,69 @@ fail:
 	return -1;
 }
 
-/* Later commands (netcheck, friends, friend add|accept|remove, hosts) slot
- * in here with their own ctl_ops member. Commands that change state must
+static int cmd_friends(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r,
+		       json_t *reply, char *err, size_t errlen)
+{
+	(void)r;
+	if (!ops->friends) {
+		snprintf(err, errlen, "friends: not supported by this daemon");
+		return -1;
+	}
+	struct ctl_friend_status *arr = calloc(CTL_MAX_PEERS, sizeof(*arr));
+	json_t *list = json_array();
+	int n = arr && list ? ops->friends(ctx, arr, CTL_MAX_PEERS) : -ENOMEM;
+	if (n < 0) {
+		snprintf(err, errlen, "friends: %s", strerror(-n));
+		goto fail;
+	}
+	unsigned shown = (unsigned)n < CTL_MAX_PEERS ? (unsigned)n : CTL_MAX_PEERS;
+	for (unsigned i = 0; i < shown; i++) {
+		if (json_array_append_new(list, ctl_json_friend(&arr[i])) != 0) {
+			snprintf(err, errlen, "friends: out of memory");
+			goto fail;
+		}
+	}
+	free(arr);
+	if (!j_set(reply, "result", list) || ((unsigned)n > shown && !j_set(reply, "truncated", json_true()))) {
+		snprintf(err, errlen, "friends: out of memory");
+		return -1;
+	}
+	return 0;
+fail:
+	json_decref(list);
+	free(arr);
+	return -1;
+}
+
+/* "friend add|accept|remove JID" */
+static int cmd_friend(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r,
+		      json_t *reply, char *err, size_t errlen)
+{
+	static const char *const verbs[] = { "add", "accept", "remove" };
+	if (!ops->friend_cmd) {
+		snprintf(err, errlen, "friend: not supported by this daemon");
+		return -1;
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		if (strcmp(r->argv[0], verbs[i]) != 0)
+			continue;
+		if (ops->friend_cmd(ctx, (enum ctl_friend_cmd)i, r->argv[1], err, errlen) < 0)
+			return -1;
+		json_t *o = json_object();
+		if (!o || !j_set(o, "jid", json_string(r->argv[1])) || !j_set(o, "action", json_string(verbs[i])) ||
+		    !j_set(reply, "result", o)) {
+			json_decref(o);
+			snprintf(err, errlen, "friend: out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "friend: unknown action \"%.20s\" (add, accept or remove)", r->argv[0]);
+	return -1;
+}
+
+/* Later commands (netcheck, ...) slot in here with their own ctl_ops
+ * member. Commands that change state must
  * also check the client's SO_PEERCRED, which the server will pass then. */
 static const struct ctl_cmd {
 	const char *name;
@@ -246,6 +328,8 @@ static const struct ctl_cmd {
 } ctl_cmds[] = {
 	{ "status", 0, 0, cmd_status },
 	{ "peers", 0, 0, cmd_peers },
+	{ "friends", 0, 0, cmd_friends },
+	{ "friend", 2, 2, cmd_friend },
 };
 
 /* Splits req into words. Returns NULL or why the request is malformed. */

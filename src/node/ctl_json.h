@@ -17,6 +17,7 @@ const char *ctl_cand_type_name(enum ctl_cand_type t); /* NULL for NONE */
 /* New references, or NULL when out of memory. */
 json_t *ctl_json_node_status(const struct ctl_node_status *st);
 json_t *ctl_json_peer(const struct ctl_peer_status *p);
+json_t *ctl_json_friend(const struct ctl_friend_status *f);
 
 /* Parses one request (line without its newline, len bytes, not
  * NUL-terminated), runs it through ops and returns the reply as a

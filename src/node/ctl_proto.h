@@ -95,6 +95,20 @@ struct ctl_peer_status {
 	char why_not_direct[CTL_REASON_LEN]; /* "" when direct or unknown */
 };
 
+/* One friend (roster contact or pending request) for "friends". */
+enum ctl_friend_cmd { CTL_FRIEND_ADD = 0, CTL_FRIEND_ACCEPT, CTL_FRIEND_REMOVE };
+struct ctl_friend_status {
+	char jid[CTL_JID_LEN];          /* bare JID */
+	struct in_addr ip4;             /* social: its address in our space; 0: none yet */
+	char subscription[8];           /* "none", "to", "from", "both" */
+	bool asked;                     /* we asked, no answer yet */
+	bool request;                   /* they asked; waits for "friend accept" */
+	bool online;                    /* one of its nodes is online for us (a link exists or is being set up) */
+	enum ctl_peer_state state;      /* of that link (best of several nodes) */
+	enum ctl_path path;
+	struct sockaddr_storage endpoint;
+};
+
 /* The daemon's side, registered with ctl_server_new(). Called from the
  * thread that calls ctl_server_handle(), synchronously, one request at a
  * time; the daemon takes whatever locks its state needs. Unset members
@@ -108,6 +122,11 @@ struct ctl_ops {
 	 * peers there are (may exceed max: the reply says "truncated"), or
 	 * -errno. */
 	int (*peers)(void *ctx, struct ctl_peer_status *arr, unsigned max);
+	/* Like peers, for the friends list. */
+	int (*friends)(void *ctx, struct ctl_friend_status *arr, unsigned max);
+	/* Starts a friends command for a bare JID; 0, or -errno with a reason
+	 * in err. The XMPP exchange completes later (see "friends"). */
+	int (*friend_cmd)(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen);
 };
 
 #endif

@@ -48,6 +48,8 @@ enum { SIG_RUN_TIMEOUT_MS = 50, EP_TUN = 1, EP_UDP, EP_TIMER, EP_EVENT, EP_CTL }
 /* node_ctl.c */
 int node_ctl_status(void *ctx, struct ctl_node_status *st);
 int node_ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max);
+int node_ctl_friends(void *ctx, struct ctl_friend_status *arr, unsigned max);
+int node_ctl_friend_cmd(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen);
 
 uint64_t node_now_ms(void)
 {
@@ -162,7 +164,8 @@ static void wake(struct node *n)
 static void on_sig_peer(void *ctx, enum roster_event ev, const char *full_jid)
 {
 	struct node *n = ctx;
-	struct sig_item *it = item_new(ev == ROSTER_PEER_UP ? SIG_PEER_UP : SIG_PEER_DOWN, full_jid, NULL, 0);
+	enum sig_item_kind k = ev == ROSTER_PEER_UP ? SIG_PEER_UP : ev == ROSTER_PEER_DOWN ? SIG_PEER_DOWN : SIG_PEER_REVOKED;
+	struct sig_item *it = item_new(k, full_jid, NULL, 0);
 	if (it) {
 		q_push(&n->inq, it);
 		wake(n);
@@ -193,6 +196,40 @@ static void on_sig_state(void *ctx, enum xmpp_sig_state st)
 	}
 }
 
+static void on_sig_friend(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum roster_sub sub, bool ask)
+{
+	struct node *n = ctx;
+	struct sig_item *it = item_new(SIG_FRIEND, bare, NULL, 0);
+	if (it) {
+		it->state = (int)ev | (int)sub << 4 | (int)ask << 8;
+		q_push(&n->inq, it);
+		wake(n);
+	}
+}
+
+static void sig_outgoing(struct node *n, const struct sig_item *i)
+{
+	int rc;
+	if (i->kind == SIG_FRIEND_CMD) {
+		rc = xmpp_sig_friend(n->sig, (enum xmpp_friend_cmd)i->state, i->jid);
+		if (rc != 0)
+			log_warn("xmpp: friend command for %s not sent: %s", i->jid, strerror(-rc));
+		return;
+	}
+	rc = xmpp_sig_send(n->sig, i->jid, i->body);
+	if (rc != 0)
+		log_info("xmpp: message to %s not sent: %s", i->jid, strerror(-rc));
+}
+
+void node_friend_cmd(struct node *n, enum xmpp_friend_cmd cmd, const char *bare)
+{
+	struct sig_item *it = item_new(SIG_FRIEND_CMD, bare, NULL, 0);
+	if (it) {
+		it->state = (int)cmd;
+		q_push(&n->outq, it);
+	}
+}
+
 static void *sig_main(void *arg)
 {
 	struct node *n = arg;
@@ -210,8 +247,10 @@ static void *sig_main(void *arg)
 		.tls_verify = true,
 		.ca_file = c->xmpp_ca_file,
 		.resource = n->resource,
+		.auto_accept = c->auto_accept,
+		.n_auto_accept = c->n_auto_accept,
 	};
-	struct xmpp_sig_ops ops = { n, on_sig_peer, on_sig_message, on_sig_state };
+	struct xmpp_sig_ops ops = { n, on_sig_peer, on_sig_message, on_sig_state, on_sig_friend };
 	n->sig = xmpp_sig_new(&sc, &ops);
 	if (!n->sig) {
 		log_error("xmpp: cannot start the signalling module");
@@ -219,11 +258,8 @@ static void *sig_main(void *arg)
 	}
 	while (!atomic_load(&n->sig_stop)) {
 		struct sig_item *it = q_take_all(&n->outq);
-		for (struct sig_item *i = it; i; i = i->next) {
-			int rc = xmpp_sig_send(n->sig, i->jid, i->body);
-			if (rc != 0)
-				log_info("xmpp: message to %s not sent: %s", i->jid, strerror(-rc));
-		}
+		for (struct sig_item *i = it; i; i = i->next)
+			sig_outgoing(n, i);
 		q_free_list(it);
 		xmpp_sig_run(n->sig, node_now_ms(), SIG_RUN_TIMEOUT_MS);
 	}
@@ -400,6 +436,18 @@ static void drain_inq(struct node *n, uint64_t now_ms)
 			}
 			break;
 		}
+		case SIG_PEER_REVOKED: {
+			struct peer *p = node_peer_by_jid(n, it->jid);
+			if (p)
+				node_remove_peer(n, p, "no longer a friend (subscription removed)");
+			break;
+		}
+		case SIG_FRIEND:
+			friends_event(&n->friends, (enum xmpp_friend_ev)(it->state & 15), it->jid,
+				      (enum roster_sub)((it->state >> 4) & 15), (it->state >> 8) & 1);
+			break;
+		case SIG_FRIEND_CMD:
+			break;
 		case SIG_MESSAGE:
 			on_message(n, it->jid, it->body, it->len, now_ms);
 			break;
@@ -473,6 +521,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	q_init(&n->inq);
 	q_init(&n->outq);
 	routing_init(&n->rt);
+	friends_init(&n->friends);
 	crypto_generichash(n->id, SIGNAL_ID_LEN, n->kp.pub, NOISE_KEY_LEN, NULL, 0);
 	node_hex(n->id, SIGNAL_ID_LEN, n->idhex);
 	snprintf(n->resource, sizeof(n->resource), "%s%s", XMPP_IPOP_RESOURCE_PREFIX, n->idhex);
@@ -511,7 +560,8 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 		return rc;
 	gather_hosts(n);
 	if (conf->control_socket) {
-		static const struct ctl_ops ops = { node_ctl_status, node_ctl_peers };
+		static const struct ctl_ops ops = { node_ctl_status, node_ctl_peers, node_ctl_friends,
+						    node_ctl_friend_cmd };
 		n->ctl = ctl_server_new(conf->control_socket, &ops, n);
 		if (!n->ctl)
 			return -errno; /* ctl_server_new logged why */
@@ -655,6 +705,7 @@ void node_free(struct node *n)
 	free(n->ctl_buf);
 	if (n->social)
 		social_free(n);
+	friends_free(&n->friends);
 	ctl_server_free(n->ctl);
 	n->ctl = NULL;
 	tun_close(&n->tun);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "friends.h"
 #include "ice_cand.h"
 #include "node_conf.h"
 #include "noise.h"
@@ -41,7 +42,12 @@ struct node_host {
 };
 
 /* Items moved between the signalling thread and the data thread. */
-enum sig_item_kind { SIG_PEER_UP = 1, SIG_PEER_DOWN, SIG_MESSAGE, SIG_STATE, SIG_SEND };
+enum sig_item_kind {
+	SIG_PEER_UP = 1, SIG_PEER_DOWN, SIG_MESSAGE, SIG_STATE, SIG_SEND,
+	SIG_PEER_REVOKED, /* no longer authorized: end the link now */
+	SIG_FRIEND,       /* a friend event: state = ev | sub << 4 | ask << 8 */
+	SIG_FRIEND_CMD,   /* to the signalling thread: state = enum xmpp_friend_cmd */
+};
 struct sig_item {
 	struct sig_item *next;
 	enum sig_item_kind kind;
@@ -116,6 +122,7 @@ struct node {
 	struct peer *idx_cache; /* last peer a data packet was routed to */
 	bool social;            /* mode "social": translate, route by mapped address */
 	struct social_map smap; /* social: friend -> address in our subnet */
+	struct friends friends; /* roster contacts and requests, for ipopctl */
 
 	/* signalling */
 	pthread_t sig_thread;
@@ -152,6 +159,8 @@ struct peer *node_peer_by_jid(struct node *n, const char *jid);
 struct noise_peer *node_noise_lookup(void *ctx, const uint8_t static_pub[NOISE_KEY_LEN]);
 uint32_t node_new_index(struct node *n);
 void node_remove_peer(struct node *n, struct peer *p, const char *why);
+/* Queues a friends command for the signalling thread. */
+void node_friend_cmd(struct node *n, enum xmpp_friend_cmd cmd, const char *bare);
 
 /* gather.c */
 int gather_hosts(struct node *n);

@@ -12,6 +12,8 @@
 
 int node_ctl_status(void *ctx, struct ctl_node_status *st);
 int node_ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max);
+int node_ctl_friends(void *ctx, struct ctl_friend_status *arr, unsigned max);
+int node_ctl_friend_cmd(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen);
 
 int node_ctl_status(void *ctx, struct ctl_node_status *st)
 {
@@ -102,4 +104,72 @@ int node_ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 	for (unsigned i = 0; i < n->npeers && i < max; i++)
 		fill_peer(n->peers[i], &arr[i]);
 	return (int)n->npeers;
+}
+
+/* The most advanced link among the friend's nodes. */
+static void friend_link(const struct node *n, const char *bare, struct ctl_friend_status *o)
+{
+	char b[XMPP_JID_MAX];
+	const struct peer *best = NULL;
+	for (unsigned i = 0; i < n->npeers; i++) {
+		const struct peer *p = n->peers[i];
+		if (!jid_split(p->jid, b, sizeof(b), NULL) || strcmp(b, bare) != 0)
+			continue;
+		if (!best || map_state(p->state) > map_state(best->state))
+			best = p;
+	}
+	if (!best)
+		return;
+	struct ctl_peer_status ps;
+	memset(&ps, 0, sizeof(ps));
+	fill_peer(best, &ps);
+	o->online = true;
+	o->state = ps.state;
+	o->path = ps.path;
+	o->endpoint = ps.endpoint;
+}
+
+int node_ctl_friends(void *ctx, struct ctl_friend_status *arr, unsigned max)
+{
+	struct node *n = ctx;
+	const struct friends *fl = &n->friends;
+
+	for (size_t i = 0; i < fl->n && i < max; i++) {
+		const struct node_friend *f = &fl->f[i];
+		struct ctl_friend_status *o = &arr[i];
+		snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, f->bare);
+		snprintf(o->subscription, sizeof(o->subscription), "%s", friends_sub_name(f->sub));
+		o->asked = f->ask;
+		o->request = f->request;
+		if (n->social) {
+			const struct social_map_entry *e = social_map_find(&n->smap, f->bare);
+			if (e)
+				o->ip4 = e->ip4;
+		}
+		friend_link(n, f->bare, o);
+	}
+	return (int)fl->n;
+}
+
+int node_ctl_friend_cmd(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen)
+{
+	struct node *n = ctx;
+	char bare[XMPP_JID_MAX];
+	static const enum xmpp_friend_cmd map[] = { XMPP_FRIEND_ADD, XMPP_FRIEND_ACCEPT, XMPP_FRIEND_REMOVE };
+
+	if (strchr(jid, '/') || !jid_split(jid, bare, sizeof(bare), NULL) || bare[0] == '@' ||
+	    strchr(bare, '@')[1] == '\0') {
+		snprintf(err, errlen, "friend: \"%.200s\" is not a bare JID (user@domain)", jid);
+		return -EINVAL;
+	}
+	if (strcmp(bare, n->conf->xmpp_username) == 0) {
+		snprintf(err, errlen, "friend: that is this node's own account");
+		return -EINVAL;
+	}
+	if (atomic_load(&n->xmpp_state) != XMPP_SIG_ONLINE) {
+		snprintf(err, errlen, "friend: XMPP is not connected; try again later");
+		return -ENOTCONN;
+	}
+	node_friend_cmd(n, map[cmd], bare);
+	return 0;
 }

@@ -94,7 +94,7 @@ static void reevaluate(struct xmpp_roster *r, struct roster_online *o)
 		return;
 	o->linked = allowed;
 	if (r->fn)
-		r->fn(r->ctx, allowed ? ROSTER_PEER_UP : ROSTER_PEER_DOWN, o->full);
+		r->fn(r->ctx, allowed ? ROSTER_PEER_UP : ROSTER_PEER_REVOKED, o->full);
 }
 
 static void reevaluate_bare(struct xmpp_roster *r, const char *bare)
@@ -137,7 +137,7 @@ void roster_set(struct xmpp_roster *r, const char *bare_in, enum roster_sub sub)
 		char *dup = strdup(bare);
 		if (!dup)
 			return;
-		r->contacts[r->ncontacts++] = (struct roster_contact){ dup, sub };
+		r->contacts[r->ncontacts++] = (struct roster_contact){ dup, sub, false };
 	}
 	reevaluate_bare(r, bare);
 }
@@ -169,6 +169,36 @@ void roster_presence(struct xmpp_roster *r, const char *full_jid, bool available
 		return;
 	r->online[r->nonline] = (struct roster_online){ dup, false };
 	reevaluate(r, &r->online[r->nonline++]);
+}
+
+void roster_set_ask(struct xmpp_roster *r, const char *bare_in, bool ask)
+{
+	char bare[XMPP_JID_MAX];
+	struct roster_contact *c = jid_split(bare_in, bare, sizeof(bare), NULL) ? find_contact(r, bare) : NULL;
+	if (c)
+		c->ask = ask;
+}
+
+bool roster_contact_get(const struct xmpp_roster *r, const char *bare_in, enum roster_sub *sub, bool *ask)
+{
+	char bare[XMPP_JID_MAX];
+	const struct roster_contact *c = jid_split(bare_in, bare, sizeof(bare), NULL) ? find_contact(r, bare) : NULL;
+	if (!c)
+		return false;
+	*sub = c->sub;
+	*ask = c->ask;
+	return true;
+}
+
+bool jid_pattern_match(const char *pattern, const char *bare)
+{
+	if (strcmp(pattern, "*") == 0)
+		return true;
+	if (strncmp(pattern, "*@", 2) == 0) {
+		const char *at = strrchr(bare, '@');
+		return at && strcasecmp(at + 1, pattern + 2) == 0;
+	}
+	return strcasecmp(pattern, bare) == 0;
 }
 
 void roster_clear_presence(struct xmpp_roster *r)

@@ -13,12 +13,15 @@ enum { XMPP_JID_MAX = 3072 / 4 }; /* RFC 7622 allows 3071 bytes; we cap at 767 *
 
 enum roster_sub { ROSTER_SUB_NONE = 0, ROSTER_SUB_TO, ROSTER_SUB_FROM, ROSTER_SUB_BOTH, ROSTER_SUB_REMOVE };
 
-enum roster_event { ROSTER_PEER_UP, ROSTER_PEER_DOWN };
+/* DOWN: the resource went offline (presence). REVOKED: it is online but
+ * no longer authorized (the subscription was removed): end the link now. */
+enum roster_event { ROSTER_PEER_UP, ROSTER_PEER_DOWN, ROSTER_PEER_REVOKED };
 typedef void (*roster_event_fn)(void *ctx, enum roster_event ev, const char *full_jid);
 
 struct roster_contact {
 	char *bare;
 	enum roster_sub sub;
+	bool ask; /* we asked for a subscription that is still pending */
 };
 
 struct roster_online {
@@ -42,6 +45,12 @@ void roster_free(struct xmpp_roster *r);
 /* A roster item from the server (result or push). */
 void roster_set(struct xmpp_roster *r, const char *bare, enum roster_sub sub);
 enum roster_sub roster_sub_parse(const char *s);
+/* The item's ask="subscribe" flag (call after roster_set). */
+void roster_set_ask(struct xmpp_roster *r, const char *bare, bool ask);
+/* The contact's subscription and pending flag; false when not a contact. */
+bool roster_contact_get(const struct xmpp_roster *r, const char *bare, enum roster_sub *sub, bool *ask);
+/* auto_accept patterns: "user@domain" (case-insensitive), "*@domain", "*". */
+bool jid_pattern_match(const char *pattern, const char *bare);
 /* Presence from full_jid: available or not. */
 void roster_presence(struct xmpp_roster *r, const char *full_jid, bool available);
 /* Everyone went away (our connection dropped): no events, links stay up.

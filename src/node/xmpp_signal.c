@@ -64,7 +64,8 @@ static void strophe_log(void *userdata, xmpp_log_level_t level, const char *area
 static void on_roster_peer(void *ctx, enum roster_event ev, const char *full)
 {
 	struct xmpp_sig *s = ctx;
-	log_info("xmpp: peer %s %s", full, ev == ROSTER_PEER_UP ? "online" : "offline");
+	log_info("xmpp: peer %s %s", full,
+		 ev == ROSTER_PEER_UP ? "online" : ev == ROSTER_PEER_DOWN ? "offline" : "no longer a friend");
 	if (s->ops.peer)
 		s->ops.peer(s->ops.ctx, ev, full);
 }
@@ -132,9 +133,101 @@ static void apply_roster_items(struct xmpp_sig *s, xmpp_stanza_t *query)
 		if (!name || strcmp(name, "item") != 0 || !jid)
 			continue;
 		enum roster_sub sub = roster_sub_parse(xmpp_stanza_get_attribute(it, "subscription"));
-		log_debug("xmpp: roster %s subscription %d", jid, sub);
+		const char *ask = xmpp_stanza_get_attribute(it, "ask");
+		bool asking = ask && strcmp(ask, "subscribe") == 0;
+		log_debug("xmpp: roster %s subscription %d%s", jid, sub, asking ? " (asked)" : "");
 		roster_set(&s->roster, jid, sub);
+		roster_set_ask(&s->roster, jid, asking);
+		if (s->ops.friend)
+			s->ops.friend(s->ops.ctx, XMPP_FRIEND_ITEM, jid, sub, asking);
 	}
+}
+
+static void send_presence_type(struct xmpp_sig *s, const char *to, const char *type)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(s->ctx);
+	xmpp_stanza_set_type(p, type);
+	xmpp_stanza_set_to(p, to);
+	xmpp_send(s->conn, p);
+	xmpp_stanza_release(p);
+}
+
+static void send_roster_remove(struct xmpp_sig *s, const char *bare)
+{
+	char *id = xmpp_uuid_gen(s->ctx);
+	xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "set", id);
+	xmpp_stanza_t *q = xmpp_stanza_new(s->ctx);
+	xmpp_stanza_t *item = xmpp_stanza_new(s->ctx);
+	xmpp_stanza_set_name(q, "query");
+	xmpp_stanza_set_ns(q, NS_ROSTER);
+	xmpp_stanza_set_name(item, "item");
+	xmpp_stanza_set_attribute(item, "jid", bare);
+	xmpp_stanza_set_attribute(item, "subscription", "remove");
+	xmpp_stanza_add_child(q, item);
+	xmpp_stanza_add_child(iq, q);
+	xmpp_send(s->conn, iq);
+	xmpp_stanza_release(item);
+	xmpp_stanza_release(q);
+	xmpp_stanza_release(iq);
+	xmpp_free(s->ctx, id);
+}
+
+static void approve(struct xmpp_sig *s, const char *bare)
+{
+	send_presence_type(s, bare, "subscribed");
+	enum roster_sub sub;
+	bool ask;
+	/* ask back unless we already see them or asked already */
+	if (!roster_contact_get(&s->roster, bare, &sub, &ask) || (sub != ROSTER_SUB_TO && sub != ROSTER_SUB_BOTH && !ask))
+		send_presence_type(s, bare, "subscribe");
+}
+
+int xmpp_sig_friend(struct xmpp_sig *s, enum xmpp_friend_cmd cmd, const char *bare)
+{
+	char b[XMPP_JID_MAX];
+	if (strchr(bare, '/') || !jid_split(bare, b, sizeof(b), NULL))
+		return -EINVAL;
+	if (s->state != XMPP_SIG_ONLINE || s->release_conn)
+		return -ENOTCONN;
+	switch (cmd) {
+	case XMPP_FRIEND_ADD:
+		log_info("xmpp: friend request sent to %s", b);
+		send_presence_type(s, b, "subscribe");
+		break;
+	case XMPP_FRIEND_ACCEPT:
+		log_info("xmpp: friend %s accepted", b);
+		approve(s, b);
+		break;
+	case XMPP_FRIEND_REMOVE:
+		log_info("xmpp: friend %s removed", b);
+		send_roster_remove(s, b);
+		break;
+	}
+	return 0;
+}
+
+/* Someone asks to see our presence (to become a friend). */
+static void on_subscribe(struct xmpp_sig *s, const char *from)
+{
+	char bare[XMPP_JID_MAX];
+	enum roster_sub sub;
+	bool ask;
+	if (!jid_split(from, bare, sizeof(bare), NULL) || strcmp(bare, s->roster.own_bare) == 0)
+		return;
+	bool asked = roster_contact_get(&s->roster, bare, &sub, &ask) &&
+		     (ask || sub == ROSTER_SUB_TO || sub == ROSTER_SUB_BOTH);
+	const char *why = asked ? "we asked them" : NULL;
+	for (unsigned i = 0; !why && i < s->conf.n_auto_accept; i++)
+		if (jid_pattern_match(s->conf.auto_accept[i], bare))
+			why = "auto_accept";
+	if (why) {
+		log_info("xmpp: friend request from %s accepted (%s)", bare, why);
+		approve(s, bare);
+		return;
+	}
+	log_info("xmpp: friend request from %s waits for 'ipopctl friend accept %s'", bare, bare);
+	if (s->ops.friend)
+		s->ops.friend(s->ops.ctx, XMPP_FRIEND_REQUEST, bare, ROSTER_SUB_NONE, false);
 }
 
 /* A roster push is trusted only from our own account (or the server). */
@@ -157,6 +250,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	if (q && (strcmp(type, "result") == 0 || strcmp(type, "set") == 0)) {
 		if (!from_own_account(s, xmpp_stanza_get_from(st)))
 			return 1;
+		if (strcmp(type, "result") == 0 && s->ops.friend)
+			s->ops.friend(s->ops.ctx, XMPP_FRIEND_RESET, "", ROSTER_SUB_NONE, false);
 		apply_roster_items(s, q);
 		if (strcmp(type, "set") == 0)
 			send_iq_result(s, st);
@@ -179,6 +274,8 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		roster_presence(&s->roster, from, true);
 	else if (strcmp(type, "unavailable") == 0)
 		roster_presence(&s->roster, from, false);
+	else if (strcmp(type, "subscribe") == 0)
+		on_subscribe(s, from);
 	return 1;
 }
 

@@ -33,7 +33,18 @@ struct xmpp_sig_conf {
 	const char *resource;  /* "ipop-<nodeid>" */
 	unsigned ping_interval_s; /* XEP-0199 keepalive, default 15 */
 	unsigned ping_timeout_s;  /* default 10 */
+	/* Friend requests from JIDs matching one of these patterns
+	 * (jid_pattern_match) are accepted without asking. */
+	char *const *auto_accept;
+	unsigned n_auto_accept;
 };
+
+/* Friends (roster contacts and requests), reported to the daemon so it can
+ * list them: RESET (a full roster follows), ITEM (a contact, added or
+ * changed; sub REMOVE when gone), REQUEST (someone asks to subscribe to
+ * us and waits for an accept). */
+enum xmpp_friend_ev { XMPP_FRIEND_RESET, XMPP_FRIEND_ITEM, XMPP_FRIEND_REQUEST };
+enum xmpp_friend_cmd { XMPP_FRIEND_ADD, XMPP_FRIEND_ACCEPT, XMPP_FRIEND_REMOVE };
 
 struct xmpp_sig_ops {
 	void *ctx;
@@ -41,6 +52,8 @@ struct xmpp_sig_ops {
 	/* A project-namespace message from an authorized peer. */
 	void (*message)(void *ctx, const char *full_jid, const char *body, size_t len);
 	void (*state)(void *ctx, enum xmpp_sig_state st);
+	/* ask: we asked them and they have not answered yet. */
+	void (*friend)(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum roster_sub sub, bool ask);
 };
 
 struct xmpp_sig;
@@ -52,6 +65,13 @@ void xmpp_sig_free(struct xmpp_sig *s);
 void xmpp_sig_run(struct xmpp_sig *s, uint64_t now_ms, unsigned long timeout_ms);
 /* Sends body to an authorized peer. Returns 0, -ENOTCONN or -EPERM. */
 int xmpp_sig_send(struct xmpp_sig *s, const char *full_jid, const char *body);
+/* Friends management over presence subscriptions (RFC 6121):
+ *   ADD     subscribe request to bare;
+ *   ACCEPT  approve bare's request and ask back, so it becomes mutual;
+ *   REMOVE  remove bare from the roster (both subscriptions end).
+ * A request from a JID we asked ourselves is approved at once. Returns 0,
+ * -ENOTCONN or -EINVAL (not a bare JID). */
+int xmpp_sig_friend(struct xmpp_sig *s, enum xmpp_friend_cmd cmd, const char *bare);
 enum xmpp_sig_state xmpp_sig_state(const struct xmpp_sig *s);
 const char *xmpp_sig_state_name(enum xmpp_sig_state st);
 /* Exponential backoff with +-25% jitter: 1 s, 2 s, ... capped at 60 s.

@@ -12,12 +12,17 @@
 #     unreachable that must reach the connected UDP socket (the quoted
 #     header was translated), and no checksum errors in /proc/net/snmp.
 #   - ipopctl peers --json shows each friend's mapped ip4.
+#   - Friends management: alice asks dave (no common group), dave sees the
+#     request and accepts, they link and alice reaches dave at .102; dave
+#     removes alice and both links end at once. dave asks carol, whose
+#     auto_accept lets him in without her doing anything.
+#   - ipopctl friends [--json] and hosts.
 #   - Both alice and bob restart: the mappings stay the same.
 #
 #                      lan: bridge br0, 192.0.2.0/24
 #     +---------------+---------------+---------------+
-#   srv .1          a .11           b .12           c .13
-#   prosody, STUN   alice           bob             carol   (all 172.31.0.100)
+#   srv .1          a .11           b .12           c .13      d .14
+#   prosody, STUN   alice           bob             carol      dave  (all 172.31.0.100)
 set -u
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_xmpp.sh"
@@ -31,17 +36,18 @@ node_bins
 MB=${XFER_MB:-50}
 ME=172.31.0.100
 
-lab_lan a b c
+lab_lan a b c d
 xmpp_lab_start srv 192.0.2.1
 xmpp_groups "$XDIR" "[ab]" alice bob
 xmpp_groups "$XDIR" "[bc]" bob carol
-for u in alice bob carol; do xmpp_register "$XDIR" $u pw-$u; done
+for u in alice bob carol dave; do xmpp_register "$XDIR" $u pw-$u; done
 xmpp_lab_run
 stun_lab_start srv 192.0.2.1
 
 node_config alice $ME alice 192.0.2.1:3478 '"mode": "social",'
 node_config bob $ME bob 192.0.2.1:3478 '"mode": "social", "social_map": {"carol@example.test": "172.31.0.110"},'
-node_config carol $ME carol 192.0.2.1:3478 '"mode": "social",'
+node_config carol $ME carol 192.0.2.1:3478 '"mode": "social", "auto_accept": ["dave@example.test"],'
+node_config dave $ME dave 192.0.2.1:3478 '"mode": "social",'
 start_all() {
 	node_start a alice
 	node_start b bob
@@ -205,6 +211,69 @@ done
 x=$(node_ctl bob --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["untranslatable"])')
 echo "bob: untranslatable packets dropped: $x"
 pass "no checksum or header errors in any namespace's /proc/net/snmp"
+
+# --- friends management ---
+jq_friend() { # NAME BARE FIELD -> that field of the friend in ipopctl friends --json
+	node_ctl "$1" --json friends | python3 -c '
+import json, sys
+for f in json.load(sys.stdin):
+    if f["jid"] == sys.argv[1]:
+        v = f.get(sys.argv[2]); print("null" if v is None else str(v).lower()); break
+else:
+    print("absent")' "$2" "$3"
+}
+wait_friend() { # NAME BARE FIELD WANT [SECONDS]
+	local i
+	for ((i = 0; i < ${5:-15} * 5; i++)); do
+		[ "$(jq_friend "$1" "$2" "$3")" = "$4" ] && return 0
+		sleep 0.2
+	done
+	node_ctl "$1" --json friends
+	return 1
+}
+node_start d dave
+node_wait dave 'xmpp: online' 20 || { node_logs; fail "dave did not log in"; }
+[ "$(jq_friend alice dave@example.test jid)" = absent ] || fail "alice lists dave before anything happened"
+node_ctl alice friend add dave@example.test || fail "ipopctl friend add"
+wait_friend dave alice@example.test request true || fail "dave does not see alice's request"
+wait_friend alice dave@example.test asked true || fail "alice's friends list does not say she asked dave"
+sleep 2
+grep -q 'peer dave@' "$LIB_TMP/alice.log" && fail "alice linked dave before he accepted"
+pass "friend add: dave sees alice's request; no link before he accepts"
+node_ctl dave friend accept alice@example.test || fail "ipopctl friend accept"
+node_wait alice 'peer dave@.*-> up' 30 || { node_logs; fail "alice-dave link after accept"; }
+node_wait dave 'peer alice@.*-> up' 10 || { node_logs; fail "dave-alice link after accept"; }
+wait_friend alice dave@example.test mutual true || fail "alice: dave not mutual"
+wait_friend alice dave@example.test state up || fail "alice: dave's link not up in friends"
+[ "$(jq_friend alice dave@example.test ip4)" = 172.31.0.102 ] || fail "alice: dave not at .102"
+[ "$(jq_friend dave alice@example.test ip4)" = 172.31.0.101 ] || fail "dave: alice not at .101"
+vpn_ping a 172.31.0.102 || { node_logs; fail "alice cannot ping dave at .102"; }
+vpn_ping d 172.31.0.101 || { node_logs; fail "dave cannot ping alice at .101"; }
+node_ctl alice friends
+pass "friend accept: alice and dave linked; alice reaches dave at .102, dave alice at .101"
+
+hosts=$(node_ctl alice hosts)
+echo "$hosts"
+grep -qx $'172.31.0.101\tbob.ipop' <<<"$hosts" || fail "ipopctl hosts: no bob line"
+grep -qx $'172.31.0.102\tdave.ipop' <<<"$hosts" || fail "ipopctl hosts: no dave line"
+pass "ipopctl hosts prints /etc/hosts lines for bob and dave"
+
+t0=$SECONDS
+node_ctl dave friend remove alice@example.test || fail "ipopctl friend remove"
+node_wait alice 'peer dave@.*link removed \(no longer a friend' 10 || { node_logs; fail "alice kept the link to dave"; }
+node_wait dave 'peer alice@.*link removed \(no longer a friend' 10 || { node_logs; fail "dave kept the link to alice"; }
+echo "links torn down $((SECONDS - t0)) s after the removal"
+vpn_ping a 172.31.0.102 && fail "alice still reaches dave after the removal"
+[ "$(peer_ip4 alice dave@example.test)" = none ] || fail "alice still lists dave as a peer"
+wait_friend dave alice@example.test jid absent || fail "dave still lists alice"
+pass "friend remove: both links end at once, no traffic"
+
+node_ctl dave friend add carol@example.test || fail "dave: friend add carol"
+node_wait carol 'friend request from dave@example.test accepted \(auto_accept\)' 10 || { node_logs; fail "carol did not auto-accept dave"; }
+node_wait dave 'peer carol@.*-> up' 30 || { node_logs; fail "dave-carol link (auto_accept)"; }
+[ "$(jq_friend carol dave@example.test ip4)" = 172.31.0.102 ] || fail "carol: dave not at .102"
+vpn_ping c 172.31.0.102 || fail "carol cannot ping dave"
+pass "auto_accept: carol accepted dave's request by herself; linked"
 
 # --- restart both alice and bob: same addresses ---
 cat "$LIB_TMP/alice/ipop0.social" "$LIB_TMP/bob/ipop0.social"

@@ -952,11 +952,99 @@ static void test_fmt(void **state)
 	assert_int_equal(ctl_fmt_width("h\xc3\xa9llo"), 5);
 }
 
+/* ---- friends, friend add|accept|remove ---- */
+
+struct fake_fr {
+	int last_cmd;
+	char last_jid[64];
+};
+
+static int fr_list(void *ctx, struct ctl_friend_status *arr, unsigned max)
+{
+	(void)ctx;
+	if (max < 2)
+		return 2;
+	snprintf(arr[0].jid, sizeof(arr[0].jid), "bob@example.org");
+	arr[0].ip4.s_addr = htonl(0xac1f0065u);
+	snprintf(arr[0].subscription, sizeof(arr[0].subscription), "both");
+	arr[0].online = true;
+	arr[0].state = CTL_PEER_UP;
+	arr[0].path = CTL_PATH_DIRECT;
+	snprintf(arr[1].jid, sizeof(arr[1].jid), "dave@example.org");
+	snprintf(arr[1].subscription, sizeof(arr[1].subscription), "none");
+	arr[1].request = true;
+	return 2;
+}
+
+static int fr_cmd(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen)
+{
+	struct fake_fr *f = ctx;
+	if (strchr(jid, '@') == NULL) {
+		snprintf(err, errlen, "friend: not a bare JID");
+		return -EINVAL;
+	}
+	f->last_cmd = (int)cmd;
+	snprintf(f->last_jid, sizeof(f->last_jid), "%s", jid);
+	return 0;
+}
+
+static void test_dispatch_friends(void **state)
+{
+	(void)state;
+	static const struct ctl_ops ops = { .friends = fr_list, .friend_cmd = fr_cmd };
+	struct fake_fr f = { -1, "" };
+	int is_err;
+	size_t n;
+	char *s = ctl_json_dispatch(&ops, &f, "friends", 7, &n, &is_err);
+	json_t *j = parse_reply(s, n);
+	free(s);
+	assert_int_equal(is_err, 0);
+	json_t *r = json_object_get(j, "result");
+	assert_int_equal(json_array_size(r), 2);
+	json_t *bob = json_array_get(r, 0), *dave = json_array_get(r, 1);
+	assert_string_equal(json_string_value(json_object_get(bob, "ip4")), "172.31.0.101");
+	assert_true(json_is_true(json_object_get(bob, "mutual")));
+	assert_string_equal(json_string_value(json_object_get(bob, "state")), "up");
+	assert_string_equal(json_string_value(json_object_get(bob, "path")), "direct");
+	assert_true(json_is_null(json_object_get(dave, "ip4")));
+	assert_true(json_is_true(json_object_get(dave, "request")));
+	assert_true(json_is_null(json_object_get(dave, "state")));
+	json_decref(j);
+
+	static const char *const ok[] = { "friend add a@b", "friend accept a@b", "friend remove a@b" };
+	for (int i = 0; i < 3; i++) {
+		s = ctl_json_dispatch(&ops, &f, ok[i], strlen(ok[i]), &n, &is_err);
+		j = parse_reply(s, n);
+		free(s);
+		assert_int_equal(is_err, 0);
+		assert_int_equal(f.last_cmd, i);
+		assert_string_equal(f.last_jid, "a@b");
+		json_decref(j);
+	}
+	static const char *const bad[] = { "friend add", "friend poke a@b", "friend add nobody", "friend add a@b c" };
+	for (int i = 0; i < 4; i++) {
+		s = ctl_json_dispatch(&ops, &f, bad[i], strlen(bad[i]), &n, &is_err);
+		j = parse_reply(s, n);
+		free(s);
+		assert_int_equal(is_err, 1);
+		assert_true(json_is_string(json_object_get(j, "error")));
+		json_decref(j);
+	}
+	/* a daemon without the ops */
+	static const struct ctl_ops none = { 0 };
+	s = ctl_json_dispatch(&none, &f, "friends", 7, &n, &is_err);
+	j = parse_reply(s, n);
+	free(s);
+	assert_int_equal(is_err, 1);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dispatch_status),
 		cmocka_unit_test(test_dispatch_peers),
+		cmocka_unit_test(test_dispatch_friends),
 		cmocka_unit_test(test_dispatch_malformed),
 		cmocka_unit_test(test_dispatch_op_failures),
 		cmocka_unit_test(test_dispatch_truncated),
