@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "friends.h"
 #include "xmpp_roster.h"
 
 struct events {
@@ -19,7 +20,8 @@ static void record(void *ctx, enum roster_event ev, const char *full)
 {
 	struct events *e = ctx;
 	if (e->n < 16)
-		snprintf(e->log[e->n++], 128, "%s %s", ev == ROSTER_PEER_UP ? "up" : "down", full);
+		snprintf(e->log[e->n++], 128, "%s %s",
+			 ev == ROSTER_PEER_UP ? "up" : ev == ROSTER_PEER_DOWN ? "down" : "revoked", full);
 }
 
 static void test_own_account_resources_link(void **state)
@@ -62,7 +64,7 @@ static void test_only_mutual_contacts_link(void **state)
 	/* bob removes us: the link goes down at once */
 	roster_set(&r, "bob@example.test", ROSTER_SUB_REMOVE);
 	assert_int_equal(e.n, 3);
-	assert_string_equal(e.log[2], "down bob@example.test/ipop-2");
+	assert_string_equal(e.log[2], "revoked bob@example.test/ipop-2");
 	roster_free(&r);
 }
 
@@ -99,6 +101,73 @@ static void test_clear_presence_is_silent(void **state)
 	roster_free(&r);
 }
 
+/* A friend who removes us (or whom we remove) is revoked at once, not
+ * "down" (which waits for a grace period). */
+static void test_removal_revokes(void **state)
+{
+	(void)state;
+	struct events e = { 0 };
+	struct xmpp_roster r;
+	roster_init(&r, "alice@example.test/ipop-1", record, &e);
+	roster_set(&r, "bob@example.test", ROSTER_SUB_BOTH);
+	roster_presence(&r, "bob@example.test/ipop-2", true);
+	roster_set(&r, "bob@example.test", ROSTER_SUB_TO); /* bob withdrew our subscription */
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.log[1], "revoked bob@example.test/ipop-2");
+	roster_set(&r, "bob@example.test", ROSTER_SUB_BOTH);
+	roster_set(&r, "bob@example.test", ROSTER_SUB_REMOVE);
+	assert_int_equal(e.n, 4);
+	assert_string_equal(e.log[3], "revoked bob@example.test/ipop-2");
+	roster_presence(&r, "bob@example.test/ipop-2", false); /* its unavailable: nothing more */
+	assert_int_equal(e.n, 4);
+	enum roster_sub sub;
+	bool ask;
+	assert_false(roster_contact_get(&r, "bob@example.test", &sub, &ask));
+	roster_set(&r, "dave@example.test", ROSTER_SUB_NONE);
+	roster_set_ask(&r, "dave@example.test", true);
+	assert_true(roster_contact_get(&r, "Dave@Example.test", &sub, &ask));
+	assert_int_equal(sub, ROSTER_SUB_NONE);
+	assert_true(ask);
+	roster_free(&r);
+}
+
+static void test_accept_patterns(void **state)
+{
+	(void)state;
+	assert_true(jid_pattern_match("*", "a@b.c"));
+	assert_true(jid_pattern_match("*@b.c", "a@b.c"));
+	assert_true(jid_pattern_match("*@B.c", "a@b.c"));
+	assert_false(jid_pattern_match("*@b.c", "a@xb.c"));
+	assert_false(jid_pattern_match("*@b.c", "a@b.c.evil"));
+	assert_true(jid_pattern_match("Dave@b.c", "dave@b.c"));
+	assert_false(jid_pattern_match("dave@b.c", "dave@b.cc"));
+	assert_false(jid_pattern_match("dave@b.c", "eve@b.c"));
+}
+
+static void test_friends_list(void **state)
+{
+	(void)state;
+	struct friends fl;
+	friends_init(&fl);
+	friends_event(&fl, XMPP_FRIEND_REQUEST, "dave@b.c", ROSTER_SUB_NONE, false);
+	friends_event(&fl, XMPP_FRIEND_ITEM, "bob@b.c", ROSTER_SUB_BOTH, false);
+	friends_event(&fl, XMPP_FRIEND_ITEM, "eve@b.c", ROSTER_SUB_NONE, true);
+	assert_int_equal(fl.n, 3);
+	assert_true(friends_find(&fl, "dave@b.c")->request);
+	assert_true(friends_find(&fl, "eve@b.c")->ask);
+	/* accepting dave: the roster shows him with "from", then "both" */
+	friends_event(&fl, XMPP_FRIEND_ITEM, "dave@b.c", ROSTER_SUB_FROM, true);
+	assert_false(friends_find(&fl, "dave@b.c")->request);
+	friends_event(&fl, XMPP_FRIEND_ITEM, "dave@b.c", ROSTER_SUB_BOTH, false);
+	assert_string_equal(friends_sub_name(friends_find(&fl, "dave@b.c")->sub), "both");
+	friends_event(&fl, XMPP_FRIEND_ITEM, "bob@b.c", ROSTER_SUB_REMOVE, false);
+	assert_null(friends_find(&fl, "bob@b.c"));
+	assert_int_equal(fl.n, 2);
+	friends_event(&fl, XMPP_FRIEND_RESET, "", ROSTER_SUB_NONE, false);
+	assert_int_equal(fl.n, 0);
+	friends_free(&fl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +175,9 @@ int main(void)
 		cmocka_unit_test(test_only_mutual_contacts_link),
 		cmocka_unit_test(test_jid_parsing),
 		cmocka_unit_test(test_clear_presence_is_silent),
+		cmocka_unit_test(test_removal_revokes),
+		cmocka_unit_test(test_accept_patterns),
+		cmocka_unit_test(test_friends_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
