@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# ipopd with coturn's turnserver as the STUN and TURN server (issue 4 case
+# (e), interop): the relayed cases and the upgrade against the reference
+# server instead of ours.
+#
+#   alice 10.0.1.2 --[ra: NAT]------------- 198.51.100.2   --+
+#   bob   10.0.2.2 --[rb: NAT]------------- 203.0.113.2    --+--[inet]-- srv 192.0.2.1 prosody,
+#   carol 10.0.3.2 --[rc: symmetric NAT]--- 198.51.100.130 --+           coturn turnserver :3478
+#
+# - Every node has "stun": [] and coturn in "turn": coturn answers STUN too.
+#   alice talks to coturn over TCP (turn:...?transport=tcp), the others UDP.
+# - alice-carol: cone + symmetric (port-restricted filtering on alice's NAT
+#   drops carol's fresh mappings): relayed through coturn.
+# - alice-bob: UDP between their networks is dropped at first, so the link
+#   comes up relayed through coturn; then the block is lifted during a
+#   paced TCP transfer and the link upgrades to direct within 5 s.
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
+lib_init coturn
+need_cmd prosody prosodyctl python3 openssl ping ss iptables turnserver
+need_root
+node_bins
+MB=${XFER_MB:-50}
+
+for n in inet srv ra rb rc a b c; do ns_create $n; done
+ns_forward inet
+ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
+ns_link inet eth1 198.51.100.1/25 ra wan 198.51.100.2/25
+ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
+ns_link inet eth3 198.51.100.129/25 rc wan 198.51.100.130/25
+ns_exec srv ip route add default via 192.0.2.254
+ns_exec ra ip route add default via 198.51.100.1
+ns_exec rb ip route add default via 203.0.113.1
+ns_exec rc ip route add default via 198.51.100.129
+i=1
+for r in ra rb rc; do
+	ns_forward $r
+	ns_link $r lan 10.0.$i.1/24 ${r#r} eth0 10.0.$i.2/24
+	ns_exec ${r#r} ip route add default via 10.0.$i.1
+	ns_exec $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
+	i=$((i + 1))
+done
+ns_exec ra iptables -t nat -A POSTROUTING -o wan -j MASQUERADE || fail "iptables in ra"
+ns_exec rb iptables -t nat -A POSTROUTING -o wan -j MASQUERADE || fail "iptables in rb"
+ns_exec rc iptables -t nat -A POSTROUTING -o wan -j MASQUERADE --random-fully || fail "iptables in rc"
+block() { # -A|-D: UDP between alice's and bob's networks
+	ns_exec inet iptables "$1" FORWARD -s 198.51.100.0/25 -d 203.0.113.0/24 -p udp -j DROP
+	ns_exec inet iptables "$1" FORWARD -s 203.0.113.0/24 -d 198.51.100.0/25 -p udp -j DROP
+}
+block -A
+
+xmpp_lab_start srv 192.0.2.1
+xmpp_groups "$XDIR" "[friends]" alice bob carol
+for u in alice bob carol; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_lab_run
+ns_bg srv "$LIB_TMP/coturn.log" turnserver -n --listening-ip=192.0.2.1 --listening-port=3478 \
+	--relay-ip=192.0.2.1 --lt-cred-mech --user=u:p --realm=ipop --no-tls --no-dtls --no-cli \
+	--log-file=stdout --pidfile="$LIB_TMP/coturn.pid"
+wait_udp_port srv 3478 10 || { cat "$LIB_TMP/coturn.log"; fail "coturn did not start"; }
+wait_tcp_port srv 3478 10 || { cat "$LIB_TMP/coturn.log"; fail "coturn has no TCP listener"; }
+
+node_config alice 172.31.0.1 alice "" \
+	'"turn": [{"server": "turn:192.0.2.1:3478?transport=tcp", "user": "u", "pass": "p"}],'
+node_config bob 172.31.0.2 bob "" '"turn": [{"server": "192.0.2.1:3478", "user": "u", "pass": "p"}],'
+node_config carol 172.31.0.3 carol "" '"turn": [{"server": "turn:192.0.2.1", "user": "u", "pass": "p"}],'
+node_start a alice
+node_start b bob
+node_start c carol
+
+node_wait alice 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:3478 \(tcp\)' 20 ||
+	{ node_logs; fail "alice got no relayed candidate from coturn over TCP"; }
+for n in bob carol; do
+	node_wait $n 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:3478 \(udp\)' 20 ||
+		{ node_logs; fail "$n got no relayed candidate from coturn over UDP"; }
+done
+for n in alice bob carol; do
+	node_wait $n 'server-reflexive candidate .* via 192\.0\.2\.1:3478' 10 ||
+		{ node_logs; fail "$n got no srflx from coturn's STUN"; }
+done
+pass "coturn allocated for all three (alice over TCP) and answered their STUN"
+
+# --- alice-carol: relayed through coturn
+node_wait alice 'peer carol@.*-> up' 40 || { node_logs; fail "alice's link to carol did not come up"; }
+vpn_ping a 172.31.0.3 || { node_logs; fail "alice cannot ping carol"; }
+vpn_ping c 172.31.0.1 || { node_logs; fail "carol cannot ping alice"; }
+path=$(node_peer_field alice 172.31.0.3 path)
+relay=$(node_peer_field alice 172.31.0.3 relay)
+echo "alice -> carol: path=$path relay=$relay"
+[ "$path" = relay ] && [[ $relay == 192.0.2.1:* ]] || { node_ctl alice --json peers; fail "alice-carol is '$path via $relay', expected relayed by coturn"; }
+vpn_xfer c a 172.31.0.1 "$MB" || { node_logs; fail "transfer carol -> alice through coturn"; }
+pass "cone + symmetric relayed through coturn: ping, $MB MiB verified"
+
+# --- alice-bob: relay first, then direct
+node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "alice's link to bob did not come up"; }
+vpn_ping b 172.31.0.1 || { node_logs; fail "bob cannot ping alice"; }
+[ "$(node_peer_field bob 172.31.0.1 path)" = relay ] || { node_ctl bob --json peers; fail "alice-bob is not relayed while UDP between them is blocked"; }
+for ((i = 0; i < 150; i++)); do
+	[[ $(node_peer_field bob 172.31.0.1 why_not_direct) == *"timed out"* ]] && break
+	sleep 0.1
+done
+pass "alice-bob relayed through coturn while the direct path is blocked"
+XMB=$((MB < 30 ? MB : 30))
+vpn_xfer a b 172.31.0.2 "$XMB" 3 >"$LIB_TMP/xfer-e.log" 2>&1 &
+xpid=$!
+sleep 3
+block -D
+t0=$(date +%s%N)
+for ((i = 0; i < 100; i++)); do
+	[ "$(node_peer_field bob 172.31.0.1 path)" = direct ] && [ "$(node_peer_field alice 172.31.0.2 path)" = direct ] && break
+	sleep 0.05
+done
+dt=$((($(date +%s%N) - t0) / 1000000))
+echo "alice-bob: $(node_peer_field bob 172.31.0.1 path) $(node_peer_field bob 172.31.0.1 endpoint) after $dt ms"
+[ "$(node_peer_field bob 172.31.0.1 path)" = direct ] || { node_logs; fail "no upgrade to direct after $dt ms"; }
+[ $dt -le 5000 ] || fail "upgrade took $dt ms, more than 5 s"
+wait $xpid || { cat "$LIB_TMP/xfer-e.log"; node_logs; fail "the TCP transfer across the switch failed"; }
+cat "$LIB_TMP/xfer-e.log"
+pass "upgraded from coturn's relay to direct in $dt ms; $XMB MiB TCP transfer across the switch verified"
+vpn_ping a 172.31.0.2 || fail "alice cannot ping bob on the direct path"
+vpn_xfer b a 172.31.0.1 "$MB" || { node_logs; fail "transfer bob -> alice on the direct path"; }
+pass "$MB MiB verified on the direct path"
