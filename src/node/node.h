@@ -82,6 +82,7 @@ struct node_counters {
 	uint64_t stun_unmatched, tunnel_bad, tunnel_unknown_index, cryptokey_drop;
 	uint64_t hs_rejected, sig_bad, sig_not_for_us;
 	uint64_t xlate_drop; /* social mode: packets that could not be translated */
+	uint64_t bcast_tx, bcast_rx; /* social_broadcast: packets sent to / taken from friends */
 };
 
 struct ctl_server;
@@ -122,6 +123,7 @@ struct node {
 	struct peer *idx_cache; /* last peer a data packet was routed to */
 	bool social;            /* mode "social": translate, route by mapped address */
 	struct social_map smap; /* social: friend -> address in our subnet */
+	uint8_t *bcast_buf;     /* social_broadcast: one sealed copy per friend */
 	struct friends friends; /* roster contacts and requests, for ipopctl */
 
 	/* signalling */

@@ -79,6 +79,7 @@ struct node_conf {
 		struct in_addr ip4;
 	} pins[NODE_CONF_MAX_PINS];
 	char *auto_accept[NODE_CONF_MAX_AUTO_ACCEPT]; /* "user@dom", "*@dom" or "*" */
+	bool social_broadcast; /* forward broadcast/multicast to friends (and accept theirs) */
 	unsigned n_warnings;
 };
 

@@ -120,6 +120,8 @@ void send_from_tun(struct node *n, uint64_t now_ms)
 				continue;
 			}
 			struct peer *p = routing_lookup(&n->rt, dst);
+			if (!p && n->social && social_broadcast(n, s->buf + NODE_HEADROOM, (size_t)r, now_ms))
+				continue;
 			if (!p) {
 				n->rt.no_route++;
 				n->cnt.no_route++;

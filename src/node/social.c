@@ -3,10 +3,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "node.h"
+#include "tunnel_packet.h"
 #include "xlate.h"
 
 static void save(struct node *n)
@@ -36,7 +38,10 @@ int social_init(struct node *n)
 		log_error("social: cannot read %s: %s", c->social_map_file, strerror(-bad));
 		return bad;
 	}
-	log_info("social: %zu friend address(es) known (%s)", n->smap.n, c->social_map_file);
+	log_info("social: %zu friend address(es) known (%s)%s", n->smap.n, c->social_map_file,
+		 c->social_broadcast ? "; broadcast and multicast forwarded to friends" : "");
+	if (c->social_broadcast && !(n->bcast_buf = malloc(n->slot_cap)))
+		return -ENOMEM;
 	for (size_t i = 0; i < n->smap.n; i++)
 		log_debug("social: %s is %s%s", n->smap.e[i].bare,
 			  inet_ntop(AF_INET, &n->smap.e[i].ip4, a, sizeof(a)), n->smap.e[i].pinned ? " (pinned)" : "");
@@ -45,6 +50,8 @@ int social_init(struct node *n)
 
 void social_free(struct node *n)
 {
+	free(n->bcast_buf);
+	n->bcast_buf = NULL;
 	social_map_free(&n->smap);
 }
 
@@ -91,9 +98,45 @@ bool social_out(struct node *n, struct peer *p, uint8_t *pkt, size_t len)
 	return r == XLATE_OK;
 }
 
+static uint32_t subnet_bcast(const struct node *n)
+{
+	uint32_t mask = 0xffffffffu << (32 - n->conf->ip4_mask);
+	return htonl(ntohl(n->conf->ip4.s_addr) | ~mask);
+}
+
+bool social_broadcast(struct node *n, uint8_t *pkt, size_t len, uint64_t now_ms)
+{
+	if (!n->bcast_buf || !xlate_is_bcast(pkt, len, subnet_bcast(n)))
+		return false;
+	enum xlate_result r = xlate_bcast_out(pkt, len, n->conf->ip4.s_addr, subnet_bcast(n));
+	if (r != XLATE_OK) {
+		n->cnt.xlate_drop++;
+		log_debug("tun: broadcast not translatable (%s); dropped", xlate_result_name(r));
+		return true;
+	}
+	for (unsigned i = 0; i < n->npeers; i++) {
+		struct peer *p = n->peers[i];
+		if (p->state != PEER_UP || !p->have_path || !p->have_info)
+			continue;
+		memcpy(n->bcast_buf + NODE_HEADROOM, pkt, len);
+		struct tunnel_buf b = { .data = n->bcast_buf, .len = len, .cap = n->slot_cap };
+		if (tunnel_seal_batch(&p->sess, &b, 1, now_ms, NULL) != 1)
+			continue;
+		p->tx_bytes += len;
+		p->tx_packets++;
+		n->cnt.bcast_tx++;
+		node_udp_send(n, p->base_id, &p->endpoint, b.data, b.len);
+	}
+	return true;
+}
+
 bool social_in(struct node *n, struct peer *p, uint8_t *pkt, size_t len)
 {
 	enum xlate_result r = xlate_in(pkt, len, &p->xl);
+	if (r == XLATE_WRONG_ADDR && n->bcast_buf && xlate_bcast_in(pkt, len, &p->xl) == XLATE_OK) {
+		n->cnt.bcast_rx++;
+		return true;
+	}
 	if (r != XLATE_OK)
 		dropped(n, p, r, "incoming");
 	return r == XLATE_OK;

@@ -22,5 +22,9 @@ void social_peer_own_addr(struct peer *p, uint32_t own_be);
 /* Translate one packet; false: dropped and counted (never forward it). */
 bool social_out(struct node *n, struct peer *p, uint8_t *pkt, size_t len);
 bool social_in(struct node *n, struct peer *p, uint8_t *pkt, size_t len);
+/* A TUN packet without a route: with social_broadcast, a broadcast or
+ * multicast packet goes to every friend whose link is up. True when it was
+ * taken (sent or dropped and counted); false: not such a packet. */
+bool social_broadcast(struct node *n, uint8_t *pkt, size_t len, uint64_t now_ms);
 
 #endif

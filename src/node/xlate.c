@@ -2,7 +2,6 @@
 #include "xlate.h"
 
 #include <arpa/inet.h>
-#include <stdbool.h>
 
 enum {
 	IP_HDR_MIN = 20,
@@ -226,6 +225,42 @@ enum xlate_result xlate_in(uint8_t *pkt, size_t len, const struct xlate_pair *x)
 {
 	return rewrite(pkt, len, IP_OFF_SRC, IP_OFF_DST, ntohl(x->local), ntohl(x->peer_own),
 		       ntohl(x->peer_mapped));
+}
+
+static bool is_multicast(uint32_t a)
+{
+	return (a >> 28) == 0xe;
+}
+
+bool xlate_is_bcast(const uint8_t *pkt, size_t len, uint32_t subnet_bcast)
+{
+	if (len < IP_HDR_MIN || (pkt[0] >> 4) != 4)
+		return false;
+	uint32_t d = rd32(pkt + IP_OFF_DST);
+	return d == 0xffffffffu || d == ntohl(subnet_bcast) || is_multicast(d);
+}
+
+enum xlate_result xlate_bcast_out(uint8_t *pkt, size_t len, uint32_t local, uint32_t subnet_bcast)
+{
+	if (!ip_hlen(pkt, len))
+		return XLATE_BAD_HEADER;
+	uint32_t d = rd32(pkt + IP_OFF_DST), sb = ntohl(subnet_bcast);
+	if (d == sb && sb != 0xffffffffu)
+		return rewrite(pkt, len, IP_OFF_DST, IP_OFF_SRC, ntohl(local), sb, 0xffffffffu);
+	if (d != 0xffffffffu && !is_multicast(d))
+		return XLATE_WRONG_ADDR;
+	/* nothing to rewrite; the same checks as a rewrite of dst to itself */
+	return rewrite(pkt, len, IP_OFF_DST, IP_OFF_SRC, ntohl(local), d, d);
+}
+
+enum xlate_result xlate_bcast_in(uint8_t *pkt, size_t len, const struct xlate_pair *x)
+{
+	if (!ip_hlen(pkt, len))
+		return XLATE_BAD_HEADER;
+	uint32_t d = rd32(pkt + IP_OFF_DST);
+	if (d != 0xffffffffu && !is_multicast(d))
+		return XLATE_WRONG_ADDR;
+	return rewrite(pkt, len, IP_OFF_SRC, IP_OFF_DST, d, ntohl(x->peer_own), ntohl(x->peer_mapped));
 }
 
 const char *xlate_result_name(enum xlate_result r)

@@ -27,6 +27,7 @@
 #ifndef IPOP_XLATE_H
 #define IPOP_XLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,19 @@ enum xlate_result xlate_out(uint8_t *pkt, size_t len, const struct xlate_pair *x
 /* link -> TUN: src must be peer_own (becomes peer_mapped), dst local. */
 enum xlate_result xlate_in(uint8_t *pkt, size_t len, const struct xlate_pair *x);
 const char *xlate_result_name(enum xlate_result r);
+
+/* Broadcast and multicast (only with "social_broadcast"). On the wire
+ * they carry the sender's own address and 255.255.255.255 or the
+ * multicast group, so the receiver's subnet does not matter.
+ * xlate_is_bcast: the destination is 255.255.255.255, subnet_bcast (our
+ * subnet's broadcast, network order) or in 224.0.0.0/4.
+ * xlate_bcast_out: src must be local; a subnet broadcast becomes
+ * 255.255.255.255 (checksums fixed), the others stay.
+ * xlate_bcast_in: dst must be 255.255.255.255 or multicast; src peer_own
+ * becomes peer_mapped. */
+bool xlate_is_bcast(const uint8_t *pkt, size_t len, uint32_t subnet_bcast);
+enum xlate_result xlate_bcast_out(uint8_t *pkt, size_t len, uint32_t local, uint32_t subnet_bcast);
+enum xlate_result xlate_bcast_in(uint8_t *pkt, size_t len, const struct xlate_pair *x);
 
 /* One's complement checksum helpers (exposed for the tests). */
 uint16_t xlate_csum(const uint8_t *p, size_t len, uint32_t seed);

@@ -12,6 +12,9 @@
 #     unreachable that must reach the connected UDP socket (the quoted
 #     header was translated), and no checksum errors in /proc/net/snmp.
 #   - ipopctl peers --json shows each friend's mapped ip4.
+#   - Broadcasts (255.255.255.255 and 172.31.0.255) cross between alice and
+#     bob, who both set social_broadcast; carol, who does not, gets none
+#     and counts bob's as untranslatable.
 #   - Friends management: alice asks dave (no common group), dave sees the
 #     request and accepts, they link and alice reaches dave at .102; dave
 #     removes alice and both links end at once. dave asks carol, whose
@@ -44,8 +47,8 @@ for u in alice bob carol dave; do xmpp_register "$XDIR" $u pw-$u; done
 xmpp_lab_run
 stun_lab_start srv 192.0.2.1
 
-node_config alice $ME alice 192.0.2.1:3478 '"mode": "social",'
-node_config bob $ME bob 192.0.2.1:3478 '"mode": "social", "social_map": {"carol@example.test": "172.31.0.110"},'
+node_config alice $ME alice 192.0.2.1:3478 '"mode": "social", "social_broadcast": true,'
+node_config bob $ME bob 192.0.2.1:3478 '"mode": "social", "social_broadcast": true, "social_map": {"carol@example.test": "172.31.0.110"},'
 node_config carol $ME carol 192.0.2.1:3478 '"mode": "social", "auto_accept": ["dave@example.test"],'
 node_config dave $ME dave 192.0.2.1:3478 '"mode": "social",'
 start_all() {
@@ -211,6 +214,38 @@ done
 x=$(node_ctl bob --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["untranslatable"])')
 echo "bob: untranslatable packets dropped: $x"
 pass "no checksum or header errors in any namespace's /proc/net/snmp"
+
+# --- broadcast: only between nodes that both set social_broadcast ---
+bcast_seen() { # RECV_NS SEND_NS DST -> "SRC" of the broadcast the receiver got, or "none"
+	local port=$((32000 + RANDOM % 1000))
+	ns_exec "$1" timeout 4 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", int(sys.argv[1]))); s.settimeout(3)
+try: print(s.recvfrom(100)[1][0])
+except socket.timeout: print("none")' $port >"$LIB_TMP/bc.$$" &
+	local pid=$!
+	sleep 0.4
+	ns_exec "$2" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"ipop0")
+for i in range(3): s.sendto(b"hello all", (sys.argv[1], int(sys.argv[2])))' "$3" $port
+	wait $pid
+	cat "$LIB_TMP/bc.$$"
+}
+for dst in 255.255.255.255 172.31.0.255; do
+	s=$(bcast_seen b a $dst)
+	[ "$s" = 172.31.0.101 ] || fail "bob got alice's broadcast to $dst from '$s', expected 172.31.0.101"
+	s=$(bcast_seen a b $dst)
+	[ "$s" = 172.31.0.101 ] || fail "alice got bob's broadcast to $dst from '$s', expected 172.31.0.101"
+done
+u0=$(node_ctl carol --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["untranslatable"])')
+s=$(bcast_seen c b 255.255.255.255)
+[ "$s" = none ] || fail "carol (no social_broadcast) received bob's broadcast from $s"
+u1=$(node_ctl carol --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["untranslatable"])')
+[ $((u1 - u0)) -ge 3 ] || fail "carol did not count bob's broadcasts as untranslatable ($u0 -> $u1)"
+pass "broadcasts (limited and subnet) cross alice <-> bob, from the mapped address; carol refuses and counts them"
 
 # --- friends management ---
 jq_friend() { # NAME BARE FIELD -> that field of the friend in ipopctl friends --json

@@ -403,6 +403,53 @@ static void test_refused(void **state)
 	assert_int_equal(xlate_out(p, n, x), XLATE_TRUNCATED);
 }
 
+/* social_broadcast: a subnet broadcast leaves as 255.255.255.255, limited
+ * broadcast and multicast leave unchanged; on arrival only the source is
+ * rewritten, and only for broadcast/multicast destinations. */
+static void test_broadcast(void **state)
+{
+	(void)state;
+	const uint32_t SB = 0xac1f00ff; /* 172.31.0.255 */
+	for (int i = 0; i < ROUNDS; i++) {
+		struct spec b, a;
+		random_spec(&b, rnd() % 2 ? 17 : 1);
+		uint32_t dsts[] = { SB, 0xffffffffu, 0xe0000001u + (rnd() & 0xffff) };
+		uint32_t d = dsts[i % 3];
+		b.src = LOCAL, b.dst = d;
+		a = b;
+		a.dst = d == SB ? 0xffffffffu : d;
+		uint8_t pb[MAXPKT], pa[MAXPKT];
+		size_t nb = build(&b, pb), na = build(&a, pa);
+		assert_true(xlate_is_bcast(pb, nb, htonl(SB)));
+		assert_int_equal(xlate_bcast_out(pb, nb, htonl(LOCAL), htonl(SB)), XLATE_OK);
+		assert_same(pb, pa, nb);
+		/* arrival at the friend: own -> mapped */
+		b.src = PEER_OWN2, b.dst = a.dst;
+		a = b;
+		a.src = PEER_MAPPED2;
+		nb = build(&b, pb), na = build(&a, pa);
+		assert_int_equal(na, nb);
+		assert_int_equal(xlate_bcast_in(pb, nb, &P[1]), XLATE_OK);
+		assert_same(pb, pa, nb);
+	}
+	struct spec s;
+	uint8_t p[MAXPKT];
+	random_spec(&s, 17);
+	s.src = LOCAL, s.dst = PEER_MAPPED;
+	size_t n = build(&s, p);
+	assert_false(xlate_is_bcast(p, n, htonl(SB)));
+	assert_int_equal(xlate_bcast_out(p, n, htonl(LOCAL), htonl(SB)), XLATE_WRONG_ADDR);
+	s.src = PEER_OWN2, s.dst = SB; /* a subnet broadcast never arrives as such */
+	n = build(&s, p);
+	assert_int_equal(xlate_bcast_in(p, n, &P[1]), XLATE_WRONG_ADDR);
+	s.src = 0x01010101, s.dst = 0xffffffffu; /* from someone else */
+	n = build(&s, p);
+	assert_int_equal(xlate_bcast_in(p, n, &P[1]), XLATE_WRONG_ADDR);
+	s.src = 0x0a000009, s.dst = SB; /* not from this node */
+	n = build(&s, p);
+	assert_int_equal(xlate_bcast_out(p, n, htonl(LOCAL), htonl(SB)), XLATE_WRONG_ADDR);
+}
+
 static void test_adj_matches_recompute(void **state)
 {
 	(void)state;
@@ -430,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_icmp_errors),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_broadcast),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
