@@ -178,9 +178,9 @@ static void send_offer(struct peer *p, uint64_t now_ms)
 	node_signal_send(p->node, p->jid, &m);
 	log_info("peer %s: offer sent (ufrag %s, %u candidates%s)", p->jid, p->lufrag, m.n_cands,
 		 p->ice_restarting ? ", ICE restart" : "");
+	p->retry_ms = now_ms + PEER_OFFER_TIMEOUT_MS;
 	if (p->ice_restarting)
 		return; /* the link stays up on its current path meanwhile */
-	p->retry_ms = now_ms + PEER_OFFER_TIMEOUT_MS;
 	peer_set_state(p, PEER_OFFERED, now_ms, "offer sent");
 }
 
@@ -578,10 +578,13 @@ void peer_tick(struct peer *p, uint64_t now_ms)
 	}
 	if (p->retry_ms) {
 		if (now_ms >= p->retry_ms && p->controlling &&
-		    (p->state == PEER_OFFERED || p->state == PEER_FAILED)) {
+		    (p->state == PEER_OFFERED || p->state == PEER_FAILED ||
+		     (p->state == PEER_UP && p->ice_restarting))) {
 			log_info("peer %s: %s; offering again", p->jid,
-				 p->state == PEER_OFFERED ? "no answer" : "retrying after failure");
+				 p->state == PEER_FAILED ? "retrying after failure" : "no answer");
 			send_offer(p, now_ms);
+		} else if (now_ms >= p->retry_ms) {
+			p->retry_ms = 0;
 		}
 		if (p->retry_ms && p->retry_ms < d)
 			d = p->retry_ms;

@@ -211,6 +211,11 @@ void relay_free(struct node *n)
 
 	if (!r->inited)
 		return;
+	if (r->phase == RELAY_READY && r->tc_on && turn_client_close(&r->tc, node_now_ms()) == 0) {
+		/* best effort: the server frees the allocation now, not in 10 minutes */
+		flush_client(n);
+		log_info("relay: allocation on %s released", r->server_name);
+	}
 	teardown(n);
 	relay_stream_free(n);
 	free(r->buf);
@@ -260,6 +265,8 @@ static void on_allocated(struct node *n, const struct turn_client_event *ev, uin
 	r->probe_ms = 0;
 	if (r->transport != NODE_TURN_UDP && r->udp_timed_out)
 		r->udp_blocked = true;
+	if (r->transport == NODE_TURN_UDP)
+		r->udp_timed_out = r->udp_blocked = false;
 	log_info("relay: relayed candidate %s on %s (lifetime %u s, mapped %s)",
 		 addr_format((const struct sockaddr *)&ev->addr, true, a), r->server_name, ev->lifetime,
 		 addr_format(turn_client_mapped(&r->tc), true, b));
