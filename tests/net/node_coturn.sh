@@ -6,9 +6,13 @@
 #   alice 10.0.1.2 --[ra: NAT]------------- 198.51.100.2   --+
 #   bob   10.0.2.2 --[rb: NAT]------------- 203.0.113.2    --+--[inet]-- srv 192.0.2.1 prosody,
 #   carol 10.0.3.2 --[rc: symmetric NAT]--- 198.51.100.130 --+           coturn turnserver :3478
+#                                                                       192.0.2.3 coturn that redirects
+#                                                                       (300) to 192.0.2.1:3478
 #
 # - Every node has "stun": [] and coturn in "turn": coturn answers STUN too.
 #   alice talks to coturn over TCP (turn:...?transport=tcp), the others UDP.
+#   carol lists only 192.0.2.3, which answers her Allocate with 300
+#   ALTERNATE-SERVER: she follows it to 192.0.2.1.
 # - alice-carol: cone + symmetric (port-restricted filtering on alice's NAT
 #   drops carol's fresh mappings): relayed through coturn.
 # - alice-bob: UDP between their networks is dropped at first, so the link
@@ -28,6 +32,7 @@ MB=${XFER_MB:-50}
 for n in inet srv ra rb rc a b c; do ns_create $n; done
 ns_forward inet
 ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
+ns_exec srv ip addr add 192.0.2.3/24 dev eth0
 ns_link inet eth1 198.51.100.1/25 ra wan 198.51.100.2/25
 ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
 ns_link inet eth3 198.51.100.129/25 rc wan 198.51.100.130/25
@@ -61,11 +66,15 @@ ns_bg srv "$LIB_TMP/coturn.log" turnserver -n --listening-ip=192.0.2.1 --listeni
 	--log-file=stdout --pidfile="$LIB_TMP/coturn.pid"
 wait_udp_port srv 3478 10 || { cat "$LIB_TMP/coturn.log"; fail "coturn did not start"; }
 wait_tcp_port srv 3478 10 || { cat "$LIB_TMP/coturn.log"; fail "coturn has no TCP listener"; }
+ns_bg srv "$LIB_TMP/coturn-alt.log" turnserver -n --listening-ip=192.0.2.3 --listening-port=3478 \
+	--relay-ip=192.0.2.3 --lt-cred-mech --user=u:p --realm=ipop --no-tls --no-dtls --no-cli \
+	--alternate-server=192.0.2.1:3478 --log-file=stdout --pidfile="$LIB_TMP/coturn-alt.pid"
+lib_wait 10 turn_lab_listening srv 192.0.2.3 || { cat "$LIB_TMP/coturn-alt.log"; fail "the redirecting coturn did not start"; }
 
 node_config alice 172.31.0.1 alice "" \
 	'"turn": [{"server": "turn:192.0.2.1:3478?transport=tcp", "user": "u", "pass": "p"}],'
 node_config bob 172.31.0.2 bob "" '"turn": [{"server": "192.0.2.1:3478", "user": "u", "pass": "p"}],'
-node_config carol 172.31.0.3 carol "" '"turn": [{"server": "turn:192.0.2.1", "user": "u", "pass": "p"}],'
+node_config carol 172.31.0.3 carol "" '"turn": [{"server": "turn:192.0.2.3", "user": "u", "pass": "p"}],'
 node_start a alice
 node_start b bob
 node_start c carol
@@ -76,8 +85,11 @@ for n in bob carol; do
 	node_wait $n 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:3478 \(udp\)' 20 ||
 		{ node_logs; fail "$n got no relayed candidate from coturn over UDP"; }
 done
+grep -q 'relay: 192\.0\.2\.3:3478 (udp) redirects to 192\.0\.2\.1:3478 (300 ALTERNATE-SERVER)' "$LIB_TMP/carol.log" ||
+	{ node_logs; fail "carol was not redirected by 192.0.2.3"; }
+pass "carol followed coturn's 300 ALTERNATE-SERVER from 192.0.2.3 to 192.0.2.1"
 for n in alice bob carol; do
-	node_wait $n 'server-reflexive candidate .* via 192\.0\.2\.1:3478' 10 ||
+	node_wait $n 'server-reflexive candidate .* via 192\.0\.2\.[13]:3478' 10 ||
 		{ node_logs; fail "$n got no srflx from coturn's STUN"; }
 done
 pass "coturn allocated for all three (alice over TCP) and answered their STUN"
