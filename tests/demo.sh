@@ -202,7 +202,14 @@ def ping(a, b):
 def ok_side(p, want):
     if not p or p.get("state") != "up" or p.get("path") != want:
         return False
-    return want == "direct" or p.get("relay") == turn
+    if want == "direct":
+        return True
+    # "relay" is the relayed address: the TURN server's IP, a relay port.
+    # A relayed pair counts once ipopd has given up on the direct pairs
+    # (it relays while it still checks them, and may upgrade later).
+    why = p.get("why_not_direct") or ""
+    return ((p.get("relay") or "").rsplit(":", 1)[0] == turn.rsplit(":", 1)[0]
+            and why != "" and "in progress" not in why)
 rows, good = [], True
 for item in filter(None, pairs.split("\n")):
     pair, want, why = item.split("=", 2)
@@ -223,7 +230,7 @@ for item in filter(None, pairs.split("\n")):
         else:
             via = ""
         rtt = "%.2f ms" % float(pg[1]) if pg and pg[0] == "ok" else "-"
-        exp = want + (" via " + turn if want == "relay" else "")
+        exp = want + (" via " + turn.rsplit(":", 1)[0] if want == "relay" else "")
         res = (G + "ok" + N) if ok else (R + "FAIL" + N)
         rows.append((a + " <-> " + b, exp, st, path, via, rtt, res, why,
                      (pa or {}).get("why_not_direct")))
