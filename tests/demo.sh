@@ -301,9 +301,10 @@ for a in "${NODES[@]}"; do
 	echo
 done
 
+say "ipop-turnserver's counters (SIGUSR1)"
 kill -USR1 "$TURN_PID" 2>/dev/null && sleep 0.3
 grep 'stats: allocs' "$LIB_TMP/turnserver.log" | tail -1 |
-	sed -e 's/.*stats: /    TURN server: /' -e 's/ stun_in.*relayed_to_peer/ ... relayed_to_peer/' -e 's/ dropped_no_perm.*//'
+	sed -e 's/.*stats: /    /' -e 's/ stun_in.*relayed_to_peer/ relayed_to_peer/' -e 's/ dropped_no_perm.*//'
 
 if [ $verdict -eq 0 ]; then
 	say "${G}result: every pair reached each other by its expected path${N}"
