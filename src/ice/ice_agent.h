@@ -49,6 +49,10 @@ struct ice_config {
 	bool consent_freshness;    /* Binding requests every ~5 s, failure after 30 s */
 	uint32_t recheck_ms;       /* retry failed pairs better than the selected one; 0: never */
 	uint32_t nominate_wait_ms;
+	/* The selected pair silent this long (no consent answer) while another
+	 * pair has worked: give it up now and recheck the others, instead of
+	 * waiting for consent to expire (30 s). 0: off (the default). */
+	uint32_t switch_silent_ms;
 };
 
 struct ice_stats {

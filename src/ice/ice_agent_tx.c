@@ -210,6 +210,24 @@ int ice_agent_poll_transmit(struct ice_agent *a, struct ice_transmit *t, uint8_t
 
 /* ---- timers ---- */
 
+static bool other_succeeded(const struct ice_agent *a)
+{
+	for (unsigned i = 0; i < a->cl.n; i++)
+		if ((int)i != a->selected && a->cl.pairs[i].state == ICE_PAIR_SUCCEEDED)
+			return true;
+	return false;
+}
+
+/* When the selected pair is given up for silence: consent expiry, or
+ * switch_silent_ms when there is somewhere else to go. */
+static uint64_t selected_lost_ms(const struct ice_agent *a)
+{
+	uint64_t last = a->cl.pairs[a->selected].last_rx_ms;
+	if (a->cfg.switch_silent_ms && a->cfg.switch_silent_ms < ICE_CONSENT_TIMEOUT_MS && other_succeeded(a))
+		return last + a->cfg.switch_silent_ms;
+	return last + ICE_CONSENT_TIMEOUT_MS;
+}
+
 static bool recheck_due(const struct ice_agent *a, const struct ice_pair *p, uint64_t *when)
 {
 	if (!a->cfg.recheck_ms || p->state != ICE_PAIR_FAILED)
@@ -241,8 +259,7 @@ void ice_agent_handle_timeout(struct ice_agent *a, uint64_t now_ms)
 		if (x->active && x->count >= ICE_CHECK_MAX_TX && x->next_ms <= now_ms)
 			ice_agent_fail_pair(a, (int)i, ICE_ERR_TIMEOUT, now_ms);
 	}
-	if (a->cfg.consent_freshness && a->selected >= 0 &&
-	    now_ms >= pair(a, a->selected)->last_rx_ms + ICE_CONSENT_TIMEOUT_MS)
+	if (a->cfg.consent_freshness && a->selected >= 0 && now_ms >= selected_lost_ms(a))
 		ice_agent_fail_pair(a, a->selected, ICE_ERR_CONSENT_LOST, now_ms);
 	recheck_failed(a, now_ms);
 	ice_agent_maybe_nominate(a, now_ms);
@@ -273,7 +290,7 @@ static uint64_t selected_deadline(const struct ice_agent *a)
 	if (a->selected < 0)
 		return UINT64_MAX;
 	uint64_t d = a->next_keepalive_ms;
-	uint64_t lost = a->cl.pairs[a->selected].last_rx_ms + ICE_CONSENT_TIMEOUT_MS;
+	uint64_t lost = selected_lost_ms(a);
 	if (a->cfg.consent_freshness && lost < d)
 		d = lost;
 	return d;

@@ -29,6 +29,10 @@ enum {
 	 * relay) are checked again this soon, so the link upgrades within a
 	 * few seconds of a direct path becoming possible. */
 	PEER_RECHECK_MS = 2000,
+	/* A selected pair that stops answering consent checks (every ~5 s)
+	 * for this long is left for another pair that worked, the relay
+	 * included, well before consent expires (30 s). */
+	PEER_SWITCH_SILENT_MS = 12000,
 };
 
 static const char *const state_names[] = {
@@ -107,6 +111,7 @@ static void ice_start(struct peer *p, uint64_t now_ms)
 	ice_config_default(&cfg);
 	cfg.nominate_wait_ms = PEER_NOMINATE_WAIT_MS;
 	cfg.recheck_ms = PEER_RECHECK_MS;
+	cfg.switch_silent_ms = PEER_SWITCH_SILENT_MS;
 	ice_agent_init(&p->ice, &cfg, p->controlling, tb, p->lufrag, p->lpwd);
 	unsigned k = gather_local_cands(p->node, c, ICE_MAX_LOCAL);
 	for (unsigned i = 0; i < k; i++)

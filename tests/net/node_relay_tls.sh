@@ -131,3 +131,19 @@ cat "$LIB_TMP/xfer-d.log"
 pass "(d) upgraded to direct $dt ms after the block was lifted; $XMB MiB TCP transfer across the switch verified"
 vpn_xfer c b 172.31.0.2 "$MB" || { node_logs; fail "(d) transfer carol -> bob on the direct path"; }
 pass "(d) $MB MiB verified on the direct path"
+
+# --- (d) the other way: the direct path dies, the link falls back to the relay
+# (12 s of silence on the direct pair while the relay pair had worked).
+block -A
+t0=$(date +%s%N)
+for ((i = 0; i < 450; i++)); do
+	[ "$(node_peer_field bob 172.31.0.3 path)" = relay ] && ns_exec b ping -c 1 -W 1 172.31.0.3 >/dev/null 2>&1 && break
+	sleep 0.1
+done
+dt=$((($(date +%s%N) - t0) / 1000000))
+[ "$(node_peer_field bob 172.31.0.3 path)" = relay ] || { node_logs; fail "(d) no fallback to the relay $dt ms after the direct path died"; }
+[ $dt -le 20000 ] || fail "(d) the fallback took $dt ms, more than 20 s (12 s of silence + a consent interval + checks)"
+echo "bob -> carol: back on the relay after $dt ms: $(node_peer_field bob 172.31.0.3 endpoint)"
+vpn_ping c 172.31.0.2 || fail "(d) carol cannot ping bob after the fallback"
+vpn_xfer c b 172.31.0.2 "$MB" || { node_logs; fail "(d) transfer after the fallback"; }
+pass "(d) direct path blocked again: back on the relay after $dt ms, $MB MiB verified"

@@ -505,6 +505,37 @@ static void test_fallback_to_relay_and_back(void **state)
 	assert_int_equal(count_ev(0, ICE_EV_CONNECTED), 1);
 }
 
+/* switch_silent_ms: the dead direct pair is left for the relay after that
+ * much silence, not after consent expiry; without another working pair the
+ * selection stays until consent expires. */
+static void test_switch_silent(void **state)
+{
+	(void)state;
+	struct ice_config cfg;
+	ice_config_default(&cfg);
+	cfg.switch_silent_ms = 12000;
+	w_init(true, false, 11, 22, &cfg);
+	w_cand(0, ICE_CAND_HOST, 1, "10.0.0.1:1000", NULL, 65535);
+	struct ep *direct = w_cand(1, ICE_CAND_HOST, 7, "10.0.0.2:2000", NULL, 65535);
+	w_cand(1, ICE_CAND_RELAY, 9, "198.51.100.9:3000", NULL, 65535);
+	assert_true(run_until(a_on_host, 5000));
+	direct->down = true;
+	uint64_t t0 = W.now;
+	assert_true(run_until(a_on_relay, 12000 + 8000));
+	assert_true(W.now - t0 >= 12000 - ICE_CONSENT_INTERVAL_MS * 6 / 5);
+	assert_true(W.now - t0 < ICE_CONSENT_TIMEOUT_MS);
+	assert_agree();
+
+	/* only one pair: the silence is tolerated up to consent expiry */
+	w_init(true, false, 11, 22, &cfg);
+	w_cand(0, ICE_CAND_HOST, 1, "10.0.0.1:1000", NULL, 65535);
+	direct = w_cand(1, ICE_CAND_HOST, 7, "10.0.0.2:2000", NULL, 65535);
+	assert_true(run_until(a_on_host, 5000));
+	direct->down = true;
+	assert_false(run_until(a_lost_pair, ICE_CONSENT_TIMEOUT_MS - ICE_CONSENT_INTERVAL_MS * 6 / 5 - 100));
+	assert_true(run_until(a_lost_pair, ICE_CONSENT_INTERVAL_MS * 2));
+}
+
 static void test_failed_after_end_of_candidates(void **state)
 {
 	(void)state;
@@ -716,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_pacing_one_check_per_ta),
 		cmocka_unit_test(test_keepalive_at_most_25s),
 		cmocka_unit_test(test_consent_lost_when_peer_silent),
+		cmocka_unit_test(test_switch_silent),
 		cmocka_unit_test(test_better_pair_replaces_selection),
 		cmocka_unit_test(test_fallback_to_relay_and_back),
 		cmocka_unit_test(test_failed_after_end_of_candidates),
