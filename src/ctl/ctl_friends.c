@@ -2,6 +2,8 @@
  * friends of a node, managing them, and /etc/hosts lines for them. */
 #include "ctl_cli.h"
 
+#include "jid_hostname.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,27 +106,7 @@ int ctl_cmd_friend(struct ctl_cli *c, int argc, char **argv)
 	return rc;
 }
 
-/* The part before '@', lower-cased, if it is a usable DNS label. */
-static bool label_of(const char *jid, char *out, size_t cap)
-{
-	const char *at = strchr(jid, '@');
-	size_t n = at ? (size_t)(at - jid) : 0;
-	if (n == 0 || n >= cap || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = jid[i];
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch + 32);
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-			return false;
-		out[i] = ch;
-	}
-	out[n] = '\0';
-	return out[0] != '-' && out[n - 1] != '-';
-}
-
-/* "ADDRESS user.ipop" per friend with an address; a user name two friends
- * share gets "user.domain.ipop" for each of them instead. */
+/* "ADDRESS name.ipop" per friend with an address (names: jid_hostname.h). */
 int ctl_cmd_hosts(struct ctl_cli *c, int argc, char **argv)
 {
 	int rc = ctl_cli_no_args(c, argc, argv);
@@ -138,25 +120,25 @@ int ctl_cmd_hosts(struct ctl_cli *c, int argc, char **argv)
 		json_decref(list);
 		return CTL_EXIT_FAIL;
 	}
-	size_t i, j;
-	json_t *f, *g;
+	size_t i, n = 0;
+	json_t *f;
+	const char **all = calloc(json_array_size(list) + 1, sizeof(*all));
+	if (!all) {
+		json_decref(list);
+		return CTL_EXIT_FAIL;
+	}
+	json_array_foreach(list, i, f) {
+		if (ctl_jstr(f, "ip4") && ctl_jstr(f, "jid"))
+			all[n++] = ctl_jstr(f, "jid");
+	}
 	fprintf(c->out, "# ipop friends (ipopctl hosts)\n");
 	json_array_foreach(list, i, f) {
 		const char *ip = ctl_jstr(f, "ip4"), *jid = ctl_jstr(f, "jid");
-		char l[64], l2[64];
-		if (!ip || !jid || !label_of(jid, l, sizeof(l)))
-			continue;
-		bool shared = false;
-		json_array_foreach(list, j, g) {
-			const char *jid2 = ctl_jstr(g, "jid");
-			if (j != i && ctl_jstr(g, "ip4") && jid2 && label_of(jid2, l2, sizeof(l2)) && strcmp(l, l2) == 0)
-				shared = true;
-		}
-		if (shared)
-			fprintf(c->out, "%s\t%s.%s.ipop\n", ip, l, strchr(jid, '@') + 1);
-		else
-			fprintf(c->out, "%s\t%s.ipop\n", ip, l);
+		char name[JID_HOSTNAME_MAX];
+		if (ip && jid && jid_hostname(jid, all, n, name, sizeof(name)))
+			fprintf(c->out, "%s\t%s." JID_HOSTNAME_SUFFIX "\n", ip, name);
 	}
+	free(all);
 	json_decref(list);
 	return CTL_EXIT_OK;
 }

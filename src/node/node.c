@@ -43,7 +43,7 @@
 #include "node.h"
 #include "social.h"
 
-enum { SIG_RUN_TIMEOUT_MS = 50, EP_TUN = 1, EP_UDP, EP_TIMER, EP_EVENT, EP_CTL };
+enum { SIG_RUN_TIMEOUT_MS = 50, EP_TUN = 1, EP_UDP, EP_TIMER, EP_EVENT, EP_CTL, EP_DNS };
 
 /* node_ctl.c */
 int node_ctl_status(void *ctx, struct ctl_node_status *st);
@@ -513,7 +513,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	int rc;
 
 	n->conf = conf;
-	n->udp_fd = n->epfd = n->timerfd = n->evfd = -1;
+	n->udp_fd = n->epfd = n->timerfd = n->evfd = n->dns_fd = -1;
 	n->start_ms = node_now_ms();
 	atomic_init(&n->stop, false);
 	atomic_init(&n->sig_stop, false);
@@ -559,6 +559,8 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	if ((rc = relay_init(n)) < 0)
 		return rc;
 	gather_hosts(n);
+	if (n->social && conf->social_dns && social_dns_open(n) == 0 && (rc = ep_add(n, n->dns_fd, EP_DNS)) < 0)
+		return rc;
 	if (conf->control_socket) {
 		static const struct ctl_ops ops = { node_ctl_status, node_ctl_peers, node_ctl_friends,
 						    node_ctl_friend_cmd };
@@ -663,6 +665,9 @@ int node_run(struct node *n)
 				break;
 			case RELAY_EP_TAG:
 				relay_on_stream(n, evs[i].events, now);
+				break;
+			case EP_DNS:
+				social_dns_input(n);
 				break;
 			}
 		}

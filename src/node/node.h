@@ -124,6 +124,8 @@ struct node {
 	bool social;            /* mode "social": translate, route by mapped address */
 	struct social_map smap; /* social: friend -> address in our subnet */
 	uint8_t *bcast_buf;     /* social_broadcast: one sealed copy per friend */
+	int dns_fd;             /* social_dns: UDP ip4:53, or -1 */
+	uint64_t dns_queries;
 	struct friends friends; /* roster contacts and requests, for ipopctl */
 
 	/* signalling */

@@ -725,6 +725,15 @@ static void h_social_broadcast(struct ctx *x, const char *k, const json_t *v)
 	x->c->social_broadcast = json_is_true(v);
 }
 
+static void h_social_dns(struct ctx *x, const char *k, const json_t *v)
+{
+	if (!json_is_boolean(v)) {
+		expected(x, k, "true or false", v);
+		return;
+	}
+	x->c->social_dns = json_is_true(v);
+}
+
 static bool is_accept_pattern(const char *s)
 {
 	if (strcmp(s, "*") == 0)
@@ -821,6 +830,7 @@ static const struct key_def keys[] = {
 	{ "social_map", h_social_map, NULL, NULL },
 	{ "auto_accept", h_auto_accept, NULL, NULL },
 	{ "social_broadcast", h_social_broadcast, NULL, NULL },
+	{ "social_dns", h_social_dns, NULL, NULL },
 };
 
 /* Keys of the original IPOP controllers that ipopd accepts and ignores. */

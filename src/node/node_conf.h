@@ -80,6 +80,7 @@ struct node_conf {
 	} pins[NODE_CONF_MAX_PINS];
 	char *auto_accept[NODE_CONF_MAX_AUTO_ACCEPT]; /* "user@dom", "*@dom" or "*" */
 	bool social_broadcast; /* forward broadcast/multicast to friends (and accept theirs) */
+	bool social_dns;       /* answer <friend>.ipop on ip4 port 53 */
 	unsigned n_warnings;
 };
 

@@ -5,6 +5,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dns_answer.h"
+#include "jid_hostname.h"
 
 #include "log.h"
 #include "node.h"
@@ -50,6 +55,9 @@ int social_init(struct node *n)
 
 void social_free(struct node *n)
 {
+	if (n->dns_fd >= 0)
+		close(n->dns_fd);
+	n->dns_fd = -1;
 	free(n->bcast_buf);
 	n->bcast_buf = NULL;
 	social_map_free(&n->smap);
@@ -140,4 +148,69 @@ bool social_in(struct node *n, struct peer *p, uint8_t *pkt, size_t len)
 	if (r != XLATE_OK)
 		dropped(n, p, r, "incoming");
 	return r == XLATE_OK;
+}
+
+/* --- social_dns --- */
+
+int social_dns_open(struct node *n)
+{
+	char a[INET_ADDRSTRLEN];
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DNS_PORT), .sin_addr = n->conf->ip4 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	inet_ntop(AF_INET, &n->conf->ip4, a, sizeof(a));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		log_warn("social: no DNS responder on %s:%d: %s (needs CAP_NET_BIND_SERVICE)", a, DNS_PORT, strerror(e));
+		return -e;
+	}
+	n->dns_fd = fd;
+	log_info("social: DNS responder for *.%s on %s:%d", DNS_SUFFIX, a, DNS_PORT);
+	return 0;
+}
+
+/* Friends that have an address: the names ipopctl hosts prints too. */
+static bool dns_lookup(void *ctx, const char *name, struct in_addr *out)
+{
+	struct node *n = ctx;
+	const struct friends *fl = &n->friends;
+	const char **all = calloc(fl->n + 1, sizeof(*all));
+	const struct social_map_entry **ent = calloc(fl->n + 1, sizeof(*ent));
+	size_t k = 0;
+	bool found = false;
+	for (size_t i = 0; all && ent && i < fl->n; i++) {
+		const struct social_map_entry *e = social_map_find(&n->smap, fl->f[i].bare);
+		if (e) {
+			ent[k] = e;
+			all[k++] = fl->f[i].bare;
+		}
+	}
+	for (size_t i = 0; i < k && !found; i++) {
+		char h[JID_HOSTNAME_MAX];
+		if (jid_hostname(all[i], all, k, h, sizeof(h)) && strcmp(h, name) == 0) {
+			*out = ent[i]->ip4;
+			found = true;
+		}
+	}
+	free(all);
+	free(ent);
+	return found;
+}
+
+void social_dns_input(struct node *n)
+{
+	uint8_t q[DNS_MAX_UDP], r[DNS_MAX_UDP];
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t len = recvfrom(n->dns_fd, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		if (len < 0)
+			return;
+		n->dns_queries++;
+		size_t out = dns_answer(q, (size_t)len, dns_lookup, n, r, sizeof(r));
+		if (out && sendto(n->dns_fd, r, out, MSG_DONTWAIT, (struct sockaddr *)&from, fl) < 0)
+			log_debug("social: DNS reply not sent: %s", strerror(errno));
+	}
 }

@@ -22,6 +22,11 @@ void social_peer_own_addr(struct peer *p, uint32_t own_be);
 /* Translate one packet; false: dropped and counted (never forward it). */
 bool social_out(struct node *n, struct peer *p, uint8_t *pkt, size_t len);
 bool social_in(struct node *n, struct peer *p, uint8_t *pkt, size_t len);
+/* social_dns: the UDP socket on ip4:53 (after the TUN is configured);
+ * -errno when it cannot be bound (logged). Its fd is n->dns_fd. */
+int social_dns_open(struct node *n);
+/* Answers the queries waiting on n->dns_fd. */
+void social_dns_input(struct node *n);
 /* A TUN packet without a route: with social_broadcast, a broadcast or
  * multicast packet goes to every friend whose link is up. True when it was
  * taken (sent or dropped and counted); false: not such a packet. */

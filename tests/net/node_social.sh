@@ -19,7 +19,8 @@
 #     request and accepts, they link and alice reaches dave at .102; dave
 #     removes alice and both links end at once. dave asks carol, whose
 #     auto_accept lets him in without her doing anything.
-#   - ipopctl friends [--json] and hosts.
+#   - ipopctl friends [--json] and hosts; alice's DNS responder answers
+#     bob.ipop and dave.ipop on 172.31.0.100:53.
 #   - Both alice and bob restart: the mappings stay the same.
 #
 #                      lan: bridge br0, 192.0.2.0/24
@@ -47,7 +48,7 @@ for u in alice bob carol dave; do xmpp_register "$XDIR" $u pw-$u; done
 xmpp_lab_run
 stun_lab_start srv 192.0.2.1
 
-node_config alice $ME alice 192.0.2.1:3478 '"mode": "social", "social_broadcast": true,'
+node_config alice $ME alice 192.0.2.1:3478 '"mode": "social", "social_broadcast": true, "social_dns": true,'
 node_config bob $ME bob 192.0.2.1:3478 '"mode": "social", "social_broadcast": true, "social_map": {"carol@example.test": "172.31.0.110"},'
 node_config carol $ME carol 192.0.2.1:3478 '"mode": "social", "auto_accept": ["dave@example.test"],'
 node_config dave $ME dave 192.0.2.1:3478 '"mode": "social",'
@@ -292,6 +293,27 @@ echo "$hosts"
 grep -qx $'172.31.0.101\tbob.ipop' <<<"$hosts" || fail "ipopctl hosts: no bob line"
 grep -qx $'172.31.0.102\tdave.ipop' <<<"$hosts" || fail "ipopctl hosts: no dave line"
 pass "ipopctl hosts prints /etc/hosts lines for bob and dave"
+
+dns_q() { # NAME -> "RCODE ADDRESS" from alice's responder
+	ns_exec a python3 -c '
+import random, socket, struct, sys
+qid = random.randrange(65536)
+q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+for l in sys.argv[1].split("."): q += bytes([len(l)]) + l.encode()
+q += b"\0" + struct.pack("!HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(q, ("172.31.0.100", 53))
+r = s.recv(512)
+assert struct.unpack("!H", r[:2])[0] == qid
+an = struct.unpack("!H", r[6:8])[0]
+print(r[3] & 15, socket.inet_ntoa(r[-4:]) if an else "-")' "$1"
+}
+[ "$(dns_q bob.ipop)" = "0 172.31.0.101" ] || fail "DNS bob.ipop: '$(dns_q bob.ipop)'"
+[ "$(dns_q DAVE.ipop)" = "0 172.31.0.102" ] || fail "DNS DAVE.ipop: '$(dns_q DAVE.ipop)'"
+[ "$(dns_q nobody.ipop)" = "3 -" ] || fail "DNS nobody.ipop: '$(dns_q nobody.ipop)' (want NXDOMAIN)"
+[ "$(dns_q example.com)" = "5 -" ] || fail "DNS example.com: '$(dns_q example.com)' (want REFUSED)"
+ns_exec a ping -c 1 -W 2 "$(dns_q bob.ipop | cut -d' ' -f2)" >/dev/null || fail "ping bob by the address DNS gave"
+pass "alice's DNS responder: bob.ipop -> .101, dave.ipop -> .102, NXDOMAIN and REFUSED otherwise"
 
 t0=$SECONDS
 node_ctl dave friend remove alice@example.test || fail "ipopctl friend remove"
