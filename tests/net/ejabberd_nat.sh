@@ -139,3 +139,21 @@ for pair in "bob 172.31.0.3" "carol 172.31.0.2"; do
 done
 ns_exec b ping -c 2 -i 0.2 -W 1 172.31.0.3 >/dev/null 2>&1 && fail "bob reaches carol without a relationship"
 pass "bob and carol (no group, not friends) have no link"
+
+# A wrong password: ejabberd refuses it (SCRAM); the node says it cannot
+# authenticate, keeps running and retries.
+node_config dave 172.31.0.4 dave 192.0.2.1:3478
+sed -i 's/"xmpp_password": "pw-dave"/"xmpp_password": "wrong"/' "$LIB_TMP/dave/config.json"
+ns_create d
+lan_attach lan d eth0 192.0.2.4/24
+node_start d dave
+lib_wait 20 grep -q "Failed c2s SCRAM-SHA-256 authentication for dave@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
+	{ grep -i dave "$XDIR/log/ejabberd.log"; fail "ejabberd did not log dave's failed SCRAM login"; }
+node_wait dave 'xmpp\(auth\): Cannot authenticate' 10 || { node_logs; fail "dave's node did not report the failed login"; }
+node_wait dave 'xmpp: .*next attempt in' 10 || { node_logs; fail "dave's node does not retry"; }
+grep -hE 'xmpp\(auth\)|next attempt' "$LIB_TMP/dave.log" | head -2
+kill -0 "${NODE_PID[dave]}" || fail "a wrong password stopped the node"
+grep -q 'logged in' "$LIB_TMP/dave.log" && fail "dave logged in with a wrong password"
+! grep -q 'wrong' "$LIB_TMP/dave.log" || fail "the node logged the password"
+pass "a wrong password: ejabberd refuses it (SCRAM), the node says so without the password, stays up, retries"
+
