@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_node.sh"
 IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipdi}
 lib_init install
-need_cmd make systemd-analyze groff man setpriv
+need_cmd make systemd-analyze systemd-sysusers groff man setpriv turnutils_stunclient
 node_bins
 ROOT=$NODE_REPO_ROOT
 B=${IPOP_BUILD:-build}
@@ -40,6 +40,14 @@ if grep -rlF -e "$D" -e '@SBINDIR@' "$D/usr/lib/systemd" "$D/usr/share/ipop"; th
 	fail "installed files mention DESTDIR or an unfilled @SBINDIR@"
 fi
 pass "make install DESTDIR=$D PREFIX=/usr: $(find "$D" -type f | wc -l) files, no DESTDIR inside"
+
+# The sysusers.d file creates the units' users (checked in a scratch root).
+mkdir -p "$D/etc" && touch "$D/etc/passwd" "$D/etc/group"
+systemd-sysusers --root="$D" >"$LIB_TMP/sysusers.log" 2>&1 || { cat "$LIB_TMP/sysusers.log"; fail "systemd-sysusers failed"; }
+for u in ipop ipop-turnserver; do
+	grep -q "^$u:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$" "$D/etc/passwd" || { cat "$D/etc/passwd"; fail "sysusers did not create $u"; }
+done
+pass "systemd-sysusers creates the users ipop and ipop-turnserver"
 
 # 2. Install to a real prefix so the units' programs and man pages exist,
 #    then let systemd check the units (syntax, sandbox options, ExecStart,
@@ -118,3 +126,18 @@ grep -q '"ip4": *"172.31.9.1"' <<<"$st" || { echo "$st"; fail "status lacks the 
 ns_exec node ip -4 addr show ipop0 | grep -q '172.31.9.1/24' || fail "ipop0 has no 172.31.9.1/24"
 [ "$(stat -c %U "$S/ipop0.key")" = nobody ] || fail "the key file is not the service user's"
 pass "as nobody with only CAP_NET_ADMIN (what ipopd@.service grants): TUN up, key created, ipopctl answers"
+
+# What ipop-turnserver.service grants: a non-root user with only
+# CAP_NET_BIND_SERVICE binds TURN on 443 (udp and tcp); without it, it cannot.
+ns_exec node ip addr add 192.0.2.7/24 dev lo
+printf 'listen_address = { "192.0.2.7" }\nudp_port = 443\ntcp_port = 443\nusers = { "u:p" }\n' >"$LIB_TMP/turn443.conf"
+chmod 644 "$LIB_TMP/turn443.conf"
+out=$(unpriv -all timeout 5 "$TURNSRV" -f -c "$LIB_TMP/turn443.conf" 2>&1) && fail "ipop-turnserver bound 443 without CAP_NET_BIND_SERVICE"
+grep -qi 'permission denied' <<<"$out" || { echo "$out"; fail "no clear error binding 443 without the capability"; }
+unpriv -all,+net_bind_service "$TURNSRV" -f -c "$LIB_TMP/turn443.conf" >"$LIB_TMP/turn443.log" 2>&1 &
+LIB_PIDS+=("$!")
+wait_udp_port node 443 10 && wait_tcp_port node 443 10 || { cat "$LIB_TMP/turn443.log"; fail "no listener on 443"; }
+out=$(ns_exec node timeout 5 turnutils_stunclient -p 443 192.0.2.7 2>&1) || true
+grep -q 'reflexive addr: 192.0.2.7:' <<<"$out" || { echo "$out"; fail "no STUN answer on 443"; }
+pass "as nobody with only CAP_NET_BIND_SERVICE (what ipop-turnserver.service grants): STUN/TURN on 443"
+
