@@ -187,6 +187,7 @@ json_t *ctl_json_friend(const struct ctl_friend_status *f)
 /* ---- requests ---- */
 
 struct ctl_req {
+	bool may_change; /* the caller may change state (SO_PEERCRED) */
 	unsigned argc; /* words after the command */
 	char *cmd;
 	char *argv[CTL_MAX_ARGS];
@@ -300,6 +301,10 @@ static int cmd_friend(const struct ctl_ops *ops, void *ctx, const struct ctl_req
 		snprintf(err, errlen, "friend: not supported by this daemon");
 		return -1;
 	}
+	if (!r->may_change) {
+		snprintf(err, errlen, "friend: permission denied (only root or the daemon's user may change friends)");
+		return -1;
+	}
 	for (unsigned i = 0; i < 3; i++) {
 		if (strcmp(r->argv[0], verbs[i]) != 0)
 			continue;
@@ -320,7 +325,7 @@ static int cmd_friend(const struct ctl_ops *ops, void *ctx, const struct ctl_req
 
 /* Later commands (netcheck, ...) slot in here with their own ctl_ops
  * member. Commands that change state must
- * also check the client's SO_PEERCRED, which the server will pass then. */
+ * also refuse callers without r->may_change (SO_PEERCRED, see cmd_friend). */
 static const struct ctl_cmd {
 	const char *name;
 	unsigned min_args, max_args;
@@ -425,12 +430,19 @@ static const struct ctl_cmd *ctl_cmd_find(const char *name)
 char *ctl_json_dispatch(const struct ctl_ops *ops, void *ctx, const char *req, size_t len,
 			size_t *out_len, int *is_error)
 {
+	return ctl_json_dispatch_as(ops, ctx, req, len, true, out_len, is_error);
+}
+
+char *ctl_json_dispatch_as(const struct ctl_ops *ops, void *ctx, const char *req, size_t len, bool may_change,
+			   size_t *out_len, int *is_error)
+{
 	struct ctl_req r;
 	char err[160] = "";
 	*is_error = 1;
 	const char *bad = ctl_req_parse(&r, req, len);
 	if (bad)
 		return ctl_json_error_reply(bad, out_len);
+	r.may_change = may_change;
 	const struct ctl_cmd *c = ctl_cmd_find(r.cmd);
 	if (!c) {
 		snprintf(err, sizeof(err), "unknown command \"%.40s\"", r.cmd);

@@ -5,6 +5,7 @@
 #define IPOP_CTL_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ctl_proto.h"
@@ -26,6 +27,11 @@ json_t *ctl_json_friend(const struct ctl_friend_status *f);
  * request gets an error reply. *is_error tells which kind it is. */
 char *ctl_json_dispatch(const struct ctl_ops *ops, void *ctx, const char *req, size_t len,
 			size_t *out_len, int *is_error);
+/* The same for a caller who may (root, the daemon's user) or may not
+ * change state: without may_change, "friend ..." is refused. The socket
+ * server passes what SO_PEERCRED says; ctl_json_dispatch trusts. */
+char *ctl_json_dispatch_as(const struct ctl_ops *ops, void *ctx, const char *req, size_t len, bool may_change,
+			   size_t *out_len, int *is_error);
 /* The reply for an error found before dispatching (oversized request...). */
 char *ctl_json_error_reply(const char *msg, size_t *out_len);
 

@@ -23,6 +23,7 @@ struct ctl_client {
 	int fd; /* -1: slot free */
 	uint64_t deadline;
 	size_t in_len;
+	bool may_change; /* SO_PEERCRED: root or the daemon's own user */
 	char *out; /* the reply, once the request line is complete */
 	size_t out_len, out_off;
 	char in[CTL_MAX_REQUEST];
@@ -210,6 +211,17 @@ static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
 	ctl_listen_pause(s, false);
 }
 
+/* The socket's mode lets its group read; changing state (friend add...)
+ * takes root or the user the daemon runs as. */
+static bool ctl_peer_may_change(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || len != sizeof(cr))
+		return false;
+	return cr.uid == 0 || cr.uid == geteuid();
+}
+
 static void ctl_accept(struct ctl_server *s, uint64_t now_ms)
 {
 	for (;;) {
@@ -234,6 +246,7 @@ static void ctl_accept(struct ctl_server *s, uint64_t now_ms)
 			continue;
 		}
 		s->cl[i].fd = fd;
+		s->cl[i].may_change = ctl_peer_may_change(fd);
 		s->cl[i].deadline = now_ms + CTL_CLIENT_TIMEOUT_MS;
 		s->st.clients++;
 	}
@@ -268,7 +281,8 @@ static void ctl_client_answer(struct ctl_server *s, struct ctl_client *c, size_t
 	if (pre_error)
 		c->out = ctl_json_error_reply(pre_error, &c->out_len);
 	else
-		c->out = ctl_json_dispatch(&s->ops, s->ctx, c->in, line_len, &c->out_len, &is_error);
+		c->out = ctl_json_dispatch_as(&s->ops, s->ctx, c->in, line_len, c->may_change, &c->out_len,
+					      &is_error);
 	s->st.requests++;
 	s->st.errors += is_error != 0;
 	if (!c->out) {

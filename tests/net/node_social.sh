@@ -270,6 +270,15 @@ wait_friend() { # NAME BARE FIELD WANT [SECONDS]
 node_start d dave
 node_wait dave 'xmpp: online' 20 || { node_logs; fail "dave did not log in"; }
 [ "$(jq_friend alice dave@example.test jid)" = absent ] || fail "alice lists dave before anything happened"
+# The socket's group (here: anyone, for the test) may read, not change.
+chmod 666 "$LIB_TMP/alice/ctl.sock"
+chmod 755 "$LIB_TMP/alice" "$LIB_TMP"
+ns_exec a setpriv --reuid=65534 --regid=65534 --clear-groups "$IPOPCTL" -s "$LIB_TMP/alice/ctl.sock" friends >/dev/null ||
+	fail "an unprivileged user cannot list friends"
+out=$(ns_exec a setpriv --reuid=65534 --regid=65534 --clear-groups "$IPOPCTL" -s "$LIB_TMP/alice/ctl.sock" friend add dave@example.test 2>&1) &&
+	fail "an unprivileged user could add a friend"
+grep -q "permission denied" <<<"$out" || fail "unprivileged friend add: '$out'"
+pass "SO_PEERCRED: an unprivileged user may list friends but not add one"
 node_ctl alice friend add dave@example.test || fail "ipopctl friend add"
 wait_friend dave alice@example.test request true || fail "dave does not see alice's request"
 wait_friend alice dave@example.test asked true || fail "alice's friends list does not say she asked dave"

@@ -1030,6 +1030,20 @@ static void test_dispatch_friends(void **state)
 		assert_true(json_is_string(json_object_get(j, "error")));
 		json_decref(j);
 	}
+	/* a caller SO_PEERCRED does not trust may list but not change */
+	f.last_cmd = -1;
+	s = ctl_json_dispatch_as(&ops, &f, "friend add a@b", 14, false, &n, &is_err);
+	j = parse_reply(s, n);
+	free(s);
+	assert_int_equal(is_err, 1);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "permission denied"));
+	assert_int_equal(f.last_cmd, -1);
+	json_decref(j);
+	s = ctl_json_dispatch_as(&ops, &f, "friends", 7, false, &n, &is_err);
+	j = parse_reply(s, n);
+	free(s);
+	assert_int_equal(is_err, 0);
+	json_decref(j);
 	/* a daemon without the ops */
 	static const struct ctl_ops none = { 0 };
 	s = ctl_json_dispatch(&none, &f, "friends", 7, &n, &is_err);
