@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "log.h"
 #include "node.h"
+#include "roam.h"
 
 static bool ignored(const struct node *n, const char *ifname)
 {
@@ -136,7 +137,38 @@ void gather_stun_start(struct node *n, uint64_t now_ms)
 	n->stun_timed_out = true; /* until a server answers */
 	n->stun_tried = 0;
 	n->stun_retry_ms = 0;
+	n->stun_refresh = false;
 	stun_next(n, now_ms);
+}
+
+static void stun_flush(struct node *n);
+
+/* Asks the server that answered last (another server could see another
+ * mapping behind a symmetric NAT, which is no change of ours); when it
+ * fails, the remaining servers are tried as usual. */
+void gather_stun_refresh(struct node *n, uint64_t now_ms)
+{
+	char a[ADDR_STRLEN];
+
+	n->stun_retry_ms = 0;
+	n->stun_refresh = false;
+	if (stun_count(n) == 0 || n->stun_running)
+		return;
+	if (n->stun_tried == 0) {
+		gather_stun_start(n, now_ms);
+		return;
+	}
+	stun_client_init(&n->stun, false, 0);
+	if (stun_client_start(&n->stun, now_ms) < 0) {
+		gather_stun_start(n, now_ms);
+		return;
+	}
+	/* on failure, stun_next goes on with the servers after this one */
+	n->stun_first = (n->stun_first + n->stun_tried - 1) % stun_count(n);
+	n->stun_tried = 1;
+	n->stun_running = true;
+	log_debug("gather: STUN refresh to %s", addr_format((struct sockaddr *)&n->stun_server, true, a));
+	stun_flush(n);
 }
 
 static void stun_flush(struct node *n)
@@ -167,17 +199,28 @@ bool gather_stun_input(struct node *n, const struct sockaddr_in *from, uint32_t 
 	}
 	struct sockaddr_in m;
 	memcpy(&m, stun_client_mapped(&n->stun), sizeof(m));
-	bool changed = !n->have_srflx || !addr_equal((struct sockaddr *)&m, (struct sockaddr *)&n->srflx);
+	bool had = n->have_srflx, changed = !had || !addr_equal((struct sockaddr *)&m, (struct sockaddr *)&n->srflx);
+	struct sockaddr_in old = n->srflx;
 	n->srflx = m;
 	n->srflx_base = base_id < n->nhosts ? base_id : 0;
 	n->have_srflx = true;
+	/* Asked again later, to the same server: a NAT that changed its
+	 * mapping or its public address shows up here. */
+	n->stun_retry_ms = now_ms + NODE_SRFLX_REFRESH_MS - randombytes_uniform(NODE_SRFLX_REFRESH_MS / 5);
+	n->stun_refresh = true;
 	if (changed) {
 		log_info("gather: server-reflexive candidate %s (base %s, via %s)",
 			 addr_format((struct sockaddr *)&m, true, a),
 			 n->nhosts ? addr_format((struct sockaddr *)&n->hosts[n->srflx_base].addr, true, b) : "-",
 			 addr_format((const struct sockaddr *)from, true, c));
-		for (unsigned i = 0; i < n->npeers; i++)
-			peer_local_cands_changed(n->peers[i], now_ms);
+		if (had) {
+			log_info("gather: server-reflexive address changed from %s",
+				 addr_format((struct sockaddr *)&old, true, a));
+			roam_local_changed(n, NULL, 0, now_ms, "server-reflexive address changed");
+		} else {
+			for (unsigned i = 0; i < n->npeers; i++)
+				peer_local_cands_changed(n->peers[i], now_ms);
+		}
 	}
 	return true;
 }
@@ -197,7 +240,10 @@ void gather_tick(struct node *n, uint64_t now_ms)
 		if (n->stun_running)
 			stun_flush(n);
 	} else if (n->stun_retry_ms && now_ms >= n->stun_retry_ms) {
-		gather_stun_start(n, now_ms);
+		if (n->stun_refresh)
+			gather_stun_refresh(n, now_ms);
+		else
+			gather_stun_start(n, now_ms);
 		if (n->stun_running)
 			stun_flush(n);
 	}

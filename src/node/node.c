@@ -42,8 +42,9 @@
 #include "log.h"
 #include "node.h"
 #include "social.h"
+#include "roam.h"
 
-enum { SIG_RUN_TIMEOUT_MS = 50, EP_TUN = 1, EP_UDP, EP_TIMER, EP_EVENT, EP_CTL, EP_DNS };
+enum { SIG_RUN_TIMEOUT_MS = 50, EP_TUN = 1, EP_UDP, EP_TIMER, EP_EVENT, EP_CTL, EP_DNS, EP_NETMON };
 
 /* node_ctl.c */
 int node_ctl_status(void *ctx, struct ctl_node_status *st);
@@ -257,6 +258,8 @@ static void *sig_main(void *arg)
 		return NULL;
 	}
 	while (!atomic_load(&n->sig_stop)) {
+		if (atomic_exchange(&n->xmpp_probe, false))
+			xmpp_sig_probe(n->sig);
 		struct sig_item *it = q_take_all(&n->outq);
 		for (struct sig_item *i = it; i; i = i->next)
 			sig_outgoing(n, i);
@@ -409,6 +412,8 @@ static void drain_inq(struct node *n, uint64_t now_ms)
 			log_info("xmpp: %s", xmpp_sig_state_name((enum xmpp_sig_state)it->state));
 			if (it->state != XMPP_SIG_ONLINE)
 				n->xmpp_epoch++;
+			else
+				roam_xmpp_online(n, now_ms);
 			break;
 		case SIG_PEER_UP: {
 			struct peer *p = peer_get(n, it->jid, now_ms, true);
@@ -513,10 +518,11 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	int rc;
 
 	n->conf = conf;
-	n->udp_fd = n->epfd = n->timerfd = n->evfd = n->dns_fd = -1;
+	n->udp_fd = n->epfd = n->timerfd = n->evfd = n->dns_fd = n->nl_fd = -1;
 	n->start_ms = node_now_ms();
 	atomic_init(&n->stop, false);
 	atomic_init(&n->sig_stop, false);
+	atomic_init(&n->xmpp_probe, false);
 	atomic_init(&n->xmpp_state, XMPP_SIG_OFFLINE);
 	q_init(&n->inq);
 	q_init(&n->outq);
@@ -561,6 +567,11 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	gather_hosts(n);
 	if (n->social && conf->social_dns && social_dns_open(n) == 0 && (rc = ep_add(n, n->dns_fd, EP_DNS)) < 0)
 		return rc;
+	if ((rc = netmon_open(n)) < 0)
+		log_warn("netmon: no rtnetlink socket (%s); address changes are seen only through STUN",
+			 strerror(-rc));
+	else if ((rc = ep_add(n, n->nl_fd, EP_NETMON)) < 0)
+		return rc;
 	if (conf->control_socket) {
 		static const struct ctl_ops ops = { node_ctl_status, node_ctl_peers, node_ctl_friends,
 						    node_ctl_friend_cmd };
@@ -591,11 +602,14 @@ static void arm_timer(struct node *n, uint64_t deadline, uint64_t *armed)
 
 static uint64_t run_timers(struct node *n, uint64_t now_ms)
 {
+	netmon_tick(n, now_ms);
 	gather_tick(n, now_ms);
 	relay_tick(n, now_ms);
 	uint64_t d = gather_deadline(n), rd = relay_deadline(n);
 	if (rd < d)
 		d = rd;
+	if (netmon_deadline(n) < d)
+		d = netmon_deadline(n);
 	if (n->ctl) {
 		uint64_t cd = ctl_server_next_deadline(n->ctl);
 		if (now_ms >= cd)
@@ -669,6 +683,9 @@ int node_run(struct node *n)
 			case EP_DNS:
 				social_dns_input(n);
 				break;
+			case EP_NETMON:
+				netmon_input(n, now);
+				break;
 			}
 		}
 	}
@@ -714,6 +731,7 @@ void node_free(struct node *n)
 	ctl_server_free(n->ctl);
 	n->ctl = NULL;
 	tun_close(&n->tun);
+	netmon_close(n);
 	int fds[] = { n->udp_fd, n->epfd, n->timerfd, n->evfd };
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

@@ -33,6 +33,8 @@ enum {
 	NODE_HEADROOM = TUNNEL_DATA_HEADER_LEN,
 	NODE_STUN_RETRY_MS = 30000, /* after every STUN server failed */
 	NODE_GONE_GRACE_MS = 5000,  /* unavailable presence -> link teardown */
+	NODE_SRFLX_REFRESH_MS = 20000, /* STUN binding again (-20% jitter) */
+	NODE_NETMON_SETTLE_MS = 200, /* address events are handled this long after the last */
 };
 
 /* One host candidate; its index is the ICE base id. */
@@ -115,6 +117,11 @@ struct node {
 	uint64_t stun_retry_ms;
 	bool stun_timed_out; /* the last round: every STUN server was silent */
 	struct relay relay;
+	bool stun_refresh; /* stun_retry_ms is a refresh to the same server */
+
+	/* netmon.c: rtnetlink address/link events */
+	int nl_fd;
+	uint64_t netmon_due_ms; /* gather hosts again at this time (0: none) */
 
 	/* links */
 	unsigned npeers;
@@ -134,6 +141,7 @@ struct node {
 	struct xmpp_sig *sig; /* owned by the signalling thread */
 	struct sig_queue inq, outq;
 	atomic_int xmpp_state;
+	atomic_bool xmpp_probe; /* data thread -> signalling: check the connection */
 	unsigned xmpp_epoch; /* data thread: bumped whenever XMPP leaves "online" */
 
 	/* data path */
@@ -169,6 +177,8 @@ void node_friend_cmd(struct node *n, enum xmpp_friend_cmd cmd, const char *bare)
 /* gather.c */
 int gather_hosts(struct node *n);
 void gather_stun_start(struct node *n, uint64_t now_ms);
+/* STUN binding again to the server that answered last (NAT changes). */
+void gather_stun_refresh(struct node *n, uint64_t now_ms);
 /* A datagram from a STUN server; true when consumed. */
 bool gather_stun_input(struct node *n, const struct sockaddr_in *from, uint32_t base_id, const uint8_t *buf,
 		       size_t len, uint64_t now_ms);
@@ -184,6 +194,14 @@ void send_from_tun(struct node *n, uint64_t now_ms);
 /* One datagram from base_id to dst (STUN, handshakes, keepalives). */
 int node_udp_send(struct node *n, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf,
 		  size_t len);
+
+/* netmon.c: watches IPv4 addresses and links with rtnetlink; a change
+ * gathers the host candidates again and restarts ICE on every link. */
+int netmon_open(struct node *n);
+void netmon_input(struct node *n, uint64_t now_ms);
+void netmon_tick(struct node *n, uint64_t now_ms);
+uint64_t netmon_deadline(const struct node *n);
+void netmon_close(struct node *n);
 
 /* receive.c */
 void receive_udp(struct node *n, uint64_t now_ms);

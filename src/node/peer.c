@@ -17,6 +17,7 @@
 #include "log.h"
 #include "social.h"
 #include "node.h"
+#include "roam.h"
 #include "tunnel_packet.h"
 
 enum {
@@ -292,6 +293,7 @@ void peer_restart(struct peer *p, uint64_t now_ms, const char *why)
 {
 	p->ice_on = false;
 	p->retry_ms = 0;
+	p->ice_restarting = false;
 	if (p->have_info)
 		reset_sessions(p);
 	peer_set_state(p, PEER_NEW, now_ms, why);
@@ -412,6 +414,8 @@ static void on_offer(struct peer *p, const struct signal_msg *m, uint64_t now_ms
 		add_remote(p, m, now_ms);
 	}
 	fill_msg(p, SIGNAL_ANSWER, &ans, 0);
+	ans.has_offer_ufrag = true;
+	snprintf(ans.offer_ufrag, sizeof(ans.offer_ufrag), "%s", m->ufrag);
 	node_signal_send(p->node, p->jid, &ans);
 	log_info("peer %s: answer sent (ufrag %s, %u candidates)", p->jid, p->lufrag, ans.n_cands);
 	if (!same && p->state != PEER_UP)
@@ -427,9 +431,15 @@ static void on_answer(struct peer *p, const struct signal_msg *m, uint64_t now_m
 		log_debug("peer %s: unexpected answer in state %s; ignored", p->jid, peer_state_name(p->state));
 		return;
 	}
+	if (m->has_offer_ufrag && strcmp(m->offer_ufrag, p->lufrag) != 0) {
+		log_info("peer %s: answer to an older offer (%s, ours is %s); ignored", p->jid, m->offer_ufrag,
+			 p->lufrag);
+		return;
+	}
 	if (!set_info(p, m))
 		return;
-	log_info("peer %s: answer received (ufrag %s, %u candidates)", p->jid, m->ufrag, m->n_cands);
+	log_info("peer %s: answer received (ufrag %s, %u candidates%s)", p->jid, m->ufrag, m->n_cands,
+		 restart ? ", ICE restart" : "");
 	ice_agent_set_remote_credentials(&p->ice, m->ufrag, m->pwd);
 	snprintf(p->rufrag, sizeof(p->rufrag), "%s", m->ufrag);
 	add_remote(p, m, now_ms);
@@ -519,6 +529,7 @@ static void ice_events(struct peer *p, uint64_t now_ms)
 			log_warn("peer %s: ICE failed: %s", p->jid, why);
 			p->ice_on = false;
 			p->have_path = false;
+			p->ice_restarting = false;
 			if (p->fail_backoff_ms < PEER_FAIL_RETRY_MS)
 				p->fail_backoff_ms = PEER_FAIL_RETRY_MS;
 			else if (p->fail_backoff_ms < PEER_FAIL_RETRY_MAX_MS)
@@ -581,6 +592,7 @@ void peer_tick(struct peer *p, uint64_t now_ms)
 		if (sd < d)
 			d = sd;
 	}
+	roam_tick(p, now_ms);
 	if (p->retry_ms) {
 		if (now_ms >= p->retry_ms && p->controlling &&
 		    (p->state == PEER_OFFERED || p->state == PEER_FAILED ||

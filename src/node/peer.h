@@ -81,6 +81,16 @@ struct peer {
 	 * everyone just before it closes) or the peer came back. */
 	uint64_t gone_ms;
 	unsigned gone_epoch;
+
+	/* Roaming (roam.c): an ICE restart of a link that stays up. */
+	uint64_t roam_restart_ms; /* when the last roaming restart began */
+	uint64_t path_rx_ms;     /* last authenticated packet from the endpoint */
+	uint64_t tx_seen;        /* tx_packets at the last roam_tick... */
+	uint64_t tx_active_ms;   /* ...and when it last grew */
+	uint64_t silent_check_ms; /* last STUN check because the peer fell silent */
+	bool restart_asked;      /* controlled: restart requested, no offer yet */
+	uint64_t restart_ask_ms;
+	char restart_ask_ufrag[SIGNAL_UFRAG_MAX + 1]; /* the peer's ufrag then */
 };
 
 struct peer *peer_new(struct node *n, const char *jid, const uint8_t id[SIGNAL_ID_LEN], uint64_t now_ms);

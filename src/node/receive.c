@@ -14,6 +14,7 @@
 #include "log.h"
 #include "node.h"
 #include "social.h"
+#include "roam.h"
 #include "stun_msg.h"
 #include "tunnel_packet.h"
 
@@ -53,6 +54,7 @@ static void on_data(struct node *n, struct node_slot *s, const struct tunnel_pac
 		n->cnt.tunnel_bad++;
 		return;
 	}
+	roam_rx(p, s->base_id, &s->addr, now_ms);
 	if (p->state == PEER_HANDSHAKE)
 		peer_handshake_done(p, now_ms);
 	if (p->nstaged) /* a responder may send once the initiator's first packet arrived */
@@ -91,6 +93,7 @@ static void on_initiation(struct node *n, struct node_slot *s, uint64_t now_ms)
 	}
 	struct peer *p = (struct peer *)sp;
 	use_source_if_pathless(p, s);
+	roam_rx(p, s->base_id, &s->addr, now_ms);
 	/* Answer where the initiation came from: it authenticated. */
 	node_udp_send(n, s->base_id, &s->addr, n->ctl_buf, len);
 	log_info("peer %s: handshake initiation from %s answered", p->jid,
@@ -110,6 +113,7 @@ static void on_response(struct node *n, struct node_slot *s, const struct tunnel
 			return;
 		}
 		use_source_if_pathless(p, s);
+		roam_rx(p, s->base_id, &s->addr, now_ms);
 		peer_handshake_done(p, now_ms);
 		peer_send_keepalive(p, now_ms); /* confirms the keypair to the responder */
 		return;

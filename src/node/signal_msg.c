@@ -30,7 +30,7 @@ static const char *const type_names[] = { "host", "srflx", "prflx", "relay" };
 
 const char *signal_kind_name(enum signal_kind k)
 {
-	return k >= SIGNAL_HELLO && k <= SIGNAL_BYE ? kind_names[k] : "?";
+	return k >= SIGNAL_HELLO && k <= SIGNAL_KIND_LAST ? kind_names[k] : "?";
 }
 
 const char *signal_cand_type_name(enum signal_cand_type t)
@@ -346,7 +346,7 @@ static const char *check_kind_fields(const struct signal_msg *m)
 
 const char *signal_msg_check(const struct signal_msg *m)
 {
-	if (m->kind < SIGNAL_HELLO || m->kind > SIGNAL_BYE)
+	if (m->kind < SIGNAL_HELLO || m->kind > SIGNAL_KIND_LAST)
 		return "unknown kind";
 	if (m->has_ip4) {
 		struct sockaddr_storage ss = { .ss_family = AF_INET };
@@ -358,6 +358,8 @@ const char *signal_msg_check(const struct signal_msg *m)
 		return "\"ufrag\" must be 4 to 32 ice-chars";
 	if (m->has_ice && !is_ice_chars(m->pwd, SIGNAL_PWD_MIN, SIGNAL_PWD_MAX))
 		return "\"pwd\" must be 22 to 256 ice-chars";
+	if (m->has_offer_ufrag && !is_ice_chars(m->offer_ufrag, SIGNAL_UFRAG_MIN, SIGNAL_UFRAG_MAX))
+		return "\"offer\" must be 4 to 32 ice-chars";
 	if (m->n_cands > SIGNAL_MAX_CANDS)
 		return "more than 16 candidates";
 	for (unsigned i = 0; i < m->n_cands; i++) {
@@ -376,7 +378,8 @@ bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b)
 	    (a->has_ip4 && a->ip4.s_addr != b->ip4.s_addr) || a->has_ice != b->has_ice ||
 	    (a->has_ice && (strcmp(a->ufrag, b->ufrag) || strcmp(a->pwd, b->pwd))) ||
 	    a->has_tiebreaker != b->has_tiebreaker || (a->has_tiebreaker && a->tiebreaker != b->tiebreaker) ||
-	    a->n_cands != b->n_cands)
+	    a->has_offer_ufrag != b->has_offer_ufrag ||
+	    (a->has_offer_ufrag && strcmp(a->offer_ufrag, b->offer_ufrag)) || a->n_cands != b->n_cands)
 		return false;
 	for (unsigned i = 0; i < a->n_cands && i < SIGNAL_MAX_CANDS; i++) {
 		const struct signal_cand *x = &a->cands[i], *y = &b->cands[i];
@@ -430,6 +433,8 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 		put(&o, ",\"ufrag\":\"%s\",\"pwd\":\"%s\"", m->ufrag, m->pwd);
 	if (m->has_tiebreaker)
 		put(&o, ",\"tiebreaker\":\"%016llx\"", (unsigned long long)m->tiebreaker);
+	if (m->has_offer_ufrag)
+		put(&o, ",\"offer\":\"%s\"", m->offer_ufrag);
 	if (m->n_cands) {
 		put(&o, ",\"cands\":[");
 		for (unsigned i = 0; i < m->n_cands; i++) {
@@ -490,7 +495,7 @@ static int decode_header(struct signal_msg *m, const json_t *root)
 	if (!json_is_integer(v) || json_integer_value(v) != SIGNAL_VERSION)
 		return bad(m, "\"v\" must be %d", SIGNAL_VERSION);
 	const json_t *k = json_object_get(root, "kind");
-	for (int i = SIGNAL_HELLO; json_is_string(k) && i <= SIGNAL_BYE; i++)
+	for (int i = SIGNAL_HELLO; json_is_string(k) && i <= SIGNAL_KIND_LAST; i++)
 		if (strcmp(json_string_value(k), kind_names[i]) == 0)
 			m->kind = (enum signal_kind)i;
 	if (!m->kind)
@@ -535,6 +540,13 @@ static int decode_ice(struct signal_msg *m, const json_t *root)
 	memcpy(m->ufrag, u, un + 1);
 	memcpy(m->pwd, p, pn + 1);
 	m->has_ice = true;
+	ru = opt_str(root, "offer", &u, &un);
+	if (ru < 0 || un > SIGNAL_UFRAG_MAX)
+		return bad(m, "\"offer\" must be a string of at most %d characters", SIGNAL_UFRAG_MAX);
+	if (ru > 0) {
+		memcpy(m->offer_ufrag, u, un + 1);
+		m->has_offer_ufrag = true;
+	}
 	return 0;
 }
 

@@ -31,6 +31,7 @@ enum signal_kind {
 	SIGNAL_ANSWER,     /* accept a link: same fields as an offer */
 	SIGNAL_CANDIDATES, /* trickled candidates: ufrag/pwd and >= 1 cand */
 	SIGNAL_BYE,        /* tear the link down: id only */
+	SIGNAL_KIND_LAST = SIGNAL_BYE,
 };
 
 /* Same order as the ICE module's enum ice_cand_type. */
@@ -59,6 +60,10 @@ struct signal_msg {
 	char pwd[SIGNAL_PWD_MAX + 1];
 	bool has_tiebreaker;
 	uint64_t tiebreaker;
+	/* In an answer: the ufrag of the offer it answers, so that an answer
+	 * to an older offer (offers crossed) is recognised and ignored. */
+	bool has_offer_ufrag;
+	char offer_ufrag[SIGNAL_UFRAG_MAX + 1];
 	unsigned n_cands;
 	struct signal_cand cands[SIGNAL_MAX_CANDS];
 	/* Set by decode, not encoded: candidates with a transport or type this

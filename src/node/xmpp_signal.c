@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
@@ -24,7 +25,21 @@ struct xmpp_sig {
 	unsigned attempt;
 	bool ping_outstanding;
 	bool release_conn; /* disconnected: release on the next run */
+	int fd;            /* the connection's socket, -1 when unknown */
 };
+
+/* libstrophe creates the socket inside xmpp_connect_client() and shows
+ * it only to the sockopt callback, which gets no user data: the instance
+ * connecting right now is remembered here (one thread runs all of them). */
+static struct xmpp_sig *connecting_sig;
+
+static int on_sockopt(xmpp_conn_t *conn, void *sock)
+{
+	(void)conn;
+	if (connecting_sig)
+		connecting_sig->fd = *(int *)sock;
+	return 0;
+}
 
 static const char *const state_names[] = { "offline", "connecting", "online" };
 
@@ -81,6 +96,7 @@ struct xmpp_sig *xmpp_sig_new(const struct xmpp_sig_conf *conf, const struct xmp
 	if (!s->conf.ping_timeout_s)
 		s->conf.ping_timeout_s = 10;
 	s->ops = *ops;
+	s->fd = -1;
 	xmpp_initialize();
 	s->logger = (xmpp_log_t){ strophe_log, s };
 	s->ctx = xmpp_ctx_new(NULL, &s->logger);
@@ -312,16 +328,8 @@ static int on_ping_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	return 0;
 }
 
-/* XEP-0199 keepalive: a ping unanswered for a whole interval means the
- * connection is dead even if TCP has not noticed. */
-static int on_ping_timer(xmpp_conn_t *conn, void *ud)
+static void send_ping(struct xmpp_sig *s, xmpp_conn_t *conn)
 {
-	struct xmpp_sig *s = ud;
-	if (s->ping_outstanding) {
-		log_warn("xmpp: server did not answer a ping; reconnecting");
-		xmpp_disconnect(conn);
-		return 0;
-	}
 	char *id = xmpp_uuid_gen(s->ctx);
 	xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "get", id);
 	xmpp_stanza_t *ping = xmpp_stanza_new(s->ctx);
@@ -334,7 +342,43 @@ static int on_ping_timer(xmpp_conn_t *conn, void *ud)
 	xmpp_stanza_release(iq);
 	xmpp_free(s->ctx, id);
 	s->ping_outstanding = true;
+}
+
+/* XEP-0199 keepalive: a ping unanswered for a whole interval means the
+ * connection is dead even if TCP has not noticed. */
+static int on_ping_timer(xmpp_conn_t *conn, void *ud)
+{
+	struct xmpp_sig *s = ud;
+	if (s->ping_outstanding) {
+		log_warn("xmpp: server did not answer a ping; reconnecting");
+		xmpp_disconnect(conn);
+		return 0;
+	}
+	send_ping(s, conn);
 	return 1;
+}
+
+static int on_probe_timeout(xmpp_conn_t *conn, void *ud)
+{
+	struct xmpp_sig *s = ud;
+	if (s->ping_outstanding) {
+		log_warn("xmpp: no answer to the ping after an address change; reconnecting");
+		/* A graceful close would wait for a server that cannot answer. */
+		if (s->fd >= 0)
+			shutdown(s->fd, SHUT_RDWR);
+		else
+			xmpp_disconnect(conn);
+	}
+	return 0; /* one shot */
+}
+
+void xmpp_sig_probe(struct xmpp_sig *s)
+{
+	if (s->state != XMPP_SIG_ONLINE || !s->conn || s->release_conn)
+		return;
+	log_info("xmpp: local address changed; checking the server connection");
+	send_ping(s, s->conn);
+	xmpp_timed_handler_add(s->conn, on_probe_timeout, XMPP_PROBE_TIMEOUT_MS, s);
 }
 
 static void send_initial(struct xmpp_sig *s)
@@ -378,6 +422,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
 	roster_clear_presence(&s->roster);
 	s->next_attempt_ms = s->now_ms + wait;
 	s->release_conn = true;
+	s->fd = -1;
 	set_state(s, XMPP_SIG_OFFLINE);
 }
 
@@ -403,8 +448,13 @@ static void sig_connect(struct xmpp_sig *s)
 		xmpp_conn_set_cafile(s->conn, s->conf.ca_file);
 	if (!s->conf.tls_verify)
 		xmpp_conn_set_certfail_handler(s->conn, accept_any_cert);
+	xmpp_conn_set_sockopt_callback(s->conn, on_sockopt);
 	set_state(s, XMPP_SIG_CONNECTING);
-	if (xmpp_connect_client(s->conn, s->conf.host, s->conf.port, on_conn, s) != XMPP_EOK)
+	s->fd = -1;
+	connecting_sig = s;
+	int rc = xmpp_connect_client(s->conn, s->conf.host, s->conf.port, on_conn, s);
+	connecting_sig = NULL;
+	if (rc != XMPP_EOK)
 		on_conn(s->conn, XMPP_CONN_FAIL, -1, NULL, s);
 }
 

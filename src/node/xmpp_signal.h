@@ -12,7 +12,10 @@
 #include "xmpp_roster.h"
 
 #define XMPP_SIGNAL_NS "urn:ipop:signal:1"
-enum { XMPP_SIGNAL_MAX_BODY = 4096 };
+enum {
+	XMPP_SIGNAL_MAX_BODY = 4096,
+	XMPP_PROBE_TIMEOUT_MS = 3000, /* xmpp_sig_probe: answer within this or reconnect */
+};
 
 enum xmpp_tls_mode { XMPP_TLS_REQUIRED = 0, XMPP_TLS_OPTIONAL, XMPP_TLS_OFF };
 
@@ -72,6 +75,10 @@ int xmpp_sig_send(struct xmpp_sig *s, const char *full_jid, const char *body);
  * A request from a JID we asked ourselves is approved at once. Returns 0,
  * -ENOTCONN or -EINVAL (not a bare JID). */
 int xmpp_sig_friend(struct xmpp_sig *s, enum xmpp_friend_cmd cmd, const char *bare);
+/* The node's address changed, so the TCP connection may be dead: pings
+ * the server now and reconnects unless it answers within
+ * XMPP_PROBE_TIMEOUT_MS. */
+void xmpp_sig_probe(struct xmpp_sig *s);
 enum xmpp_sig_state xmpp_sig_state(const struct xmpp_sig *s);
 const char *xmpp_sig_state_name(enum xmpp_sig_state st);
 /* Exponential backoff with +-25% jitter: 1 s, 2 s, ... capped at 60 s.

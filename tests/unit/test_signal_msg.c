@@ -48,6 +48,10 @@ static void full_msg(struct signal_msg *m, enum signal_kind kind, unsigned n)
 	strcpy(m->ufrag, "uF+/");
 	strcpy(m->pwd, "pAsSwOrD0123456789+/xy");
 	m->tiebreaker = 0xfedcba9876543210ull;
+	if (kind == SIGNAL_ANSWER) {
+		m->has_offer_ufrag = true;
+		strcpy(m->offer_ufrag, "oFfR");
+	}
 	m->n_cands = n;
 	for (unsigned i = 0; i < n; i++) {
 		struct signal_cand *c = &m->cands[i];
@@ -88,7 +92,7 @@ static void test_roundtrip_every_kind(void **state)
 	(void)state;
 	struct signal_msg *m = malloc(sizeof(*m));
 	assert_non_null(m);
-	for (int k = SIGNAL_HELLO; k <= SIGNAL_BYE; k++) {
+	for (int k = SIGNAL_HELLO; k <= SIGNAL_KIND_LAST; k++) {
 		full_msg(m, (enum signal_kind)k, 5);
 		roundtrip(m);
 	}
@@ -203,6 +207,10 @@ static void test_each_refusal(void **state)
 		  "\"pwd\":\"012345678901234567890\"}", "\"pwd\" must be 22 to 256" },
 		{ "{\"v\":1,\"kind\":\"offer\",\"from\":\"@F\",\"key\":\"@K\",\"ip4\":\"10.0.0.1\",\"ufrag\":\"abcd\","
 		  "\"pwd\":\"0123456789012345678901\",\"tiebreaker\":\"123\"}", "\"tiebreaker\" must be 16 hex" },
+		{ "{\"v\":1,\"kind\":\"answer\",\"from\":\"@F\",\"key\":\"@K\",\"ip4\":\"10.0.0.1\",\"ufrag\":\"abcd\","
+		  "\"pwd\":\"0123456789012345678901\",\"offer\":\"a:b\"}", "\"offer\" must be 4 to 32" },
+		{ "{\"v\":1,\"kind\":\"answer\",\"from\":\"@F\",\"key\":\"@K\",\"ip4\":\"10.0.0.1\",\"ufrag\":\"abcd\","
+		  "\"pwd\":\"0123456789012345678901\",\"offer\":7}", "\"offer\" must be a string" },
 		{ "{\"v\":1,\"kind\":\"candidates\",\"from\":\"@F\",\"ufrag\":\"abcd\",\"pwd\":\"@P\"}",
 		  "at least one candidate" },
 		{ "{\"v\":1,\"kind\":\"bye\",\"from\":\"@F\",\"cands\":[\"1 1 udp 1 192.0.2.1 1 typ host\"]}",
