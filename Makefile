@@ -71,7 +71,7 @@ $(B)/ipop-turnserver: $(B)/obj/src/turnserver/main.o $(B)/libturnsrv.a $(B)/libi
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/ipopd: $(B)/obj/src/node/main.o $(B)/libnode.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/ipopctl: $(B)/obj/src/ctl/main.o $(B)/libctl.a $(B)/libipop.a
+$(B)/ipopctl: $(B)/obj/src/ctl/main.o $(B)/libctl.a $(B)/libnode.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libturnsrv.a $(B)/libipop.a
 	@mkdir -p $(dir $@)

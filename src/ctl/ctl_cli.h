@@ -20,6 +20,7 @@ enum {
 
 struct ctl_cli {
 	const char *socket;
+	const char *config; /* -c: the node's config.json (netcheck), NULL: default */
 	bool json;   /* machine-readable output */
 	bool color;  /* ANSI colours: only when stdout is a terminal */
 	FILE *out, *err;
@@ -33,6 +34,7 @@ int ctl_cmd_peers(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_friends(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_friend(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_hosts(struct ctl_cli *c, int argc, char **argv);
+int ctl_cmd_netcheck(struct ctl_cli *c, int argc, char **argv);
 
 /* ---- ctl_cli.c: I/O glue ---- */
 /* Sends req; on failure prints "ipopctl: REASON" to c->err and returns

@@ -13,7 +13,6 @@
 
 static int cmd_help(struct ctl_cli *c, int argc, char **argv);
 
-/* Later: netcheck. */
 static const struct {
 	const char *name, *args, *summary;
 	ctl_cli_fn fn;
@@ -24,18 +23,21 @@ static const struct {
 	{ "friend", "add|accept|remove JID", "ask JID to be friends, accept their request, or end it",
 	  ctl_cmd_friend },
 	{ "hosts", "", "print /etc/hosts lines for the friends (ADDRESS user.ipop)", ctl_cmd_hosts },
+	{ "netcheck", "", "probe the network without the daemon: UDP, public address, NAT kind, relays",
+	  ctl_cmd_netcheck },
 	{ "help", "", "show this help", cmd_help },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: ipopctl [-s PATH | -i IFNAME] [--json] [COMMAND [ARGS]]\n\n"
+	fprintf(f, "Usage: ipopctl [-s PATH | -i IFNAME] [-c CONFIG] [--json] [COMMAND [ARGS]]\n\n"
 		   "Commands (default: status):\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %-21s %s\n", commands[i].name, commands[i].args, commands[i].summary);
 	fprintf(f, "\nOptions:\n"
 		   "  -s, --socket PATH  the daemon's control socket (default " CTL_DEFAULT_SOCKET ")\n"
 		   "  -i, --interface IF the socket of the daemon for interface IF (" CTL_RUN_DIR "/IF.sock)\n"
+		   "  -c, --config FILE  the node's config.json, for netcheck (default /etc/ipop/config.json)\n"
 		   "  -j, --json         JSON output for scripts\n"
 		   "  -h, --help         show this help\n\n"
 		   "Exit status: 0 ok, 1 the daemon reported an error, 2 usage error,\n"
@@ -71,6 +73,12 @@ static int parse_options(struct ctl_cli *c, int *argc, char **argv, char *sock_b
 			opts_done = true;
 		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--json") == 0) {
 			c->json = true;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= *argc || !*argv[i + 1]) {
+				fprintf(stderr, "ipopctl: %s needs a file name (see ipopctl help)\n", a);
+				return CTL_EXIT_USAGE;
+			}
+			c->config = argv[++i];
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			argv[out++] = (char *)"help";
 		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0 || strcmp(a, "-i") == 0 ||
