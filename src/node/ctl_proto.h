@@ -1,6 +1,6 @@
 /* The control protocol between ipopd and ipopctl, and the status records
  * the daemon fills for it. Header-only, so that ipopctl (which does not
- * link libnode.a) shares the constants with the server.
+ * link the daemon parts of libnode.a) shares the constants with the server.
  *
  * Wire format (docs/ipopctl.md): the client connects to the daemon's UNIX
  * stream socket and writes ONE request line, "COMMAND[ ARG]...\n", at most

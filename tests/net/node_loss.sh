@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# ipopd issue 4 case (h): 10% random packet loss on the underlay. The
+# "internet" router between the two NATs drops each forwarded packet with
+# probability 0.1 (iptables statistic), both directions, from before the
+# nodes start: XMPP, STUN, ICE checks, handshakes and data all cross it.
+# The link must come up, carry pings and a sha256-checked 50 MiB TCP
+# transfer, and stay up (no state change after "up") throughout.
+# Topology: lib_nat.sh (alice behind ra, bob behind rb, servers behind inet).
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+source "$(dirname "$0")/lib_nat.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
+lib_init loss
+need_cmd prosody prosodyctl python3 openssl ping ss iptables
+need_root
+node_bins
+MB=${XFER_MB:-50}
+
+nat_lab
+ns_exec inet iptables -A FORWARD -m statistic --mode random --probability 0.1 -j DROP ||
+	fail "iptables statistic in inet"
+nat_lab_nodes
+pass "link up through both NATs with 10% loss on the underlay"
+
+ok=0
+for ((k = 0; k < 5; k++)); do vpn_ping a 172.31.0.2 && vpn_ping b 172.31.0.1 && { ok=1; break; }; done
+[ $ok = 1 ] || { node_logs; fail "no ping across the VPN"; }
+pass "ping both ways across the VPN"
+
+ups_a=$(grep -c -- '-> up (' "$LIB_TMP/alice.log")
+ups_b=$(grep -c -- '-> up (' "$LIB_TMP/bob.log")
+vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "transfer alice -> bob"; }
+pass "$MB MiB TCP transfer alice -> bob with 10% loss, sha256 verified"
+
+drops=$(ns_exec inet iptables -L FORWARD -v -x -n | awk '/statistic/ {print $1}')
+echo "packets dropped by the 10% rule: $drops"
+[ "${drops:-0}" -gt 1000 ] || fail "the loss rule dropped only ${drops:-0} packets: not exercised"
+
+# Stayed up: no transition out of "up" since the link came up.
+for n in alice bob; do
+	if grep -E 'up -> |ICE failed' "$LIB_TMP/$n.log"; then
+		node_logs
+		fail "$n's link left the up state under loss"
+	fi
+done
+[ "$(grep -c -- '-> up (' "$LIB_TMP/alice.log")" = "$ups_a" ] &&
+	[ "$(grep -c -- '-> up (' "$LIB_TMP/bob.log")" = "$ups_b" ] || fail "the link was set up again during the transfer"
+read -r st path ep <<<"$(node_path_json alice 172.31.0.2)"
+[ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 203.0.113.2:* ]] ||
+	{ node_ctl alice --json peers; fail "alice's path is '$st $path $ep', expected up direct 203.0.113.2:*"; }
+read -r st path ep2 <<<"$(node_path_json bob 172.31.0.1)"
+[ "$st" = up ] && [ "$path" = direct ] && [[ $ep2 == 198.51.100.2:* ]] ||
+	{ node_ctl bob --json peers; fail "bob's path is '$st $path $ep2', expected up direct 198.51.100.2:*"; }
+pass "stayed up throughout; ipopctl: direct, alice -> $ep, bob -> $ep2"
