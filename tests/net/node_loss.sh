@@ -4,7 +4,8 @@
 # probability 0.1 (iptables statistic), both directions, from before the
 # nodes start: XMPP, STUN, ICE checks, handshakes and data all cross it.
 # The link must come up, carry pings and a sha256-checked 50 MiB TCP
-# transfer, and stay up (no state change after "up") throughout.
+# transfer paced over ~40 s, and stay up (no state change after "up")
+# throughout.
 # Topology: lib_nat.sh (alice behind ra, bob behind rb, servers behind inet).
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -31,8 +32,11 @@ pass "ping both ways across the VPN"
 
 ups_a=$(grep -c -- '-> up (' "$LIB_TMP/alice.log")
 ups_b=$(grep -c -- '-> up (' "$LIB_TMP/bob.log")
-vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "transfer alice -> bob"; }
+# Paced to last ~40 s, longer than ICE's 30 s consent timeout: a link that
+# lost consent (or went silent) under loss would show up here.
+vpn_xfer a b 172.31.0.2 "$MB" 1.2 || { node_logs; fail "transfer alice -> bob"; }
 pass "$MB MiB TCP transfer alice -> bob with 10% loss, sha256 verified"
+vpn_ping a 172.31.0.2 || vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after the transfer"; }
 
 drops=$(ns_exec inet iptables -L FORWARD -v -x -n | awk '/statistic/ {print $1}')
 echo "packets dropped by the 10% rule: $drops"
