@@ -278,7 +278,41 @@ static int open_peer_socket(const struct opts *o, struct sockaddr_storage *bound
 	return fd;
 }
 
-static uint64_t drain_fd(int fd)
+/* One-way latency client -> relay -> peer, forward direction only: the
+ * client stamps its send time (CLOCK_MONOTONIC ns) into the first 8
+ * payload bytes; the peer socket reads it back. It includes the
+ * generator's own polling delay (it checks its sockets between send rounds
+ * and short sleeps), the same for every server. 10 us buckets up to 100 ms. */
+enum { LAT_BUCKET_US = 10, LAT_BUCKETS = 10000 };
+static uint64_t lat_hist[LAT_BUCKETS + 1];
+static uint64_t lat_n;
+
+static void lat_record(const uint8_t *payload, size_t len)
+{
+	uint64_t t;
+	if (len < sizeof(t))
+		return;
+	memcpy(&t, payload, sizeof(t));
+	uint64_t now = now_ns();
+	if (t == 0 || t > now)
+		return;
+	uint64_t b = (now - t) / 1000u / LAT_BUCKET_US;
+	lat_hist[b < LAT_BUCKETS ? b : LAT_BUCKETS]++;
+	lat_n++;
+}
+
+static double lat_pct_us(double p)
+{
+	uint64_t want = (uint64_t)((double)lat_n * p / 100.0), acc = 0;
+	for (int b = 0; b <= LAT_BUCKETS; b++) {
+		acc += lat_hist[b];
+		if (acc > want)
+			return (b + 0.5) * LAT_BUCKET_US;
+	}
+	return -1;
+}
+
+static uint64_t drain_fd(int fd, bool lat)
 {
 	static uint8_t bufs[RX_BATCH][2048];
 	static struct mmsghdr msgs[RX_BATCH];
@@ -296,6 +330,9 @@ static uint64_t drain_fd(int fd)
 		if (r <= 0)
 			break;
 		got += (uint64_t)r;
+		if (lat)
+			for (int i = 0; i < r; i++)
+				lat_record(bufs[i], msgs[i].msg_len);
 		if (r < RX_BATCH)
 			break;
 	}
@@ -308,17 +345,20 @@ static uint64_t drain_all(const struct opts *o, const int *pfd, int np, int nc)
 	uint64_t got = 0;
 	if (o->dir & DIR_FWD)
 		for (int p = 0; p < np; p++)
-			got += drain_fd(pfd[p]);
+			got += drain_fd(pfd[p], true);
 	if (o->dir & DIR_REV)
 		for (int i = 0; i < nc; i++)
 			if (cl[i].chan_ok)
-				got += drain_fd(cl[i].fd);
+				got += drain_fd(cl[i].fd, false);
 	return got;
 }
 
 /* client -> server: the prebuilt ChannelData, b times */
 static int send_fwd(struct load_client *lc, struct mmsghdr *msgs, struct iovec *iov, unsigned b)
 {
+	uint64_t t = now_ns();
+	if (lc->pkt_len >= STUN_CHANNEL_HEADER_LEN + (int)sizeof(t) && (lc->pkt[0] & 0xC0) == 0x40)
+		memcpy(lc->pkt + STUN_CHANNEL_HEADER_LEN, &t, sizeof(t));
 	for (unsigned m = 0; m < b; m++) {
 		iov[m].iov_base = lc->pkt;
 		iov[m].iov_len = (size_t)lc->pkt_len;
@@ -358,6 +398,8 @@ static void blast(const struct opts *o, int phase, long rate, int nc, const int 
 	uint64_t t_end = t0 + dur;
 
 	memset(msgs, 0, sizeof(msgs));
+	memset(lat_hist, 0, sizeof(lat_hist));
+	lat_n = 0;
 	for (;;) {
 		uint64_t now = now_ns();
 		if (now >= t_end)
@@ -413,6 +455,8 @@ static void blast(const struct opts *o, int phase, long rate, int nc, const int 
 		printf(" server_cpu_s=%.2f pkts_per_cpu_s=%.0f", cpu, cpu > 0 ? (double)recvd / cpu : 0.0);
 	if (have_busy)
 		printf(" server_cpu_busy_pct=%.1f", 100.0 * (double)(b1 - b0) / (double)(j1 - j0));
+	if (lat_n)
+		printf(" lat_p50_us=%.0f lat_p99_us=%.0f", lat_pct_us(50), lat_pct_us(99));
 	printf("\n");
 }
 
