@@ -92,6 +92,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_BOOL("daemon", cfg_false, CFGF_NONE),
 	CFG_STR("unpriv_user", NULL, CFGF_NONE),
 	CFG_INT("threads", 0, CFGF_NONE),
+	CFG_INT("rx_moderation_us", 200, CFGF_NONE),
 	CFG_STR("software", "ipop-turnserver", CFGF_NONE),
 	CFG_BOOL("syslog", cfg_false, CFGF_NONE),
 	/* ignored_keys */
@@ -780,6 +781,8 @@ static void check_process(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf
 	check_nonempty(c, cfg, "unpriv_user", conf->unpriv_user);
 	if (get_int(c, cfg, "threads", 0, 1024, &v))
 		conf->threads = (unsigned)v;
+	if (get_int(c, cfg, "rx_moderation_us", 0, 2000, &v))
+		conf->rx_moderation_us = (unsigned)v;
 	conf->software = dup_opt(cfg, "software");
 	if (conf->software && strlen(conf->software) > CONF_SOFTWARE_MAX)
 		report(c, line_of(c, cfg, "software", UINT32_MAX),

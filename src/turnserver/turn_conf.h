@@ -60,6 +60,7 @@ struct turn_conf {
 	bool daemon;
 	char *unpriv_user;
 	unsigned threads;            /* 0 = one per core */
+	unsigned rx_moderation_us;   /* worker sleep while traffic is dense; 0 = off */
 	char *software;              /* SOFTWARE attribute; "ipop-turnserver" */
 	bool syslog;                 /* log to syslog instead of stderr */
 };

@@ -18,15 +18,24 @@
 #include "log.h"
 #include "turn_conf.h"
 #include "turn_relay.h"
+#include "turn_udp_tx.h"
 
 enum {
-	BATCH = 64,          /* datagrams per recvmmsg / sendmmsg */
-	SLOT = 4096,         /* bytes per datagram slot; larger ones are dropped */
+	BATCH = 64,          /* datagrams per recvmmsg */
+	SLOT = 4096,         /* bytes per received datagram; larger ones are dropped */
 	RX_ROUNDS = 4,       /* recvmmsg calls per readiness event, for fairness */
 	ACCEPTS = 64,        /* accepts per readiness event */
 	MAX_EVENTS = 256,
 	SWEEP_MS = 1000,     /* housekeeping: tick, idle connections, stats */
 	CMSG_BYTES = 64,     /* fits in_pktinfo / in6_pktinfo */
+	/* Receive moderation: while datagrams come densely (an iteration got
+	 * at least MOD_MIN_DGRAMS after waiting less than MOD_DENSE_US), the
+	 * loop sleeps conf->rx_moderation_us before it polls again, so one
+	 * wakeup and one recvmmsg/sendmmsg (and GSO run) carry several times
+	 * more datagrams. A lone or sparse flow (pings, interactive traffic)
+	 * never waits: it never gets MOD_MIN_DGRAMS in one iteration. */
+	MOD_MIN_DGRAMS = 2,
+	MOD_DENSE_US = 1000,
 };
 
 enum ev_kind { EV_UDP, EV_TCP_LISTEN, EV_TLS_LISTEN, EV_RELAY, EV_STREAM, EV_STOP };
@@ -69,16 +78,6 @@ struct rx_batch {
 	uint8_t buf[BATCH][SLOT];
 };
 
-struct tx_batch {
-	unsigned n;
-	int fd[BATCH];
-	struct mmsghdr mm[BATCH];
-	struct iovec iov[BATCH];
-	struct sockaddr_storage to[BATCH];
-	uint8_t cmsg[BATCH][CMSG_BYTES];
-	uint8_t buf[BATCH][SLOT];
-};
-
 struct turn_worker {
 	unsigned id;
 	struct turn_worker_shared *sh;
@@ -99,118 +98,28 @@ struct turn_worker {
 	uint64_t now_ms, deadline_ms, next_sweep_ms;
 	int64_t now_unix;
 	struct rx_batch *rx;
-	struct tx_batch *tx;
+	struct turn_udp_tx *tx;
 	struct turn_worker_stats st;   /* owned by the thread */
 	pthread_mutex_t snap_lock;
 	struct turn_worker_stats snap; /* copied from st every sweep */
 };
 
-static uint64_t mono_ms(void)
+static uint64_t mono_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t mono_ms(void)
+{
+	return mono_us() / 1000u;
 }
 
 static int ep_add(struct turn_worker *w, struct wev *ev, uint32_t events)
 {
 	struct epoll_event e = { .events = events, .data.ptr = ev };
 	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, ev->fd, &e) < 0 ? -errno : 0;
-}
-
-/* ---- sending: the per-worker sendmmsg batch ---- */
-
-static void set_pktinfo(struct msghdr *mh, uint8_t *cbuf, const struct sockaddr_storage *src)
-{
-	struct cmsghdr *c;
-
-	memset(cbuf, 0, CMSG_BYTES);
-	mh->msg_control = cbuf;
-	if (src->ss_family == AF_INET) {
-		struct in_pktinfo pi = { 0 };
-		pi.ipi_spec_dst = ((const struct sockaddr_in *)src)->sin_addr;
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
-		c = CMSG_FIRSTHDR(mh);
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-	} else {
-		struct in6_pktinfo pi = { 0 };
-		pi.ipi6_addr = ((const struct sockaddr_in6 *)src)->sin6_addr;
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
-		c = CMSG_FIRSTHDR(mh);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-	}
-}
-
-/* Sends every queued datagram, one sendmmsg per socket (order kept per
- * socket). A datagram the kernel refuses is counted and skipped. */
-static void tx_flush(struct turn_worker *w)
-{
-	struct tx_batch *tx = w->tx;
-	struct mmsghdr grp[BATCH];
-	bool done[BATCH] = { false };
-
-	for (unsigned i = 0; i < tx->n; i++) {
-		if (done[i])
-			continue;
-		unsigned k = 0;
-		for (unsigned j = i; j < tx->n; j++) {
-			if (!done[j] && tx->fd[j] == tx->fd[i]) {
-				grp[k++] = tx->mm[j];
-				done[j] = true;
-			}
-		}
-		unsigned off = 0;
-		while (off < k) {
-			int r = sendmmsg(tx->fd[i], grp + off, k - off, MSG_DONTWAIT);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				w->st.udp_send_failed++;
-				off++; /* the first one failed: drop it, try the rest */
-				continue;
-			}
-			w->st.udp_out += (unsigned)r;
-			off += (unsigned)r;
-		}
-	}
-	tx->n = 0;
-}
-
-static void tx_push(struct turn_worker *w, int fd, const struct sockaddr *to,
-		    const struct sockaddr_storage *src, const struct iovec *iov, int iovcnt)
-{
-	struct tx_batch *tx = w->tx;
-	size_t total = 0;
-
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	if (total > SLOT) {
-		w->st.tx_too_big++;
-		return;
-	}
-	if (tx->n == BATCH)
-		tx_flush(w);
-	unsigned n = tx->n++;
-	uint8_t *p = tx->buf[n];
-	for (int i = 0; i < iovcnt; i++) {
-		memcpy(p, iov[i].iov_base, iov[i].iov_len);
-		p += iov[i].iov_len;
-	}
-	socklen_t tolen = addr_len(to);
-	memcpy(&tx->to[n], to, tolen);
-	tx->fd[n] = fd;
-	tx->iov[n] = (struct iovec){ tx->buf[n], total };
-	struct msghdr *mh = &tx->mm[n].msg_hdr;
-	*mh = (struct msghdr){ .msg_name = &tx->to[n], .msg_namelen = tolen,
-			       .msg_iov = &tx->iov[n], .msg_iovlen = 1 };
-	if (src)
-		set_pktinfo(mh, tx->cmsg[n], src);
 }
 
 /* ---- struct turn_io, called by the core ---- */
@@ -258,8 +167,8 @@ static void io_relay_close(void *ctx, void *relay)
 		return;
 	/* Queued datagrams name the socket by fd, and a relay opened later in
 	 * this iteration may get the same number: send them now. */
-	if (w->tx->n)
-		tx_flush(w);
+	if (turn_udp_tx_pending(w->tx))
+		turn_udp_tx_flush(w->tx);
 	close(r->ev.fd); /* also leaves the epoll set */
 	r->ev.fd = -1;
 	w->st.relays_open--;
@@ -275,7 +184,7 @@ static void io_to_peer(void *ctx, void *relay, const struct sockaddr *peer,
 	struct relay *r = relay;
 
 	if (r && r->ev.fd >= 0)
-		tx_push(w, r->ev.fd, peer, NULL, iov, iovcnt);
+		turn_udp_tx_push(w->tx, r->ev.fd, peer, NULL, iov, iovcnt);
 }
 
 static const struct listener *listener_by_fd(const struct turn_worker *w, int fd)
@@ -304,8 +213,8 @@ static void io_to_client(void *ctx, const struct turn_conn *conn, const struct i
 		const struct listener *l = listener_by_fd(w, conn->fd);
 		if (!l)
 			return;
-		tx_push(w, conn->fd, (const struct sockaddr *)&conn->client,
-			l->pktinfo ? &conn->local : NULL, iov, iovcnt);
+		turn_udp_tx_push(w->tx, conn->fd, (const struct sockaddr *)&conn->client,
+				 l->pktinfo ? &conn->local : NULL, iov, iovcnt);
 		return;
 	}
 	struct wstream *ws = conn->stream;
@@ -551,13 +460,13 @@ static void sweep_streams(struct turn_worker *w)
 
 static void end_of_iteration(struct turn_worker *w)
 {
-	tx_flush(w);
+	turn_udp_tx_flush(w->tx);
 	while (w->closing) {
 		struct wstream *ws = w->closing;
 		w->closing = ws->next_closing;
 		stream_close(w, ws);
 	}
-	tx_flush(w); /* anything the closes sent */
+	turn_udp_tx_flush(w->tx); /* anything the closes sent */
 	while (w->dead_streams) {
 		struct wstream *ws = w->dead_streams;
 		w->dead_streams = ws->next_dead;
@@ -616,6 +525,16 @@ static int wait_ms(const struct turn_worker *w)
 	return next <= now ? 0 : (int)(next - now);
 }
 
+/* Lets datagrams gather for rx_moderation_us (see MOD_MIN_DGRAMS). */
+static void moderate(struct turn_worker *w)
+{
+	struct timespec ts = { 0, (long)w->sh->conf->rx_moderation_us * 1000 };
+
+	w->st.rx_moderated++;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static void *worker_main(void *arg)
 {
 	struct turn_worker *w = arg;
@@ -625,19 +544,25 @@ static void *worker_main(void *arg)
 	w->now_ms = mono_ms();
 	w->now_unix = time(NULL);
 	w->next_sweep_ms = w->now_ms + SWEEP_MS;
+	bool dense = false;
 	while (running) {
+		if (dense && w->sh->conf->rx_moderation_us && wait_ms(w) > 0)
+			moderate(w);
+		uint64_t t0 = mono_us();
 		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, wait_ms(w));
 		if (n < 0 && errno != EINTR) {
 			log_error("worker %u: epoll_wait: %s", w->id, strerror(errno));
 			break;
 		}
-		w->now_ms = mono_ms();
+		uint64_t t1 = mono_us(), in0 = w->st.udp_in;
+		w->now_ms = t1 / 1000u;
 		w->now_unix = time(NULL);
 		for (int i = 0; i < n && running; i++)
 			running = dispatch(w, evs[i].data.ptr);
 		if (w->now_ms >= w->deadline_ms || w->now_ms >= w->next_sweep_ms)
 			housekeeping(w);
 		end_of_iteration(w);
+		dense = w->st.udp_in - in0 >= MOD_MIN_DGRAMS && t1 - t0 < MOD_DENSE_US;
 	}
 	/* Clean stop: every connection, then the core with its relays. */
 	while (w->streams)
@@ -683,9 +608,14 @@ static int open_listener(struct turn_worker *w, const struct sockaddr_storage *b
 	if (base->ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (kind == EV_UDP) {
-		/* Best effort: capped by net.core.rmem_max / wmem_max. */
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+		/* Room for a few ms of a busy worker being descheduled (receive
+		 * moderation sleeps too): past net.core.rmem_max / wmem_max
+		 * while we have CAP_NET_ADMIN (binding happens before any
+		 * privilege drop), else best effort within them. */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)) < 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 		l->pktinfo = is_wildcard(base);
 		if (l->pktinfo && base->ss_family == AF_INET &&
 		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
@@ -742,7 +672,7 @@ struct turn_worker *turn_worker_new(struct turn_worker_shared *sh, unsigned id)
 	w->deadline_ms = UINT64_MAX;
 	pthread_mutex_init(&w->snap_lock, NULL);
 	w->rx = malloc(sizeof(*w->rx));
-	w->tx = calloc(1, sizeof(*w->tx));
+	w->tx = turn_udp_tx_new(&w->st.tx, 1);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!w->rx || !w->tx || w->epfd < 0)
 		goto fail;
@@ -796,7 +726,7 @@ void turn_worker_free(struct turn_worker *w)
 		close(w->epfd);
 	pthread_mutex_destroy(&w->snap_lock);
 	free(w->rx);
-	free(w->tx);
+	turn_udp_tx_free(w->tx);
 	free(w);
 }
 

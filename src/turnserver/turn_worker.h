@@ -15,6 +15,7 @@
 
 #include "turn_server.h"
 #include "turn_stream.h"
+#include "turn_udp_tx.h"
 
 /* Process-wide state, owned by main and read by every worker. */
 struct turn_worker_shared {
@@ -32,7 +33,9 @@ struct turn_worker_shared {
 struct turn_worker_stats {
 	struct turn_stats core;
 	struct turn_stream_stats stream;
-	uint64_t udp_in, udp_out, udp_truncated, udp_send_failed, tx_too_big;
+	struct turn_udp_tx_stats tx; /* datagrams sent, refused, too big; GSO runs */
+	uint64_t udp_in, udp_truncated;
+	uint64_t rx_moderated;        /* sleeps of receive moderation */
 	uint64_t relay_open_failed, relays_open;
 	uint64_t conns_open, conns_accepted, conns_rejected, conns_idle_closed, accept_paused;
 };

@@ -131,6 +131,7 @@ static void test_good_file(void **state)
 	assert_false(conf.daemon);
 	assert_string_equal(conf.unpriv_user, "nobody");
 	assert_int_equal(conf.threads, 4);
+	assert_int_equal(conf.rx_moderation_us, 100);
 	assert_string_equal(conf.software, "ipop-turnserver test");
 	assert_true(conf.syslog);
 	turn_conf_free(&conf);
@@ -173,6 +174,7 @@ static void test_defaults(void **state)
 	assert_false(conf.daemon);
 	assert_null(conf.unpriv_user);
 	assert_int_equal(conf.threads, 0);
+	assert_int_equal(conf.rx_moderation_us, 200);
 	assert_string_equal(conf.software, "ipop-turnserver");
 	assert_false(conf.syslog);
 	turn_conf_free(&conf);
@@ -297,7 +299,8 @@ static void test_users_and_misc_errors(void **state)
 	assert_contains(err, DATA "bad_users.conf:6: threads: 5000 is out of range");
 	assert_contains(err, DATA "bad_users.conf:7: realm must not be empty");
 	assert_contains(err, DATA "bad_users.conf:8: static_auth_secret must not be empty");
-	assert_int_equal(n, 6);
+	assert_contains(err, DATA "bad_users.conf:9: rx_moderation_us: 5000 is out of range");
+	assert_int_equal(n, 7);
 	assert_int_equal(conf.n_users, 1); /* the good one is kept */
 	assert_string_equal(conf.users[0].password, "1");
 	free(err);

@@ -1,0 +1,278 @@
+#include "turn_udp_tx.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "log.h"
+
+enum {
+	CMSG_BYTES = 64,         /* pktinfo (<= 40) + UDP_SEGMENT (24) */
+	GSO_MAX_SEGS = 64,       /* the kernel's UDP_MAX_SEGMENTS on older kernels */
+	GSO_MAX_BYTES = 65000,   /* one UDP message */
+	GSO_OFF = 0,
+	GSO_ANY = 65536,
+};
+
+struct turn_udp_tx {
+	struct turn_udp_tx_stats *st;
+	unsigned n;
+	unsigned gso_limit;  /* runs of datagrams shorter than this may merge */
+	bool warned;
+	/* the queue, in push order */
+	int fd[TURN_UDP_TX_BATCH];
+	uint16_t len[TURN_UDP_TX_BATCH];
+	bool has_src[TURN_UDP_TX_BATCH];
+	struct sockaddr_storage to[TURN_UDP_TX_BATCH];
+	struct sockaddr_storage src[TURN_UDP_TX_BATCH];
+	uint8_t buf[TURN_UDP_TX_BATCH][TURN_UDP_TX_SLOT];
+	/* one socket's messages while flushing */
+	struct mmsghdr mm[TURN_UDP_TX_BATCH];
+	struct iovec iov[TURN_UDP_TX_BATCH];
+	uint8_t cmsg[TURN_UDP_TX_BATCH][CMSG_BYTES];
+	size_t plain_cmsg_len[TURN_UDP_TX_BATCH]; /* the pktinfo part only */
+	uint8_t head[TURN_UDP_TX_BATCH];          /* queue index of the first datagram */
+	uint8_t segs[TURN_UDP_TX_BATCH];          /* datagrams in the message */
+	uint32_t bytes[TURN_UDP_TX_BATCH];
+	bool open[TURN_UDP_TX_BATCH];             /* every segment so far full-size */
+};
+
+struct turn_udp_tx *turn_udp_tx_new(struct turn_udp_tx_stats *stats, int gso)
+{
+	struct turn_udp_tx *tx = calloc(1, sizeof(*tx));
+	if (!tx)
+		return NULL;
+	tx->st = stats;
+	tx->gso_limit = gso ? GSO_ANY : GSO_OFF;
+	return tx;
+}
+
+void turn_udp_tx_free(struct turn_udp_tx *tx)
+{
+	free(tx);
+}
+
+unsigned turn_udp_tx_pending(const struct turn_udp_tx *tx)
+{
+	return tx->n;
+}
+
+void turn_udp_tx_push(struct turn_udp_tx *tx, int fd, const struct sockaddr *to,
+		      const struct sockaddr_storage *src, const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total > TURN_UDP_TX_SLOT) {
+		tx->st->too_big++;
+		return;
+	}
+	if (tx->n == TURN_UDP_TX_BATCH)
+		turn_udp_tx_flush(tx);
+	unsigned n = tx->n++;
+	uint8_t *p = tx->buf[n];
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	tx->fd[n] = fd;
+	tx->len[n] = (uint16_t)total;
+	memcpy(&tx->to[n], to, addr_len(to));
+	tx->has_src[n] = src != NULL;
+	if (src)
+		tx->src[n] = *src;
+}
+
+/* Writes the control data of message m: the source address first (so
+ * that a fallback can keep just that part), then UDP_SEGMENT if it is a
+ * run. */
+static void build_cmsg(struct turn_udp_tx *tx, unsigned m)
+{
+	struct msghdr *mh = &tx->mm[m].msg_hdr;
+	unsigned q = tx->head[m];
+	uint8_t *cbuf = tx->cmsg[m];
+	size_t used = 0;
+
+	memset(cbuf, 0, CMSG_BYTES);
+	if (tx->has_src[q]) {
+		struct cmsghdr *c = (struct cmsghdr *)cbuf;
+		if (tx->src[q].ss_family == AF_INET) {
+			struct in_pktinfo pi = { 0 };
+			pi.ipi_spec_dst = ((const struct sockaddr_in *)&tx->src[q])->sin_addr;
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			used = CMSG_SPACE(sizeof(pi));
+		} else {
+			struct in6_pktinfo pi = { 0 };
+			pi.ipi6_addr = ((const struct sockaddr_in6 *)&tx->src[q])->sin6_addr;
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			used = CMSG_SPACE(sizeof(pi));
+		}
+	}
+	tx->plain_cmsg_len[m] = used;
+	if (tx->segs[m] > 1) {
+		struct cmsghdr *c = (struct cmsghdr *)(cbuf + used);
+		uint16_t gso_size = tx->len[q];
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(gso_size));
+		memcpy(CMSG_DATA(c), &gso_size, sizeof(gso_size));
+		used += CMSG_SPACE(sizeof(gso_size));
+	}
+	mh->msg_control = used ? cbuf : NULL;
+	mh->msg_controllen = used;
+}
+
+static bool same_source(const struct turn_udp_tx *tx, unsigned a, unsigned b)
+{
+	if (tx->has_src[a] != tx->has_src[b])
+		return false;
+	return !tx->has_src[a] ||
+	       addr_equal_ip((const struct sockaddr *)&tx->src[a], (const struct sockaddr *)&tx->src[b]);
+}
+
+/* Whether queued datagram q may join message m as its next segment. */
+static bool can_join(const struct turn_udp_tx *tx, unsigned m, unsigned q)
+{
+	unsigned h = tx->head[m];
+
+	return tx->open[m] && tx->len[h] < tx->gso_limit && tx->len[q] <= tx->len[h] &&
+	       tx->len[q] > 0 && tx->segs[m] < GSO_MAX_SEGS &&
+	       tx->bytes[m] + tx->len[q] <= GSO_MAX_BYTES &&
+	       addr_equal((const struct sockaddr *)&tx->to[h], (const struct sockaddr *)&tx->to[q]) &&
+	       same_source(tx, h, q);
+}
+
+/* Builds the messages for the datagrams of fd from queue index first on,
+ * marking them done. Returns the number of messages. */
+static unsigned build_group(struct turn_udp_tx *tx, int fd, unsigned first, bool *done)
+{
+	unsigned k = 0, v = 0;
+
+	for (unsigned q = first; q < tx->n; q++) {
+		if (done[q] || tx->fd[q] != fd)
+			continue;
+		done[q] = true;
+		tx->iov[v] = (struct iovec){ tx->buf[q], tx->len[q] };
+		if (k > 0 && can_join(tx, k - 1, q)) {
+			unsigned m = k - 1;
+			tx->mm[m].msg_hdr.msg_iovlen++;
+			tx->segs[m]++;
+			tx->bytes[m] += tx->len[q];
+			tx->open[m] = tx->len[q] == tx->len[tx->head[m]];
+			v++;
+			continue;
+		}
+		tx->mm[k].msg_hdr = (struct msghdr){
+			.msg_name = &tx->to[q],
+			.msg_namelen = addr_len((const struct sockaddr *)&tx->to[q]),
+			.msg_iov = &tx->iov[v],
+			.msg_iovlen = 1,
+		};
+		tx->head[k] = (uint8_t)q;
+		tx->segs[k] = 1;
+		tx->bytes[k] = tx->len[q];
+		tx->open[k] = true;
+		v++;
+		k++;
+	}
+	for (unsigned m = 0; m < k; m++)
+		build_cmsg(tx, m);
+	return k;
+}
+
+/* The kernel refused run m. If GSO was the reason, stop merging what it
+ * cannot take and send the run's datagrams one by one; otherwise they are
+ * lost like any datagram the kernel refuses. */
+static void gso_fallback(struct turn_udp_tx *tx, int fd, unsigned m, int err)
+{
+	struct msghdr *mh = &tx->mm[m].msg_hdr;
+	struct mmsghdr one[GSO_MAX_SEGS];
+	unsigned len = tx->len[tx->head[m]];
+
+	if (err != EINVAL && err != EIO && err != EOPNOTSUPP && err != ENOPROTOOPT) {
+		/* not about GSO (buffer full, no route...): one by one would fail too */
+		tx->st->send_failed += tx->segs[m];
+		return;
+	}
+	tx->st->gso_fallbacks++;
+	if (err == EINVAL) {
+		if (len < tx->gso_limit)
+			tx->gso_limit = len; /* over the path MTU: only shorter runs from now on */
+	} else if (tx->gso_limit != GSO_OFF) {
+		tx->gso_limit = GSO_OFF;
+		if (!tx->warned) {
+			tx->warned = true;
+			log_info("udp: the kernel refuses UDP GSO (%s); sending datagrams one by one",
+				 strerror(err));
+		}
+	}
+	memset(one, 0, sizeof(one));
+	for (unsigned s = 0; s < tx->segs[m]; s++) {
+		one[s].msg_hdr = (struct msghdr){ .msg_name = mh->msg_name,
+						  .msg_namelen = mh->msg_namelen,
+						  .msg_iov = &mh->msg_iov[s], .msg_iovlen = 1,
+						  .msg_control = tx->plain_cmsg_len[m] ? mh->msg_control : NULL,
+						  .msg_controllen = tx->plain_cmsg_len[m] };
+	}
+	unsigned off = 0;
+	while (off < tx->segs[m]) {
+		int r = sendmmsg(fd, one + off, tx->segs[m] - off, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			tx->st->send_failed++;
+			off++;
+			continue;
+		}
+		tx->st->out += (unsigned)r;
+		off += (unsigned)r;
+	}
+}
+
+static void send_group(struct turn_udp_tx *tx, int fd, unsigned k)
+{
+	unsigned off = 0;
+
+	while (off < k) {
+		int r = sendmmsg(fd, tx->mm + off, k - off, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (tx->segs[off] > 1)
+				gso_fallback(tx, fd, off, errno);
+			else
+				tx->st->send_failed++;
+			off++; /* the first one failed: handled, go on with the rest */
+			continue;
+		}
+		for (unsigned m = off; m < off + (unsigned)r; m++) {
+			tx->st->out += tx->segs[m];
+			tx->st->gso_msgs += tx->segs[m] > 1;
+		}
+		off += (unsigned)r;
+	}
+}
+
+void turn_udp_tx_flush(struct turn_udp_tx *tx)
+{
+	bool done[TURN_UDP_TX_BATCH] = { false };
+
+	for (unsigned i = 0; i < tx->n; i++) {
+		if (done[i])
+			continue;
+		unsigned k = build_group(tx, tx->fd[i], i, done);
+		send_group(tx, tx->fd[i], k);
+	}
+	tx->n = 0;
+}

@@ -1,0 +1,208 @@
+/* The worker's UDP send batch over real loopback sockets: datagrams keep
+ * their boundaries, order and destination whether they leave one by one or
+ * merged into UDP GSO runs, and the merge rules (same socket, destination,
+ * source and length; the last may be shorter) hold. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "turn_udp_tx.h"
+
+struct lab {
+	int tx_fd[2];                     /* senders */
+	int rx_fd[2];                     /* receivers */
+	struct sockaddr_in rx_addr[2];
+	struct turn_udp_tx_stats st;
+	struct turn_udp_tx *tx;
+};
+
+static int udp_socket(struct sockaddr_in *bound)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(a);
+	int buf = 1 << 20;
+	struct timeval tv = { 2, 0 };
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &sl), 0);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (bound)
+		*bound = a;
+	return fd;
+}
+
+static int setup_gso(void **state, int gso)
+{
+	struct lab *l = calloc(1, sizeof(*l));
+	assert_non_null(l);
+	for (int i = 0; i < 2; i++) {
+		l->tx_fd[i] = udp_socket(NULL);
+		l->rx_fd[i] = udp_socket(&l->rx_addr[i]);
+	}
+	l->tx = turn_udp_tx_new(&l->st, gso);
+	assert_non_null(l->tx);
+	*state = l;
+	return 0;
+}
+
+static int setup(void **state) { return setup_gso(state, 1); }
+static int setup_nogso(void **state) { return setup_gso(state, 0); }
+
+static int teardown(void **state)
+{
+	struct lab *l = *state;
+	for (int i = 0; i < 2; i++) {
+		close(l->tx_fd[i]);
+		close(l->rx_fd[i]);
+	}
+	turn_udp_tx_free(l->tx);
+	free(l);
+	return 0;
+}
+
+/* Queues a datagram of len bytes, each byte tag; split over two iovecs
+ * like the relay's header + payload. */
+static void push(struct lab *l, int from, int to, size_t len, uint8_t tag)
+{
+	uint8_t buf[TURN_UDP_TX_SLOT + 8];
+	memset(buf, tag, len);
+	size_t h = len < 4 ? len : 4;
+	struct iovec iov[2] = { { buf, h }, { buf + h, len - h } };
+	turn_udp_tx_push(l->tx, l->tx_fd[from], (struct sockaddr *)&l->rx_addr[to], NULL, iov, 2);
+}
+
+/* Receives one datagram on receiver `at` and checks its length and bytes. */
+static void expect(struct lab *l, int at, size_t len, uint8_t tag)
+{
+	uint8_t buf[TURN_UDP_TX_SLOT + 8];
+	ssize_t n = recv(l->rx_fd[at], buf, sizeof(buf), 0);
+	assert_int_equal(n, (ssize_t)len);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(buf[i], tag);
+}
+
+static void expect_nothing(struct lab *l, int at)
+{
+	uint8_t b;
+	assert_int_equal(recv(l->rx_fd[at], &b, 1, MSG_DONTWAIT), -1);
+}
+
+static void test_run_keeps_boundaries(void **state)
+{
+	struct lab *l = *state;
+	/* 10 x 100 bytes, then a shorter last one: one GSO run */
+	for (int i = 0; i < 10; i++)
+		push(l, 0, 0, 100, (uint8_t)(i + 1));
+	push(l, 0, 0, 37, 11);
+	assert_int_equal(turn_udp_tx_pending(l->tx), 11);
+	turn_udp_tx_flush(l->tx);
+	assert_int_equal(turn_udp_tx_pending(l->tx), 0);
+	for (int i = 0; i < 10; i++)
+		expect(l, 0, 100, (uint8_t)(i + 1));
+	expect(l, 0, 37, 11);
+	expect_nothing(l, 0);
+	assert_int_equal(l->st.out, 11);
+	assert_int_equal(l->st.send_failed, 0);
+	/* loopback takes UDP GSO (Linux >= 4.18): the run left as one message */
+	assert_int_equal(l->st.gso_msgs, 1);
+	assert_int_equal(l->st.gso_fallbacks, 0);
+}
+
+static void test_mixed_destinations_and_sizes(void **state)
+{
+	struct lab *l = *state;
+	/* interleaved sockets and destinations; a longer datagram after a run
+	 * and one after a short one start new messages */
+	push(l, 0, 0, 200, 1);
+	push(l, 1, 1, 50, 2);
+	push(l, 0, 0, 200, 3);
+	push(l, 0, 1, 200, 4);  /* other destination */
+	push(l, 0, 0, 200, 5);
+	push(l, 0, 0, 300, 6);  /* longer: new message */
+	push(l, 0, 0, 100, 7);  /* shorter: last segment of 6's run */
+	push(l, 0, 0, 100, 8);  /* the run ended: new message */
+	push(l, 1, 1, 50, 9);
+	push(l, 1, 0, 0, 10);   /* empty datagram */
+	turn_udp_tx_flush(l->tx);
+	expect(l, 0, 200, 1);
+	expect(l, 0, 200, 3);
+	expect(l, 0, 200, 5);
+	expect(l, 0, 300, 6);
+	expect(l, 0, 100, 7);
+	expect(l, 0, 100, 8);
+	expect(l, 0, 0, 10);
+	expect_nothing(l, 0);
+	/* order is kept per sending socket: socket 0's datagrams go first */
+	expect(l, 1, 200, 4);
+	expect(l, 1, 50, 2);
+	expect(l, 1, 50, 9);
+	expect_nothing(l, 1);
+	assert_int_equal(l->st.out, 10);
+	/* messages: socket 0: [1 3] [4] [5] [6 7] (a shorter datagram ends a
+	 * run) [8]; socket 1: [2 9] [10] (empty datagrams never join): three
+	 * GSO runs */
+	assert_int_equal(l->st.gso_msgs, 3);
+}
+
+static void test_full_batch_flushes(void **state)
+{
+	struct lab *l = *state;
+	unsigned total = TURN_UDP_TX_BATCH + 5;
+	for (unsigned i = 0; i < total; i++)
+		push(l, 0, 0, 64, (uint8_t)i);
+	assert_int_equal(turn_udp_tx_pending(l->tx), 5);
+	turn_udp_tx_flush(l->tx);
+	for (unsigned i = 0; i < total; i++)
+		expect(l, 0, 64, (uint8_t)i);
+	assert_int_equal(l->st.out, total);
+}
+
+static void test_too_big_dropped(void **state)
+{
+	struct lab *l = *state;
+	push(l, 0, 0, TURN_UDP_TX_SLOT + 1, 1);
+	push(l, 0, 0, 10, 2);
+	turn_udp_tx_flush(l->tx);
+	expect(l, 0, 10, 2);
+	expect_nothing(l, 0);
+	assert_int_equal(l->st.too_big, 1);
+	assert_int_equal(l->st.out, 1);
+}
+
+static void test_without_gso(void **state)
+{
+	struct lab *l = *state;
+	for (int i = 0; i < 5; i++)
+		push(l, 0, 0, 100, (uint8_t)i);
+	turn_udp_tx_flush(l->tx);
+	for (int i = 0; i < 5; i++)
+		expect(l, 0, 100, (uint8_t)i);
+	assert_int_equal(l->st.out, 5);
+	assert_int_equal(l->st.gso_msgs, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_run_keeps_boundaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_destinations_and_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_batch_flushes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_big_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_without_gso, setup_nogso, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
