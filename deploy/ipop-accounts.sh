@@ -7,6 +7,7 @@
 #
 #   domain xmpp.example.org          the users' domain (or -d DOMAIN)
 #   user alice s3cret                register alice@DOMAIN, or reset her password
+#                                    (a password is one word: no blanks, no #)
 #   friends alice bob                SocialVPN: alice and bob in each other's
 #                                    roster with subscription "both"
 #   group lab alice bob carol        GroupVPN: shared roster group "lab"; every
@@ -30,7 +31,7 @@
 #
 # Exit status: 0 when every statement was applied, 1 otherwise (each
 # failure is reported with its line number), 2 for a usage error.
-set -u
+set -uf # -f: statements are split into words, never globbed
 server=ejabberd domain=""
 usage() { echo "usage: $0 [-s ejabberd|prosody] [-d DOMAIN] FILE" >&2; exit 2; }
 while getopts s:d:h o; do
