@@ -340,6 +340,8 @@ void node_remove_peer(struct node *n, struct peer *p, const char *why)
 		if (n->idx_cache == p)
 			n->idx_cache = NULL;
 		n->peers[i] = n->peers[--n->npeers];
+		if (n->social && p->routed)
+			social_route_takeover(n, p->map4);
 		peer_free(p);
 		return;
 	}

@@ -86,6 +86,20 @@ bool social_peer_attach(struct node *n, struct peer *p)
 	return true;
 }
 
+void social_route_takeover(struct node *n, struct in_addr map4)
+{
+	for (unsigned i = 0; i < n->npeers; i++) {
+		struct peer *p = n->peers[i];
+		if (p->routed || !p->have_info || p->map4.s_addr != map4.s_addr)
+			continue;
+		p->routed = routing_add(&n->rt, map4, p) == 0;
+		if (p->routed) {
+			log_info("peer %s: now carries this friend's address", p->jid);
+			return;
+		}
+	}
+}
+
 void social_peer_own_addr(struct peer *p, uint32_t own_be)
 {
 	p->xl.peer_own = own_be;

@@ -4,6 +4,7 @@
 #ifndef IPOP_SOCIAL_H
 #define IPOP_SOCIAL_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,9 @@ void social_free(struct node *n);
 /* Gives a new peer its address in our space (assigning and saving a new
  * mapping if needed). False when the subnet is full. */
 bool social_peer_attach(struct node *n, struct peer *p);
+/* The node that carried a friend's address is gone: another node of the
+ * same friend (same address) that knows its keys takes the route. */
+void social_route_takeover(struct node *n, struct in_addr map4);
 /* The peer announced its own address (offer/answer). */
 void social_peer_own_addr(struct peer *p, uint32_t own_be);
 /* Translate one packet; false: dropped and counted (never forward it). */

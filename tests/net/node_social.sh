@@ -22,6 +22,8 @@
 #   - ipopctl friends [--json] and hosts; alice's DNS responder answers
 #     bob.ipop and dave.ipop on 172.31.0.100:53.
 #   - Both alice and bob restart: the mappings stay the same.
+#   - bob runs a second node (namespace e): it shares bob's address in
+#     alice's space and takes it over when bob's first node stops.
 #
 #                      lan: bridge br0, 192.0.2.0/24
 #     +---------------+---------------+---------------+
@@ -40,7 +42,7 @@ node_bins
 MB=${XFER_MB:-50}
 ME=172.31.0.100
 
-lab_lan a b c d
+lab_lan a b c d e
 xmpp_lab_start srv 192.0.2.1
 xmpp_groups "$XDIR" "[ab]" alice bob
 xmpp_groups "$XDIR" "[bc]" bob carol
@@ -362,3 +364,22 @@ vpn_ping a 172.31.0.101 || fail "alice -> bob after restart"
 vpn_ping b 172.31.0.101 || fail "bob -> alice after restart"
 vpn_ping b 172.31.0.110 || fail "bob -> carol after restart"
 pass "after restarting alice and bob every friend has the same address"
+
+# --- a second node of bob's: same address in alice's space, takes over ---
+node_config bob2 $ME bob 192.0.2.1:3478 '"mode": "social",'
+node_start e bob2
+node_wait alice 'peer bob@example.test/ipop-.*-> up' 30 || fail "alice-bob link"
+for ((i = 0; i < 150; i++)); do
+	[ "$(grep -c 'peer bob@example.test/ipop-.*-> up' "$LIB_TMP/alice.log")" -ge 2 ] && break
+	sleep 0.2
+done
+[ "$(grep -c 'peer bob@example.test/ipop-.*-> up' "$LIB_TMP/alice.log")" -ge 2 ] || { node_logs; fail "alice did not link bob's second node"; }
+[ "$(peer_ip4 alice bob@example.test)" = "172.31.0.101 172.31.0.101" ] || fail "bob's two nodes: '$(peer_ip4 alice bob@example.test)'"
+kill "${NODE_PID[bob]}"
+node_wait alice 'now carries this friend.s address' 15 || { node_logs; fail "bob's second node did not take over .101"; }
+vpn_ping a 172.31.0.101 || { node_logs; fail "alice cannot reach bob's second node at .101"; }
+# bob2 has its own (fresh) map: alice is wherever it put her.
+want=$(peer_ip4 bob2 alice@example.test)
+s=$(seen_src e a 172.31.0.101)
+[ "$s" = "$want" ] || fail "bob's second node saw alice from '$s', its map says '$want'"
+pass "bob's second node shares his address and takes it over when the first stops"
