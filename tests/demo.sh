@@ -216,9 +216,11 @@ for item in filter(None, pairs.split("\n")):
     a, b = pair.split(":")
     pa, pb = peer(a, b), peer(b, a)
     ok = ok_side(pa, want) and ok_side(pb, want)
-    pg = ping(a, b)
+    pg, pg_back = ping(a, b), ping(b, a)
+    ab = pg is not None and pg[0] == "ok"
+    ba = pg_back is not None and pg_back[0] == "ok"
     if mode == "table":
-        ok = ok and pg is not None and pg[0] == "ok"
+        ok = ok and ab and ba
     good = good and ok
     if mode == "table":
         st = pa.get("state") if pa else "none"
@@ -229,19 +231,21 @@ for item in filter(None, pairs.split("\n")):
             via = "to " + pa["endpoint"]
         else:
             via = ""
-        rtt = "%.2f ms" % float(pg[1]) if pg and pg[0] == "ok" else "-"
+        rtt = "%.2f ms" % float(pg[1]) if ab else "-"
+        reach = "yes" if ab and ba else ("one way" if ab or ba else "no")
         exp = want + (" via " + turn.rsplit(":", 1)[0] if want == "relay" else "")
         res = (G + "ok" + N) if ok else (R + "FAIL" + N)
-        rows.append((a + " <-> " + b, exp, st, path, via, rtt, res, why,
+        rows.append((a + " <-> " + b, exp, reach, st, path, via, rtt, res, why,
                      (pa or {}).get("why_not_direct")))
 if mode == "table":
-    hdr = ("pair", "expected", "state", "path", "where to", "ping RTT", "result")
-    w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(6)]
-    print("    " + "  ".join(h.ljust(w[i]) if i < 6 else h for i, h in enumerate(hdr)))
+    hdr = ("pair", "expected", "reachable", "state", "path", "where to", "RTT", "result")
+    nc = len(hdr) - 1
+    w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(nc)]
+    print("    " + "  ".join(h.ljust(w[i]) if i < nc else h for i, h in enumerate(hdr)))
     for r in rows:
-        print("    " + "  ".join(str(r[i]).ljust(w[i]) for i in range(6)) + "  " + r[6])
-        print("    " + " " * w[0] + "  because: " + r[7] +
-              (" (ipopd: %s)" % r[8] if r[8] else ""))
+        print("    " + "  ".join(str(r[i]).ljust(w[i]) for i in range(nc)) + "  " + r[nc])
+        print("    " + " " * w[0] + "  because: " + r[nc + 1] +
+              (" (ipopd: %s)" % r[nc + 2] if r[nc + 2] else ""))
 sys.exit(0 if good else 1)
 PY
 }
@@ -283,7 +287,7 @@ ping_all() {
 ping_all
 collect
 
-say "every pair, as the first node sees it (the second must agree)"
+say "every pair: reachable = pings answered both ways; path as the first node sees it (the second must agree); RTT of its pings"
 pair_table table
 verdict=$?
 
