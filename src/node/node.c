@@ -269,7 +269,7 @@ static void *sig_main(void *arg)
 	/* Last words (bye) queued at shutdown. */
 	struct sig_item *it = q_take_all(&n->outq);
 	for (struct sig_item *i = it; i; i = i->next)
-		xmpp_sig_send(n->sig, i->jid, i->body);
+		sig_outgoing(n, i);
 	q_free_list(it);
 	xmpp_sig_run(n->sig, node_now_ms(), 100);
 	xmpp_sig_free(n->sig);
