@@ -6,6 +6,8 @@
 
 #include <sodium.h>
 
+#include "aead.h"
+
 _Static_assert(crypto_generichash_BYTES_MAX == NOISE_HASH_LEN, "BLAKE2b-512");
 _Static_assert(crypto_scalarmult_BYTES == NOISE_KEY_LEN, "X25519");
 _Static_assert(crypto_aead_chacha20poly1305_ietf_ABYTES == NOISE_TAG_LEN, "tag");
@@ -112,7 +114,7 @@ int noise_aead_seal(const uint8_t key[NOISE_KEY_LEN], uint64_t n, const uint8_t 
 	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 
 	noise_nonce(nonce, n);
-	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, in, len, ad, adlen, NULL, nonce, key);
+	aead_seal(key, nonce, ad, adlen, in, len, out);
 	return 0;
 }
 
@@ -124,7 +126,7 @@ int noise_aead_open(const uint8_t key[NOISE_KEY_LEN], uint64_t n, const uint8_t 
 	if (len < NOISE_TAG_LEN)
 		return -EBADMSG;
 	noise_nonce(nonce, n);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, len, ad, adlen, nonce, key) != 0)
+	if (aead_open(key, nonce, ad, adlen, in, len, out) != 0)
 		return -EBADMSG;
 	return 0;
 }

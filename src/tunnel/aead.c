@@ -1,0 +1,83 @@
+/* ChaCha20-Poly1305 through OpenSSL EVP, libsodium as the fallback; see
+ * aead.h. */
+#include "aead.h"
+
+#include <limits.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+
+static _Thread_local EVP_CIPHER_CTX *enc_ctx, *dec_ctx;
+
+/* The thread's context for one direction, with the cipher chosen once. */
+static EVP_CIPHER_CTX *ctx_get(EVP_CIPHER_CTX **slot, int enc)
+{
+	if (*slot)
+		return *slot;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return NULL;
+	if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		return NULL;
+	}
+	*slot = c;
+	return c;
+}
+
+void aead_seal_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
+		      size_t adlen, const uint8_t *in, size_t len, uint8_t *out)
+{
+	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, in, len, ad, adlen, NULL, nonce, key);
+}
+
+int aead_open_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
+		     size_t adlen, const uint8_t *in, size_t len, uint8_t *out)
+{
+	return crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, len, ad, adlen, nonce, key) == 0 ? 0
+														: -1;
+}
+
+static int evp_seal(EVP_CIPHER_CTX *c, const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t adlen,
+		    const uint8_t *in, size_t len, uint8_t *out)
+{
+	int ol;
+
+	if (EVP_EncryptInit_ex(c, NULL, NULL, key, nonce) != 1 ||
+	    (adlen && EVP_EncryptUpdate(c, NULL, &ol, ad, (int)adlen) != 1) ||
+	    (len && EVP_EncryptUpdate(c, out, &ol, in, (int)len) != 1) || EVP_EncryptFinal_ex(c, out + len, &ol) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, out + len) != 1)
+		return -1;
+	return 0;
+}
+
+void aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
+	       size_t adlen, const uint8_t *in, size_t len, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = len < INT_MAX && adlen < INT_MAX ? ctx_get(&enc_ctx, 1) : NULL;
+
+	if (!c || evp_seal(c, key, nonce, ad, adlen, in, len, out) != 0)
+		aead_seal_sodium(key, nonce, ad, adlen, in, len, out);
+}
+
+int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
+	      size_t adlen, const uint8_t *in, size_t len, uint8_t *out)
+{
+	if (len < AEAD_TAG_LEN)
+		return -1;
+	size_t clen = len - AEAD_TAG_LEN;
+	EVP_CIPHER_CTX *c = clen < INT_MAX && adlen < INT_MAX ? ctx_get(&dec_ctx, 0) : NULL;
+	if (!c)
+		return aead_open_sodium(key, nonce, ad, adlen, in, len, out);
+	uint8_t tag[AEAD_TAG_LEN];
+	int ol;
+	/* copy the tag first: out may equal in */
+	for (size_t i = 0; i < AEAD_TAG_LEN; i++)
+		tag[i] = in[clen + i];
+	if (EVP_DecryptInit_ex(c, NULL, NULL, key, nonce) != 1 ||
+	    (adlen && EVP_DecryptUpdate(c, NULL, &ol, ad, (int)adlen) != 1) ||
+	    (clen && EVP_DecryptUpdate(c, out, &ol, in, (int)clen) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, tag) != 1 ||
+	    EVP_DecryptFinal_ex(c, out + clen, &ol) != 1)
+		return -1;
+	return 0;
+}
