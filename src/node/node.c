@@ -505,12 +505,15 @@ static int alloc_slots(struct node *n)
 	n->ctl_buf = malloc(n->ctl_cap);
 	if (!n->ctl_buf)
 		return -ENOMEM;
-	for (unsigned i = 0; i < NODE_BATCH; i++) {
-		n->rx[i].buf = malloc(n->slot_cap);
-		n->tx[i].buf = malloc(n->slot_cap);
-		if (!n->rx[i].buf || !n->tx[i].buf)
+	int rc = node_offload_alloc(n);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < NODE_BATCH; i++)
+		if (!(n->rx[i].buf = malloc(n->rx_cap)))
 			return -ENOMEM;
-	}
+	for (unsigned i = 0; i < NODE_TX_SEGS; i++)
+		if (!(n->tx[i].buf = malloc(n->slot_cap)))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -540,7 +543,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	if (n->social && (rc = social_init(n)) < 0)
 		return rc;
 
-	if ((rc = tun_open(&n->tun, conf->interface, 1)) < 0) {
+	if ((rc = node_offload_tun_open(n, conf->interface)) < 0) {
 		log_error("tun: cannot open %s: %s", conf->interface, strerror(-rc));
 		return rc;
 	}
@@ -554,6 +557,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 		log_error("udp: cannot bind port %u: %s", udp_port, strerror(-rc));
 		return rc;
 	}
+	node_offload_udp(n);
 	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(n->udp_port) };
 	log_info("udp: listening on %s", addr_format((struct sockaddr *)&any, true, a));
 	n->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -690,6 +694,7 @@ int node_run(struct node *n)
 				break;
 			}
 		}
+		node_tun_flush(n); /* packets a relay stream or timer delivered */
 	}
 	log_info("stopping: saying bye to %u peer(s)", n->npeers);
 	for (unsigned i = 0; i < n->npeers; i++) {
@@ -721,11 +726,12 @@ void node_free(struct node *n)
 		node_remove_peer(n, n->peers[0], "shutdown");
 	q_free_list(q_take_all(&n->inq));
 	q_free_list(q_take_all(&n->outq));
-	for (unsigned i = 0; i < NODE_BATCH; i++) {
+	for (unsigned i = 0; i < NODE_BATCH; i++)
 		free(n->rx[i].buf);
+	for (unsigned i = 0; i < NODE_TX_SEGS; i++)
 		free(n->tx[i].buf);
-	}
 	relay_free(n);
+	node_offload_free(n);
 	free(n->ctl_buf);
 	if (n->social)
 		social_free(n);

@@ -23,6 +23,7 @@
 #include "social_map.h"
 #include "stun_client.h"
 #include "tun.h"
+#include "tun_offload.h"
 #include "tunnel_proto.h"
 #include "xmpp_signal.h"
 
@@ -30,6 +31,10 @@ enum {
 	NODE_MAX_PEERS = 64,
 	NODE_MAX_HOSTS = 8,   /* host candidates (IPv4 interface addresses) */
 	NODE_BATCH = 32,      /* packets per recvmmsg/sendmmsg */
+	NODE_TX_SEGS = 128,   /* sealed datagrams per sendmmsg (a 64 KB TSO read is ~50) */
+	NODE_GSO_SEGS = 64,   /* datagrams per UDP_SEGMENT send (the kernel's limit) */
+	NODE_GSO_BYTES = 65000, /* UDP payload bytes per UDP_SEGMENT send (< 65507) */
+	NODE_RX_GRO_CAP = 65536 + 64, /* rx buffer for one GRO'd UDP message */
 	NODE_HEADROOM = TUNNEL_DATA_HEADER_LEN,
 	NODE_STUN_RETRY_MS = 30000, /* after every STUN server failed */
 	NODE_GONE_GRACE_MS = 5000,  /* unavailable presence -> link teardown */
@@ -85,6 +90,7 @@ struct node_counters {
 	uint64_t hs_rejected, sig_bad, sig_not_for_us;
 	uint64_t xlate_drop; /* social mode: packets that could not be translated */
 	uint64_t bcast_tx, bcast_rx; /* social_broadcast: packets sent to / taken from friends */
+	uint64_t tun_split_bad, udp_gso_sends;
 };
 
 struct ctl_server;
@@ -145,9 +151,15 @@ struct node {
 	unsigned xmpp_epoch; /* data thread: bumped whenever XMPP leaves "online" */
 
 	/* data path */
-	size_t slot_cap;
-	struct node_slot rx[NODE_BATCH], tx[NODE_BATCH];
-	struct mmsghdr rx_msgs[NODE_BATCH], tx_msgs[NODE_BATCH];
+	size_t slot_cap;  /* tx and staging slots: one MTU-sized packet */
+	size_t rx_cap;    /* rx slots: 64 KB with UDP_GRO, else slot_cap */
+	struct node_slot rx[NODE_BATCH], tx[NODE_TX_SEGS];
+	struct mmsghdr rx_msgs[NODE_BATCH], tx_msgs[NODE_TX_SEGS];
+	struct iovec tx_iov[NODE_TX_SEGS]; /* datagram i of a sendmmsg batch */
+	/* offloads (tun_offload.h): TUN super-packets, UDP GSO/GRO */
+	uint8_t *tun_rbuf; /* one TUN read: virtio_net_hdr + up to 64 KB */
+	bool udp_gso, udp_gro;
+	struct tun_coalescer co;
 	uint8_t *ctl_buf; /* scratch for STUN/handshake datagrams */
 	size_t ctl_cap;
 
@@ -203,10 +215,20 @@ void netmon_tick(struct node *n, uint64_t now_ms);
 uint64_t netmon_deadline(const struct node *n);
 void netmon_close(struct node *n);
 
+/* offload.c */
+bool node_offload_wanted(void);
+int node_offload_tun_open(struct node *n, const char *name);
+void node_offload_udp(struct node *n); /* after the UDP socket is open */
+int node_offload_alloc(struct node *n);
+void node_offload_free(struct node *n);
+
 /* receive.c */
 void receive_udp(struct node *n, uint64_t now_ms);
 /* One datagram (s->buf, s->len from s->addr on base s->base_id), from the
  * socket or unwrapped from the relay: tunnel or STUN. */
 void receive_datagram(struct node *n, struct node_slot *s, uint64_t now_ms);
+/* Writes the TCP segments the coalescer holds to the TUN (the end of a
+ * receive batch, of a relay stream read, of an epoll round). */
+void node_tun_flush(struct node *n);
 
 #endif

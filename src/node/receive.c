@@ -8,6 +8,7 @@
  * (cryptokey routing). Anything malformed is counted and dropped. */
 #include <errno.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -38,6 +39,27 @@ static void use_source_if_pathless(struct peer *p, const struct node_slot *s)
 	p->endpoint = s->addr;
 	p->base_id = s->base_id;
 	p->have_path = true;
+}
+
+static void tun_emit(void *ctx, uint8_t *buf, size_t len)
+{
+	struct node *n = ctx;
+
+	if (write(n->tun.fds[0], buf, len) < 0)
+		n->cnt.tun_tx_err++;
+	else
+		n->cnt.tun_tx++;
+}
+
+/* A decrypted packet for the TUN. With a vnet header, TCP segments wait in
+ * the coalescer until the end of the receive batch (tun_co_flush); the
+ * header bytes in front of pkt are the opened tunnel header's. */
+static void tun_deliver(struct node *n, uint8_t *pkt, size_t len)
+{
+	if (n->tun.vnet)
+		tun_co_add(&n->co, pkt, len, tun_emit, n);
+	else
+		tun_emit(n, pkt, len);
 }
 
 static void on_data(struct node *n, struct node_slot *s, const struct tunnel_packet *tp, uint64_t now_ms)
@@ -71,10 +93,8 @@ static void on_data(struct node *n, struct node_slot *s, const struct tunnel_pac
 		return;
 	p->rx_bytes += b.len;
 	p->rx_packets++;
-	if (write(n->tun.fds[0], pkt, b.len) < 0)
-		n->cnt.tun_tx_err++;
-	else
-		n->cnt.tun_tx++;
+	tun_clamp_mss(s->buf + TUNNEL_DATA_HEADER_LEN, b.len, (uint16_t)(n->tun.mtu - 40));
+	tun_deliver(n, s->buf + TUNNEL_DATA_HEADER_LEN, b.len);
 }
 
 static void on_initiation(struct node *n, struct node_slot *s, uint64_t now_ms)
@@ -201,7 +221,7 @@ static void prepare(struct node *n)
 		struct node_slot *s = &n->rx[i];
 		struct msghdr *mh = &n->rx_msgs[i].msg_hdr;
 		s->iov.iov_base = s->buf;
-		s->iov.iov_len = n->slot_cap;
+		s->iov.iov_len = n->rx_cap;
 		memset(mh, 0, sizeof(*mh));
 		mh->msg_name = &s->addr;
 		mh->msg_namelen = sizeof(s->addr);
@@ -212,16 +232,49 @@ static void prepare(struct node *n)
 	}
 }
 
-static uint32_t base_of(struct node *n, struct msghdr *mh)
+/* The local base (IP_PKTINFO) and, for a GRO'd message, the size of its
+ * datagrams (UDP_GRO; 0 when it is one datagram). */
+static uint32_t base_of(struct node *n, struct msghdr *mh, size_t *gro)
 {
+	uint32_t base = 0;
+
+	*gro = 0;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			return gather_base_of(n, pi.ipi_addr);
+			base = gather_base_of(n, pi.ipi_addr);
+		} else if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO) {
+			int v;
+			memcpy(&v, CMSG_DATA(cm), sizeof(v));
+			*gro = v > 0 ? (size_t)v : 0;
 		}
 	}
-	return 0;
+	return base;
+}
+
+/* A datagram from the socket: the relay server's, or for receive_datagram. */
+static void dispatch(struct node *n, struct node_slot *s, uint64_t now_ms)
+{
+	if (!relay_udp_input(n, s, now_ms))
+		receive_datagram(n, s, now_ms);
+}
+
+/* A GRO'd message holds datagrams of `gro` bytes (the last may be
+ * shorter) from one source; each goes through dispatch on its own, in
+ * place. */
+static void dispatch_gro(struct node *n, struct node_slot *s, size_t gro, uint64_t now_ms)
+{
+	size_t total = s->len;
+
+	for (size_t off = 0; off < total; off += gro) {
+		struct node_slot d = *s;
+		d.buf = s->buf + off;
+		d.len = total - off < gro ? total - off : gro;
+		if (off)
+			n->cnt.udp_rx++;
+		dispatch(n, &d, now_ms);
+	}
 }
 
 void receive_datagram(struct node *n, struct node_slot *s, uint64_t now_ms)
@@ -232,6 +285,12 @@ void receive_datagram(struct node *n, struct node_slot *s, uint64_t now_ms)
 		on_stun(n, s, now_ms);
 	else
 		n->cnt.stun_unmatched++;
+}
+
+void node_tun_flush(struct node *n)
+{
+	if (n->tun.vnet)
+		tun_co_flush(&n->co, tun_emit, n);
 }
 
 void receive_udp(struct node *n, uint64_t now_ms)
@@ -249,11 +308,15 @@ void receive_udp(struct node *n, uint64_t now_ms)
 				n->cnt.udp_rx_trunc++;
 				continue;
 			}
+			size_t gro;
 			s->len = n->rx_msgs[i].msg_len;
-			s->base_id = base_of(n, mh);
-			if (!relay_udp_input(n, s, now_ms))
-				receive_datagram(n, s, now_ms);
+			s->base_id = base_of(n, mh, &gro);
+			if (gro && gro < s->len)
+				dispatch_gro(n, s, gro, now_ms);
+			else
+				dispatch(n, s, now_ms);
 		}
+		node_tun_flush(n);
 		if (r < NODE_BATCH)
 			return;
 	}

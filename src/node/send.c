@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -14,24 +15,36 @@
 #include "social.h"
 #include "tunnel_packet.h"
 
-static void set_pktinfo(struct node *n, struct msghdr *mh, struct node_slot *s, uint32_t base_id)
+/* Control messages of one datagram, or of one UDP_SEGMENT group when gso
+ * is not 0: the source address (IP_PKTINFO) of a host base, and the
+ * segment size. They live in the slot of the first datagram. */
+static void set_cmsgs(struct node *n, struct msghdr *mh, struct node_slot *s, uint32_t base_id, uint16_t gso)
 {
-	if (base_id >= n->nhosts) {
-		mh->msg_control = NULL;
-		mh->msg_controllen = 0;
-		return;
-	}
+	char *at = s->c.cbuf;
+	struct cmsghdr *cm;
+
 	memset(s->c.cbuf, 0, sizeof(s->c.cbuf));
-	mh->msg_control = s->c.cbuf;
-	mh->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
-	struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
-	cm->cmsg_level = IPPROTO_IP;
-	cm->cmsg_type = IP_PKTINFO;
-	cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-	struct in_pktinfo pi;
-	memset(&pi, 0, sizeof(pi));
-	pi.ipi_spec_dst = n->hosts[base_id].addr.sin_addr;
-	memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	if (base_id < n->nhosts) {
+		cm = (struct cmsghdr *)(void *)at;
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+		struct in_pktinfo pi;
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = n->hosts[base_id].addr.sin_addr;
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		at += CMSG_SPACE(sizeof(struct in_pktinfo));
+	}
+	if (gso) {
+		cm = (struct cmsghdr *)(void *)at;
+		cm->cmsg_level = IPPROTO_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		at += CMSG_SPACE(sizeof(uint16_t));
+	}
+	mh->msg_controllen = (size_t)(at - s->c.cbuf);
+	mh->msg_control = mh->msg_controllen ? s->c.cbuf : NULL;
 }
 
 int node_udp_send(struct node *n, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len)
@@ -47,7 +60,7 @@ int node_udp_send(struct node *n, uint32_t base_id, const struct sockaddr_in *ds
 	mh.msg_namelen = sizeof(*dst);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	set_pktinfo(n, &mh, &s, base_id);
+	set_cmsgs(n, &mh, &s, base_id, 0);
 	if (sendmsg(n->udp_fd, &mh, MSG_DONTWAIT) < 0) {
 		n->cnt.udp_tx_err++;
 		return -errno;
@@ -83,72 +96,192 @@ static bool seal(struct node *n, struct peer *p, struct node_slot *s, uint64_t n
 	return true;
 }
 
-static void flush(struct node *n, unsigned cnt)
+/* One sendmmsg batch: messages of one datagram, or UDP_SEGMENT groups of
+ * consecutive datagrams to the same peer (all the same size but the last,
+ * which may be shorter). */
+struct tx_batch {
+	unsigned nslot; /* tx slots taken (sealed or not) */
+	unsigned niov;  /* datagrams queued */
+	unsigned nmsg;
+	struct peer *peer; /* of the open group; NULL: none may grow */
+	unsigned first, cnt; /* open group: first slot, datagrams */
+	size_t size, bytes;
+	bool closed;
+};
+
+static void tx_add(struct node *n, struct tx_batch *b, struct peer *p, struct node_slot *s,
+		   const struct sockaddr_in *to)
 {
-	unsigned done = 0;
+	struct iovec *iov = &n->tx_iov[b->niov++];
+	iov->iov_base = s->buf;
+	iov->iov_len = s->len;
+	if (b->peer == p && !b->closed && s->len <= b->size && b->cnt < NODE_GSO_SEGS &&
+	    b->bytes + s->len <= NODE_GSO_BYTES) {
+		struct msghdr *mh = &n->tx_msgs[b->nmsg - 1].msg_hdr;
+		if (b->cnt++ == 1)
+			set_cmsgs(n, mh, &n->tx[b->first], p->base_id, (uint16_t)b->size);
+		mh->msg_iovlen++;
+		b->bytes += s->len;
+		b->closed = s->len < b->size;
+		return;
+	}
+	struct msghdr *mh = &n->tx_msgs[b->nmsg++].msg_hdr;
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	mh->msg_name = (void *)to;
+	mh->msg_namelen = sizeof(*to);
+	set_cmsgs(n, mh, s, p->base_id, 0);
+	/* Only host bases send plain UDP that the kernel may segment (a relay
+	 * base sends ChannelData to the server). */
+	b->peer = n->udp_gso && p->base_id < n->nhosts ? p : NULL;
+	b->first = (unsigned)(s - n->tx);
+	b->cnt = 1;
+	b->size = b->bytes = s->len;
+	b->closed = false;
+}
+
+static void flush(struct node *n, struct tx_batch *b)
+{
+	unsigned done = 0, cnt = b->nmsg;
 
 	while (done < cnt) {
 		int r = sendmmsg(n->udp_fd, &n->tx_msgs[done], cnt - done, MSG_DONTWAIT);
 		if (r <= 0) {
 			if (r < 0 && errno == EINTR)
 				continue;
-			/* drop the datagram that failed (unreachable, buffer full) */
-			n->cnt.udp_tx_err++;
+			/* drop the message that failed (unreachable, buffer full) */
+			struct msghdr *mh = &n->tx_msgs[done].msg_hdr;
+			if (mh->msg_iovlen > 1 && r < 0 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+				log_warn("udp: segmentation offload refused (%s); datagrams go one by one",
+					 strerror(errno));
+				n->udp_gso = false;
+			}
+			n->cnt.udp_tx_err += mh->msg_iovlen;
 			done++;
 			continue;
 		}
-		n->cnt.udp_tx += (unsigned)r;
+		for (int i = 0; i < r; i++) {
+			size_t k = n->tx_msgs[done + (unsigned)i].msg_hdr.msg_iovlen;
+			n->cnt.udp_tx += k;
+			n->cnt.udp_gso_sends += k > 1;
+		}
 		done += (unsigned)r;
 	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* One plain TUN read into slot i. Returns packets read (1), 0 or -1 (none
+ * left). */
+static int read_plain(struct node *n, int fd, unsigned i)
+{
+	struct node_slot *s = &n->tx[i];
+	ssize_t r = read(fd, s->buf + NODE_HEADROOM, n->slot_cap - NODE_HEADROOM - TUNNEL_TAG_LEN);
+	if (r < 0)
+		return -1;
+	s->len = (size_t)r;
+	return 1;
+}
+
+/* One TUN read with a virtio_net_hdr: a super-packet is split into slots
+ * i, i+1, ... with complete checksums. */
+static int read_offload(struct node *n, int fd, unsigned i)
+{
+	uint8_t *outs[NODE_TX_SEGS];
+	size_t lens[NODE_TX_SEGS];
+	struct virtio_net_hdr vh;
+	unsigned max = NODE_TX_SEGS - i;
+
+	ssize_t r = read(fd, n->tun_rbuf, TUN_VNET_HDR_LEN + TUN_GSO_MAX);
+	if (r < 0)
+		return -1;
+	if ((size_t)r < TUN_VNET_HDR_LEN)
+		return 0;
+	memcpy(&vh, n->tun_rbuf, sizeof(vh));
+	for (unsigned k = 0; k < max; k++)
+		outs[k] = n->tx[i + k].buf + NODE_HEADROOM;
+	int cnt = tun_offload_split(&vh, n->tun_rbuf + TUN_VNET_HDR_LEN, (size_t)r - TUN_VNET_HDR_LEN, outs,
+				    n->slot_cap - NODE_HEADROOM - TUNNEL_TAG_LEN, lens, max);
+	if (cnt < 0) {
+		n->cnt.tun_split_bad++;
+		log_debug("tun: packet of %zd bytes (gso type %u, size %u) not split: %s", r - TUN_VNET_HDR_LEN,
+			  vh.gso_type, vh.gso_size, strerror(-cnt));
+		return 0;
+	}
+	for (int k = 0; k < cnt; k++)
+		n->tx[i + (unsigned)k].len = lens[k];
+	return cnt;
+}
+
+/* Routes and seals one packet in slot s and queues it. */
+static void route_one(struct node *n, struct tx_batch *b, struct node_slot *s, uint64_t now_ms)
+{
+	struct in_addr dst;
+
+	if (!tun_ipv4_dst(s->buf + NODE_HEADROOM, s->len, &dst)) {
+		n->cnt.tun_rx_bad++;
+		return;
+	}
+	uint8_t *pkt = s->buf + NODE_HEADROOM;
+	struct peer *p = routing_lookup(&n->rt, dst);
+	if (!p && n->social && social_broadcast(n, pkt, s->len, now_ms))
+		return;
+	if (!p) {
+		n->rt.no_route++;
+		n->cnt.no_route++;
+		log_debug("tun: no link for %s; packet dropped", inet_ntoa(dst));
+		return;
+	}
+	if (n->social && !social_out(n, p, pkt, s->len))
+		return;
+	/* A host routed through us learns the tunnel's MSS (no PMTU black hole). */
+	tun_clamp_mss(pkt, s->len, (uint16_t)(n->tun.mtu - 40));
+	if (!seal(n, p, s, now_ms))
+		return;
+	const struct sockaddr_in *to = &p->endpoint;
+	if (p->base_id >= RELAY_BASE && !(to = relay_wrap(n, s, p->base_id, &p->endpoint)))
+		return; /* sent another way (stream, indication) or dropped */
+	tx_add(n, b, p, s, to);
+}
+
+/* Room for the largest split: a 64 KB super-packet in MSS-sized pieces. */
+static unsigned split_room(const struct node *n)
+{
+	if (!n->tun.vnet)
+		return 1;
+	size_t mss = n->slot_cap - NODE_HEADROOM - TUNNEL_TAG_LEN - 64 - 40;
+	unsigned need = (unsigned)(TUN_GSO_MAX / (mss < 500 ? 500 : mss)) + 1;
+	return need < NODE_TX_SEGS ? need : NODE_TX_SEGS;
 }
 
 void send_from_tun(struct node *n, uint64_t now_ms)
 {
 	int fd = n->tun.fds[0];
+	unsigned room = split_room(n);
+	struct tx_batch b;
 
+	memset(&b, 0, sizeof(b));
 	for (int rounds = 0; rounds < 8; rounds++) {
-		unsigned cnt = 0, got = 0;
+		unsigned got = 0;
 		for (; got < NODE_BATCH; got++) {
-			struct node_slot *s = &n->tx[cnt];
-			ssize_t r = read(fd, s->buf + NODE_HEADROOM, n->slot_cap - NODE_HEADROOM - TUNNEL_TAG_LEN);
-			if (r < 0)
+			if (NODE_TX_SEGS - b.nslot < room)
+				flush(n, &b);
+			int k = n->tun.vnet ? read_offload(n, fd, b.nslot) : read_plain(n, fd, b.nslot);
+			if (k < 0)
 				break;
 			n->cnt.tun_rx++;
-			struct in_addr dst;
-			if (!tun_ipv4_dst(s->buf + NODE_HEADROOM, (size_t)r, &dst)) {
+			if (k == 0) {
 				n->cnt.tun_rx_bad++;
 				continue;
 			}
-			struct peer *p = routing_lookup(&n->rt, dst);
-			if (!p && n->social && social_broadcast(n, s->buf + NODE_HEADROOM, (size_t)r, now_ms))
-				continue;
-			if (!p) {
-				n->rt.no_route++;
-				n->cnt.no_route++;
-				log_debug("tun: no link for %s; packet dropped", inet_ntoa(dst));
-				continue;
-			}
-			s->len = (size_t)r;
-			if (n->social && !social_out(n, p, s->buf + NODE_HEADROOM, s->len))
-				continue;
-			if (!seal(n, p, s, now_ms))
-				continue;
-			const struct sockaddr_in *to = &p->endpoint;
-			if (p->base_id >= RELAY_BASE && !(to = relay_wrap(n, s, p->base_id, &p->endpoint)))
-				continue; /* sent another way (stream, indication) or dropped */
-			struct mmsghdr *m = &n->tx_msgs[cnt];
-			memset(&m->msg_hdr, 0, sizeof(m->msg_hdr));
-			s->iov.iov_base = s->buf;
-			s->iov.iov_len = s->len;
-			m->msg_hdr.msg_iov = &s->iov;
-			m->msg_hdr.msg_iovlen = 1;
-			m->msg_hdr.msg_name = (void *)to;
-			m->msg_hdr.msg_namelen = sizeof(*to);
-			set_pktinfo(n, &m->msg_hdr, s, p->base_id);
-			cnt++;
+			for (int i = 0; i < k; i++)
+				route_one(n, &b, &n->tx[b.nslot + (unsigned)i], now_ms);
+			b.nslot += (unsigned)k;
 		}
-		if (cnt)
-			flush(n, cnt);
+		if (b.nmsg)
+			flush(n, &b);
+		else
+			memset(&b, 0, sizeof(b));
 		if (got < NODE_BATCH)
 			return;
 	}

@@ -11,14 +11,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int tun_open_queue(const char *name, bool multi, char *actual)
+static int tun_open_queue(const char *name, bool multi, bool vnet, char *actual)
 {
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0) | (vnet ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, name, strlen(name)); /* length checked by tun_open */
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = -errno;
@@ -35,7 +35,7 @@ int tun_open(struct tun *t, const char *name, unsigned nqueues)
 	if (nqueues < 1 || nqueues > sizeof(t->fds) / sizeof(t->fds[0]) || strlen(name) >= IFNAMSIZ)
 		return -EINVAL;
 	for (unsigned i = 0; i < nqueues; i++) {
-		int fd = tun_open_queue(name, nqueues > 1, t->name);
+		int fd = tun_open_queue(name, nqueues > 1, false, t->name);
 		if (fd < 0) {
 			tun_close(t);
 			return fd;
@@ -43,6 +43,36 @@ int tun_open(struct tun *t, const char *name, unsigned nqueues)
 		t->fds[t->nqueues++] = fd;
 	}
 	return 0;
+}
+
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+int tun_open_offload(struct tun *t, const char *name)
+{
+	static const unsigned want[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4, /* kernels before 6.2: no USO */
+	};
+
+	memset(t, 0, sizeof(*t));
+	if (strlen(name) >= IFNAMSIZ)
+		return -EINVAL;
+	int fd = tun_open_queue(name, false, true, t->name);
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)want[i]) == 0) {
+			t->fds[t->nqueues++] = fd;
+			t->vnet = true;
+			t->offloads = want[i];
+			return 0;
+		}
+	}
+	close(fd); /* no offloads: a plain device does without the header */
+	return tun_open(t, name, 1);
 }
 
 static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)

@@ -13,11 +13,18 @@ struct tun {
 	int fds[8];
 	unsigned nqueues;
 	int mtu;
+	bool vnet;          /* every read/write starts with a virtio_net_hdr */
+	unsigned offloads;  /* TUN_F_* the kernel accepted */
 };
 
 /* Creates (or attaches to) `name` with nqueues queues (1..8), non-blocking
  * fds, no packet-info header. Returns 0 or -errno. */
 int tun_open(struct tun *t, const char *name, unsigned nqueues);
+/* One queue with IFF_VNET_HDR and TUNSETOFFLOAD (CSUM, TSO4, and USO4+6
+ * when the kernel has it): reads may then return GSO super-packets
+ * (tun_offload.h). Falls back to a plain device (t->vnet false) when the
+ * kernel refuses. Returns 0 or -errno. */
+int tun_open_offload(struct tun *t, const char *name);
 /* Sets address/prefix and MTU and brings the link up. Returns 0 or -errno. */
 int tun_configure(struct tun *t, struct in_addr addr, unsigned prefix, int mtu);
 void tun_close(struct tun *t);

@@ -1,0 +1,474 @@
+/* TUN offloads: splitting TSO/USO super-packets and coalescing TCP segments
+ * keep every byte and every checksum, checked against a plain byte-by-byte
+ * RFC 1071 checksum over random streams. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tun_offload.h"
+
+enum { MAXSEG = 160, SEGCAP = 2048, HEAD = 32 };
+
+/* --- reference checksums: big-endian 16-bit words, one byte at a time --- */
+
+static uint32_t ref_sum(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		s += i % 2 ? p[i] : (uint32_t)p[i] << 8;
+	return s;
+}
+
+static uint16_t ref_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wbe16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint32_t ref_pseudo(const uint8_t *ip, uint8_t proto, size_t l4len)
+{
+	uint8_t ph[12];
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = proto;
+	wbe16(ph + 10, (unsigned)l4len);
+	return ref_sum(0, ph, 12);
+}
+
+/* A whole packet with valid checksums sums to 0xffff everywhere. */
+static void assert_ip_ok(const uint8_t *p, size_t len)
+{
+	size_t ihl = (size_t)(p[0] & 15) * 4;
+	assert_int_equal(be16(p + 2), len);
+	assert_int_equal(ref_fold(ref_sum(0, p, ihl)), 0xffff);
+}
+
+static void assert_l4_ok(const uint8_t *p, size_t len)
+{
+	size_t ihl = (size_t)(p[0] & 15) * 4;
+	assert_int_equal(ref_fold(ref_sum(ref_pseudo(p, p[9], len - ihl), p + ihl, len - ihl)), 0xffff);
+}
+
+/* --- building random packets --- */
+
+static void fill_random(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)rand();
+}
+
+/* IPv4 + TCP (with a 12-byte timestamp option) + payload; the TCP checksum
+ * field holds the pseudo-header sum as the kernel leaves it for TSO. */
+static size_t make_tcp(uint8_t *p, size_t payload, uint32_t seq, uint8_t flags, uint16_t sport)
+{
+	const size_t thl = 32;
+	memset(p, 0, 20 + thl);
+	p[0] = 0x45;
+	wbe16(p + 2, (unsigned)(20 + thl + payload));
+	wbe16(p + 4, 0x1234);
+	p[6] = 0x40; /* DF */
+	p[8] = 64;
+	p[9] = IPPROTO_TCP;
+	memcpy(p + 12, "\xac\x1f\x00\x01\xac\x1f\x00\x02", 8);
+	uint8_t *t = p + 20;
+	wbe16(t, sport);
+	wbe16(t + 2, 5201);
+	t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16), t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+	memcpy(t + 8, "\x01\x02\x03\x04", 4);
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = flags;
+	wbe16(t + 14, 501);
+	memcpy(t + 20, "\x01\x01\x08\x0a\x00\x00\x10\x00\x00\x00\x20\x00", 12);
+	fill_random(t + thl, payload);
+	return 20 + thl + payload;
+}
+
+static void set_partial_tcp(uint8_t *p, size_t len)
+{
+	uint16_t c = ref_fold(ref_pseudo(p, IPPROTO_TCP, len - 20));
+	wbe16(p + 20 + 16, c);
+}
+
+static void set_full_ip_and_l4(uint8_t *p, size_t len, size_t csum_off)
+{
+	p[10] = p[11] = 0;
+	wbe16(p + 10, (uint16_t)~ref_fold(ref_sum(0, p, 20)));
+	p[20 + csum_off] = p[20 + csum_off + 1] = 0;
+	uint16_t c = (uint16_t)~ref_fold(ref_sum(ref_pseudo(p, p[9], len - 20), p + 20, len - 20));
+	if (c == 0 && p[9] == IPPROTO_UDP)
+		c = 0xffff;
+	wbe16(p + 20 + csum_off, c);
+}
+
+struct segs {
+	uint8_t *mem;
+	uint8_t *outs[MAXSEG];
+	size_t lens[MAXSEG];
+};
+
+static void segs_init(struct segs *s)
+{
+	s->mem = malloc((size_t)MAXSEG * (HEAD + SEGCAP));
+	assert_non_null(s->mem);
+	for (int i = 0; i < MAXSEG; i++)
+		s->outs[i] = s->mem + (size_t)i * (HEAD + SEGCAP) + HEAD;
+}
+
+/* --- emitted packets --- */
+
+struct sink {
+	uint8_t *data[64];
+	size_t len[64];
+	struct virtio_net_hdr vh[64];
+	unsigned n;
+};
+
+static void sink_emit(void *ctx, uint8_t *hdr, size_t total)
+{
+	struct sink *k = ctx;
+	assert_true(k->n < 64);
+	memcpy(&k->vh[k->n], hdr, sizeof(struct virtio_net_hdr));
+	k->data[k->n] = malloc(total - TUN_VNET_HDR_LEN);
+	memcpy(k->data[k->n], hdr + TUN_VNET_HDR_LEN, total - TUN_VNET_HDR_LEN);
+	k->len[k->n++] = total - TUN_VNET_HDR_LEN;
+}
+
+static void sink_free(struct sink *k)
+{
+	for (unsigned i = 0; i < k->n; i++)
+		free(k->data[i]);
+	k->n = 0;
+}
+
+/* What the kernel does with NEEDS_CSUM: finish the checksum from csum_start. */
+static void complete_partial(const struct virtio_net_hdr *vh, uint8_t *p, size_t len)
+{
+	if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return;
+	uint16_t c = (uint16_t)~ref_fold(ref_sum(0, p + vh->csum_start, len - vh->csum_start));
+	wbe16(p + vh->csum_start + vh->csum_offset, c);
+}
+
+/* --- tests --- */
+
+static void test_csum_matches_reference(void **state)
+{
+	(void)state;
+	uint8_t b[3000];
+	for (int round = 0; round < 500; round++) {
+		size_t n = (size_t)rand() % sizeof(b);
+		fill_random(b, n);
+		uint16_t ours = tun_csum_final(tun_csum_add(0, b, n));
+		uint8_t stored[2];
+		memcpy(stored, &ours, 2);
+		assert_int_equal(be16(stored), (uint16_t)~ref_fold(ref_sum(0, b, n)));
+	}
+}
+
+/* Random TSO super-packets: split, verify every segment, coalesce back,
+ * verify the super-packet against the original. */
+static void test_tcp_split_coalesce_random(void **state)
+{
+	(void)state;
+	static uint8_t big[TUN_GSO_MAX];
+	struct segs s;
+	struct tun_coalescer co;
+	struct sink k = { 0 };
+	segs_init(&s);
+	assert_int_equal(tun_co_init(&co), 0);
+
+	for (int round = 0; round < 200; round++) {
+		size_t mss = 500 + (size_t)rand() % 1000;
+		size_t payload = 1 + (size_t)rand() % (TUN_GSO_MAX - 52);
+		uint32_t seq = (uint32_t)rand() * 2654435761u; /* wraps sometimes */
+		uint8_t flags = 0x10 | (rand() % 2 ? 0x08 : 0) | (rand() % 4 == 0 ? 0x80 : 0);
+		size_t len = make_tcp(big, payload, seq, flags, 40000);
+		set_partial_tcp(big, len);
+		struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+					     .hdr_len = 52, .gso_size = (uint16_t)mss, .csum_start = 20,
+					     .csum_offset = 16 };
+		int n = tun_offload_split(&vh, big, len, s.outs, SEGCAP, s.lens, MAXSEG);
+		assert_int_equal(n, (int)((payload + mss - 1) / mss));
+
+		size_t off = 0;
+		for (int i = 0; i < n; i++) {
+			uint8_t *p = s.outs[i];
+			size_t seg = s.lens[i] - 52;
+			assert_true(seg == mss || (i == n - 1 && seg <= mss));
+			assert_ip_ok(p, s.lens[i]);
+			assert_l4_ok(p, s.lens[i]);
+			assert_int_equal(be16(p + 4), (uint16_t)(0x1234 + i));
+			assert_int_equal(be32(p + 24), seq + (uint32_t)off);
+			assert_memory_equal(p + 52, big + 52 + off, seg);
+			assert_int_equal(p[33] & 0x08, i == n - 1 ? (flags & 0x08) : 0);
+			assert_int_equal(p[33] & 0x80, i == 0 ? (flags & 0x80) : 0);
+			off += seg;
+		}
+		assert_int_equal(off, payload);
+
+		/* CWR is not coalescable (only ACK/PSH are): clear it for the
+		 * reassembly half, recomputing that segment's checksum. */
+		if (s.outs[0][33] & 0x80) {
+			s.outs[0][33] &= 0x7f;
+			set_full_ip_and_l4(s.outs[0], s.lens[0], 16);
+		}
+		for (int i = 0; i < n; i++)
+			tun_co_add(&co, s.outs[i], s.lens[i], sink_emit, &k);
+		tun_co_flush(&co, sink_emit, &k);
+		assert_int_equal(k.n, 1);
+		uint8_t *q = k.data[0];
+		assert_int_equal(k.len[0], len);
+		assert_ip_ok(q, len);
+		if (n > 1) {
+			assert_int_equal(k.vh[0].gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+			assert_int_equal(k.vh[0].gso_size, mss);
+			assert_int_equal(k.vh[0].hdr_len, 52);
+		} else {
+			assert_int_equal(k.vh[0].gso_type, VIRTIO_NET_HDR_GSO_NONE);
+		}
+		complete_partial(&k.vh[0], q, len);
+		assert_l4_ok(q, len);
+		assert_int_equal(be32(q + 24), seq);
+		assert_int_equal(q[33], flags & 0x18);
+		assert_memory_equal(q + 52, big + 52, payload);
+		sink_free(&k);
+	}
+	tun_co_free(&co);
+	free(s.mem);
+}
+
+/* Two streams interleaved, a gap, a FIN and a UDP packet: each flow keeps
+ * its bytes in order, nothing is lost, non-TCP passes in place. */
+static void test_coalesce_flows_and_breaks(void **state)
+{
+	(void)state;
+	struct tun_coalescer co;
+	struct sink k = { 0 };
+	static uint8_t pk[12][HEAD + 1600];
+	uint8_t *p[12];
+	size_t len[12];
+	assert_int_equal(tun_co_init(&co), 0);
+	for (int i = 0; i < 12; i++)
+		p[i] = pk[i] + HEAD;
+	/* flow A: seq 1000, 3 x 1000 bytes; flow B (other port): 2 x 1000 */
+	for (int i = 0; i < 3; i++)
+		len[i] = make_tcp(p[i], 1000, 1000 + 1000 * (uint32_t)i, 0x10, 40000);
+	for (int i = 0; i < 2; i++)
+		len[3 + i] = make_tcp(p[3 + i], 1000, 7000 + 1000 * (uint32_t)i, 0x10, 40001);
+	/* A again after a gap (seq 5000): starts a new super-packet */
+	len[5] = make_tcp(p[5], 1000, 5000, 0x10, 40000);
+	/* A's FIN (no payload): flushes A first */
+	len[6] = make_tcp(p[6], 0, 6000, 0x11, 40000);
+	/* a UDP datagram */
+	memcpy(p[7], p[0], 20);
+	p[7][9] = IPPROTO_UDP;
+	wbe16(p[7] + 2, 20 + 8 + 10);
+	len[7] = 38;
+	for (int i = 0; i < 8; i++)
+		set_full_ip_and_l4(p[i], len[i], p[i][9] == IPPROTO_UDP ? 6 : 16);
+	int order[] = { 0, 3, 1, 4, 2, 5, 6, 7 };
+	for (int i = 0; i < 8; i++)
+		tun_co_add(&co, p[order[i]], len[order[i]], sink_emit, &k);
+	tun_co_flush(&co, sink_emit, &k);
+	/* A(0..2) emitted when the gap arrived, then A(5) before the FIN, FIN,
+	 * UDP, then B at the flush. */
+	assert_int_equal(k.n, 5);
+	assert_int_equal(k.len[0], 52 + 3000);
+	assert_int_equal(k.vh[0].gso_size, 1000);
+	assert_memory_equal(k.data[0] + 52, p[0] + 52, 1000);
+	assert_memory_equal(k.data[0] + 52 + 2000, p[2] + 52, 1000);
+	assert_int_equal(k.len[1], len[5]);
+	assert_int_equal(k.vh[1].gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	assert_memory_equal(k.data[1], p[5], len[5]);
+	assert_memory_equal(k.data[2], p[6], len[6]);
+	assert_memory_equal(k.data[3], p[7], len[7]);
+	assert_int_equal(k.len[4], 52 + 2000);
+	assert_int_equal(be16(k.data[4] + 20), 40001);
+	for (unsigned i = 0; i < k.n; i++) {
+		complete_partial(&k.vh[i], k.data[i], k.len[i]);
+		assert_ip_ok(k.data[i], k.len[i]);
+		assert_l4_ok(k.data[i], k.len[i]);
+	}
+	sink_free(&k);
+	tun_co_free(&co);
+}
+
+/* A short segment or PSH closes a super-packet; a larger one starts anew. */
+static void test_coalesce_short_and_push(void **state)
+{
+	(void)state;
+	struct tun_coalescer co;
+	struct sink k = { 0 };
+	static uint8_t pk[4][HEAD + 1600];
+	size_t len[4];
+	assert_int_equal(tun_co_init(&co), 0);
+	len[0] = make_tcp(pk[0] + HEAD, 1000, 0, 0x10, 1);
+	len[1] = make_tcp(pk[1] + HEAD, 400, 1000, 0x10, 1);  /* short: closes */
+	len[2] = make_tcp(pk[2] + HEAD, 1000, 1400, 0x18, 1); /* new, PSH: closed at once */
+	len[3] = make_tcp(pk[3] + HEAD, 1000, 2400, 0x10, 1);
+	for (int i = 0; i < 4; i++) {
+		set_full_ip_and_l4(pk[i] + HEAD, len[i], 16);
+		tun_co_add(&co, pk[i] + HEAD, len[i], sink_emit, &k);
+	}
+	tun_co_flush(&co, sink_emit, &k);
+	assert_int_equal(k.n, 3);
+	assert_int_equal(k.len[0], 52 + 1400);
+	assert_int_equal(k.len[1], len[2]);
+	assert_int_equal(k.data[1][33], 0x18);
+	assert_int_equal(k.len[2], len[3]);
+	for (unsigned i = 0; i < k.n; i++) {
+		complete_partial(&k.vh[i], k.data[i], k.len[i]);
+		assert_l4_ok(k.data[i], k.len[i]);
+	}
+	sink_free(&k);
+	tun_co_free(&co);
+}
+
+static void test_udp_split(void **state)
+{
+	(void)state;
+	static uint8_t big[TUN_GSO_MAX];
+	struct segs s;
+	segs_init(&s);
+	for (int round = 0; round < 100; round++) {
+		size_t mss = 400 + (size_t)rand() % 1000, payload = (size_t)rand() % 60000;
+		memset(big, 0, 28);
+		big[0] = 0x45;
+		wbe16(big + 2, (unsigned)(28 + payload));
+		big[8] = 64;
+		big[9] = IPPROTO_UDP;
+		memcpy(big + 12, "\xac\x1f\x00\x01\xac\x1f\x00\x02", 8);
+		wbe16(big + 20, 5000);
+		wbe16(big + 22, 5001);
+		fill_random(big + 28, payload);
+		struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_UDP_L4,
+					     .gso_size = (uint16_t)mss, .csum_start = 20, .csum_offset = 6 };
+		int n = tun_offload_split(&vh, big, 28 + payload, s.outs, SEGCAP, s.lens, MAXSEG);
+		assert_int_equal(n, payload ? (int)((payload + mss - 1) / mss) : 1);
+		size_t off = 0;
+		for (int i = 0; i < n; i++) {
+			uint8_t *q = s.outs[i];
+			assert_ip_ok(q, s.lens[i]);
+			assert_int_equal(be16(q + 24), s.lens[i] - 20);
+			assert_l4_ok(q, s.lens[i]);
+			assert_memory_equal(q + 28, big + 28 + off, s.lens[i] - 28);
+			off += s.lens[i] - 28;
+		}
+		assert_int_equal(off, payload);
+	}
+	free(s.mem);
+}
+
+/* No GSO: copied; a partial checksum is completed. */
+static void test_plain_and_partial(void **state)
+{
+	(void)state;
+	uint8_t pkt[1500], want[1500];
+	struct segs s;
+	segs_init(&s);
+	size_t len = make_tcp(pkt, 700, 99, 0x18, 3);
+	set_full_ip_and_l4(pkt, len, 16);
+	memcpy(want, pkt, len);
+	struct virtio_net_hdr vh = { 0 };
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), 1);
+	assert_int_equal(s.lens[0], len);
+	assert_memory_equal(s.outs[0], want, len);
+	set_partial_tcp(pkt, len);
+	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh.csum_start = 20;
+	vh.csum_offset = 16;
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), 1);
+	assert_memory_equal(s.outs[0], want, len);
+	free(s.mem);
+}
+
+static void test_bad_input(void **state)
+{
+	(void)state;
+	uint8_t pkt[200];
+	struct segs s;
+	segs_init(&s);
+	size_t len = make_tcp(pkt, 100, 0, 0x10, 1);
+	struct virtio_net_hdr vh = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 10 };
+	assert_int_equal(tun_offload_split(&vh, pkt, 30, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	vh.gso_size = 0;
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	vh.gso_size = 10; /* 10 segments, room for 5 */
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, 5), -ENOBUFS);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EPROTONOSUPPORT);
+	vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 190, .csum_offset = 16 };
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	pkt[32] = 0x10; /* TCP data offset 4 bytes */
+	vh = (struct virtio_net_hdr){ .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 10 };
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	free(s.mem);
+}
+
+/* A SYN's MSS above the limit is lowered with a still-valid checksum; a
+ * lower one, a non-SYN and a truncated option are left alone. */
+static void test_clamp_mss(void **state)
+{
+	(void)state;
+	uint8_t p[80];
+	for (int round = 0; round < 200; round++) {
+		size_t len = make_tcp(p, 0, (uint32_t)rand(), 0x02, (uint16_t)rand());
+		/* options: NOP, NOP, MSS 4 bytes, then 8 bytes of padding NOPs */
+		memcpy(p + 40, "\x01\x01\x02\x04", 4);
+		unsigned mss = 536 + (unsigned)rand() % 9000;
+		wbe16(p + 44, mss);
+		memset(p + 46, 1, 6);
+		set_full_ip_and_l4(p, len, 16);
+		bool changed = tun_clamp_mss(p, len, 1380);
+		assert_int_equal(changed, mss > 1380);
+		assert_int_equal(be16(p + 44), mss > 1380 ? 1380 : mss);
+		assert_l4_ok(p, len);
+		assert_ip_ok(p, len);
+	}
+	size_t len = make_tcp(p, 0, 1, 0x10, 1); /* not a SYN */
+	memcpy(p + 40, "\x02\x04\x23\x28", 4);
+	assert_false(tun_clamp_mss(p, len, 1380));
+	len = make_tcp(p, 0, 1, 0x12, 1); /* SYN-ACK, option length runs past the header */
+	memcpy(p + 40, "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x02\x04", 12);
+	assert_false(tun_clamp_mss(p, len, 1380));
+}
+
+int main(void)
+{
+	srand(7);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_csum_matches_reference),
+		cmocka_unit_test(test_tcp_split_coalesce_random),
+		cmocka_unit_test(test_coalesce_flows_and_breaks),
+		cmocka_unit_test(test_coalesce_short_and_push),
+		cmocka_unit_test(test_udp_split),
+		cmocka_unit_test(test_plain_and_partial),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_clamp_mss),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
