@@ -103,7 +103,8 @@ struct tx_batch {
 	unsigned nslot; /* tx slots taken (sealed or not) */
 	unsigned niov;  /* datagrams queued */
 	unsigned nmsg;
-	struct peer *peer; /* of the open group; NULL: none may grow */
+	const struct sockaddr_in *to; /* of the open group; NULL: none may grow */
+	uint32_t base;
 	unsigned first, cnt; /* open group: first slot, datagrams */
 	size_t size, bytes;
 	bool closed;
@@ -115,7 +116,7 @@ static void tx_add(struct node *n, struct tx_batch *b, struct peer *p, struct no
 	struct iovec *iov = &n->tx_iov[b->niov++];
 	iov->iov_base = s->buf;
 	iov->iov_len = s->len;
-	if (b->peer == p && !b->closed && s->len <= b->size && b->cnt < NODE_GSO_SEGS &&
+	if (b->to == to && b->base == p->base_id && !b->closed && s->len <= b->size && b->cnt < NODE_GSO_SEGS &&
 	    b->bytes + s->len <= NODE_GSO_BYTES) {
 		struct msghdr *mh = &n->tx_msgs[b->nmsg - 1].msg_hdr;
 		if (b->cnt++ == 1)
@@ -132,9 +133,12 @@ static void tx_add(struct node *n, struct tx_batch *b, struct peer *p, struct no
 	mh->msg_name = (void *)to;
 	mh->msg_namelen = sizeof(*to);
 	set_cmsgs(n, mh, s, p->base_id, 0);
-	/* Only host bases send plain UDP that the kernel may segment (a relay
-	 * base sends ChannelData to the server). */
-	b->peer = n->udp_gso && p->base_id < n->nhosts ? p : NULL;
+	/* Every datagram here is plain UDP from our socket: sealed packets to
+	 * a peer, or ChannelData to a UDP relay server (which needs no
+	 * padding), so a train of equal sizes to one address may be one
+	 * UDP_SEGMENT send. */
+	b->to = n->udp_gso ? to : NULL;
+	b->base = p->base_id;
 	b->first = (unsigned)(s - n->tx);
 	b->cnt = 1;
 	b->size = b->bytes = s->len;
