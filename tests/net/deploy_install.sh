@@ -95,7 +95,8 @@ if command -v prosodyctl >/dev/null; then
 fi
 pass "examples pass ipopd -n / ipop-turnserver -n; the ejabberd and Prosody templates render and check"
 
-# 5. What ipopd@.service grants: a non-root user, CAP_NET_ADMIN as its only
+# 5. What ipopd@.service grants (less CAP_NET_BIND_SERVICE, only for
+#    social_dns): a non-root user, CAP_NET_ADMIN as its only
 #    (ambient) capability, no new privileges. The node must create its TUN
 #    device and answer ipopctl; without the capability it must not start.
 need_root
@@ -125,7 +126,7 @@ st=$(ns_exec node "$IPOPCTL" -s "$S/ctl.sock" --json status) || fail "ipopctl st
 grep -q '"ip4": *"172.31.9.1"' <<<"$st" || { echo "$st"; fail "status lacks the address"; }
 ns_exec node ip -4 addr show ipop0 | grep -q '172.31.9.1/24' || fail "ipop0 has no 172.31.9.1/24"
 [ "$(stat -c %U "$S/ipop0.key")" = nobody ] || fail "the key file is not the service user's"
-pass "as nobody with only CAP_NET_ADMIN (what ipopd@.service grants): TUN up, key created, ipopctl answers"
+pass "as nobody with only CAP_NET_ADMIN (ipopd@.service grants it, plus CAP_NET_BIND_SERVICE for social_dns): TUN up, key created, ipopctl answers"
 
 # What ipop-turnserver.service grants: a non-root user with only
 # CAP_NET_BIND_SERVICE binds TURN on 443 (udp and tcp); without it, it cannot.
