@@ -80,6 +80,13 @@ node_config carol 172.31.0.3 carol "" "$TURN"
 node_start a alice
 node_start b bob
 node_start c carol
+# dave sits behind alice's firewall too (same namespace, its own TUN) but
+# trusts another CA: the TLS relay must be refused, not used unverified.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca \
+	-keyout "$LIB_TMP/other-key.pem" -out "$LIB_TMP/other-ca.pem" >/dev/null 2>&1 || fail "openssl req"
+XMPP_IP=192.0.2.2 node_config dave 172.31.0.4 dave "" \
+	"\"turn\": [{\"server\": \"192.0.2.1:3478\", \"user\": \"u\", \"pass\": \"p\", \"ca_file\": \"$LIB_TMP/other-ca.pem\"}], \"xmpp_port\": 443, \"interface\": \"ipop1\","
+node_start a dave
 
 # --- (c)
 node_wait alice 'relay: TLS with 192\.0\.2\.1:443 .*established' 30 || { node_logs; fail "(c) no TLS to 443"; }
@@ -87,6 +94,11 @@ node_wait alice 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:44
 	{ node_logs; fail "(c) alice got no relayed candidate over TLS"; }
 grep -E 'relay: (allocating|192|TLS|relayed)' "$LIB_TMP/alice.log"
 pass "(c) alice's UDP is blocked: she fell back to TLS on 443 with the certificate verified"
+node_wait dave 'relay: .*192\.0\.2\.1:443 \(tls, UDP fallback\): TLS handshake: certificate' 30 ||
+	{ node_logs; fail "(c) dave did not refuse the TLS server whose certificate his CA did not sign"; }
+grep -q 'relay: relayed candidate' "$LIB_TMP/dave.log" && fail "(c) dave used a relay he could not verify"
+grep -h 'TLS handshake' "$LIB_TMP/dave.log" | head -2
+pass "(c) with another CA in ca_file the TLS relay is refused (no relayed candidate)"
 node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "(c) alice's link to bob did not come up"; }
 vpn_ping a 172.31.0.2 || { node_logs; fail "(c) alice cannot ping bob"; }
 vpn_ping b 172.31.0.1 || { node_logs; fail "(c) bob cannot ping alice"; }
