@@ -578,6 +578,30 @@ static bool wanted(const struct node *n, const struct sockaddr *a)
 	return false;
 }
 
+/* Binds channels to the remote candidates of every link: the host ones
+ * (hosts == true) or the others. */
+static void bind_remotes(struct node *n, bool hosts, uint64_t now_ms)
+{
+	struct relay *r = &n->relay;
+
+	for (unsigned i = 0; i < n->npeers; i++) {
+		const struct peer *p = n->peers[i];
+		if (!p->ice_on)
+			continue;
+		for (unsigned j = 0; j < p->ice.nremote; j++) {
+			const struct sockaddr *a = (const struct sockaddr *)&p->ice.remote[j].addr;
+			if ((p->ice.remote[j].type == ICE_CAND_HOST) != hosts || a->sa_family != AF_INET ||
+			    turn_client_has_peer(&r->tc, a))
+				continue;
+			int rc = turn_client_bind_channel(&r->tc, a, now_ms);
+			if (rc == -EBUSY)
+				r->sync_ms = now_ms + RELAY_SYNC_RETRY_MS;
+			else if (rc < 0)
+				log_debug("relay: no channel for a candidate of %s: %s", p->jid, strerror(-rc));
+		}
+	}
+}
+
 void relay_sync_peers(struct node *n, uint64_t now_ms)
 {
 	struct relay *r = &n->relay;
@@ -592,20 +616,9 @@ void relay_sync_peers(struct node *n, uint64_t now_ms)
 			gone[ngone++] = r->tc.peers[i].addr;
 	for (unsigned i = 0; i < ngone; i++)
 		turn_client_remove_peer(&r->tc, (const struct sockaddr *)&gone[i]);
-	for (unsigned i = 0; i < n->npeers; i++) {
-		const struct peer *p = n->peers[i];
-		if (!p->ice_on)
-			continue;
-		for (unsigned j = 0; j < p->ice.nremote; j++) {
-			const struct sockaddr *a = (const struct sockaddr *)&p->ice.remote[j].addr;
-			if (a->sa_family != AF_INET || turn_client_has_peer(&r->tc, a))
-				continue;
-			int rc = turn_client_bind_channel(&r->tc, a, now_ms);
-			if (rc == -EBUSY)
-				r->sync_ms = now_ms + RELAY_SYNC_RETRY_MS;
-			else if (rc < 0)
-				log_debug("relay: no channel for a candidate of %s: %s", p->jid, strerror(-rc));
-		}
-	}
+	/* reflexive and relayed addresses first: the table is small, and a
+	 * remote host address is rarely reachable from the relay */
+	bind_remotes(n, false, now_ms);
+	bind_remotes(n, true, now_ms);
 	flush_client(n);
 }

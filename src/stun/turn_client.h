@@ -18,7 +18,7 @@
 #include "stun_proto.h"
 
 enum {
-	TURN_CLIENT_MAX_PEERS = 32,
+	TURN_CLIENT_MAX_PEERS = 64,  /* permissions/channels kept (ipopd: remote candidates) */
 	TURN_CLIENT_MAX_TX = 8,       /* concurrent transactions */
 	TURN_CLIENT_TX_BUF = 512,     /* a request never carries data */
 	TURN_CLIENT_MAX_EVENTS = 16,
