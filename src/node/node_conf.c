@@ -635,8 +635,9 @@ static void turn_entry(struct ctx *x, const char *where, const json_t *e)
 	if (ca) {
 		char w[48];
 		snprintf(w, sizeof(w), "%s.ca_file", where);
-		if (get_path(x, w, ca, NODE_CONF_MAX_PATH, &t->ca_file) && t->transport != NODE_TURN_TLS)
-			conf_warn(x, w, "only used with transport \"tls\"");
+		/* UDP entries fall back to TLS when UDP is blocked (relay.c) */
+		if (get_path(x, w, ca, NODE_CONF_MAX_PATH, &t->ca_file) && t->transport == NODE_TURN_TCP)
+			conf_warn(x, w, "only used for TLS (transport \"tls\", or the TLS fallback of a UDP entry)");
 	}
 	/* Count the entry even when broken so node_conf_free() releases it. */
 	x->c->n_turn++;
