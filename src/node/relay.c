@@ -94,6 +94,9 @@ static void flush_client(struct node *n)
 
 	while (r->tc_on && (len = turn_client_poll_transmit(&r->tc, r->buf, r->buf_cap)) > 0)
 		out_raw(n, r->buf, (size_t)len);
+	/* every change of the client ends here: cache its next timer, so the
+	 * loop does not scan its tables on every wakeup */
+	r->tc_timer = r->tc_on ? turn_client_timeout(&r->tc) : UINT64_MAX;
 }
 
 static void teardown(struct node *n)
@@ -104,6 +107,7 @@ static void teardown(struct node *n)
 	if (r->tc_on)
 		turn_client_free(&r->tc);
 	r->tc_on = false;
+	r->tc_timer = UINT64_MAX;
 }
 
 static int client_start(struct node *n, uint64_t now_ms)
@@ -461,7 +465,7 @@ void relay_tick(struct node *n, uint64_t now_ms)
 			relay_sync_peers(n, now_ms);
 		break;
 	}
-	if (r->tc_on && now_ms >= turn_client_timeout(&r->tc)) {
+	if (r->tc_on && now_ms >= r->tc_timer) {
 		turn_client_handle_timeout(&r->tc, now_ms);
 		client_events(n, now_ms);
 	}
@@ -496,7 +500,7 @@ uint64_t relay_deadline(const struct node *n)
 	}
 	}
 	if (r->tc_on) {
-		uint64_t t = turn_client_timeout(&r->tc);
+		uint64_t t = r->tc_timer;
 		if (t < d)
 			d = t;
 	}

@@ -75,6 +75,7 @@ struct relay {
 	bool got_rx;              /* the server said anything in this attempt */
 	struct turn_client tc;
 	bool tc_on;
+	uint64_t tc_timer;        /* turn_client_timeout(), cached by flush_client */
 	uint32_t gen;
 	uint32_t base_id;         /* valid while READY */
 	bool udp_timed_out;       /* a UDP attempt got no answer at all */
