@@ -425,8 +425,12 @@ static void on_offer(struct peer *p, const struct signal_msg *m, uint64_t now_ms
 static void on_answer(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
 {
 	bool restart = p->ice_restarting && p->state == PEER_UP;
+	/* The answer to our current offer, still awaited by its ICE session,
+	 * even if a handshake on the old path brought the link up meanwhile:
+	 * ICE must still check the new candidates. */
+	bool awaited = p->ice_on && !p->rufrag[0] && m->has_offer_ufrag && strcmp(m->offer_ufrag, p->lufrag) == 0;
 
-	if (!p->controlling || (p->state != PEER_OFFERED && !restart) || !p->ice_on ||
+	if (!p->controlling || (p->state != PEER_OFFERED && !restart && !awaited) || !p->ice_on ||
 	    (restart && strcmp(p->rufrag, m->ufrag) == 0)) {
 		log_debug("peer %s: unexpected answer in state %s; ignored", p->jid, peer_state_name(p->state));
 		return;
@@ -445,7 +449,7 @@ static void on_answer(struct peer *p, const struct signal_msg *m, uint64_t now_m
 	add_remote(p, m, now_ms);
 	p->retry_ms = 0;
 	p->ice_restarting = false;
-	if (!restart)
+	if (p->state == PEER_OFFERED)
 		peer_set_state(p, PEER_CHECKING, now_ms, "answer received");
 }
 
@@ -473,6 +477,21 @@ void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
 	}
 }
 
+/* ICE moved the path while our handshake initiation is unanswered: it
+ * probably went to the old path, and a new one may not be sent before
+ * NOISE_REKEY_TIMEOUT_MS, so the same bytes go again on the new path
+ * (a duplicate that arrives is refused as a replay, harmlessly). */
+static void resend_initiation(struct peer *p)
+{
+	char a[ADDR_STRLEN];
+
+	if (p->sess.noise.state != NOISE_PEER_INIT_SENT || !p->init_len)
+		return;
+	node_udp_send(p->node, p->base_id, &p->endpoint, p->init_msg, p->init_len);
+	log_info("peer %s: handshake initiation sent again on the new path to %s", p->jid,
+		 addr_format((struct sockaddr *)&p->endpoint, true, a));
+}
+
 static void set_path(struct peer *p, const struct ice_event *ev)
 {
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
@@ -489,6 +508,7 @@ static void set_path(struct peer *p, const struct ice_event *ev)
 	p->have_path = true;
 	if (same)
 		return;
+	resend_initiation(p);
 	log_info("peer %s: ICE selected pair %s %s -> %s %s (path %s)", p->jid, ice_cand_type_name(ev->local.type),
 		 addr_format((const struct sockaddr *)&ev->local.addr, true, a), ice_cand_type_name(ev->remote.type),
 		 addr_format((const struct sockaddr *)&ev->remote.addr, true, b),
@@ -637,6 +657,8 @@ void peer_initiate(struct peer *p, uint64_t now_ms)
 	if (rc != 0)
 		return;
 	node_udp_send(n, p->base_id, &p->endpoint, n->ctl_buf, len);
+	p->init_len = len <= sizeof(p->init_msg) ? len : 0;
+	memcpy(p->init_msg, n->ctl_buf, p->init_len);
 	log_info("peer %s: handshake initiation sent to %s", p->jid,
 		 addr_format((struct sockaddr *)&p->endpoint, true, a));
 	p->deadline_ms = now_ms;

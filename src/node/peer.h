@@ -50,6 +50,8 @@ struct peer {
 	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
 	uint64_t fail_backoff_ms; /* controlling: wait after an ICE failure */
 	bool hs_wanted;     /* an initiation was refused as too early; retry */
+	uint8_t init_msg[TUNNEL_INITIATION_LEN]; /* the last initiation sent... */
+	size_t init_len;    /* ...resent when ICE moves the path before the answer */
 	bool ice_restarting; /* controlling: a restart offer is out, the link stays up */
 	bool relay_lost;    /* the path used our relay allocation, which died */
 

@@ -59,7 +59,10 @@ void roam_rx(struct peer *p, uint32_t base_id, const struct sockaddr_in *from, u
 		return; /* link setup: ICE and the handshake are still choosing */
 	if (!is_host_base(n, base_id) || !is_host_base(n, p->base_id))
 		return; /* relayed paths are managed by ICE and the TURN client */
-	if (now_ms - p->path_rx_ms < ROAM_QUIET_MS || signalled_remote(p, from))
+	/* Between two addresses the current ICE session knows, ICE decides
+	 * (packets still in flight on the path it just left); an endpoint the
+	 * session does not know is stale (set up before an ICE restart). */
+	if (now_ms - p->path_rx_ms < ROAM_QUIET_MS || (signalled_remote(p, from) && signalled_remote(p, &p->endpoint)))
 		return;
 	log_info("peer %s: packets now come from %s (was %s, silent for %llu ms): following the peer", p->jid,
 		 addr_format((const struct sockaddr *)from, true, a),

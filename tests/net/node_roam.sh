@@ -6,7 +6,9 @@
 #     every mapping moves: bob follows alice's packets to the new address
 #     and ICE restarts; the link recovers within 10 s;
 #  3. alice's own interface address changes (10.0.1.2 -> 10.0.1.3): the
-#     node sees it by rtnetlink, gathers again and restarts ICE.
+#     node sees it by rtnetlink, gathers again and restarts ICE;
+#  4. bob's router restarts: its WAN link goes down for 1 s and its
+#     conntrack state is lost (the mapping comes back on the same port).
 # After each, a ping must answer within 10 s; at the end the transfer must
 # be intact (sha256) and ipopctl must show the direct path to the new
 # addresses. Topology: lib_nat.sh. After the flush, MASQUERADE gives
@@ -31,7 +33,7 @@ nat_lab_nodes
 vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob"; }
 pass "link up through both NATs"
 
-# Paced so that it lasts through the three events (~40 s).
+# Paced so that it lasts through the four events (~40 s).
 vpn_xfer a b 172.31.0.2 "$MB" 1.2 >"$LIB_TMP/xfer.out" 2>&1 &
 XFER=$!
 sleep 4
@@ -70,12 +72,22 @@ check_recovery "interface address change"
 node_wait alice 'netmon: local addresses changed \(10\.0\.1\.2 -> 10\.0\.1\.3\)' 5 ||
 	{ node_logs; fail "alice did not log the address change"; }
 pass "link recovered after alice's interface address changed"
+sleep 2
+
+echo "== 4. bob's router restarts (link down, state lost, link up)"
+ns_exec rb ip link set wan down
+ns_exec rb conntrack -F 2>/dev/null
+sleep 1
+ns_exec rb ip link set wan up
+ns_exec rb ip route add default via 203.0.113.1
+check_recovery "router restart"
+pass "link recovered after bob's router restarted"
 
 wait $XFER
 rc=$?
 cat "$LIB_TMP/xfer.out"
-[ $rc -eq 0 ] || { node_logs; fail "the TCP transfer across the three events broke"; }
-pass "$MB MiB TCP transfer alice -> bob survived all three, sha256 verified"
+[ $rc -eq 0 ] || { node_logs; fail "the TCP transfer across the four events broke"; }
+pass "$MB MiB TCP transfer alice -> bob survived all four, sha256 verified"
 
 # Once ICE has settled on the new addresses (restart offers go over XMPP,
 # which alice had to reconnect), ipopctl shows them.
