@@ -3,16 +3,27 @@
 #include "aead.h"
 
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sodium.h>
 
-static _Thread_local EVP_CIPHER_CTX *enc_ctx, *dec_ctx;
+/* One direction's context of a thread, and the key it holds: setting the
+ * key again costs more than the comparison (packets of a flow share it). */
+struct aead_ctx {
+	EVP_CIPHER_CTX *c;
+	bool keyed;
+	uint8_t key[AEAD_KEY_LEN];
+};
+
+static _Thread_local struct aead_ctx enc_ctx, dec_ctx;
 
 /* The thread's context for one direction, with the cipher chosen once. */
-static EVP_CIPHER_CTX *ctx_get(EVP_CIPHER_CTX **slot, int enc)
+static struct aead_ctx *ctx_get(struct aead_ctx *x, int enc)
 {
-	if (*slot)
-		return *slot;
+	if (x->c)
+		return x;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return NULL;
@@ -20,8 +31,24 @@ static EVP_CIPHER_CTX *ctx_get(EVP_CIPHER_CTX **slot, int enc)
 		EVP_CIPHER_CTX_free(c);
 		return NULL;
 	}
-	*slot = c;
-	return c;
+	x->c = c;
+	x->keyed = false;
+	return x;
+}
+
+/* Sets the nonce, and the key when it changed. */
+static int ctx_start(struct aead_ctx *x, const uint8_t *key, const uint8_t *nonce, int enc)
+{
+	bool same = x->keyed && CRYPTO_memcmp(x->key, key, AEAD_KEY_LEN) == 0;
+	if (EVP_CipherInit_ex(x->c, NULL, NULL, same ? NULL : key, nonce, enc) != 1) {
+		x->keyed = false;
+		return -1;
+	}
+	if (!same) {
+		memcpy(x->key, key, AEAD_KEY_LEN);
+		x->keyed = true;
+	}
+	return 0;
 }
 
 void aead_seal_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
@@ -37,12 +64,13 @@ int aead_open_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_N
 														: -1;
 }
 
-static int evp_seal(EVP_CIPHER_CTX *c, const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t adlen,
+static int evp_seal(struct aead_ctx *x, const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t adlen,
 		    const uint8_t *in, size_t len, uint8_t *out)
 {
+	EVP_CIPHER_CTX *c = x->c;
 	int ol;
 
-	if (EVP_EncryptInit_ex(c, NULL, NULL, key, nonce) != 1 ||
+	if (ctx_start(x, key, nonce, 1) != 0 ||
 	    (adlen && EVP_EncryptUpdate(c, NULL, &ol, ad, (int)adlen) != 1) ||
 	    (len && EVP_EncryptUpdate(c, out, &ol, in, (int)len) != 1) || EVP_EncryptFinal_ex(c, out + len, &ol) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, out + len) != 1)
@@ -53,9 +81,9 @@ static int evp_seal(EVP_CIPHER_CTX *c, const uint8_t *key, const uint8_t *nonce,
 void aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
 	       size_t adlen, const uint8_t *in, size_t len, uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = len < INT_MAX && adlen < INT_MAX ? ctx_get(&enc_ctx, 1) : NULL;
+	struct aead_ctx *x = len < INT_MAX && adlen < INT_MAX ? ctx_get(&enc_ctx, 1) : NULL;
 
-	if (!c || evp_seal(c, key, nonce, ad, adlen, in, len, out) != 0)
+	if (!x || evp_seal(x, key, nonce, ad, adlen, in, len, out) != 0)
 		aead_seal_sodium(key, nonce, ad, adlen, in, len, out);
 }
 
@@ -65,15 +93,16 @@ int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LE
 	if (len < AEAD_TAG_LEN)
 		return -1;
 	size_t clen = len - AEAD_TAG_LEN;
-	EVP_CIPHER_CTX *c = clen < INT_MAX && adlen < INT_MAX ? ctx_get(&dec_ctx, 0) : NULL;
-	if (!c)
+	struct aead_ctx *x = clen < INT_MAX && adlen < INT_MAX ? ctx_get(&dec_ctx, 0) : NULL;
+	if (!x)
 		return aead_open_sodium(key, nonce, ad, adlen, in, len, out);
+	EVP_CIPHER_CTX *c = x->c;
 	uint8_t tag[AEAD_TAG_LEN];
 	int ol;
 	/* copy the tag first: out may equal in */
 	for (size_t i = 0; i < AEAD_TAG_LEN; i++)
 		tag[i] = in[clen + i];
-	if (EVP_DecryptInit_ex(c, NULL, NULL, key, nonce) != 1 ||
+	if (ctx_start(x, key, nonce, 0) != 0 ||
 	    (adlen && EVP_DecryptUpdate(c, NULL, &ol, ad, (int)adlen) != 1) ||
 	    (clen && EVP_DecryptUpdate(c, out, &ol, in, (int)clen) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, tag) != 1 ||
