@@ -230,8 +230,9 @@ void relay_free(struct node *n)
 	r->slot = NULL;
 }
 
-/* The allocation (or the attempt) is gone: fail its pairs, move on. */
-static void lost(struct node *n, uint64_t now_ms, const char *why)
+/* The allocation (or the attempt) is gone: fail its pairs, move on (to
+ * the next server, or the same one first when it is fine: retry_same). */
+static void lost_how(struct node *n, uint64_t now_ms, const char *why, bool retry_same)
 {
 	struct relay *r = &n->relay;
 
@@ -247,11 +248,16 @@ static void lost(struct node *n, uint64_t now_ms, const char *why)
 			p->deadline_ms = now_ms;
 		}
 		r->phase = RELAY_ALLOCATING;
-		build_attempts(n, (r->attempts[r->cur].entry + 1) % n->conf->n_turn);
+		build_attempts(n, (r->attempts[r->cur].entry + (retry_same ? 0 : 1)) % n->conf->n_turn);
 	} else {
 		log_warn("relay: %s: %s", r->server_name, why);
 	}
 	attempt_next(n, now_ms);
+}
+
+static void lost(struct node *n, uint64_t now_ms, const char *why)
+{
+	lost_how(n, now_ms, why, false);
 }
 
 static void on_allocated(struct node *n, const struct turn_client_event *ev, uint64_t now_ms)
@@ -361,6 +367,27 @@ static bool probe_answer(struct node *n, const uint8_t *buf, size_t len)
 	return len >= 20 && stun_is_message(buf, len) && memcmp(buf + 8, n->relay.probe_tid, 12) == 0;
 }
 
+/* The answer to a probe names the address the server sees us from. When it
+ * is not the allocation's any more (a NAT rebinding, a new local address),
+ * the server drops what we send and sends to the old one: the allocation
+ * is as good as lost. */
+static bool mapping_moved(struct node *n, const uint8_t *buf, size_t len, char *why, size_t cap)
+{
+	struct stun_msg m;
+	struct sockaddr_storage seen;
+	const struct sockaddr *alloc = turn_client_mapped(&n->relay.tc);
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	if (stun_msg_parse(&m, buf, len) < 0 || m.cls != STUN_CLASS_SUCCESS || alloc->sa_family != AF_INET)
+		return false;
+	const struct stun_attr *x = stun_msg_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS);
+	if (!x || stun_attr_get_addr(&m, x, &seen) < 0 || addr_equal((struct sockaddr *)&seen, alloc))
+		return false;
+	snprintf(why, cap, "our address toward the server changed from %s to %s", addr_format(alloc, true, a),
+		 addr_format((struct sockaddr *)&seen, true, b));
+	return true;
+}
+
 void relay_feed(struct node *n, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
 	struct relay *r = &n->relay;
@@ -368,8 +395,12 @@ void relay_feed(struct node *n, const uint8_t *buf, size_t len, uint64_t now_ms)
 	r->last_rx_ms = now_ms;
 	r->got_rx = true;
 	if (r->transport == NODE_TURN_UDP) {
-		if (probe_answer(n, buf, len))
+		if (probe_answer(n, buf, len)) {
+			char why[160];
+			if (r->phase == RELAY_READY && mapping_moved(n, buf, len, why, sizeof(why)))
+				lost_how(n, now_ms, why, true); /* the server itself is fine */
 			return;
+		}
 		turn_client_input(&r->tc, buf, len, now_ms);
 		client_events(n, now_ms);
 		return;
@@ -582,11 +613,29 @@ static bool wanted(const struct node *n, const struct sockaddr *a)
 	return false;
 }
 
+/* Stops refreshing channels no link uses any more. Only when the table is
+ * full: the server keeps a channel for 10 minutes, and binding the same
+ * address again within them under a new number is refused (400). */
+static unsigned evict_unwanted(struct node *n)
+{
+	struct relay *r = &n->relay;
+	struct sockaddr_storage gone[TURN_CLIENT_MAX_PEERS];
+	unsigned ngone = 0;
+
+	for (unsigned i = 0; i < TURN_CLIENT_MAX_PEERS; i++)
+		if (r->tc.peers[i].used && !wanted(n, (const struct sockaddr *)&r->tc.peers[i].addr))
+			gone[ngone++] = r->tc.peers[i].addr;
+	for (unsigned i = 0; i < ngone; i++)
+		turn_client_remove_peer(&r->tc, (const struct sockaddr *)&gone[i]);
+	return ngone;
+}
+
 /* Binds channels to the remote candidates of every link: the host ones
  * (hosts == true) or the others. */
 static void bind_remotes(struct node *n, bool hosts, uint64_t now_ms)
 {
 	struct relay *r = &n->relay;
+	bool evicted = false;
 
 	for (unsigned i = 0; i < n->npeers; i++) {
 		const struct peer *p = n->peers[i];
@@ -598,6 +647,11 @@ static void bind_remotes(struct node *n, bool hosts, uint64_t now_ms)
 			    turn_client_has_peer(&r->tc, a))
 				continue;
 			int rc = turn_client_bind_channel(&r->tc, a, now_ms);
+			if (rc == -ENOSPC && !evicted) {
+				evicted = true;
+				if (evict_unwanted(n))
+					rc = turn_client_bind_channel(&r->tc, a, now_ms);
+			}
 			if (rc == -EBUSY)
 				r->sync_ms = now_ms + RELAY_SYNC_RETRY_MS;
 			else if (rc < 0)
@@ -609,17 +663,10 @@ static void bind_remotes(struct node *n, bool hosts, uint64_t now_ms)
 void relay_sync_peers(struct node *n, uint64_t now_ms)
 {
 	struct relay *r = &n->relay;
-	struct sockaddr_storage gone[TURN_CLIENT_MAX_PEERS];
-	unsigned ngone = 0;
 
 	r->sync_ms = 0;
 	if (r->phase != RELAY_READY)
 		return;
-	for (unsigned i = 0; i < TURN_CLIENT_MAX_PEERS; i++)
-		if (r->tc.peers[i].used && !wanted(n, (const struct sockaddr *)&r->tc.peers[i].addr))
-			gone[ngone++] = r->tc.peers[i].addr;
-	for (unsigned i = 0; i < ngone; i++)
-		turn_client_remove_peer(&r->tc, (const struct sockaddr *)&gone[i]);
 	/* reflexive and relayed addresses first: the table is small, and a
 	 * remote host address is rarely reachable from the relay */
 	bind_remotes(n, false, now_ms);

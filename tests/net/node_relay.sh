@@ -159,3 +159,33 @@ vpn_ping b 172.31.0.1 || fail "(g) bob cannot ping alice after the failover"
 vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "(g) transfer after the failover"; }
 pass "(g) failover to the second TURN server in $dt ms; $MB MiB verified afterwards"
 grep -h 'relay: allocation on .* lost' "$LIB_TMP"/*.log
+
+# --- a relayed link when alice's NAT forgets its mappings (conntrack flush):
+# the TURN server now sees her from another port, so her allocation is
+# useless; her probe's answer shows it, she allocates anew and the link
+# restarts ICE on the new relayed candidate.
+if command -v conntrack >/dev/null; then
+	ns_exec ra conntrack -F >/dev/null 2>&1
+	t0=$(date +%s%N)
+	ok=0
+	for ((i = 0; i < 150; i++)); do
+		ns_exec a ping -c 1 -W 0.3 172.31.0.2 >/dev/null 2>&1 && ns_exec b ping -c 1 -W 0.3 172.31.0.1 >/dev/null 2>&1 &&
+			{ ok=1; break; }
+		sleep 0.1
+	done
+	dt=$((($(date +%s%N) - t0) / 1000000))
+	[ $ok = 1 ] || { node_logs; fail "no ping $dt ms after alice's NAT was flushed"; }
+	echo "alice-bob answer pings again $dt ms after the flush; path $(node_peer_field alice 172.31.0.2 path)"
+	[ $dt -le 10000 ] || fail "the relayed link took $dt ms to recover from the NAT flush"
+	vpn_xfer b a 172.31.0.1 "$MB" || { node_logs; fail "transfer after the NAT flush"; }
+	grep -h 'relay: allocation on .* lost (our address' "$LIB_TMP/alice.log" | tail -1
+	pass "relayed link back $dt ms after alice's NAT flushed its mappings; $MB MiB verified"
+else
+	echo "conntrack not installed: NAT flush step not run"
+fi
+# ICE restarts re-signal the same addresses: their channels must be kept,
+# not bound again under new numbers (a TURN server refuses that with 400).
+if grep -h 'relay: channel for .* refused' "$LIB_TMP"/*.log; then
+	fail "a channel bind was refused"
+fi
+pass "no channel bind refused by the TURN servers"
