@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -372,10 +374,38 @@ static int on_probe_timeout(xmpp_conn_t *conn, void *ud)
 	return 0; /* one shot */
 }
 
+/* Whether the connection's local address still exists on this host: a
+ * socket can be bound to it. */
+static bool local_addr_gone(int fd)
+{
+	struct sockaddr_storage la;
+	socklen_t l = sizeof(la);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&la, &l) < 0)
+		return false;
+	if (la.ss_family == AF_INET)
+		((struct sockaddr_in *)&la)->sin_port = 0;
+	else if (la.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&la)->sin6_port = 0;
+	else
+		return false;
+	int t = socket(la.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (t < 0)
+		return false;
+	bool gone = bind(t, (struct sockaddr *)&la, l) < 0 && errno == EADDRNOTAVAIL;
+	close(t);
+	return gone;
+}
+
 void xmpp_sig_probe(struct xmpp_sig *s)
 {
 	if (s->state != XMPP_SIG_ONLINE || !s->conn || s->release_conn)
 		return;
+	if (local_addr_gone(s->fd)) {
+		log_info("xmpp: the connection's local address is gone; reconnecting");
+		shutdown(s->fd, SHUT_RDWR);
+		return;
+	}
 	log_info("xmpp: local address changed; checking the server connection");
 	send_ping(s, s->conn);
 	xmpp_timed_handler_add(s->conn, on_probe_timeout, XMPP_PROBE_TIMEOUT_MS, s);
