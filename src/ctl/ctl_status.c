@@ -38,6 +38,14 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 	status_line(c, "xmpp:", buf);
 	const char *pub = ctl_jstr(st, "public");
 	status_line(c, "public:", pub ? pub : "unknown (no server-reflexive address yet)");
+	const json_t *rel = json_object_get(st, "relay");
+	if (json_is_object(rel)) {
+		const char *ra = ctl_jstr(rel, "address"), *rs = ctl_jstr(rel, "server"), *rt = ctl_jstr(rel, "transport");
+		snprintf(buf, sizeof(buf), "%s on %s (%s)", ra ? ra : "?", rs ? rs : "?", rt ? rt : "?");
+		status_line(c, "relay:", buf);
+	} else {
+		status_line(c, "relay:", "none (no turn server configured, or none gave an allocation)");
+	}
 	snprintf(buf, sizeof(buf), "%" PRId64 " up of %" PRId64, ctl_jint(st, "peers_up", 0),
 		 ctl_jint(st, "peers_total", 0));
 	status_line(c, "peers:", buf);

@@ -107,6 +107,22 @@ static bool j_set(json_t *o, const char *key, json_t *v)
 	return v && json_object_set_new(o, key, v) == 0;
 }
 
+/* The TURN allocation, or null. */
+static json_t *j_relay(const struct ctl_node_status *st)
+{
+	if (st->relay_addr.ss_family == AF_UNSPEC)
+		return json_null();
+	json_t *r = json_object();
+	bool ok = r && j_set(r, "address", j_addr(&st->relay_addr));
+	ok = ok && j_set(r, "server", j_addr(&st->relay_server));
+	ok = ok && j_set(r, "transport", j_field(st->relay_transport, sizeof(st->relay_transport)));
+	if (!ok) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
 json_t *ctl_json_node_status(const struct ctl_node_status *st)
 {
 	json_t *o = json_object(), *drops = json_object();
@@ -120,6 +136,7 @@ json_t *ctl_json_node_status(const struct ctl_node_status *st)
 	ok = ok && j_set(o, "mode", json_string(st->social ? "social" : "group"));
 	ok = ok && j_set(o, "xmpp", json_string(ctl_xmpp_state_name(st->xmpp)));
 	ok = ok && j_set(o, "public", j_addr(&st->public_addr));
+	ok = ok && j_set(o, "relay", j_relay(st));
 	ok = ok && j_set(o, "peers_up", json_integer(st->peers_up));
 	ok = ok && j_set(o, "peers_total", json_integer(st->peers_total));
 	ok = ok && j_set(o, "uptime_s", j_u64(st->uptime_s));

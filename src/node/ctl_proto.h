@@ -69,6 +69,10 @@ struct ctl_node_status {
 	bool social;                    /* mode "social" instead of "group" */
 	enum ctl_xmpp_state xmpp;
 	struct sockaddr_storage public_addr; /* server-reflexive address */
+	/* The TURN allocation: relayed address, server, transport ("udp",
+	 * "tcp", "tls"); relay_addr AF_UNSPEC when there is none. */
+	struct sockaddr_storage relay_addr, relay_server;
+	char relay_transport[8];
 	unsigned peers_up;              /* peers in CTL_PEER_UP */
 	unsigned peers_total;
 	uint64_t uptime_s;

@@ -32,6 +32,13 @@ int node_ctl_status(void *ctx, struct ctl_node_status *st)
 										   : CTL_XMPP_OFFLINE;
 	if (n->have_srflx)
 		memcpy(&st->public_addr, &n->srflx, sizeof(n->srflx));
+	struct sockaddr_in rel, mapped, srv;
+	uint32_t base;
+	if (relay_candidate(n, &rel, &mapped, &base) && relay_server(n, &srv)) {
+		memcpy(&st->relay_addr, &rel, sizeof(rel));
+		memcpy(&st->relay_server, &srv, sizeof(srv));
+		snprintf(st->relay_transport, sizeof(st->relay_transport), "%s", relay_transport_name(n));
+	}
 	for (unsigned i = 0; i < n->npeers; i++)
 		st->peers_up += n->peers[i]->state == PEER_UP;
 	st->peers_total = n->npeers;

@@ -109,6 +109,10 @@ echo "alice -> bob: path=$path relay=$relay why_not_direct='$why'"
 [ "$path" = relay ] && [ "$relay" = 192.0.2.1:443 ] ||
 	{ node_ctl alice --json peers; fail "(c) alice->bob is '$path via $relay', expected relay via 192.0.2.1:443"; }
 [[ $why == "UDP blocked"* ]] || fail "(c) why_not_direct is '$why', expected UDP blocked"
+st=$(node_ctl alice --json status | python3 -c 'import json, sys; r = json.load(sys.stdin)["relay"]; print(r["server"], r["transport"], r["address"])')
+echo "alice's ipopctl status relay: $st"
+[[ $st == "192.0.2.1:443 tls 192.0.2.1:"* ]] || fail "(c) ipopctl status shows relay '$st', expected 192.0.2.1:443 over tls"
+node_ctl alice status | grep -E '^ *relay:'
 [ "$(node_peer_field bob 172.31.0.1 path)" = relay ] || fail "(c) bob does not see a relayed path"
 vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "(c) transfer alice -> bob"; }
 pass "(c) relayed over TLS on 443: ping, $MB MiB verified, ipopctl says '$why'"

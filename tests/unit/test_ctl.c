@@ -55,6 +55,9 @@ static int fake_status(void *ctx, struct ctl_node_status *st)
 	st->mtu = 1280;
 	st->xmpp = CTL_XMPP_ONLINE;
 	addr_parse("203.0.113.5:40000", 0, &st->public_addr);
+	addr_parse("192.0.2.1:50000", 0, &st->relay_addr);
+	addr_parse("192.0.2.1:443", 0, &st->relay_server);
+	snprintf(st->relay_transport, sizeof(st->relay_transport), "tls");
 	st->peers_up = 1;
 	st->peers_total = (unsigned)f->npeers;
 	st->uptime_s = 77;
@@ -276,6 +279,11 @@ static void test_dispatch_status(void **state)
 	assert_string_equal(ctl_jstr(r, "ip4"), "172.31.0.100");
 	assert_string_equal(ctl_jstr(r, "xmpp"), "online");
 	assert_string_equal(ctl_jstr(r, "public"), "203.0.113.5:40000");
+	const json_t *rel = json_object_get(r, "relay");
+	assert_true(json_is_object(rel));
+	assert_string_equal(ctl_jstr(rel, "address"), "192.0.2.1:50000");
+	assert_string_equal(ctl_jstr(rel, "server"), "192.0.2.1:443");
+	assert_string_equal(ctl_jstr(rel, "transport"), "tls");
 	assert_string_equal(ctl_jstr(r, "interface"), "ipop0");
 	assert_string_equal(ctl_jstr(r, "mode"), "group");
 	assert_int_equal(ctl_jint(r, "peers_up", -1), 1);
@@ -291,6 +299,7 @@ static void test_dispatch_status(void **state)
 	json_t *o = ctl_json_node_status(&st);
 	assert_non_null(o);
 	assert_true(json_is_null(json_object_get(o, "public")));
+	assert_true(json_is_null(json_object_get(o, "relay")));
 	assert_true(json_is_null(json_object_get(o, "jid")));
 	assert_string_equal(ctl_jstr(o, "xmpp"), "connecting");
 	json_decref(o);
