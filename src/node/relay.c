@@ -304,6 +304,45 @@ static void deliver(struct node *n, const struct turn_client_event *ev, uint64_t
 	receive_datagram(n, r->slot, now_ms);
 }
 
+/* A 300 to the Allocate: one redirect per attempt is followed, with the
+ * same transport and credentials. */
+static void follow_redirect(struct node *n, const struct turn_client_event *ev, uint64_t now_ms)
+{
+	struct relay *r = &n->relay;
+	char a[ADDR_STRLEN];
+
+	if (r->redirected || ev->addr.ss_family != AF_INET || r->phase != RELAY_ALLOCATING) {
+		lost(n, now_ms, "redirected again (300); giving up on it");
+		return;
+	}
+	log_info("relay: %s redirects to %s (300 ALTERNATE-SERVER)", r->server_name,
+		 addr_format((const struct sockaddr *)&ev->addr, true, a));
+	teardown(n);
+	memcpy(&r->server, &ev->addr, sizeof(r->server));
+	r->redirected = true;
+	snprintf(r->server_name, sizeof(r->server_name), "%s (%s)", addr_format((struct sockaddr *)&r->server, true, a),
+		 transport_name(r->transport));
+	if (r->transport == NODE_TURN_UDP) {
+		if (client_start(n, now_ms) < 0)
+			lost(n, now_ms, "cannot start a client");
+		return;
+	}
+	r->phase = RELAY_CONNECTING;
+	if (relay_stream_open(n, n->conf->turn[r->attempts[r->cur].entry].ca_file, NULL) < 0)
+		lost(n, now_ms, "cannot connect to the alternate server");
+}
+
+static void client_failed(struct node *n, const struct turn_client_event *ev, uint64_t now_ms)
+{
+	char why[96];
+
+	if (ev->code == -ETIMEDOUT)
+		snprintf(why, sizeof(why), "no answer");
+	else
+		snprintf(why, sizeof(why), "refused: %d %s", ev->code, stun_error_reason(ev->code));
+	lost(n, now_ms, why);
+}
+
 static void client_events(struct node *n, uint64_t now_ms)
 {
 	struct relay *r = &n->relay;
@@ -315,36 +354,11 @@ static void client_events(struct node *n, uint64_t now_ms)
 		case TURN_EV_ALLOCATED:
 			on_allocated(n, &ev, now_ms);
 			break;
-		case TURN_EV_FAILED: {
-			char why[96];
-			if (ev.code == -ETIMEDOUT)
-				snprintf(why, sizeof(why), "no answer");
-			else
-				snprintf(why, sizeof(why), "refused: %d %s", ev.code, stun_error_reason(ev.code));
-			lost(n, now_ms, why);
+		case TURN_EV_FAILED:
+			client_failed(n, &ev, now_ms);
 			return; /* the client was replaced */
-		}
 		case TURN_EV_REDIRECT:
-			if (r->redirected || ev.addr.ss_family != AF_INET || r->phase != RELAY_ALLOCATING) {
-				lost(n, now_ms, "redirected again (300); giving up on it");
-				return;
-			}
-			log_info("relay: %s redirects to %s (300 ALTERNATE-SERVER)", r->server_name,
-				 addr_format((const struct sockaddr *)&ev.addr, true, a));
-			teardown(n);
-			memcpy(&r->server, &ev.addr, sizeof(r->server));
-			r->redirected = true;
-			snprintf(r->server_name, sizeof(r->server_name), "%s (%s)",
-				 addr_format((struct sockaddr *)&r->server, true, a), transport_name(r->transport));
-			if (r->transport == NODE_TURN_UDP) {
-				if (client_start(n, now_ms) < 0)
-					lost(n, now_ms, "cannot start a client");
-			} else {
-				const struct node_turn *t = &n->conf->turn[r->attempts[r->cur].entry];
-				r->phase = RELAY_CONNECTING;
-				if (relay_stream_open(n, t->ca_file, NULL) < 0)
-					lost(n, now_ms, "cannot connect to the alternate server");
-			}
+			follow_redirect(n, &ev, now_ms);
 			return;
 		case TURN_EV_CHANNEL:
 		case TURN_EV_PERMISSION:
@@ -623,8 +637,8 @@ static unsigned evict_unwanted(struct node *n)
 	unsigned ngone = 0;
 
 	for (unsigned i = 0; i < TURN_CLIENT_MAX_PEERS; i++)
-		if (r->tc.peers[i].used && !wanted(n, (const struct sockaddr *)&r->tc.peers[i].addr))
-			gone[ngone++] = r->tc.peers[i].addr;
+		if (turn_client_peer_at(&r->tc, i, &gone[ngone]) && !wanted(n, (const struct sockaddr *)&gone[ngone]))
+			ngone++;
 	for (unsigned i = 0; i < ngone; i++)
 		turn_client_remove_peer(&r->tc, (const struct sockaddr *)&gone[i]);
 	return ngone;

@@ -374,6 +374,14 @@ void turn_client_remove_peer(struct turn_client *c, const struct sockaddr *peer)
 	memset(&c->peers[i], 0, sizeof(c->peers[i]));
 }
 
+bool turn_client_peer_at(const struct turn_client *c, unsigned i, struct sockaddr_storage *out)
+{
+	if (i >= TURN_CLIENT_MAX_PEERS || !c->peers[i].used)
+		return false;
+	*out = c->peers[i].addr;
+	return true;
+}
+
 bool turn_client_has_peer(const struct turn_client *c, const struct sockaddr *peer)
 {
 	return peer_find(c, peer) >= 0;

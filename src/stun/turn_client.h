@@ -186,6 +186,9 @@ int turn_client_bind_channel(struct turn_client *c, const struct sockaddr *peer,
 			     uint64_t now_ms);
 /* Stops refreshing the peer's permission and channel. */
 void turn_client_remove_peer(struct turn_client *c, const struct sockaddr *peer);
+/* The i-th peer slot (0 <= i < TURN_CLIENT_MAX_PEERS): false when unused,
+ * else its address in *out. For walking the peers the client keeps. */
+bool turn_client_peer_at(const struct turn_client *c, unsigned i, struct sockaddr_storage *out);
 /* A permission/channel for the peer was asked for (and is kept up). */
 bool turn_client_has_peer(const struct turn_client *c, const struct sockaddr *peer);
 /* The bound channel for the peer, or 0. */
