@@ -58,8 +58,9 @@ static void build_attempts(struct node *n, unsigned start)
 		const struct node_turn *t = &n->conf->turn[e];
 		if (t->transport != NODE_TURN_UDP)
 			continue;
-		add_attempt(r, e, NODE_TURN_TCP, t->port ? t->port : default_port(NODE_TURN_UDP), true);
+		/* 443 first: "only TCP 443 goes out" is the usual firewall */
 		add_attempt(r, e, NODE_TURN_TLS, 443, true);
+		add_attempt(r, e, NODE_TURN_TCP, t->port ? t->port : default_port(NODE_TURN_UDP), true);
 		add_attempt(r, e, NODE_TURN_TLS, NODE_CONF_DEFAULT_TURNS_PORT, true);
 	}
 }

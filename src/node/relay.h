@@ -6,8 +6,8 @@
  * node's UDP socket or over a TCP/TLS connection of its own.
  *
  * Server choice: the configured entries in order from a random start, then
- * (for entries whose transport is UDP) TCP to the same port and TLS to 443
- * and 5349, so a node whose UDP is blocked still gets a relay without extra
+ * (for entries whose transport is UDP) TLS to 443, TCP to the same port
+ * and TLS to 5349, so a node whose UDP is blocked still gets a relay without extra
  * configuration. An attempt that does not allocate within a few seconds, is
  * refused, or redirects (300, followed once) moves on to the next; when all
  * failed the list is tried again later. An allocation that dies (refresh

@@ -10,8 +10,8 @@
 #
 # (c) alice's UDP is blocked. Her configuration lists the TURN server as
 #     plain "192.0.2.1:3478" (UDP); she finds no STUN answer, no UDP
-#     allocation, no TCP on 3478 either, and ends up relayed over TLS to
-#     443, verifying the server certificate with ca_file. ipopctl says
+#     allocation, and falls back to TLS on 443 (tried before TCP on 3478),
+#     verifying the server certificate with ca_file. ipopctl says
 #     "UDP blocked".
 # (d) bob and carol are behind ordinary NATs, but UDP between their
 #     networks is dropped in inet at first: the link comes up relayed.
