@@ -72,7 +72,10 @@ TURN='"turn": [{"server": "192.0.2.1:3478", "user": "u", "pass": "p"},
                {"server": "turn:192.0.2.3:3478?transport=udp", "user": "u", "pass": "p"}],'
 node_config alice 172.31.0.1 alice "" "$TURN"
 node_config bob 172.31.0.2 bob "" "$TURN"
-node_config carol 172.31.0.3 carol "" "$TURN"
+# carol's first server refuses her (wrong password): whichever she picks
+# first, she must end up allocated on the other one.
+node_config carol 172.31.0.3 carol "" '"turn": [{"server": "192.0.2.1:3478", "user": "u", "pass": "wrong"},
+               {"server": "192.0.2.3:3478", "user": "u", "pass": "p"}],'
 node_start a alice
 node_start b bob
 node_start c carol -p $CAROL_PORT
@@ -83,6 +86,13 @@ for n in alice bob carol; do
 		{ node_logs; fail "$n learned no srflx from a TURN server"; }
 done
 pass "every node has a relayed candidate, and its srflx from a TURN server (stun is empty)"
+grep -q 'relay: relayed candidate 192\.0\.2\.3:[0-9]* on 192\.0\.2\.3:3478' "$LIB_TMP/carol.log" ||
+	{ node_logs; fail "carol is not allocated on the server that accepts her password"; }
+if grep -h 'relay: 192\.0\.2\.1:3478 (udp): refused: 401' "$LIB_TMP/carol.log"; then
+	pass "carol was refused (401) by her first pick and failed over to 192.0.2.3"
+else
+	pass "carol picked 192.0.2.3 first (the refusal path runs when the random pick is the other one)"
+fi
 
 node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "alice's link to bob did not come up"; }
 node_wait alice 'peer carol@.*-> up' 40 || { node_logs; fail "alice's link to carol did not come up"; }
