@@ -608,14 +608,9 @@ static int open_listener(struct turn_worker *w, const struct sockaddr_storage *b
 	if (base->ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (kind == EV_UDP) {
-		/* Room for a few ms of a busy worker being descheduled (receive
-		 * moderation sleeps too): past net.core.rmem_max / wmem_max
-		 * while we have CAP_NET_ADMIN (binding happens before any
-		 * privilege drop), else best effort within them. */
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
-			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)) < 0)
-			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+		/* Best effort: capped by net.core.rmem_max / wmem_max. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 		l->pktinfo = is_wildcard(base);
 		if (l->pktinfo && base->ss_family == AF_INET &&
 		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
