@@ -92,7 +92,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_BOOL("daemon", cfg_false, CFGF_NONE),
 	CFG_STR("unpriv_user", NULL, CFGF_NONE),
 	CFG_INT("threads", 0, CFGF_NONE),
-	CFG_INT("rx_moderation_us", 200, CFGF_NONE),
+	CFG_INT("rx_moderation_us", 250, CFGF_NONE),
 	CFG_STR("software", "ipop-turnserver", CFGF_NONE),
 	CFG_BOOL("syslog", cfg_false, CFGF_NONE),
 	/* ignored_keys */

@@ -174,7 +174,7 @@ static void test_defaults(void **state)
 	assert_false(conf.daemon);
 	assert_null(conf.unpriv_user);
 	assert_int_equal(conf.threads, 0);
-	assert_int_equal(conf.rx_moderation_us, 200);
+	assert_int_equal(conf.rx_moderation_us, 250);
 	assert_string_equal(conf.software, "ipop-turnserver");
 	assert_false(conf.syslog);
 	turn_conf_free(&conf);
