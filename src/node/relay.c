@@ -96,8 +96,22 @@ static void flush_client(struct node *n)
 	while (r->tc_on && (len = turn_client_poll_transmit(&r->tc, r->buf, r->buf_cap)) > 0)
 		out_raw(n, r->buf, (size_t)len);
 	/* every change of the client ends here: cache its next timer, so the
-	 * loop does not scan its tables on every wakeup */
+	 * loop does not scan its tables on every wakeup, and forget the
+	 * channel looked up last (it may be gone) */
 	r->tc_timer = r->tc_on ? turn_client_timeout(&r->tc) : UINT64_MAX;
+	r->chan_cache = 0;
+}
+
+/* The channel bound to dst; the data path asks for the same peer packet
+ * after packet, so the last answer is kept until the client changes. */
+static uint16_t channel_of(struct relay *r, const struct sockaddr_in *dst)
+{
+	if (r->chan_cache && r->chan_cache_addr.sin_port == dst->sin_port &&
+	    r->chan_cache_addr.sin_addr.s_addr == dst->sin_addr.s_addr)
+		return r->chan_cache;
+	r->chan_cache = turn_client_channel(&r->tc, (const struct sockaddr *)dst);
+	r->chan_cache_addr = *dst;
+	return r->chan_cache;
 }
 
 static void teardown(struct node *n)
@@ -109,6 +123,7 @@ static void teardown(struct node *n)
 		turn_client_free(&r->tc);
 	r->tc_on = false;
 	r->tc_timer = UINT64_MAX;
+	r->chan_cache = 0;
 }
 
 static int client_start(struct node *n, uint64_t now_ms)
@@ -344,7 +359,9 @@ static void client_failed(struct node *n, const struct turn_client_event *ev, ui
 	lost(n, now_ms, why);
 }
 
-static void client_events(struct node *n, uint64_t now_ms)
+/* Handles the client's events; then sends what it queued and re-reads its
+ * timer, unless only ChannelData came in (which changes neither). */
+static void client_events(struct node *n, uint64_t now_ms, bool flush)
 {
 	struct relay *r = &n->relay;
 	struct turn_client_event ev;
@@ -374,7 +391,8 @@ static void client_events(struct node *n, uint64_t now_ms)
 			break;
 		}
 	}
-	flush_client(n);
+	if (flush)
+		flush_client(n);
 }
 
 static bool probe_answer(struct node *n, const uint8_t *buf, size_t len)
@@ -416,8 +434,9 @@ void relay_feed(struct node *n, const uint8_t *buf, size_t len, uint64_t now_ms)
 				lost_how(n, now_ms, why, true); /* the server itself is fine */
 			return;
 		}
+		bool chan = stun_is_channel_data(buf, len);
 		turn_client_input(&r->tc, buf, len, now_ms);
-		client_events(n, now_ms);
+		client_events(n, now_ms, !chan);
 		return;
 	}
 	/* small pieces, so that the events of one piece fit the queue */
@@ -428,7 +447,7 @@ void relay_feed(struct node *n, const uint8_t *buf, size_t len, uint64_t now_ms)
 			return;
 		}
 		off += k;
-		client_events(n, now_ms);
+		client_events(n, now_ms, true);
 	}
 }
 
@@ -513,7 +532,7 @@ void relay_tick(struct node *n, uint64_t now_ms)
 	}
 	if (r->tc_on && now_ms >= r->tc_timer) {
 		turn_client_handle_timeout(&r->tc, now_ms);
-		client_events(n, now_ms);
+		client_events(n, now_ms, true);
 	}
 }
 
@@ -604,7 +623,7 @@ const struct sockaddr_in *relay_wrap(struct node *n, struct node_slot *s, uint32
 
 	if (r->phase == RELAY_READY && base_id == r->base_id && r->transport == NODE_TURN_UDP &&
 	    s->len + STUN_CHANNEL_HEADER_LEN <= n->slot_cap &&
-	    (chan = turn_client_channel(&r->tc, (const struct sockaddr *)dst)) != 0) {
+	    (chan = channel_of(r, dst)) != 0) {
 		memmove(s->buf + STUN_CHANNEL_HEADER_LEN, s->buf, s->len);
 		stun_chan_header(s->buf, chan, (uint16_t)s->len, false);
 		s->len += STUN_CHANNEL_HEADER_LEN;

@@ -76,6 +76,8 @@ struct relay {
 	struct turn_client tc;
 	bool tc_on;
 	uint64_t tc_timer;        /* turn_client_timeout(), cached by flush_client */
+	uint16_t chan_cache;      /* channel of chan_cache_addr; 0: none cached */
+	struct sockaddr_in chan_cache_addr;
 	uint32_t gen;
 	uint32_t base_id;         /* valid while READY */
 	bool udp_timed_out;       /* a UDP attempt got no answer at all */
