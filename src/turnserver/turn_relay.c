@@ -26,6 +26,11 @@ int turn_relay_pick_address(const struct turn_conf *conf, int family,
 	return -EAFNOSUPPORT;
 }
 
+enum {
+	RANDOM_PROBES = 32,     /* per parity, before scanning */
+	RANDOM_MIN_SPAN = 256,  /* smaller ranges are only scanned */
+};
+
 /* Random so that relay ports of a restarted server, and of the workers,
  * do not collide in the same order, and are not guessable from outside. */
 static uint32_t random_offset(uint32_t span)
@@ -68,7 +73,29 @@ int turn_relay_bind(const struct sockaddr_storage *base, uint16_t min_port, uint
 	int err = -EADDRINUSE;
 
 	/* Even ports first, then odd ones: the core asks for an even port when
-	 * a client sends EVEN-PORT (RTP), and any port serves everyone else. */
+	 * a client sends EVEN-PORT (RTP), and any port serves everyone else.
+	 * Random probes find a free port in a few binds even when the range
+	 * is mostly taken; the scan below, one bind per port, runs only when
+	 * they all missed (a nearly full range). Scanning first made every
+	 * allocation cost thousands of binds once the even ports ran out
+	 * (about 8,000 allocations with the default range), stalling the
+	 * worker's packets meanwhile. In a big range an odd port may thus come
+	 * while a few even ones are free (the core's EVEN-PORT retry covers
+	 * that); a small range is scanned, strictly even first. */
+	if (span >= RANDOM_MIN_SPAN) {
+		for (uint32_t parity = 0; parity < 2; parity++) {
+			for (unsigned t = 0; t < RANDOM_PROBES; t++) {
+				uint32_t port = min_port + random_offset(span);
+				if ((port & 1u) != parity)
+					port = port < max_port ? port + 1 : port - 1;
+				err = try_bind(fd, base, (uint16_t)port, bound);
+				if (err == 0)
+					return fd;
+				if (err != -EADDRINUSE && err != -EACCES)
+					goto out;
+			}
+		}
+	}
 	for (uint32_t parity = 0; parity < 2; parity++) {
 		for (uint32_t i = 0; i < span; i++) {
 			uint16_t port = (uint16_t)(min_port + (start + i) % span);

@@ -1,5 +1,6 @@
-/* Relay socket binding: the port range, even ports first, exhaustion, and
- * which relay address serves a family. On 127.0.0.1 only. */
+/* Relay socket binding: the port range, even ports first, random probes in
+ * big ranges, exhaustion, and which relay address serves a family. On
+ * 127.0.0.1 only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,6 +75,33 @@ static void test_range_even_first_then_exhausted(void **state)
 		close(fds[i]);
 }
 
+/* A range big enough for random probing: every port of it is still
+ * found (the scan catches what the probes miss), each once, then 508's
+ * EADDRINUSE. Ports other programs hold are simply skipped. */
+static void test_big_range_fills(void **state)
+{
+	(void)state;
+	enum { N = 256 };
+	struct sockaddr_storage lo = sa("127.0.0.1"), b;
+	uint16_t base = (uint16_t)(21000 + ((unsigned)getpid() * 131u) % 10000);
+	int fds[N];
+	uint8_t seen[N] = { 0 };
+	unsigned k = 0;
+	for (; k < N; k++) {
+		fds[k] = turn_relay_bind(&lo, base, (uint16_t)(base + N - 1), &b);
+		if (fds[k] < 0)
+			break;
+		uint16_t port = addr_port((struct sockaddr *)&b);
+		assert_true(port >= base && port < base + N);
+		assert_int_equal(seen[port - base], 0);
+		seen[port - base] = 1;
+	}
+	assert_true(k >= N - 16); /* at most a few held by other programs */
+	assert_int_equal(turn_relay_bind(&lo, base, (uint16_t)(base + N - 1), &b), -EADDRINUSE);
+	for (unsigned i = 0; i < k; i++)
+		close(fds[i]);
+}
+
 static void test_bad_range(void **state)
 {
 	(void)state;
@@ -105,6 +133,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_range_even_first_then_exhausted),
+		cmocka_unit_test(test_big_range_fills),
 		cmocka_unit_test(test_bad_range),
 		cmocka_unit_test(test_pick_address),
 	};
