@@ -5,7 +5,8 @@
 #
 #   alice 10.0.1.2 --[ra: NAT]------------- 198.51.100.2   --+
 #   bob   10.0.2.2 --[rb: NAT]------------- 203.0.113.2    --+--[inet]-- srv 192.0.2.1 prosody,
-#   carol 10.0.3.2 --[rc: symmetric NAT]--- 198.51.100.130 --+           coturn turnserver :3478
+#   dave  10.0.4.2 --[ra] (no UDP out)       |
+#   carol 10.0.3.2 --[rc: symmetric NAT]--- 198.51.100.130 --+           coturn turnserver :3478, TLS :5349
 #                                                                       192.0.2.3 coturn that redirects
 #                                                                       (300) to 192.0.2.1:3478
 #
@@ -13,6 +14,7 @@
 #   alice talks to coturn over TCP (turn:...?transport=tcp), the others UDP.
 #   carol lists only 192.0.2.3, which answers her Allocate with 300
 #   ALTERNATE-SERVER: she follows it to 192.0.2.1.
+# - dave's UDP is blocked: dave-carol is relayed over TLS to coturn :5349.
 # - alice-carol: cone + symmetric (port-restricted filtering on alice's NAT
 #   drops carol's fresh mappings): relayed through coturn.
 # - alice-bob: UDP between their networks is dropped at first, so the link
@@ -58,14 +60,19 @@ block() { # -A|-D: UDP between alice's and bob's networks
 block -A
 
 xmpp_lab_start srv 192.0.2.1
-xmpp_groups "$XDIR" "[friends]" alice bob carol
-for u in alice bob carol; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_groups "$XDIR" "[friends]" alice bob carol dave
+for u in alice bob carol dave; do xmpp_register "$XDIR" $u pw-$u; done
 xmpp_lab_run
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=coturn.example.test \
+	-addext subjectAltName=IP:192.0.2.1 \
+	-keyout "$LIB_TMP/coturn-key.pem" -out "$LIB_TMP/coturn-cert.pem" >/dev/null 2>&1 || fail "openssl req"
 ns_bg srv "$LIB_TMP/coturn.log" turnserver -n --listening-ip=192.0.2.1 --listening-port=3478 \
-	--relay-ip=192.0.2.1 --lt-cred-mech --user=u:p --realm=ipop --no-tls --no-dtls --no-cli \
+	--tls-listening-port=5349 --cert="$LIB_TMP/coturn-cert.pem" --pkey="$LIB_TMP/coturn-key.pem" \
+	--relay-ip=192.0.2.1 --lt-cred-mech --user=u:p --realm=ipop --no-dtls --no-cli \
 	--log-file=stdout --pidfile="$LIB_TMP/coturn.pid"
 wait_udp_port srv 3478 10 || { cat "$LIB_TMP/coturn.log"; fail "coturn did not start"; }
 wait_tcp_port srv 3478 10 || { cat "$LIB_TMP/coturn.log"; fail "coturn has no TCP listener"; }
+wait_tcp_port srv 5349 10 || { cat "$LIB_TMP/coturn.log"; fail "coturn has no TLS listener"; }
 ns_bg srv "$LIB_TMP/coturn-alt.log" turnserver -n --listening-ip=192.0.2.3 --listening-port=3478 \
 	--relay-ip=192.0.2.3 --lt-cred-mech --user=u:p --realm=ipop --no-tls --no-dtls --no-cli \
 	--alternate-server=192.0.2.1:3478 --log-file=stdout --pidfile="$LIB_TMP/coturn-alt.pid"
@@ -78,6 +85,14 @@ node_config carol 172.31.0.3 carol "" '"turn": [{"server": "turn:192.0.2.3", "us
 node_start a alice
 node_start b bob
 node_start c carol
+# dave sits behind alice's NAT too, and none of his UDP gets out: his only
+# way is TLS to coturn (turns: URI, certificate checked with ca_file).
+ns_create d
+ns_link ra lan2 10.0.4.1/24 d eth0 10.0.4.2/24
+ns_exec d ip route add default via 10.0.4.1
+ns_exec d iptables -A OUTPUT -p udp -j DROP
+node_config dave 172.31.0.4 dave "" "\"turn\": [{\"server\": \"turns:192.0.2.1:5349\", \"user\": \"u\", \"pass\": \"p\", \"ca_file\": \"$LIB_TMP/coturn-cert.pem\"}],"
+node_start d dave
 
 node_wait alice 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:3478 \(tcp\)' 20 ||
 	{ node_logs; fail "alice got no relayed candidate from coturn over TCP"; }
@@ -93,6 +108,20 @@ for n in alice bob carol; do
 		{ node_logs; fail "$n got no srflx from coturn's STUN"; }
 done
 pass "coturn allocated for all three (alice over TCP) and answered their STUN"
+
+# --- dave: TLS to coturn is his only path
+node_wait dave 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:5349 \(tls\)' 20 ||
+	{ node_logs; fail "dave got no relayed candidate from coturn over TLS"; }
+node_wait dave 'peer carol@.*-> up' 40 || { node_logs; fail "dave's link to carol did not come up"; }
+vpn_ping d 172.31.0.3 || { node_logs; fail "dave cannot ping carol"; }
+vpn_ping c 172.31.0.4 || { node_logs; fail "carol cannot ping dave"; }
+path=$(node_peer_field dave 172.31.0.3 path)
+relay=$(node_peer_field dave 172.31.0.3 relay)
+echo "dave -> carol: path=$path relay=$relay"
+[ "$path" = relay ] && [ "$relay" = 192.0.2.1:5349 ] ||
+	{ node_ctl dave --json peers; fail "dave-carol is '$path via $relay', expected relayed by coturn over TLS (192.0.2.1:5349)"; }
+vpn_xfer c d 172.31.0.4 "$MB" || { node_logs; fail "transfer carol -> dave through coturn over TLS"; }
+pass "dave relayed over TLS through coturn (his UDP is blocked): ping, $MB MiB verified"
 
 # --- alice-carol: relayed through coturn
 node_wait alice 'peer carol@.*-> up' 40 || { node_logs; fail "alice's link to carol did not come up"; }
