@@ -49,6 +49,7 @@ struct opts {
 	int pid;
 	int dir;        /* DIR_FWD | DIR_REV */
 	int cpu;        /* the server's CPU for busy %, -1 = not reported */
+	int spread;     /* -R: at most this many packets per client per turn (0 = a whole batch) */
 	bool hold, have_peer, have_src;
 };
 
@@ -415,14 +416,24 @@ static void blast(const struct opts *o, int phase, long rate, int nc, const int 
 				continue;
 			}
 		}
-		for (int i = 0; i < nc && budget > 0; i++) {
+		/* Without -R a paced blast spends each small budget on the first
+		 * clients: one flow carries the load. With -R every client in
+		 * turn sends at most o->spread, and the next round goes on from
+		 * where this one stopped: the load is spread over all flows. */
+		static int next;
+		for (int k = 0; k < nc && budget > 0; k++) {
+			int i = o->spread ? (next + k) % nc : k;
 			struct load_client *lc = &cl[i];
+			if (o->spread)
+				next = (i + 1) % nc;
 			if (!lc->chan_ok)
 				continue;
 			for (int d = DIR_FWD; d <= DIR_REV && budget > 0; d <<= 1) {
 				if (!(o->dir & d))
 					continue;
 				unsigned b = budget < BATCH ? (unsigned)budget : BATCH;
+				if (o->spread && b > (unsigned)o->spread)
+					b = (unsigned)o->spread;
 				int r = d == DIR_FWD ? send_fwd(lc, msgs, iov, b)
 						     : send_rev(lc, pfd[i % np], msgs, iov, b, o->payload);
 				if (r > 0) {
@@ -517,9 +528,11 @@ static void usage(void)
 		"usage: turn_load -s SERVER:PORT -u USER -w PASS [-n ALLOCS] [-a INFLIGHT]\n"
 		"       [-b FIRST_SRC_IP -B NSRC] [-p PEER_IP] [-k PEER_SOCKETS] [-c TRAFFIC_CLIENTS]\n"
 		"       [-t SECONDS] [-r PPS[,PPS...]] [-S PAYLOAD] [-P SERVER_PID] [-C SERVER_CPU] [--hold]\n"
-		"       [-d fwd|rev|both]\n"
+		"       [-d fwd|rev|both] [-R N]\n"
 		"  -r: one blast of -t seconds per rate (packets/s in total, 0 = max)\n"
-		"  -d: fwd = client -> relay -> peer (default), rev = peer -> relay -> client\n");
+		"  -d: fwd = client -> relay -> peer (default), rev = peer -> relay -> client\n"
+		"  -R: clients take turns, at most N packets each (default: a paced blast's\n"
+		"      small budget goes to the first clients, i.e. mostly one flow)\n");
 	exit(2);
 }
 
@@ -530,7 +543,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->n = 100, o->clients = 32, o->seconds = 5, o->payload = 100, o->peers = 4;
 	o->inflight = 256, o->nsrc = 1, o->nrates = 1, o->cpu = -1, o->dir = DIR_FWD;
-	while ((opt = getopt_long(argc, argv, "s:u:w:n:c:t:r:P:S:p:k:a:b:B:C:d:", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:u:w:n:c:t:r:P:S:p:k:a:b:B:C:d:R:", lo, NULL)) != -1) {
 		switch (opt) {
 		case 's': if (addr_parse(optarg, 3478, &o->server)) usage(); break;
 		case 'u': o->user = optarg; break;
@@ -547,6 +560,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'b': if (addr_parse(optarg, 0, &o->src_first)) usage(); o->have_src = true; break;
 		case 'B': o->nsrc = atoi(optarg); break;
 		case 'C': o->cpu = atoi(optarg); break;
+		case 'R': o->spread = atoi(optarg); if (o->spread < 1) usage(); break;
 		case 'd':
 			o->dir = !strcmp(optarg, "fwd") ? DIR_FWD : !strcmp(optarg, "rev") ? DIR_REV
 				: !strcmp(optarg, "both") ? DIR_FWD | DIR_REV : 0;
