@@ -251,6 +251,12 @@ static void on_hello(struct peer *p, const struct signal_msg *m, uint64_t now_ms
 {
 	if (!p->controlling)
 		return;
+	/* It asks for an ICE restart while our offer is on its way: that
+	 * offer restarts ICE already (the messages crossed). */
+	if (m->has_ice && p->ice_on && !p->rufrag[0] && p->state != PEER_NEW) {
+		log_info("peer %s: its restart request crossed our offer; waiting for the answer", p->jid);
+		return;
+	}
 	/* The peer still has this ICE session and wants it restarted. */
 	if (m->has_ice && p->state == PEER_UP && p->ice_on && strcmp(m->ufrag, p->rufrag) == 0) {
 		peer_ice_restart(p, now_ms, "the peer asked for it");
@@ -477,22 +483,25 @@ void peer_on_signal(struct peer *p, const struct signal_msg *m, uint64_t now_ms)
 	}
 }
 
-/* ICE moved the path while our handshake initiation is unanswered: it
- * probably went to the old path, and a new one may not be sent before
- * NOISE_REKEY_TIMEOUT_MS, so the same bytes go again on the new path
- * (a duplicate that arrives is refused as a replay, harmlessly). */
-static void resend_initiation(struct peer *p)
+/* ICE moved the path (or a new ICE session connected) while our handshake
+ * initiation is unanswered: it probably went to the old path, or was
+ * refused by the peer's per-peer rate limit, and a new one may not be sent
+ * before NOISE_REKEY_TIMEOUT_MS, so the same bytes go again now (a
+ * duplicate that arrives is refused as a replay, harmlessly). On the same
+ * path only once the peer's rate limit allows another. */
+static void resend_initiation(struct peer *p, bool moved, uint64_t now_ms)
 {
 	char a[ADDR_STRLEN];
 
-	if (p->sess.noise.state != NOISE_PEER_INIT_SENT || !p->init_len)
+	if (p->sess.noise.state != NOISE_PEER_INIT_SENT || !p->init_len ||
+	    (!moved && now_ms - p->sess.noise.last_init_tx_ms < NOISE_INIT_RX_MIN_INTERVAL_MS))
 		return;
 	node_udp_send(p->node, p->base_id, &p->endpoint, p->init_msg, p->init_len);
 	log_info("peer %s: handshake initiation sent again on the new path to %s", p->jid,
 		 addr_format((struct sockaddr *)&p->endpoint, true, a));
 }
 
-static void set_path(struct peer *p, const struct ice_event *ev)
+static void set_path(struct peer *p, const struct ice_event *ev, uint64_t now_ms)
 {
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
@@ -506,9 +515,10 @@ static void set_path(struct peer *p, const struct ice_event *ev)
 	p->sel_remote = ev->remote;
 	p->sel_known = true;
 	p->have_path = true;
+	if (!same || ev->type == ICE_EV_CONNECTED)
+		resend_initiation(p, !same, now_ms);
 	if (same)
 		return;
-	resend_initiation(p);
 	log_info("peer %s: ICE selected pair %s %s -> %s %s (path %s)", p->jid, ice_cand_type_name(ev->local.type),
 		 addr_format((const struct sockaddr *)&ev->local.addr, true, a), ice_cand_type_name(ev->remote.type),
 		 addr_format((const struct sockaddr *)&ev->remote.addr, true, b),
@@ -532,7 +542,7 @@ static void ice_events(struct peer *p, uint64_t now_ms)
 		switch (ev.type) {
 		case ICE_EV_CONNECTED:
 		case ICE_EV_SELECTED_CHANGED:
-			set_path(p, &ev);
+			set_path(p, &ev, now_ms);
 			if (p->state == PEER_CHECKING || p->state == PEER_OFFERED)
 				peer_set_state(p, PEER_HANDSHAKE, now_ms, "ICE connected");
 			/* A new ICE session means the peer may have restarted:

@@ -127,7 +127,9 @@ void roam_xmpp_online(struct node *n, uint64_t now_ms)
 {
 	for (unsigned i = 0; i < n->npeers; i++) {
 		struct peer *p = n->peers[i];
-		if ((p->controlling && p->ice_restarting) || p->restart_asked) {
+		/* An offer (restart or not) or a restart request in flight when
+		 * the old connection died is most likely lost. */
+		if ((p->controlling && (p->ice_restarting || p->state == PEER_OFFERED)) || p->restart_asked) {
 			peer_ice_restart(p, now_ms, "XMPP is back; the last restart message may be lost");
 			note_request(p, now_ms);
 		}

@@ -23,7 +23,7 @@ enum {
 	/* A link we send on whose peer has said nothing for this long may
 	 * have lost its path: our public address is checked by STUN (at most
 	 * once per ROAM_SILENT_CHECK_MS), which finds a NAT that moved. */
-	ROAM_SILENT_MS = 2000,
+	ROAM_SILENT_MS = 1000,
 	ROAM_SILENT_CHECK_MS = 5000,
 	ROAM_ASK_RETRY_MS = 5000, /* controlled: restart request again */
 };
