@@ -183,6 +183,41 @@ static void test_too_big_dropped(void **state)
 	assert_int_equal(l->st.out, 1);
 }
 
+/* A socket with UDP checksums off (SO_NO_CHECK) makes the kernel refuse
+ * GSO with EINVAL, like a length over the path MTU: the run is sent again
+ * datagram by datagram, and runs that long are not merged any more. */
+static void test_refused_gso_falls_back(void **state)
+{
+	struct lab *l = *state;
+	int one = 1;
+	assert_int_equal(setsockopt(l->tx_fd[0], SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+	for (int i = 0; i < 6; i++)
+		push(l, 0, 0, 120, (uint8_t)(i + 1));
+	turn_udp_tx_flush(l->tx);
+	for (int i = 0; i < 6; i++)
+		expect(l, 0, 120, (uint8_t)(i + 1));
+	expect_nothing(l, 0);
+	assert_int_equal(l->st.out, 6);
+	assert_int_equal(l->st.gso_fallbacks, 1);
+	assert_int_equal(l->st.gso_msgs, 0);
+	assert_int_equal(l->st.send_failed, 0);
+	/* The same length again: sent one by one, no second refusal. */
+	for (int i = 0; i < 4; i++)
+		push(l, 0, 0, 120, (uint8_t)(i + 10));
+	turn_udp_tx_flush(l->tx);
+	for (int i = 0; i < 4; i++)
+		expect(l, 0, 120, (uint8_t)(i + 10));
+	assert_int_equal(l->st.gso_fallbacks, 1);
+	assert_int_equal(l->st.out, 10);
+	/* Shorter runs still merge (on a socket that takes GSO). */
+	for (int i = 0; i < 4; i++)
+		push(l, 1, 1, 60, (uint8_t)(i + 20));
+	turn_udp_tx_flush(l->tx);
+	for (int i = 0; i < 4; i++)
+		expect(l, 1, 60, (uint8_t)(i + 20));
+	assert_int_equal(l->st.gso_msgs, 1);
+}
+
 static void test_without_gso(void **state)
 {
 	struct lab *l = *state;
@@ -202,6 +237,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mixed_destinations_and_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_batch_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_big_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_gso_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_gso, setup_nogso, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
