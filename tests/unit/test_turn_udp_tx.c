@@ -218,6 +218,41 @@ static void test_refused_gso_falls_back(void **state)
 	assert_int_equal(l->st.gso_msgs, 1);
 }
 
+/* A wildcard socket sends from the address the client asked (IP_PKTINFO)
+ * and a run keeps that source: the control data carries both. */
+static void test_run_with_source_address(void **state)
+{
+	struct lab *l = *state;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in any = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct sockaddr_storage src;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
+	uint8_t buf[256];
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&any, sizeof(any)), 0);
+	memset(&src, 0, sizeof(src));
+	s4->sin_family = AF_INET;
+	s4->sin_addr.s_addr = htonl(0x7f000002); /* 127.0.0.2 */
+	for (int i = 0; i < 5; i++) {
+		memset(buf, i + 1, 80);
+		struct iovec iov = { buf, i == 4 ? 30 : 80 };
+		turn_udp_tx_push(l->tx, fd, (struct sockaddr *)&l->rx_addr[0], &src, &iov, 1);
+	}
+	turn_udp_tx_flush(l->tx);
+	for (int i = 0; i < 5; i++) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(l->rx_fd[0], buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		assert_int_equal(n, i == 4 ? 30 : 80);
+		assert_int_equal(buf[0], i + 1);
+		assert_int_equal(ntohl(from.sin_addr.s_addr), 0x7f000002);
+	}
+	assert_int_equal(l->st.gso_msgs, 1);
+	assert_int_equal(l->st.out, 5);
+	close(fd);
+}
+
 static void test_without_gso(void **state)
 {
 	struct lab *l = *state;
@@ -238,6 +273,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_batch_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_big_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_gso_falls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_with_source_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_gso, setup_nogso, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
