@@ -404,51 +404,63 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 		peer_on_signal(p, &m, now_ms);
 }
 
+static void on_xmpp_state(struct node *n, int state, uint64_t now_ms)
+{
+	log_info("xmpp: %s", xmpp_sig_state_name((enum xmpp_sig_state)state));
+	if (state != XMPP_SIG_ONLINE)
+		n->xmpp_epoch++;
+	else
+		roam_xmpp_online(n, now_ms);
+}
+
+static void on_peer_up(struct node *n, const char *jid, uint64_t now_ms)
+{
+	struct peer *p = peer_get(n, jid, now_ms, true);
+	if (!p)
+		return;
+	/* Offline then back while XMPP stayed up: the peer restarted, so its
+	 * link state is gone. */
+	bool restarted = p->gone_ms != 0;
+	p->gone_ms = 0;
+	if (restarted)
+		peer_restart(p, now_ms, "peer came back online");
+	peer_online(p, now_ms);
+}
+
+static void on_peer_down(struct node *n, const char *jid, uint64_t now_ms)
+{
+	struct peer *p = node_peer_by_jid(n, jid);
+	/* xmpp_signal reports "down" only for presence received while
+	 * connected, but a server going down says "unavailable" for everyone
+	 * first: wait a little and only end the link if XMPP stayed up
+	 * meanwhile. */
+	if (p && !p->gone_ms) {
+		p->gone_ms = now_ms + NODE_GONE_GRACE_MS;
+		p->gone_epoch = n->xmpp_epoch;
+		p->deadline_ms = now_ms;
+	}
+}
+
 static void drain_inq(struct node *n, uint64_t now_ms)
 {
 	struct sig_item *list = q_take_all(&n->inq);
 
 	for (struct sig_item *it = list; it; it = it->next) {
+		struct peer *p;
 		switch (it->kind) {
 		case SIG_STATE:
-			log_info("xmpp: %s", xmpp_sig_state_name((enum xmpp_sig_state)it->state));
-			if (it->state != XMPP_SIG_ONLINE)
-				n->xmpp_epoch++;
-			else
-				roam_xmpp_online(n, now_ms);
+			on_xmpp_state(n, it->state, now_ms);
 			break;
-		case SIG_PEER_UP: {
-			struct peer *p = peer_get(n, it->jid, now_ms, true);
-			if (p) {
-				/* Offline then back while XMPP stayed up: the
-				 * peer restarted, so its link state is gone. */
-				bool restarted = p->gone_ms != 0;
-				p->gone_ms = 0;
-				if (restarted)
-					peer_restart(p, now_ms, "peer came back online");
-				peer_online(p, now_ms);
-			}
+		case SIG_PEER_UP:
+			on_peer_up(n, it->jid, now_ms);
 			break;
-		}
-		case SIG_PEER_DOWN: {
-			struct peer *p = node_peer_by_jid(n, it->jid);
-			/* xmpp_signal reports "down" only for presence received
-			 * while connected, but a server going down says
-			 * "unavailable" for everyone first: wait a little and
-			 * only end the link if XMPP stayed up meanwhile. */
-			if (p && !p->gone_ms) {
-				p->gone_ms = now_ms + NODE_GONE_GRACE_MS;
-				p->gone_epoch = n->xmpp_epoch;
-				p->deadline_ms = now_ms;
-			}
+		case SIG_PEER_DOWN:
+			on_peer_down(n, it->jid, now_ms);
 			break;
-		}
-		case SIG_PEER_REVOKED: {
-			struct peer *p = node_peer_by_jid(n, it->jid);
-			if (p)
+		case SIG_PEER_REVOKED:
+			if ((p = node_peer_by_jid(n, it->jid)))
 				node_remove_peer(n, p, "no longer a friend (subscription removed)");
 			break;
-		}
 		case SIG_FRIEND:
 			friends_event(&n->friends, (enum xmpp_friend_ev)(it->state & 15), it->jid,
 				      (enum roster_sub)((it->state >> 4) & 15), (it->state >> 8) & 1);
@@ -517,11 +529,9 @@ static int alloc_slots(struct node *n)
 	return 0;
 }
 
-int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
+/* State that needs no system resource: queues, tables, identity. */
+static void init_state(struct node *n, struct node_conf *conf)
 {
-	char ip[INET_ADDRSTRLEN], a[ADDR_STRLEN];
-	int rc;
-
 	n->conf = conf;
 	n->udp_fd = n->epfd = n->timerfd = n->evfd = n->dns_fd = n->nl_fd = -1;
 	n->start_ms = node_now_ms();
@@ -537,11 +547,14 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	node_hex(n->id, SIGNAL_ID_LEN, n->idhex);
 	snprintf(n->resource, sizeof(n->resource), "%s%s", XMPP_IPOP_RESOURCE_PREFIX, n->idhex);
 	noise_local_init(&n->noise, &n->kp, n->start_ms);
-	if ((rc = alloc_slots(n)) < 0)
-		return rc;
 	n->social = conf->mode == NODE_MODE_SOCIAL;
-	if (n->social && (rc = social_init(n)) < 0)
-		return rc;
+}
+
+/* The TUN device and the UDP socket, configured and logged. */
+static int open_devices(struct node *n, const struct node_conf *conf, uint16_t udp_port)
+{
+	char ip[INET_ADDRSTRLEN], a[ADDR_STRLEN];
+	int rc;
 
 	if ((rc = node_offload_tun_open(n, conf->interface)) < 0) {
 		log_error("tun: cannot open %s: %s", conf->interface, strerror(-rc));
@@ -560,17 +573,14 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	node_offload_udp(n);
 	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(n->udp_port) };
 	log_info("udp: listening on %s", addr_format((struct sockaddr *)&any, true, a));
-	n->epfd = epoll_create1(EPOLL_CLOEXEC);
-	n->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	n->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (n->epfd < 0 || n->timerfd < 0 || n->evfd < 0)
-		return -errno;
-	if ((rc = ep_add(n, n->tun.fds[0], EP_TUN)) < 0 || (rc = ep_add(n, n->udp_fd, EP_UDP)) < 0 ||
-	    (rc = ep_add(n, n->timerfd, EP_TIMER)) < 0 || (rc = ep_add(n, n->evfd, EP_EVENT)) < 0)
-		return rc;
-	if ((rc = relay_init(n)) < 0)
-		return rc;
-	gather_hosts(n);
+	return 0;
+}
+
+/* Optional sockets: the DNS responder, rtnetlink, the control socket. */
+static int open_optional(struct node *n, const struct node_conf *conf)
+{
+	int rc;
+
 	if (n->social && conf->social_dns && social_dns_open(n) == 0 && (rc = ep_add(n, n->dns_fd, EP_DNS)) < 0)
 		return rc;
 	if ((rc = netmon_open(n)) < 0)
@@ -588,6 +598,39 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 			return rc;
 		log_info("control socket %s", conf->control_socket);
 	}
+	return 0;
+}
+
+/* The epoll set: TUN, UDP, timer, eventfd; then the optional sockets. */
+static int open_loop(struct node *n, const struct node_conf *conf)
+{
+	int rc;
+
+	n->epfd = epoll_create1(EPOLL_CLOEXEC);
+	n->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	n->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (n->epfd < 0 || n->timerfd < 0 || n->evfd < 0)
+		return -errno;
+	if ((rc = ep_add(n, n->tun.fds[0], EP_TUN)) < 0 || (rc = ep_add(n, n->udp_fd, EP_UDP)) < 0 ||
+	    (rc = ep_add(n, n->timerfd, EP_TIMER)) < 0 || (rc = ep_add(n, n->evfd, EP_EVENT)) < 0)
+		return rc;
+	if ((rc = relay_init(n)) < 0)
+		return rc;
+	gather_hosts(n);
+	return open_optional(n, conf);
+}
+
+int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
+{
+	int rc;
+
+	init_state(n, conf);
+	if ((rc = alloc_slots(n)) < 0)
+		return rc;
+	if (n->social && (rc = social_init(n)) < 0)
+		return rc;
+	if ((rc = open_devices(n, conf, udp_port)) < 0 || (rc = open_loop(n, conf)) < 0)
+		return rc;
 	log_info("node id %s, xmpp %s/%s", n->idhex, conf->xmpp_username, n->resource);
 	return 0;
 }
@@ -645,10 +688,64 @@ static uint64_t run_timers(struct node *n, uint64_t now_ms)
 	return d;
 }
 
+static void drain_fd(int fd)
+{
+	uint64_t junk;
+	if (read(fd, &junk, sizeof(junk)) < 0) {
+		/* EAGAIN: somebody else read it; nothing to do */
+	}
+}
+
+static void dispatch(struct node *n, const struct epoll_event *ev, uint64_t now, uint64_t *armed)
+{
+	switch (ev->data.u32) {
+	case EP_TUN:
+		send_from_tun(n, now);
+		break;
+	case EP_UDP:
+		receive_udp(n, now);
+		break;
+	case EP_TIMER:
+		drain_fd(n->timerfd);
+		*armed = 0;
+		break;
+	case EP_EVENT:
+		drain_fd(n->evfd);
+		drain_inq(n, now);
+		break;
+	case EP_CTL:
+		ctl_server_handle(n->ctl, now);
+		break;
+	case RELAY_EP_TAG:
+		relay_on_stream(n, ev->events, now);
+		break;
+	case EP_DNS:
+		social_dns_input(n);
+		break;
+	case EP_NETMON:
+		netmon_input(n, now);
+		break;
+	}
+}
+
+static void say_bye_all(struct node *n)
+{
+	log_info("stopping: saying bye to %u peer(s)", n->npeers);
+	for (unsigned i = 0; i < n->npeers; i++) {
+		struct signal_msg m;
+		memset(&m, 0, sizeof(m));
+		m.kind = SIGNAL_BYE;
+		memcpy(m.from, n->id, SIGNAL_ID_LEN);
+		m.has_to = true;
+		memcpy(m.to, n->peers[i]->id, SIGNAL_ID_LEN);
+		node_signal_send(n, n->peers[i]->jid, &m);
+	}
+}
+
 int node_run(struct node *n)
 {
 	struct epoll_event evs[8];
-	uint64_t armed = 0, junk;
+	uint64_t armed = 0;
 
 	if (pthread_create(&n->sig_thread, NULL, sig_main, n) != 0)
 		return -EAGAIN;
@@ -662,50 +759,11 @@ int node_run(struct node *n)
 		if (k < 0 && errno != EINTR)
 			return -errno;
 		uint64_t now = node_now_ms();
-		for (int i = 0; i < k; i++) {
-			switch (evs[i].data.u32) {
-			case EP_TUN:
-				send_from_tun(n, now);
-				break;
-			case EP_UDP:
-				receive_udp(n, now);
-				break;
-			case EP_TIMER:
-				if (read(n->timerfd, &junk, sizeof(junk)) < 0) {
-				}
-				armed = 0;
-				break;
-			case EP_EVENT:
-				if (read(n->evfd, &junk, sizeof(junk)) < 0) {
-				}
-				drain_inq(n, now);
-				break;
-			case EP_CTL:
-				ctl_server_handle(n->ctl, now);
-				break;
-			case RELAY_EP_TAG:
-				relay_on_stream(n, evs[i].events, now);
-				break;
-			case EP_DNS:
-				social_dns_input(n);
-				break;
-			case EP_NETMON:
-				netmon_input(n, now);
-				break;
-			}
-		}
+		for (int i = 0; i < k; i++)
+			dispatch(n, &evs[i], now, &armed);
 		node_tun_flush(n); /* packets a relay stream or timer delivered */
 	}
-	log_info("stopping: saying bye to %u peer(s)", n->npeers);
-	for (unsigned i = 0; i < n->npeers; i++) {
-		struct signal_msg m;
-		memset(&m, 0, sizeof(m));
-		m.kind = SIGNAL_BYE;
-		memcpy(m.from, n->id, SIGNAL_ID_LEN);
-		m.has_to = true;
-		memcpy(m.to, n->peers[i]->id, SIGNAL_ID_LEN);
-		node_signal_send(n, n->peers[i]->jid, &m);
-	}
+	say_bye_all(n);
 	return 0;
 }
 
