@@ -620,6 +620,23 @@ static int open_loop(struct node *n, const struct node_conf *conf)
 	return open_optional(n, conf);
 }
 
+/* Crypto worker threads (crypto_pool.h), "crypto_threads" in the config. */
+static int start_crypto(struct node *n, const struct node_conf *conf)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cpool_workers_for(conf->crypto_threads, ncpus);
+	int rc = cpool_init(&n->cpool, want);
+
+	if (rc < 0) {
+		log_error("crypto: cannot start %u worker threads: %s", want, strerror(-rc));
+		return rc;
+	}
+	log_info("crypto: %u worker thread%s (crypto_threads %s%d, %ld CPUs)", want, want == 1 ? "" : "s",
+		 conf->crypto_threads < 0 ? "auto, " : "", conf->crypto_threads < 0 ? (int)want : conf->crypto_threads,
+		 ncpus);
+	return 0;
+}
+
 int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 {
 	int rc;
@@ -630,6 +647,8 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	if (n->social && (rc = social_init(n)) < 0)
 		return rc;
 	if ((rc = open_devices(n, conf, udp_port)) < 0 || (rc = open_loop(n, conf)) < 0)
+		return rc;
+	if ((rc = start_crypto(n, conf)) < 0)
 		return rc;
 	log_info("node id %s, xmpp %s/%s", n->idhex, conf->xmpp_username, n->resource);
 	return 0;
@@ -780,6 +799,11 @@ void node_free(struct node *n)
 	atomic_store(&n->sig_stop, true);
 	if (n->sig_started)
 		pthread_join(n->sig_thread, NULL);
+	if (n->cpool.nworkers)
+		log_info("crypto: %llu batches (%llu packets) went through the %u workers",
+			 (unsigned long long)n->cpool.batches, (unsigned long long)n->cpool.parallel_jobs,
+			 n->cpool.nworkers);
+	cpool_free(&n->cpool);
 	while (n->npeers)
 		node_remove_peer(n, n->peers[0], "shutdown");
 	q_free_list(q_take_all(&n->inq));

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "crypto_pool.h"
 #include "friends.h"
 #include "ice_cand.h"
 #include "node_conf.h"
@@ -31,7 +32,8 @@ enum {
 	NODE_MAX_PEERS = 64,
 	NODE_MAX_HOSTS = 8,   /* host candidates (IPv4 interface addresses) */
 	NODE_BATCH = 32,      /* packets per recvmmsg/sendmmsg */
-	NODE_TX_SEGS = 128,   /* sealed datagrams per sendmmsg (a 64 KB TSO read is ~50) */
+	NODE_TX_SEGS = 128,
+	NODE_RX_JOBS = 128,   /* data datagrams opened in parallel at once */   /* sealed datagrams per sendmmsg (a 64 KB TSO read is ~50) */
 	NODE_GSO_SEGS = 64,   /* datagrams per UDP_SEGMENT send (the kernel's limit) */
 	NODE_GSO_BYTES = 65000, /* UDP payload bytes per UDP_SEGMENT send (< 65507) */
 	NODE_RX_GRO_CAP = 65536 + 64, /* rx buffer for one GRO'd UDP message */
@@ -69,6 +71,15 @@ struct sig_queue {
 };
 
 /* Per-datagram I/O slots, preallocated once. */
+/* A received data datagram whose AEAD runs in the pool (receive.c). */
+struct node_rx_pend {
+	struct peer *peer;
+	uint8_t *buf;
+	size_t len;
+	struct sockaddr_in addr;
+	uint32_t base_id;
+};
+
 struct node_slot {
 	uint8_t *buf; /* NODE_HEADROOM + payload + tag room */
 	size_t len;
@@ -162,6 +173,16 @@ struct node {
 	struct tun_coalescer co;
 	uint8_t *ctl_buf; /* scratch for STUN/handshake datagrams */
 	size_t ctl_cap;
+
+	/* crypto workers (crypto_pool.h); with none, everything runs inline
+	 * as before. Jobs of the open send batch and the receive batch. */
+	struct cpool cpool;
+	struct tunnel_crypt_job tx_jobs[NODE_TX_SEGS];
+	unsigned ntx_jobs;
+	struct tunnel_crypt_job rx_jobs[NODE_RX_JOBS];
+	struct node_rx_pend rx_pend[NODE_RX_JOBS];
+	unsigned nrx_jobs;
+	bool rx_defer; /* receive.c: the datagram in dispatch may wait */
 
 	struct node_counters cnt;
 	uint64_t start_ms;

@@ -28,6 +28,7 @@ static void node_conf_defaults(struct node_conf *c)
 	c->mode = NODE_MODE_GROUP;
 	snprintf(c->interface, sizeof(c->interface), "%s", DEFAULT_INTERFACE);
 	c->mtu = NODE_CONF_DEFAULT_MTU;
+	c->crypto_threads = -1; /* auto */
 	c->xmpp_port = NODE_CONF_DEFAULT_XMPP_PORT;
 	c->xmpp_tls = NODE_TLS_REQUIRED;
 	c->log_level = LOG_LVL_INFO;
@@ -501,6 +502,21 @@ static void h_mtu(struct ctx *x, const char *k, const json_t *v)
 		x->c->mtu = (unsigned)m;
 }
 
+static void h_crypto_threads(struct ctx *x, const char *k, const json_t *v)
+{
+	long long t;
+	if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
+		x->c->crypto_threads = -1;
+		return;
+	}
+	if (!json_is_integer(v)) {
+		expected(x, k, "\"auto\" or an integer 0..8", v);
+		return;
+	}
+	if (get_int(x, k, v, 0, 8, "", &t))
+		x->c->crypto_threads = (int)t;
+}
+
 static void h_log_level(struct ctx *x, const char *k, const json_t *v)
 {
 	int l = json_is_string(v) ? log_level_parse(json_string_value(v)) : -1;
@@ -818,6 +834,7 @@ static const struct key_def keys[] = {
 	{ "vpn_type", h_vpn_type, NULL, "mode" },
 	{ "interface", h_interface, NULL, NULL },
 	{ "mtu", h_mtu, NULL, NULL },
+	{ "crypto_threads", h_crypto_threads, NULL, NULL },
 	{ "key_file", h_key_file, NULL, NULL },
 	{ "control_socket", h_control_socket, NULL, NULL },
 	{ "state_dir", h_state_dir, NULL, NULL },

@@ -51,6 +51,7 @@ struct node_conf {
 	enum node_mode mode;
 	char interface[NODE_CONF_IFNAMSIZ];
 	unsigned mtu;
+	int crypto_threads; /* -1: "auto" (cpool_workers_for) */
 	/* XMPP */
 	char *xmpp_username; /* bare JID as written */
 	char *xmpp_local;    /* part before '@' */

@@ -62,13 +62,85 @@ static void tun_deliver(struct node *n, uint8_t *pkt, size_t len)
 		tun_emit(n, pkt, len);
 }
 
+/* The rest of a data packet once it opened: path, handshake state, the
+ * cryptokey check and delivery. */
+static void data_opened(struct node *n, struct peer *p, uint8_t *buf, size_t len, uint32_t base_id,
+			const struct sockaddr_in *from, uint64_t now_ms)
+{
+	struct in_addr src;
+
+	roam_rx(p, base_id, from, now_ms);
+	if (p->state == PEER_HANDSHAKE)
+		peer_handshake_done(p, now_ms);
+	if (p->nstaged) /* a responder may send once the initiator's first packet arrived */
+		peer_flush_staged(p, now_ms);
+	if (len == 0)
+		return; /* keepalive */
+	uint8_t *pkt = buf + TUNNEL_DATA_HEADER_LEN;
+	if (!tun_ipv4_src(pkt, len, &src) || src.s_addr != p->ip4.s_addr) {
+		n->cnt.cryptokey_drop++;
+		p->cryptokey_drops++;
+		return;
+	}
+	if (n->social && !social_in(n, p, pkt, len))
+		return;
+	p->rx_bytes += len;
+	p->rx_packets++;
+	tun_clamp_mss(pkt, len, (uint16_t)(n->tun.mtu - 40));
+	tun_deliver(n, pkt, len);
+}
+
+/* Opens the data packets collected by defer_data: the AEADs in the pool,
+ * then, in arrival order, the replay window, keypair promotion and
+ * delivery (tunnel_open_finish: a forged packet touches nothing). */
+static void run_pending(struct node *n, uint64_t now_ms)
+{
+	unsigned cnt = n->nrx_jobs;
+
+	if (!cnt)
+		return;
+	cpool_run(&n->cpool, n->rx_jobs, cnt);
+	n->nrx_jobs = 0;
+	for (unsigned i = 0; i < cnt; i++) {
+		struct node_rx_pend *d = &n->rx_pend[i];
+		struct tunnel_buf b = { .data = d->buf, .len = d->len, .cap = n->slot_cap };
+		if (tunnel_open_finish(&d->peer->sess, &b, &n->rx_jobs[i], now_ms) != 0) {
+			n->cnt.tunnel_bad++;
+			continue;
+		}
+		data_opened(n, d->peer, d->buf, b.len, d->base_id, &d->addr, now_ms);
+	}
+}
+
+/* With crypto workers: everything of the open that depends on order
+ * before the AEAD now, the AEAD and the rest in run_pending. */
+static void defer_data(struct node *n, struct peer *p, struct node_slot *s, uint64_t now_ms)
+{
+	if (n->nrx_jobs == NODE_RX_JOBS)
+		run_pending(n, now_ms);
+	struct tunnel_buf b = { .data = s->buf, .len = s->len, .cap = n->slot_cap };
+	if (tunnel_open_prepare(&p->sess, &b, now_ms, &n->rx_jobs[n->nrx_jobs]) != 0) {
+		n->cnt.tunnel_bad++;
+		return;
+	}
+	struct node_rx_pend *d = &n->rx_pend[n->nrx_jobs++];
+	d->peer = p;
+	d->buf = s->buf;
+	d->len = s->len;
+	d->addr = s->addr;
+	d->base_id = s->base_id;
+}
+
 static void on_data(struct node *n, struct node_slot *s, const struct tunnel_packet *tp, uint64_t now_ms)
 {
 	struct peer *p = peer_by_index(n, tp->receiver_index);
-	struct in_addr src;
 
 	if (!p) {
 		n->cnt.tunnel_unknown_index++;
+		return;
+	}
+	if (n->rx_defer) {
+		defer_data(n, p, s, now_ms);
 		return;
 	}
 	struct tunnel_buf b = { .data = s->buf, .len = s->len, .cap = n->slot_cap };
@@ -76,25 +148,7 @@ static void on_data(struct node *n, struct node_slot *s, const struct tunnel_pac
 		n->cnt.tunnel_bad++;
 		return;
 	}
-	roam_rx(p, s->base_id, &s->addr, now_ms);
-	if (p->state == PEER_HANDSHAKE)
-		peer_handshake_done(p, now_ms);
-	if (p->nstaged) /* a responder may send once the initiator's first packet arrived */
-		peer_flush_staged(p, now_ms);
-	if (b.len == 0)
-		return; /* keepalive */
-	const uint8_t *pkt = s->buf + TUNNEL_DATA_HEADER_LEN;
-	if (!tun_ipv4_src(pkt, b.len, &src) || src.s_addr != p->ip4.s_addr) {
-		n->cnt.cryptokey_drop++;
-		p->cryptokey_drops++;
-		return;
-	}
-	if (n->social && !social_in(n, p, s->buf + TUNNEL_DATA_HEADER_LEN, b.len))
-		return;
-	p->rx_bytes += b.len;
-	p->rx_packets++;
-	tun_clamp_mss(s->buf + TUNNEL_DATA_HEADER_LEN, b.len, (uint16_t)(n->tun.mtu - 40));
-	tun_deliver(n, s->buf + TUNNEL_DATA_HEADER_LEN, b.len);
+	data_opened(n, p, s->buf, b.len, s->base_id, &s->addr, now_ms);
 }
 
 static void on_initiation(struct node *n, struct node_slot *s, uint64_t now_ms)
@@ -256,6 +310,17 @@ static uint32_t base_of(struct node *n, struct msghdr *mh, size_t *gro)
 /* A datagram from the socket: the relay server's, or for receive_datagram. */
 static void dispatch(struct node *n, struct node_slot *s, uint64_t now_ms)
 {
+	/* With crypto workers a data datagram from a peer (in place in its
+	 * rx slot until the batch ends) waits for the batch's parallel open;
+	 * anything else first completes the waiting ones, so that order is
+	 * the same as without workers. */
+	if (n->cpool.nworkers && s->len && s->buf[0] == TUNNEL_MSG_DATA && !relay_udp_from_server(n, s)) {
+		n->rx_defer = true;
+		receive_datagram(n, s, now_ms);
+		n->rx_defer = false;
+		return;
+	}
+	run_pending(n, now_ms);
 	if (!relay_udp_input(n, s, now_ms))
 		receive_datagram(n, s, now_ms);
 }
@@ -316,6 +381,7 @@ void receive_udp(struct node *n, uint64_t now_ms)
 			else
 				dispatch(n, s, now_ms);
 		}
+		run_pending(n, now_ms);
 		node_tun_flush(n);
 		if (r < NODE_BATCH)
 			return;

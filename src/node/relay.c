@@ -451,12 +451,17 @@ void relay_feed(struct node *n, const uint8_t *buf, size_t len, uint64_t now_ms)
 	}
 }
 
+bool relay_udp_from_server(const struct node *n, const struct node_slot *s)
+{
+	const struct relay *r = &n->relay;
+
+	return r->tc_on && r->transport == NODE_TURN_UDP &&
+	       addr_equal((const struct sockaddr *)&s->addr, (const struct sockaddr *)&r->server);
+}
+
 bool relay_udp_input(struct node *n, struct node_slot *s, uint64_t now_ms)
 {
-	struct relay *r = &n->relay;
-
-	if (!r->tc_on || r->transport != NODE_TURN_UDP ||
-	    !addr_equal((const struct sockaddr *)&s->addr, (const struct sockaddr *)&r->server))
+	if (!relay_udp_from_server(n, s))
 		return false;
 	/* the same server may also answer our STUN Binding (gather.c) */
 	if (stun_is_message(s->buf, s->len) &&

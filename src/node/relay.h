@@ -114,6 +114,8 @@ uint64_t relay_deadline(const struct node *n);
 /* The stream socket became readable/writable (epoll tag). */
 void relay_on_stream(struct node *n, uint32_t events, uint64_t now_ms);
 
+/* Whether s came from our UDP relay server (relay_udp_input takes it). */
+bool relay_udp_from_server(const struct node *n, const struct node_slot *s);
 /* A datagram on the UDP socket from the relay server: consumed? */
 bool relay_udp_input(struct node *n, struct node_slot *s, uint64_t now_ms);
 

@@ -81,13 +81,21 @@ static bool seal(struct node *n, struct peer *p, struct node_slot *s, uint64_t n
 		log_debug("peer %s: no path yet; packet staged", p->jid);
 		return false;
 	}
-	if (tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey) != 1) {
+	/* With crypto workers, a packet sent from this batch's sendmmsg gets
+	 * its counter and header now and its AEAD in flush (in parallel);
+	 * one the relay wraps or streams must be complete at once. */
+	bool defer = n->cpool.nworkers && p->base_id < RELAY_BASE;
+	int ok = defer ? tunnel_seal_prepare(&p->sess, &b, now_ms, &rekey, &n->tx_jobs[n->ntx_jobs])
+		       : tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey);
+	if (ok != 1) {
 		n->cnt.no_key++;
 		peer_stage(p, s->buf, s->len);
 		log_debug("peer %s: no session key yet; packet staged, handshake wanted", p->jid);
 		peer_initiate(p, now_ms);
 		return false;
 	}
+	if (defer)
+		n->ntx_jobs++;
 	if (rekey)
 		peer_initiate(p, now_ms);
 	p->tx_bytes += s->len;
@@ -148,6 +156,11 @@ static void tx_add(struct node *n, struct tx_batch *b, struct peer *p, struct no
 static void flush(struct node *n, struct tx_batch *b)
 {
 	unsigned done = 0, cnt = b->nmsg;
+
+	if (n->ntx_jobs) { /* the deferred AEADs, before anything leaves */
+		cpool_run(&n->cpool, n->tx_jobs, n->ntx_jobs);
+		n->ntx_jobs = 0;
+	}
 
 	while (done < cnt) {
 		int r = sendmmsg(n->udp_fd, &n->tx_msgs[done], cnt - done, MSG_DONTWAIT);

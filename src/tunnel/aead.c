@@ -51,6 +51,18 @@ static int ctx_start(struct aead_ctx *x, const uint8_t *key, const uint8_t *nonc
 	return 0;
 }
 
+void aead_thread_release(void)
+{
+	struct aead_ctx *all[2] = { &enc_ctx, &dec_ctx };
+
+	for (int i = 0; i < 2; i++) {
+		EVP_CIPHER_CTX_free(all[i]->c);
+		all[i]->c = NULL;
+		all[i]->keyed = false;
+		OPENSSL_cleanse(all[i]->key, AEAD_KEY_LEN);
+	}
+}
+
 void aead_seal_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
 		      size_t adlen, const uint8_t *in, size_t len, uint8_t *out)
 {

@@ -22,6 +22,9 @@ void aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_L
  * (then out holds nothing usable). */
 int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
 	      size_t adlen, const uint8_t *in, size_t len, uint8_t *out);
+/* Frees the calling thread's contexts (a worker thread calls it before it
+ * ends; the next call on that thread would allocate them again). */
+void aead_thread_release(void);
 /* The libsodium path, for tests and the fallback. */
 void aead_seal_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *ad,
 		      size_t adlen, const uint8_t *in, size_t len, uint8_t *out);

@@ -2,6 +2,7 @@
 #include "tunnel_packet.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <string.h>
 
 bool tunnel_packet_is_tunnel(const uint8_t *buf, size_t len)
@@ -41,7 +42,8 @@ int tunnel_packet_parse(const uint8_t *buf, size_t len, struct tunnel_packet *ou
 	}
 }
 
-static int seal_one(struct session_keypair *kp, struct tunnel_buf *b)
+/* Everything of a seal but the AEAD: checks, counter, header. */
+static int seal_header(struct session_keypair *kp, struct tunnel_buf *b, struct tunnel_crypt_job *job)
 {
 	uint8_t *hdr = b->data;
 
@@ -56,10 +58,61 @@ static int seal_one(struct session_keypair *kp, struct tunnel_buf *b)
 	hdr[1] = hdr[2] = hdr[3] = 0;
 	tunnel_put_le32(hdr + 4, kp->remote_index);
 	tunnel_put_le64(hdr + 8, n);
-	noise_aead_seal(kp->send_key, n, hdr, TUNNEL_DATA_HEADER_LEN, hdr + TUNNEL_DATA_HEADER_LEN, b->len,
-			hdr + TUNNEL_DATA_HEADER_LEN);
+	memcpy(job->key, kp->send_key, NOISE_KEY_LEN);
+	job->counter = n;
+	job->hdr = hdr;
+	job->len = b->len;
+	job->index = 0;
+	job->open = false;
+	job->err = 0;
 	b->len += TUNNEL_DATA_MIN_LEN;
 	return 0;
+}
+
+void tunnel_job_run(struct tunnel_crypt_job *job)
+{
+	uint8_t *hdr = job->hdr;
+
+	if (!job->open) {
+		noise_aead_seal(job->key, job->counter, hdr, TUNNEL_DATA_HEADER_LEN, hdr + TUNNEL_DATA_HEADER_LEN,
+				job->len, hdr + TUNNEL_DATA_HEADER_LEN);
+		return;
+	}
+	job->err = noise_aead_open(job->key, job->counter, hdr, TUNNEL_DATA_HEADER_LEN,
+				   hdr + TUNNEL_DATA_HEADER_LEN, job->len, hdr + TUNNEL_DATA_HEADER_LEN) != 0
+			   ? -EBADMSG
+			   : 0;
+}
+
+static int seal_one(struct session_keypair *kp, struct tunnel_buf *b)
+{
+	struct tunnel_crypt_job job;
+	int rc = seal_header(kp, b, &job);
+
+	if (rc == 0)
+		tunnel_job_run(&job);
+	sodium_memzero(job.key, sizeof(job.key));
+	return rc;
+}
+
+int tunnel_seal_prepare(struct session_peer *p, struct tunnel_buf *b, uint64_t now_ms, bool *want_rekey,
+			struct tunnel_crypt_job *job)
+{
+	struct session_keypair *kp = session_send_keypair(p, now_ms);
+
+	if (want_rekey)
+		*want_rekey = !kp || session_wants_rekey(p, now_ms);
+	if (!kp) {
+		b->err = -ENOKEY;
+		return -ENOKEY;
+	}
+	b->err = seal_header(kp, b, job);
+	if (b->err)
+		return 0;
+	session_sent(p, now_ms);
+	if (want_rekey && session_wants_rekey(p, now_ms))
+		*want_rekey = true;
+	return 1;
 }
 
 int tunnel_seal_batch(struct session_peer *p, struct tunnel_buf *pkts, size_t n, uint64_t now_ms,
@@ -87,7 +140,8 @@ int tunnel_seal_batch(struct session_peer *p, struct tunnel_buf *pkts, size_t n,
 	return sealed;
 }
 
-static int open_one(struct session_peer *p, struct tunnel_buf *b, uint64_t now_ms)
+int tunnel_open_prepare(struct session_peer *p, struct tunnel_buf *b, uint64_t now_ms,
+			struct tunnel_crypt_job *job)
 {
 	struct tunnel_packet tp;
 	uint8_t *hdr = b->data;
@@ -105,19 +159,52 @@ static int open_one(struct session_peer *p, struct tunnel_buf *b, uint64_t now_m
 		p->rx_dropped_replay++;
 		return -EALREADY;
 	}
-	if (noise_aead_open(kp->recv_key, tp.counter, hdr, TUNNEL_DATA_HEADER_LEN, hdr + TUNNEL_DATA_HEADER_LEN,
-			    tp.payload_len + TUNNEL_TAG_LEN, hdr + TUNNEL_DATA_HEADER_LEN) != 0) {
+	memcpy(job->key, kp->recv_key, NOISE_KEY_LEN);
+	job->counter = tp.counter;
+	job->hdr = hdr;
+	job->len = tp.payload_len + TUNNEL_TAG_LEN;
+	job->index = tp.receiver_index;
+	job->open = true;
+	job->err = 0;
+	return 0;
+}
+
+int tunnel_open_finish(struct session_peer *p, struct tunnel_buf *b, const struct tunnel_crypt_job *job,
+		       uint64_t now_ms)
+{
+	if (job->err) {
 		p->rx_dropped_auth++;
 		return -EBADMSG;
 	}
+	/* Looked up again: an earlier packet of the batch may have promoted
+	 * or retired keypairs (an index names one keypair for its life). */
+	struct session_keypair *kp = session_recv_keypair(p, job->index, now_ms);
+	if (!kp) {
+		p->rx_dropped_nokey++;
+		return -ENOKEY;
+	}
 	/* Only an authenticated counter may move the window. */
-	if (!replay_update(&kp->replay, tp.counter)) {
+	if (!replay_update(&kp->replay, job->counter)) {
 		p->rx_dropped_replay++;
 		return -EALREADY;
 	}
-	session_received(p, kp, tp.payload_len, now_ms);
-	b->len = tp.payload_len;
+	size_t payload_len = job->len - TUNNEL_TAG_LEN;
+	session_received(p, kp, payload_len, now_ms);
+	b->len = payload_len;
 	return 0;
+}
+
+static int open_one(struct session_peer *p, struct tunnel_buf *b, uint64_t now_ms)
+{
+	struct tunnel_crypt_job job;
+	int rc = tunnel_open_prepare(p, b, now_ms, &job);
+
+	if (rc == 0) {
+		tunnel_job_run(&job);
+		rc = tunnel_open_finish(p, b, &job, now_ms);
+	}
+	sodium_memzero(job.key, sizeof(job.key));
+	return rc;
 }
 
 int tunnel_open_batch(struct session_peer *p, struct tunnel_buf *pkts, size_t n, uint64_t now_ms)

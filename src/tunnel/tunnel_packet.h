@@ -50,4 +50,35 @@ int tunnel_seal_batch(struct session_peer *p, struct tunnel_buf *pkts, size_t n,
  * dropped. A keepalive opens with len 0. */
 int tunnel_open_batch(struct session_peer *p, struct tunnel_buf *pkts, size_t n, uint64_t now_ms);
 
+/* The same two operations in steps, so that the AEAD (the expensive,
+ * order-free part) can run on another thread while everything that
+ * depends on order (counters, replay window, keypair promotion) stays on
+ * the caller's. A job carries a copy of its key: a thread running it reads
+ * nothing of the session. */
+struct tunnel_crypt_job {
+	uint8_t key[NOISE_KEY_LEN];
+	uint64_t counter; /* the nonce */
+	uint8_t *hdr;     /* packet start; the AEAD works in place behind it */
+	size_t len;       /* seal: payload length; open: ciphertext + tag */
+	uint32_t index;   /* open: our receiver index, looked up again after */
+	bool open;
+	int err;          /* open: -EBADMSG when it did not authenticate */
+};
+/* One seal as tunnel_seal_batch(p, b, 1, ...) but the AEAD is left to
+ * tunnel_job_run(job): the counter is taken and the header written now,
+ * b->len is the final packet length. Same returns. */
+int tunnel_seal_prepare(struct session_peer *p, struct tunnel_buf *b, uint64_t now_ms, bool *want_rekey,
+			struct tunnel_crypt_job *job);
+/* First step of one open: parse, keypair, replay pre-check (which does
+ * not move the window). 0, or the err tunnel_open_batch would set. */
+int tunnel_open_prepare(struct session_peer *p, struct tunnel_buf *b, uint64_t now_ms,
+			struct tunnel_crypt_job *job);
+/* Runs the AEAD of a prepared job (any thread). */
+void tunnel_job_run(struct tunnel_crypt_job *job);
+/* Last step of an open, in packet order: only an authenticated packet
+ * moves the replay window and promotes keypairs. 0 (b->len = payload) or
+ * -EBADMSG, -ENOKEY, -EALREADY. */
+int tunnel_open_finish(struct session_peer *p, struct tunnel_buf *b, const struct tunnel_crypt_job *job,
+		       uint64_t now_ms);
+
 #endif
