@@ -137,6 +137,7 @@ static void test_defaults(void **state)
 	assert_int_equal(l.c.mode, NODE_MODE_GROUP);
 	assert_string_equal(l.c.interface, "ipop0");
 	assert_int_equal(l.c.mtu, 1280);
+	assert_int_equal(l.c.crypto_threads, -1); /* auto */
 	assert_string_equal(l.c.state_dir, "/var/lib/ipop");
 	assert_string_equal(l.c.key_file, "/var/lib/ipop/ipop0.key");
 	assert_string_equal(l.c.control_socket, "/run/ipop/ipop0.sock");
@@ -354,6 +355,29 @@ static void test_broadcast_address(void **state)
 	load_text(&l, "{\"ip4\":\"10.1.0.255\",\"ip4_mask\":16,\"xmpp_username\":\"a@b\","
 		      "\"xmpp_password\":\"p\",\"xmpp_host\":\"b\"}");
 	assert_int_equal(l.errors, 0);
+	unload(&l);
+}
+
+#define MIN_KEYS "\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\"xmpp_host\":\"b\""
+
+static void test_crypto_threads(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, "{" MIN_KEYS ",\"crypto_threads\":2}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.crypto_threads, 2);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"crypto_threads\":\"auto\"}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.crypto_threads, -1);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"crypto_threads\":9}");
+	assert_int_equal(l.errors, 1);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"crypto_threads\":\"many\"}");
+	assert_int_equal(l.errors, 1);
+	assert_int_equal(l.c.crypto_threads, -1);
 	unload(&l);
 }
 
@@ -618,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_tls_off_warns),
 		cmocka_unit_test(test_broadcast_address),
 		cmocka_unit_test(test_social_keys),
+		cmocka_unit_test(test_crypto_threads),
 		cmocka_unit_test(test_missing_file_and_not_object),
 		cmocka_unit_test(test_jid_and_host_forms),
 		cmocka_unit_test(test_password_never_echoed),
