@@ -17,17 +17,19 @@
 #include "addr.h"
 #include "log.h"
 #include "turn_conf.h"
+#include "turn_gro.h"
 #include "turn_relay.h"
 #include "turn_udp_tx.h"
 
 enum {
-	BATCH = 64,          /* datagrams per recvmmsg */
+	BATCH = 64,          /* messages per recvmmsg (a message may be a GRO train) */
 	SLOT = 4096,         /* bytes per received datagram; larger ones are dropped */
+	MSG_SLOT = TURN_GRO_MSG_MAX, /* bytes per received message */
 	RX_ROUNDS = 4,       /* recvmmsg calls per readiness event, for fairness */
 	ACCEPTS = 64,        /* accepts per readiness event */
 	MAX_EVENTS = 256,
 	SWEEP_MS = 1000,     /* housekeeping: tick, idle connections, stats */
-	CMSG_BYTES = 64,     /* fits in_pktinfo / in6_pktinfo */
+	CMSG_BYTES = 96,     /* fits in6_pktinfo (40) + UDP_GRO (24) */
 	/* Receive moderation: while datagrams come densely (an iteration got
 	 * at least MOD_MIN_DGRAMS after waiting less than MOD_DENSE_US), the
 	 * loop sleeps conf->rx_moderation_us before it polls again, so one
@@ -75,7 +77,7 @@ struct rx_batch {
 	struct iovec iov[BATCH];
 	struct sockaddr_storage from[BATCH];
 	uint8_t cmsg[BATCH][CMSG_BYTES];
-	uint8_t buf[BATCH][SLOT];
+	uint8_t buf[BATCH][MSG_SLOT];
 };
 
 struct turn_worker {
@@ -145,6 +147,7 @@ static int io_relay_open(void *ctx, struct turn_alloc *owner, int family,
 		free(r);
 		return fd;
 	}
+	(void)turn_gro_enable(fd); /* peers' trains arrive whole */
 	r->ev = (struct wev){ EV_RELAY, fd };
 	r->owner = owner;
 	err = ep_add(w, &r->ev, EPOLLIN);
@@ -229,7 +232,7 @@ static void io_to_client(void *ctx, const struct turn_conn *conn, const struct i
 static void rx_prepare(struct rx_batch *rx)
 {
 	for (unsigned i = 0; i < BATCH; i++) {
-		rx->iov[i] = (struct iovec){ rx->buf[i], SLOT };
+		rx->iov[i] = (struct iovec){ rx->buf[i], MSG_SLOT };
 		rx->mm[i].msg_hdr = (struct msghdr){ .msg_name = &rx->from[i],
 						     .msg_namelen = sizeof(rx->from[i]),
 						     .msg_iov = &rx->iov[i], .msg_iovlen = 1,
@@ -256,10 +259,13 @@ static void local_from_pktinfo(struct msghdr *mh, const struct listener *l,
 	}
 }
 
-/* Receives up to RX_ROUNDS batches; calls fn for each good datagram.
- * Stops early when the socket was closed by the core meanwhile. */
+/* Receives up to RX_ROUNDS batches; calls fn for each good datagram, the
+ * datagrams of a GRO train one by one (each on its own: a bad one does
+ * not affect the others). Stops early when the socket was closed by the
+ * core meanwhile. */
 static void udp_drain(struct turn_worker *w, struct wev *ev,
-		      void (*fn)(struct turn_worker *, struct wev *, unsigned))
+		      void (*fn)(struct turn_worker *, struct wev *, unsigned, const uint8_t *,
+				 size_t))
 {
 	struct rx_batch *rx = w->rx;
 
@@ -269,19 +275,34 @@ static void udp_drain(struct turn_worker *w, struct wev *ev,
 		if (n <= 0)
 			return;
 		for (int i = 0; i < n && ev->fd >= 0; i++) {
-			if (rx->mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			struct msghdr *mh = &rx->mm[i].msg_hdr;
+			if (mh->msg_flags & MSG_TRUNC) {
 				w->st.udp_truncated++;
 				continue;
 			}
-			w->st.udp_in++;
-			fn(w, ev, (unsigned)i);
+			struct turn_gro_iter it;
+			const uint8_t *p;
+			size_t len;
+			size_t seg = turn_gro_segment_size(mh);
+			if (seg && seg < rx->mm[i].msg_len)
+				w->st.udp_gro_trains++;
+			turn_gro_iter_init(&it, rx->buf[i], rx->mm[i].msg_len, seg);
+			while (ev->fd >= 0 && turn_gro_next(&it, &p, &len)) {
+				if (len > SLOT) { /* as before GRO: too big for a datagram slot */
+					w->st.udp_truncated++;
+					continue;
+				}
+				w->st.udp_in++;
+				fn(w, ev, (unsigned)i, p, len);
+			}
 		}
 		if (n < BATCH)
 			return;
 	}
 }
 
-static void on_client_datagram(struct turn_worker *w, struct wev *ev, unsigned i)
+static void on_client_datagram(struct turn_worker *w, struct wev *ev, unsigned i,
+			       const uint8_t *p, size_t len)
 {
 	struct listener *l = (struct listener *)ev;
 	struct rx_batch *rx = w->rx;
@@ -292,17 +313,17 @@ static void on_client_datagram(struct turn_worker *w, struct wev *ev, unsigned i
 		local_from_pktinfo(&rx->mm[i].msg_hdr, l, &conn.local);
 	else
 		conn.local = l->addr;
-	turn_server_on_client(w->core, &conn, rx->buf[i], rx->mm[i].msg_len, w->now_ms,
-			      w->now_unix);
+	turn_server_on_client(w->core, &conn, p, len, w->now_ms, w->now_unix);
 }
 
-static void on_peer_datagram(struct turn_worker *w, struct wev *ev, unsigned i)
+static void on_peer_datagram(struct turn_worker *w, struct wev *ev, unsigned i,
+			     const uint8_t *p, size_t len)
 {
 	struct relay *r = (struct relay *)ev;
 	struct rx_batch *rx = w->rx;
 
-	turn_server_on_peer(w->core, r->owner, (struct sockaddr *)&rx->from[i], rx->buf[i],
-			    rx->mm[i].msg_len, w->now_ms);
+	turn_server_on_peer(w->core, r->owner, (struct sockaddr *)&rx->from[i], p, len,
+			    w->now_ms);
 }
 
 /* ---- TCP / TLS connections ---- */
@@ -611,6 +632,7 @@ static int open_listener(struct turn_worker *w, const struct sockaddr_storage *b
 		/* Best effort: capped by net.core.rmem_max / wmem_max. */
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+		(void)turn_gro_enable(fd); /* nodes' ChannelData trains arrive whole */
 		l->pktinfo = is_wildcard(base);
 		if (l->pktinfo && base->ss_family == AF_INET &&
 		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)

@@ -35,6 +35,7 @@ struct turn_worker_stats {
 	struct turn_stream_stats stream;
 	struct turn_udp_tx_stats tx; /* datagrams sent, refused, too big; GSO runs */
 	uint64_t udp_in, udp_truncated;
+	uint64_t udp_gro_trains;      /* messages received holding >= 2 datagrams (UDP_GRO) */
 	uint64_t rx_moderated;        /* sleeps of receive moderation */
 	uint64_t relay_open_failed, relays_open;
 	uint64_t conns_open, conns_accepted, conns_rejected, conns_idle_closed, accept_paused;

@@ -23,6 +23,7 @@
 #include "turn_accounts.h"
 #include "turn_alloc.h" /* turn_shared_total */
 #include "turn_conf.h"
+#include "turn_gro.h"
 #include "turn_server.h"
 
 /* ---- fake io ---- */
@@ -826,6 +827,113 @@ static void test_channels(void **state)
 	assert_int_equal(F.npeer, 1);
 }
 
+/* Feeds a received message to the core as the worker does: a GRO train
+ * (seg > 0) datagram by datagram. */
+static void client_msg(struct fx *f, const uint8_t *buf, size_t len, size_t seg)
+{
+	struct turn_gro_iter it;
+	const uint8_t *p;
+	size_t n;
+	turn_gro_iter_init(&it, buf, len, seg);
+	while (turn_gro_next(&it, &p, &n))
+		turn_server_on_client(f->srv, &f->conn, p, n, f->now_ms, f->now_unix);
+}
+
+static void put_cd(uint8_t *p, uint16_t chan, uint8_t fill, uint16_t dlen)
+{
+	p[0] = (uint8_t)(chan >> 8);
+	p[1] = (uint8_t)chan;
+	p[2] = (uint8_t)(dlen >> 8);
+	p[3] = (uint8_t)dlen;
+	memset(p + 4, fill, dlen);
+}
+
+/* A GRO train of 20-byte datagrams from the client: channels 0x4000 and
+ * 0x4001 mixed, a malformed ChannelData (length beyond the datagram) and
+ * a STUN Binding request in the middle, a shorter last datagram. Every
+ * datagram is judged on its own: the good ones reach their peers byte for
+ * byte, the Binding is answered, the bad one alone is dropped. */
+static void test_gro_train_from_client(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.20:7000"), 0);
+	assert_int_equal(channel_bind(f, 0x4001, "198.51.100.21:7001"), 0);
+	F.npeer = 0;
+	unsigned n0 = F.nclient;
+
+	enum { SEG = 20 };
+	uint8_t train[5 * SEG + 9];
+	put_cd(train + 0 * SEG, 0x4000, 'a', 16);
+	put_cd(train + 1 * SEG, 0x4001, 'b', 16);
+	put_cd(train + 2 * SEG, 0x4000, 'x', 16);
+	train[2 * SEG + 2] = 0x00, train[2 * SEG + 3] = 0xFF; /* longer than the datagram */
+	struct req r = req_new(STUN_METHOD_BINDING);
+	assert_int_equal(build(&r, train + 3 * SEG, SEG), SEG);
+	put_cd(train + 4 * SEG, 0x4000, 'c', 16);
+	put_cd(train + 5 * SEG, 0x4001, 'd', 5);
+	client_msg(f, train, sizeof(train), SEG);
+
+	assert_int_equal(F.npeer, 4);
+	const struct { const char *to; char fill; size_t len; } want[] = {
+		{ "198.51.100.20:7000", 'a', 16 }, { "198.51.100.21:7001", 'b', 16 },
+		{ "198.51.100.20:7000", 'c', 16 }, { "198.51.100.21:7001", 'd', 5 },
+	};
+	for (unsigned i = 0; i < 4; i++) {
+		uint8_t exp[16];
+		memset(exp, want[i].fill, sizeof(exp));
+		assert_int_equal(F.peer[i].len, want[i].len);
+		assert_memory_equal(F.peer[i].buf, exp, want[i].len);
+		struct sockaddr_storage to = sa(want[i].to);
+		assert_true(addr_equal((struct sockaddr *)&F.peer[i].to, (struct sockaddr *)&to));
+	}
+	assert_int_equal(F.nclient, n0 + 1); /* the Binding answer, nothing else */
+	struct stun_msg m = last_reply();
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	assert_int_equal(m.method, STUN_METHOD_BINDING);
+}
+
+/* A GRO train from a peer on the relay: each datagram becomes its own
+ * ChannelData to the client with the exact payload, the last shorter one
+ * too; a train from a peer without permission relays nothing. */
+static void test_gro_train_from_peer(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(channel_bind(f, 0x4000, "198.51.100.20:7000"), 0);
+	enum { SEG = 100 };
+	uint8_t train[3 * SEG + 7];
+	for (size_t i = 0; i < sizeof(train); i++)
+		train[i] = (uint8_t)(i * 7 + 1);
+	struct sockaddr_storage p = sa("198.51.100.20:7000");
+	struct turn_gro_iter it;
+	const uint8_t *d;
+	size_t n;
+
+	unsigned n0 = F.nclient;
+	turn_gro_iter_init(&it, train, sizeof(train), SEG);
+	while (turn_gro_next(&it, &d, &n))
+		turn_server_on_peer(f->srv, g_owner[0], (struct sockaddr *)&p, d, n, f->now_ms);
+	assert_int_equal(F.nclient, n0 + 4);
+	for (unsigned i = 0; i < 4; i++) {
+		struct sent *s = &F.client[n0 + i];
+		uint16_t chan, dlen;
+		const uint8_t *data;
+		size_t want = i < 3 ? SEG : 7;
+		assert_int_equal(s->len, 4 + want);
+		assert_int_equal(stun_chan_parse(s->buf, s->len, &chan, &data, &dlen), 0);
+		assert_int_equal(chan, 0x4000);
+		assert_int_equal(dlen, want);
+		assert_memory_equal(data, train + i * SEG, want);
+	}
+	struct sockaddr_storage q = sa("198.51.100.99:7000");
+	n0 = F.nclient;
+	turn_gro_iter_init(&it, train, sizeof(train), SEG);
+	while (turn_gro_next(&it, &d, &n))
+		turn_server_on_peer(f->srv, g_owner[0], (struct sockaddr *)&q, d, n, f->now_ms);
+	assert_int_equal(F.nclient, n0);
+}
+
 static void test_tcp_channel_padding_and_close(void **state)
 {
 	struct fx *f = *state;
@@ -1183,6 +1291,8 @@ int main(void)
 		T(test_permission_lifetime),
 		T(test_send_and_data_indication),
 		T(test_channels),
+		T(test_gro_train_from_client),
+		T(test_gro_train_from_peer),
 		T(test_tcp_channel_padding_and_close),
 		T(test_refresh_zero_deletes),
 		T(test_expiry_closes_relay),
