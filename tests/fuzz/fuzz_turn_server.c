@@ -2,7 +2,8 @@
  * and channel 0x4000 toward 198.51.100.20:7000), then feeds fuzzer bytes as
  * client messages, peer datagrams and clock steps. Each record of the input
  * is: kind (1 byte), length (2 bytes), bytes. kind bit 0: from the peer side;
- * bit 1: which peer; bit 2: advance the clock; bit 3: run the timer sweep.
+ * bit 1: which peer; bit 2: advance the clock; bit 3: run the timer sweep;
+ * bit 6: the bytes are a GRO train of ((kind & 0x3F) * 8 + 4)-byte datagrams.
  * The first input byte picks UDP or TCP for the client. */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "stun_nonce.h"
 #include "turn_accounts.h"
 #include "turn_conf.h"
+#include "turn_gro.h"
 #include "turn_server.h"
 
 static const uint8_t NONCE_KEY[] = "k";
@@ -145,11 +147,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - pos;
 		struct sockaddr_storage peer;
 		addr_parse(kind & 2 ? PEER_A : PEER_B, 0, &peer);
-		if (kind & 1) {
-			if (owner)
-				turn_server_on_peer(s, owner, (struct sockaddr *)&peer, data + pos, len, now);
-		} else {
-			turn_server_on_client(s, &c, data + pos, len, now, (int64_t)(now / 1000));
+		/* Bit 6: the chunk is a GRO train, cut as the worker cuts it. */
+		struct turn_gro_iter it;
+		const uint8_t *d;
+		size_t n;
+		turn_gro_iter_init(&it, data + pos, len, kind & 0x40 ? (size_t)(kind & 0x3F) * 8 + 4 : 0);
+		while (turn_gro_next(&it, &d, &n)) {
+			if (kind & 1) {
+				if (owner)
+					turn_server_on_peer(s, owner, (struct sockaddr *)&peer, d, n, now);
+			} else {
+				turn_server_on_client(s, &c, d, n, now, (int64_t)(now / 1000));
+			}
 		}
 		if (kind & 4)
 			now += 10000ull * (kind >> 3);
