@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t turn_gro_segment_size(struct msghdr *mh)
@@ -50,6 +51,9 @@ bool turn_gro_next(struct turn_gro_iter *it, const uint8_t **p, size_t *len)
 
 bool turn_gro_enable(int fd)
 {
+	const char *off = getenv("IPOP_TURN_GRO");
+	if (off && strcmp(off, "0") == 0)
+		return false;
 	int one = 1;
 	return setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 }

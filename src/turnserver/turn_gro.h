@@ -37,7 +37,8 @@ void turn_gro_iter_init(struct turn_gro_iter *it, const uint8_t *buf, size_t len
 bool turn_gro_next(struct turn_gro_iter *it, const uint8_t **p, size_t *len);
 
 /* Turns UDP_GRO on for fd (best effort: false where the kernel lacks it,
- * and the socket then receives datagrams one by one as before). */
+ * and the socket then receives datagrams one by one as before).
+ * IPOP_TURN_GRO=0 in the environment leaves it off (for A/B benches). */
 bool turn_gro_enable(int fd);
 
 #endif
