@@ -45,18 +45,32 @@ static void friend_line(struct ctl_cli *c, const json_t *f, int wj)
 		relation(f), ctl_color(c, CTL_C_RESET), link, online && ep ? ep : "");
 }
 
-int ctl_cmd_friends(struct ctl_cli *c, int argc, char **argv)
+/* Asks the daemon for its friends: 0 and an array in *list, or an exit
+ * status (usage, no daemon, a reply that is not an array). */
+static int fetch_friends(struct ctl_cli *c, int argc, char **argv, json_t **list)
 {
 	int rc = ctl_cli_no_args(c, argc, argv);
-	json_t *list = NULL;
+	*list = NULL;
 	if (rc == 0)
-		rc = ctl_cli_call(c, "friends", &list);
+		rc = ctl_cli_call(c, "friends", list);
 	if (rc != 0)
 		return rc;
-	if (!json_is_array(list)) {
+	if (!json_is_array(*list)) {
 		fprintf(c->err, "ipopctl: the daemon's friends list is not an array\n");
-		rc = CTL_EXIT_FAIL;
-	} else if (c->json) {
+		json_decref(*list);
+		*list = NULL;
+		return CTL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+int ctl_cmd_friends(struct ctl_cli *c, int argc, char **argv)
+{
+	json_t *list;
+	int rc = fetch_friends(c, argc, argv, &list);
+	if (rc != 0)
+		return rc;
+	if (c->json) {
 		rc = ctl_cli_print_json(c, list);
 	} else if (json_array_size(list) == 0) {
 		fprintf(c->out, "no friends (ipopctl friend add user@domain)\n");
@@ -109,17 +123,10 @@ int ctl_cmd_friend(struct ctl_cli *c, int argc, char **argv)
 /* "ADDRESS name.ipop" per friend with an address (names: jid_hostname.h). */
 int ctl_cmd_hosts(struct ctl_cli *c, int argc, char **argv)
 {
-	int rc = ctl_cli_no_args(c, argc, argv);
-	json_t *list = NULL;
-	if (rc == 0)
-		rc = ctl_cli_call(c, "friends", &list);
+	json_t *list;
+	int rc = fetch_friends(c, argc, argv, &list);
 	if (rc != 0)
 		return rc;
-	if (!json_is_array(list)) {
-		fprintf(c->err, "ipopctl: the daemon's friends list is not an array\n");
-		json_decref(list);
-		return CTL_EXIT_FAIL;
-	}
 	size_t i, n = 0;
 	json_t *f;
 	const char **all = calloc(json_array_size(list) + 1, sizeof(*all));

@@ -190,6 +190,20 @@ static void send_offer(struct peer *p, uint64_t now_ms)
 	peer_set_state(p, PEER_OFFERED, now_ms, "offer sent");
 }
 
+/* A hello from us to this peer: who we are, our key and address. */
+static void hello_fill(struct peer *p, struct signal_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = SIGNAL_HELLO;
+	memcpy(m->from, p->node->id, SIGNAL_ID_LEN);
+	m->has_to = true;
+	memcpy(m->to, p->id, SIGNAL_ID_LEN);
+	m->has_key = true;
+	memcpy(m->key, p->node->kp.pub, SIGNAL_KEY_LEN);
+	m->has_ip4 = true;
+	m->ip4 = p->node->conf->ip4;
+}
+
 void peer_ice_restart(struct peer *p, uint64_t now_ms, const char *why)
 {
 	p->relay_lost = false;
@@ -209,15 +223,7 @@ void peer_ice_restart(struct peer *p, uint64_t now_ms, const char *why)
 		return;
 	}
 	struct signal_msg m;
-	memset(&m, 0, sizeof(m));
-	m.kind = SIGNAL_HELLO;
-	memcpy(m.from, p->node->id, SIGNAL_ID_LEN);
-	m.has_to = true;
-	memcpy(m.to, p->id, SIGNAL_ID_LEN);
-	m.has_key = true;
-	memcpy(m.key, p->node->kp.pub, SIGNAL_KEY_LEN);
-	m.has_ip4 = true;
-	m.ip4 = p->node->conf->ip4;
+	hello_fill(p, &m);
 	m.has_ice = true;
 	snprintf(m.ufrag, sizeof(m.ufrag), "%s", p->lufrag);
 	snprintf(m.pwd, sizeof(m.pwd), "%s", p->lpwd);
@@ -233,15 +239,7 @@ void peer_online(struct peer *p, uint64_t now_ms)
 		/* Tells a controlling peer that believes a link already exists
 		 * (it missed our restart) to offer anew. */
 		struct signal_msg m;
-		memset(&m, 0, sizeof(m));
-		m.kind = SIGNAL_HELLO;
-		memcpy(m.from, p->node->id, SIGNAL_ID_LEN);
-		m.has_to = true;
-		memcpy(m.to, p->id, SIGNAL_ID_LEN);
-		m.has_key = true;
-		memcpy(m.key, p->node->kp.pub, SIGNAL_KEY_LEN);
-		m.has_ip4 = true;
-		m.ip4 = p->node->conf->ip4;
+		hello_fill(p, &m);
 		node_signal_send(p->node, p->jid, &m);
 		log_info("peer %s: hello sent (waiting for an offer)", p->jid);
 	}
