@@ -202,7 +202,9 @@ static void on_sig_friend(void *ctx, enum xmpp_friend_ev ev, const char *bare, e
 	struct node *n = ctx;
 	struct sig_item *it = item_new(SIG_FRIEND, bare, NULL, 0);
 	if (it) {
-		it->state = (int)ev | (int)sub << 4 | (int)ask << 8;
+		it->fr_ev = ev;
+		it->fr_sub = sub;
+		it->fr_ask = ask;
 		q_push(&n->inq, it);
 		wake(n);
 	}
@@ -462,8 +464,7 @@ static void drain_inq(struct node *n, uint64_t now_ms)
 				node_remove_peer(n, p, "no longer a friend (subscription removed)");
 			break;
 		case SIG_FRIEND:
-			friends_event(&n->friends, (enum xmpp_friend_ev)(it->state & 15), it->jid,
-				      (enum roster_sub)((it->state >> 4) & 15), (it->state >> 8) & 1);
+			friends_event(&n->friends, it->fr_ev, it->jid, it->fr_sub, it->fr_ask);
 			break;
 		case SIG_FRIEND_CMD:
 			break;

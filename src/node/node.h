@@ -60,7 +60,10 @@ enum sig_item_kind {
 struct sig_item {
 	struct sig_item *next;
 	enum sig_item_kind kind;
-	int state;
+	int state;                  /* SIG_STATE: enum xmpp_sig_state; SIG_FRIEND_CMD: the command */
+	enum xmpp_friend_ev fr_ev;  /* SIG_FRIEND */
+	enum roster_sub fr_sub;     /* SIG_FRIEND */
+	bool fr_ask;                /* SIG_FRIEND */
 	char jid[XMPP_JID_MAX];
 	size_t len;
 	char body[]; /* NUL-terminated */
