@@ -1,6 +1,8 @@
 /* TUN offload segmentation and coalescing, see tun_offload.h. */
 #include "tun_offload.h"
 
+#include "inet_csum.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -44,53 +46,6 @@ static void put32(uint8_t *p, uint32_t v)
 
 /* --- checksums --- */
 
-uint64_t tun_csum_add(uint64_t sum, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	/* Native 32-bit words: the one's complement sum does not care about
-	 * byte order as long as the result is stored the same way (RFC 1071). */
-	while (len >= 16) {
-		uint32_t w[4];
-		memcpy(w, p, 16);
-		sum += (uint64_t)w[0] + w[1] + w[2] + w[3];
-		p += 16;
-		len -= 16;
-	}
-	while (len >= 4) {
-		uint32_t w;
-		memcpy(&w, p, 4);
-		sum += w;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t h;
-		memcpy(&h, p, 2);
-		sum += h;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint16_t h = 0;
-		memcpy(&h, p, 1); /* the odd byte, padded with a zero after it */
-		sum += h;
-	}
-	return sum;
-}
-
-uint16_t tun_csum_fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-uint16_t tun_csum_final(uint64_t sum)
-{
-	return (uint16_t)~tun_csum_fold(sum);
-}
-
 uint64_t tun_csum_pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len)
 {
 	uint8_t ph[12];
@@ -99,7 +54,7 @@ uint64_t tun_csum_pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len)
 	ph[8] = 0;
 	ph[9] = proto;
 	put16(ph + 10, l4_len);
-	return tun_csum_add(0, ph, sizeof(ph));
+	return inet_csum_add(0, ph, sizeof(ph));
 }
 
 static void store_csum(uint8_t *field, uint16_t c)
@@ -112,14 +67,14 @@ static void ip4_fix(uint8_t *ip, size_t ihl, size_t total, uint16_t id)
 	put16(ip + 2, total);
 	put16(ip + 4, id);
 	ip[10] = ip[11] = 0;
-	store_csum(ip + 10, tun_csum_final(tun_csum_add(0, ip, ihl)));
+	store_csum(ip + 10, inet_csum_final(inet_csum_add(0, ip, ihl)));
 }
 
 /* Full L4 checksum of the segment at l4 (l4_len bytes), field at off. */
 static void l4_fix(uint8_t *ip, uint8_t *l4, size_t l4_len, uint8_t proto, size_t off)
 {
 	l4[off] = l4[off + 1] = 0;
-	uint16_t c = tun_csum_final(tun_csum_add(tun_csum_pseudo4(ip, proto, l4_len), l4, l4_len));
+	uint16_t c = inet_csum_final(inet_csum_add(tun_csum_pseudo4(ip, proto, l4_len), l4, l4_len));
 	if (c == 0 && proto == IPPROTO_UDP)
 		c = 0xffff; /* 0 means "no checksum" in UDP */
 	store_csum(l4 + off, c);
@@ -227,7 +182,7 @@ static int copy_one(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t 
 	size_t cs = vh->csum_start, co = vh->csum_offset;
 	if (cs >= len || co + 2 > len - cs)
 		return -EINVAL;
-	uint16_t c = tun_csum_final(tun_csum_add(0, s + cs, len - cs));
+	uint16_t c = inet_csum_final(inet_csum_add(0, s + cs, len - cs));
 	size_t ihl;
 	if (c == 0 && ip4_header(s, len, &ihl) && s[9] == IPPROTO_UDP && cs == ihl)
 		c = 0xffff;
@@ -265,7 +220,7 @@ int tun_offload_split(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_
 static void csum_replace16(uint8_t *field, uint16_t old, uint16_t new)
 {
 	uint32_t s = (uint16_t)~get16(field) + (uint32_t)(uint16_t)~old + new;
-	put16(field, (uint16_t)~tun_csum_fold(s));
+	put16(field, (uint16_t)~inet_csum_fold(s));
 }
 
 bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
@@ -397,7 +352,7 @@ static void flow_emit(struct tun_co_flow *f, tun_emit_fn emit, void *ctx)
 		 * partial (pseudo-header sum in the field), as from a NIC. */
 		ip4_fix(q, IP4_MIN, f->len, get16(q + 4));
 		store_csum(q + IP4_MIN + TCP_CSUM_OFF,
-			   tun_csum_fold(tun_csum_pseudo4(q, IPPROTO_TCP, f->len - IP4_MIN)));
+			   inet_csum_fold(tun_csum_pseudo4(q, IPPROTO_TCP, f->len - IP4_MIN)));
 		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 		vh.hdr_len = (uint16_t)f->hdrs;

@@ -37,14 +37,6 @@ enum {
 	TUN_CO_FLOWS = 8,         /* TCP flows coalesced at once */
 };
 
-/* Internet checksum (RFC 1071) over buffers in native byte order:
- * accumulate with tun_csum_add (every buffer but the last of even length),
- * then tun_csum_final gives the value to store with memcpy, already
- * complemented; tun_csum_fold gives the folded sum, not complemented (what
- * a partial checksum field holds). */
-uint64_t tun_csum_add(uint64_t sum, const void *buf, size_t len);
-uint16_t tun_csum_fold(uint64_t sum);
-uint16_t tun_csum_final(uint64_t sum);
 /* The IPv4 pseudo-header (addresses from the header at ip) for an L4
  * length. */
 uint64_t tun_csum_pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len);

@@ -1,6 +1,8 @@
 /* SocialVPN translation of one IPv4 packet in place (see xlate.h). */
 #include "xlate.h"
 
+#include "inet_csum.h"
+
 #include <arpa/inet.h>
 
 enum {
@@ -50,24 +52,12 @@ static void wr32(uint8_t *p, uint32_t v)
 	wr16(p + 2, (uint16_t)v);
 }
 
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
 uint16_t xlate_csum(const uint8_t *p, size_t len, uint32_t seed)
 {
-	uint64_t s = seed;
-	size_t i = 0;
-	for (; i + 1 < len; i += 2)
-		s += rd16(p + i);
-	if (i < len)
-		s += (uint32_t)p[i] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
+	/* inet_csum works in memory order: the seed goes in as stored, the
+	 * result comes back as stored. */
+	uint64_t s = htons(inet_csum_fold(seed));
+	return ntohs(inet_csum_final(inet_csum_add(s, p, len)));
 }
 
 static uint16_t adj16(uint16_t hc, uint16_t old, uint16_t new)
@@ -75,7 +65,7 @@ static uint16_t adj16(uint16_t hc, uint16_t old, uint16_t new)
 	uint32_t s = (uint16_t)~hc;
 	s += (uint16_t)~old;
 	s += new;
-	return (uint16_t)~fold(s);
+	return (uint16_t)~inet_csum_fold(s);
 }
 
 uint16_t xlate_csum_adj32(uint16_t hc, uint32_t old, uint32_t new)
@@ -85,7 +75,7 @@ uint16_t xlate_csum_adj32(uint16_t hc, uint32_t old, uint32_t new)
 	s += (uint16_t)~(old & 0xffff);
 	s += new >> 16;
 	s += new & 0xffff;
-	return (uint16_t)~fold(s);
+	return (uint16_t)~inet_csum_fold(s);
 }
 
 /* Applies a 32-bit change to the checksum at f. */
