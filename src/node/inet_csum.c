@@ -49,3 +49,11 @@ uint16_t inet_csum_final(uint64_t sum)
 {
 	return (uint16_t)~inet_csum_fold(sum);
 }
+
+uint16_t inet_csum_update16(uint16_t hc, uint16_t old, uint16_t new)
+{
+	uint32_t s = (uint16_t)~hc;
+	s += (uint16_t)~old;
+	s += new;
+	return (uint16_t)~inet_csum_fold(s);
+}

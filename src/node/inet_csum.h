@@ -14,5 +14,8 @@
 uint64_t inet_csum_add(uint64_t sum, const void *buf, size_t len);
 uint16_t inet_csum_fold(uint64_t sum);
 uint16_t inet_csum_final(uint64_t sum);
+/* RFC 1624 incremental update, HC' = ~(~HC + ~m + m'): the checksum hc
+ * after a 16-bit word changed from old to new (all numeric values). */
+uint16_t inet_csum_update16(uint16_t hc, uint16_t old, uint16_t new);
 
 #endif

@@ -219,8 +219,7 @@ int tun_offload_split(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), one 16-bit word changed. */
 static void csum_replace16(uint8_t *field, uint16_t old, uint16_t new)
 {
-	uint32_t s = (uint16_t)~get16(field) + (uint32_t)(uint16_t)~old + new;
-	put16(field, (uint16_t)~inet_csum_fold(s));
+	put16(field, inet_csum_update16(get16(field), old, new));
 }
 
 bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)

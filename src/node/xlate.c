@@ -60,14 +60,6 @@ uint16_t xlate_csum(const uint8_t *p, size_t len, uint32_t seed)
 	return ntohs(inet_csum_final(inet_csum_add(s, p, len)));
 }
 
-static uint16_t adj16(uint16_t hc, uint16_t old, uint16_t new)
-{
-	uint32_t s = (uint16_t)~hc;
-	s += (uint16_t)~old;
-	s += new;
-	return (uint16_t)~inet_csum_fold(s);
-}
-
 uint16_t xlate_csum_adj32(uint16_t hc, uint32_t old, uint32_t new)
 {
 	uint32_t s = (uint16_t)~hc;
@@ -108,7 +100,7 @@ static void set_addr(uint8_t *ip, unsigned off, uint32_t old, uint32_t new, uint
 	fix32(ip + IP_OFF_CSUM, old, new);
 	if (icmp_csum) {
 		fix32(icmp_csum, old, new);
-		wr16(icmp_csum, adj16(rd16(icmp_csum), before, rd16(ip + IP_OFF_CSUM)));
+		wr16(icmp_csum, inet_csum_update16(rd16(icmp_csum), before, rd16(ip + IP_OFF_CSUM)));
 	}
 }
 
@@ -144,7 +136,7 @@ static enum xlate_result fix_l4(uint8_t proto, uint8_t *l4, size_t avail, uint32
 		after = 0xffff; /* zero would mean "no checksum" */
 	wr16(f, after);
 	if (icmp_csum)
-		wr16(icmp_csum, adj16(rd16(icmp_csum), before, after));
+		wr16(icmp_csum, inet_csum_update16(rd16(icmp_csum), before, after));
 	return XLATE_OK;
 }
 
