@@ -18,6 +18,16 @@
 #                                  # public address changes; its conntrack goes)
 #   ms_until_ping NS IP [SECONDS]  # prints the milliseconds until one ping answers
 #                                  # (-1 and false if none within SECONDS, default 20)
+#
+# The three-router lab of the relay tests (node_relay.sh, node_relay_tls.sh,
+# node_coturn.sh); each test draws it and adds its own NAT and firewall rules:
+#
+#   a 10.0.1.2 --[ra]-- 198.51.100.2/25   --+
+#   b 10.0.2.2 --[rb]-- 203.0.113.2/24    --+--[inet]-- 192.0.2.254 --- srv 192.0.2.1
+#   c 10.0.3.2 --[rc]-- 198.51.100.130/25 --+                             SRV_IP2
+#
+#   nat_lab3 SRV_IP2               # namespaces, addresses, routes, forwarding;
+#                                  # no NAT or filter rules
 
 nat_lab() {
 	local drop=${1-ra rb} r
@@ -43,6 +53,27 @@ nat_lab() {
 	ns_link rb lan 10.0.2.1/24 b eth0 10.0.2.2/24
 	ns_exec a ip route add default via 10.0.1.1
 	ns_exec b ip route add default via 10.0.2.1
+}
+
+nat_lab3() { # SRV_IP2
+	local i=1 r
+	for n in inet srv ra rb rc a b c; do ns_create $n; done
+	ns_forward inet
+	ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
+	ns_exec srv ip addr add "$1/24" dev eth0
+	ns_link inet eth1 198.51.100.1/25 ra wan 198.51.100.2/25
+	ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
+	ns_link inet eth3 198.51.100.129/25 rc wan 198.51.100.130/25
+	ns_exec srv ip route add default via 192.0.2.254
+	ns_exec ra ip route add default via 198.51.100.1
+	ns_exec rb ip route add default via 203.0.113.1
+	ns_exec rc ip route add default via 198.51.100.129
+	for r in ra rb rc; do
+		ns_forward $r
+		ns_link $r lan 10.0.$i.1/24 ${r#r} eth0 10.0.$i.2/24
+		ns_exec ${r#r} ip route add default via 10.0.$i.1
+		i=$((i + 1))
+	done
 }
 
 nat_lab_nodes() {

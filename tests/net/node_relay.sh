@@ -27,6 +27,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_xmpp.sh"
 source "$(dirname "$0")/lib_node.sh"
+source "$(dirname "$0")/lib_nat.sh"
 IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
 lib_init relay
 need_cmd prosody prosodyctl python3 openssl ping ss iptables
@@ -35,24 +36,7 @@ node_bins
 MB=${XFER_MB:-50}
 CAROL_PORT=40000
 
-for n in inet srv ra rb rc a b c; do ns_create $n; done
-ns_forward inet
-ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
-ns_exec srv ip addr add 192.0.2.3/24 dev eth0
-ns_link inet eth1 198.51.100.1/25 ra wan 198.51.100.2/25
-ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
-ns_link inet eth3 198.51.100.129/25 rc wan 198.51.100.130/25
-ns_exec srv ip route add default via 192.0.2.254
-ns_exec ra ip route add default via 198.51.100.1
-ns_exec rb ip route add default via 203.0.113.1
-ns_exec rc ip route add default via 198.51.100.129
-i=1
-for r in ra rb rc; do
-	ns_forward $r
-	ns_link $r lan 10.0.$i.1/24 ${r#r} eth0 10.0.$i.2/24
-	ns_exec ${r#r} ip route add default via 10.0.$i.1
-	i=$((i + 1))
-done
+nat_lab3 192.0.2.3
 for r in ra rb; do
 	ns_exec $r iptables -t nat -A POSTROUTING -o wan -j MASQUERADE --random-fully || fail "iptables in $r"
 	ns_exec $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
