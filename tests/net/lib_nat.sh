@@ -12,7 +12,7 @@
 #   nat_lab [INPUT_DROP_ROUTERS]   # namespaces, routes, MASQUERADE in ra and rb;
 #                                  # routers listed (default "ra rb") drop
 #                                  # unsolicited packets to themselves
-#   nat_lab_nodes                  # Prosody, STUN, alice in a and bob in b; waits
+#   nat_lab_nodes                  # node_pair_start (lib_node.sh), then waits
 #                                  # for the link to be up both ways
 #   nat_set_wan NS OLD NEW         # renumber a router's public address (the NAT's
 #                                  # public address changes; its conntrack goes)
@@ -77,15 +77,7 @@ nat_lab3() { # SRV_IP2
 }
 
 nat_lab_nodes() {
-	xmpp_lab_start srv 192.0.2.1
-	xmpp_groups "$XDIR" "[friends]" alice bob
-	for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
-	xmpp_lab_run
-	stun_lab_start srv 192.0.2.1
-	node_config alice 172.31.0.1 alice 192.0.2.1:3478
-	node_config bob 172.31.0.2 bob 192.0.2.1:3478
-	node_start a alice
-	node_start b bob
+	node_pair_start
 	node_wait alice 'peer bob@.*-> up' 60 || { node_logs; fail "alice's link to bob did not come up"; }
 	node_wait bob 'peer alice@.*-> up' 20 || { node_logs; fail "bob's link to alice did not come up"; }
 }

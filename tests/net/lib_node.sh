@@ -22,6 +22,9 @@
 #   turn_lab_server NS IP [LINES...]  # another ipop-turnserver (user u:p) on IP:3478 in NS;
 #                                  # TURN_LAB_PID[IP] is its pid
 #   node_logs                      # dumps every node log (for failures)
+#   node_pair_start                # Prosody and STUN on srv 192.0.2.1; friends alice
+#                                  # (ns a, 172.31.0.1) and bob (ns b, 172.31.0.2) started;
+#                                  # the caller waits for their link
 
 NODE_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -224,6 +227,18 @@ turn_lab_server() { # NS IP [LINES...]
 	ns_bg "$ns" "$LIB_TMP/turnserver-$ip.log" "$TURNSRV" -f -c "$conf"
 	TURN_LAB_PID[$ip]=$LIB_PID
 	lib_wait 10 turn_lab_listening "$ns" "$ip" || { cat "$LIB_TMP/turnserver-$ip.log"; fail "ipop-turnserver on $ip did not start"; }
+}
+
+node_pair_start() {
+	xmpp_lab_start srv 192.0.2.1
+	xmpp_groups "$XDIR" "[friends]" alice bob
+	for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
+	xmpp_lab_run
+	stun_lab_start srv 192.0.2.1
+	node_config alice 172.31.0.1 alice 192.0.2.1:3478
+	node_config bob 172.31.0.2 bob 192.0.2.1:3478
+	node_start a alice
+	node_start b bob
 }
 
 lab_lan() { # NS...

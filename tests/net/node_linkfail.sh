@@ -21,15 +21,7 @@ need_root
 node_bins
 
 lab_lan a b
-xmpp_lab_start srv 192.0.2.1
-xmpp_groups "$XDIR" "[friends]" alice bob
-for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
-xmpp_lab_run
-stun_lab_start srv 192.0.2.1
-node_config alice 172.31.0.1 alice 192.0.2.1:3478
-node_config bob 172.31.0.2 bob 192.0.2.1:3478
-node_start a alice
-node_start b bob
+node_pair_start
 node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "link did not come up"; }
 node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "link did not come up"; }
 vpn_ping a 172.31.0.2 || { node_logs; fail "no ping"; }
