@@ -41,9 +41,10 @@ nat_lab() {
 		ns_forward $r
 		ns_exec $r iptables -t nat -A POSTROUTING -o wan -j MASQUERADE || fail "iptables in $r"
 	done
-	# A home router drops unsolicited packets to itself; that also keeps
-	# conntrack from confirming an entry for them, which would take the
-	# mapped port (see node_nat.sh).
+	# Like a home router, drop unsolicited packets to the NAT itself. The
+	# drop also keeps conntrack from confirming an entry for them, which
+	# would otherwise take the mapped port and make the next outgoing flow
+	# from the node get another port (address-dependent mapping).
 	for r in $drop; do
 		ns_exec $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
 	done

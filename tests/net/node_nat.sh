@@ -15,6 +15,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_xmpp.sh"
 source "$(dirname "$0")/lib_node.sh"
+source "$(dirname "$0")/lib_nat.sh"
 IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipn}
 lib_init nat
 need_cmd prosody prosodyctl python3 openssl ping ss iptables
@@ -22,38 +23,8 @@ need_root
 node_bins
 MB=${XFER_MB:-50}
 
-for n in inet srv ra rb a b; do ns_create $n; done
-ns_forward inet
-ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
-ns_link inet eth1 198.51.100.1/24 ra wan 198.51.100.2/24
-ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
-ns_exec srv ip route add default via 192.0.2.254
-for r in ra rb; do
-	ns_forward $r
-	ns_exec $r iptables -t nat -A POSTROUTING -o wan -j MASQUERADE || fail "iptables in $r"
-	# Like a home router, drop unsolicited packets to the NAT itself. The
-	# drop also keeps conntrack from confirming an entry for them, which
-	# would otherwise take the mapped port and make the next outgoing flow
-	# from the node get another port (address-dependent mapping).
-	ns_exec $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
-done
-ns_exec ra ip route add default via 198.51.100.1
-ns_exec rb ip route add default via 203.0.113.1
-ns_link ra lan 10.0.1.1/24 a eth0 10.0.1.2/24
-ns_link rb lan 10.0.2.1/24 b eth0 10.0.2.2/24
-ns_exec a ip route add default via 10.0.1.1
-ns_exec b ip route add default via 10.0.2.1
-
-xmpp_lab_start srv 192.0.2.1
-xmpp_groups "$XDIR" "[friends]" alice bob
-for u in alice bob; do xmpp_register "$XDIR" $u pw-$u; done
-xmpp_lab_run
-stun_lab_start srv 192.0.2.1
-
-node_config alice 172.31.0.1 alice 192.0.2.1:3478
-node_config bob 172.31.0.2 bob 192.0.2.1:3478
-node_start a alice
-node_start b bob
+nat_lab
+node_pair_start
 
 node_wait alice 'server-reflexive candidate 198\.51\.100\.2:' 20 || { node_logs; fail "alice learned no srflx"; }
 node_wait bob 'server-reflexive candidate 203\.0\.113\.2:' 20 || { node_logs; fail "bob learned no srflx"; }
