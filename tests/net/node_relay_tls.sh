@@ -111,7 +111,9 @@ for ((i = 0; i < 150; i++)); do
 	[[ $(node_peer_field bob 172.31.0.3 why_not_direct) == *"timed out"* ]] && break
 	sleep 0.1
 done
-echo "bob -> carol before: $(node_peer_field bob 172.31.0.3 path) why='$(node_peer_field bob 172.31.0.3 why_not_direct)'"
+why=$(node_peer_field bob 172.31.0.3 why_not_direct)
+echo "bob -> carol before: $(node_peer_field bob 172.31.0.3 path) why='$why'"
+[[ $why == *"timed out"* ]] || { node_ctl bob --json peers; fail "(d) why_not_direct does not say the direct checks timed out: '$why'"; }
 pass "(d) bob-carol relayed first, the direct checks timed out"
 XMB=$((MB < 30 ? MB : 30))
 vpn_xfer b c 172.31.0.3 "$XMB" 3 >"$LIB_TMP/xfer-d.log" 2>&1 &
