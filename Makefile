@@ -10,17 +10,24 @@ PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-SRC_DIRS := src/common src/stun src/tunnel src/ice src/turnserver src/node src/ctl
-INCLUDES := $(addprefix -I,$(SRC_DIRS))
+include src/layers.mk
+# Every folder under src/ with sources is a layer (src/layers.mk).
+LAYERS   := $(patsubst LAYER_%,%,$(filter LAYER_%,$(.VARIABLES)))
+ALL_INC  := $(addprefix -Isrc/,$(LAYERS))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 OPT      ?= -O2 -g
-CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(INCLUDES) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+BASE_CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+# Sources see only their own layer and the ones below it; tests see all.
+CFLAGS   := $(BASE_CFLAGS) $(ALL_INC)
 LDLIBS   += -Wl,--as-needed $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+layer_inc = -Isrc/$(1) $(addprefix -Isrc/,$(LAYER_$(1)))
 
-# Layers, bottom up: common < stun < tunnel, ice < daemons.
-LIB_SRCS  := $(wildcard src/common/*.c src/stun/*.c src/tunnel/*.c src/ice/*.c)
+# Libraries: the protocol cores and pure libraries (libipop.a), the relay
+# (libturnsrv.a), the node (libnode.a) and the CLI (libctl.a).
+LIB_DIRS  := common stun tunnel ice packet proto conf
+LIB_SRCS  := $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))
 TURN_SRCS := $(filter-out src/turnserver/main.c,$(wildcard src/turnserver/*.c))
-NODE_SRCS := $(filter-out src/node/main.c,$(wildcard src/node/*.c))
+NODE_SRCS := $(filter-out src/node/main.c,$(wildcard src/node/*.c src/node/*/*.c))
 CTL_SRCS  := $(filter-out src/ctl/main.c,$(wildcard src/ctl/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -45,7 +52,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all tools unit asan fuzz test check-net demo bench install clean deps
+.PHONY: all tools unit asan fuzz test check-net check-layers demo bench install clean deps
 all: $(BINS) tools
 
 tools: $(BENCH_BINS) $(TOOL_BINS)
@@ -53,6 +60,14 @@ tools: $(BENCH_BINS) $(TOOL_BINS)
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# A source under src/LAYER/ compiles with that layer's include paths only.
+define layer_rule
+$(B)/obj/src/$(1)/%.o: src/$(1)/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $$(call layer_inc,$(1)) -MMD -MP -c $$< -o $$@
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
 
 $(B)/libipop.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -71,7 +86,7 @@ $(B)/ipop-turnserver: $(B)/obj/src/turnserver/main.o $(B)/libturnsrv.a $(B)/libi
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/ipopd: $(B)/obj/src/node/main.o $(B)/libnode.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/ipopctl: $(B)/obj/src/ctl/main.o $(B)/libctl.a $(B)/libnode.a $(B)/libipop.a
+$(B)/ipopctl: $(B)/obj/src/ctl/main.o $(B)/libctl.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libturnsrv.a $(B)/libipop.a
 	@mkdir -p $(dir $@)
@@ -103,7 +118,7 @@ fuzz:
 	@mkdir -p $(FUZZ_B)/bin
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  echo "clang $$f -> $(FUZZ_B)/bin/$$n"; \
-	  clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	  clang -std=c11 -D_GNU_SOURCE $(ALL_INC) $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 	    $$f $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a $(FUZZ_B)/libipop.a -o $(FUZZ_B)/bin/$$n $(PKG_LIBS) -lpthread || exit 1; done
 
 # `make demo` and `make test` first install missing Debian packages (as root);
@@ -115,6 +130,10 @@ deps:
 test: deps
 	$(MAKE) all asan fuzz
 	bash tests/run.sh
+
+# Fails when an include points up a layer (src/layers.mk); part of the suite.
+check-layers:
+	bash tests/check_layers.sh
 
 check-net: all
 	bash tests/run.sh net

@@ -41,6 +41,8 @@ run_one() { # name, command...
 }
 
 if [[ $suites == all || $suites == unit ]]; then
+	echo "== layers"
+	run_one "check-layers" bash tests/check_layers.sh
 	echo "== unit tests (ASan + UBSan)"
 	for t in build/asan/tests/test_*; do
 		[ -x "$t" ] || continue

@@ -1,4 +1,5 @@
 #include "addr.h"
+#include "hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -133,16 +134,6 @@ bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 	return addr_equal_ip(a, b) && addr_port(a) == addr_port(b);
 }
 
-static uint64_t mix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 uint64_t addr_hash(const struct sockaddr *sa, uint64_t seed)
 {
 	uint64_t h = seed ^ ((uint64_t)addr_port(sa) << 48) ^ sa->sa_family;
@@ -151,7 +142,7 @@ uint64_t addr_hash(const struct sockaddr *sa, uint64_t seed)
 	} else if (sa->sa_family == AF_INET6) {
 		uint64_t w[2];
 		memcpy(w, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		h ^= mix64(w[0] ^ seed) ^ w[1];
+		h ^= hash_mix64(w[0] ^ seed) ^ w[1];
 	}
-	return mix64(h);
+	return hash_mix64(h);
 }

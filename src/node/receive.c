@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "ip_pkt.h"
 #include "log.h"
 #include "node.h"
 #include "social.h"
@@ -77,7 +78,7 @@ static void data_opened(struct node *n, struct peer *p, uint8_t *buf, size_t len
 	if (len == 0)
 		return; /* keepalive */
 	uint8_t *pkt = buf + TUNNEL_DATA_HEADER_LEN;
-	if (!tun_ipv4_src(pkt, len, &src) || src.s_addr != p->ip4.s_addr) {
+	if (!ip_pkt_src4(pkt, len, &src) || src.s_addr != p->ip4.s_addr) {
 		n->cnt.cryptokey_drop++;
 		p->cryptokey_drops++;
 		return;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "ip_pkt.h"
 #include "log.h"
 #include "node.h"
 #include "social.h"
@@ -235,7 +236,7 @@ static void route_one(struct node *n, struct tx_batch *b, struct node_slot *s, u
 {
 	struct in_addr dst;
 
-	if (!tun_ipv4_dst(s->buf + NODE_HEADROOM, s->len, &dst)) {
+	if (!ip_pkt_dst4(s->buf + NODE_HEADROOM, s->len, &dst)) {
 		n->cnt.tun_rx_bad++;
 		return;
 	}

@@ -125,28 +125,3 @@ void tun_close(struct tun *t)
 		close(t->fds[i]);
 	t->nqueues = 0;
 }
-
-static bool ipv4_header_ok(const unsigned char *pkt, size_t len)
-{
-	if (len < 20 || (pkt[0] >> 4) != 4)
-		return false;
-	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	size_t total = (size_t)pkt[2] << 8 | pkt[3];
-	return ihl >= 20 && ihl <= total && total <= len;
-}
-
-bool tun_ipv4_dst(const unsigned char *pkt, size_t len, struct in_addr *dst)
-{
-	if (!ipv4_header_ok(pkt, len))
-		return false;
-	memcpy(&dst->s_addr, pkt + 16, 4);
-	return true;
-}
-
-bool tun_ipv4_src(const unsigned char *pkt, size_t len, struct in_addr *src)
-{
-	if (!ipv4_header_ok(pkt, len))
-		return false;
-	memcpy(&src->s_addr, pkt + 12, 4);
-	return true;
-}

@@ -29,9 +29,4 @@ int tun_open_offload(struct tun *t, const char *name);
 int tun_configure(struct tun *t, struct in_addr addr, unsigned prefix, int mtu);
 void tun_close(struct tun *t);
 
-/* Returns the IPv4 destination of a packet read from the TUN, or false when
- * it is not a well-formed IPv4 packet (counted and dropped by the caller). */
-bool tun_ipv4_dst(const unsigned char *pkt, size_t len, struct in_addr *dst);
-bool tun_ipv4_src(const unsigned char *pkt, size_t len, struct in_addr *src);
-
 #endif

@@ -1,5 +1,6 @@
 /* STUN message parser and builder (RFC 8489 5, 14; RFC 8656 18). */
 #include "stun_msg.h"
+#include "byteorder.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,30 +11,6 @@
 #include <openssl/rand.h>
 
 #include "stun_auth.h"
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static size_t pad4(size_t n)
 {
@@ -58,8 +35,8 @@ bool stun_is_message(const uint8_t *buf, size_t len)
 {
 	if (len < STUN_HEADER_LEN || (buf[0] & 0xC0) != 0)
 		return false;
-	uint16_t mlen = rd16(buf + 2);
-	return (mlen & 3) == 0 && rd32(buf + 4) == STUN_MAGIC_COOKIE &&
+	uint16_t mlen = be16_get(buf + 2);
+	return (mlen & 3) == 0 && be32_get(buf + 4) == STUN_MAGIC_COOKIE &&
 	       (size_t)mlen + STUN_HEADER_LEN == len;
 }
 
@@ -152,8 +129,8 @@ static int parse_attrs(struct stun_msg *m)
 	while (pos < m->len) {
 		if (m->len - pos < STUN_ATTR_HEADER_LEN)
 			return -EBADMSG;
-		uint16_t type = rd16(m->buf + pos);
-		uint16_t alen = rd16(m->buf + pos + 2);
+		uint16_t type = be16_get(m->buf + pos);
+		uint16_t alen = be16_get(m->buf + pos + 2);
 		size_t vpos = pos + STUN_ATTR_HEADER_LEN;
 		if (pad4(alen) > m->len - vpos)
 			return -EBADMSG;
@@ -174,7 +151,7 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		return -EBADMSG;
 	m->buf = buf;
 	m->len = len;
-	type_decode(rd16(buf), &m->method, &m->cls);
+	type_decode(be16_get(buf), &m->method, &m->cls);
 	memcpy(m->tid, buf + 8, STUN_TID_LEN);
 	m->nattrs = 0;
 	m->mi = m->mi256 = m->fp = -1;
@@ -214,7 +191,7 @@ int stun_attr_get_addr(const struct stun_msg *m, const struct stun_attr *a,
 		xor_mask(m->buf, mask);
 	if (a->len < 4)
 		return -EBADMSG;
-	uint16_t port = (uint16_t)(rd16(v + 2) ^ ((mask[0] << 8) | mask[1]));
+	uint16_t port = (uint16_t)(be16_get(v + 2) ^ ((mask[0] << 8) | mask[1]));
 	memset(out, 0, sizeof(*out));
 	if (v[1] == STUN_FAMILY_IPV4 && a->len == 8) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)out;
@@ -240,7 +217,7 @@ int stun_attr_get_u32(const struct stun_msg *m, const struct stun_attr *a, uint3
 {
 	if (a->len != 4)
 		return -EBADMSG;
-	*out = rd32(stun_attr_value(m, a));
+	*out = be32_get(stun_attr_value(m, a));
 	return 0;
 }
 
@@ -249,7 +226,7 @@ int stun_attr_get_u64(const struct stun_msg *m, const struct stun_attr *a, uint6
 	if (a->len != 8)
 		return -EBADMSG;
 	const uint8_t *v = stun_attr_value(m, a);
-	*out = ((uint64_t)rd32(v) << 32) | rd32(v + 4);
+	*out = ((uint64_t)be32_get(v) << 32) | be32_get(v + 4);
 	return 0;
 }
 
@@ -275,7 +252,7 @@ int stun_attr_get_channel(const struct stun_msg *m, const struct stun_attr *a, u
 	const uint8_t *v = stun_attr_value(m, a);
 	if (v[2] != 0 || v[3] != 0)
 		return -EBADMSG;
-	*chan = rd16(v);
+	*chan = be16_get(v);
 	return 0;
 }
 
@@ -302,11 +279,11 @@ int stun_attr_get_pwalgs(const struct stun_msg *m, const struct stun_attr *a,
 	while (pos < a->len) {
 		if (a->len - pos < 4)
 			return -EBADMSG;
-		size_t plen = pad4(rd16(v + pos + 2));
+		size_t plen = pad4(be16_get(v + pos + 2));
 		if (plen > a->len - pos - 4)
 			return -EBADMSG;
 		if (cnt < max)
-			algs[cnt] = rd16(v + pos);
+			algs[cnt] = be16_get(v + pos);
 		cnt++;
 		pos += 4 + plen;
 	}
@@ -318,7 +295,7 @@ int stun_attr_get_pwalgs(const struct stun_msg *m, const struct stun_attr *a,
 
 static void set_length(struct stun_builder *b, size_t body)
 {
-	wr16(b->buf + 2, (uint16_t)body);
+	be16_put(b->buf + 2, (uint16_t)body);
 }
 
 void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
@@ -332,9 +309,9 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
 		b->err = -ENOSPC;
 		return;
 	}
-	wr16(buf, type_encode(method, cls));
-	wr16(buf + 2, 0);
-	wr32(buf + 4, STUN_MAGIC_COOKIE);
+	be16_put(buf, type_encode(method, cls));
+	be16_put(buf + 2, 0);
+	be32_put(buf + 4, STUN_MAGIC_COOKIE);
 	memcpy(buf + 8, tid, STUN_TID_LEN);
 	b->len = STUN_HEADER_LEN;
 }
@@ -358,8 +335,8 @@ static uint8_t *attr_reserve(struct stun_builder *b, uint16_t type, size_t len)
 		return NULL;
 	}
 	uint8_t *p = b->buf + b->len;
-	wr16(p, type);
-	wr16(p + 2, (uint16_t)len);
+	be16_put(p, type);
+	be16_put(p + 2, (uint16_t)len);
 	memset(p + 4, 0, pad4(len));
 	b->len += need;
 	set_length(b, b->len - STUN_HEADER_LEN);
@@ -377,15 +354,15 @@ void stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t v)
 {
 	uint8_t *p = attr_reserve(b, type, 4);
 	if (p)
-		wr32(p, v);
+		be32_put(p, v);
 }
 
 void stun_build_u64(struct stun_builder *b, uint16_t type, uint64_t v)
 {
 	uint8_t *p = attr_reserve(b, type, 8);
 	if (p) {
-		wr32(p, (uint32_t)(v >> 32));
-		wr32(p + 4, (uint32_t)v);
+		be32_put(p, (uint32_t)(v >> 32));
+		be32_put(p + 4, (uint32_t)v);
 	}
 }
 
@@ -406,7 +383,7 @@ void stun_build_channel(struct stun_builder *b, uint16_t chan)
 {
 	uint8_t *p = attr_reserve(b, TURN_ATTR_CHANNEL_NUMBER, 4);
 	if (p)
-		wr16(p, chan);
+		be16_put(p, chan);
 }
 
 void stun_build_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa)
@@ -441,7 +418,7 @@ void stun_build_addr(struct stun_builder *b, uint16_t type, const struct sockadd
 	if (!p)
 		return;
 	p[1] = fam;
-	wr16(p + 2, (uint16_t)(port ^ ((mask[0] << 8) | mask[1])));
+	be16_put(p + 2, (uint16_t)(port ^ ((mask[0] << 8) | mask[1])));
 	for (size_t i = 0; i < iplen; i++)
 		p[4 + i] = ip[i] ^ mask[i];
 }
@@ -473,7 +450,7 @@ void stun_build_unknown(struct stun_builder *b, const uint16_t *types, unsigned 
 	if (!p)
 		return;
 	for (unsigned i = 0; i < n; i++)
-		wr16(p + 2 * i, types[i]);
+		be16_put(p + 2 * i, types[i]);
 }
 
 void stun_build_pwalgs(struct stun_builder *b, const uint16_t *algs, unsigned n)
@@ -483,7 +460,7 @@ void stun_build_pwalgs(struct stun_builder *b, const uint16_t *algs, unsigned n)
 		return;
 	/* MD5 and SHA-256 take no parameters, so every entry is 4 bytes. */
 	for (unsigned i = 0; i < n; i++)
-		wr16(p + 4 * i, algs[i]);
+		be16_put(p + 4 * i, algs[i]);
 }
 
 int stun_build_finish(struct stun_builder *b)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "hash.h"
 #include "stun_proto.h"
 #include "turn_conf.h"
 
@@ -251,19 +252,9 @@ bool turn_alloc_bw_take(struct turn_alloc *a, size_t bytes, uint64_t now_ms)
 
 /* ---- table ---- */
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t stream_hash(const struct turn_alloc_table *t, const void *stream)
 {
-	return mix((uint64_t)(uintptr_t)stream ^ t->seed);
+	return hash_mix64((uint64_t)(uintptr_t)stream ^ t->seed);
 }
 
 uint64_t turn_alloc_conn_hash(const struct turn_alloc_table *t, const struct turn_conn *conn)
@@ -271,7 +262,7 @@ uint64_t turn_alloc_conn_hash(const struct turn_alloc_table *t, const struct tur
 	if (conn->stream)
 		return stream_hash(t, conn->stream);
 	uint64_t h = addr_hash((const struct sockaddr *)&conn->client, t->seed);
-	h ^= mix(addr_hash((const struct sockaddr *)&conn->local, t->seed) + conn->proto);
+	h ^= hash_mix64(addr_hash((const struct sockaddr *)&conn->local, t->seed) + conn->proto);
 	return h;
 }
 

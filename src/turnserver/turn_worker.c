@@ -17,16 +17,16 @@
 #include "addr.h"
 #include "log.h"
 #include "turn_conf.h"
-#include "turn_gro.h"
 #include "turn_relay.h"
 #include "turn_udp_tx.h"
+#include "udp_gro.h"
 
 enum {
 	BATCH = 64,          /* messages per recvmmsg (a message may be a GRO train) */
 	SLOT = 4096,         /* bytes per received datagram; larger ones are dropped */
 	/* bytes per received message; the odd 320 keeps the slots' first
 	 * lines (all that a small datagram touches) from sharing cache sets */
-	MSG_SLOT = TURN_GRO_MSG_MAX + 320,
+	MSG_SLOT = UDP_GRO_MSG_MAX + 320,
 	RX_ROUNDS = 4,       /* recvmmsg calls per readiness event, for fairness */
 	ACCEPTS = 64,        /* accepts per readiness event */
 	MAX_EVENTS = 256,
@@ -108,6 +108,14 @@ struct turn_worker {
 	struct turn_worker_stats snap; /* copied from st every sweep */
 };
 
+/* UDP_GRO on a listener or relay socket, unless IPOP_TURN_GRO=0 (A/B
+ * benches). */
+static bool gro_on(int fd)
+{
+	const char *off = getenv("IPOP_TURN_GRO");
+	return !(off && strcmp(off, "0") == 0) && udp_gro_enable(fd);
+}
+
 static uint64_t mono_us(void)
 {
 	struct timespec ts;
@@ -149,7 +157,7 @@ static int io_relay_open(void *ctx, struct turn_alloc *owner, int family,
 		free(r);
 		return fd;
 	}
-	(void)turn_gro_enable(fd); /* peers' trains arrive whole */
+	(void)gro_on(fd); /* peers' trains arrive whole */
 	r->ev = (struct wev){ EV_RELAY, fd };
 	r->owner = owner;
 	err = ep_add(w, &r->ev, EPOLLIN);
@@ -282,14 +290,14 @@ static void udp_drain(struct turn_worker *w, struct wev *ev,
 				w->st.udp_truncated++;
 				continue;
 			}
-			struct turn_gro_iter it;
+			struct udp_gro_iter it;
 			const uint8_t *p;
 			size_t len;
-			size_t seg = turn_gro_segment_size(mh);
+			size_t seg = udp_gro_segment_size(mh);
 			if (seg && seg < rx->mm[i].msg_len)
 				w->st.udp_gro_trains++;
-			turn_gro_iter_init(&it, rx->buf[i], rx->mm[i].msg_len, seg);
-			while (ev->fd >= 0 && turn_gro_next(&it, &p, &len)) {
+			udp_gro_iter_init(&it, rx->buf[i], rx->mm[i].msg_len, seg);
+			while (ev->fd >= 0 && udp_gro_next(&it, &p, &len)) {
 				if (len > SLOT) { /* as before GRO: too big for a datagram slot */
 					w->st.udp_truncated++;
 					continue;
@@ -634,7 +642,7 @@ static int open_listener(struct turn_worker *w, const struct sockaddr_storage *b
 		/* Best effort: capped by net.core.rmem_max / wmem_max. */
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-		(void)turn_gro_enable(fd); /* nodes' ChannelData trains arrive whole */
+		(void)gro_on(fd); /* nodes' ChannelData trains arrive whole */
 		l->pktinfo = is_wildcard(base);
 		if (l->pktinfo && base->ss_family == AF_INET &&
 		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)

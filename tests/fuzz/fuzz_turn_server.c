@@ -16,7 +16,7 @@
 #include "stun_nonce.h"
 #include "turn_accounts.h"
 #include "turn_conf.h"
-#include "turn_gro.h"
+#include "udp_gro.h"
 #include "turn_server.h"
 
 static const uint8_t NONCE_KEY[] = "k";
@@ -148,11 +148,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sockaddr_storage peer;
 		addr_parse(kind & 2 ? PEER_A : PEER_B, 0, &peer);
 		/* Bit 6: the chunk is a GRO train, cut as the worker cuts it. */
-		struct turn_gro_iter it;
+		struct udp_gro_iter it;
 		const uint8_t *d;
 		size_t n;
-		turn_gro_iter_init(&it, data + pos, len, kind & 0x40 ? (size_t)(kind & 0x3F) * 8 + 4 : 0);
-		while (turn_gro_next(&it, &d, &n)) {
+		udp_gro_iter_init(&it, data + pos, len, kind & 0x40 ? (size_t)(kind & 0x3F) * 8 + 4 : 0);
+		while (udp_gro_next(&it, &d, &n)) {
 			if (kind & 1) {
 				if (owner)
 					turn_server_on_peer(s, owner, (struct sockaddr *)&peer, d, n, now);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ip_pkt.h"
 #include "tun.h"
 
 static int setup_netns(void **state)
@@ -51,11 +52,11 @@ static void test_tun_carries_ipv4(void **state)
 		assert_true(poll(&pfd, 1, 1000) == 1);
 		n = read(t.fds[0], pkt, sizeof(pkt));
 		assert_true(n > 0);
-		if (tun_ipv4_dst(pkt, (size_t)n, &dst) && dst.s_addr == to.sin_addr.s_addr)
+		if (ip_pkt_dst4(pkt, (size_t)n, &dst) && dst.s_addr == to.sin_addr.s_addr)
 			break; /* skip e.g. IPv6 router solicitations */
 	}
-	assert_true(tun_ipv4_dst(pkt, (size_t)n, &dst));
-	assert_true(tun_ipv4_src(pkt, (size_t)n, &src));
+	assert_true(ip_pkt_dst4(pkt, (size_t)n, &dst));
+	assert_true(ip_pkt_src4(pkt, (size_t)n, &src));
 	assert_int_equal(dst.s_addr, to.sin_addr.s_addr);
 	assert_int_equal(src.s_addr, a.s_addr);
 	assert_int_equal(n, 20 + 8 + 5);
@@ -81,15 +82,15 @@ static void test_ipv4_header_validation(void **state)
 	(void)state;
 	unsigned char p[40] = { 0x45, 0, 0, 40 };
 	struct in_addr d;
-	assert_true(tun_ipv4_dst(p, sizeof(p), &d));
-	assert_false(tun_ipv4_dst(p, 19, &d));       /* shorter than a header */
+	assert_true(ip_pkt_dst4(p, sizeof(p), &d));
+	assert_false(ip_pkt_dst4(p, 19, &d));       /* shorter than a header */
 	p[3] = 41;
-	assert_false(tun_ipv4_dst(p, sizeof(p), &d)); /* total length beyond data */
+	assert_false(ip_pkt_dst4(p, sizeof(p), &d)); /* total length beyond data */
 	p[3] = 40;
 	p[0] = 0x44;
-	assert_false(tun_ipv4_dst(p, sizeof(p), &d)); /* IHL below 5 */
+	assert_false(ip_pkt_dst4(p, sizeof(p), &d)); /* IHL below 5 */
 	p[0] = 0x65;
-	assert_false(tun_ipv4_dst(p, sizeof(p), &d)); /* not IPv4 */
+	assert_false(ip_pkt_dst4(p, sizeof(p), &d)); /* not IPv4 */
 }
 
 int main(void)

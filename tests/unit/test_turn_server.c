@@ -23,7 +23,7 @@
 #include "turn_accounts.h"
 #include "turn_alloc.h" /* turn_shared_total */
 #include "turn_conf.h"
-#include "turn_gro.h"
+#include "udp_gro.h"
 #include "turn_server.h"
 
 /* ---- fake io ---- */
@@ -831,11 +831,11 @@ static void test_channels(void **state)
  * (seg > 0) datagram by datagram. */
 static void client_msg(struct fx *f, const uint8_t *buf, size_t len, size_t seg)
 {
-	struct turn_gro_iter it;
+	struct udp_gro_iter it;
 	const uint8_t *p;
 	size_t n;
-	turn_gro_iter_init(&it, buf, len, seg);
-	while (turn_gro_next(&it, &p, &n))
+	udp_gro_iter_init(&it, buf, len, seg);
+	while (udp_gro_next(&it, &p, &n))
 		turn_server_on_client(f->srv, &f->conn, p, n, f->now_ms, f->now_unix);
 }
 
@@ -906,13 +906,13 @@ static void test_gro_train_from_peer(void **state)
 	for (size_t i = 0; i < sizeof(train); i++)
 		train[i] = (uint8_t)(i * 7 + 1);
 	struct sockaddr_storage p = sa("198.51.100.20:7000");
-	struct turn_gro_iter it;
+	struct udp_gro_iter it;
 	const uint8_t *d;
 	size_t n;
 
 	unsigned n0 = F.nclient;
-	turn_gro_iter_init(&it, train, sizeof(train), SEG);
-	while (turn_gro_next(&it, &d, &n))
+	udp_gro_iter_init(&it, train, sizeof(train), SEG);
+	while (udp_gro_next(&it, &d, &n))
 		turn_server_on_peer(f->srv, g_owner[0], (struct sockaddr *)&p, d, n, f->now_ms);
 	assert_int_equal(F.nclient, n0 + 4);
 	for (unsigned i = 0; i < 4; i++) {
@@ -928,8 +928,8 @@ static void test_gro_train_from_peer(void **state)
 	}
 	struct sockaddr_storage q = sa("198.51.100.99:7000");
 	n0 = F.nclient;
-	turn_gro_iter_init(&it, train, sizeof(train), SEG);
-	while (turn_gro_next(&it, &d, &n))
+	udp_gro_iter_init(&it, train, sizeof(train), SEG);
+	while (udp_gro_next(&it, &d, &n))
 		turn_server_on_peer(f->srv, g_owner[0], (struct sockaddr *)&q, d, n, f->now_ms);
 	assert_int_equal(F.nclient, n0);
 }

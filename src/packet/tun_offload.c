@@ -1,5 +1,6 @@
 /* TUN offload segmentation and coalescing, see tun_offload.h. */
 #include "tun_offload.h"
+#include "byteorder.h"
 
 #include "inet_csum.h"
 
@@ -22,28 +23,6 @@ enum {
 	UDP_CSUM_OFF = 6,
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
 /* --- checksums --- */
 
 uint64_t tun_csum_pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len)
@@ -53,7 +32,7 @@ uint64_t tun_csum_pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len)
 	memcpy(ph, ip + 12, 8);
 	ph[8] = 0;
 	ph[9] = proto;
-	put16(ph + 10, l4_len);
+	be16_put(ph + 10, l4_len);
 	return inet_csum_add(0, ph, sizeof(ph));
 }
 
@@ -64,8 +43,8 @@ static void store_csum(uint8_t *field, uint16_t c)
 
 static void ip4_fix(uint8_t *ip, size_t ihl, size_t total, uint16_t id)
 {
-	put16(ip + 2, total);
-	put16(ip + 4, id);
+	be16_put(ip + 2, total);
+	be16_put(ip + 4, id);
 	ip[10] = ip[11] = 0;
 	store_csum(ip + 10, inet_csum_final(inet_csum_add(0, ip, ihl)));
 }
@@ -120,8 +99,8 @@ static int split_tcp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 	int nseg = plan(hdrs, payload, mss, o);
 	if (nseg < 0)
 		return nseg;
-	uint32_t seq0 = get32(pkt + ihl + 4);
-	uint16_t id0 = get16(pkt + 4);
+	uint32_t seq0 = be32_get(pkt + ihl + 4);
+	uint16_t id0 = be16_get(pkt + 4);
 	uint8_t flags = pkt[ihl + 13];
 	size_t off = 0;
 	for (int i = 0; i < nseg; i++) {
@@ -130,7 +109,7 @@ static int split_tcp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 		memcpy(s, pkt, hdrs);
 		memcpy(s + hdrs, pkt + hdrs + off, seg);
 		ip4_fix(s, ihl, hdrs + seg, (uint16_t)(id0 + i));
-		put32(s + ihl + 4, seq0 + (uint32_t)off);
+		be32_put(s + ihl + 4, seq0 + (uint32_t)off);
 		uint8_t f = flags;
 		if (i < nseg - 1)
 			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
@@ -153,7 +132,7 @@ static int split_udp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 	int nseg = plan(hdrs, payload, mss, o);
 	if (nseg < 0)
 		return nseg;
-	uint16_t id0 = get16(pkt + 4);
+	uint16_t id0 = be16_get(pkt + 4);
 	size_t off = 0;
 	for (int i = 0; i < nseg; i++) {
 		size_t seg = payload - off < mss ? payload - off : mss;
@@ -161,7 +140,7 @@ static int split_udp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 		memcpy(s, pkt, hdrs);
 		memcpy(s + hdrs, pkt + hdrs + off, seg);
 		ip4_fix(s, ihl, hdrs + seg, (uint16_t)(id0 + i));
-		put16(s + ihl + 4, UDP_HDR + seg);
+		be16_put(s + ihl + 4, UDP_HDR + seg);
 		l4_fix(s, s + ihl, UDP_HDR + seg, IPPROTO_UDP, UDP_CSUM_OFF);
 		o->lens[i] = hdrs + seg;
 		off += seg;
@@ -219,7 +198,7 @@ int tun_offload_split(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), one 16-bit word changed. */
 static void csum_replace16(uint8_t *field, uint16_t old, uint16_t new)
 {
-	put16(field, inet_csum_update16(get16(field), old, new));
+	be16_put(field, inet_csum_update16(be16_get(field), old, new));
 }
 
 bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
@@ -227,7 +206,7 @@ bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
 	size_t ihl;
 
 	if (!ip4_header(pkt, len, &ihl) || pkt[9] != IPPROTO_TCP || len < ihl + TCP_MIN ||
-	    (get16(pkt + 6) & 0x1fff) || !(pkt[ihl + 13] & TCP_SYN))
+	    (be16_get(pkt + 6) & 0x1fff) || !(pkt[ihl + 13] & TCP_SYN))
 		return false;
 	uint8_t *t = pkt + ihl;
 	size_t thl = (size_t)(t[12] >> 4) * 4;
@@ -244,10 +223,10 @@ bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
 		if (i + 1 >= thl || t[i + 1] < 2 || i + t[i + 1] > thl)
 			break;
 		if (kind == 2 && t[i + 1] == 4) {
-			uint16_t mss = get16(t + i + 2);
+			uint16_t mss = be16_get(t + i + 2);
 			if (mss <= max_mss)
 				return false;
-			put16(t + i + 2, max_mss);
+			be16_put(t + i + 2, max_mss);
 			csum_replace16(t + TCP_CSUM_OFF, mss, max_mss);
 			return true;
 		}
@@ -284,7 +263,7 @@ void tun_co_free(struct tun_coalescer *c)
  * fragment, with only ACK (and maybe PSH) set: a candidate to merge. */
 static bool tcp4_data(const uint8_t *p, size_t len, size_t *hdrs)
 {
-	if (len < IP4_MIN + TCP_MIN || p[0] != 0x45 || get16(p + 2) != len || (get16(p + 6) & 0x3fff) ||
+	if (len < IP4_MIN + TCP_MIN || p[0] != 0x45 || be16_get(p + 2) != len || (be16_get(p + 6) & 0x3fff) ||
 	    p[9] != IPPROTO_TCP)
 		return false;
 	size_t thl = (size_t)(p[32] >> 4) * 4;
@@ -306,7 +285,7 @@ static bool continues(const struct tun_co_flow *f, const uint8_t *p, size_t len,
 	const uint8_t *q = f->buf + TUN_VNET_HDR_LEN;
 	size_t payload = len - hdrs;
 
-	if (f->closed || hdrs != f->hdrs || get32(p + 24) != f->next_seq || payload > f->mss ||
+	if (f->closed || hdrs != f->hdrs || be32_get(p + 24) != f->next_seq || payload > f->mss ||
 	    f->len + payload > TUN_GSO_MAX || TUN_VNET_HDR_LEN + f->len + payload > cap)
 		return false;
 	return memcmp(p, q, 2) == 0 && memcmp(p + 6, q + 6, 4) == 0 && memcmp(p + 28, q + 28, 5) == 0 &&
@@ -321,7 +300,7 @@ static void flow_start(struct tun_co_flow *f, const uint8_t *p, size_t len, size
 	f->hdrs = hdrs;
 	f->mss = len - hdrs;
 	f->nseg = 1;
-	f->next_seq = get32(p + 24) + (uint32_t)(len - hdrs);
+	f->next_seq = be32_get(p + 24) + (uint32_t)(len - hdrs);
 	f->closed = (p[33] & TCP_PSH) != 0;
 }
 
@@ -349,7 +328,7 @@ static void flow_emit(struct tun_co_flow *f, tun_emit_fn emit, void *ctx)
 	if (f->nseg > 1) {
 		/* One super-packet: the kernel takes the TCP checksum as
 		 * partial (pseudo-header sum in the field), as from a NIC. */
-		ip4_fix(q, IP4_MIN, f->len, get16(q + 4));
+		ip4_fix(q, IP4_MIN, f->len, be16_get(q + 4));
 		store_csum(q + IP4_MIN + TCP_CSUM_OFF,
 			   inet_csum_fold(tun_csum_pseudo4(q, IPPROTO_TCP, f->len - IP4_MIN)));
 		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;

@@ -1,5 +1,6 @@
 /* SocialVPN translation of one IPv4 packet in place (see xlate.h). */
 #include "xlate.h"
+#include "byteorder.h"
 
 #include "inet_csum.h"
 
@@ -30,28 +31,6 @@ enum {
 	ICMP_PARAMPROB = 12,
 };
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
-
 uint16_t xlate_csum(const uint8_t *p, size_t len, uint32_t seed)
 {
 	/* inet_csum works in memory order: the seed goes in as stored, the
@@ -73,7 +52,7 @@ uint16_t xlate_csum_adj32(uint16_t hc, uint32_t old, uint32_t new)
 /* Applies a 32-bit change to the checksum at f. */
 static void fix32(uint8_t *f, uint32_t old, uint32_t new)
 {
-	wr16(f, xlate_csum_adj32(rd16(f), old, new));
+	be16_put(f, xlate_csum_adj32(be16_get(f), old, new));
 }
 
 /* An IPv4 header that can be read: its length, or 0. */
@@ -87,7 +66,7 @@ static size_t ip_hlen(const uint8_t *ip, size_t len)
 
 static bool first_fragment(const uint8_t *ip)
 {
-	return (rd16(ip + IP_OFF_FRAG) & IP_FRAG_OFFSET_MASK) == 0;
+	return (be16_get(ip + IP_OFF_FRAG) & IP_FRAG_OFFSET_MASK) == 0;
 }
 
 /* Rewrites the 32-bit address at ip+off and the IP header checksum.
@@ -95,12 +74,12 @@ static bool first_fragment(const uint8_t *ip)
  * message. */
 static void set_addr(uint8_t *ip, unsigned off, uint32_t old, uint32_t new, uint8_t *icmp_csum)
 {
-	uint16_t before = rd16(ip + IP_OFF_CSUM);
-	wr32(ip + off, new);
+	uint16_t before = be16_get(ip + IP_OFF_CSUM);
+	be32_put(ip + off, new);
 	fix32(ip + IP_OFF_CSUM, old, new);
 	if (icmp_csum) {
 		fix32(icmp_csum, old, new);
-		wr16(icmp_csum, inet_csum_update16(rd16(icmp_csum), before, rd16(ip + IP_OFF_CSUM)));
+		be16_put(icmp_csum, inet_csum_update16(be16_get(icmp_csum), before, be16_get(ip + IP_OFF_CSUM)));
 	}
 }
 
@@ -128,15 +107,15 @@ static enum xlate_result fix_l4(uint8_t proto, uint8_t *l4, size_t avail, uint32
 	if (avail < off + 2)
 		return must ? XLATE_TRUNCATED : XLATE_OK;
 	uint8_t *f = l4 + off;
-	uint16_t before = rd16(f);
+	uint16_t before = be16_get(f);
 	if (proto == PROTO_UDP && before == 0)
 		return XLATE_OK; /* no checksum: stays none */
 	uint16_t after = xlate_csum_adj32(before, old, new);
 	if (proto == PROTO_UDP && after == 0)
 		after = 0xffff; /* zero would mean "no checksum" */
-	wr16(f, after);
+	be16_put(f, after);
 	if (icmp_csum)
-		wr16(icmp_csum, inet_csum_update16(rd16(icmp_csum), before, after));
+		be16_put(icmp_csum, inet_csum_update16(be16_get(icmp_csum), before, after));
 	return XLATE_OK;
 }
 
@@ -153,7 +132,7 @@ static enum xlate_result fix_quote(uint8_t *icmp, size_t avail, unsigned off, ui
 	size_t hl = ip_hlen(in, avail - ICMP_HDR);
 	if (!hl)
 		return XLATE_TRUNCATED;
-	if (rd32(in + off) != from)
+	if (be32_get(in + off) != from)
 		return XLATE_WRONG_ADDR;
 	uint8_t *csum = icmp + ICMP_OFF_CSUM;
 	set_addr(in, off, from, to, csum);
@@ -170,10 +149,10 @@ static enum xlate_result rewrite(uint8_t *pkt, size_t len, unsigned off, unsigne
 	size_t hl = ip_hlen(pkt, len);
 	if (!hl)
 		return XLATE_BAD_HEADER;
-	size_t tot = rd16(pkt + IP_OFF_TOTLEN);
+	size_t tot = be16_get(pkt + IP_OFF_TOTLEN);
 	if (tot < hl || tot > len)
 		return XLATE_BAD_HEADER;
-	if (rd32(pkt + off) != from || rd32(pkt + other_off) != other)
+	if (be32_get(pkt + off) != from || be32_get(pkt + other_off) != other)
 		return XLATE_WRONG_ADDR;
 	uint8_t proto = pkt[IP_OFF_PROTO];
 	uint8_t *l4 = pkt + hl;
@@ -218,7 +197,7 @@ bool xlate_is_bcast(const uint8_t *pkt, size_t len, uint32_t subnet_bcast)
 {
 	if (len < IP_HDR_MIN || (pkt[0] >> 4) != 4)
 		return false;
-	uint32_t d = rd32(pkt + IP_OFF_DST);
+	uint32_t d = be32_get(pkt + IP_OFF_DST);
 	return d == 0xffffffffu || d == ntohl(subnet_bcast) || is_multicast(d);
 }
 
@@ -226,7 +205,7 @@ enum xlate_result xlate_bcast_out(uint8_t *pkt, size_t len, uint32_t local, uint
 {
 	if (!ip_hlen(pkt, len))
 		return XLATE_BAD_HEADER;
-	uint32_t d = rd32(pkt + IP_OFF_DST), sb = ntohl(subnet_bcast);
+	uint32_t d = be32_get(pkt + IP_OFF_DST), sb = ntohl(subnet_bcast);
 	if (d == sb && sb != 0xffffffffu)
 		return rewrite(pkt, len, IP_OFF_DST, IP_OFF_SRC, ntohl(local), sb, 0xffffffffu);
 	if (d != 0xffffffffu && !is_multicast(d))
@@ -239,7 +218,7 @@ enum xlate_result xlate_bcast_in(uint8_t *pkt, size_t len, const struct xlate_pa
 {
 	if (!ip_hlen(pkt, len))
 		return XLATE_BAD_HEADER;
-	uint32_t d = rd32(pkt + IP_OFF_DST);
+	uint32_t d = be32_get(pkt + IP_OFF_DST);
 	if (d != 0xffffffffu && !is_multicast(d))
 		return XLATE_WRONG_ADDR;
 	return rewrite(pkt, len, IP_OFF_SRC, IP_OFF_DST, d, ntohl(x->peer_own), ntohl(x->peer_mapped));

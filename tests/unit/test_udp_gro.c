@@ -19,19 +19,19 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "turn_gro.h"
+#include "udp_gro.h"
 
 static unsigned split(const uint8_t *buf, size_t len, size_t seg, const uint8_t **p, size_t *n,
 		      unsigned max)
 {
-	struct turn_gro_iter it;
+	struct udp_gro_iter it;
 	unsigned k = 0;
-	turn_gro_iter_init(&it, buf, len, seg);
-	while (k < max && turn_gro_next(&it, &p[k], &n[k]))
+	udp_gro_iter_init(&it, buf, len, seg);
+	while (k < max && udp_gro_next(&it, &p[k], &n[k]))
 		k++;
 	const uint8_t *x;
 	size_t y;
-	assert_false(turn_gro_next(&it, &x, &y)); /* stays exhausted */
+	assert_false(udp_gro_next(&it, &x, &y)); /* stays exhausted */
 	return k;
 }
 
@@ -84,14 +84,14 @@ static void test_segment_size_cmsg(void **state)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	int v = 1372;
 	memcpy(CMSG_DATA(c), &v, sizeof(v));
-	assert_int_equal(turn_gro_segment_size(&mh), 1372);
+	assert_int_equal(udp_gro_segment_size(&mh), 1372);
 	v = -1; /* nonsense from a kernel would be one datagram */
 	memcpy(CMSG_DATA(c), &v, sizeof(v));
-	assert_int_equal(turn_gro_segment_size(&mh), 0);
+	assert_int_equal(udp_gro_segment_size(&mh), 0);
 	mh.msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo)); /* pktinfo only */
-	assert_int_equal(turn_gro_segment_size(&mh), 0);
+	assert_int_equal(udp_gro_segment_size(&mh), 0);
 	mh.msg_controllen = 0;
-	assert_int_equal(turn_gro_segment_size(&mh), 0);
+	assert_int_equal(udp_gro_segment_size(&mh), 0);
 }
 
 static int udp_socket(struct sockaddr_in *bound)
@@ -133,10 +133,10 @@ static void test_loopback_train(void **state)
 	(void)state;
 	struct sockaddr_in txa, rxa;
 	int tx = udp_socket(&txa), rx = udp_socket(&rxa);
-	if (!turn_gro_enable(rx))
+	if (!udp_gro_enable(rx))
 		skip(); /* a kernel without UDP_GRO: the worker falls back the same way */
 	enum { SEG = 1200, LEN = 5 * SEG + 333 };
-	static uint8_t out[LEN], in[TURN_GRO_MSG_MAX];
+	static uint8_t out[LEN], in[UDP_GRO_MSG_MAX];
 	for (size_t i = 0; i < LEN; i++)
 		out[i] = (uint8_t)(i * 31 + i / SEG);
 	send_train(tx, &rxa, out, LEN, SEG);
@@ -156,13 +156,13 @@ static void test_loopback_train(void **state)
 		ssize_t n = recvmsg(rx, &mh, 0);
 		assert_true(n > 0);
 		assert_false(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
-		struct turn_gro_iter it;
+		struct udp_gro_iter it;
 		const uint8_t *p;
 		size_t len;
-		if (turn_gro_segment_size(&mh) > 0)
+		if (udp_gro_segment_size(&mh) > 0)
 			trains++;
-		turn_gro_iter_init(&it, in, (size_t)n, turn_gro_segment_size(&mh));
-		while (turn_gro_next(&it, &p, &len)) {
+		udp_gro_iter_init(&it, in, (size_t)n, udp_gro_segment_size(&mh));
+		while (udp_gro_next(&it, &p, &len)) {
 			size_t want = LEN - got < SEG ? LEN - got : SEG;
 			assert_int_equal(len, want);
 			assert_memory_equal(p, out + got, len);

@@ -1,5 +1,6 @@
 /* The .ipop DNS responder's codec (dns_answer.h). */
 #include "dns_answer.h"
+#include "byteorder.h"
 
 #include <string.h>
 
@@ -11,17 +12,6 @@ enum {
 	NAME_MAX_WIRE = 255,
 	QUESTION_TAIL = 4, /* type + class */
 };
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 /* Reads the question name at q into text form ("bob.ipop"), lower-cased.
  * Returns the wire length, or 0 when malformed. */
@@ -55,10 +45,10 @@ static void header(const uint8_t *q, uint8_t *out, uint16_t rcode, uint16_t qd, 
 {
 	memset(out, 0, DNS_HEADER_LEN);
 	memcpy(out, q, 2);
-	uint16_t opcode = rd16(q + 2) & (0xf << OPCODE_SHIFT);
-	wr16(out + 2, (uint16_t)(FLAG_QR | opcode | FLAG_AA | (rd16(q + 2) & FLAG_RD) | rcode));
-	wr16(out + 4, qd);
-	wr16(out + 6, an);
+	uint16_t opcode = be16_get(q + 2) & (0xf << OPCODE_SHIFT);
+	be16_put(out + 2, (uint16_t)(FLAG_QR | opcode | FLAG_AA | (be16_get(q + 2) & FLAG_RD) | rcode));
+	be16_put(out + 4, qd);
+	be16_put(out + 6, an);
 }
 
 /* name without ".ipop", or NULL when it is not under .ipop. */
@@ -79,20 +69,20 @@ size_t dns_answer(const uint8_t *q, size_t len, dns_lookup_fn lookup, void *ctx,
 {
 	char name[NAME_MAX_WIRE + 2];
 
-	if (len < DNS_HEADER_LEN || cap < DNS_MAX_UDP || (rd16(q + 2) & FLAG_QR))
+	if (len < DNS_HEADER_LEN || cap < DNS_MAX_UDP || (be16_get(q + 2) & FLAG_QR))
 		return 0;
-	if (((rd16(q + 2) >> OPCODE_SHIFT) & 0xf) != 0) {
+	if (((be16_get(q + 2) >> OPCODE_SHIFT) & 0xf) != 0) {
 		header(q, out, DNS_RCODE_NOTIMP, 0, 0);
 		return DNS_HEADER_LEN;
 	}
-	size_t nl = rd16(q + 4) == 1 ? read_name(q + DNS_HEADER_LEN, len - DNS_HEADER_LEN, name, sizeof(name)) : 0;
+	size_t nl = be16_get(q + 4) == 1 ? read_name(q + DNS_HEADER_LEN, len - DNS_HEADER_LEN, name, sizeof(name)) : 0;
 	if (nl == 0 || DNS_HEADER_LEN + nl + QUESTION_TAIL > len) {
 		header(q, out, DNS_RCODE_FORMERR, 0, 0);
 		return DNS_HEADER_LEN;
 	}
 	size_t qlen = nl + QUESTION_TAIL;
 	const uint8_t *tail = q + DNS_HEADER_LEN + nl;
-	uint16_t type = rd16(tail), cls = rd16(tail + 2);
+	uint16_t type = be16_get(tail), cls = be16_get(tail + 2);
 	memcpy(out + DNS_HEADER_LEN, q + DNS_HEADER_LEN, qlen);
 	const char *host = strip_suffix(name);
 	struct in_addr a;
@@ -109,12 +99,12 @@ size_t dns_answer(const uint8_t *q, size_t len, dns_lookup_fn lookup, void *ctx,
 	size_t o = DNS_HEADER_LEN + qlen;
 	if (!want_a)
 		return o;
-	wr16(out + o, 0xc000 | DNS_HEADER_LEN); /* the name of the question */
-	wr16(out + o + 2, DNS_TYPE_A);
-	wr16(out + o + 4, DNS_CLASS_IN);
-	wr16(out + o + 6, 0);
-	wr16(out + o + 8, DNS_TTL_S);
-	wr16(out + o + 10, 4);
+	be16_put(out + o, 0xc000 | DNS_HEADER_LEN); /* the name of the question */
+	be16_put(out + o + 2, DNS_TYPE_A);
+	be16_put(out + o + 4, DNS_CLASS_IN);
+	be16_put(out + o + 6, 0);
+	be16_put(out + o + 8, DNS_TTL_S);
+	be16_put(out + o + 10, 4);
 	memcpy(out + o + 12, &a.s_addr, 4);
 	return o + 16;
 }

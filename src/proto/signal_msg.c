@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,39 +56,14 @@ static bool is_ice_chars(const char *s, size_t min, size_t max)
 	return true;
 }
 
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2n hex digits. */
+/* Exactly 2n hex digits (either case). */
 static bool hex_decode(const char *s, size_t slen, uint8_t *out, size_t n)
 {
-	if (slen != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
+	size_t got;
+	const char *end;
 
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
+	return slen == 2 * n && sodium_hex2bin(out, n, s, slen, NULL, &got, &end) == 0 && got == n &&
+	       end == s + slen;
 }
 
 static void key_encode(const uint8_t key[SIGNAL_KEY_LEN], char out[KEY_B64_LEN + 1])
@@ -417,10 +393,10 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 	struct out o = { out, cap, 0 };
 	if (signal_msg_check(m))
 		return -EINVAL;
-	hex_encode(m->from, SIGNAL_ID_LEN, hex);
+	sodium_bin2hex(hex, sizeof(hex), m->from, SIGNAL_ID_LEN);
 	put(&o, "{\"v\":%d,\"kind\":\"%s\",\"from\":\"%s\"", SIGNAL_VERSION, kind_names[m->kind], hex);
 	if (m->has_to) {
-		hex_encode(m->to, SIGNAL_ID_LEN, hex);
+		sodium_bin2hex(hex, sizeof(hex), m->to, SIGNAL_ID_LEN);
 		put(&o, ",\"to\":\"%s\"", hex);
 	}
 	if (m->has_key) {

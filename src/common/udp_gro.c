@@ -1,11 +1,10 @@
-#include "turn_gro.h"
+#include "udp_gro.h"
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
-#include <stdlib.h>
 #include <string.h>
 
-size_t turn_gro_segment_size(struct msghdr *mh)
+size_t udp_gro_segment_size(struct msghdr *mh)
 {
 	size_t seg = 0;
 
@@ -20,7 +19,7 @@ size_t turn_gro_segment_size(struct msghdr *mh)
 	return seg;
 }
 
-void turn_gro_iter_init(struct turn_gro_iter *it, const uint8_t *buf, size_t len, size_t seg)
+void udp_gro_iter_init(struct udp_gro_iter *it, const uint8_t *buf, size_t len, size_t seg)
 {
 	it->p = buf;
 	it->left = len;
@@ -29,7 +28,7 @@ void turn_gro_iter_init(struct turn_gro_iter *it, const uint8_t *buf, size_t len
 	it->done = false;
 }
 
-bool turn_gro_next(struct turn_gro_iter *it, const uint8_t **p, size_t *len)
+bool udp_gro_next(struct udp_gro_iter *it, const uint8_t **p, size_t *len)
 {
 	if (it->single) {
 		if (it->done)
@@ -49,11 +48,8 @@ bool turn_gro_next(struct turn_gro_iter *it, const uint8_t **p, size_t *len)
 	return true;
 }
 
-bool turn_gro_enable(int fd)
+bool udp_gro_enable(int fd)
 {
-	const char *off = getenv("IPOP_TURN_GRO");
-	if (off && strcmp(off, "0") == 0)
-		return false;
 	int one = 1;
 	return setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 }
