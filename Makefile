@@ -27,7 +27,7 @@ layer_inc = -Isrc/$(1) $(addprefix -Isrc/,$(LAYER_$(1)))
 LIB_DIRS  := common stun tunnel ice packet proto conf
 LIB_SRCS  := $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))
 TURN_SRCS := $(filter-out src/turnserver/main.c,$(wildcard src/turnserver/*.c))
-NODE_SRCS := $(filter-out src/node/main.c,$(wildcard src/node/*.c src/node/*/*.c))
+NODE_SRCS := $(filter-out src/node/daemon/main.c,$(wildcard src/node/*.c src/node/*/*.c))
 CTL_SRCS  := $(filter-out src/ctl/main.c,$(wildcard src/ctl/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -37,7 +37,7 @@ NODE_OBJS := $(call obj,$(NODE_SRCS))
 CTL_OBJS  := $(call obj,$(CTL_SRCS))
 
 BINS := $(B)/ipop-turnserver
-ifneq ($(wildcard src/node/main.c),)
+ifneq ($(wildcard src/node/daemon/main.c),)
 BINS += $(B)/ipopd
 endif
 ifneq ($(wildcard src/ctl/main.c),)
@@ -48,8 +48,12 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRCS))
 
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+# Unit tests mirror src/ in tests/unit/; every test_*.c is one program
+# (named after its file), other .c files there are shared test helpers.
+UNIT_SRCS := $(sort $(shell find tests/unit -name 'test_*.c'))
+UNIT_HELPER_SRCS := $(sort $(shell find tests/unit -name '*.c' ! -name 'test_*.c'))
+UNIT_BINS := $(foreach s,$(UNIT_SRCS),$(B)/tests/$(basename $(notdir $(s))))
+TEST_INC := $(addprefix -I,$(sort $(dir $(UNIT_HELPER_SRCS))))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all tools unit asan fuzz test check-net check-layers demo bench install clean deps
@@ -84,7 +88,7 @@ $(B)/libctl.a: $(CTL_OBJS)
 
 $(B)/ipop-turnserver: $(B)/obj/src/turnserver/main.o $(B)/libturnsrv.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/ipopd: $(B)/obj/src/node/main.o $(B)/libnode.a $(B)/libipop.a
+$(B)/ipopd: $(B)/obj/src/node/daemon/main.o $(B)/libnode.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/ipopctl: $(B)/obj/src/ctl/main.o $(B)/libctl.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -97,10 +101,20 @@ $(B)/tests/tools/%: $(B)/obj/tests/tools/%.o $(B)/libturnsrv.a $(B)/libnode.a $(
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# Unit tests link every library (the linker takes only what each needs).
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libturnsrv.a $(B)/libnode.a $(B)/libctl.a $(B)/libipop.a
+# Unit tests link the helpers and every library (the linker takes only
+# what each needs).
+$(B)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(TEST_INC) -MMD -MP -c $< -o $@
+$(B)/libtesthelp.a: $(call obj,$(UNIT_HELPER_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+define unit_rule
+$(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(B)/libtesthelp.a $(B)/libturnsrv.a $(B)/libnode.a $(B)/libctl.a $(B)/libipop.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS) -lcmocka
+endef
+$(foreach s,$(UNIT_SRCS),$(eval $(call unit_rule,$(s))))
 
 unit: $(UNIT_BINS)
 

@@ -13,4 +13,13 @@ LAYER_conf       := common
 LAYER_ice        := common stun
 LAYER_turnserver := common stun
 LAYER_ctl        := common stun proto conf
-LAYER_node       := common stun tunnel ice packet proto conf
+
+# ipopd in rooms (docs/architecture.md): the link core (sans-IO), the
+# bases (sockets, STUN gathering, TURN relays, netmon), the signalling
+# thread, SocialVPN, the data path, and the daemon that wires them.
+LAYER_node/link     := common stun tunnel ice proto packet
+LAYER_node/bases    := common stun ice conf node/link
+LAYER_node/xmpp     := common proto
+LAYER_node/social   := common tunnel ice stun proto packet conf node/link node/xmpp
+LAYER_node/datapath := common stun tunnel ice packet proto conf node/link node/bases node/social
+LAYER_node/daemon   := common stun tunnel ice packet proto conf node/link node/bases node/xmpp node/social node/datapath

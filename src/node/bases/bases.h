@@ -1,0 +1,145 @@
+/* The node's bases: where its datagrams leave from and what it knows about
+ * its own reachability. One UDP socket (shared by ICE checks, STUN and the
+ * tunnel, so the NAT mapping ICE found is the one data uses) with one base
+ * per host address; the server-reflexive address learned from a STUN
+ * server; a TURN allocation (relay.h); rtnetlink watching the addresses.
+ *
+ * Bases report to the daemon through bases_ops instead of reaching into
+ * links: the local candidates changed, the addresses moved, the relay
+ * died or came back, a relayed datagram arrived. */
+#ifndef IPOP_BASES_H
+#define IPOP_BASES_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "evloop.h"
+#include "ice_cand.h"
+#include "link_base.h"
+#include "node_conf.h"
+#include "relay.h"
+#include "stun_client.h"
+
+enum {
+	BASES_STUN_RETRY_MS = 30000,   /* after every STUN server failed */
+	BASES_SRFLX_REFRESH_MS = 20000, /* STUN binding again (-20% jitter) */
+	BASES_NETMON_SETTLE_MS = 200,  /* address events are handled this long after the last */
+};
+
+struct bases_ops {
+	void *ctx;
+	/* The local candidates changed (srflx learned, relay allocated). */
+	void (*cands_changed)(void *ctx, uint64_t now_ms);
+	/* The node's addresses moved: remap[i] is the new base of old host
+	 * base i (NULL: host bases unchanged). */
+	void (*moved)(void *ctx, const uint32_t *remap, unsigned nremap, const char *why, uint64_t now_ms);
+	/* The TURN allocation on base_id died (relay.h's failover is on). */
+	void (*relay_lost)(void *ctx, uint32_t base_id, uint64_t now_ms);
+	/* The relay has a new allocation, or none is to be had for now. */
+	void (*relay_settled)(void *ctx, uint64_t now_ms);
+	/* The relay wants the remote addresses links may send to
+	 * (bases_relay_sync). */
+	void (*relay_sync)(void *ctx, uint64_t now_ms);
+	/* A datagram that came through our TURN allocation: buf has cap bytes
+	 * of room and may be changed in place. */
+	void (*relayed)(void *ctx, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf, size_t len,
+			size_t cap, uint64_t now_ms);
+};
+
+struct bases_host {
+	struct sockaddr_in addr; /* port = the UDP socket's port */
+	char ifname[IFNAMSIZ];
+};
+
+struct bases_counters {
+	uint64_t udp_tx, udp_tx_err;
+	uint64_t relay_rx_trunc; /* relayed datagrams too big for a slot */
+};
+
+struct bases {
+	const struct node_conf *conf;
+	char tun_name[IFNAMSIZ];
+	struct evloop *loop;
+	struct bases_ops ops;
+	size_t slot_cap;  /* the largest tunnel datagram */
+
+	/* udp.c: the socket and its host addresses (base id = index) */
+	int udp_fd;
+	uint16_t udp_port;
+	bool udp_gso, udp_gro;
+	unsigned nhosts;
+	struct bases_host hosts[LINK_MAX_HOSTS];
+
+	/* gather.c: the server-reflexive address */
+	bool have_srflx;
+	struct sockaddr_in srflx;
+	uint32_t srflx_base;
+	struct stun_client stun;
+	bool stun_running;
+	unsigned stun_first, stun_tried; /* random start index, servers tried */
+	struct sockaddr_in stun_server;
+	uint64_t stun_retry_ms;
+	bool stun_timed_out; /* the last round: every STUN server was silent */
+	bool stun_refresh;   /* stun_retry_ms is a refresh to the same server */
+
+	/* netmon.c: rtnetlink address/link events */
+	int nl_fd;
+	uint64_t netmon_due_ms; /* gather hosts again at this time (0: none) */
+
+	struct relay relay;
+	struct bases_counters cnt;
+};
+
+/* bases.c: the whole set. bases_open: socket, hosts, relay, netmon, with
+ * their fds registered on loop. */
+int bases_open(struct bases *b, const struct node_conf *conf, const char *tun_name, struct evloop *loop,
+	       size_t slot_cap, uint16_t udp_port, const struct bases_ops *ops);
+void bases_close(struct bases *b);
+/* Starts STUN and the relay (after the signalling thread is up). */
+void bases_start(struct bases *b, uint64_t now_ms);
+void bases_handle_timeout(struct bases *b, uint64_t now_ms);
+uint64_t bases_next_deadline(const struct bases *b);
+/* One datagram from base_id to dst: the socket, or the relay for a relay
+ * base. Returns 0 or -errno. */
+int bases_send(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len);
+/* Local candidates for ICE agents: hosts, then srflx, then relayed. */
+unsigned bases_local_cands(const struct bases *b, struct ice_cand *out, unsigned max);
+/* The remote addresses links want the relay to reach (non-host first). */
+void bases_relay_sync(struct bases *b, const struct sockaddr_in *addrs, unsigned n, uint64_t now_ms);
+
+/* udp.c */
+/* IPOP_OFFLOAD=0 in the environment turns UDP and TUN offloads off (A/B
+ * benchmarks, or a kernel that misbehaves). */
+bool udp_offload_wanted(void);
+int udp_open(struct bases *b, uint16_t port);
+void udp_close(struct bases *b);
+/* The control messages of a send from base_id (IP_PKTINFO for a host base)
+ * and, when gso is not 0, its segment size; written to cbuf (>= 64 bytes). */
+void udp_set_cmsgs(const struct bases *b, struct msghdr *mh, char *cbuf, size_t cbuf_cap, uint32_t base_id,
+		   uint16_t gso);
+int udp_send_one(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len);
+/* The host base whose address is `local` (IP_PKTINFO of a received datagram). */
+uint32_t udp_base_of(const struct bases *b, struct in_addr local);
+
+/* gather.c */
+int gather_hosts(struct bases *b);
+void gather_stun_start(struct bases *b, uint64_t now_ms);
+/* STUN binding again to the server that answered last (NAT changes). */
+void gather_stun_refresh(struct bases *b, uint64_t now_ms);
+/* A datagram from a STUN server; true when consumed. */
+bool gather_stun_input(struct bases *b, const struct sockaddr_in *from, uint32_t base_id, const uint8_t *buf,
+		       size_t len, uint64_t now_ms);
+void gather_tick(struct bases *b, uint64_t now_ms);
+uint64_t gather_deadline(const struct bases *b);
+
+/* netmon.c: watches IPv4 addresses and links with rtnetlink; a change
+ * gathers the host candidates again and reports the move. */
+int netmon_open(struct bases *b);
+void netmon_tick(struct bases *b, uint64_t now_ms);
+uint64_t netmon_deadline(const struct bases *b);
+void netmon_close(struct bases *b);
+
+#endif

@@ -1,0 +1,125 @@
+/* The node's one UDP socket (see bases.h): bound to 0.0.0.0:port with
+ * IP_PKTINFO, so that each host base really sends from its own address
+ * and a received datagram tells which base it arrived on; UDP GSO and GRO
+ * when the kernel has them (IPOP_OFFLOAD=0 turns them off). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "bases.h"
+#include "log.h"
+
+bool udp_offload_wanted(void)
+{
+	const char *e = getenv("IPOP_OFFLOAD");
+	return !e || strcmp(e, "0") != 0;
+}
+
+static void offloads_on(struct bases *b)
+{
+	int one = 1, seg = 0;
+	socklen_t sl = sizeof(seg);
+
+	if (!udp_offload_wanted())
+		return;
+	b->udp_gro = setsockopt(b->udp_fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	b->udp_gso = getsockopt(b->udp_fd, IPPROTO_UDP, UDP_SEGMENT, &seg, &sl) == 0;
+}
+
+int udp_open(struct bases *b, uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, sz = 4 << 20;
+	char a[ADDR_STRLEN];
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	socklen_t sl = sizeof(sin);
+	getsockname(fd, (struct sockaddr *)&sin, &sl);
+	b->udp_port = ntohs(sin.sin_port);
+	b->udp_fd = fd;
+	offloads_on(b);
+	log_info("udp: listening on %s", addr_format((struct sockaddr *)&sin, true, a));
+	return 0;
+}
+
+void udp_close(struct bases *b)
+{
+	if (b->udp_fd >= 0)
+		close(b->udp_fd);
+	b->udp_fd = -1;
+}
+
+void udp_set_cmsgs(const struct bases *b, struct msghdr *mh, char *cbuf, size_t cbuf_cap, uint32_t base_id,
+		   uint16_t gso)
+{
+	char *at = cbuf;
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, cbuf_cap);
+	if (base_id < b->nhosts) {
+		cm = (struct cmsghdr *)(void *)at;
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+		struct in_pktinfo pi;
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = b->hosts[base_id].addr.sin_addr;
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		at += CMSG_SPACE(sizeof(struct in_pktinfo));
+	}
+	if (gso) {
+		cm = (struct cmsghdr *)(void *)at;
+		cm->cmsg_level = IPPROTO_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		at += CMSG_SPACE(sizeof(uint16_t));
+	}
+	mh->msg_controllen = (size_t)(at - cbuf);
+	mh->msg_control = mh->msg_controllen ? cbuf : NULL;
+}
+
+int udp_send_one(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len)
+{
+	union {
+		char buf[64];
+		size_t align; /* cmsghdr alignment */
+	} c;
+	struct msghdr mh;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = (void *)dst;
+	mh.msg_namelen = sizeof(*dst);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	udp_set_cmsgs(b, &mh, c.buf, sizeof(c.buf), base_id, 0);
+	if (sendmsg(b->udp_fd, &mh, MSG_DONTWAIT) < 0) {
+		b->cnt.udp_tx_err++;
+		return -errno;
+	}
+	b->cnt.udp_tx++;
+	return 0;
+}
+
+uint32_t udp_base_of(const struct bases *b, struct in_addr local)
+{
+	for (unsigned i = 0; i < b->nhosts; i++)
+		if (b->hosts[i].addr.sin_addr.s_addr == local.s_addr)
+			return i;
+	return 0;
+}

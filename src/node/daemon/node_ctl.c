@@ -1,0 +1,206 @@
+/* ipopd's answers to the control socket (ctl_proto.h): copies of the
+ * daemon's state, filled on the data thread, which also owns that state,
+ * so nothing needs a lock. */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_proto.h"
+#include "ctl_server.h"
+#include "log.h"
+#include "node.h"
+#include "path.h"
+
+
+static int ctl_status(void *ctx, struct ctl_node_status *st)
+{
+	struct node *n = ctx;
+	const struct node_conf *c = n->conf;
+
+	snprintf(st->jid, sizeof(st->jid), "%.400s/%s", c->xmpp_username, n->resource);
+	snprintf(st->node_id, sizeof(st->node_id), "%s", n->idhex);
+	snprintf(st->interface, sizeof(st->interface), "%s", n->dp.tun.name);
+	st->ip4 = c->ip4;
+	st->ip4_mask = c->ip4_mask;
+	st->mtu = c->mtu;
+	st->social = c->mode == NODE_MODE_SOCIAL;
+	int xs = atomic_load(&n->sig.state);
+	st->xmpp = xs == XMPP_SIG_ONLINE ? CTL_XMPP_ONLINE : xs == XMPP_SIG_CONNECTING ? CTL_XMPP_CONNECTING
+										   : CTL_XMPP_OFFLINE;
+	if (n->bases.have_srflx)
+		memcpy(&st->public_addr, &n->bases.srflx, sizeof(n->bases.srflx));
+	struct sockaddr_in rel, mapped, srv;
+	uint32_t base;
+	if (relay_candidate(&n->bases, &rel, &mapped, &base) && relay_server(&n->bases, &srv)) {
+		memcpy(&st->relay_addr, &rel, sizeof(rel));
+		memcpy(&st->relay_server, &srv, sizeof(srv));
+		snprintf(st->relay_transport, sizeof(st->relay_transport), "%s", relay_transport_name(&n->bases));
+	}
+	for (unsigned i = 0; i < n->links.n; i++)
+		st->peers_up += n->links.l[i]->state == LINK_UP;
+	st->peers_total = n->links.n;
+	st->uptime_s = (evloop_now_ms() - n->start_ms) / 1000;
+	st->drop_no_route = n->dp.cnt.no_route;
+	st->drop_bad_source = n->dp.cnt.cryptokey_drop;
+	st->drop_untranslatable = n->social_on ? n->social.xlate_drop : 0;
+	return 0;
+}
+
+static enum ctl_peer_state map_state(enum link_state s)
+{
+	switch (s) {
+	case LINK_NEW:
+	case LINK_OFFERED:
+		return CTL_PEER_CONNECTING;
+	case LINK_CHECKING:
+		return CTL_PEER_CHECKING;
+	case LINK_HANDSHAKE:
+		return CTL_PEER_HANDSHAKE;
+	case LINK_UP:
+		return CTL_PEER_UP;
+	case LINK_FAILED:
+		break;
+	}
+	return CTL_PEER_DOWN;
+}
+
+static void fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o)
+{
+	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
+	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
+	o->ip4 = n->social_on ? p->map4 : p->ip4;
+	o->state = map_state(p->state);
+	if (p->have_path) {
+		bool relay = link_path_relayed(p);
+		struct sockaddr_in srv;
+		o->path = relay ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
+		memcpy(&o->endpoint, &p->endpoint, sizeof(p->endpoint));
+		/* our TURN server when we send through it, else the peer's relayed address */
+		if (link_base_is_relay(p->base_id) && relay_server(&n->bases, &srv))
+			memcpy(&o->relay, &srv, sizeof(srv));
+		else if (relay)
+			memcpy(&o->relay, &p->endpoint, sizeof(p->endpoint));
+		if (p->sel_known) {
+			o->local_type = (enum ctl_cand_type)(p->sel_local.type + 1);
+			o->remote_type = (enum ctl_cand_type)(p->sel_remote.type + 1);
+		}
+	}
+	if (p->ice_on) {
+		struct ice_pair_info pi;
+		int sel = ice_agent_selected(&p->ice);
+		if (sel >= 0 && ice_agent_pair_info(&p->ice, (unsigned)sel, &pi) == 0 && pi.rtt_ms) {
+			o->has_rtt = true;
+			o->rtt_us = pi.rtt_ms * 1000;
+		}
+	}
+	o->rx_bytes = p->rx_bytes;
+	o->tx_bytes = p->tx_bytes;
+	o->rx_packets = p->rx_packets;
+	o->tx_packets = p->tx_packets;
+	o->last_handshake = p->last_handshake_ms ? node_wall_s_of(p->last_handshake_ms) : 0;
+	struct path_env pe = { .udp_blocked = n->bases.relay.udp_blocked, .have_srflx = n->bases.have_srflx,
+			       .stun_timed_out = n->bases.stun_timed_out };
+	path_why_not_direct(p, &pe, o->why_not_direct, sizeof(o->why_not_direct));
+}
+
+static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
+{
+	struct node *n = ctx;
+
+	for (unsigned i = 0; i < n->links.n && i < max; i++)
+		fill_peer(n, n->links.l[i], &arr[i]);
+	return (int)n->links.n;
+}
+
+/* The most advanced link among the friend's nodes. */
+static void friend_link(const struct node *n, const char *bare, struct ctl_friend_status *o)
+{
+	char b[XMPP_JID_MAX];
+	const struct link *best = NULL;
+	for (unsigned i = 0; i < n->links.n; i++) {
+		const struct link *p = n->links.l[i];
+		if (!jid_split(p->jid, b, sizeof(b), NULL) || strcmp(b, bare) != 0)
+			continue;
+		if (!best || map_state(p->state) > map_state(best->state))
+			best = p;
+	}
+	if (!best)
+		return;
+	struct ctl_peer_status ps;
+	memset(&ps, 0, sizeof(ps));
+	fill_peer(n, best, &ps);
+	o->online = true;
+	o->state = ps.state;
+	o->path = ps.path;
+	o->endpoint = ps.endpoint;
+}
+
+static int ctl_friends(void *ctx, struct ctl_friend_status *arr, unsigned max)
+{
+	struct node *n = ctx;
+	const struct friends *fl = &n->friends;
+
+	for (size_t i = 0; i < fl->n && i < max; i++) {
+		const struct node_friend *f = &fl->f[i];
+		struct ctl_friend_status *o = &arr[i];
+		snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, f->bare);
+		snprintf(o->subscription, sizeof(o->subscription), "%s", friends_sub_name(f->sub));
+		o->asked = f->ask;
+		o->request = f->request;
+		if (n->social_on) {
+			const struct social_map_entry *e = social_map_find(&n->social.smap, f->bare);
+			if (e)
+				o->ip4 = e->ip4;
+		}
+		friend_link(n, f->bare, o);
+	}
+	return (int)fl->n;
+}
+
+static int ctl_friend_cmd(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen)
+{
+	struct node *n = ctx;
+	char bare[XMPP_JID_MAX];
+	static const enum xmpp_friend_cmd map[] = { XMPP_FRIEND_ADD, XMPP_FRIEND_ACCEPT, XMPP_FRIEND_REMOVE };
+
+	if (strchr(jid, '/') || !jid_split(jid, bare, sizeof(bare), NULL) || bare[0] == '@' ||
+	    strchr(bare, '@')[1] == '\0') {
+		snprintf(err, errlen, "friend: \"%.200s\" is not a bare JID (user@domain)", jid);
+		return -EINVAL;
+	}
+	if (strcmp(bare, n->conf->xmpp_username) == 0) {
+		snprintf(err, errlen, "friend: that is this node's own account");
+		return -EINVAL;
+	}
+	if (atomic_load(&n->sig.state) != XMPP_SIG_ONLINE) {
+		snprintf(err, errlen, "friend: XMPP is not connected; try again later");
+		return -ENOTCONN;
+	}
+	node_friend_cmd(n, map[cmd], bare);
+	return 0;
+}
+
+static void on_ctl(void *ctx, uint32_t events, uint64_t now_ms)
+{
+	struct node *n = ctx;
+
+	(void)events;
+	ctl_server_handle(n->ctl, now_ms);
+}
+
+int node_ctl_open(struct node *n)
+{
+	static const struct ctl_ops ops = { ctl_status, ctl_peers, ctl_friends, ctl_friend_cmd };
+
+	if (!n->conf->control_socket)
+		return 0;
+	n->ctl = ctl_server_new(n->conf->control_socket, &ops, n);
+	if (!n->ctl)
+		return -errno; /* ctl_server_new logged why */
+	int rc = evloop_add(&n->loop, ctl_server_fd(n->ctl), EPOLLIN, on_ctl, n);
+	if (rc < 0)
+		return rc;
+	log_info("control socket %s", n->conf->control_socket);
+	return 0;
+}

@@ -1,0 +1,200 @@
+/* The daemon's wiring between the link core and everything with I/O:
+ *  - node_pump drains every link that has output: datagrams leave through
+ *    the bases (the socket or the relay), signalling messages go to the
+ *    signalling thread, and events install routes, ask the relay for
+ *    channels, the gathering base for a STUN check, or end a link;
+ *  - the bases' reports (candidates changed, addresses moved, the relay
+ *    lost or back, a relayed datagram) go to the link table or the data
+ *    path. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+
+/* Group mode routes the address the peer announced; social mode the
+ * address its friend has in our space (fixed when the link was made). */
+static void route(struct node *n, struct link *l)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct routing *rt = &n->dp.rt;
+
+	if (n->social_on) {
+		social_link_own_addr(l, l->ip4.s_addr);
+		if (l->routed)
+			return;
+		int rc = routing_add(rt, l->map4, l);
+		l->routed = rc == 0;
+		l->route4 = l->map4;
+		if (rc == -EEXIST)
+			log_warn("peer %s: %s already carries another node of this friend; not routed", l->jid,
+				 inet_ntop(AF_INET, &l->map4, ip, sizeof(ip)));
+		return;
+	}
+	if (l->routed && l->route4.s_addr == l->ip4.s_addr)
+		return;
+	if (l->routed)
+		routing_del(rt, l->route4, l);
+	l->route4 = l->ip4;
+	int rc = routing_add(rt, l->ip4, l);
+	l->routed = rc == 0;
+	if (rc == -EEXIST)
+		log_warn("peer %s: virtual address %s already belongs to another peer; not routed", l->jid,
+			 inet_ntop(AF_INET, &l->ip4, ip, sizeof(ip)));
+}
+
+/* Social mode: the link that carried a friend's address is gone; another
+ * node of the same friend that knows its keys takes the route. */
+static void route_takeover(struct node *n, struct in_addr map4)
+{
+	for (unsigned i = 0; i < n->links.n; i++) {
+		struct link *l = n->links.l[i];
+		if (l->routed || !l->have_info || l->map4.s_addr != map4.s_addr)
+			continue;
+		l->routed = routing_add(&n->dp.rt, map4, l) == 0;
+		l->route4 = map4;
+		if (l->routed) {
+			log_info("peer %s: now carries this friend's address", l->jid);
+			return;
+		}
+	}
+}
+
+void node_remove_link(struct node *n, struct link *l, const char *why)
+{
+	bool routed = l->routed;
+	struct in_addr addr = l->route4;
+
+	log_info("peer %s: link removed (%s)", l->jid, why);
+	if (routed)
+		routing_del(&n->dp.rt, addr, l);
+	if (n->social_on)
+		social_link_detach(l);
+	links_remove(&n->links, l);
+	if (n->social_on && routed)
+		route_takeover(n, addr);
+}
+
+/* Channels on the relay for every address a link may send to. */
+static void sync_relay(struct node *n, uint64_t now_ms)
+{
+	enum { MAX = 512 };
+	struct sockaddr_in a[MAX];
+	/* reflexive and relayed addresses first: the relay's table is small,
+	 * and a remote host address is rarely reachable from the relay */
+	unsigned k = links_remote_addrs(&n->links, false, a, MAX);
+	k += links_remote_addrs(&n->links, true, a + k, MAX - k);
+	bases_relay_sync(&n->bases, a, k, now_ms);
+}
+
+/* Handles one event; false when the link is gone. */
+static bool on_event(struct node *n, struct link *l, const struct link_event *ev, const struct signal_msg *msg,
+		     uint64_t now_ms)
+{
+	switch (ev->type) {
+	case LINK_EV_SIGNAL:
+		node_signal_send(n, l->jid, msg);
+		break;
+	case LINK_EV_PEER_INFO:
+		route(n, l);
+		break;
+	case LINK_EV_REMOTES:
+		sync_relay(n, now_ms);
+		break;
+	case LINK_EV_CHECK_PUBLIC:
+		gather_stun_refresh(&n->bases, now_ms);
+		break;
+	case LINK_EV_GONE:
+		node_remove_link(n, l, "peer went offline");
+		return false;
+	case LINK_EV_STATE:
+	case LINK_EV_PATH:
+		break; /* logged by the link; ipopctl reads the link itself */
+	}
+	return true;
+}
+
+static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
+{
+	struct link_tx tx;
+	struct link_event ev;
+	struct signal_msg msg;
+
+	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms))
+		bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
+	while (link_poll_event(l, &ev, &msg))
+		if (!on_event(n, l, &ev, &msg, now_ms))
+			return;
+}
+
+void node_pump(struct node *n, uint64_t now_ms)
+{
+	struct link *l;
+
+	while ((l = links_next_dirty(&n->links)))
+		pump_link(n, l, now_ms);
+}
+
+/* --- the bases' reports --- */
+
+static void local_cands(struct node *n, bool trickle, uint64_t now_ms)
+{
+	struct ice_cand c[ICE_MAX_LOCAL];
+	unsigned k = bases_local_cands(&n->bases, c, ICE_MAX_LOCAL);
+
+	links_set_local(&n->links, c, k, n->bases.nhosts, trickle, now_ms);
+}
+
+static void on_cands_changed(void *ctx, uint64_t now_ms)
+{
+	local_cands(ctx, true, now_ms);
+}
+
+static void on_moved(void *ctx, const uint32_t *remap, unsigned nremap, const char *why, uint64_t now_ms)
+{
+	struct node *n = ctx;
+
+	local_cands(n, false, now_ms);
+	/* The XMPP connection went out through the old address too. */
+	xmpp_thread_post(&n->sig, sigmsg_new(SIGMSG_PROBE, NULL, NULL, 0));
+	links_local_moved(&n->links, remap, nremap, now_ms, why);
+}
+
+static void on_relay_lost(void *ctx, uint32_t base_id, uint64_t now_ms)
+{
+	struct node *n = ctx;
+
+	local_cands(n, false, now_ms);
+	links_base_failed(&n->links, base_id, now_ms);
+}
+
+static void on_relay_settled(void *ctx, uint64_t now_ms)
+{
+	struct node *n = ctx;
+
+	local_cands(n, false, now_ms);
+	links_relay_settled(&n->links, now_ms);
+}
+
+static void on_relay_sync(void *ctx, uint64_t now_ms)
+{
+	sync_relay(ctx, now_ms);
+}
+
+static void on_relayed(void *ctx, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf, size_t len,
+		       size_t cap, uint64_t now_ms)
+{
+	struct node *n = ctx;
+
+	dp_receive_relayed(&n->dp, base_id, from, buf, len, cap, now_ms);
+}
+
+const struct bases_ops node_bases_ops = {
+	.cands_changed = on_cands_changed,
+	.moved = on_moved,
+	.relay_lost = on_relay_lost,
+	.relay_settled = on_relay_settled,
+	.relay_sync = on_relay_sync,
+	.relayed = on_relayed,
+};

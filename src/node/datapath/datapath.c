@@ -1,0 +1,131 @@
+/* The data path's life: the TUN, the buffers, the crypto workers and its
+ * place on the event loop (see datapath.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "datapath.h"
+#include "log.h"
+
+size_t dp_slot_cap(const struct node_conf *conf)
+{
+	/* Room for the largest inner packet plus the tunnel overhead; bigger
+	 * datagrams arrive truncated and are dropped. */
+	size_t cap = DP_HEADROOM + conf->mtu + TUNNEL_TAG_LEN + 64;
+	return cap < 1500 ? 1500 : cap;
+}
+
+static int alloc_slots(struct datapath *dp)
+{
+	int rc = dp_offload_alloc(dp);
+
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < DP_BATCH; i++)
+		if (!(dp->rx[i].buf = malloc(dp->rx_cap)))
+			return -ENOMEM;
+	for (unsigned i = 0; i < DP_TX_SEGS; i++)
+		if (!(dp->tx[i].buf = malloc(dp->slot_cap)))
+			return -ENOMEM;
+	if (dp->conf->social_broadcast && !(dp->bcast_buf = malloc(dp->slot_cap)))
+		return -ENOMEM;
+	return 0;
+}
+
+int dp_open(struct datapath *dp, const struct node_conf *conf, struct links *links)
+{
+	char ip[INET_ADDRSTRLEN];
+	int rc;
+
+	memset(dp, 0, sizeof(*dp));
+	dp->conf = conf;
+	dp->links = links;
+	for (unsigned i = 0; i < sizeof(dp->tun.fds) / sizeof(dp->tun.fds[0]); i++)
+		dp->tun.fds[i] = -1;
+	routing_init(&dp->rt);
+	dp->slot_cap = dp_slot_cap(conf);
+	if ((rc = alloc_slots(dp)) < 0)
+		return rc;
+	if ((rc = dp_offload_tun_open(dp, conf->interface)) < 0) {
+		log_error("tun: cannot open %s: %s", conf->interface, strerror(-rc));
+		return rc;
+	}
+	if ((rc = tun_configure(&dp->tun, conf->ip4, conf->ip4_mask, (int)conf->mtu)) < 0) {
+		log_error("tun: cannot configure %s: %s", dp->tun.name, strerror(-rc));
+		return rc;
+	}
+	log_info("tun: %s up with %s/%u, mtu %u", dp->tun.name, inet_ntop(AF_INET, &conf->ip4, ip, sizeof(ip)),
+		 conf->ip4_mask, conf->mtu);
+	return 0;
+}
+
+static void on_tun(void *ctx, uint32_t events, uint64_t now_ms)
+{
+	(void)events;
+	dp_send_from_tun(ctx, now_ms);
+}
+
+static void on_udp(void *ctx, uint32_t events, uint64_t now_ms)
+{
+	(void)events;
+	dp_receive_udp(ctx, now_ms);
+}
+
+/* Crypto worker threads (crypto_pool.h), "crypto_threads" in the config. */
+static int start_crypto(struct datapath *dp)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int setting = dp->conf->crypto_threads;
+	unsigned want = cpool_workers_for(setting, ncpus);
+	int rc = cpool_init(&dp->cpool, want);
+
+	if (rc < 0) {
+		log_error("crypto: cannot start %u worker threads: %s", want, strerror(-rc));
+		return rc;
+	}
+	log_info("crypto: %u worker thread%s (crypto_threads %s%d, %ld CPUs)", want, want == 1 ? "" : "s",
+		 setting < 0 ? "auto, " : "", setting < 0 ? (int)want : setting, ncpus);
+	return 0;
+}
+
+int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct evloop *loop)
+{
+	int rc;
+
+	dp->bases = bases;
+	dp->social = social;
+	dp->loop = loop;
+	if (!bases->udp_gro && dp->rx_cap > dp->slot_cap)
+		dp->rx_cap = dp->slot_cap; /* the kernel cuts trains for us */
+	if (udp_offload_wanted())
+		log_info("offloads: tun %s (0x%x), udp gso %s, udp gro %s", dp->tun.vnet ? "vnet" : "off",
+			 dp->tun.offloads, bases->udp_gso ? "on" : "off", bases->udp_gro ? "on" : "off");
+	if ((rc = evloop_add(loop, dp->tun.fds[0], EPOLLIN, on_tun, dp)) < 0 ||
+	    (rc = evloop_add(loop, bases->udp_fd, EPOLLIN, on_udp, dp)) < 0)
+		return rc;
+	return start_crypto(dp);
+}
+
+void dp_close(struct datapath *dp)
+{
+	if (dp->cpool.nworkers)
+		log_info("crypto: %llu batches (%llu packets) went through the %u workers",
+			 (unsigned long long)dp->cpool.batches, (unsigned long long)dp->cpool.parallel_jobs,
+			 dp->cpool.nworkers);
+	cpool_free(&dp->cpool);
+	if (dp->loop) {
+		evloop_del(dp->loop, dp->tun.fds[0]);
+		if (dp->bases)
+			evloop_del(dp->loop, dp->bases->udp_fd);
+	}
+	for (unsigned i = 0; i < DP_BATCH; i++)
+		free(dp->rx[i].buf);
+	for (unsigned i = 0; i < DP_TX_SEGS; i++)
+		free(dp->tx[i].buf);
+	free(dp->bcast_buf);
+	dp_offload_free(dp);
+	tun_close(&dp->tun);
+}

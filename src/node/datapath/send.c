@@ -1,0 +1,278 @@
+/* TUN -> link: read a batch of packets from the TUN, look each destination
+ * up in the routing table, seal it in place for that link and send the
+ * batch with one sendmmsg. A packet for an address without a link is
+ * dropped and counted; one for a link without keys yet waits in the
+ * link's stage and starts a handshake. No allocation: the slots are
+ * preallocated in dp_open. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <netinet/udp.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "ip_pkt.h"
+#include "log.h"
+#include "datapath.h"
+#include "tunnel_packet.h"
+
+/* Seals one slot for p; false when it must be dropped. */
+static bool seal(struct datapath *dp, struct link *p, struct dp_slot *s, uint64_t now_ms)
+{
+	struct tunnel_buf b = { .data = s->buf, .len = s->len, .cap = dp->slot_cap };
+	bool rekey = false;
+
+	if (!p->have_path) {
+		dp->cnt.no_key++;
+		link_stage(p, s->buf, s->len);
+		log_debug("peer %s: no path yet; packet staged", p->jid);
+		return false;
+	}
+	/* With crypto workers, a packet sent from this batch's sendmmsg gets
+	 * its counter and header now and its AEAD in flush (in parallel);
+	 * one the relay wraps or streams must be complete at once. */
+	bool defer = dp->cpool.nworkers && !link_base_is_relay(p->base_id);
+	int ok = defer ? tunnel_seal_prepare(&p->sess, &b, now_ms, &rekey, &dp->tx_jobs[dp->ntx_jobs])
+		       : tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey);
+	if (ok != 1) {
+		dp->cnt.no_key++;
+		link_stage(p, s->buf, s->len);
+		log_debug("peer %s: no session key yet; packet staged, handshake wanted", p->jid);
+		link_initiate(p, now_ms);
+		return false;
+	}
+	if (defer)
+		dp->ntx_jobs++;
+	if (rekey)
+		link_initiate(p, now_ms);
+	p->tx_bytes += s->len;
+	p->tx_packets++;
+	s->len = b.len;
+	return true;
+}
+
+/* One sendmmsg batch: messages of one datagram, or UDP_SEGMENT groups of
+ * consecutive datagrams to the same peer (all the same size but the last,
+ * which may be shorter). */
+struct tx_batch {
+	unsigned nslot; /* tx slots taken (sealed or not) */
+	unsigned niov;  /* datagrams queued */
+	unsigned nmsg;
+	const struct sockaddr_in *to; /* of the open group; NULL: none may grow */
+	uint32_t base;
+	unsigned first, cnt; /* open group: first slot, datagrams */
+	size_t size, bytes;
+	bool closed;
+};
+
+static void tx_add(struct datapath *dp, struct tx_batch *b, struct link *p, struct dp_slot *s,
+		   const struct sockaddr_in *to)
+{
+	struct iovec *iov = &dp->tx_iov[b->niov++];
+	iov->iov_base = s->buf;
+	iov->iov_len = s->len;
+	if (b->to == to && b->base == p->base_id && !b->closed && s->len <= b->size && b->cnt < DP_GSO_SEGS &&
+	    b->bytes + s->len <= DP_GSO_BYTES) {
+		struct msghdr *mh = &dp->tx_msgs[b->nmsg - 1].msg_hdr;
+		if (b->cnt++ == 1)
+			udp_set_cmsgs(dp->bases, mh, dp->tx[b->first].c.cbuf, sizeof(dp->tx[b->first].c.cbuf), p->base_id,
+				      (uint16_t)b->size);
+		mh->msg_iovlen++;
+		b->bytes += s->len;
+		b->closed = s->len < b->size;
+		return;
+	}
+	struct msghdr *mh = &dp->tx_msgs[b->nmsg++].msg_hdr;
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	mh->msg_name = (void *)to;
+	mh->msg_namelen = sizeof(*to);
+	udp_set_cmsgs(dp->bases, mh, s->c.cbuf, sizeof(s->c.cbuf), p->base_id, 0);
+	/* Every datagram here is plain UDP from our socket: sealed packets to
+	 * a peer, or ChannelData to a UDP relay server (which needs no
+	 * padding), so a train of equal sizes to one address may be one
+	 * UDP_SEGMENT send. */
+	b->to = dp->bases->udp_gso ? to : NULL;
+	b->base = p->base_id;
+	b->first = (unsigned)(s - dp->tx);
+	b->cnt = 1;
+	b->size = b->bytes = s->len;
+	b->closed = false;
+}
+
+static void flush(struct datapath *dp, struct tx_batch *b)
+{
+	unsigned done = 0, cnt = b->nmsg;
+
+	if (dp->ntx_jobs) { /* the deferred AEADs, before anything leaves */
+		cpool_run(&dp->cpool, dp->tx_jobs, dp->ntx_jobs);
+		dp->ntx_jobs = 0;
+	}
+
+	while (done < cnt) {
+		int r = sendmmsg(dp->bases->udp_fd, &dp->tx_msgs[done], cnt - done, MSG_DONTWAIT);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			/* drop the message that failed (unreachable, buffer full) */
+			struct msghdr *mh = &dp->tx_msgs[done].msg_hdr;
+			if (mh->msg_iovlen > 1 && r < 0 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+				log_warn("udp: segmentation offload refused (%s); datagrams go one by one",
+					 strerror(errno));
+				dp->bases->udp_gso = false;
+			}
+			dp->cnt.udp_tx_err += mh->msg_iovlen;
+			done++;
+			continue;
+		}
+		for (int i = 0; i < r; i++) {
+			size_t k = dp->tx_msgs[done + (unsigned)i].msg_hdr.msg_iovlen;
+			dp->cnt.udp_tx += k;
+			dp->cnt.udp_gso_sends += k > 1;
+		}
+		done += (unsigned)r;
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* One plain TUN read into slot i. Returns packets read (1), 0 or -1 (none
+ * left). */
+static int read_plain(struct datapath *dp, int fd, unsigned i)
+{
+	struct dp_slot *s = &dp->tx[i];
+	ssize_t r = read(fd, s->buf + DP_HEADROOM, dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN);
+	if (r < 0)
+		return -1;
+	s->len = (size_t)r;
+	return 1;
+}
+
+/* One TUN read with a virtio_net_hdr: a super-packet is split into slots
+ * i, i+1, ... with complete checksums. */
+static int read_offload(struct datapath *dp, int fd, unsigned i)
+{
+	uint8_t *outs[DP_TX_SEGS];
+	size_t lens[DP_TX_SEGS];
+	struct virtio_net_hdr vh;
+	unsigned max = DP_TX_SEGS - i;
+
+	ssize_t r = read(fd, dp->tun_rbuf, TUN_VNET_HDR_LEN + TUN_GSO_MAX);
+	if (r < 0)
+		return -1;
+	if ((size_t)r < TUN_VNET_HDR_LEN)
+		return 0;
+	memcpy(&vh, dp->tun_rbuf, sizeof(vh));
+	for (unsigned k = 0; k < max; k++)
+		outs[k] = dp->tx[i + k].buf + DP_HEADROOM;
+	int cnt = tun_offload_split(&vh, dp->tun_rbuf + TUN_VNET_HDR_LEN, (size_t)r - TUN_VNET_HDR_LEN, outs,
+				    dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN, lens, max);
+	if (cnt < 0) {
+		dp->cnt.tun_split_bad++;
+		log_debug("tun: packet of %zd bytes (gso type %u, size %u) not split: %s", r - TUN_VNET_HDR_LEN,
+			  vh.gso_type, vh.gso_size, strerror(-cnt));
+		return 0;
+	}
+	for (int k = 0; k < cnt; k++)
+		dp->tx[i + (unsigned)k].len = lens[k];
+	return cnt;
+}
+
+/* Social mode, a packet without a route: a broadcast or multicast packet
+ * goes to every friend whose link is up, one sealed copy each. True when
+ * it was taken (sent or dropped and counted). */
+static bool broadcast(struct datapath *dp, uint8_t *pkt, size_t len, uint64_t now_ms)
+{
+	enum social_bcast what = social_bcast_out(dp->social, pkt, len);
+
+	if (what != SOCIAL_BCAST_SEND)
+		return what == SOCIAL_BCAST_DROP;
+	for (unsigned i = 0; i < dp->links->n; i++) {
+		struct link *p = dp->links->l[i];
+		if (p->state != LINK_UP || !p->have_path || !p->have_info)
+			continue;
+		memcpy(dp->bcast_buf + DP_HEADROOM, pkt, len);
+		struct tunnel_buf b = { .data = dp->bcast_buf, .len = len, .cap = dp->slot_cap };
+		if (tunnel_seal_batch(&p->sess, &b, 1, now_ms, NULL) != 1)
+			continue;
+		p->tx_bytes += len;
+		p->tx_packets++;
+		dp->social->bcast_tx++;
+		bases_send(dp->bases, p->base_id, &p->endpoint, b.data, b.len);
+	}
+	return true;
+}
+
+/* Routes and seals one packet in slot s and queues it. */
+static void route_one(struct datapath *dp, struct tx_batch *b, struct dp_slot *s, uint64_t now_ms)
+{
+	struct in_addr dst;
+
+	if (!ip_pkt_dst4(s->buf + DP_HEADROOM, s->len, &dst)) {
+		dp->cnt.tun_rx_bad++;
+		return;
+	}
+	uint8_t *pkt = s->buf + DP_HEADROOM;
+	struct link *p = routing_lookup(&dp->rt, dst);
+	if (!p && dp->social && broadcast(dp, pkt, s->len, now_ms))
+		return;
+	if (!p) {
+		dp->rt.no_route++;
+		dp->cnt.no_route++;
+		log_debug("tun: no link for %s; packet dropped", inet_ntoa(dst));
+		return;
+	}
+	if (dp->social && !social_out(dp->social, p, pkt, s->len))
+		return;
+	/* A host routed through us learns the tunnel's MSS (no PMTU black hole). */
+	tun_clamp_mss(pkt, s->len, (uint16_t)(dp->tun.mtu - 40));
+	if (!seal(dp, p, s, now_ms))
+		return;
+	const struct sockaddr_in *to = &p->endpoint;
+	if (link_base_is_relay(p->base_id) && !(to = relay_wrap(dp->bases, s->buf, &s->len, p->base_id, &p->endpoint)))
+		return; /* sent another way (stream, indication) or dropped */
+	tx_add(dp, b, p, s, to);
+}
+
+/* Room for the largest split: a 64 KB super-packet in MSS-sized pieces. */
+static unsigned split_room(const struct datapath *dp)
+{
+	if (!dp->tun.vnet)
+		return 1;
+	size_t mss = dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN - 64 - 40;
+	unsigned need = (unsigned)(TUN_GSO_MAX / (mss < 500 ? 500 : mss)) + 1;
+	return need < DP_TX_SEGS ? need : DP_TX_SEGS;
+}
+
+void dp_send_from_tun(struct datapath *dp, uint64_t now_ms)
+{
+	int fd = dp->tun.fds[0];
+	unsigned room = split_room(dp);
+	struct tx_batch b;
+
+	memset(&b, 0, sizeof(b));
+	for (int rounds = 0; rounds < 8; rounds++) {
+		unsigned got = 0;
+		for (; got < DP_BATCH; got++) {
+			if (DP_TX_SEGS - b.nslot < room)
+				flush(dp, &b);
+			int k = dp->tun.vnet ? read_offload(dp, fd, b.nslot) : read_plain(dp, fd, b.nslot);
+			if (k < 0)
+				break;
+			dp->cnt.tun_rx++;
+			if (k == 0) {
+				dp->cnt.tun_rx_bad++;
+				continue;
+			}
+			for (int i = 0; i < k; i++)
+				route_one(dp, &b, &dp->tx[b.nslot + (unsigned)i], now_ms);
+			b.nslot += (unsigned)k;
+		}
+		if (b.nmsg)
+			flush(dp, &b);
+		else
+			memset(&b, 0, sizeof(b));
+		if (got < DP_BATCH)
+			return;
+	}
+}

@@ -1,0 +1,93 @@
+/* XMPP signalling over libstrophe: login (STARTTLS + SASL), presence,
+ * roster, project-namespace messages, keepalive pings, and reconnects with
+ * exponential backoff and jitter. libstrophe runs its own select loop, so
+ * this module lives on the node's signalling thread; it is not thread-safe. */
+#ifndef IPOP_XMPP_SIGNAL_H
+#define IPOP_XMPP_SIGNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xmpp_roster.h"
+
+#define XMPP_SIGNAL_NS "urn:ipop:signal:1"
+enum {
+	XMPP_SIGNAL_MAX_BODY = 4096,
+	XMPP_PROBE_TIMEOUT_MS = 3000, /* xmpp_sig_probe: answer within this or reconnect */
+};
+
+enum xmpp_tls_mode { XMPP_TLS_REQUIRED = 0, XMPP_TLS_OPTIONAL, XMPP_TLS_OFF };
+
+enum xmpp_sig_state {
+	XMPP_SIG_OFFLINE = 0, /* waiting for the backoff timer */
+	XMPP_SIG_CONNECTING,
+	XMPP_SIG_ONLINE,
+};
+
+struct xmpp_sig_conf {
+	const char *jid;       /* bare user@domain */
+	const char *password;
+	const char *host;      /* server to connect to (name or IP) */
+	uint16_t port;
+	enum xmpp_tls_mode tls;
+	bool tls_verify;       /* verify the server certificate */
+	const char *ca_file;   /* extra PEM to trust, or NULL */
+	const char *resource;  /* "ipop-<nodeid>" */
+	unsigned ping_interval_s; /* XEP-0199 keepalive, default 15 */
+	unsigned ping_timeout_s;  /* default 10 */
+	/* Friend requests from JIDs matching one of these patterns
+	 * (jid_pattern_match) are accepted without asking. */
+	char *const *auto_accept;
+	unsigned n_auto_accept;
+};
+
+/* Friends (roster contacts and requests), reported to the daemon so it can
+ * list them: RESET (a full roster follows), ITEM (a contact, added or
+ * changed; sub REMOVE when gone), REQUEST (someone asks to subscribe to
+ * us and waits for an accept). */
+enum xmpp_friend_ev { XMPP_FRIEND_RESET, XMPP_FRIEND_ITEM, XMPP_FRIEND_REQUEST };
+enum xmpp_friend_cmd { XMPP_FRIEND_ADD, XMPP_FRIEND_ACCEPT, XMPP_FRIEND_REMOVE };
+
+struct xmpp_sig_ops {
+	void *ctx;
+	void (*peer)(void *ctx, enum roster_event ev, const char *full_jid);
+	/* A project-namespace message from an authorized peer. */
+	void (*message)(void *ctx, const char *full_jid, const char *body, size_t len);
+	void (*state)(void *ctx, enum xmpp_sig_state st);
+	/* ask: we asked them and they have not answered yet. */
+	void (*friend)(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum roster_sub sub, bool ask);
+};
+
+struct xmpp_sig;
+
+struct xmpp_sig *xmpp_sig_new(const struct xmpp_sig_conf *conf, const struct xmpp_sig_ops *ops);
+void xmpp_sig_free(struct xmpp_sig *s);
+/* Runs libstrophe for up to timeout_ms, reconnecting when due. now_ms is
+ * the caller's monotonic clock. */
+void xmpp_sig_run(struct xmpp_sig *s, uint64_t now_ms, unsigned long timeout_ms);
+/* For a caller that sleeps in its own poll(): the connection's socket and
+ * the events to wait for, or -1 when there is none; *wake_ms is when
+ * xmpp_sig_run wants to run next on its own (a reconnect; UINT64_MAX:
+ * no such time). */
+int xmpp_sig_poll(const struct xmpp_sig *s, short *events, uint64_t *wake_ms);
+/* Sends body to an authorized peer. Returns 0, -ENOTCONN or -EPERM. */
+int xmpp_sig_send(struct xmpp_sig *s, const char *full_jid, const char *body);
+/* Friends management over presence subscriptions (RFC 6121):
+ *   ADD     subscribe request to bare;
+ *   ACCEPT  approve bare's request and ask back, so it becomes mutual;
+ *   REMOVE  remove bare from the roster (both subscriptions end).
+ * A request from a JID we asked ourselves is approved at once. Returns 0,
+ * -ENOTCONN or -EINVAL (not a bare JID). */
+int xmpp_sig_friend(struct xmpp_sig *s, enum xmpp_friend_cmd cmd, const char *bare);
+/* The node's address changed, so the TCP connection may be dead: pings
+ * the server now and reconnects unless it answers within
+ * XMPP_PROBE_TIMEOUT_MS. */
+void xmpp_sig_probe(struct xmpp_sig *s);
+enum xmpp_sig_state xmpp_sig_state(const struct xmpp_sig *s);
+const char *xmpp_sig_state_name(enum xmpp_sig_state st);
+/* Exponential backoff with +-25% jitter: 1 s, 2 s, ... capped at 60 s.
+ * `rnd` is a uniform random 32-bit value. */
+uint64_t xmpp_backoff_ms(unsigned attempt, uint32_t rnd);
+
+#endif

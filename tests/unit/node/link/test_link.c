@@ -1,0 +1,355 @@
+/* The link core (src/node/link) on a fake clock, with fake bases and a fake
+ * XMPP (linksim.h): offer/answer, glare and restarts; relay first, then an
+ * upgrade to direct, then the fallback; roaming and the loss of a relay.
+ * Node 0's id is the lowest, so it is the controlling side of its links. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "addr.h"
+#include "link.h"
+#include "linksim.h"
+#include "log.h"
+
+static bool both_up(struct sim *s, void *arg)
+{
+	(void)arg;
+	return sim_up(s, 0, 1) && sim_up(s, 1, 0);
+}
+
+static bool path_direct(struct sim *s, void *arg)
+{
+	(void)arg;
+	struct link *a = sim_link(s, 0, 1), *b = sim_link(s, 1, 0);
+	return a && b && a->have_path && b->have_path && !link_path_relayed(a) && !link_path_relayed(b);
+}
+
+static bool path_relayed(struct sim *s, void *arg)
+{
+	(void)arg;
+	struct link *a = sim_link(s, 0, 1), *b = sim_link(s, 1, 0);
+	return a && b && link_path_relayed(a) && link_path_relayed(b);
+}
+
+/* Data from i reaches j (a packet sent now opens there). */
+static void assert_data_flows(struct sim *s, int i, int j)
+{
+	uint64_t before = s->node[j].rx_data;
+	sim_send_data(s, i, j, 100);
+	sim_run(s, 20);
+	assert_true(s->node[j].rx_data > before);
+}
+
+static struct sim *linked_pair(void)
+{
+	struct sim *s = sim_new(2);
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, both_up, NULL, 5000));
+	return s;
+}
+
+static void test_offer_answer(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	struct link *a = sim_link(s, 0, 1), *b = sim_link(s, 1, 0);
+	assert_true(a->controlling);
+	assert_false(b->controlling);
+	assert_int_equal(a->state, LINK_OFFERED);
+	assert_true(sim_until(s, both_up, NULL, 5000));
+	assert_true(path_direct(s, NULL));
+	assert_true(a->have_info && b->have_info);
+	assert_memory_equal(a->key, s->node[1].kp.pub, 32);
+	assert_memory_equal(b->key, s->node[0].kp.pub, 32);
+	assert_data_flows(s, 0, 1);
+	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+/* The first packets wait for the handshake instead of being dropped. */
+static void test_staged_packets_leave_after_handshake(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	sim_send_data(s, 0, 1, 64); /* no path yet: staged */
+	sim_send_data(s, 0, 1, 64);
+	assert_int_equal(sim_link(s, 0, 1)->nstaged, 2);
+	assert_true(sim_until(s, both_up, NULL, 5000));
+	sim_run(s, 50);
+	assert_int_equal(s->node[1].rx_data, 2);
+	assert_int_equal(sim_link(s, 0, 1)->nstaged, 0);
+	sim_free(s);
+}
+
+/* The offer is lost: the controlling side offers again after its timeout. */
+static void test_lost_offer_is_repeated(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	s->drop_signals = true;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	sim_run(s, 1000);
+	assert_false(both_up(s, NULL));
+	s->drop_signals = false;
+	assert_true(sim_until(s, both_up, NULL, 15000));
+	sim_free(s);
+}
+
+/* Offers cross answers: node 1's answers are held while node 0, seeing
+ * none, offers again; then both answers arrive, the stale one first. The
+ * stale answer is ignored, the current one brings the link up, and the
+ * idle link is quiet afterwards (no offer loop). */
+static void test_crossed_offers_and_stale_answer(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	s->hold_from = 1;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	struct link *a = sim_link(s, 0, 1);
+	char first[SIGNAL_UFRAG_MAX + 1];
+	snprintf(first, sizeof(first), "%s", a->lufrag);
+	sim_run(s, 10500); /* no answer: node 0 offered again at 10 s */
+	assert_string_not_equal(first, a->lufrag);
+	assert_int_equal(a->state, LINK_OFFERED);
+	sim_release(s);
+	assert_true(sim_until(s, both_up, NULL, 5000));
+	struct link *b = sim_link(s, 1, 0);
+	assert_string_equal(b->rufrag, a->lufrag); /* the session of the second offer */
+	assert_string_equal(a->rufrag, b->lufrag);
+	uint64_t sent = s->node[0].signals_sent + s->node[1].signals_sent;
+	sim_run(s, 30000);
+	assert_true(both_up(s, NULL));
+	assert_int_equal(s->node[0].signals_sent + s->node[1].signals_sent, sent);
+	assert_data_flows(s, 0, 1);
+	sim_free(s);
+}
+
+static bool restarted_up(struct sim *s, void *arg)
+{
+	unsigned *ups = arg;
+	struct link *a = sim_link(s, 0, 1);
+	return a && a->state == LINK_UP && a->last_handshake_ms > *ups && both_up(s, NULL);
+}
+
+/* Node 1 restarts (same key, no state): its hello makes node 0 start the
+ * link over; data flows again both ways. */
+static void test_peer_restart(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	unsigned before = (unsigned)sim_link(s, 0, 1)->last_handshake_ms;
+	sim_restart_node(s, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, restarted_up, &before, 10000));
+	assert_data_flows(s, 0, 1);
+	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+/* Both ask for an ICE restart at once: the controlled side's request
+ * crosses the controlling side's restart offer. The link stays up, and
+ * one new ICE session results. */
+static void test_restart_requests_cross(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	struct link *a = sim_link(s, 0, 1), *b = sim_link(s, 1, 0);
+	link_ice_restart(a, s->now, "test");
+	link_ice_restart(b, s->now, "test");
+	sim_run(s, 3000);
+	assert_true(both_up(s, NULL));
+	assert_string_equal(a->rufrag, b->lufrag);
+	assert_string_equal(b->rufrag, a->lufrag);
+	assert_false(a->ice_restarting);
+	assert_data_flows(s, 0, 1);
+	sim_free(s);
+}
+
+/* Direct blocked: the link comes up through a relay; once the direct path
+ * opens it moves there; when it closes again it falls back to the relay. */
+static void test_relay_upgrade_fallback(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	sim_set_relay(s, 0, true, SIM_RELAY_BASE, "192.0.2.1:50000");
+	sim_set_relay(s, 1, true, SIM_RELAY_BASE, "192.0.2.1:50001");
+	sim_local_changed(s, 0, false);
+	sim_local_changed(s, 1, false);
+	s->block_direct = true;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, both_up, NULL, 20000));
+	assert_true(path_relayed(s, NULL));
+	assert_data_flows(s, 0, 1);
+	sim_run(s, 40000); /* the direct checks time out meanwhile */
+	assert_true(path_relayed(s, NULL));
+	s->block_direct = false;
+	uint64_t t0 = s->now;
+	assert_true(sim_until(s, path_direct, NULL, 10000));
+	if (getenv("TEST_LINK_LOG"))
+		fprintf(stderr, "upgrade after %llu ms\n", (unsigned long long)(s->now - t0));
+	assert_data_flows(s, 0, 1);
+	assert_data_flows(s, 1, 0);
+	s->block_direct = true;
+	assert_true(sim_until(s, path_relayed, NULL, 40000));
+	assert_true(both_up(s, NULL));
+	assert_data_flows(s, 0, 1);
+	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+static bool has_remote_relay(struct sim *s, void *arg)
+{
+	(void)arg;
+	struct link *b = sim_link(s, 1, 0);
+	for (unsigned i = 0; b && b->ice_on && i < b->ice.nremote; i++)
+		if (b->ice.remote[i].type == ICE_CAND_RELAY &&
+		    addr_equal((struct sockaddr *)&b->ice.remote[i].addr, (struct sockaddr *)&s->node[0].relayed))
+			return true;
+	return false;
+}
+
+/* The relay allocation comes after the offer: the relayed candidate is
+ * trickled, so the peer knows it as a relay candidate (not as a
+ * peer-reflexive address seen in a check), and both ends call the path
+ * relayed. */
+static void test_trickled_relay_candidate(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	s->block_direct = true;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	sim_run(s, 200);
+	sim_set_relay(s, 0, true, SIM_RELAY_BASE, "192.0.2.1:50000");
+	sim_local_changed(s, 0, false);
+	assert_true(sim_until(s, has_remote_relay, NULL, 1000));
+	assert_true(sim_until(s, both_up, NULL, 20000));
+	assert_true(sim_until(s, path_relayed, NULL, 5000));
+	assert_int_equal(sim_link(s, 1, 0)->sel_remote.type, ICE_CAND_RELAY);
+	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+static bool a_follows_b(struct sim *s, void *arg)
+{
+	const struct sockaddr_in *to = arg;
+	struct link *a = sim_link(s, 0, 1);
+	return a && addr_equal((struct sockaddr *)&a->endpoint, (const struct sockaddr *)to) && both_up(s, NULL) &&
+	       !a->ice_restarting;
+}
+
+/* Node 1's address moves (a NAT rebinding): node 0 follows its packets,
+ * ICE restarts, and the link never leaves "up". */
+static void test_roaming(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	struct link *a = sim_link(s, 0, 1);
+	uint64_t state_ms = a->state_ms;
+	struct sockaddr_storage moved;
+	assert_int_equal(addr_parse("198.51.100.99:4000", 0, &moved), 0);
+	sim_run(s, 1000); /* quiet for longer than ROAM_QUIET_MS */
+	memcpy(&s->node[1].host, &moved, sizeof(s->node[1].host));
+	sim_local_changed(s, 1, true);
+	sim_send_data(s, 1, 0, 100);
+	/* followed at once, on the authenticated packet, before ICE restarts */
+	assert_true(addr_equal((struct sockaddr *)&a->endpoint, (struct sockaddr *)&s->node[1].host));
+	assert_data_flows(s, 0, 1);
+	assert_true(sim_until(s, a_follows_b, &s->node[1].host, 10000));
+	assert_int_equal(a->state_ms, state_ms); /* never left up */
+	assert_data_flows(s, 0, 1);
+	sim_free(s);
+}
+
+static bool new_relay_path(struct sim *s, void *arg)
+{
+	uint32_t *base = arg;
+	struct link *a = sim_link(s, 0, 1);
+	return a && a->have_path && a->base_id == *base && both_up(s, NULL);
+}
+
+/* The relay the link uses dies; a new allocation comes (another base and
+ * address): the link restarts ICE and runs over the new one. */
+static void test_relay_loss(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	sim_set_relay(s, 0, true, SIM_RELAY_BASE, "192.0.2.1:50000");
+	sim_local_changed(s, 0, false);
+	s->block_direct = true;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, both_up, NULL, 20000));
+	struct link *a = sim_link(s, 0, 1);
+	assert_int_equal(a->base_id, SIM_RELAY_BASE);
+	/* the allocation dies */
+	sim_set_relay(s, 0, false, SIM_RELAY_BASE, NULL);
+	links_base_failed(&s->node[0].t, SIM_RELAY_BASE, s->now);
+	assert_true(a->relay_lost);
+	sim_run(s, 500);
+	/* a new one, elsewhere */
+	sim_set_relay(s, 0, true, SIM_RELAY_BASE + 1, "192.0.2.1:50100");
+	sim_local_changed(s, 0, false);
+	links_relay_settled(&s->node[0].t, s->now);
+	uint32_t want = SIM_RELAY_BASE + 1;
+	assert_true(sim_until(s, new_relay_path, &want, 20000));
+	assert_false(a->relay_lost);
+	assert_data_flows(s, 0, 1);
+	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+/* "Unavailable" presence ends the link after a grace time, unless XMPP
+ * itself went down meanwhile (a server shutting down says it for all). */
+static void test_offline_grace(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	link_offline(sim_link(s, 0, 1), s->now);
+	links_xmpp_state(&s->node[0].t, false, s->now);
+	sim_run(s, LINKS_GONE_GRACE_MS + 1000);
+	assert_non_null(sim_link(s, 0, 1));
+	link_offline(sim_link(s, 0, 1), s->now);
+	sim_run(s, LINKS_GONE_GRACE_MS + 1000);
+	assert_null(sim_link(s, 0, 1));
+	sim_free(s);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	log_init("test_link", getenv("TEST_LINK_LOG") ? LOG_LVL_DEBUG : LOG_LVL_WARN, false);
+	return noise_init();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_offer_answer),
+		cmocka_unit_test(test_staged_packets_leave_after_handshake),
+		cmocka_unit_test(test_lost_offer_is_repeated),
+		cmocka_unit_test(test_crossed_offers_and_stale_answer),
+		cmocka_unit_test(test_peer_restart),
+		cmocka_unit_test(test_restart_requests_cross),
+		cmocka_unit_test(test_relay_upgrade_fallback),
+		cmocka_unit_test(test_trickled_relay_candidate),
+		cmocka_unit_test(test_roaming),
+		cmocka_unit_test(test_relay_loss),
+		cmocka_unit_test(test_offline_grace),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
