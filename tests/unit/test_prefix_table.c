@@ -294,7 +294,8 @@ static double now_s(void)
 
 /* 64 peers with a /32 and a /128 each, 16 of them with a /24 and a /64:
  * prints the cost of a lookup that hits a peer address and of one that
- * hits a route. Informational only. */
+ * hits a route (the fastest of several rounds). Informational only: no
+ * assertion on time. */
 static void test_lookup_cost(void **state)
 {
 	(void)state;
@@ -327,12 +328,17 @@ static void test_lookup_cost(void **state)
 			else
 				memcpy(addrs[i], (uint8_t[]){ 0xfd, 0, 0x77, (uint8_t)(i % 16), [15] = (uint8_t)i }, 16);
 		}
+		/* the fastest of 7 rounds: the lab machine is shared */
 		uintptr_t sink = 0;
-		const int n = 2000000;
-		double t0 = now_s();
-		for (int i = 0; i < n; i++)
-			sink += (uintptr_t)prefix_table_lookup(&t, family, addrs[i & 4095]);
-		double dt = now_s() - t0;
+		const int n = 400000;
+		double dt = 1e9;
+		for (int round = 0; round < 7; round++) {
+			double t0 = now_s();
+			for (int i = 0; i < n; i++)
+				sink += (uintptr_t)prefix_table_lookup(&t, family, addrs[i & 4095]);
+			double d = now_s() - t0;
+			dt = d < dt ? d : dt;
+		}
 		assert_true(sink != 0);
 		print_message("prefix_table_lookup, %s: %.1f ns\n", names[kind], dt * 1e9 / n);
 	}
