@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include "json_pos.h"
+#include "node_conf_int.h"
 
 /* A config file is a few hundred bytes; anything near this is a mistake. */
 enum { NODE_CONF_MAX_FILE = 1 << 20, NODE_CONF_MAX_PATH = 4096 };
@@ -25,6 +26,7 @@ static void node_conf_defaults(struct node_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->ip4_mask = NODE_CONF_DEFAULT_IP4_MASK;
+	c->ip6_mask = NODE_CONF_DEFAULT_IP6_MASK;
 	c->mode = NODE_MODE_GROUP;
 	snprintf(c->interface, sizeof(c->interface), "%s", DEFAULT_INTERFACE);
 	c->mtu = NODE_CONF_DEFAULT_MTU;
@@ -60,14 +62,6 @@ static int node_conf_derive_defaults(struct node_conf *c)
 }
 
 /* ---- diagnostics ---- */
-
-struct ctx {
-	struct node_conf *c;
-	const char *file;
-	FILE *diag;
-	struct json_pos *pos;
-	int errors;
-};
 
 /* The position of where's value (or key), else of its nearest recorded
  * parent: "turn[1].user" falls back to "turn[1]" and then "turn". */
@@ -160,6 +154,35 @@ static void expected(struct ctx *x, const char *where, const char *what, const j
 {
 	char b[80];
 	conf_error(x, where, "expected %s, got %s", what, describe(v, b));
+}
+
+/* The same, for node_conf_net.c (node_conf_int.h). */
+void node_conf_error(struct ctx *x, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ctx_vreport(x, false, where, false, fmt, ap);
+	va_end(ap);
+	x->errors++;
+}
+
+void node_conf_warn(struct ctx *x, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ctx_vreport(x, true, where, true, fmt, ap);
+	va_end(ap);
+	x->c->n_warnings++;
+}
+
+void node_conf_expected(struct ctx *x, const char *where, const char *what, const json_t *v)
+{
+	expected(x, where, what, v);
+}
+
+const char *node_conf_describe(const json_t *v, char buf[80])
+{
+	return describe(v, buf);
 }
 
 /* ---- value checks: NULL when fine, else what is wrong ---- */
@@ -333,6 +356,15 @@ static const char *check_bare_jid(const char *s, char **local, char **domain)
 	*local = strndup(s, (size_t)(at - s));
 	*domain = strdup(at + 1);
 	return *local && *domain ? NULL : "out of memory";
+}
+
+const char *node_conf_bare_jid_why(const char *s)
+{
+	char *l = NULL, *d = NULL;
+	const char *why = check_bare_jid(s, &l, &d);
+	free(l);
+	free(d);
+	return why;
 }
 
 /* ---- per-key handlers ---- */
@@ -849,12 +881,18 @@ static const struct key_def keys[] = {
 	{ "auto_accept", h_auto_accept, NULL, NULL },
 	{ "social_broadcast", h_social_broadcast, NULL, NULL },
 	{ "social_dns", h_social_dns, NULL, NULL },
+	{ "ip6", node_conf_net_ip6, NULL, NULL },
+	{ "ip6_mask", node_conf_net_ip6_mask, NULL, NULL },
+	{ "ip6_prefix", node_conf_net_ip6_prefix, NULL, "ip6" },
+	{ "routes", node_conf_net_routes, NULL, NULL },
+	{ "accept_routes", node_conf_net_accept_routes, NULL, NULL },
+	{ "router_mode", node_conf_net_router_mode, NULL, NULL },
 };
 
 /* Keys of the original IPOP controllers that ipopd accepts and ignores. */
 static const char *const ignored_keys[] = {
-	"ip6", "ip6_mask", "ip6_prefix", "subnet_mask", "sec", "tincan_logging", "svpn_port",
-	"uid_size", "wait_time", "buf_size", "router_mode", "on-demand_connection",
+	"subnet_mask", "router_ip", "router_ip4_mask", "router_ip6_mask", "sec", "tincan_logging", "svpn_port",
+	"uid_size", "wait_time", "buf_size", "on-demand_connection",
 	"on-demand_inactive_timeout", "trim_enabled", "switchmode", "multihop", "multihop_cl",
 	"multihop_ihc", "multihop_hl", "multihop_tl", "multihop_sr", "icc", "icc_port",
 	"contr_port", "local_uid", "localhost", "localhost6", "stat_report", "stat_server",
@@ -916,6 +954,7 @@ static void check_together(struct ctx *x, const json_t *root)
 		}
 	}
 	check_pins(x);
+	node_conf_net_check(x, root);
 }
 
 static void check_root(struct ctx *x, const json_t *root)
@@ -1050,6 +1089,7 @@ void node_conf_free(struct node_conf *c)
 		free(c->pins[i].jid);
 	for (unsigned i = 0; i < c->n_auto_accept; i++)
 		free(c->auto_accept[i]);
+	node_conf_net_free(c);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ip_prefix.h"
 #include "log.h"
 
 enum {
@@ -16,9 +17,14 @@ enum {
 	NODE_CONF_MAX_IGNORE = 32,
 	NODE_CONF_MAX_PINS = 64,        /* social_map entries */
 	NODE_CONF_MAX_AUTO_ACCEPT = 32, /* auto_accept patterns */
+	NODE_CONF_MAX_ROUTES = 16,      /* "routes" (what one signalling message carries) */
+	NODE_CONF_MAX_ACCEPT = 64,      /* "accept_routes" members */
+	NODE_CONF_MAX_ACCEPT_PREFIXES = 16, /* prefixes per member */
 	NODE_CONF_IFNAMSIZ = 16, /* Linux IFNAMSIZ: 15 characters + NUL */
 	NODE_CONF_DEFAULT_MTU = 1280,
 	NODE_CONF_DEFAULT_IP4_MASK = 24,
+	NODE_CONF_DEFAULT_IP6_MASK = 64, /* the original IPOP's, and IPv6's usual subnet */
+	NODE_CONF_MIN_IP6_MTU = 1280,    /* RFC 8200: Linux turns IPv6 off below */
 	NODE_CONF_DEFAULT_XMPP_PORT = 5222,
 	NODE_CONF_DEFAULT_STUN_PORT = 3478,
 	NODE_CONF_DEFAULT_TURNS_PORT = 5349,
@@ -48,6 +54,13 @@ struct node_conf {
 	/* overlay */
 	struct in_addr ip4;
 	unsigned ip4_mask;
+	/* IPv6 on the overlay, group mode only (docs/ipv6.md) */
+	bool has_ip6;
+	struct in6_addr ip6;
+	unsigned ip6_mask;
+	bool ip6_derived;            /* made from ip6_prefix and ip4, as the original IPOP did */
+	bool has_ip6_prefix;
+	struct ip_prefix ip6_prefix; /* "ip6_prefix", a /64 */
 	enum node_mode mode;
 	char interface[NODE_CONF_IFNAMSIZ];
 	unsigned mtu;
@@ -82,6 +95,15 @@ struct node_conf {
 	char *auto_accept[NODE_CONF_MAX_AUTO_ACCEPT]; /* "user@dom", "*@dom" or "*" */
 	bool social_broadcast; /* forward broadcast/multicast to friends (and accept theirs) */
 	bool social_dns;       /* answer <friend>.ipop on ip4 port 53 */
+	/* Routes behind nodes, group mode only (docs/ipv6.md "Router mode") */
+	unsigned n_routes;
+	struct ip_prefix routes[NODE_CONF_MAX_ROUTES]; /* subnets this node forwards for the overlay */
+	unsigned n_accept;
+	struct node_accept {
+		char *jid; /* bare JID as written; compared case-insensitively */
+		unsigned n;
+		struct ip_prefix prefixes[NODE_CONF_MAX_ACCEPT_PREFIXES]; /* what it may advertise (or parts of) */
+	} accept[NODE_CONF_MAX_ACCEPT];
 	unsigned n_warnings;
 };
 
@@ -102,6 +124,21 @@ void node_conf_free(struct node_conf *c);
 unsigned node_conf_security_warnings(const struct node_conf *c, const char **out, unsigned max);
 
 const char *node_turn_transport_name(enum node_turn_transport t);
+
+/* The overlay's own subnets: ip4/ip4_mask, and ip6/ip6_mask when set.
+ * Returns how many (1 or 2). */
+unsigned node_conf_overlay_subnets(const struct node_conf *c, struct ip_prefix out[2]);
+/* The "accept_routes" entry of bare_jid (case-insensitive), or NULL. */
+const struct node_accept *node_conf_accept_for(const struct node_conf *c, const char *bare_jid);
+/* Why this node's config refuses route p advertised by the member
+ * bare_jid, or NULL when it may be installed: it must lie inside one of
+ * the prefixes "accept_routes" gives that member, must not overlap the
+ * overlay's subnets nor this node's own "routes", and an IPv6 route needs
+ * this node's "ip6". The reason is written to buf (cap bytes) and
+ * returned. Conflicts with other members' routes are for the prefix table
+ * (prefix_table_overlap). */
+const char *node_conf_route_refusal(const struct node_conf *c, const char *bare_jid, const struct ip_prefix *p,
+				    char *buf, size_t cap);
 
 /* Splits a TURN server spec: "host", "host:port", "[v6]:port", or an RFC
  * 7065 URI "turn:host[:port][?transport=udp|tcp]" / "turns:host[:port]".

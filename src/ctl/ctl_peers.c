@@ -15,6 +15,7 @@ static const char *const col_names[N_COLS] = {
 struct peer_row {
 	char cell[N_COLS][CELL_LEN];
 	const char *why; /* why_not_direct, or NULL */
+	const json_t *routes, *refused; /* arrays, or NULL */
 };
 
 static enum ctl_color state_color(const char *st)
@@ -45,9 +46,11 @@ static void path_text(const json_t *p, char *buf, size_t cap)
 static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 {
 	char tmp[CTL_FMT_LEN];
-	const char *jid = ctl_jstr(p, "jid"), *ip = ctl_jstr(p, "ip4"), *st = ctl_jstr(p, "state");
+	const char *jid = ctl_jstr(p, "jid"), *ip = ctl_jstr(p, "ip4"), *ip6 = ctl_jstr(p, "ip6"),
+		   *st = ctl_jstr(p, "state");
 	ctl_fmt_jid(jid ? jid : "-", r->cell[COL_JID], CELL_LEN);
-	snprintf(r->cell[COL_IP], CELL_LEN, "%s", ip ? ip : "-");
+	/* dual-stack peers: both addresses in the column */
+	snprintf(r->cell[COL_IP], CELL_LEN, "%s%s%s", ip ? ip : "-", ip6 ? " " : "", ip6 ? ip6 : "");
 	snprintf(r->cell[COL_STATE], CELL_LEN, "%s", st ? st : "?");
 	path_text(p, r->cell[COL_PATH], CELL_LEN);
 	snprintf(r->cell[COL_RTT], CELL_LEN, "%s", ctl_fmt_rtt(ctl_jnum(p, "rtt_ms", -1), tmp));
@@ -58,6 +61,28 @@ static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 	snprintf(r->cell[COL_HS], CELL_LEN, "%s",
 		 ctl_fmt_ago(ctl_jint(p, "last_handshake", 0), c->now, tmp));
 	r->why = ctl_jstr(p, "why_not_direct");
+	const json_t *a = json_object_get(p, "routes"), *b = json_object_get(p, "routes_refused");
+	r->routes = json_is_array(a) && json_array_size(a) ? a : NULL;
+	r->refused = json_is_array(b) && json_array_size(b) ? b : NULL;
+}
+
+/* "  routes: 10.77.0.0/24 fd00:77::/64", then one line per refused route. */
+static void routes_print(struct ctl_cli *c, const struct peer_row *r)
+{
+	if (r->routes) {
+		fprintf(c->out, "  %sroutes:%s", ctl_color(c, CTL_C_CYAN), ctl_color(c, CTL_C_RESET));
+		for (size_t i = 0; i < json_array_size(r->routes); i++) {
+			const char *s = json_string_value(json_array_get(r->routes, i));
+			fprintf(c->out, " %s", s ? s : "?");
+		}
+		fputc('\n', c->out);
+	}
+	for (size_t i = 0; r->refused && i < json_array_size(r->refused); i++) {
+		const json_t *e = json_array_get(r->refused, i);
+		const char *pfx = ctl_jstr(e, "prefix"), *why = ctl_jstr(e, "why");
+		fprintf(c->out, "  %sroute refused:%s %s: %s\n", ctl_color(c, CTL_C_RED), ctl_color(c, CTL_C_RESET),
+			pfx ? pfx : "?", why ? why : "?");
+	}
 }
 
 static void cell_print(struct ctl_cli *c, const char *s, size_t width, enum ctl_color k, bool last)
@@ -94,6 +119,7 @@ static void table_print(struct ctl_cli *c, const struct peer_row *rows, size_t n
 		if (rows[i].why)
 			fprintf(c->out, "  %snot direct:%s %s\n", ctl_color(c, CTL_C_YELLOW),
 				ctl_color(c, CTL_C_RESET), rows[i].why);
+		routes_print(c, &rows[i]);
 	}
 }
 

@@ -27,11 +27,25 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 		ctl_color(c, CTL_C_GREEN), ifname ? ifname : "-", ctl_color(c, CTL_C_RESET));
 	status_line(c, "jid:", ctl_jstr(st, "jid"));
 	status_line(c, "node id:", ctl_jstr(st, "node_id"));
-	const char *ip4 = ctl_jstr(st, "ip4");
-	snprintf(buf, sizeof(buf), "%s/%" PRId64 " (mtu %" PRId64 ", %s mode)", ip4 ? ip4 : "-",
-		 ctl_jint(st, "ip4_mask", 0), ctl_jint(st, "mtu", 0),
+	const char *ip4 = ctl_jstr(st, "ip4"), *ip6 = ctl_jstr(st, "ip6");
+	char six[80] = "";
+	if (ip6)
+		snprintf(six, sizeof(six), ", %s/%" PRId64, ip6, ctl_jint(st, "ip6_mask", 0));
+	snprintf(buf, sizeof(buf), "%s/%" PRId64 "%s (mtu %" PRId64 ", %s mode)", ip4 ? ip4 : "-",
+		 ctl_jint(st, "ip4_mask", 0), six, ctl_jint(st, "mtu", 0),
 		 ctl_jstr(st, "mode") ? ctl_jstr(st, "mode") : "?");
 	status_line(c, "address:", buf);
+	const json_t *routes = json_object_get(st, "routes");
+	if (json_is_array(routes) && json_array_size(routes)) {
+		size_t n = 0;
+		buf[0] = '\0';
+		for (size_t i = 0; i < json_array_size(routes) && n < sizeof(buf); i++) {
+			const char *r = json_string_value(json_array_get(routes, i));
+			int w = snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? " " : "", r ? r : "?");
+			n += w > 0 ? (size_t)w : 0;
+		}
+		status_line(c, "routes:", buf);
+	}
 	const char *x = ctl_jstr(st, "xmpp");
 	snprintf(buf, sizeof(buf), "%s%s%s", ctl_color(c, xmpp_color(x)), x ? x : "?",
 		 ctl_color(c, CTL_C_RESET));
@@ -50,8 +64,10 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 		 ctl_jint(st, "peers_total", 0));
 	status_line(c, "peers:", buf);
 	const json_t *d = json_object_get(st, "drops");
-	snprintf(buf, sizeof(buf), "%" PRId64 " no route, %" PRId64 " bad source, %" PRId64 " untranslatable",
-		 ctl_jint(d, "no_route", 0), ctl_jint(d, "bad_source", 0), ctl_jint(d, "untranslatable", 0));
+	int n = snprintf(buf, sizeof(buf), "%" PRId64 " no route, %" PRId64 " bad source, %" PRId64 " untranslatable",
+			 ctl_jint(d, "no_route", 0), ctl_jint(d, "bad_source", 0), ctl_jint(d, "untranslatable", 0));
+	if (ctl_jint(d, "link_local", 0) > 0 && n > 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " link-local", ctl_jint(d, "link_local", 0));
 	status_line(c, "dropped:", buf);
 }
 

@@ -3,6 +3,7 @@
 #include "byteorder.h"
 
 #include "inet_csum.h"
+#include "ip_pkt.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 
 enum {
 	IP4_MIN = 20,
+	IP6_HDR = 40,
 	TCP_MIN = 20,
 	UDP_HDR = 8,
 	TCP_FIN = 0x01,
@@ -36,6 +38,23 @@ uint64_t tun_csum_pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len)
 	return inet_csum_add(0, ph, sizeof(ph));
 }
 
+uint64_t tun_csum_pseudo6(const uint8_t *ip, uint8_t proto, size_t l4_len)
+{
+	uint8_t ph[40];
+
+	memcpy(ph, ip + 8, 32);
+	be32_put(ph + 32, (uint32_t)l4_len);
+	ph[36] = ph[37] = ph[38] = 0;
+	ph[39] = proto;
+	return inet_csum_add(0, ph, sizeof(ph));
+}
+
+/* The pseudo-header of the packet at ip, by its version. */
+static uint64_t pseudo(const uint8_t *ip, uint8_t proto, size_t l4_len)
+{
+	return ip[0] >> 4 == 6 ? tun_csum_pseudo6(ip, proto, l4_len) : tun_csum_pseudo4(ip, proto, l4_len);
+}
+
 static void store_csum(uint8_t *field, uint16_t c)
 {
 	memcpy(field, &c, 2);
@@ -53,13 +72,22 @@ static void ip4_fix(uint8_t *ip, size_t ihl, size_t total, uint16_t id)
 static void l4_fix(uint8_t *ip, uint8_t *l4, size_t l4_len, uint8_t proto, size_t off)
 {
 	l4[off] = l4[off + 1] = 0;
-	uint16_t c = inet_csum_final(inet_csum_add(tun_csum_pseudo4(ip, proto, l4_len), l4, l4_len));
+	uint16_t c = inet_csum_final(inet_csum_add(pseudo(ip, proto, l4_len), l4, l4_len));
 	if (c == 0 && proto == IPPROTO_UDP)
-		c = 0xffff; /* 0 means "no checksum" in UDP */
+		c = 0xffff; /* 0 means "no checksum" in UDP (and is invalid over IPv6) */
 	store_csum(l4 + off, c);
 }
 
 /* --- split --- */
+
+/* The network layer of a packet to split: its version and the bytes before
+ * the transport header (IPv4 header with options; IPv6 header with
+ * extension headers). */
+struct l3 {
+	bool v6;
+	size_t hl;
+	uint8_t proto;
+};
 
 static bool ip4_header(const uint8_t *p, size_t len, size_t *ihl)
 {
@@ -67,6 +95,40 @@ static bool ip4_header(const uint8_t *p, size_t len, size_t *ihl)
 		return false;
 	*ihl = (size_t)(p[0] & 15) * 4;
 	return *ihl >= IP4_MIN && *ihl <= len;
+}
+
+static bool l3_of4(const uint8_t *p, size_t len, struct l3 *l)
+{
+	l->v6 = false;
+	if (!ip4_header(p, len, &l->hl))
+		return false;
+	l->proto = p[9];
+	return true;
+}
+
+/* IPv6: the whole packet must be what the header says (a GSO packet is at
+ * most 64 KB, so never a jumbogram), not a fragment, and without a routing
+ * header (its pseudo-header would need the final destination). */
+static bool l3_of6(const uint8_t *p, size_t len, struct l3 *l)
+{
+	struct ip_pkt_l4 l4;
+	l->v6 = true;
+	if (len < IP6_HDR || p[0] >> 4 != 6 || (size_t)IP6_HDR + be16_get(p + 4) != len || !ip_pkt_l4(p, len, &l4) ||
+	    l4.fragment || l4.routing)
+		return false;
+	l->hl = l4.off;
+	l->proto = l4.proto;
+	return true;
+}
+
+/* The IP header of one segment of total bytes: lengths, IPv4 id and
+ * header checksum (IPv6 has neither id nor header checksum). */
+static void l3_fix(uint8_t *s, const struct l3 *l, size_t total, uint16_t id)
+{
+	if (l->v6)
+		be16_put(s + 4, (uint16_t)(total - IP6_HDR));
+	else
+		ip4_fix(s, l->hl, total, id);
 }
 
 struct split_out {
@@ -88,9 +150,10 @@ static int plan(size_t hdrs, size_t payload, size_t mss, const struct split_out 
 	return (int)nseg;
 }
 
-static int split_tcp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, const struct split_out *o)
+static int split_tcp(const uint8_t *pkt, size_t len, const struct l3 *l, size_t mss, const struct split_out *o)
 {
-	if (pkt[9] != IPPROTO_TCP || len < ihl + TCP_MIN)
+	size_t ihl = l->hl;
+	if (l->proto != IPPROTO_TCP || len < ihl + TCP_MIN)
 		return -EINVAL;
 	size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4, hdrs = ihl + thl;
 	if (thl < TCP_MIN || hdrs > len)
@@ -100,7 +163,7 @@ static int split_tcp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 	if (nseg < 0)
 		return nseg;
 	uint32_t seq0 = be32_get(pkt + ihl + 4);
-	uint16_t id0 = be16_get(pkt + 4);
+	uint16_t id0 = l->v6 ? 0 : be16_get(pkt + 4);
 	uint8_t flags = pkt[ihl + 13];
 	size_t off = 0;
 	for (int i = 0; i < nseg; i++) {
@@ -108,7 +171,7 @@ static int split_tcp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 		uint8_t *s = o->outs[i];
 		memcpy(s, pkt, hdrs);
 		memcpy(s + hdrs, pkt + hdrs + off, seg);
-		ip4_fix(s, ihl, hdrs + seg, (uint16_t)(id0 + i));
+		l3_fix(s, l, hdrs + seg, (uint16_t)(id0 + i));
 		be32_put(s + ihl + 4, seq0 + (uint32_t)off);
 		uint8_t f = flags;
 		if (i < nseg - 1)
@@ -123,24 +186,24 @@ static int split_tcp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 	return nseg;
 }
 
-static int split_udp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, const struct split_out *o)
+static int split_udp(const uint8_t *pkt, size_t len, const struct l3 *l, size_t mss, const struct split_out *o)
 {
-	size_t hdrs = ihl + UDP_HDR;
-	if (pkt[9] != IPPROTO_UDP || hdrs > len)
+	size_t ihl = l->hl, hdrs = ihl + UDP_HDR;
+	if (l->proto != IPPROTO_UDP || hdrs > len)
 		return -EINVAL;
 	size_t payload = len - hdrs;
 	int nseg = plan(hdrs, payload, mss, o);
 	if (nseg < 0)
 		return nseg;
-	uint16_t id0 = be16_get(pkt + 4);
+	uint16_t id0 = l->v6 ? 0 : be16_get(pkt + 4);
 	size_t off = 0;
 	for (int i = 0; i < nseg; i++) {
 		size_t seg = payload - off < mss ? payload - off : mss;
 		uint8_t *s = o->outs[i];
 		memcpy(s, pkt, hdrs);
 		memcpy(s + hdrs, pkt + hdrs + off, seg);
-		ip4_fix(s, ihl, hdrs + seg, (uint16_t)(id0 + i));
-		be16_put(s + ihl + 4, UDP_HDR + seg);
+		l3_fix(s, l, hdrs + seg, (uint16_t)(id0 + i));
+		be16_put(s + ihl + 4, (uint16_t)(UDP_HDR + seg));
 		l4_fix(s, s + ihl, UDP_HDR + seg, IPPROTO_UDP, UDP_CSUM_OFF);
 		o->lens[i] = hdrs + seg;
 		off += seg;
@@ -148,7 +211,19 @@ static int split_udp4(const uint8_t *pkt, size_t len, size_t ihl, size_t mss, co
 	return nseg;
 }
 
-/* No GSO: one copy, the partial checksum completed if the kernel left one. */
+/* A UDP checksum field at cs (its header starts at cs): a computed 0 is
+ * sent as 0xffff, in both families. */
+static bool udp_at(const uint8_t *s, size_t len, size_t cs)
+{
+	struct l3 l;
+	if (s[0] >> 4 == 6 ? !l3_of6(s, len, &l) : !l3_of4(s, len, &l))
+		return false;
+	return l.proto == IPPROTO_UDP && cs == l.hl;
+}
+
+/* No GSO: one copy, the partial checksum completed if the kernel left one.
+ * The field already holds the pseudo-header sum, so this is the same for
+ * both families. */
 static int copy_one(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len, const struct split_out *o)
 {
 	if (o->max < 1 || len > o->cap)
@@ -162,8 +237,7 @@ static int copy_one(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t 
 	if (cs >= len || co + 2 > len - cs)
 		return -EINVAL;
 	uint16_t c = inet_csum_final(inet_csum_add(0, s + cs, len - cs));
-	size_t ihl;
-	if (c == 0 && ip4_header(s, len, &ihl) && s[9] == IPPROTO_UDP && cs == ihl)
+	if (c == 0 && udp_at(s, len, cs))
 		c = 0xffff;
 	store_csum(s + cs + co, c);
 	return 1;
@@ -173,21 +247,23 @@ int tun_offload_split(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_
 		      size_t cap, size_t *lens, unsigned max)
 {
 	const struct split_out o = { outs, cap, lens, max };
-	size_t ihl;
+	struct l3 l;
 
 	switch (vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
 	case VIRTIO_NET_HDR_GSO_NONE:
 		return copy_one(vh, pkt, len, &o);
 	case VIRTIO_NET_HDR_GSO_TCPV4:
-		if (!ip4_header(pkt, len, &ihl))
+		if (!l3_of4(pkt, len, &l))
 			return -EINVAL;
-		return split_tcp4(pkt, len, ihl, vh->gso_size, &o);
+		return split_tcp(pkt, len, &l, vh->gso_size, &o);
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (!l3_of6(pkt, len, &l))
+			return -EINVAL;
+		return split_tcp(pkt, len, &l, vh->gso_size, &o);
 	case VIRTIO_NET_HDR_GSO_UDP_L4:
-		if (len >= 1 && pkt[0] >> 4 == 6)
-			return -EPROTONOSUPPORT;
-		if (!ip4_header(pkt, len, &ihl))
+		if (len >= 1 && pkt[0] >> 4 == 6 ? !l3_of6(pkt, len, &l) : !l3_of4(pkt, len, &l))
 			return -EINVAL;
-		return split_udp4(pkt, len, ihl, vh->gso_size, &o);
+		return split_udp(pkt, len, &l, vh->gso_size, &o);
 	default:
 		return -EPROTONOSUPPORT;
 	}
@@ -201,17 +277,10 @@ static void csum_replace16(uint8_t *field, uint16_t old, uint16_t new)
 	be16_put(field, inet_csum_update16(be16_get(field), old, new));
 }
 
-bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
+/* Lowers the MSS option of the TCP SYN whose header starts at t (thl bytes
+ * of header available) to max_mss. */
+static bool clamp_syn(uint8_t *t, size_t thl, uint16_t max_mss)
 {
-	size_t ihl;
-
-	if (!ip4_header(pkt, len, &ihl) || pkt[9] != IPPROTO_TCP || len < ihl + TCP_MIN ||
-	    (be16_get(pkt + 6) & 0x1fff) || !(pkt[ihl + 13] & TCP_SYN))
-		return false;
-	uint8_t *t = pkt + ihl;
-	size_t thl = (size_t)(t[12] >> 4) * 4;
-	if (thl < TCP_MIN || ihl + thl > len)
-		return false;
 	for (size_t i = TCP_MIN; i < thl;) {
 		uint8_t kind = t[i];
 		if (kind == 0)
@@ -233,6 +302,43 @@ bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
 		i += t[i + 1];
 	}
 	return false;
+}
+
+/* The TCP header of an unfragmented SYN, or NULL. */
+static uint8_t *syn_header(uint8_t *pkt, size_t len, size_t *thl)
+{
+	struct ip_pkt_l4 l4;
+	if (!ip_pkt_l4(pkt, len, &l4) || l4.proto != IPPROTO_TCP || l4.later || l4.off + TCP_MIN > l4.end)
+		return NULL;
+	uint8_t *t = pkt + l4.off;
+	*thl = (size_t)(t[12] >> 4) * 4;
+	if (*thl < TCP_MIN || l4.off + *thl > l4.end || !(t[13] & TCP_SYN))
+		return NULL;
+	return t;
+}
+
+bool tun_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
+{
+	size_t thl;
+	if (len < 1 || pkt[0] >> 4 != 4)
+		return false;
+	uint8_t *t = syn_header(pkt, len, &thl);
+	return t && clamp_syn(t, thl, max_mss);
+}
+
+bool tun_clamp_mss_mtu(uint8_t *pkt, size_t len, unsigned mtu)
+{
+	size_t thl;
+	uint8_t *t = syn_header(pkt, len, &thl);
+	if (!t)
+		return false;
+	/* The MSS excludes the fixed headers only (RFC 879, RFC 8200 8.3):
+	 * IPv4 20 + TCP 20, IPv6 40 + TCP 20. */
+	unsigned fixed = pkt[0] >> 4 == 6 ? IP6_HDR + TCP_MIN : IP4_MIN + TCP_MIN;
+	if (mtu <= fixed)
+		return false;
+	unsigned mss = mtu - fixed;
+	return clamp_syn(t, thl, (uint16_t)(mss > 0xffff ? 0xffff : mss));
 }
 
 /* --- coalescing --- */
@@ -259,62 +365,95 @@ void tun_co_free(struct tun_coalescer *c)
 	}
 }
 
-/* An IPv4 TCP data segment without options in the IP header, not a
- * fragment, with only ACK (and maybe PSH) set: a candidate to merge. */
-static bool tcp4_data(const uint8_t *p, size_t len, size_t *hdrs)
+/* The bytes before the TCP header of a packet the coalescer handles: an
+ * IPv4 header without options, or an IPv6 header without extension
+ * headers; 0 for anything else. */
+static size_t tcp_l3(const uint8_t *p, size_t len)
 {
-	if (len < IP4_MIN + TCP_MIN || p[0] != 0x45 || be16_get(p + 2) != len || (be16_get(p + 6) & 0x3fff) ||
-	    p[9] != IPPROTO_TCP)
+	if (len >= IP4_MIN + TCP_MIN && p[0] == 0x45 && p[9] == IPPROTO_TCP)
+		return IP4_MIN;
+	if (len >= IP6_HDR + TCP_MIN && p[0] >> 4 == 6 && p[6] == IPPROTO_TCP)
+		return IP6_HDR;
+	return 0;
+}
+
+/* A TCP data segment (IPv4 without options and not a fragment, or IPv6
+ * without extension headers) whose length field matches len, with only ACK
+ * (and maybe PSH) set: a candidate to merge. */
+static bool tcp_data(const uint8_t *p, size_t len, size_t *l3, size_t *hdrs)
+{
+	size_t n = tcp_l3(p, len);
+	if (n == IP4_MIN && (be16_get(p + 2) != len || (be16_get(p + 6) & 0x3fff)))
 		return false;
-	size_t thl = (size_t)(p[32] >> 4) * 4;
-	uint8_t fl = p[33];
-	*hdrs = IP4_MIN + thl;
+	if (n == IP6_HDR && (size_t)IP6_HDR + be16_get(p + 4) != len)
+		return false;
+	if (!n)
+		return false;
+	size_t thl = (size_t)(p[n + 12] >> 4) * 4;
+	uint8_t fl = p[n + 13];
+	*l3 = n;
+	*hdrs = n + thl;
 	return thl >= TCP_MIN && *hdrs < len && (fl & TCP_ACK) && !(fl & (uint8_t)~(TCP_ACK | TCP_PSH));
 }
 
-/* Same addresses and ports (p is IPv4 without options, TCP). */
-static bool same_flow(const uint8_t *p, const struct tun_co_flow *f)
+/* Same version, addresses and ports (p as tcp_l3 accepts, l3 bytes of IP
+ * header). */
+static bool same_flow(const uint8_t *p, size_t l3, const struct tun_co_flow *f)
 {
 	const uint8_t *q = f->buf + TUN_VNET_HDR_LEN;
-	return f->len && memcmp(p + 12, q + 12, 8) == 0 && memcmp(p + 20, q + 20, 4) == 0;
+	size_t a = l3 == IP6_HDR ? 8 : 12, alen = l3 == IP6_HDR ? 32 : 8;
+	return f->len && f->l3 == l3 && memcmp(p + a, q + a, alen) == 0 && memcmp(p + l3, q + l3, 4) == 0;
+}
+
+/* The IP fields that must match: IPv4 version/IHL, TOS, flags/fragment,
+ * TTL, protocol; IPv6 version, traffic class, flow label, next header, hop
+ * limit. */
+static bool same_ip(const uint8_t *p, const uint8_t *q, size_t l3)
+{
+	if (l3 == IP6_HDR)
+		return memcmp(p, q, 4) == 0 && memcmp(p + 6, q + 6, 2) == 0;
+	return memcmp(p, q, 2) == 0 && memcmp(p + 6, q + 6, 4) == 0;
 }
 
 /* Everything but lengths, ids, checksums, sequence and PSH must match. */
 static bool continues(const struct tun_co_flow *f, const uint8_t *p, size_t len, size_t hdrs, size_t cap)
 {
 	const uint8_t *q = f->buf + TUN_VNET_HDR_LEN;
-	size_t payload = len - hdrs;
+	size_t payload = len - hdrs, n = f->l3;
+	const uint8_t *t = p + n, *u = q + n;
 
-	if (f->closed || hdrs != f->hdrs || be32_get(p + 24) != f->next_seq || payload > f->mss ||
+	if (f->closed || hdrs != f->hdrs || be32_get(t + 4) != f->next_seq || payload > f->mss ||
 	    f->len + payload > TUN_GSO_MAX || TUN_VNET_HDR_LEN + f->len + payload > cap)
 		return false;
-	return memcmp(p, q, 2) == 0 && memcmp(p + 6, q + 6, 4) == 0 && memcmp(p + 28, q + 28, 5) == 0 &&
-	       (p[33] & ~TCP_PSH) == (q[33] & ~TCP_PSH) && memcmp(p + 34, q + 34, 2) == 0 &&
-	       memcmp(p + 38, q + 38, hdrs - 38) == 0;
+	/* TCP: ack and data offset (8..12), flags but PSH (13), window
+	 * (14..15), urgent pointer and options (18..); not the checksum. */
+	return same_ip(p, q, n) && memcmp(t + 8, u + 8, 5) == 0 && (t[13] & ~TCP_PSH) == (u[13] & ~TCP_PSH) &&
+	       memcmp(t + 14, u + 14, 2) == 0 && memcmp(t + 18, u + 18, hdrs - n - 18) == 0;
 }
 
-static void flow_start(struct tun_co_flow *f, const uint8_t *p, size_t len, size_t hdrs)
+static void flow_start(struct tun_co_flow *f, const uint8_t *p, size_t len, size_t l3, size_t hdrs)
 {
 	memcpy(f->buf + TUN_VNET_HDR_LEN, p, len);
 	f->len = len;
+	f->l3 = l3;
 	f->hdrs = hdrs;
 	f->mss = len - hdrs;
 	f->nseg = 1;
-	f->next_seq = be32_get(p + 24) + (uint32_t)(len - hdrs);
-	f->closed = (p[33] & TCP_PSH) != 0;
+	f->next_seq = be32_get(p + l3 + 4) + (uint32_t)(len - hdrs);
+	f->closed = (p[l3 + 13] & TCP_PSH) != 0;
 }
 
 static void flow_append(struct tun_co_flow *f, const uint8_t *p, size_t len, size_t hdrs)
 {
-	size_t payload = len - hdrs;
+	size_t payload = len - hdrs, fl = f->l3 + 13;
 	uint8_t *q = f->buf + TUN_VNET_HDR_LEN;
 
 	memcpy(q + f->len, p + hdrs, payload);
 	f->len += payload;
 	f->nseg++;
 	f->next_seq += (uint32_t)payload;
-	if (payload < f->mss || (p[33] & TCP_PSH)) {
-		q[33] |= p[33] & TCP_PSH;
+	if (payload < f->mss || (p[fl] & TCP_PSH)) {
+		q[fl] |= p[fl] & TCP_PSH;
 		f->closed = true;
 	}
 }
@@ -323,19 +462,22 @@ static void flow_emit(struct tun_co_flow *f, tun_emit_fn emit, void *ctx)
 {
 	uint8_t *q = f->buf + TUN_VNET_HDR_LEN;
 	struct virtio_net_hdr vh;
+	size_t n = f->l3;
 
 	memset(&vh, 0, sizeof(vh));
 	if (f->nseg > 1) {
 		/* One super-packet: the kernel takes the TCP checksum as
 		 * partial (pseudo-header sum in the field), as from a NIC. */
-		ip4_fix(q, IP4_MIN, f->len, be16_get(q + 4));
-		store_csum(q + IP4_MIN + TCP_CSUM_OFF,
-			   inet_csum_fold(tun_csum_pseudo4(q, IPPROTO_TCP, f->len - IP4_MIN)));
+		if (n == IP6_HDR)
+			be16_put(q + 4, (uint16_t)(f->len - IP6_HDR));
+		else
+			ip4_fix(q, IP4_MIN, f->len, be16_get(q + 4));
+		store_csum(q + n + TCP_CSUM_OFF, inet_csum_fold(pseudo(q, IPPROTO_TCP, f->len - n)));
 		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		vh.gso_type = n == IP6_HDR ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
 		vh.hdr_len = (uint16_t)f->hdrs;
 		vh.gso_size = (uint16_t)f->mss;
-		vh.csum_start = IP4_MIN;
+		vh.csum_start = (uint16_t)n;
 		vh.csum_offset = TCP_CSUM_OFF;
 	}
 	memcpy(f->buf, &vh, sizeof(vh));
@@ -352,20 +494,20 @@ static void pass(struct tun_coalescer *c, uint8_t *pkt, size_t len, tun_emit_fn 
 
 void tun_co_add(struct tun_coalescer *c, uint8_t *pkt, size_t len, tun_emit_fn emit, void *ctx)
 {
-	size_t hdrs;
+	size_t l3, hdrs;
 
-	if (!tcp4_data(pkt, len, &hdrs)) {
+	if (!tcp_data(pkt, len, &l3, &hdrs)) {
 		/* A TCP packet of a held flow (FIN, SYN, a pure ACK) goes after it. */
-		if (len >= IP4_MIN + TCP_MIN && pkt[0] == 0x45 && pkt[9] == IPPROTO_TCP)
-			for (unsigned i = 0; i < TUN_CO_FLOWS; i++)
-				if (same_flow(pkt, &c->flows[i]))
-					flow_emit(&c->flows[i], emit, ctx);
+		size_t n = tcp_l3(pkt, len);
+		for (unsigned i = 0; n && i < TUN_CO_FLOWS; i++)
+			if (same_flow(pkt, n, &c->flows[i]))
+				flow_emit(&c->flows[i], emit, ctx);
 		pass(c, pkt, len, emit, ctx);
 		return;
 	}
 	struct tun_co_flow *f = NULL, *free_f = NULL;
 	for (unsigned i = 0; i < TUN_CO_FLOWS && !f; i++) {
-		if (same_flow(pkt, &c->flows[i]))
+		if (same_flow(pkt, l3, &c->flows[i]))
 			f = &c->flows[i];
 		else if (!c->flows[i].len && !free_f)
 			free_f = &c->flows[i];
@@ -381,7 +523,7 @@ void tun_co_add(struct tun_coalescer *c, uint8_t *pkt, size_t len, tun_emit_fn e
 		f = &c->flows[c->next_victim++ % TUN_CO_FLOWS];
 	if (f->len)
 		flow_emit(f, emit, ctx);
-	flow_start(f, pkt, len, hdrs);
+	flow_start(f, pkt, len, l3, hdrs);
 }
 
 void tun_co_flush(struct tun_coalescer *c, tun_emit_fn emit, void *ctx)

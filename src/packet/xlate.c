@@ -64,6 +64,14 @@ static size_t ip_hlen(const uint8_t *ip, size_t len)
 	return hl >= IP_HDR_MIN && hl <= len ? hl : 0;
 }
 
+/* Why a packet without a readable IPv4 header is refused: IPv6 gets its
+ * own reason (social mode is IPv4-only, docs/ipv6.md), anything else is
+ * a bad header. */
+static enum xlate_result not_ip4(const uint8_t *ip, size_t len)
+{
+	return len >= 1 && ip[0] >> 4 == 6 ? XLATE_IPV6 : XLATE_BAD_HEADER;
+}
+
 static bool first_fragment(const uint8_t *ip)
 {
 	return (be16_get(ip + IP_OFF_FRAG) & IP_FRAG_OFFSET_MASK) == 0;
@@ -148,7 +156,7 @@ static enum xlate_result rewrite(uint8_t *pkt, size_t len, unsigned off, unsigne
 {
 	size_t hl = ip_hlen(pkt, len);
 	if (!hl)
-		return XLATE_BAD_HEADER;
+		return not_ip4(pkt, len);
 	size_t tot = be16_get(pkt + IP_OFF_TOTLEN);
 	if (tot < hl || tot > len)
 		return XLATE_BAD_HEADER;
@@ -204,7 +212,7 @@ bool xlate_is_bcast(const uint8_t *pkt, size_t len, uint32_t subnet_bcast)
 enum xlate_result xlate_bcast_out(uint8_t *pkt, size_t len, uint32_t local, uint32_t subnet_bcast)
 {
 	if (!ip_hlen(pkt, len))
-		return XLATE_BAD_HEADER;
+		return not_ip4(pkt, len);
 	uint32_t d = be32_get(pkt + IP_OFF_DST), sb = ntohl(subnet_bcast);
 	if (d == sb && sb != 0xffffffffu)
 		return rewrite(pkt, len, IP_OFF_DST, IP_OFF_SRC, ntohl(local), sb, 0xffffffffu);
@@ -217,7 +225,7 @@ enum xlate_result xlate_bcast_out(uint8_t *pkt, size_t len, uint32_t local, uint
 enum xlate_result xlate_bcast_in(uint8_t *pkt, size_t len, const struct xlate_pair *x)
 {
 	if (!ip_hlen(pkt, len))
-		return XLATE_BAD_HEADER;
+		return not_ip4(pkt, len);
 	uint32_t d = be32_get(pkt + IP_OFF_DST);
 	if (d != 0xffffffffu && !is_multicast(d))
 		return XLATE_WRONG_ADDR;
@@ -228,6 +236,7 @@ const char *xlate_result_name(enum xlate_result r)
 {
 	static const char *const names[XLATE_NRESULTS] = {
 		"ok", "bad header", "wrong address", "truncated", "unsupported",
+		"IPv6 (social mode is IPv4-only)",
 	};
 	return (unsigned)r < XLATE_NRESULTS ? names[r] : "?";
 }

@@ -1,5 +1,7 @@
 /* SocialVPN address translation, sans I/O: rewrites one IPv4 packet in
- * place between this node's address space and a friend's.
+ * place between this node's address space and a friend's. Social mode is
+ * IPv4-only (docs/ipv6.md says why): an IPv6 packet is refused untouched
+ * with XLATE_IPV6, for the caller to count and drop.
  *
  * Every user owns an address space (often the same 172.31.0.0/24, with the
  * same 172.31.0.100 for themselves). On the wire between two nodes a packet
@@ -44,6 +46,7 @@ enum xlate_result {
 	XLATE_WRONG_ADDR,   /* an address is not the one this link translates */
 	XLATE_TRUNCATED,    /* first fragment or ICMP quote too short to fix */
 	XLATE_UNSUPPORTED,  /* ICMP redirect, UDP-Lite, DCCP: cannot be fixed */
+	XLATE_IPV6,         /* an IPv6 packet: social mode is IPv4-only (docs/ipv6.md) */
 	XLATE_NRESULTS,
 };
 

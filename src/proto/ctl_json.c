@@ -88,6 +88,46 @@ static json_t *j_ip4(struct in_addr a)
 	return json_string(buf);
 }
 
+static json_t *j_ip6(bool has, const struct in6_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+	if (!has || !inet_ntop(AF_INET6, a, buf, sizeof(buf)))
+		return json_null();
+	return json_string(buf);
+}
+
+/* ["10.77.0.0/24", ...]; at most CTL_MAX_ROUTES, whatever n says. */
+static json_t *j_routes(const struct ip_prefix *r, unsigned n)
+{
+	json_t *a = json_array();
+	char buf[IP_PREFIX_STRLEN];
+	for (unsigned i = 0; a && i < n && i < CTL_MAX_ROUTES; i++)
+		if (json_array_append_new(a, json_string(ip_prefix_format(&r[i], buf))) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* [{"prefix": "10.0.0.0/8", "why": "..."}, ...] */
+static json_t *j_refused(const struct ctl_route_refused *r, unsigned n)
+{
+	json_t *a = json_array();
+	char buf[IP_PREFIX_STRLEN];
+	for (unsigned i = 0; a && i < n && i < CTL_MAX_ROUTES; i++) {
+		json_t *o = json_object();
+		bool ok = o && json_object_set_new(o, "prefix", json_string(ip_prefix_format(&r[i].prefix, buf))) == 0 &&
+			  json_object_set_new(o, "why", j_field(r[i].why, sizeof(r[i].why))) == 0;
+		if (!ok || json_array_append_new(a, o) != 0) {
+			if (!ok)
+				json_decref(o);
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static json_t *j_addr(const struct sockaddr_storage *ss)
 {
 	char buf[ADDR_STRLEN];
@@ -131,6 +171,9 @@ json_t *ctl_json_node_status(const struct ctl_node_status *st)
 	ok = ok && j_set(o, "node_id", j_field(st->node_id, sizeof(st->node_id)));
 	ok = ok && j_set(o, "ip4", j_ip4(st->ip4));
 	ok = ok && j_set(o, "ip4_mask", json_integer(st->ip4_mask));
+	ok = ok && j_set(o, "ip6", j_ip6(st->has_ip6, &st->ip6));
+	ok = ok && j_set(o, "ip6_mask", st->has_ip6 ? json_integer(st->ip6_mask) : json_null());
+	ok = ok && j_set(o, "routes", j_routes(st->routes, st->n_routes));
 	ok = ok && j_set(o, "interface", j_field(st->interface, sizeof(st->interface)));
 	ok = ok && j_set(o, "mtu", json_integer(st->mtu));
 	ok = ok && j_set(o, "mode", json_string(st->social ? "social" : "group"));
@@ -143,6 +186,7 @@ json_t *ctl_json_node_status(const struct ctl_node_status *st)
 	ok = ok && j_set(drops, "no_route", j_u64(st->drop_no_route));
 	ok = ok && j_set(drops, "bad_source", j_u64(st->drop_bad_source));
 	ok = ok && j_set(drops, "untranslatable", j_u64(st->drop_untranslatable));
+	ok = ok && j_set(drops, "link_local", j_u64(st->drop_link_local));
 	ok = ok && json_object_set(o, "drops", drops) == 0;
 	json_decref(drops);
 	if (!ok) {
@@ -159,6 +203,9 @@ json_t *ctl_json_peer(const struct ctl_peer_status *p)
 	ok = ok && j_set(o, "jid", j_field(p->jid, sizeof(p->jid)));
 	ok = ok && j_set(o, "node_id", j_field(p->node_id, sizeof(p->node_id)));
 	ok = ok && j_set(o, "ip4", j_ip4(p->ip4));
+	ok = ok && j_set(o, "ip6", j_ip6(p->has_ip6, &p->ip6));
+	ok = ok && j_set(o, "routes", j_routes(p->routes, p->n_routes));
+	ok = ok && j_set(o, "routes_refused", j_refused(p->refused, p->n_refused));
 	ok = ok && j_set(o, "state", json_string(ctl_peer_state_name(p->state)));
 	ok = ok && j_set(o, "path", j_name(ctl_path_name(p->path)));
 	ok = ok && j_set(o, "local_type", j_name(ctl_cand_type_name(p->local_type)));

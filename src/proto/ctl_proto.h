@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ip_prefix.h"
+
 #define CTL_PROTO_VERSION 1
 /* Must match node_conf.c's default control_socket, "<run dir>/<interface>.sock"
  * with the default interface "ipop0". */
@@ -35,6 +37,16 @@ enum {
 	CTL_NODE_ID_LEN = 41,           /* 40 hex digits + NUL */
 	CTL_IFNAME_LEN = 16,            /* IFNAMSIZ */
 	CTL_REASON_LEN = 128,           /* why_not_direct + NUL */
+	CTL_MAX_ROUTES = 16,            /* routes per node and per peer (NODE_CONF_MAX_ROUTES) */
+	CTL_ROUTE_WHY_LEN = 96,         /* why a route was refused + NUL */
+};
+
+/* A route a peer advertised that this node did not install, and why
+ * ("not authorised for bob@example.org", "overlaps 10.77.0.0/24 of
+ * carol@example.org", ...). */
+struct ctl_route_refused {
+	struct ip_prefix prefix;
+	char why[CTL_ROUTE_WHY_LEN];
 };
 
 /* What the strings in the JSON mean is in docs/ipopctl.md; the names are
@@ -65,6 +77,11 @@ struct ctl_node_status {
 	char interface[CTL_IFNAME_LEN];
 	struct in_addr ip4;             /* network byte order */
 	unsigned ip4_mask;              /* prefix length */
+	bool has_ip6;                   /* IPv6 on the overlay (docs/ipv6.md) */
+	struct in6_addr ip6;
+	unsigned ip6_mask;
+	unsigned n_routes;              /* this node's own "routes" */
+	struct ip_prefix routes[CTL_MAX_ROUTES];
 	unsigned mtu;
 	bool social;                    /* mode "social" instead of "group" */
 	enum ctl_xmpp_state xmpp;
@@ -80,12 +97,19 @@ struct ctl_node_status {
 	uint64_t drop_no_route;         /* TUN packet for an address with no link */
 	uint64_t drop_bad_source;       /* inner source is not the peer's ip4 */
 	uint64_t drop_untranslatable;   /* social mode: a packet xlate refused */
+	uint64_t drop_link_local;       /* IPv6 link-local, multicast or NDP kept off the overlay */
 };
 
 struct ctl_peer_status {
 	char jid[CTL_JID_LEN];          /* full JID (several nodes share accounts) */
 	char node_id[CTL_NODE_ID_LEN];
 	struct in_addr ip4;             /* the address used to reach the peer */
+	bool has_ip6;                   /* its IPv6 overlay address, when it has one we own for it */
+	struct in6_addr ip6;
+	unsigned n_routes;              /* routes it advertised and this node installed */
+	struct ip_prefix routes[CTL_MAX_ROUTES];
+	unsigned n_refused;             /* routes it advertised that this node refused */
+	struct ctl_route_refused refused[CTL_MAX_ROUTES];
 	enum ctl_peer_state state;
 	enum ctl_path path;             /* CTL_PATH_NONE while no path is selected */
 	enum ctl_cand_type local_type, remote_type;

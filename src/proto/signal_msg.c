@@ -1,6 +1,7 @@
 /* Wire format (v1), one compact JSON object per XMPP <ipop/> element:
  *   {"v":1,"kind":"offer","from":"<40 hex>","to":"<40 hex>",
  *    "key":"<base64 of 32 bytes>","ip4":"172.31.0.2",
+ *    "ip6":"fd00::2","routes":["10.77.0.0/24","fd00:77::/64"],
  *    "ufrag":"<4-32 ice-chars>","pwd":"<22-256 ice-chars>",
  *    "tiebreaker":"<16 hex>",
  *    "cands":["<RFC 8839 candidate-attribute value>", ...]}
@@ -303,6 +304,23 @@ static const char *check_cand(const struct signal_cand *c)
 	return NULL;
 }
 
+/* Canonical (host bits zero), routable, each listed once. */
+static const char *check_routes(const struct signal_msg *m)
+{
+	if (m->n_routes > SIGNAL_MAX_ROUTES)
+		return "more than 16 routes";
+	for (unsigned i = 0; i < m->n_routes; i++) {
+		if (!ip_prefix_is_canonical(&m->routes[i]))
+			return "a route is not a prefix with its host bits zero";
+		if (ip_prefix_unroutable(&m->routes[i]))
+			return "a route is a default route or a host- or link-local range";
+		for (unsigned j = 0; j < i; j++)
+			if (ip_prefix_equal(&m->routes[i], &m->routes[j]))
+				return "a route is listed twice";
+	}
+	return NULL;
+}
+
 static const char *check_kind_fields(const struct signal_msg *m)
 {
 	bool need_key_ip = m->kind == SIGNAL_HELLO || m->kind == SIGNAL_OFFER || m->kind == SIGNAL_ANSWER;
@@ -330,6 +348,11 @@ const char *signal_msg_check(const struct signal_msg *m)
 		if (!is_unicast(&ss))
 			return "\"ip4\" must be a unicast address";
 	}
+	if (m->has_ip6 && ip_addr_unusable(AF_INET6, &m->ip6))
+		return "\"ip6\" must be a unicast IPv6 address, not link-local";
+	const char *bad_route = check_routes(m);
+	if (bad_route)
+		return bad_route;
 	if (m->has_ice && !is_ice_chars(m->ufrag, SIGNAL_UFRAG_MIN, SIGNAL_UFRAG_MAX))
 		return "\"ufrag\" must be 4 to 32 ice-chars";
 	if (m->has_ice && !is_ice_chars(m->pwd, SIGNAL_PWD_MIN, SIGNAL_PWD_MAX))
@@ -351,12 +374,17 @@ bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b)
 	if (a->kind != b->kind || memcmp(a->from, b->from, SIGNAL_ID_LEN) || a->has_to != b->has_to ||
 	    (a->has_to && memcmp(a->to, b->to, SIGNAL_ID_LEN)) || a->has_key != b->has_key ||
 	    (a->has_key && memcmp(a->key, b->key, SIGNAL_KEY_LEN)) || a->has_ip4 != b->has_ip4 ||
-	    (a->has_ip4 && a->ip4.s_addr != b->ip4.s_addr) || a->has_ice != b->has_ice ||
+	    (a->has_ip4 && a->ip4.s_addr != b->ip4.s_addr) || a->has_ip6 != b->has_ip6 ||
+	    (a->has_ip6 && memcmp(&a->ip6, &b->ip6, sizeof(a->ip6))) || a->n_routes != b->n_routes ||
+	    a->has_ice != b->has_ice ||
 	    (a->has_ice && (strcmp(a->ufrag, b->ufrag) || strcmp(a->pwd, b->pwd))) ||
 	    a->has_tiebreaker != b->has_tiebreaker || (a->has_tiebreaker && a->tiebreaker != b->tiebreaker) ||
 	    a->has_offer_ufrag != b->has_offer_ufrag ||
 	    (a->has_offer_ufrag && strcmp(a->offer_ufrag, b->offer_ufrag)) || a->n_cands != b->n_cands)
 		return false;
+	for (unsigned i = 0; i < a->n_routes && i < SIGNAL_MAX_ROUTES; i++)
+		if (!ip_prefix_equal(&a->routes[i], &b->routes[i]))
+			return false;
 	for (unsigned i = 0; i < a->n_cands && i < SIGNAL_MAX_CANDS; i++) {
 		const struct signal_cand *x = &a->cands[i], *y = &b->cands[i];
 		if (strcmp(x->foundation, y->foundation) || x->component != y->component ||
@@ -389,7 +417,7 @@ static void put(struct out *o, const char *fmt, ...)
  * which needs JSON escaping; signal_msg_check() guarantees it. */
 int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 {
-	char hex[2 * SIGNAL_ID_LEN + 1], key[KEY_B64_LEN + 1], ip[INET_ADDRSTRLEN], cand[CAND_TEXT_MAX];
+	char hex[2 * SIGNAL_ID_LEN + 1], key[KEY_B64_LEN + 1], ip[INET6_ADDRSTRLEN], cand[CAND_TEXT_MAX];
 	struct out o = { out, cap, 0 };
 	if (signal_msg_check(m))
 		return -EINVAL;
@@ -405,6 +433,15 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 	}
 	if (m->has_ip4)
 		put(&o, ",\"ip4\":\"%s\"", inet_ntop(AF_INET, &m->ip4, ip, sizeof(ip)));
+	if (m->has_ip6)
+		put(&o, ",\"ip6\":\"%s\"", inet_ntop(AF_INET6, &m->ip6, ip, sizeof(ip)));
+	if (m->n_routes) {
+		char pfx[IP_PREFIX_STRLEN];
+		put(&o, ",\"routes\":[");
+		for (unsigned i = 0; i < m->n_routes; i++)
+			put(&o, "%s\"%s\"", i ? "," : "", ip_prefix_format(&m->routes[i], pfx));
+		put(&o, "]");
+	}
 	if (m->has_ice)
 		put(&o, ",\"ufrag\":\"%s\",\"pwd\":\"%s\"", m->ufrag, m->pwd);
 	if (m->has_tiebreaker)
@@ -492,6 +529,10 @@ static int decode_peer(struct signal_msg *m, const json_t *root)
 	if (r < 0 || (r > 0 && (n >= INET_ADDRSTRLEN || inet_pton(AF_INET, s, &m->ip4) != 1)))
 		return bad(m, "\"ip4\" must be a dotted IPv4 address");
 	m->has_ip4 = r > 0;
+	r = opt_str(root, "ip6", &s, &n);
+	if (r < 0 || (r > 0 && (n >= INET6_ADDRSTRLEN || inet_pton(AF_INET6, s, &m->ip6) != 1)))
+		return bad(m, "\"ip6\" must be an IPv6 address");
+	m->has_ip6 = r > 0;
 	r = opt_str(root, "tiebreaker", &s, &n);
 	uint8_t tb[8];
 	if (r < 0 || (r > 0 && !hex_decode(s, n, tb, sizeof(tb))))
@@ -551,13 +592,32 @@ static int decode_cands(struct signal_msg *m, const json_t *root)
 	return 0;
 }
 
+static int decode_routes(struct signal_msg *m, const json_t *root)
+{
+	const json_t *a = json_object_get(root, "routes");
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > SIGNAL_MAX_ROUTES)
+		return bad(m, "\"routes\" must be an array of at most %d prefix strings", SIGNAL_MAX_ROUTES);
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const json_t *e = json_array_get(a, i);
+		const char *why = json_is_string(e) && json_string_length(e) < IP_PREFIX_STRLEN
+					  ? ip_prefix_parse(json_string_value(e), &m->routes[i], NULL)
+					  : "expected a prefix string";
+		if (why)
+			return bad(m, "routes[%zu]: %s", i, why);
+		m->n_routes++;
+	}
+	return 0;
+}
+
 static int decode_root(struct signal_msg *m, const json_t *root)
 {
 	int r;
 	if (!json_is_object(root))
 		return bad(m, "not a JSON object");
-	if ((r = decode_header(m, root)) || (r = decode_peer(m, root)) || (r = decode_ice(m, root)) ||
-	    (r = decode_cands(m, root)))
+	if ((r = decode_header(m, root)) || (r = decode_peer(m, root)) || (r = decode_routes(m, root)) ||
+	    (r = decode_ice(m, root)) || (r = decode_cands(m, root)))
 		return r;
 	const char *why = signal_msg_check(m);
 	return why ? bad(m, "%s: %s", kind_names[m->kind], why) : 0;

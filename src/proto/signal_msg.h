@@ -11,12 +11,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ip_prefix.h"
+
 enum {
 	SIGNAL_VERSION = 1,
 	SIGNAL_MSG_MAX = 4096, /* bodies longer than this are refused unparsed */
 	SIGNAL_ID_LEN = 20,    /* node id: 20 bytes, 40 hex digits (IPOP's uid) */
 	SIGNAL_KEY_LEN = 32,   /* Noise static public key (X25519) */
 	SIGNAL_MAX_CANDS = 16,
+	SIGNAL_MAX_ROUTES = 16, /* advertised prefixes; the worst case still fits SIGNAL_MSG_MAX */
 	SIGNAL_UFRAG_MIN = 4,
 	SIGNAL_UFRAG_MAX = 32,
 	SIGNAL_PWD_MIN = 22,
@@ -26,8 +29,8 @@ enum {
 };
 
 enum signal_kind {
-	SIGNAL_HELLO = 1,  /* "I am here": id, key, ip4 */
-	SIGNAL_OFFER,      /* start a link: id, key, ip4, ufrag/pwd, [cands] */
+	SIGNAL_HELLO = 1,  /* "I am here": id, key, ip4, [ip6, routes] */
+	SIGNAL_OFFER,      /* start a link: id, key, ip4, [ip6, routes], ufrag/pwd, [cands] */
 	SIGNAL_ANSWER,     /* accept a link: same fields as an offer */
 	SIGNAL_CANDIDATES, /* trickled candidates: ufrag/pwd and >= 1 cand */
 	SIGNAL_BYE,        /* tear the link down: id only */
@@ -55,6 +58,13 @@ struct signal_msg {
 	uint8_t key[SIGNAL_KEY_LEN];
 	bool has_ip4;
 	struct in_addr ip4; /* the sender's virtual address */
+	bool has_ip6;        /* optional: the sender's IPv6 overlay address */
+	struct in6_addr ip6;
+	/* Optional: the subnets the sender routes for the overlay (router
+	 * mode); canonical, routable, no duplicates. The receiver installs
+	 * only what its own config authorises (docs/ipv6.md). */
+	unsigned n_routes;
+	struct ip_prefix routes[SIGNAL_MAX_ROUTES];
 	bool has_ice;       /* ufrag and pwd go together */
 	char ufrag[SIGNAL_UFRAG_MAX + 1];
 	char pwd[SIGNAL_PWD_MAX + 1];

@@ -300,8 +300,8 @@ static void test_legacy_and_unknown_keys(void **state)
 	load_fixture(&l, "legacy.json");
 	assert_int_equal(l.errors, 0);
 	assert_int_equal(l.c.n_warnings, 5);
-	assert_line(&l, "6:5: warning: key \"ip6_mask\": ignored (an original IPOP setting ipopd does "
-			"not implement)");
+	assert_line(&l, "6:5: warning: key \"ip6_mask\": ignored: social mode is IPv4-only and routes no "
+			"subnets (docs/ipv6.md)");
 	assert_line(&l, "7:5: warning: key \"tincan_logging\": ignored (an original IPOP setting "
 			"ipopd does not implement)");
 	assert_line(&l, "10:5: warning: key \"on-demand_connection\": ignored (an original IPOP "
@@ -626,6 +626,322 @@ static void test_json_pos(void **state)
 	free(t);
 }
 
+
+/* ---- IPv6 and routes (docs/ipv6.md) ---- */
+
+#define BASE "{\"ip4\":\"172.31.0.100\",\"xmpp_username\":\"a@example.org\",\"xmpp_password\":\"p\",\"xmpp_host\":\"x\""
+
+static const char *ip6_str(const struct in6_addr *a, char b[INET6_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET6, a, b, INET6_ADDRSTRLEN);
+}
+
+static void test_ip6(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char b[INET6_ADDRSTRLEN];
+	load_text(&l, BASE ",\"ip6\":\"fd00::100\"}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 0);
+	assert_true(l.c.has_ip6);
+	assert_false(l.c.ip6_derived);
+	assert_string_equal(ip6_str(&l.c.ip6, b), "fd00::100");
+	assert_int_equal(l.c.ip6_mask, NODE_CONF_DEFAULT_IP6_MASK);
+	struct ip_prefix nets[2];
+	char p[IP_PREFIX_STRLEN];
+	assert_int_equal(node_conf_overlay_subnets(&l.c, nets), 2);
+	assert_string_equal(ip_prefix_format(&nets[0], p), "172.31.0.0/24");
+	assert_string_equal(ip_prefix_format(&nets[1], p), "fd00::/64");
+	unload(&l);
+
+	load_text(&l, BASE ",\"ip6\":\"fd00:1:2::100\",\"ip6_mask\":48}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.ip6_mask, 48);
+	unload(&l);
+
+	/* no ip6: v4 only, as before */
+	load_fixture(&l, "minimal.json");
+	assert_false(l.c.has_ip6);
+	assert_int_equal(node_conf_overlay_subnets(&l.c, nets), 1);
+	unload(&l);
+
+	static const struct {
+		const char *json, *line;
+	} bad[] = {
+		{ BASE ",\n\"ip6\":\"fe80::1\"}", "2:7: key \"ip6\": expected a unicast IPv6 address (fd00::/8 suits an overlay), "
+						 "got \"fe80::1\": it is in fe80::/10 (link-local)" },
+		{ BASE ",\n\"ip6\":\"ff02::1\"}", "2:7: key \"ip6\": expected a unicast IPv6 address (fd00::/8 suits an overlay), "
+						 "got \"ff02::1\": it is in ff00::/8 (multicast)" },
+		{ BASE ",\n\"ip6\":\"::\"}", "2:7: key \"ip6\": expected a unicast IPv6 address (fd00::/8 suits an overlay), got "
+					    "\"::\": it is in ::/128 (unspecified)" },
+		{ BASE ",\n\"ip6\":\"::1\"}", "2:7: key \"ip6\": expected a unicast IPv6 address (fd00::/8 suits an overlay), got "
+					     "\"::1\": it is in ::1/128 (loopback)" },
+		{ BASE ",\n\"ip6\":\"::ffff:172.31.0.1\"}", "2:7: key \"ip6\": expected a unicast IPv6 address (fd00::/8 suits an "
+							   "overlay), got \"::ffff:172.31.0.1\": it is in ::ffff:0:0/96 (IPv4-mapped)" },
+		{ BASE ",\n\"ip6\":\"172.31.0.1\"}", "2:7: key \"ip6\": expected an IPv6 address string like \"fd00::100\", got "
+						    "\"172.31.0.1\"" },
+		{ BASE ",\n\"ip6\":\"fd00::1\",\"ip6_mask\":127}", "2:28: key \"ip6_mask\": expected an integer from 16 to 126 "
+								  "(prefix length), got 127" },
+		{ BASE ",\n\"ip6\":\"fd00::\"}", "2:7: key \"ip6\": fd00:: is the Subnet-Router anycast address of its /64 (host "
+						"bits all zero)" },
+		{ BASE ",\n\"ip6\":\"fd00::1\",\"mtu\":1200}", "2:23: key \"mtu\": at least 1280 with IPv6 on the overlay (RFC 8200; "
+							      "Linux turns IPv6 off on a smaller link), got 1200" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_text(&l, bad[i].json);
+		assert_int_equal(l.errors, 1);
+		assert_line(&l, bad[i].line);
+		unload(&l);
+	}
+	/* ip6_mask alone does nothing, and says so */
+	load_text(&l, BASE ",\n\"ip6_mask\":64}");
+	assert_int_equal(l.errors, 0);
+	assert_false(l.c.has_ip6);
+	assert_line(&l, "2:1: warning: key \"ip6_mask\": ignored without \"ip6\" or \"ip6_prefix\"");
+	unload(&l);
+}
+
+/* The original's ip6_prefix: the node's address is the prefix and the first
+ * 64 bits of SHA-1 over ip4's text, as gen_ip6(gen_uid(ip4)) made it
+ * (expected values computed with Python's hashlib). */
+static void test_ip6_prefix(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char b[INET6_ADDRSTRLEN];
+	static const char *const forms[] = { "fd50:0dbc:41f2:4a3c", "fd50:dbc:41f2:4a3c::", "fd50:dbc:41f2:4a3c::/64" };
+	for (int i = 0; i < 3; i++) {
+		char text[512];
+		snprintf(text, sizeof(text), BASE ",\"ip6_prefix\":\"%s\"}", forms[i]);
+		load_text(&l, text);
+		assert_int_equal(l.errors, 0);
+		assert_int_equal(l.c.n_warnings, 0);
+		assert_true(l.c.has_ip6);
+		assert_true(l.c.ip6_derived);
+		assert_string_equal(ip6_str(&l.c.ip6, b), "fd50:dbc:41f2:4a3c:437e:4c04:7586:6c60");
+		assert_int_equal(l.c.ip6_mask, 64);
+		unload(&l);
+	}
+	load_text(&l, "{\"ip4\":\"172.31.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\"xmpp_host\":\"x\","
+		      "\"ip6_prefix\":\"fd50:0dbc:41f2:4a3c\",\"ip6_mask\":48}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(ip6_str(&l.c.ip6, b), "fd50:dbc:41f2:4a3c:72d2:a0db:8ae9:db7d");
+	assert_int_equal(l.c.ip6_mask, 48);
+	unload(&l);
+	/* ip6 wins */
+	load_text(&l, BASE ",\n\"ip6\":\"fd00::5\",\"ip6_prefix\":\"fd50:0dbc:41f2:4a3c\"}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(ip6_str(&l.c.ip6, b), "fd00::5");
+	assert_false(l.c.ip6_derived);
+	assert_line(&l, "2:17: warning: key \"ip6_prefix\": ignored because \"ip6\" is set");
+	unload(&l);
+
+	static const struct {
+		const char *json, *line;
+	} bad[] = {
+		{ BASE ",\n\"ip6_prefix\":\"fd50::/48\"}", "2:14: key \"ip6_prefix\": expected the first 64 bits of an IPv6 "
+							 "address, like \"fd50:0dbc:41f2:4a3c\", got \"fd50::/48\": the prefix is 64 bits "
+							 "(the node's address is these 64 bits and 64 of its own)" },
+		{ BASE ",\n\"ip6_prefix\":\"fd50:dbc:41f2:4a3c::1\"}", "2:14: key \"ip6_prefix\": expected the first 64 bits of "
+								     "an IPv6 address, like \"fd50:0dbc:41f2:4a3c\", got "
+								     "\"fd50:dbc:41f2:4a3c::1\": only the first 64 bits may be set" },
+		{ BASE ",\n\"ip6_prefix\":\"fe80:0:0:0\"}", "2:14: key \"ip6_prefix\": expected the first 64 bits of an IPv6 "
+							  "address, like \"fd50:0dbc:41f2:4a3c\", got \"fe80:0:0:0\": overlaps "
+							  "fe80::/10 (link-local)" },
+		{ BASE ",\n\"ip6_prefix\":\"fd50:0dbc:41f2:4a3c\",\"ip6_mask\":96}", "2:47: key \"ip6_mask\": at most 64 with "
+										   "\"ip6_prefix\" (the address is made of the prefix and "
+										   "64 bits of the node's own)" },
+		{ BASE ",\n\"ip6_prefix\":64}", "2:14: key \"ip6_prefix\": expected the first 64 bits of an IPv6 address, like "
+					       "\"fd50:0dbc:41f2:4a3c\", got 64" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_text(&l, bad[i].json);
+		assert_int_equal(l.errors, 1);
+		assert_line(&l, bad[i].line);
+		unload(&l);
+	}
+}
+
+static void test_routes(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char p[IP_PREFIX_STRLEN];
+	load_text(&l, BASE ",\"ip6\":\"fd00::100\",\"routes\":[\"10.77.0.0/24\",\"fd00:77::/64\",\"192.168.1.0/24\"]}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 0);
+	assert_int_equal(l.c.n_routes, 3);
+	assert_string_equal(ip_prefix_format(&l.c.routes[0], p), "10.77.0.0/24");
+	assert_string_equal(ip_prefix_format(&l.c.routes[1], p), "fd00:77::/64");
+	unload(&l);
+
+	static const struct {
+		const char *json, *line;
+	} bad[] = {
+		{ BASE ",\n\"routes\":[\"10.77.0.1/24\"]}", "2:11: key \"routes[0]\": expected a prefix string like "
+							  "\"10.77.0.0/24\" or \"fd00:77::/64\", got \"10.77.0.1/24\": host bits "
+							  "are set (did you mean \"10.77.0.0/24\"?)" },
+		{ BASE ",\n\"routes\":[\"10.77.0.0/24\",\"10.0.0.0/8\"]}", "2:26: key \"routes[1]\": 10.0.0.0/8 overlaps "
+									 "10.77.0.0/24, listed before" },
+		{ BASE ",\n\"routes\":[\"172.31.0.128/25\"]}", "2:11: key \"routes[0]\": 172.31.0.128/25 overlaps the overlay's "
+							     "own subnet 172.31.0.0/24" },
+		{ BASE ",\n\"routes\":[\"fd00:77::/64\"]}", "2:11: key \"routes[0]\": fd00:77::/64 is IPv6 but this node has no "
+							  "\"ip6\"" },
+		{ BASE ",\n\"routes\":[\"0.0.0.0/0\"]}", "2:11: key \"routes[0]\": expected a prefix string like "
+						       "\"10.77.0.0/24\" or \"fd00:77::/64\", got \"0.0.0.0/0\": a default route "
+						       "(an exit node) is not supported" },
+		{ BASE ",\n\"routes\":[\"169.254.0.0/16\"]}", "2:11: key \"routes[0]\": expected a prefix string like "
+							    "\"10.77.0.0/24\" or \"fd00:77::/64\", got \"169.254.0.0/16\": overlaps "
+							    "169.254.0.0/16 (link-local)" },
+		{ BASE ",\n\"routes\":[\"10.77.0.0\"]}", "2:11: key \"routes[0]\": expected a prefix string like "
+						       "\"10.77.0.0/24\" or \"fd00:77::/64\", got \"10.77.0.0\": expected "
+						       "ADDRESS/LENGTH (the length is required)" },
+		{ BASE ",\n\"routes\":\"10.77.0.0/24\"}", "2:10: key \"routes\": expected an array of at most 16 prefix "
+							"strings like \"10.77.0.0/24\", got \"10.77.0.0/24\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_text(&l, bad[i].json);
+		assert_int_equal(l.errors, 1);
+		assert_line(&l, bad[i].line);
+		unload(&l);
+	}
+	/* at most 16 */
+	char text[2048];
+	int n = snprintf(text, sizeof(text), BASE ",\"routes\":[");
+	for (int i = 0; i < 17; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "%s\"10.%d.0.0/16\"", i ? "," : "", 100 + i);
+	snprintf(text + n, sizeof(text) - (size_t)n, "]}");
+	load_text(&l, text);
+	assert_int_equal(l.errors, 1);
+	assert_int_equal(l.c.n_routes, 0);
+	unload(&l);
+}
+
+static void test_accept_routes(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char why[160];
+	load_text(&l, BASE ",\"ip6\":\"fd00::100\",\"routes\":[\"10.99.0.0/24\"],\n"
+		      "\"accept_routes\":{\"bob@example.org\":[\"10.77.0.0/16\",\"fd00:77::/48\"],\"carol@example.org\":[]}}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 0);
+	assert_int_equal(l.c.n_accept, 2);
+	const struct node_accept *a = node_conf_accept_for(&l.c, "Bob@Example.ORG");
+	assert_non_null(a);
+	assert_int_equal(a->n, 2);
+	assert_null(node_conf_accept_for(&l.c, "dave@example.org"));
+
+	static const struct {
+		const char *jid, *prefix, *why;
+	} cases[] = {
+		{ "bob@example.org", "10.77.0.0/24", NULL },
+		{ "BOB@example.org", "10.77.0.0/16", NULL },
+		{ "bob@example.org", "fd00:77:0:1::/64", NULL },
+		{ "bob@example.org", "10.76.0.0/14", "10.76.0.0/14 is not authorised for bob@example.org (\"accept_routes\")" },
+		{ "bob@example.org", "10.78.0.0/24", "10.78.0.0/24 is not authorised for bob@example.org (\"accept_routes\")" },
+		{ "carol@example.org", "10.77.0.0/24", "10.77.0.0/24 is not authorised for carol@example.org (\"accept_routes\")" },
+		{ "dave@example.org", "10.77.0.0/24", "10.77.0.0/24 is not authorised for dave@example.org (\"accept_routes\")" },
+		{ "bob@example.org", "172.31.0.0/16", "172.31.0.0/16 overlaps the overlay's subnet 172.31.0.0/24" },
+		{ "bob@example.org", "fd00::/16", "fd00::/16 overlaps the overlay's subnet fd00::/64" },
+		{ "bob@example.org", "10.99.0.128/25", "10.99.0.128/25 overlaps 10.99.0.0/24, which this node routes" },
+		{ "bob@example.org", "127.0.0.0/8", "127.0.0.0/8: overlaps 127.0.0.0/8 (loopback)" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ip_prefix p;
+		assert_null(ip_prefix_parse(cases[i].prefix, &p, NULL));
+		const char *r = node_conf_route_refusal(&l.c, cases[i].jid, &p, why, sizeof(why));
+		if (!cases[i].why)
+			assert_null(r);
+		else
+			assert_string_equal(r, cases[i].why);
+	}
+	unload(&l);
+
+	/* a v4-only node refuses IPv6 routes */
+	load_text(&l, BASE ",\"accept_routes\":{\"bob@example.org\":[\"10.77.0.0/16\"]}}");
+	struct ip_prefix p6;
+	assert_null(ip_prefix_parse("fd00:77::/64", &p6, NULL));
+	assert_string_equal(node_conf_route_refusal(&l.c, "bob@example.org", &p6, why, sizeof(why)),
+			    "fd00:77::/64 is IPv6 and this node has no \"ip6\"");
+	unload(&l);
+
+	static const struct {
+		const char *json, *line;
+	} bad[] = {
+		{ BASE ",\n\"accept_routes\":{\"*@example.org\":[\"10.77.0.0/16\"]}}",
+		  "2:34: key \"accept_routes.*@example.org\": the member name must be a bare JID: a pattern "
+		  "would let any matching account claim the prefixes" },
+		{ BASE ",\n\"accept_routes\":{\"bob@example.org\":[\"10.77.0.0/16\"],\"Bob@example.org\":[]}}",
+		  "2:71: key \"accept_routes.Bob@example.org\": Bob@example.org is listed twice (JIDs compare without case)" },
+		{ BASE ",\n\"accept_routes\":{\"bob@example.org\":[\"10.77.0.9/16\"]}}",
+		  "2:37: key \"accept_routes.bob@example.org[0]\": expected a prefix string like \"10.77.0.0/24\" or "
+		  "\"fd00:77::/64\", got \"10.77.0.9/16\": host bits are set (did you mean \"10.77.0.0/16\"?)" },
+		{ BASE ",\n\"accept_routes\":{\"bob@example.org\":[\"172.31.0.0/16\"]}}",
+		  "2:37: key \"accept_routes.bob@example.org[0]\": 172.31.0.0/16 overlaps the overlay's own subnet 172.31.0.0/24" },
+		{ BASE ",\"routes\":[\"10.77.0.0/24\"],\n\"accept_routes\":{\"bob@example.org\":[\"10.77.0.0/16\"]}}",
+		  "2:37: key \"accept_routes.bob@example.org[0]\": 10.77.0.0/16 overlaps 10.77.0.0/24, which this node "
+		  "routes itself" },
+		{ BASE ",\n\"accept_routes\":[\"bob@example.org\"]}",
+		  "2:17: key \"accept_routes\": expected an object of at most 64 \"user@domain\": [\"prefix\", ...] members, "
+		  "got [\"bob@example.org\"]" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_text(&l, bad[i].json);
+		assert_int_equal(l.errors, 1);
+		assert_line(&l, bad[i].line);
+		unload(&l);
+	}
+}
+
+static void test_router_mode(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, BASE ",\n\"router_mode\":false,\"router_ip\":\"192.168.0.0\"}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 1);
+	assert_line(&l, "2:21: warning: key \"router_ip\": ignored (an original IPOP setting ipopd does not implement)");
+	unload(&l);
+	load_text(&l, BASE ",\n\"router_mode\":true}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_routes, 0);
+	assert_line(&l, "2:1: warning: key \"router_mode\": not honoured: the original's router mode gave every node "
+			"the same \"router_ip\" and put its LAN's network in \"ip4\"; ipopd needs an overlay address per "
+			"node in \"ip4\" and the LAN in \"routes\" (e.g. \"routes\": [\"192.168.1.0/24\"]), authorised on "
+			"the other nodes with \"accept_routes\" (docs/ipv6.md)");
+	unload(&l);
+	load_text(&l, BASE ",\n\"router_mode\":\"yes\"}");
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, "2:15: key \"router_mode\": expected true or false, got \"yes\"");
+	unload(&l);
+}
+
+/* Social mode is IPv4-only and routes nothing: the keys are dropped with
+ * a warning each, never half-used. */
+static void test_social_is_ipv4_only(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, BASE ",\"mode\":\"social\",\n\"ip6\":\"fd00::100\",\"routes\":[\"10.77.0.0/24\"],"
+		      "\"accept_routes\":{\"bob@example.org\":[\"10.78.0.0/24\"]}}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 3);
+	assert_line(&l, "2:1: warning: key \"ip6\": ignored: social mode is IPv4-only and routes no subnets "
+			"(docs/ipv6.md)");
+	assert_line(&l, "2:19: warning: key \"routes\": ignored: social mode is IPv4-only and routes no subnets "
+			"(docs/ipv6.md)");
+	assert_false(l.c.has_ip6);
+	assert_int_equal(l.c.n_routes, 0);
+	assert_int_equal(l.c.n_accept, 0);
+	struct ip_prefix p;
+	char why[160];
+	assert_null(ip_prefix_parse("10.78.0.0/24", &p, NULL));
+	assert_non_null(node_conf_route_refusal(&l.c, "bob@example.org", &p, why, sizeof(why)));
+	unload(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -650,6 +966,12 @@ int main(void)
 		cmocka_unit_test(test_turn_server_specs),
 		cmocka_unit_test(test_deploy_examples),
 		cmocka_unit_test(test_json_pos),
+		cmocka_unit_test(test_ip6),
+		cmocka_unit_test(test_ip6_prefix),
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_accept_routes),
+		cmocka_unit_test(test_router_mode),
+		cmocka_unit_test(test_social_is_ipv4_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "ctl_cli.h"
+#include "ip_prefix.h"
 #include "ctl_client.h"
 #include "ctl_json.h"
 #include "ctl_proto.h"
@@ -58,6 +59,12 @@ static int fake_status(void *ctx, struct ctl_node_status *st)
 	addr_parse("192.0.2.1:50000", 0, &st->relay_addr);
 	addr_parse("192.0.2.1:443", 0, &st->relay_server);
 	snprintf(st->relay_transport, sizeof(st->relay_transport), "tls");
+	st->has_ip6 = true;
+	inet_pton(AF_INET6, "fd00::100", &st->ip6);
+	st->ip6_mask = 64;
+	st->n_routes = 2;
+	assert_null(ip_prefix_parse("10.99.0.0/24", &st->routes[0], NULL));
+	assert_null(ip_prefix_parse("fd00:99::/64", &st->routes[1], NULL));
 	st->peers_up = 1;
 	st->peers_total = (unsigned)f->npeers;
 	st->uptime_s = 77;
@@ -94,6 +101,16 @@ static int fake_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 		p->rx_bytes = 1536;
 		p->tx_bytes = 10u << 20;
 		p->last_handshake = FAKE_NOW - 12;
+		/* dual-stack, routing a LAN, and one route refused */
+		p->has_ip6 = true;
+		inet_pton(AF_INET6, "fd00::101", &p->ip6);
+		p->n_routes = 2;
+		assert_null(ip_prefix_parse("10.77.0.0/24", &p->routes[0], NULL));
+		assert_null(ip_prefix_parse("fd00:77::/64", &p->routes[1], NULL));
+		p->n_refused = 1;
+		assert_null(ip_prefix_parse("10.0.0.0/8", &p->refused[0].prefix, NULL));
+		snprintf(p->refused[0].why, sizeof(p->refused[0].why),
+			 "10.0.0.0/8 is not authorised for bob@example.org (\"accept_routes\")");
 		if (f->bad_jid) {
 			memset(p->jid, 'a', sizeof(p->jid));
 			p->jid[3] = (char)0xff;
@@ -836,6 +853,10 @@ static void test_cli_peers(void **state)
 	assert_non_null(strstr(o, "10.0 MiB"));
 	assert_non_null(strstr(o, "12.3 ms"));
 	assert_non_null(strstr(o, "not direct: no server-reflexive candidate"));
+	assert_non_null(strstr(o, "172.31.0.101 fd00::101 "));
+	assert_non_null(strstr(o, "\n  routes: 10.77.0.0/24 fd00:77::/64\n"));
+	assert_non_null(strstr(o, "\n  route refused: 10.0.0.0/8: 10.0.0.0/8 is not authorised for bob@example.org "
+				  "(\"accept_routes\")\n"));
 	assert_null(strstr(o, "\033[")); /* no colour when asked for none */
 	/* Aligned: every address starts in the ADDRESS column. */
 	long col = column_of(o, "ADDRESS");
@@ -864,6 +885,18 @@ static void test_cli_peers(void **state)
 	assert_true(json_is_array(arr));
 	assert_int_equal(json_array_size(arr), 3);
 	assert_string_equal(ctl_jstr(json_array_get(arr, 0), "path"), "direct");
+	const json_t *bob = json_array_get(arr, 0), *carol = json_array_get(arr, 1);
+	assert_string_equal(ctl_jstr(bob, "ip6"), "fd00::101");
+	const json_t *rt = json_object_get(bob, "routes"), *rf = json_object_get(bob, "routes_refused");
+	assert_int_equal(json_array_size(rt), 2);
+	assert_string_equal(json_string_value(json_array_get(rt, 1)), "fd00:77::/64");
+	assert_int_equal(json_array_size(rf), 1);
+	assert_string_equal(ctl_jstr(json_array_get(rf, 0), "prefix"), "10.0.0.0/8");
+	assert_non_null(strstr(ctl_jstr(json_array_get(rf, 0), "why"), "not authorised"));
+	/* an IPv4-only peer: null and empty lists, not missing members */
+	assert_true(json_is_null(json_object_get(carol, "ip6")));
+	assert_int_equal(json_array_size(json_object_get(carol, "routes")), 0);
+	assert_true(json_is_array(json_object_get(carol, "routes_refused")));
 	json_decref(arr);
 	cli_free(&cap);
 
@@ -897,7 +930,8 @@ static void test_cli_status(void **state)
 	assert_int_equal(ctl_cmd_status(&c, 1, argv), CTL_EXIT_OK);
 	cli_done(&c, &cap);
 	assert_non_null(strstr(cap.out, "interface: ipop0"));
-	assert_non_null(strstr(cap.out, "172.31.0.100/24"));
+	assert_non_null(strstr(cap.out, "172.31.0.100/24, fd00::100/64 (mtu 1280"));
+	assert_non_null(strstr(cap.out, "routes:   10.99.0.0/24 fd00:99::/64\n"));
 	assert_non_null(strstr(cap.out, "online"));
 	assert_non_null(strstr(cap.out, "203.0.113.5:40000"));
 	assert_non_null(strstr(cap.out, "1 up of 2"));
@@ -911,6 +945,10 @@ static void test_cli_status(void **state)
 	json_t *o = json_loads(cap.out, 0, &je);
 	assert_true(json_is_object(o));
 	assert_string_equal(ctl_jstr(o, "xmpp"), "online");
+	assert_string_equal(ctl_jstr(o, "ip6"), "fd00::100");
+	assert_int_equal(ctl_jint(o, "ip6_mask", 0), 64);
+	assert_int_equal(json_array_size(json_object_get(o, "routes")), 2);
+	assert_int_equal(ctl_jint(json_object_get(o, "drops"), "link_local", -1), 0);
 	json_decref(o);
 	cli_free(&cap);
 

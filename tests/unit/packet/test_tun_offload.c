@@ -1,6 +1,7 @@
 /* TUN offloads: splitting TSO/USO super-packets and coalescing TCP segments
  * keep every byte and every checksum, checked against a plain byte-by-byte
- * RFC 1071 checksum over random streams. */
+ * RFC 1071 checksum over random streams, for IPv4 and IPv6 (the RFC 8200
+ * pseudo-header, extension headers, TSO6, USO6, GSO_TCPV6). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -422,7 +423,9 @@ static void test_bad_input(void **state)
 	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
 	vh.gso_size = 10; /* 10 segments, room for 5 */
 	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, 5), -ENOBUFS);
-	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6; /* an IPv4 packet said to be IPv6 */
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP; /* UFO: never offered */
 	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EPROTONOSUPPORT);
 	vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 190, .csum_offset = 16 };
 	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
@@ -460,6 +463,390 @@ static void test_clamp_mss(void **state)
 	assert_false(tun_clamp_mss(p, len, 1380));
 }
 
+
+/* --- IPv6 --- */
+
+static const uint8_t SRC6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+static const uint8_t DST6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 2 };
+
+/* RFC 8200 8.1: source, destination, 32-bit length, 3 zero bytes, next
+ * header; summed as big-endian words one byte at a time. */
+static uint32_t ref_pseudo6(const uint8_t *ip, uint8_t proto, size_t l4len)
+{
+	uint8_t ph[40] = { 0 };
+	memcpy(ph, ip + 8, 32);
+	ph[32] = (uint8_t)(l4len >> 24);
+	ph[33] = (uint8_t)(l4len >> 16);
+	ph[34] = (uint8_t)(l4len >> 8);
+	ph[35] = (uint8_t)l4len;
+	ph[39] = proto;
+	return ref_sum(0, ph, 40);
+}
+
+/* IPv6 header (traffic class 0x28, flow label 0xbeef1) and, with ext, an
+ * 8-byte destination options header (PadN) before the transport header.
+ * Returns the transport header's offset. */
+static size_t make_ip6(uint8_t *p, size_t l4len, uint8_t proto, bool ext)
+{
+	size_t hl = 40 + (ext ? 8 : 0);
+	memset(p, 0, hl);
+	p[0] = 0x62;
+	p[1] = 0x8b;
+	p[2] = 0xee;
+	p[3] = 0xf1;
+	wbe16(p + 4, (unsigned)(hl - 40 + l4len));
+	p[6] = ext ? 60 : proto;
+	p[7] = 64;
+	memcpy(p + 8, SRC6, 16);
+	memcpy(p + 24, DST6, 16);
+	if (ext) {
+		p[40] = proto;
+		p[41] = 0;
+		p[42] = 1; /* PadN, 4 bytes of padding */
+		p[43] = 4;
+	}
+	return hl;
+}
+
+/* IPv6 (+ext) + TCP with the timestamp option + payload. */
+static size_t make_tcp6(uint8_t *p, size_t payload, uint32_t seq, uint8_t flags, uint16_t sport, bool ext)
+{
+	const size_t thl = 32;
+	size_t hl = make_ip6(p, thl + payload, IPPROTO_TCP, ext);
+	uint8_t *t = p + hl;
+	memset(t, 0, thl);
+	wbe16(t, sport);
+	wbe16(t + 2, 5201);
+	t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16), t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+	memcpy(t + 8, "\x01\x02\x03\x04", 4);
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = flags;
+	wbe16(t + 14, 501);
+	memcpy(t + 20, "\x01\x01\x08\x0a\x00\x00\x10\x00\x00\x00\x20\x00", 12);
+	fill_random(t + thl, payload);
+	return hl + thl + payload;
+}
+
+static void assert_l4_ok6(const uint8_t *p, size_t len, size_t hl, uint8_t proto)
+{
+	assert_int_equal(be16(p + 4), len - 40);
+	assert_int_equal(ref_fold(ref_sum(ref_pseudo6(p, proto, len - hl), p + hl, len - hl)), 0xffff);
+}
+
+static void set_full_l4_6(uint8_t *p, size_t len, size_t hl, uint8_t proto, size_t csum_off)
+{
+	p[hl + csum_off] = p[hl + csum_off + 1] = 0;
+	uint16_t c = (uint16_t)~ref_fold(ref_sum(ref_pseudo6(p, proto, len - hl), p + hl, len - hl));
+	if (c == 0 && proto == IPPROTO_UDP)
+		c = 0xffff;
+	wbe16(p + hl + csum_off, c);
+}
+
+/* TSO6 super-packets (with and without an extension header): every
+ * segment complete and checksummed; those without the extension header
+ * coalesce back into one GSO_TCPV6 super-packet equal to the original. */
+static void test_tcp6_split_coalesce_random(void **state)
+{
+	(void)state;
+	static uint8_t big[TUN_GSO_MAX];
+	struct segs s;
+	struct tun_coalescer co;
+	struct sink k = { 0 };
+	segs_init(&s);
+	assert_int_equal(tun_co_init(&co), 0);
+
+	for (int round = 0; round < 200; round++) {
+		bool ext = round % 3 == 0;
+		size_t hl = ext ? 48 : 40, hdrs = hl + 32;
+		size_t mss = 500 + (size_t)rand() % 1000;
+		size_t payload = 1 + (size_t)rand() % (TUN_GSO_MAX - hdrs);
+		uint32_t seq = (uint32_t)rand() * 2654435761u;
+		uint8_t flags = 0x10 | (rand() % 2 ? 0x08 : 0) | (rand() % 4 == 0 ? 0x80 : 0);
+		size_t len = make_tcp6(big, payload, seq, flags, 40000, ext);
+		/* what the kernel leaves for TSO: the pseudo-header sum */
+		wbe16(big + hl + 16, ref_fold(ref_pseudo6(big, IPPROTO_TCP, len - hl)));
+		struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					     .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
+					     .hdr_len = (uint16_t)hdrs,
+					     .gso_size = (uint16_t)mss,
+					     .csum_start = (uint16_t)hl,
+					     .csum_offset = 16 };
+		int n = tun_offload_split(&vh, big, len, s.outs, SEGCAP, s.lens, MAXSEG);
+		assert_int_equal(n, (int)((payload + mss - 1) / mss));
+		size_t off = 0;
+		for (int i = 0; i < n; i++) {
+			uint8_t *p = s.outs[i];
+			size_t seg = s.lens[i] - hdrs;
+			assert_true(seg == mss || (i == n - 1 && seg <= mss));
+			assert_memory_equal(p, big, 4); /* version, class, flow label */
+			assert_memory_equal(p + 6, big + 6, 34);
+			assert_memory_equal(p + 40, big + 40, hl - 40);
+			assert_l4_ok6(p, s.lens[i], hl, IPPROTO_TCP);
+			assert_int_equal(be32(p + hl + 4), seq + (uint32_t)off);
+			assert_memory_equal(p + hdrs, big + hdrs + off, seg);
+			assert_int_equal(p[hl + 13] & 0x08, i == n - 1 ? (flags & 0x08) : 0);
+			assert_int_equal(p[hl + 13] & 0x80, i == 0 ? (flags & 0x80) : 0);
+			off += seg;
+		}
+		assert_int_equal(off, payload);
+		if (ext)
+			continue;
+		if (s.outs[0][hl + 13] & 0x80) { /* CWR is not coalescable */
+			s.outs[0][hl + 13] &= 0x7f;
+			set_full_l4_6(s.outs[0], s.lens[0], hl, IPPROTO_TCP, 16);
+		}
+		for (int i = 0; i < n; i++)
+			tun_co_add(&co, s.outs[i], s.lens[i], sink_emit, &k);
+		tun_co_flush(&co, sink_emit, &k);
+		assert_int_equal(k.n, 1);
+		uint8_t *q = k.data[0];
+		assert_int_equal(k.len[0], len);
+		if (n > 1) {
+			assert_int_equal(k.vh[0].gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+			assert_int_equal(k.vh[0].gso_size, mss);
+			assert_int_equal(k.vh[0].hdr_len, hdrs);
+			assert_int_equal(k.vh[0].csum_start, 40);
+			assert_int_equal(k.vh[0].csum_offset, 16);
+		} else {
+			assert_int_equal(k.vh[0].gso_type, VIRTIO_NET_HDR_GSO_NONE);
+		}
+		complete_partial(&k.vh[0], q, len);
+		assert_l4_ok6(q, len, hl, IPPROTO_TCP);
+		assert_int_equal(be32(q + hl + 4), seq);
+		assert_int_equal(q[hl + 13], flags & 0x18);
+		assert_memory_equal(q + hdrs, big + hdrs, payload);
+		sink_free(&k);
+	}
+	tun_co_free(&co);
+	free(s.mem);
+}
+
+/* USO6: UDP over IPv6 cut into datagrams, each with its length and a
+ * full checksum. */
+static void test_udp6_split(void **state)
+{
+	(void)state;
+	static uint8_t big[TUN_GSO_MAX];
+	struct segs s;
+	segs_init(&s);
+	for (int round = 0; round < 100; round++) {
+		bool ext = round % 2;
+		size_t mss = 400 + (size_t)rand() % 1000, payload = (size_t)rand() % 60000;
+		size_t hl = make_ip6(big, 8 + payload, IPPROTO_UDP, ext);
+		wbe16(big + hl, 5000);
+		wbe16(big + hl + 2, 5001);
+		wbe16(big + hl + 4, (unsigned)(8 + payload));
+		fill_random(big + hl + 8, payload);
+		struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					     .gso_type = VIRTIO_NET_HDR_GSO_UDP_L4,
+					     .gso_size = (uint16_t)mss,
+					     .csum_start = (uint16_t)hl,
+					     .csum_offset = 6 };
+		int n = tun_offload_split(&vh, big, hl + 8 + payload, s.outs, SEGCAP, s.lens, MAXSEG);
+		assert_int_equal(n, payload ? (int)((payload + mss - 1) / mss) : 1);
+		size_t off = 0;
+		for (int i = 0; i < n; i++) {
+			uint8_t *q = s.outs[i];
+			assert_int_equal(be16(q + hl + 4), s.lens[i] - hl);
+			assert_true(be16(q + hl + 6) != 0); /* never "no checksum" over IPv6 */
+			assert_l4_ok6(q, s.lens[i], hl, IPPROTO_UDP);
+			assert_memory_equal(q + hl + 8, big + hl + 8 + off, s.lens[i] - hl - 8);
+			off += s.lens[i] - hl - 8;
+		}
+		assert_int_equal(off, payload);
+	}
+	free(s.mem);
+}
+
+/* A UDP datagram whose checksum comes out 0 must carry 0xffff: over IPv6 a
+ * zero is invalid (RFC 8200 8.1), over IPv4 it would mean "none". The
+ * last payload word is searched so that the sum is exactly 0xffff. */
+static void test_partial_udp_zero(void **state)
+{
+	(void)state;
+	uint8_t pkt[200];
+	struct segs s;
+	segs_init(&s);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		size_t hl = v6 ? make_ip6(pkt, 8 + 20, IPPROTO_UDP, false) : 20, len = hl + 28;
+		if (!v6) {
+			memset(pkt, 0, 20);
+			pkt[0] = 0x45;
+			wbe16(pkt + 2, (unsigned)len);
+			pkt[8] = 64;
+			pkt[9] = IPPROTO_UDP;
+			memcpy(pkt + 12, "\xac\x1f\x00\x01\xac\x1f\x00\x02", 8);
+		}
+		wbe16(pkt + hl, 7);
+		wbe16(pkt + hl + 2, 9);
+		wbe16(pkt + hl + 4, 28);
+		fill_random(pkt + hl + 8, 20);
+		uint32_t ph = v6 ? ref_pseudo6(pkt, IPPROTO_UDP, 28) : ref_pseudo(pkt, IPPROTO_UDP, 28);
+		unsigned w;
+		for (w = 0; w <= 0xffff; w++) {
+			wbe16(pkt + len - 2, w);
+			pkt[hl + 6] = pkt[hl + 7] = 0;
+			if (ref_fold(ref_sum(ph, pkt + hl, 28)) == 0xffff)
+				break;
+		}
+		assert_true(w <= 0xffff);
+		wbe16(pkt + hl + 6, ref_fold(ph)); /* partial, as the kernel leaves it */
+		struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					     .csum_start = (uint16_t)hl,
+					     .csum_offset = 6 };
+		assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), 1);
+		assert_int_equal(be16(s.outs[0] + hl + 6), 0xffff);
+		if (v6)
+			assert_l4_ok6(s.outs[0], len, hl, IPPROTO_UDP);
+		else
+			assert_l4_ok(s.outs[0], len);
+	}
+	free(s.mem);
+}
+
+/* An IPv4 and an IPv6 flow with the same ports, interleaved, and an IPv6
+ * segment with an extension header: two super-packets, one per family,
+ * and the odd one passed alone. */
+static void test_coalesce_both_families(void **state)
+{
+	(void)state;
+	struct tun_coalescer co;
+	struct sink k = { 0 };
+	static uint8_t pk[7][HEAD + 1600];
+	size_t len[7];
+	assert_int_equal(tun_co_init(&co), 0);
+	for (int i = 0; i < 3; i++) {
+		len[2 * i] = make_tcp(pk[2 * i] + HEAD, 1000, 100 + 1000 * (uint32_t)i, 0x10, 40000);
+		set_full_ip_and_l4(pk[2 * i] + HEAD, len[2 * i], 16);
+		len[2 * i + 1] = make_tcp6(pk[2 * i + 1] + HEAD, 1000, 900 + 1000 * (uint32_t)i, 0x10, 40000, false);
+		set_full_l4_6(pk[2 * i + 1] + HEAD, len[2 * i + 1], 40, IPPROTO_TCP, 16);
+	}
+	len[6] = make_tcp6(pk[6] + HEAD, 1000, 5000, 0x10, 40001, true);
+	set_full_l4_6(pk[6] + HEAD, len[6], 48, IPPROTO_TCP, 16);
+	for (int i = 0; i < 7; i++)
+		tun_co_add(&co, pk[i] + HEAD, len[i], sink_emit, &k);
+	tun_co_flush(&co, sink_emit, &k);
+	assert_int_equal(k.n, 3);
+	assert_int_equal(co.merged, 4);
+	assert_int_equal(co.passed, 1);
+	/* the lone IPv6 one came out first, as it went in */
+	assert_int_equal(k.len[0], len[6]);
+	assert_memory_equal(k.data[0], pk[6] + HEAD, len[6]);
+	int v4 = k.data[1][0] == 0x45 ? 1 : 2, v6 = 3 - v4;
+	assert_int_equal(k.len[v4], 52 + 3000);
+	assert_int_equal(k.vh[v4].gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(k.len[v6], 72 + 3000);
+	assert_int_equal(k.vh[v6].gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+	complete_partial(&k.vh[v4], k.data[v4], k.len[v4]);
+	assert_ip_ok(k.data[v4], k.len[v4]);
+	assert_l4_ok(k.data[v4], k.len[v4]);
+	complete_partial(&k.vh[v6], k.data[v6], k.len[v6]);
+	assert_l4_ok6(k.data[v6], k.len[v6], 40, IPPROTO_TCP);
+	for (int i = 0; i < 3; i++) {
+		assert_memory_equal(k.data[v4] + 52 + 1000 * i, pk[2 * i] + HEAD + 52, 1000);
+		assert_memory_equal(k.data[v6] + 72 + 1000 * i, pk[2 * i + 1] + HEAD + 72, 1000);
+	}
+	sink_free(&k);
+	tun_co_free(&co);
+}
+
+/* A flow label change (a different path or a new flow) is not merged. */
+static void test_coalesce6_label_breaks(void **state)
+{
+	(void)state;
+	struct tun_coalescer co;
+	struct sink k = { 0 };
+	static uint8_t pk[2][HEAD + 1600];
+	size_t len[2];
+	assert_int_equal(tun_co_init(&co), 0);
+	for (int i = 0; i < 2; i++) {
+		len[i] = make_tcp6(pk[i] + HEAD, 1000, 1000 * (uint32_t)i, 0x10, 1, false);
+		if (i)
+			pk[i][HEAD + 3] ^= 1;
+		set_full_l4_6(pk[i] + HEAD, len[i], 40, IPPROTO_TCP, 16);
+		tun_co_add(&co, pk[i] + HEAD, len[i], sink_emit, &k);
+	}
+	tun_co_flush(&co, sink_emit, &k);
+	assert_int_equal(k.n, 2);
+	assert_int_equal(co.merged, 0);
+	sink_free(&k);
+	tun_co_free(&co);
+}
+
+static void test_bad_input6(void **state)
+{
+	(void)state;
+	uint8_t pkt[400];
+	struct segs s;
+	segs_init(&s);
+	struct virtio_net_hdr vh = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 100 };
+	size_t len = make_tcp6(pkt, 300, 1, 0x10, 1, false);
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), 3);
+	/* payload length that disagrees with what was read */
+	assert_int_equal(tun_offload_split(&vh, pkt, len - 1, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	/* an IPv6 packet said to be TCPv4 */
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	/* routing header (type 4, segments left 0) and fragment header */
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	len = make_tcp6(pkt, 300, 1, 0x10, 1, true);
+	pkt[6] = 43;
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	pkt[6] = 44;
+	memset(pkt + 41, 0, 7);
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	/* UDP GSO on a TCP packet */
+	len = make_tcp6(pkt, 300, 1, 0x10, 1, false);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+	assert_int_equal(tun_offload_split(&vh, pkt, len, s.outs, SEGCAP, s.lens, MAXSEG), -EINVAL);
+	free(s.mem);
+}
+
+/* IPv6 SYNs are clamped to mtu - 60, IPv4 ones to mtu - 40, by the
+ * family-aware call; the IPv4-only call leaves IPv6 alone. */
+static void test_clamp_mss_both(void **state)
+{
+	(void)state;
+	uint8_t p[120];
+	for (int round = 0; round < 200; round++) {
+		bool ext = round % 2;
+		size_t hl = ext ? 48 : 40;
+		size_t len = make_tcp6(p, 0, (uint32_t)rand(), 0x02, (uint16_t)rand(), ext);
+		memcpy(p + hl + 20, "\x01\x01\x02\x04", 4);
+		unsigned mss = 536 + (unsigned)rand() % 9000;
+		wbe16(p + hl + 24, mss);
+		memset(p + hl + 26, 1, 6);
+		set_full_l4_6(p, len, hl, IPPROTO_TCP, 16);
+		assert_false(tun_clamp_mss(p, len, 1000));
+		assert_int_equal(be16(p + hl + 24), mss);
+		bool changed = tun_clamp_mss_mtu(p, len, 1280);
+		assert_int_equal(changed, mss > 1220);
+		assert_int_equal(be16(p + hl + 24), mss > 1220 ? 1220 : mss);
+		assert_l4_ok6(p, len, hl, IPPROTO_TCP);
+
+		len = make_tcp(p, 0, (uint32_t)rand(), 0x02, (uint16_t)rand());
+		memcpy(p + 40, "\x01\x01\x02\x04", 4);
+		wbe16(p + 44, mss);
+		memset(p + 46, 1, 6);
+		set_full_ip_and_l4(p, len, 16);
+		assert_int_equal(tun_clamp_mss_mtu(p, len, 1280), mss > 1240);
+		assert_int_equal(be16(p + 44), mss > 1240 ? 1240 : mss);
+		assert_l4_ok(p, len);
+	}
+	/* not a SYN; a later fragment; a tiny MTU */
+	size_t len = make_tcp6(p, 0, 1, 0x10, 1, false);
+	memcpy(p + 60, "\x02\x04\x23\x28", 4);
+	assert_false(tun_clamp_mss_mtu(p, len, 1280));
+	len = make_tcp6(p, 0, 1, 0x02, 1, true);
+	p[6] = 44;
+	memset(p + 41, 0, 7);
+	p[43] = 8; /* offset 1 */
+	assert_false(tun_clamp_mss_mtu(p, len, 1280));
+	len = make_tcp6(p, 0, 1, 0x02, 1, false);
+	memcpy(p + 60, "\x02\x04\x23\x28", 4);
+	assert_false(tun_clamp_mss_mtu(p, len, 60));
+}
+
 int main(void)
 {
 	srand(7);
@@ -472,6 +859,13 @@ int main(void)
 		cmocka_unit_test(test_plain_and_partial),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_clamp_mss),
+		cmocka_unit_test(test_tcp6_split_coalesce_random),
+		cmocka_unit_test(test_udp6_split),
+		cmocka_unit_test(test_partial_udp_zero),
+		cmocka_unit_test(test_coalesce_both_families),
+		cmocka_unit_test(test_coalesce6_label_breaks),
+		cmocka_unit_test(test_bad_input6),
+		cmocka_unit_test(test_clamp_mss_both),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -368,9 +368,9 @@ static void test_refused(void **state)
 	put16(p + 10, 0);
 	put16(p + 10, xlate_csum(p, 20, 0));
 	assert_int_equal(xlate_out(p, 28, x), XLATE_TRUNCATED);
-	/* not IPv4, IHL too small, total length beyond the buffer */
+	/* not IP, IHL too small, total length beyond the buffer */
 	n = build(&s, p);
-	p[0] = 0x60;
+	p[0] = 0x50;
 	assert_int_equal(xlate_out(p, n, x), XLATE_BAD_HEADER);
 	p[0] = 0x44;
 	assert_int_equal(xlate_out(p, n, x), XLATE_BAD_HEADER);
@@ -450,6 +450,37 @@ static void test_broadcast(void **state)
 	assert_int_equal(xlate_bcast_out(p, n, htonl(LOCAL), htonl(SB)), XLATE_WRONG_ADDR);
 }
 
+/* Social mode is IPv4-only: IPv6 packets of every kind, and a lone
+ * version nibble, are refused with their own result and left untouched,
+ * in every direction and by the broadcast paths. */
+static void test_ipv6_refused(void **state)
+{
+	(void)state;
+	const uint32_t SB = 0xac1f00ff;
+	uint8_t p[MAXPKT], copy[MAXPKT];
+	static const uint8_t protos[] = { 6, 17, 58, 0, 44 };
+	for (int i = 0; i < ROUNDS; i++) {
+		size_t n = 40 + (size_t)(rnd() % 200);
+		for (size_t j = 0; j < n; j++)
+			p[j] = (uint8_t)rnd();
+		p[0] = (uint8_t)(0x60 | (p[0] & 15));
+		put16(p + 4, (uint16_t)(n - 40));
+		p[6] = protos[i % 5];
+		if (i % 4 == 0) /* ff02::1, the kind social_broadcast would forward in IPv4 */
+			memcpy(p + 24, "\xff\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+		memcpy(copy, p, n);
+		size_t len = i % 7 == 0 ? 1 : n;
+		assert_int_equal(xlate_out(p, len, &P[1]), XLATE_IPV6);
+		assert_int_equal(xlate_in(p, len, &P[1]), XLATE_IPV6);
+		assert_int_equal(xlate_bcast_out(p, len, htonl(LOCAL), htonl(SB)), XLATE_IPV6);
+		assert_int_equal(xlate_bcast_in(p, len, &P[1]), XLATE_IPV6);
+		assert_false(xlate_is_bcast(p, len, htonl(SB)));
+		assert_memory_equal(p, copy, n);
+	}
+	assert_string_equal(xlate_result_name(XLATE_IPV6), "IPv6 (social mode is IPv4-only)");
+	assert_string_equal(xlate_result_name(XLATE_NRESULTS), "?");
+}
+
 static void test_adj_matches_recompute(void **state)
 {
 	(void)state;
@@ -478,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_broadcast),
+		cmocka_unit_test(test_ipv6_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -45,6 +45,13 @@ static void full_msg(struct signal_msg *m, enum signal_kind kind, unsigned n)
 		m->key[i] = (uint8_t)(0xa0 + i);
 	m->has_to = m->has_key = m->has_ip4 = m->has_ice = m->has_tiebreaker = true;
 	inet_pton(AF_INET, "172.31.0.7", &m->ip4);
+	if (kind == SIGNAL_HELLO || kind == SIGNAL_OFFER || kind == SIGNAL_ANSWER) {
+		m->has_ip6 = true;
+		inet_pton(AF_INET6, "fd00::7", &m->ip6);
+		m->n_routes = 2;
+		assert_null(ip_prefix_parse("10.77.0.0/24", &m->routes[0], NULL));
+		assert_null(ip_prefix_parse("fd00:77::/64", &m->routes[1], NULL));
+	}
 	strcpy(m->ufrag, "uF+/");
 	strcpy(m->pwd, "pAsSwOrD0123456789+/xy");
 	m->tiebreaker = 0xfedcba9876543210ull;
@@ -102,6 +109,9 @@ static void test_roundtrip_every_kind(void **state)
 	roundtrip(m);
 	full_msg(m, SIGNAL_HELLO, 0);
 	m->has_to = m->has_ice = m->has_tiebreaker = false;
+	roundtrip(m);
+	m->has_ip6 = false; /* a v4-only node, or one from before IPv6 */
+	m->n_routes = 0;
 	roundtrip(m);
 	free(m);
 }
@@ -197,6 +207,19 @@ static void test_each_refusal(void **state)
 		  "unicast" },
 		{ "{\"v\":1,\"kind\":\"offer\",\"from\":\"@F\",\"key\":\"@K\",\"ip4\":\"10.0.0.1\"}",
 		  "\"ufrag\" and \"pwd\" are required" },
+		{ "@H\"ip6\":\"fe80::1\"}", "\"ip6\" must be a unicast IPv6 address" },
+		{ "@H\"ip6\":\"ff02::1\"}", "\"ip6\" must be a unicast IPv6 address" },
+		{ "@H\"ip6\":\"::\"}", "\"ip6\" must be a unicast IPv6 address" },
+		{ "@H\"ip6\":\"::ffff:10.0.0.1\"}", "\"ip6\" must be a unicast IPv6 address" },
+		{ "@H\"ip6\":\"10.0.0.1\"}", "\"ip6\" must be an IPv6 address" },
+		{ "@H\"ip6\":6}", "\"ip6\" must be an IPv6 address" },
+		{ "@H\"routes\":\"10.77.0.0/24\"}", "\"routes\" must be an array of at most 16" },
+		{ "@H\"routes\":[7]}", "routes[0]: expected a prefix string" },
+		{ "@H\"routes\":[\"10.77.0.0/24\",\"10.77.0.1/24\"]}", "routes[1]: host bits are set" },
+		{ "@H\"routes\":[\"10.77.0.0\"]}", "routes[0]: expected ADDRESS/LENGTH" },
+		{ "@H\"routes\":[\"0.0.0.0/0\"]}", "a route is a default route or a host- or link-local range" },
+		{ "@H\"routes\":[\"ff02::/16\"]}", "a route is a default route or a host- or link-local range" },
+		{ "@H\"routes\":[\"10.77.0.0/24\",\"10.77.0.0/24\"]}", "a route is listed twice" },
 		{ "{\"v\":1,\"kind\":\"offer\",\"from\":\"@F\",\"key\":\"@K\",\"ip4\":\"10.0.0.1\",\"ufrag\":\"abcd\"}",
 		  "both be strings" },
 		{ "{\"v\":1,\"kind\":\"offer\",\"from\":\"@F\",\"key\":\"@K\",\"ip4\":\"10.0.0.1\",\"ufrag\":\"abc\","
@@ -255,6 +278,9 @@ static void test_each_refusal(void **state)
 				rep = KEY_B64;
 			else if (p[0] == '@' && p[1] == 'P')
 				rep = "0123456789012345678901";
+			else if (p[0] == '@' && p[1] == 'H')
+				rep = "{\"v\":1,\"kind\":\"hello\",\"from\":\"0102030405060708090a0b0c0d0e0f1011121314\","
+				      "\"key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"ip4\":\"10.0.0.1\",";
 			else if (p[0] == '@' && p[1] == 'C')
 				rep = "{\"v\":1,\"kind\":\"candidates\",\"from\":\"0102030405060708090a0b0c0d0e0f1011121314\","
 				      "\"ufrag\":\"abcd\",\"pwd\":\"0123456789012345678901\",\"cands\":";
@@ -274,6 +300,8 @@ static void test_each_refusal(void **state)
 		/* nothing half-decoded is left behind */
 		assert_int_equal(m->kind, 0);
 		assert_int_equal(m->n_cands, 0);
+		assert_int_equal(m->n_routes, 0);
+		assert_false(m->has_ip6);
 	}
 	free(m);
 }
@@ -323,12 +351,24 @@ static void test_max_candidates(void **state)
 		set_ip(&c->addr, "2001:db8:1111:2222:3333:4444:5555:6666", 65535);
 		set_ip(&c->related, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", 65535);
 	}
+	/* and the longest IPv6 address and sixteen of the longest prefixes */
+	m->has_ip6 = true;
+	inet_pton(AF_INET6, "fd00:1111:2222:3333:4444:5555:6666:7777", &m->ip6);
+	m->n_routes = SIGNAL_MAX_ROUTES;
+	for (unsigned i = 0; i < SIGNAL_MAX_ROUTES; i++) {
+		char r[64];
+		snprintf(r, sizeof(r), "2abc:2def:%x:4444:5555:6666:7777:8800/120", 0x1000 + i);
+		assert_null(ip_prefix_parse(r, &m->routes[i], NULL));
+	}
 	int n = signal_msg_encode(m, buf, SIGNAL_MSG_MAX + 1);
 	assert_true(n > 3000);
 	print_message("worst-case message: %d bytes\n", n);
 	assert_true(n <= SIGNAL_MSG_MAX);
 	roundtrip(m);
 	/* a seventeenth is refused both ways */
+	m->n_routes = SIGNAL_MAX_ROUTES + 1;
+	assert_int_equal(signal_msg_encode(m, buf, SIGNAL_MSG_MAX + 1), -EINVAL);
+	m->n_routes = SIGNAL_MAX_ROUTES;
 	m->n_cands = SIGNAL_MAX_CANDS + 1;
 	assert_int_equal(signal_msg_encode(m, buf, SIGNAL_MSG_MAX + 1), -EINVAL);
 	char text[SIGNAL_MSG_MAX];
@@ -417,6 +457,57 @@ static void test_names_and_equality(void **state)
 	assert_true(signal_msg_equal(&a, &b));
 }
 
+
+/* The IPv6 fields are optional members of v1: a literal decodes to them,
+ * a message without them decodes as before, and a message with them is
+ * what an old node reads as the same message minus two unknown members
+ * (which v1 ignores), so old and new nodes link both ways. */
+static void test_ip6_and_routes_compatible(void **state)
+{
+	(void)state;
+	char text[1024], buf[SIGNAL_MSG_MAX + 1];
+	char pfx[IP_PREFIX_STRLEN], a[INET6_ADDRSTRLEN];
+	struct signal_msg *m = malloc(sizeof(*m)), *old = malloc(sizeof(*old));
+	assert_non_null(m);
+	assert_non_null(old);
+	snprintf(text, sizeof(text),
+		 "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
+		 "\"ip6\":\"FD00:0::2\",\"routes\":[\"10.77.0.0/24\",\"fd00:77::/64\"]}", FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_true(m->has_ip6);
+	assert_string_equal(inet_ntop(AF_INET6, &m->ip6, a, sizeof(a)), "fd00::2");
+	assert_int_equal(m->n_routes, 2);
+	assert_string_equal(ip_prefix_format(&m->routes[0], pfx), "10.77.0.0/24");
+	assert_string_equal(ip_prefix_format(&m->routes[1], pfx), "fd00:77::/64");
+	int n = signal_msg_encode(m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, ",\"ip6\":\"fd00::2\",\"routes\":[\"10.77.0.0/24\",\"fd00:77::/64\"]"));
+
+	/* what an old decoder sees: the other members, unchanged */
+	json_error_t err;
+	json_t *j = json_loads(buf, 0, &err);
+	assert_non_null(j);
+	assert_int_equal(json_object_del(j, "ip6"), 0);
+	assert_int_equal(json_object_del(j, "routes"), 0);
+	char *stripped = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	assert_int_equal(signal_msg_decode(old, stripped, strlen(stripped)), 0);
+	free(stripped);
+	m->has_ip6 = false;
+	memset(&m->ip6, 0, sizeof(m->ip6));
+	m->n_routes = 0;
+	assert_true(signal_msg_equal(m, old));
+	/* and a new node reading an old node's hello */
+	assert_false(old->has_ip6);
+	assert_int_equal(old->n_routes, 0);
+	/* ... and encodes without the new members */
+	assert_true(signal_msg_encode(old, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "\"ip6\""));
+	assert_null(strstr(buf, "\"routes\""));
+	free(m);
+	free(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_each_refusal),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_max_candidates),
+		cmocka_unit_test(test_ip6_and_routes_compatible),
 		cmocka_unit_test(test_encode_nospace),
 		cmocka_unit_test(test_encode_invalid),
 		cmocka_unit_test(test_names_and_equality),

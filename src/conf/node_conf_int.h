@@ -1,0 +1,44 @@
+/* Inside src/conf only: what the key handlers in node_conf_net.c (the IPv6
+ * overlay and router-mode keys) share with node_conf.c, the loader and its
+ * diagnostics. Not for other layers. */
+#ifndef IPOP_NODE_CONF_INT_H
+#define IPOP_NODE_CONF_INT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "json_pos.h"
+#include "node_conf.h"
+
+/* One load: the config being filled and where diagnostics go. */
+struct ctx {
+	struct node_conf *c;
+	const char *file;
+	FILE *diag;
+	struct json_pos *pos;
+	int errors;
+};
+
+/* "FILE:LINE:COL: key "WHERE": ..." as an error (counted) or a warning
+ * (pointing at the key). */
+void node_conf_error(struct ctx *x, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void node_conf_warn(struct ctx *x, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "expected WHAT, got VALUE". */
+void node_conf_expected(struct ctx *x, const char *where, const char *what, const json_t *v);
+/* A short JSON rendering of v for messages. */
+const char *node_conf_describe(const json_t *v, char buf[80]);
+/* NULL when s is a bare JID (user@domain), else why not. */
+const char *node_conf_bare_jid_why(const char *s);
+
+/* node_conf_net.c: the key handlers, and the checks that need several
+ * keys (called once every key was read without error). */
+void node_conf_net_ip6(struct ctx *x, const char *k, const json_t *v);
+void node_conf_net_ip6_mask(struct ctx *x, const char *k, const json_t *v);
+void node_conf_net_ip6_prefix(struct ctx *x, const char *k, const json_t *v);
+void node_conf_net_routes(struct ctx *x, const char *k, const json_t *v);
+void node_conf_net_accept_routes(struct ctx *x, const char *k, const json_t *v);
+void node_conf_net_router_mode(struct ctx *x, const char *k, const json_t *v);
+void node_conf_net_check(struct ctx *x, const json_t *root);
+void node_conf_net_free(struct node_conf *c);
+
+#endif
