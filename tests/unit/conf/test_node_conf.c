@@ -15,12 +15,12 @@
 #include "json_pos.h"
 #include "node_conf.h"
 
-/* Fixtures sit next to this file: tests/unit/../data/node. */
+/* Fixtures: tests/data/node, two folders up from this file. */
 static void fixture_path(const char *name, char *out, size_t cap)
 {
 	const char *slash = strrchr(__FILE__, '/');
 	int dir = slash ? (int)(slash - __FILE__) : 0;
-	snprintf(out, cap, "%.*s%s../data/node/%s", dir, __FILE__, slash ? "/" : "", name);
+	snprintf(out, cap, "%.*s%s../../data/node/%s", dir, __FILE__, slash ? "/" : "", name);
 }
 
 struct loaded {

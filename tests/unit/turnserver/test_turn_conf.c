@@ -28,7 +28,7 @@ static int to_repo_root(void **state)
 	char *slash = strrchr(dir, '/');
 	if (!slash)
 		return -1;
-	strcpy(slash, "/../..");
+	strcpy(slash, "/../../..");
 	return chdir(dir);
 }
 
