@@ -18,10 +18,13 @@
  *
  * Amplification: a spoofed Binding gets a small answer. The modern answer
  * adds MAPPED-ADDRESS and SOFTWARE only while it stays within twice the
- * request. The RFC 5780 pair is always added when configured (discovery
- * needs it): 56 bytes for a 20-byte IPv4 request. Classic answers, answers
- * from a changed address and errors pass the per-source-IP token bucket of
- * the unauthenticated answers. */
+ * request. The RFC 5780 pair is always added to modern answers when
+ * configured (RFC 5780 clients send bare 20-byte requests and need it): 56
+ * bytes for a 20-byte IPv4 request. A classic answer is MAPPED-ADDRESS
+ * alone, 32 bytes for the smallest (20-byte) request, plus the RFC 3489
+ * pair only within twice the request. Classic answers, answers from a
+ * changed address and errors pass the per-source-IP token bucket of the
+ * unauthenticated answers (100/s, bursts of 200). */
 #include <netinet/in.h>
 #include <string.h>
 
@@ -134,6 +137,7 @@ void turn_binding_request(struct turn_server *s, const struct turn_conn *conn,
 	struct stun_builder b;
 	struct quad q;
 	bool disc = quad_of(s, conn, &q);
+	size_t alen = client->sa_family == AF_INET6 ? 24 : 12; /* an address attribute */
 	int change = change_flags(m);
 
 	if (change < 0) {
@@ -155,9 +159,12 @@ void turn_binding_request(struct turn_server *s, const struct turn_conn *conn,
 	stun_build_response(&b, buf, sizeof(buf), m, STUN_CLASS_SUCCESS);
 	stun_build_addr(&b, m->classic ? STUN_ATTR_MAPPED_ADDRESS : STUN_ATTR_XOR_MAPPED_ADDRESS,
 			client);
-	if (disc) {
+	if (disc)
 		quad_addr(&q, q.ipi ^ !!(change & STUN_CHANGE_IP), q.porti ^ !!(change & STUN_CHANGE_PORT),
 			  &origin);
+	/* Classic answers keep within twice the request here too: stun(1)'s
+	 * 28-byte requests get exactly the 56 bytes they need. */
+	if (disc && (!m->classic || b.len + 2 * alen <= 2 * m->len)) {
 		quad_addr(&q, !q.ipi, !q.porti, &other);
 		stun_build_addr(&b, m->classic ? STUN_ATTR_SOURCE_ADDRESS : STUN_ATTR_RESPONSE_ORIGIN,
 				(const struct sockaddr *)&origin);
@@ -167,7 +174,6 @@ void turn_binding_request(struct turn_server *s, const struct turn_conn *conn,
 	if (!m->classic) {
 		/* Old clients that understand only MAPPED-ADDRESS, and SOFTWARE,
 		 * while the answer stays within twice the request. */
-		size_t alen = client->sa_family == AF_INET6 ? 24 : 12;
 		size_t sw = strlen(s->conf->software ? s->conf->software : "ipop-turnserver");
 		size_t extra = alen + 4 + ((sw + 3) & ~(size_t)3) + (m->fp >= 0 ? 8 : 0);
 		if (b.len + extra <= 2 * m->len) {

@@ -1509,14 +1509,21 @@ static void test_rfc5780(void **state)
 	m = last_reply();
 	a = attr_addr(&m, STUN_ATTR_OTHER_ADDRESS);
 	assert_addr(&a, "198.51.100.1:3478");
-	/* Classic clients get the RFC 3489 names of the same addresses. */
+	/* Classic clients get the RFC 3489 names of the same addresses, within
+	 * twice their request: a bare 20-byte one gets MAPPED-ADDRESS alone. */
 	uint8_t req[64];
-	size_t n = classic_req(req, 0x0001, STUN_CHANGE_PORT, 0);
+	size_t n = classic_req(req, 0x0001, -1, 0);
 	unsigned before = F.nclient;
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, before + 1);
+	assert_int_equal(F.client[before % MAX_SENT].len, 32);
+	n = classic_req(req, 0x0001, STUN_CHANGE_PORT, 0);
+	before = F.nclient;
 	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
 	assert_int_equal(F.nclient, before + 1);
 	struct sent *s = &F.client[before % MAX_SENT];
 	assert_addr(&s->from, "198.51.100.1:3479");
+	assert_int_equal(s->len, 2 * n); /* 28 -> 56 */
 	assert_int_equal(stun_msg_parse_classic(&m, s->buf, s->len), 0);
 	a = attr_addr(&m, STUN_ATTR_CHANGED_ADDRESS);
 	assert_addr(&a, "198.51.100.2:3479");
