@@ -6,7 +6,9 @@
 # with channels and with Send indications (-s), to a peer and client to
 # client (-y); every case must lose nothing. Then the reservation rules
 # themselves: the reserved port is port+1 of an even port on the same
-# relay address, a token works once, and an unknown token gets 508.
+# relay address, a token works once, and an unknown token gets 508. Last,
+# that DF is really set: 1600-byte payloads cross the 1500-byte link to
+# the peer fragmented without -g, and not at all with it.
 #
 #     client 198.51.100.2 --+                 +-- server 192.0.2.1 (ipop-turnserver)
 #     (turnutils_uclient)   +--- router ------+
@@ -129,6 +131,21 @@ s6, t, a = allocate([attr(0x001A, b"")])
 assert t == 0x0103, "DONT-FRAGMENT: error %d" % err(a)
 print("PASS: Allocate with DONT-FRAGMENT succeeds")
 PY
+
+# DONT-FRAGMENT is honoured, not just accepted: 1600-byte payloads reach the
+# relay over TCP (no DF there) and leave towards the peer over a 1500-byte
+# link. Without -g the kernel fragments them and all come back; with -g
+# the relay socket has DF set (IP_PMTUDISC_DO), the sends fail with
+# EMSGSIZE and nothing reaches the peer.
+big=(-n 5 -m 1 -l 1600 -t -X "${AUTH[@]}" -e "$TURN_PEER_IP" -r 3480)
+uclient_run "$LIB_TMP/uc-big.log" "${big[@]}" "$TURN_SERVER_IP"
+uclient_assert "$LIB_TMP/uc-big.log" "1600-byte payloads without DONT-FRAGMENT: fragmented, delivered"
+uclient_run "$LIB_TMP/uc-big-df.log" -g "${big[@]}" "$TURN_SERVER_IP"
+recv=$(sed -nE 's/.*tot_recv_msgs=([0-9]+).*/\1/p' "$LIB_TMP/uc-big-df.log" | tail -1)
+sent=$(sed -nE 's/.*tot_send_msgs=([0-9]+).*/\1/p' "$LIB_TMP/uc-big-df.log" | tail -1)
+[ "${sent:-0}" -gt 0 ] && [ "${recv:-1}" -eq 0 ] ||
+	{ tail -20 "$LIB_TMP/uc-big-df.log"; fail "with -g, 1600-byte payloads should not cross a 1500-byte link (sent=$sent received=$recv)"; }
+pass "1600-byte payloads with DONT-FRAGMENT: not fragmented, none delivered (sent=$sent received=$recv)"
 
 turn_stop
 grep -q 'final: .* relays_open=0 ' "$TURN_LOG" || { tail "$TURN_LOG"; fail "relays left at shutdown"; }
