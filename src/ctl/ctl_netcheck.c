@@ -38,6 +38,8 @@ struct check {
 	int rstun[2 * NETCHECK_MAX_RELAYS]; /* udp rows: index into stun[], else -1 */
 	struct sockaddr_storage local;
 	struct netcheck_result res;
+	int disc;                     /* index into stun[] of the RFC 5780 server, or -1 */
+	struct netcheck_5780 d5780;
 };
 
 static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out)
@@ -101,6 +103,16 @@ static void run_checks(struct check *k, const struct node_conf *conf)
 	if (k->nstun)
 		netcheck_probe_udp(k->stun, k->nstun, &k->local);
 	netcheck_classify((struct sockaddr *)&k->local, k->stun, k->nstun, &k->res);
+	/* RFC 5780 with the first server that offers it. */
+	k->disc = -1;
+	for (unsigned i = 0; i < k->nstun && k->disc < 0; i++) {
+		if (!k->stun[i].answered || k->stun[i].other.ss_family == AF_UNSPEC)
+			continue;
+		if (netcheck_probe_5780(&k->stun[i].server, &k->d5780) == 0) {
+			k->disc = (int)i;
+			netcheck_classify_5780(&k->d5780, &k->res);
+		}
+	}
 	for (unsigned i = 0; i < conf->n_turn && k->nrelay + 2 <= 2 * NETCHECK_MAX_RELAYS; i++) {
 		const struct node_turn *t = &conf->turn[i];
 		if (t->transport == NODE_TURN_UDP) {
@@ -145,7 +157,8 @@ static json_t *to_json(const struct check *k)
 	json_object_set_new(o, "public", jaddr(&r->public_addr));
 	json_object_set_new(o, "nat", known ? json_boolean(r->mapping != NETCHECK_MAP_NONE) : json_null());
 	json_object_set_new(o, "mapping", json_string(netcheck_mapping_name(r->mapping)));
-	json_object_set_new(o, "hard_nat", r->mapping == NETCHECK_MAP_DEPENDENT		? json_true()
+	json_object_set_new(o, "hard_nat", r->mapping == NETCHECK_MAP_DEPENDENT || r->mapping == NETCHECK_MAP_ADDRESS_PORT
+						   ? json_true()
 					   : r->mapping == NETCHECK_MAP_INDEPENDENT || r->mapping == NETCHECK_MAP_NONE
 						   ? json_false()
 						   : json_null());
@@ -167,6 +180,17 @@ static json_t *to_json(const struct check *k)
 						    x->ok ? json_real(x->rtt_us / 1000.0) : json_null(), "error",
 						    x->ok ? json_null() : json_string(x->error)));
 	}
+	json_object_set_new(o, "filtering", json_string(netcheck_filtering_name(r->filtering)));
+	json_object_set_new(o, "rfc5780", k->disc >= 0 && r->rfc5780 ? json_string(k->st[k->disc].name)
+								   : json_null());
+	json_t *dl = json_object();
+	for (unsigned i = 0; i < NETCHECK_PEER_KINDS; i++) {
+		const struct netcheck_peer_kind *pk = &netcheck_peer_kinds[i];
+		enum netcheck_direct d = netcheck_predict_direct(r->mapping, r->filtering, pk->mapping, pk->filtering);
+		json_object_set_new(dl, pk->name, d == NETCHECK_DIRECT_UNKNOWN ? json_null()
+									 : json_boolean(d == NETCHECK_DIRECT_YES));
+	}
+	json_object_set_new(o, "direct_with", dl);
 	json_object_set_new(o, "stun", st);
 	json_object_set_new(o, "relays", rl);
 	return o;
@@ -183,9 +207,24 @@ static void print_human(struct ctl_cli *c, const struct check *k)
 	fprintf(c->out, "local:        %s\n", addr_format((const struct sockaddr *)&k->local, true, a));
 	fprintf(c->out, "public:       %s\n",
 		r->udp ? addr_format((const struct sockaddr *)&r->public_addr, true, a) : "unknown");
-	fprintf(c->out, "NAT mapping:  %s%s%s%s\n", r->mapping == NETCHECK_MAP_DEPENDENT ? bad : "",
+	fprintf(c->out, "NAT mapping:  %s%s%s%s\n",
+		r->mapping == NETCHECK_MAP_DEPENDENT || r->mapping == NETCHECK_MAP_ADDRESS_PORT ? bad : "",
 		netcheck_mapping_name(r->mapping), rs, r->udp && r->port_preserved ? ", port preserved" : "");
 	fprintf(c->out, "              %s\n", netcheck_mapping_advice(r->mapping));
+	fprintf(c->out, "NAT filter:   %s%s\n", netcheck_filtering_name(r->filtering),
+		r->filtering == NETCHECK_FILTER_UNKNOWN
+			? " (needs a STUN server with RFC 5780: alt_listen_address in its turn.conf)"
+			: "");
+	if (k->disc >= 0 && r->rfc5780)
+		fprintf(c->out, "              measured with RFC 5780 against %s (other address %s)\n",
+			k->st[k->disc].name, addr_format((const struct sockaddr *)&k->d5780.other, true, b));
+	fprintf(c->out, "direct links expected with a peer behind:\n");
+	for (unsigned i = 0; i < NETCHECK_PEER_KINDS; i++) {
+		const struct netcheck_peer_kind *pk = &netcheck_peer_kinds[i];
+		enum netcheck_direct d = netcheck_predict_direct(r->mapping, r->filtering, pk->mapping, pk->filtering);
+		fprintf(c->out, "  %-22s %s%s%s\n", pk->name, d == NETCHECK_DIRECT_YES ? ok : d == NETCHECK_DIRECT_NO ? bad : "",
+			netcheck_direct_name(d), rs);
+	}
 	for (unsigned i = 0; i < k->nstun; i++) {
 		const struct netcheck_stun *s = &k->stun[i];
 		if (s->answered)

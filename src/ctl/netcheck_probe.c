@@ -83,6 +83,7 @@ static void udp_input(int fd, struct stun_client *cl, struct netcheck_stun *s, u
 		if (stun_client_state(&cl[i]) == STUN_CLIENT_DONE) {
 			s[i].answered = true;
 			memcpy(&s[i].mapped, stun_client_mapped(&cl[i]), sizeof(s[i].mapped));
+			s[i].other = cl[i].other;
 			s[i].rtt_us = (uint32_t)(now_us() - sent_at[i]);
 		} else {
 			snprintf(s[i].error, sizeof(s[i].error), "STUN error %d", cl[i].error);
@@ -301,4 +302,138 @@ void netcheck_probe_stream(struct netcheck_relay *r)
 		SSL_free(st.ssl);
 	}
 	close(st.fd);
+}
+
+/* ---- RFC 5780 ---- */
+
+/* One Binding of the RFC 5780 tests: from socket fds[sock] to dst, with
+ * CHANGE-REQUEST flags; the answer is matched by transaction id, whatever
+ * address it comes from (that is the point of a change). */
+struct txn {
+	unsigned sock;
+	struct sockaddr_storage dst;
+	struct stun_client cl;
+};
+
+static void txn_input(int fd, unsigned sock, struct txn *t, unsigned n)
+{
+	uint8_t buf[1500];
+	ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (r <= 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (t[i].sock == sock && stun_client_state(&t[i].cl) == STUN_CLIENT_RUNNING &&
+		    stun_client_input(&t[i].cl, buf, (size_t)r, now_us() / 1000) == 0)
+			return;
+}
+
+/* Runs the transactions together until all are answered or budget_ms
+ * passed: a test whose answer is filtered out waits the whole budget. */
+static void run_txns(const int *fds, unsigned nfds, struct txn *t, unsigned n, uint64_t budget_ms)
+{
+	uint8_t buf[STUN_CLIENT_MSG_MAX];
+	uint64_t t0 = now_us() / 1000, end = t0 + budget_ms;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t change = t[i].cl.change;
+		stun_client_init(&t[i].cl, false, 0);
+		t[i].cl.change = change;
+		stun_client_start(&t[i].cl, t0);
+	}
+	for (;;) {
+		uint64_t now = now_us() / 1000, next = end;
+		bool pending = false;
+		for (unsigned i = 0; i < n; i++) {
+			struct stun_client *c = &t[i].cl;
+			if (stun_client_state(c) == STUN_CLIENT_RUNNING && now >= stun_client_timeout(c))
+				stun_client_handle_timeout(c, now);
+			if (stun_client_state(c) != STUN_CLIENT_RUNNING)
+				continue;
+			pending = true;
+			int len;
+			while ((len = stun_client_poll_transmit(c, buf, sizeof(buf))) > 0)
+				(void)sendto(fds[t[i].sock], buf, (size_t)len, 0,
+					     (const struct sockaddr *)&t[i].dst, sa_len(&t[i].dst));
+			if (stun_client_timeout(c) < next)
+				next = stun_client_timeout(c);
+		}
+		if (!pending || now >= end)
+			return;
+		struct pollfd p[2];
+		for (unsigned k = 0; k < nfds; k++)
+			p[k] = (struct pollfd){ .fd = fds[k], .events = POLLIN };
+		if (poll(p, nfds, (int)(next > now ? next - now : 0)) <= 0)
+			continue;
+		for (unsigned k = 0; k < nfds; k++)
+			if (p[k].revents & POLLIN)
+				txn_input(fds[k], k, t, n);
+	}
+}
+
+static bool txn_done(const struct txn *t)
+{
+	return stun_client_state(&t->cl) == STUN_CLIENT_DONE;
+}
+
+static int udp_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in any = { .sin_family = AF_INET };
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int netcheck_probe_5780(const struct sockaddr_storage *server, struct netcheck_5780 *d)
+{
+	int fds[2] = { udp_socket(), udp_socket() };
+	struct txn t[4];
+
+	memset(d, 0, sizeof(*d));
+	d->server = *server;
+	if (fds[0] < 0 || fds[1] < 0 || server->ss_family != AF_INET) {
+		int e = fds[0] < 0 || fds[1] < 0 ? -errno : -EAFNOSUPPORT;
+		if (fds[0] >= 0)
+			close(fds[0]);
+		if (fds[1] >= 0)
+			close(fds[1]);
+		return e;
+	}
+	local_towards(fds[0], server, &d->local);
+	/* Test I from both sockets: the mapping, and OTHER-ADDRESS. */
+	memset(t, 0, sizeof(t));
+	for (unsigned i = 0; i < 2; i++)
+		t[i] = (struct txn){ .sock = i, .dst = *server };
+	run_txns(fds, 2, t, 2, NETCHECK_TIMEOUT_MS);
+	if (txn_done(&t[0]) && t[0].cl.other.ss_family == server->ss_family) {
+		d->map_ok[0] = true;
+		d->mapped[0] = t[0].cl.mapped;
+		d->other = t[0].cl.other;
+	}
+	d->filt_ran = txn_done(&t[1]) && d->map_ok[0];
+	if (d->map_ok[0]) {
+		/* Mapping II and III, filtering II and III, all at once. */
+		memset(t, 0, sizeof(t));
+		t[0] = (struct txn){ .sock = 0, .dst = d->other };
+		addr_set_port((struct sockaddr *)&t[0].dst, addr_port((const struct sockaddr *)server));
+		t[1] = (struct txn){ .sock = 0, .dst = d->other };
+		t[2] = (struct txn){ .sock = 1, .dst = *server };
+		t[2].cl.change = STUN_CHANGE_IP | STUN_CHANGE_PORT;
+		t[3] = (struct txn){ .sock = 1, .dst = *server };
+		t[3].cl.change = STUN_CHANGE_PORT;
+		run_txns(fds, 2, t, d->filt_ran ? 4 : 2, NETCHECK_TIMEOUT_MS);
+		for (unsigned i = 0; i < 2; i++) {
+			d->map_ok[i + 1] = txn_done(&t[i]);
+			d->mapped[i + 1] = t[i].cl.mapped;
+		}
+		d->filt_both = txn_done(&t[2]);
+		d->filt_port = txn_done(&t[3]);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	return 0;
 }

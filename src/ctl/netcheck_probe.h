@@ -17,6 +17,11 @@ enum { NETCHECK_TIMEOUT_MS = 3000 };
  * source address towards the first server). Returns 0 or -errno. */
 int netcheck_probe_udp(struct netcheck_stun *s, unsigned n, struct sockaddr_storage *local);
 
+/* The RFC 5780 tests against server, which answered with OTHER-ADDRESS
+ * (see struct netcheck_5780): two fresh UDP sockets, about 3 s more when
+ * the NAT filters the changed answers out. Returns 0 or -errno. */
+int netcheck_probe_5780(const struct sockaddr_storage *server, struct netcheck_5780 *d);
+
 /* A relay over a stream: TCP connect, optional TLS (certificate checked
  * against host, with ca_file or the system store), then a STUN Binding
  * on it. */

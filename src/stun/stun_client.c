@@ -34,6 +34,8 @@ int stun_client_start(struct stun_client *c, uint64_t now_ms)
 
 	stun_tid_random(c->tid);
 	stun_build_init(&b, c->msg, sizeof(c->msg), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, c->tid);
+	if (c->change)
+		stun_build_u32(&b, STUN_ATTR_CHANGE_REQUEST, c->change);
 	stun_build_fingerprint(&b);
 	int n = stun_build_finish(&b);
 	if (n < 0)
@@ -45,6 +47,7 @@ int stun_client_start(struct stun_client *c, uint64_t now_ms)
 	c->next_rto_ms = c->rto_ms;
 	c->need_send = true;
 	memset(&c->mapped, 0, sizeof(c->mapped));
+	memset(&c->other, 0, sizeof(c->other));
 	arm(c, now_ms);
 	return 0;
 }
@@ -67,6 +70,9 @@ static void on_success(struct stun_client *c, const struct stun_msg *m)
 		a = stun_msg_find(m, STUN_ATTR_MAPPED_ADDRESS); /* RFC 3489 servers */
 	if (a && stun_attr_get_addr(m, a, &c->mapped) == 0) {
 		c->state = STUN_CLIENT_DONE;
+		const struct stun_attr *o = stun_msg_find(m, STUN_ATTR_OTHER_ADDRESS);
+		if (o && stun_attr_get_addr(m, o, &c->other) != 0)
+			memset(&c->other, 0, sizeof(c->other));
 	} else {
 		c->state = STUN_CLIENT_FAILED;
 		c->error = -EBADMSG;

@@ -40,6 +40,11 @@ struct stun_client {
 	struct sockaddr_storage mapped;
 	int error;
 	uint64_t retransmits;
+	/* RFC 5780: CHANGE-REQUEST flags to send (set after init, before
+	 * start; 0 = none), and the answer's OTHER-ADDRESS (AF_UNSPEC when
+	 * the server offers no behaviour discovery). */
+	uint8_t change;
+	struct sockaddr_storage other;
 };
 
 /* rto_ms 0 means the RFC default of 500 ms. */

@@ -40,10 +40,24 @@ bool stun_is_message(const uint8_t *buf, size_t len)
 	       (size_t)mlen + STUN_HEADER_LEN == len;
 }
 
+/* The header of a classic (RFC 3489) message: the same layout, any value
+ * but the magic cookie in the cookie's place. */
+bool stun_is_classic(const uint8_t *buf, size_t len)
+{
+	if (len < STUN_HEADER_LEN || (buf[0] & 0xC0) != 0)
+		return false;
+	uint16_t mlen = rd16(buf + 2);
+	return (mlen & 3) == 0 && rd32(buf + 4) != STUN_MAGIC_COOKIE &&
+	       (size_t)mlen + STUN_HEADER_LEN == len;
+}
+
 static bool attr_is_known(uint16_t type)
 {
 	switch (type) {
 	case STUN_ATTR_MAPPED_ADDRESS:
+	case STUN_ATTR_CHANGE_REQUEST:
+	case STUN_ATTR_SOURCE_ADDRESS:
+	case STUN_ATTR_CHANGED_ADDRESS:
 	case STUN_ATTR_USERNAME:
 	case STUN_ATTR_MESSAGE_INTEGRITY:
 	case STUN_ATTR_ERROR_CODE:
@@ -143,12 +157,13 @@ static int parse_attrs(struct stun_msg *m)
 	return 0;
 }
 
-int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
+static int parse_common(struct stun_msg *m, const uint8_t *buf, size_t len, bool classic)
 {
 	/* The largest valid message has 65532 bytes of attributes, so every
 	 * value offset fits in the uint16_t of struct stun_attr. */
-	if (!stun_is_message(buf, len) || len > STUN_HEADER_LEN + 65532)
+	if (len > STUN_HEADER_LEN + 65532)
 		return -EBADMSG;
+	m->classic = classic;
 	m->buf = buf;
 	m->len = len;
 	type_decode(be16_get(buf), &m->method, &m->cls);
@@ -157,6 +172,20 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 	m->mi = m->mi256 = m->fp = -1;
 	m->nunknown = 0;
 	return parse_attrs(m);
+}
+
+int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
+{
+	if (!stun_is_message(buf, len))
+		return -EBADMSG;
+	return parse_common(m, buf, len, false);
+}
+
+int stun_msg_parse_classic(struct stun_msg *m, const uint8_t *buf, size_t len)
+{
+	if (!stun_is_classic(buf, len))
+		return -EBADMSG;
+	return parse_common(m, buf, len, true);
 }
 
 const struct stun_attr *stun_msg_find(const struct stun_msg *m, uint16_t type)
@@ -320,6 +349,8 @@ void stun_build_response(struct stun_builder *b, uint8_t *buf, size_t cap,
 			 const struct stun_msg *req, uint16_t cls)
 {
 	stun_build_init(b, buf, cap, req->method, cls, req->tid);
+	if (req->classic && !b->err)
+		memcpy(buf + 4, req->buf + 4, STUN_CLASSIC_TID_LEN); /* RFC 3489 11.1 */
 }
 
 /* Reserves an attribute with a zeroed, padded value and returns the value

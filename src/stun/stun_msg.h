@@ -31,6 +31,7 @@ struct stun_msg {
 	int mi;      /* index in attrs of MESSAGE-INTEGRITY, or -1 */
 	int mi256;   /* index of MESSAGE-INTEGRITY-SHA256, or -1 */
 	int fp;      /* index of FINGERPRINT, or -1 */
+	bool classic; /* RFC 3489: no magic cookie, a 16-byte transaction id at buf + 4 */
 	unsigned nunknown; /* comprehension-required types this codec does not know */
 	uint16_t unknown[STUN_MAX_UNKNOWN];
 };
@@ -38,6 +39,9 @@ struct stun_msg {
 /* Cheap demultiplexing test (RFC 7983 / 8489 6): top two bits zero, magic
  * cookie present, length a multiple of 4 and consistent with len. */
 bool stun_is_message(const uint8_t *buf, size_t len);
+/* The same test for an RFC 3489 message: no magic cookie in its place.
+ * The first byte is still 0-3, so the demultiplexing of RFC 7983 holds. */
+bool stun_is_classic(const uint8_t *buf, size_t len);
 
 /* Parses and bounds-checks a whole message. Only attributes up to and
  * including MESSAGE-INTEGRITY(-SHA256)/FINGERPRINT are allowed in the order
@@ -47,6 +51,10 @@ bool stun_is_message(const uint8_t *buf, size_t len);
  * frame with stun_stream_frame_len first. MI must be 20 bytes, MI-SHA256 the
  * full 32, FINGERPRINT 4. Returns 0 or -EBADMSG. */
 int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
+/* The same parser for an RFC 3489 message (stun_is_classic): m->classic is
+ * set and m->tid holds the last 12 bytes of its 16-byte id. XOR-* attribute
+ * values mean nothing in such a message. Returns 0 or -EBADMSG. */
+int stun_msg_parse_classic(struct stun_msg *m, const uint8_t *buf, size_t len);
 
 /* First attribute of that type, or NULL. Attributes after MESSAGE-INTEGRITY
  * (other than MI-SHA256 and FINGERPRINT) are rejected by the parser already. */
@@ -85,7 +93,8 @@ struct stun_builder {
 
 void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
 		     uint16_t method, uint16_t cls, const uint8_t tid[STUN_TID_LEN]);
-/* Starts a response to m: same method and transaction id. */
+/* Starts a response to m: same method and transaction id (all 16 bytes of
+ * it, in place of the cookie, when m is an RFC 3489 message). */
 void stun_build_response(struct stun_builder *b, uint8_t *buf, size_t cap,
 			 const struct stun_msg *req, uint16_t cls);
 void stun_build_attr(struct stun_builder *b, uint16_t type, const void *val, size_t len);

@@ -14,6 +14,7 @@ enum {
 	STUN_MI256_LEN = 32,       /* HMAC-SHA256, full length only */
 	STUN_FP_LEN = 4,
 	STUN_CHANNEL_HEADER_LEN = 4,
+	STUN_CLASSIC_TID_LEN = 16, /* RFC 3489: the cookie field is part of the id */
 };
 
 #define STUN_MAGIC_COOKIE 0x2112A442u
@@ -42,6 +43,10 @@ enum stun_method {
 enum stun_attr_type {
 	/* comprehension-required (0x0000-0x7FFF) */
 	STUN_ATTR_MAPPED_ADDRESS = 0x0001,
+	STUN_ATTR_RESPONSE_ADDRESS = 0x0002, /* RFC 3489; never honoured (a reflector) */
+	STUN_ATTR_CHANGE_REQUEST = 0x0003,   /* RFC 5780 7.2 (RFC 3489 11.2.4) */
+	STUN_ATTR_SOURCE_ADDRESS = 0x0004,   /* RFC 3489; RESPONSE-ORIGIN's ancestor */
+	STUN_ATTR_CHANGED_ADDRESS = 0x0005,  /* RFC 3489; OTHER-ADDRESS's ancestor */
 	STUN_ATTR_USERNAME = 0x0006,
 	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
 	STUN_ATTR_ERROR_CODE = 0x0009,
@@ -70,8 +75,16 @@ enum stun_attr_type {
 	STUN_ATTR_SOFTWARE = 0x8022,
 	STUN_ATTR_ALTERNATE_SERVER = 0x8023,
 	STUN_ATTR_FINGERPRINT = 0x8028,
+	STUN_ATTR_RESPONSE_ORIGIN = 0x802B,  /* RFC 5780 7.3 */
+	STUN_ATTR_OTHER_ADDRESS = 0x802C,    /* RFC 5780 7.4 */
 	ICE_ATTR_CONTROLLED = 0x8029,
 	ICE_ATTR_CONTROLLING = 0x802A,
+};
+
+/* CHANGE-REQUEST flags (RFC 5780 7.2), in the last byte of its value. */
+enum stun_change_flags {
+	STUN_CHANGE_PORT = 0x02,
+	STUN_CHANGE_IP = 0x04,
 };
 
 enum stun_addr_family {

@@ -161,6 +161,13 @@ static void print_listening(const struct turn_conf *c, bool tls)
 		if (tls && c->tls_port)
 			log_info(fmt, "tls", as, c->tls_port);
 	}
+	for (unsigned i = 0; i < c->n_alt; i++) {
+		char ps[ADDR_STRLEN];
+		addr_format((const struct sockaddr *)&c->alt_listen[i], false, as);
+		addr_format((const struct sockaddr *)&c->alt_primary[i], false, ps);
+		log_info("RFC 5780: alternate address %s (with %s), udp ports %u and %u", as, ps,
+			 c->udp_port, c->alt_udp_port);
+	}
 	const struct sockaddr_storage *relay = c->n_relay ? c->relay : c->listen;
 	unsigned n = c->n_relay ? c->n_relay : c->n_listen;
 	for (unsigned i = 0; i < n; i++)

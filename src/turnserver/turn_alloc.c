@@ -9,6 +9,7 @@
 #include "hash.h"
 #include "stun_proto.h"
 #include "turn_conf.h"
+#include "turn_reserve.h"
 
 /* ---- allocation ---- */
 
@@ -375,6 +376,7 @@ struct turn_shared {
 	unsigned max_total, max_per_user; /* 0 = unlimited */
 	unsigned total;
 	struct shared_user *buckets[SHARED_BUCKETS];
+	struct turn_reserve *reserve; /* EVEN-PORT R=1 reservations, own lock */
 };
 
 static unsigned user_bucket(const char *user)
@@ -396,6 +398,12 @@ struct turn_shared *turn_shared_new(const struct turn_conf *conf)
 	}
 	s->max_total = conf->max_client;
 	s->max_per_user = conf->max_relay_per_username;
+	s->reserve = turn_reserve_new(0, conf->max_relay_per_username);
+	if (!s->reserve) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -411,8 +419,14 @@ void turn_shared_free(struct turn_shared *s)
 			u = n;
 		}
 	}
+	turn_reserve_free(s->reserve);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+struct turn_reserve *turn_shared_reserve(struct turn_shared *s)
+{
+	return s->reserve;
 }
 
 static struct shared_user **user_slot(struct turn_shared *s, const char *user)

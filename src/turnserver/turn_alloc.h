@@ -62,6 +62,7 @@ struct turn_alloc {
 	char *user;
 	uint8_t alloc_tid[12];   /* last Allocate, to answer its retransmissions */
 	bool restricted;
+	bool dont_fragment;      /* DF set on the relay socket (RFC 8656 DONT-FRAGMENT) */
 	/* bandwidth: token bucket in bytes; rate 0 = unlimited */
 	uint32_t bw_rate, bw_burst, bw_tokens;
 	uint64_t bw_last_ms;
@@ -129,6 +130,8 @@ void turn_alloc_remove(struct turn_alloc_table *t, struct turn_alloc *a);
 int turn_shared_acquire(struct turn_shared *s, const char *user);
 void turn_shared_release(struct turn_shared *s, const char *user);
 unsigned turn_shared_total(struct turn_shared *s);
+/* The port reservations of EVEN-PORT R=1 (turn_reserve.h). */
+struct turn_reserve *turn_shared_reserve(struct turn_shared *s);
 
 /* ---- The worker's core, shared by turn_server.c (requests, lifecycle)
  * and turn_data.c (data paths). Private to these files. ---- */
@@ -150,6 +153,7 @@ struct turn_server {
 	size_t sweep_cursor;
 	uint64_t sweep_next_ms;
 	uint64_t data_seq;          /* transaction ids of Data indications */
+	bool reserve_pending;       /* this core made port reservations not yet seen expire */
 };
 
 void turn_send_client(struct turn_server *s, const struct turn_conn *conn, const void *buf,
@@ -163,5 +167,11 @@ void turn_data_channel(struct turn_server *s, const struct turn_conn *conn,
 			     const uint8_t *data, size_t len, uint64_t now_ms);
 void turn_data_send_indication(struct turn_server *s, const struct turn_conn *conn,
 				const struct stun_msg *m, uint64_t now_ms);
+/* turn_binding.c: a Binding request (RFC 8489, RFC 5780), and any message
+ * in the RFC 3489 format (only Binding requests are answered). */
+void turn_binding_request(struct turn_server *s, const struct turn_conn *conn,
+			  const struct stun_msg *m, uint64_t now_ms);
+void turn_binding_classic(struct turn_server *s, const struct turn_conn *conn,
+			  const struct stun_msg *m, uint64_t now_ms);
 
 #endif

@@ -95,6 +95,8 @@ static cfg_opt_t conf_opts[] = {
 	CFG_INT("rx_moderation_us", 250, CFGF_NONE),
 	CFG_STR("software", "ipop-turnserver", CFGF_NONE),
 	CFG_BOOL("syslog", cfg_false, CFGF_NONE),
+	CFG_STR_LIST("alt_listen_address", NULL, CFGF_NONE), /* RFC 5780 */
+	CFG_INT("alt_udp_port", 0, CFGF_NONE),               /* 0: udp_port + 1 */
 	/* ignored_keys */
 	CFG_BOOL("dtls", cfg_false, CFGF_NONE),
 	CFG_BOOL("turn_tcp", cfg_false, CFGF_NONE),
@@ -795,6 +797,92 @@ static void check_process(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf
 	}
 }
 
+/* The concrete listen address of family, or NULL. */
+static const struct sockaddr_storage *listen_of(const struct turn_conf *conf, int family)
+{
+	for (unsigned i = 0; i < conf->n_listen; i++)
+		if (conf->listen[i].ss_family == family && !is_wildcard(&conf->listen[i]))
+			return &conf->listen[i];
+	return NULL;
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+/* One alt_listen_address entry: a concrete address that pairs with a
+ * concrete listen address of its family. false after reporting why not. */
+static bool alt_entry_ok(struct conf_ctx *c, int line, const char *s,
+			 const struct turn_conf *conf, const struct sockaddr_storage *alt)
+{
+	const char *fam = alt->ss_family == AF_INET ? "IPv4" : "IPv6";
+	if (is_wildcard(alt)) {
+		report(c, line, "alt_listen_address: '%s' is a wildcard; give the server's second address", s);
+		return false;
+	}
+	if (!listen_of(conf, alt->ss_family)) {
+		report(c, line, "alt_listen_address: '%s' needs a concrete %s listen address to pair "
+				"with (RFC 5780 answers name both)", s, fam);
+		return false;
+	}
+	for (unsigned i = 0; i < conf->n_listen; i++) {
+		if (same_ip(&conf->listen[i], alt)) {
+			report(c, line, "alt_listen_address: '%s' is a listen address already", s);
+			return false;
+		}
+	}
+	for (unsigned i = 0; i < conf->n_alt; i++) {
+		if (conf->alt_listen[i].ss_family == alt->ss_family) {
+			report(c, line, "alt_listen_address: more than one %s address", fam);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* RFC 5780: alt_listen_address (one per family) and alt_udp_port. */
+static void check_alt(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
+{
+	unsigned count = cfg_size(cfg, "alt_listen_address");
+	long port = cfg_getint(cfg, "alt_udp_port");
+	int pline = line_of(c, cfg, "alt_udp_port", UINT32_MAX);
+
+	for (unsigned i = 0; i < count; i++) {
+		const char *s = cfg_getnstr(cfg, "alt_listen_address", i);
+		int line = line_of(c, cfg, "alt_listen_address", i);
+		struct sockaddr_storage alt;
+		if (!parse_ip(s, AF_UNSPEC, &alt)) {
+			report(c, line, "alt_listen_address: '%s' is not an IP address", s);
+			continue;
+		}
+		if (conf->n_alt == 2 || !alt_entry_ok(c, line, s, conf, &alt))
+			continue;
+		conf->alt_listen[conf->n_alt] = alt;
+		conf->alt_primary[conf->n_alt] = *listen_of(conf, alt.ss_family);
+		conf->n_alt++;
+	}
+	if (count == 0) {
+		if (pline)
+			warn(c, pline, "alt_udp_port without alt_listen_address is ignored");
+		return;
+	}
+	if (port == 0)
+		port = (long)conf->udp_port + 1;
+	if (port < 1 || port > 65535 || port == conf->udp_port) {
+		report(c, pline, "alt_udp_port: %ld must be in [1, 65535] and differ from udp_port %u",
+		       port, conf->udp_port);
+		return;
+	}
+	conf->alt_udp_port = (uint16_t)port;
+}
+
 static void check_all(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 {
 	check_listen(c, cfg, conf);
@@ -807,6 +895,7 @@ static void check_all(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	check_auth(c, cfg, conf);
 	check_limits(c, cfg, conf);
 	check_process(c, cfg, conf);
+	check_alt(c, cfg, conf);
 }
 
 int turn_conf_load(struct turn_conf *conf, const char *path)

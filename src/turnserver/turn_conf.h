@@ -63,6 +63,13 @@ struct turn_conf {
 	unsigned rx_moderation_us;   /* worker sleep while traffic is dense; 0 = off */
 	char *software;              /* SOFTWARE attribute; "ipop-turnserver" */
 	bool syslog;                 /* log to syslog instead of stderr */
+	/* RFC 5780 (alt_listen_address): alt_listen[i] is a second address of
+	 * the server, paired with alt_primary[i], a concrete listen address of
+	 * its family. Each pair answers on udp_port and alt_udp_port. */
+	unsigned n_alt;
+	struct sockaddr_storage alt_listen[2];  /* port 0 */
+	struct sockaddr_storage alt_primary[2]; /* port 0 */
+	uint16_t alt_udp_port;       /* udp_port + 1 */
 };
 
 /* Parses path into conf (zeroed first, defaults applied). Every problem is

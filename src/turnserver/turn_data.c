@@ -44,9 +44,11 @@ void turn_data_send_indication(struct turn_server *s, const struct turn_conn *co
 	struct sockaddr_storage peer;
 	struct turn_alloc *a;
 
-	/* DONT-FRAGMENT is unsupported, so it counts as unknown here too;
-	 * indications with unknown required attributes are dropped. */
-	if (!pa || !da || m->nunknown || stun_msg_find(m, TURN_ATTR_DONT_FRAGMENT) ||
+	bool df = stun_msg_find(m, TURN_ATTR_DONT_FRAGMENT) != NULL;
+
+	/* Indications with unknown required attributes are dropped, and so is
+	 * DONT-FRAGMENT when the worker cannot set DF. */
+	if (!pa || !da || m->nunknown || (df && !s->io.relay_dont_fragment) ||
 	    stun_attr_get_addr(m, pa, &peer)) {
 		s->stats.bad_in++;
 		return;
@@ -55,6 +57,16 @@ void turn_data_send_indication(struct turn_server *s, const struct turn_conn *co
 	if (!a || peer.ss_family != a->relay_addr.sa.sa_family) {
 		s->stats.bad_in++;
 		return;
+	}
+	/* DF is per socket: from the first indication that asks, the relay
+	 * keeps it (RFC 8656 11.2 wants DF on these datagrams, and the batched
+	 * sends cannot set it per datagram). */
+	if (df && !a->dont_fragment) {
+		if (s->io.relay_dont_fragment(s->io.ctx, a->relay) < 0) {
+			s->stats.bad_in++;
+			return;
+		}
+		a->dont_fragment = true;
 	}
 	const struct sockaddr *p = (const struct sockaddr *)&peer;
 	if (may_relay(s, a, p, da->len, now_ms))

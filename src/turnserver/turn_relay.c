@@ -54,20 +54,54 @@ static int try_bind(int fd, const struct sockaddr_storage *base, uint16_t port,
 	return 0;
 }
 
-int turn_relay_bind(const struct sockaddr_storage *base, uint16_t min_port, uint16_t max_port,
-		    struct sockaddr_storage *bound)
+static int relay_socket(int family)
 {
-	if (min_port == 0 || max_port < min_port)
-		return -EINVAL;
-	int fd = socket(base->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (base->ss_family == AF_INET6) {
+	if (family == AF_INET6) {
 		int one = 1;
 		/* A v6 relay must not receive v4-mapped traffic: policy and
 		 * permissions are per family. */
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
+	return fd;
+}
+
+int turn_relay_bind_at(const struct sockaddr_storage *addr)
+{
+	int fd = relay_socket(addr->ss_family);
+	if (fd < 0)
+		return fd;
+	if (bind(fd, (const struct sockaddr *)addr, addr_len((const struct sockaddr *)addr)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int turn_relay_set_df(int fd, int family)
+{
+	int rc;
+	if (family == AF_INET6) {
+		int one = 1;
+		rc = setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one));
+	} else {
+		int v = IP_PMTUDISC_DO;
+		rc = setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
+	}
+	return rc < 0 ? -errno : 0;
+}
+
+int turn_relay_bind(const struct sockaddr_storage *base, uint16_t min_port, uint16_t max_port,
+		    struct sockaddr_storage *bound)
+{
+	if (min_port == 0 || max_port < min_port)
+		return -EINVAL;
+	int fd = relay_socket(base->ss_family);
+	if (fd < 0)
+		return fd;
 	uint32_t span = (uint32_t)(max_port - min_port) + 1;
 	uint32_t start = random_offset(span);
 	int err = -EADDRINUSE;

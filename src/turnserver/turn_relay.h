@@ -20,4 +20,12 @@ int turn_relay_pick_address(const struct turn_conf *conf, int family,
 int turn_relay_bind(const struct sockaddr_storage *base, uint16_t min_port, uint16_t max_port,
 		    struct sockaddr_storage *bound);
 
+/* A non-blocking UDP socket bound to exactly addr (port included): the
+ * port an EVEN-PORT R=1 reservation holds. Returns the fd or -errno. */
+int turn_relay_bind_at(const struct sockaddr_storage *addr);
+
+/* DF on every datagram of fd from now on (RFC 8656 DONT-FRAGMENT):
+ * IP_MTU_DISCOVER = IP_PMTUDISC_DO, or IPV6_DONTFRAG. 0 or -errno. */
+int turn_relay_set_df(int fd, int family);
+
 #endif

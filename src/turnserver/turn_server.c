@@ -7,13 +7,19 @@
  * - LIFETIME: max(600, min(requested, max)) as RFC 8656 7.2/7.3 say, where
  *   max is conf->allocation_lifetime capped at 3600; an administrator's
  *   max below 600 wins over the default.
- * - DONT-FRAGMENT is not supported (the worker cannot set DF per datagram),
- *   so it is answered as an unknown comprehension-required attribute: 420
- *   listing it, as RFC 8656 7.2 asks of servers without DF support.
+ * - DONT-FRAGMENT sets DF on the allocation's relay socket
+ *   (IP_PMTUDISC_DO / IPV6_DONTFRAG, as coturn does): the worker sends in
+ *   batches and cannot set DF per datagram, so once an Allocate or a Send
+ *   indication asks for it, every datagram of that allocation has DF. A
+ *   worker without the hook gets the RFC 8656 7.2 answer of servers without
+ *   DF support: 420 listing it.
  * - EVEN-PORT with R=0 is honoured by reopening the relay until the port is
- *   even; R=1 (reserve the next port) is refused with 508, and since no
- *   RESERVATION-TOKEN is ever issued, one presented is invalid: 508, or 400
- *   when combined with EVEN-PORT or REQUESTED-ADDRESS-FAMILY (RFC 8656 7.2).
+ *   even; with R=1 the port after it (on the same relay address) is also
+ *   bound and held for 30 s under a RESERVATION-TOKEN (turn_reserve.c); an
+ *   Allocate presenting the token gets that port. A token that is unknown,
+ *   taken or expired gets 508; combined with EVEN-PORT or
+ *   REQUESTED-ADDRESS-FAMILY, 400 (RFC 8656 7.2).
+ * - Binding, classic RFC 3489 Binding and RFC 5780 are in turn_binding.c.
  * - Channel numbers up to 0x7FFF (RFC 5766) are accepted, see
  *   turn_channel_valid() in stun_chan.h.
  * - A refused account and an unknown user both get 401.
@@ -41,6 +47,7 @@
 #include "turn_conf.h"
 #include "turn_policy.h"
 #include "turn_ratelimit.h"
+#include "turn_reserve.h"
 
 enum {
 	NONCE_LIFETIME_S = 600,
@@ -282,36 +289,10 @@ static int desired_lifetime(const struct turn_server *s, const struct turn_req *
 	return 0;
 }
 
-/* ---- Binding ---- */
-
-static void do_binding(struct turn_server *s, struct turn_req *r)
-{
-	uint8_t buf[RESP_BUF];
-	struct stun_builder b;
-	const struct sockaddr *client = (const struct sockaddr *)&r->conn->client;
-	size_t alen = client->sa_family == AF_INET6 ? 24 : 12;
-	size_t sw = 4 + ((strlen(software_of(s)) + 3) & ~(size_t)3);
-
-	if (r->m.nunknown) {
-		reply_error(s, r, STUN_ERR_UNKNOWN_ATTRIBUTE);
-		return;
-	}
-	stun_build_response(&b, buf, sizeof(buf), &r->m, STUN_CLASS_SUCCESS);
-	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, client);
-	/* Old (RFC 3489) clients want MAPPED-ADDRESS; add it and SOFTWARE only
-	 * when the answer stays within twice the request, so spoofed Bindings
-	 * gain an attacker little. */
-	if (STUN_HEADER_LEN + 2 * alen + sw + (r->m.fp >= 0 ? 8 : 0) <= 2 * r->m.len) {
-		stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, client);
-		stun_build_attr(&b, STUN_ATTR_SOFTWARE, software_of(s), strlen(software_of(s)));
-	}
-	finish_and_send(s, r, &b);
-}
-
 /* ---- Allocate (RFC 8656 7.2) ---- */
 
 static void reply_alloc_success(struct turn_server *s, struct turn_req *r,
-				const struct turn_alloc *a)
+				const struct turn_alloc *a, const uint8_t *token)
 {
 	uint8_t buf[RESP_BUF];
 	struct stun_builder b;
@@ -321,6 +302,8 @@ static void reply_alloc_success(struct turn_server *s, struct turn_req *r,
 	stun_build_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &a->relay_addr.sa);
 	stun_build_u32(&b, TURN_ATTR_LIFETIME, (uint32_t)left);
 	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&r->conn->client);
+	if (token)
+		stun_build_attr(&b, TURN_ATTR_RESERVATION_TOKEN, token, TURN_RESERVE_TOKEN_LEN);
 	stun_build_attr(&b, STUN_ATTR_SOFTWARE, software_of(s), strlen(software_of(s)));
 	finish_and_send(s, r, &b);
 }
@@ -338,47 +321,77 @@ static bool family_configured(const struct turn_server *s, int family)
 	return false;
 }
 
+/* What an Allocate asks for, beyond its lifetime. */
+struct alloc_params {
+	int family;
+	bool even, reserve, df;
+	const uint8_t *token; /* RESERVATION-TOKEN's 8 bytes, or NULL */
+};
+
 /* Checks the Allocate attributes in RFC 8656 7.2 order. Returns 0 and the
- * family and even-port wish, or the error code to send. */
-static int allocate_params(struct turn_server *s, struct turn_req *r, int *family, bool *even)
+ * parameters, or the error code to send. */
+static int allocate_params(struct turn_server *s, struct turn_req *r, struct alloc_params *p)
 {
 	const struct stun_msg *m = &r->m;
 	const struct stun_attr *rt = stun_msg_find(m, TURN_ATTR_REQUESTED_TRANSPORT);
 	const struct stun_attr *ep = stun_msg_find(m, TURN_ATTR_EVEN_PORT);
 	const struct stun_attr *raf = stun_msg_find(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	const struct stun_attr *tok = stun_msg_find(m, TURN_ATTR_RESERVATION_TOKEN);
 	uint8_t v;
 
+	memset(p, 0, sizeof(*p));
 	if (!rt || rt->len != 4 || stun_attr_get_u8(m, rt, &v))
 		return STUN_ERR_BAD_REQUEST;
 	if (v != TURN_TRANSPORT_UDP)
 		return TURN_ERR_UNSUPPORTED_TRANSPORT;
-	if (stun_msg_find(m, TURN_ATTR_RESERVATION_TOKEN))
-		return ep || raf ? STUN_ERR_BAD_REQUEST : TURN_ERR_INSUFFICIENT_CAPACITY;
-	*even = false;
+	p->df = stun_msg_find(m, TURN_ATTR_DONT_FRAGMENT) != NULL;
+	if (tok) {
+		if (ep || raf || tok->len != TURN_RESERVE_TOKEN_LEN)
+			return STUN_ERR_BAD_REQUEST;
+		if (!s->io.relay_adopt)
+			return TURN_ERR_INSUFFICIENT_CAPACITY;
+		p->token = stun_attr_value(m, tok);
+		return 0; /* the family is the reservation's */
+	}
 	if (ep) {
 		if (ep->len != 1 || stun_attr_get_u8(m, ep, &v))
 			return STUN_ERR_BAD_REQUEST;
-		if (v & 0x80)
+		p->even = true;
+		p->reserve = v & 0x80;
+		if (p->reserve && !s->io.port_hold)
 			return TURN_ERR_INSUFFICIENT_CAPACITY; /* no port reservations */
-		*even = true;
 	}
-	*family = AF_INET;
+	p->family = AF_INET;
 	if (raf) {
 		if (raf->len != 4 || stun_attr_get_u8(m, raf, &v))
 			return STUN_ERR_BAD_REQUEST;
 		if (v == STUN_FAMILY_IPV6)
-			*family = AF_INET6;
+			p->family = AF_INET6;
 		else if (v != STUN_FAMILY_IPV4)
 			return TURN_ERR_ADDRESS_FAMILY;
 	}
-	if (!family_configured(s, *family))
+	if (!family_configured(s, p->family))
 		return TURN_ERR_ADDRESS_FAMILY;
 	return 0;
 }
 
-/* Opens the relay socket, retrying for an even port when asked. Odd ports
- * stay open while retrying so the worker cannot hand the same one back. */
-static int open_relay(struct turn_server *s, struct turn_alloc *a, int family, bool even)
+/* Binds and holds the port after the relay's (EVEN-PORT R=1): 0 or -errno. */
+static int hold_next(struct turn_server *s, const struct sockaddr_storage *relay, void **hold)
+{
+	struct sockaddr_storage next = *relay;
+	uint16_t port = addr_port((const struct sockaddr *)relay);
+
+	if (port >= s->conf->max_port)
+		return -EADDRINUSE;
+	addr_set_port((struct sockaddr *)&next, (uint16_t)(port + 1));
+	return s->io.port_hold(s->io.ctx, (const struct sockaddr *)&next, hold);
+}
+
+/* Opens the relay socket, retrying for an even port when asked, and with
+ * the next port held when hold is not NULL. Rejected sockets stay open
+ * while retrying so the worker cannot hand the same port back. */
+static int open_relay(struct turn_server *s, struct turn_alloc *a, int family, bool even,
+		      void **hold)
 {
 	void *odd[EVEN_PORT_TRIES];
 	unsigned nodd = 0;
@@ -396,7 +409,8 @@ static int open_relay(struct turn_server *s, struct turn_alloc *a, int family, b
 			rc = -EAFNOSUPPORT;
 			break;
 		}
-		if (!even || addr_port((const struct sockaddr *)&bound) % 2 == 0) {
+		if (!even || (addr_port((const struct sockaddr *)&bound) % 2 == 0 &&
+			      (!hold || hold_next(s, &bound, hold) == 0))) {
 			a->relay = relay;
 			memcpy(&a->relay_addr, &bound, addr_len((const struct sockaddr *)&bound));
 			rc = 0;
@@ -414,8 +428,66 @@ static int open_relay(struct turn_server *s, struct turn_alloc *a, int family, b
 	return rc;
 }
 
-static int create_alloc(struct turn_server *s, struct turn_req *r, int family, bool even,
-			uint32_t lifetime, struct turn_alloc **out)
+/* The relay of a RESERVATION-TOKEN: the held port becomes this
+ * allocation's relay socket. -ENOENT when the token is not (or no longer)
+ * valid. */
+static int adopt_reserved(struct turn_server *s, struct turn_alloc *a, const uint8_t *token,
+			  uint64_t now_ms)
+{
+	struct sockaddr_storage addr, bound;
+	void *relay = NULL;
+	void *hold = turn_reserve_take(turn_shared_reserve(s->shared), token, now_ms, &addr);
+
+	if (!hold)
+		return -ENOENT;
+	memset(&bound, 0, sizeof(bound));
+	int rc = s->io.relay_adopt(s->io.ctx, a, hold, &bound, &relay);
+	if (rc < 0)
+		return rc;
+	a->relay = relay;
+	memcpy(&a->relay_addr, &bound, addr_len((const struct sockaddr *)&bound));
+	return 0;
+}
+
+/* Opens the allocation's relay as p asks; for R=1 the held next port is
+ * stored under a new token. 0 or -errno. */
+static int open_for(struct turn_server *s, struct turn_req *r, struct turn_alloc *a,
+		    const struct alloc_params *p, uint8_t *token, bool *reserved)
+{
+	void *hold = NULL;
+	int rc;
+
+	*reserved = false;
+	if (p->token)
+		rc = adopt_reserved(s, a, p->token, r->now_ms);
+	else
+		rc = open_relay(s, a, p->family, p->even, p->reserve ? &hold : NULL);
+	if (!rc && p->df) {
+		rc = s->io.relay_dont_fragment(s->io.ctx, a->relay);
+		a->dont_fragment = rc == 0;
+	}
+	if (!rc && hold) {
+		struct sockaddr_storage next;
+		memset(&next, 0, sizeof(next));
+		memcpy(&next, &a->relay_addr, addr_len(&a->relay_addr.sa));
+		addr_set_port((struct sockaddr *)&next, (uint16_t)(addr_port(&a->relay_addr.sa) + 1));
+		rc = turn_reserve_put(turn_shared_reserve(s->shared), r->user, r->m.tid, hold,
+				      s->io.port_release, (const struct sockaddr *)&next, r->now_ms,
+				      token);
+		*reserved = rc == 0;
+		s->reserve_pending |= *reserved;
+	}
+	if (rc && hold)
+		s->io.port_release(hold);
+	if (rc && a->relay) {
+		s->io.relay_close(s->io.ctx, a->relay);
+		a->relay = NULL;
+	}
+	return rc;
+}
+
+static int create_alloc(struct turn_server *s, struct turn_req *r, const struct alloc_params *p,
+			uint32_t lifetime, struct turn_alloc **out, uint8_t *token, bool *reserved)
 {
 	int rc = turn_shared_acquire(s->shared, r->user);
 	if (rc)
@@ -425,11 +497,11 @@ static int create_alloc(struct turn_server *s, struct turn_req *r, int family, b
 		turn_shared_release(s->shared, r->user);
 		return TURN_ERR_INSUFFICIENT_CAPACITY;
 	}
-	rc = open_relay(s, a, family, even);
+	rc = open_for(s, r, a, p, token, reserved);
 	if (rc) {
 		turn_shared_release(s->shared, r->user);
 		turn_alloc_free(a);
-		if (log_ratelimit_ok(&s->log_rl, r->now_ms))
+		if (rc != -ENOENT && log_ratelimit_ok(&s->log_rl, r->now_ms))
 			log_warn("turn: relay_open for %s failed: %s", r->user, strerror(-rc));
 		return rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL ? TURN_ERR_ADDRESS_FAMILY
 								   : TURN_ERR_INSUFFICIENT_CAPACITY;
@@ -450,29 +522,35 @@ static int create_alloc(struct turn_server *s, struct turn_req *r, int family, b
 static void do_allocate(struct turn_server *s, struct turn_req *r)
 {
 	struct turn_alloc *a = turn_find_live(s, r->conn, r->now_ms);
-	int family = AF_INET, code;
-	bool even = false;
+	struct alloc_params p;
+	uint8_t token[TURN_RESERVE_TOKEN_LEN];
+	bool reserved = false;
 	uint32_t lifetime;
+	int code;
 
 	if (a) {
-		if (memcmp(a->alloc_tid, r->m.tid, STUN_TID_LEN) == 0 && strcmp(a->user, r->user) == 0)
-			reply_alloc_success(s, r, a); /* a retransmission */
-		else
+		if (memcmp(a->alloc_tid, r->m.tid, STUN_TID_LEN) == 0 && strcmp(a->user, r->user) == 0) {
+			/* a retransmission: the same answer, token included */
+			reserved = turn_reserve_token_of(turn_shared_reserve(s->shared), r->m.tid,
+							 r->now_ms, token);
+			reply_alloc_success(s, r, a, reserved ? token : NULL);
+		} else {
 			reply_error(s, r, TURN_ERR_ALLOCATION_MISMATCH);
+		}
 		return;
 	}
-	code = allocate_params(s, r, &family, &even);
+	code = allocate_params(s, r, &p);
 	if (!code && desired_lifetime(s, r, &lifetime))
 		code = STUN_ERR_BAD_REQUEST;
 	if (!code && lifetime == 0)
 		lifetime = TURN_DEFAULT_LIFETIME < max_lifetime(s) ? TURN_DEFAULT_LIFETIME
 								   : max_lifetime(s);
 	if (!code)
-		code = create_alloc(s, r, family, even, lifetime, &a);
+		code = create_alloc(s, r, &p, lifetime, &a, token, &reserved);
 	if (code)
 		reply_error(s, r, code);
 	else
-		reply_alloc_success(s, r, a);
+		reply_alloc_success(s, r, a, reserved ? token : NULL);
 }
 
 /* ---- requests on an existing allocation ---- */
@@ -608,7 +686,8 @@ static void do_channel_bind(struct turn_server *s, struct turn_req *r)
 
 /* ---- dispatch ---- */
 
-/* DONT-FRAGMENT is known to the codec but not supported here. */
+/* DONT-FRAGMENT is known to the codec but may not be supported by the
+ * worker (no relay_dont_fragment hook). */
 static void note_unsupported(struct stun_msg *m, uint16_t type)
 {
 	if (stun_msg_find(m, type) && m->nunknown < STUN_MAX_UNKNOWN)
@@ -637,7 +716,7 @@ static void handle_request(struct turn_server *s, struct turn_req *r)
 {
 	switch (r->m.method) {
 	case STUN_METHOD_BINDING:
-		do_binding(s, r);
+		turn_binding_request(s, r->conn, &r->m, r->now_ms);
 		return;
 	case TURN_METHOD_ALLOCATE:
 	case TURN_METHOD_REFRESH:
@@ -656,7 +735,8 @@ static void handle_request(struct turn_server *s, struct turn_req *r)
 	}
 	if (authenticate(s, r))
 		return;
-	note_unsupported(&r->m, TURN_ATTR_DONT_FRAGMENT);
+	if (!s->io.relay_dont_fragment)
+		note_unsupported(&r->m, TURN_ATTR_DONT_FRAGMENT);
 	if (r->m.nunknown) {
 		reply_error(s, r, STUN_ERR_UNKNOWN_ATTRIBUTE);
 		return;
@@ -706,7 +786,9 @@ void turn_server_on_client(struct turn_server *s, const struct turn_conn *conn,
 	r.now_unix = now_unix;
 	r.authed = false;
 	r.keylen = 0;
-	if (stun_msg_parse(&r.m, data, len) < 0) {
+	/* RFC 3489 requests carry no magic cookie; RFC 8489 12 asks servers
+	 * to answer their Bindings all the same. */
+	if (stun_msg_parse(&r.m, data, len) < 0 && stun_msg_parse_classic(&r.m, data, len) < 0) {
 		s->stats.bad_in++;
 		log_attack(s, &r, "malformed STUN");
 		reply_malformed(s, &r, data, len);
@@ -715,6 +797,10 @@ void turn_server_on_client(struct turn_server *s, const struct turn_conn *conn,
 	if (r.m.fp >= 0 && !stun_check_fingerprint(&r.m)) {
 		s->stats.bad_in++;
 		log_attack(s, &r, "bad FINGERPRINT");
+		return;
+	}
+	if (r.m.classic) {
+		turn_binding_classic(s, conn, &r.m, now_ms);
 		return;
 	}
 	if (r.m.cls == STUN_CLASS_REQUEST) {
@@ -812,7 +898,7 @@ static void sweep_bucket(struct turn_server *s, size_t i, uint64_t now_ms)
 uint64_t turn_server_tick(struct turn_server *s, uint64_t now_ms)
 {
 	if (s->sweep_cursor == 0 && now_ms < s->sweep_next_ms)
-		return s->table.count ? s->sweep_next_ms : UINT64_MAX;
+		return s->table.count || s->reserve_pending ? s->sweep_next_ms : UINT64_MAX;
 	size_t end = s->sweep_cursor + SWEEP_SLICE;
 	if (end > s->table.nbuckets)
 		end = s->table.nbuckets;
@@ -824,5 +910,7 @@ uint64_t turn_server_tick(struct turn_server *s, uint64_t now_ms)
 	}
 	s->sweep_cursor = 0;
 	s->sweep_next_ms = now_ms + SWEEP_PERIOD_MS;
-	return s->table.count ? s->sweep_next_ms : UINT64_MAX;
+	if (s->reserve_pending) /* ours or another worker's: any sweep releases them */
+		s->reserve_pending = turn_reserve_expire(turn_shared_reserve(s->shared), now_ms) > 0;
+	return s->table.count || s->reserve_pending ? s->sweep_next_ms : UINT64_MAX;
 }

@@ -42,6 +42,23 @@ struct turn_io {
 	/* Sends one message to the client (datagram, or bytes on the stream). */
 	void (*to_client)(void *ctx, const struct turn_conn *conn,
 			  const struct iovec *iov, int iovcnt);
+	/* Optional hooks; NULL refuses the feature as a server without it.
+	 * RFC 8656 EVEN-PORT R=1: binds a UDP socket on exactly `addr` and
+	 * only holds it (no events). The hold is released with port_release,
+	 * callable from any thread and after the worker is gone, or becomes
+	 * this worker's relay socket for `owner` with relay_adopt (which
+	 * releases it on failure). 0 or -errno. */
+	int (*port_hold)(void *ctx, const struct sockaddr *addr, void **hold);
+	void (*port_release)(void *hold);
+	int (*relay_adopt)(void *ctx, struct turn_alloc *owner, void *hold,
+			   struct sockaddr_storage *bound, void **relay);
+	/* RFC 8656 DONT-FRAGMENT: the relay's datagrams leave with DF set
+	 * from now on. 0 or -errno. */
+	int (*relay_dont_fragment)(void *ctx, void *relay);
+	/* RFC 5780 CHANGE-REQUEST: sends to a UDP client from another of the
+	 * server's addresses (`from`, which the worker listens on). */
+	void (*to_client_from)(void *ctx, const struct turn_conn *conn, const struct sockaddr *from,
+			       const struct iovec *iov, int iovcnt);
 };
 
 /* Counters, per worker; summed for logs and the benchmark. */

@@ -91,7 +91,9 @@ struct turn_worker {
 	struct turn_server *core;
 	struct turn_io io;
 	unsigned n_listen;
-	struct listener listen[3 * TURN_CONF_MAX_LISTEN];
+	/* udp/tcp/tls per listen address, and the three extra UDP addresses
+	 * of each RFC 5780 pair */
+	struct listener listen[3 * TURN_CONF_MAX_LISTEN + 3 * 2];
 	struct wev stop_ev;
 	struct wstream *streams;       /* open connections */
 	struct wstream *closing;       /* to close at the end of the iteration */
@@ -190,6 +192,84 @@ static void io_relay_close(void *ctx, void *relay)
 	w->dead_relays = r;
 }
 
+/* ---- RFC 8656 port reservations and DONT-FRAGMENT ---- */
+
+/* A held port: a bound socket in no epoll set, so any worker (or main, at
+ * shutdown) may release it or adopt it. */
+struct port_hold {
+	int fd;
+};
+
+static int io_port_hold(void *ctx, const struct sockaddr *addr, void **out)
+{
+	struct sockaddr_storage ss;
+	(void)ctx;
+
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, addr, addr_len(addr));
+	struct port_hold *h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fd = turn_relay_bind_at(&ss);
+	if (h->fd < 0) {
+		int err = h->fd;
+		free(h);
+		return err;
+	}
+	*out = h;
+	return 0;
+}
+
+static void io_port_release(void *hold)
+{
+	struct port_hold *h = hold;
+	if (h) {
+		close(h->fd);
+		free(h);
+	}
+}
+
+static int io_relay_adopt(void *ctx, struct turn_alloc *owner, void *hold,
+			  struct sockaddr_storage *bound, void **out)
+{
+	struct turn_worker *w = ctx;
+	struct port_hold *h = hold;
+	socklen_t sl = sizeof(*bound);
+	struct relay *r = calloc(1, sizeof(*r));
+	int fd = h->fd, err;
+
+	free(h);
+	if (!r || getsockname(fd, (struct sockaddr *)bound, &sl) < 0) {
+		err = r ? -errno : -ENOMEM;
+		goto fail;
+	}
+	(void)turn_gro_enable(fd);
+	r->ev = (struct wev){ EV_RELAY, fd };
+	r->owner = owner;
+	err = ep_add(w, &r->ev, EPOLLIN);
+	if (err < 0)
+		goto fail;
+	w->st.relays_open++;
+	*out = r;
+	return 0;
+fail:
+	close(fd);
+	free(r);
+	return err;
+}
+
+static int io_relay_dont_fragment(void *ctx, void *relay)
+{
+	struct relay *r = relay;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	(void)ctx;
+
+	if (!r || r->ev.fd < 0 || getsockname(r->ev.fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -EBADF;
+	return turn_relay_set_df(r->ev.fd, ss.ss_family);
+}
+
 static void io_to_peer(void *ctx, void *relay, const struct sockaddr *peer,
 		       const struct iovec *iov, int iovcnt)
 {
@@ -235,6 +315,29 @@ static void io_to_client(void *ctx, const struct turn_conn *conn, const struct i
 		return;
 	if (turn_stream_send(ws->st, iov, iovcnt) == -EPIPE)
 		stream_mark_closing(w, ws);
+}
+
+/* RFC 5780 CHANGE-REQUEST: the answer leaves from the UDP listener on
+ * `from` (or a wildcard one on its port, with the source set). */
+static void io_to_client_from(void *ctx, const struct turn_conn *conn, const struct sockaddr *from,
+			      const struct iovec *iov, int iovcnt)
+{
+	struct turn_worker *w = ctx;
+	struct sockaddr_storage src;
+
+	memset(&src, 0, sizeof(src));
+	memcpy(&src, from, addr_len(from));
+	for (unsigned i = 0; i < w->n_listen; i++) {
+		const struct listener *l = &w->listen[i];
+		if (l->ev.kind != EV_UDP || l->addr.ss_family != from->sa_family ||
+		    addr_port((const struct sockaddr *)&l->addr) != addr_port(from))
+			continue;
+		if (l->pktinfo || addr_equal_ip((const struct sockaddr *)&l->addr, from)) {
+			turn_udp_tx_push(w->tx, l->ev.fd, (const struct sockaddr *)&conn->client,
+					 l->pktinfo ? &src : NULL, iov, iovcnt);
+			return;
+		}
+	}
 }
 
 /* ---- UDP: listeners and relays ---- */
@@ -684,6 +787,17 @@ static int open_listeners(struct turn_worker *w)
 		if (err)
 			return err;
 	}
+	/* RFC 5780: the alternate IP on both ports, the primary on the
+	 * alternate port (the primary port is open above). */
+	for (unsigned i = 0; i < c->n_alt; i++) {
+		int err = open_listener(w, &c->alt_primary[i], c->alt_udp_port, EV_UDP);
+		if (!err)
+			err = open_listener(w, &c->alt_listen[i], c->udp_port, EV_UDP);
+		if (!err)
+			err = open_listener(w, &c->alt_listen[i], c->alt_udp_port, EV_UDP);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -710,7 +824,10 @@ struct turn_worker *turn_worker_new(struct turn_worker_shared *sh, unsigned id)
 		goto fail;
 	w->io = (struct turn_io){ .ctx = w, .relay_open = io_relay_open,
 				  .relay_close = io_relay_close, .to_peer = io_to_peer,
-				  .to_client = io_to_client };
+				  .to_client = io_to_client, .port_hold = io_port_hold,
+				  .port_release = io_port_release, .relay_adopt = io_relay_adopt,
+				  .relay_dont_fragment = io_relay_dont_fragment,
+				  .to_client_from = io_to_client_from };
 	w->core = turn_server_new(sh->conf, sh->accounts, sh->shared, sh->nonce_key,
 				  sh->nonce_key_len, &w->io);
 	if (!w->core) {

@@ -98,10 +98,33 @@ static void reencode(const struct stun_msg *m)
 	CHECK(stun_check_fingerprint(&r));
 }
 
+/* RFC 3489 messages: the same bounds, and an answer that echoes the
+ * whole 16-byte id. */
+static void classic(const uint8_t *data, size_t size)
+{
+	static uint8_t out[256];
+	struct stun_msg m;
+	struct stun_builder b;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = 1 };
+
+	bool is = stun_is_classic(data, size);
+	if (stun_msg_parse_classic(&m, data, size) < 0)
+		return;
+	CHECK(is && m.classic && !stun_is_message(data, size));
+	CHECK(m.nattrs <= STUN_MAX_ATTRS && m.nunknown <= STUN_MAX_UNKNOWN);
+	for (unsigned i = 0; i < m.nattrs; i++)
+		probe_attr(&m, &m.attrs[i]);
+	stun_build_response(&b, out, sizeof(out), &m, STUN_CLASS_SUCCESS);
+	stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, (struct sockaddr *)&sin);
+	int n = stun_build_finish(&b);
+	CHECK(n == 32 && memcmp(out + 4, data + 4, 16) == 0 && stun_is_classic(out, (size_t)n));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct stun_msg m;
 
+	classic(data, size);
 	bool is = stun_is_message(data, size);
 	if (stun_msg_parse(&m, data, size) < 0)
 		return 0;

@@ -5,8 +5,10 @@
  * bit 1: which peer; bit 2: advance the clock; bit 3: run the timer sweep;
  * bit 6: the bytes are a GRO train of ((kind & 0x3F) * 8 + 4)-byte datagrams.
  * The first input byte picks UDP or TCP for the client. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
@@ -66,20 +68,82 @@ static void io_to_peer(void *ctx, void *relay, const struct sockaddr *peer, cons
 	touch(iov, n);
 }
 
+static uint8_t last_token[8];
+static bool have_token;
+
+/* Remembers the RESERVATION-TOKEN of an Allocate answer. */
+static void note_token(const struct iovec *iov, int n)
+{
+	struct stun_msg m;
+	const struct stun_attr *a;
+	if (n == 1 && stun_msg_parse(&m, iov[0].iov_base, iov[0].iov_len) == 0 &&
+	    (a = stun_msg_find(&m, TURN_ATTR_RESERVATION_TOKEN)) && a->len == 8) {
+		memcpy(last_token, stun_attr_value(&m, a), 8);
+		have_token = true;
+	}
+}
+
 static void io_to_client(void *ctx, const struct turn_conn *conn, const struct iovec *iov, int n)
 {
+	note_token(iov, n);
 	(void)ctx;
 	(void)conn;
 	touch(iov, n);
 }
 
-static const struct turn_io IO = { NULL, io_relay_open, io_relay_close, io_to_peer, io_to_client };
+/* The optional hooks, as the worker has them: port reservations (a held
+ * port is a heap int, so leaks and double releases show), DF, and RFC 5780
+ * answers from another address. */
+static int io_port_hold(void *ctx, const struct sockaddr *addr, void **hold)
+{
+	(void)ctx;
+	(void)addr;
+	int *h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	*h = 1;
+	*hold = h;
+	return 0;
+}
+
+static void io_port_release(void *hold)
+{
+	free(hold);
+}
+
+static int io_relay_adopt(void *ctx, struct turn_alloc *o, void *hold,
+			  struct sockaddr_storage *bound, void **relay)
+{
+	free(hold);
+	return io_relay_open(ctx, o, AF_INET, bound, relay);
+}
+
+static int io_relay_df(void *ctx, void *relay)
+{
+	(void)ctx;
+	(void)relay;
+	return 0;
+}
+
+static void io_to_client_from(void *ctx, const struct turn_conn *conn, const struct sockaddr *from,
+			      const struct iovec *iov, int n)
+{
+	(void)from;
+	io_to_client(ctx, conn, iov, n);
+}
+
+static const struct turn_io IO = {
+	NULL, io_relay_open, io_relay_close, io_to_peer, io_to_client, io_port_hold,
+	io_port_release, io_relay_adopt, io_relay_df, io_to_client_from,
+};
 static struct turn_conf conf;
 static struct turn_accounts *accounts;
 static struct turn_shared *shared;
 
+enum { REQ_EVEN_RESERVE = 1, REQ_TOKEN = 2, REQ_DF = 4 };
+
 static void authed_request(struct turn_server *s, const struct turn_conn *c, uint16_t method,
-			   uint64_t now)
+			   uint64_t now, unsigned extra)
 {
 	uint8_t buf[512], tid[STUN_TID_LEN] = { 1 }, key[STUN_KEY_MD5_LEN];
 	char nonce[STUN_NONCE_MAX];
@@ -90,6 +154,12 @@ static void authed_request(struct turn_server *s, const struct turn_conn *c, uin
 	stun_build_init(&b, buf, sizeof(buf), method, STUN_CLASS_REQUEST, tid);
 	if (method == TURN_METHOD_ALLOCATE)
 		stun_build_u8(&b, TURN_ATTR_REQUESTED_TRANSPORT, TURN_TRANSPORT_UDP);
+	if (extra & REQ_EVEN_RESERVE)
+		stun_build_u8(&b, TURN_ATTR_EVEN_PORT, 0x80);
+	if ((extra & REQ_TOKEN) && have_token)
+		stun_build_attr(&b, TURN_ATTR_RESERVATION_TOKEN, last_token, 8);
+	if (extra & REQ_DF)
+		stun_build_flag(&b, TURN_ATTR_DONT_FRAGMENT);
 	addr_parse(PEER_A, 0, &peer);
 	if (method == TURN_METHOD_CREATE_PERMISSION || method == TURN_METHOD_CHANNEL_BIND)
 		stun_build_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&peer);
@@ -117,6 +187,12 @@ static void setup_once(void)
 	conf.max_client = 100;
 	conf.max_relay_per_username = 100;
 	conf.allocation_lifetime = 3600;
+	/* RFC 5780: the harness's local address has a second one */
+	conf.udp_port = 3478;
+	conf.alt_udp_port = 3479;
+	conf.n_alt = 1;
+	addr_parse("192.0.2.2", 0, &conf.alt_primary[0]);
+	addr_parse("192.0.2.3", 0, &conf.alt_listen[0]);
 	accounts = turn_accounts_new(&conf);
 	shared = turn_shared_new(&conf);
 }
@@ -136,9 +212,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		c.stream = &c;
 	}
 	uint64_t now = 1000000;
-	authed_request(s, &c, TURN_METHOD_ALLOCATE, now);
-	authed_request(s, &c, TURN_METHOD_CREATE_PERMISSION, now);
-	authed_request(s, &c, TURN_METHOD_CHANNEL_BIND, now);
+	/* Bit 1: an RTP/RTCP pair (EVEN-PORT R=1, then its token from a
+	 * second client) with DONT-FRAGMENT, as turnutils_uclient allocates. */
+	bool pair = size && (data[0] & 2);
+	have_token = false;
+	authed_request(s, &c, TURN_METHOD_ALLOCATE, now, pair ? REQ_EVEN_RESERVE | REQ_DF : 0);
+	if (pair) {
+		struct turn_alloc *first = owner; /* peers keep talking to the first */
+		struct turn_conn c2 = c;
+		addr_parse("192.0.2.1:1001", 0, &c2.client);
+		c2.stream = c.stream ? &c2 : NULL;
+		authed_request(s, &c2, TURN_METHOD_ALLOCATE, now, REQ_TOKEN);
+		turn_server_conn_closed(s, c2.stream);
+		owner = first;
+	}
+	authed_request(s, &c, TURN_METHOD_CREATE_PERMISSION, now, 0);
+	authed_request(s, &c, TURN_METHOD_CHANNEL_BIND, now, 0);
 	for (size_t pos = 1; pos + 3 <= size;) {
 		uint8_t kind = data[pos];
 		size_t len = (size_t)data[pos + 1] << 8 | data[pos + 2];

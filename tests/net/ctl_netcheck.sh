@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # ipopctl netcheck (issue 4 part 4) against real NATs and two real
 # ipop-turnserver instances: a node behind a cone NAT, one behind a
-# symmetric NAT (--random-fully), and the cone node again once its
-# router drops all UDP (only TCP/TLS to the relay remain).
+# symmetric NAT (--random-fully), the cone node once its router also
+# forwards every inbound UDP datagram to it (a full cone), and the cone
+# node again once its router drops all UDP (only TCP/TLS to the relay
+# remain). Turnserver 1 offers RFC 5780 (alt_listen_address 192.0.2.3),
+# so mapping and filtering are measured as RFC 5780 4.3/4.4 say, and the
+# direct-link predictions follow from them.
 #
 #   a 10.0.1.2 --[ra: MASQUERADE]--------------- 198.51.100.2 --+
 #                                                                [inet]-- 192.0.2.254 -- srv
 #   b 10.0.2.2 --[rb: MASQUERADE --random-fully]- 203.0.113.2 ---+         192.0.2.1: turnserver 1
-#                                                                          (udp/tcp 3478, tls 5349)
+#                                                                          (udp/tcp 3478, tls 5349;
+#                                                                           alternate 192.0.2.3, 3479)
 #                                                                          192.0.2.2: turnserver 2
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -23,6 +28,7 @@ for n in inet srv ra rb a b; do ns_create $n; done
 ns_forward inet
 ns_link inet eth0 192.0.2.254/24 srv eth0 192.0.2.1/24
 ns_exec srv ip addr add 192.0.2.2/24 dev eth0
+ns_exec srv ip addr add 192.0.2.3/24 dev eth0
 ns_link inet eth1 198.51.100.1/24 ra wan 198.51.100.2/24
 ns_link inet eth2 203.0.113.1/24 rb wan 203.0.113.2/24
 ns_exec srv ip route add default via 192.0.2.254
@@ -43,6 +49,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=relay.test \
 chmod 600 "$LIB_TMP/key.pem"
 cat >"$LIB_TMP/turn1.conf" <<CONF
 listen_address = { "192.0.2.1" }
+alt_listen_address = { "192.0.2.3" }
 realm = "ipop"
 users = { "u:p" }
 tls = true
@@ -96,15 +103,39 @@ cat "$LIB_TMP/a.json"
 [[ $(relay "$LIB_TMP/a.json" tcp) == "True 198.51.100.2:"* ]] || fail "a: TCP to the relay: $(relay "$LIB_TMP/a.json" tcp)"
 [[ $(relay "$LIB_TMP/a.json" tls) == "True 198.51.100.2:"* ]] || fail "a: TLS to the relay: $(relay "$LIB_TMP/a.json" tls)"
 ns_exec a "$IPOPCTL" netcheck -c "$LIB_TMP/config.json"
-pass "cone NAT: UDP, public 198.51.100.2, endpoint-independent; relay over TCP and TLS ok"
+[ "$(field "$LIB_TMP/a.json" "d['rfc5780']")" = 192.0.2.1:3478 ] || fail "a: RFC 5780 should have been measured against 192.0.2.1:3478"
+[ "$(field "$LIB_TMP/a.json" "d['filtering']")" = address-and-port-dependent ] ||
+	fail "a: MASQUERADE filters by address and port"
+direct() { # JSON-FILE -> the predictions, "kind=yes/no/None ..."
+	field "$1" "' '.join(k + '=' + {True: 'yes', False: 'no', None: '?'}[v] for k, v in d['direct_with'].items())"
+}
+[ "$(direct "$LIB_TMP/a.json")" = "no-nat=yes full-cone=yes restricted-cone=yes port-restricted-cone=yes symmetric=no" ] ||
+	fail "a: predictions: $(direct "$LIB_TMP/a.json")"
+pass "cone NAT: UDP, public 198.51.100.2, endpoint-independent mapping, address-and-port-dependent filtering (RFC 5780); relay over TCP and TLS ok; direct: $(direct "$LIB_TMP/a.json")"
 
 echo "== b: symmetric NAT"
 netcheck b >"$LIB_TMP/b.json" || { cat "$LIB_TMP/b.json"; fail "netcheck in b failed"; }
 cat "$LIB_TMP/b.json"
-[ "$(field "$LIB_TMP/b.json" "d['mapping']")" = address-dependent ] || fail "b: mapping should be address-dependent"
+# --random-fully picks a new port for every destination address and port.
+[ "$(field "$LIB_TMP/b.json" "d['mapping']")" = address-and-port-dependent ] ||
+	fail "b: mapping should be address-and-port-dependent"
+[ "$(field "$LIB_TMP/b.json" "d['filtering']")" = address-and-port-dependent ] || fail "b: filtering"
 [ "$(field "$LIB_TMP/b.json" "d['hard_nat']")" = True ] || fail "b: a hard NAT"
 [[ $(field "$LIB_TMP/b.json" "d['public']") == 203.0.113.2:* ]] || fail "b: public address should be on 203.0.113.2"
-pass "symmetric NAT: address-dependent mapping (hard NAT)"
+[ "$(direct "$LIB_TMP/b.json")" = "no-nat=yes full-cone=yes restricted-cone=yes port-restricted-cone=no symmetric=no" ] ||
+	fail "b: predictions: $(direct "$LIB_TMP/b.json")"
+pass "symmetric NAT: address-and-port-dependent mapping and filtering (hard NAT); direct: $(direct "$LIB_TMP/b.json")"
+
+echo "== a behind a full cone: ra forwards every inbound UDP datagram to a"
+ns_exec ra iptables -t nat -A PREROUTING -i wan -p udp -j DNAT --to-destination 10.0.1.2 || fail "iptables DNAT"
+netcheck a >"$LIB_TMP/a1.json" || { cat "$LIB_TMP/a1.json"; fail "netcheck in a failed"; }
+[ "$(field "$LIB_TMP/a1.json" "d['mapping']")" = endpoint-independent ] || fail "a (full cone): mapping"
+[ "$(field "$LIB_TMP/a1.json" "d['filtering']")" = endpoint-independent ] ||
+	{ cat "$LIB_TMP/a1.json"; fail "a (full cone): filtering should be endpoint-independent"; }
+[ "$(direct "$LIB_TMP/a1.json")" = "no-nat=yes full-cone=yes restricted-cone=yes port-restricted-cone=yes symmetric=yes" ] ||
+	fail "a (full cone): predictions: $(direct "$LIB_TMP/a1.json")"
+ns_exec ra iptables -t nat -D PREROUTING -i wan -p udp -j DNAT --to-destination 10.0.1.2
+pass "full cone: endpoint-independent mapping and filtering; direct: $(direct "$LIB_TMP/a1.json")"
 
 echo "== a again: its router drops UDP"
 ns_exec ra iptables -A FORWARD -p udp -j DROP

@@ -200,6 +200,40 @@ static void test_stream_single_send(void **state)
 	assert_int_equal(e.c.error, -ETIMEDOUT);
 }
 
+/* RFC 5780: CHANGE-REQUEST goes out when asked; OTHER-ADDRESS comes back. */
+static void test_change_request_and_other_address(void **state)
+{
+	(void)state;
+	struct env e;
+	setup_env(&e, false);
+	e.c.change = STUN_CHANGE_IP | STUN_CHANGE_PORT;
+	assert_int_equal(stun_client_start(&e.c, 100), 0);
+	take(&e);
+	const struct stun_attr *cr = stun_msg_find(&e.req, STUN_ATTR_CHANGE_REQUEST);
+	assert_non_null(cr);
+	uint32_t v;
+	assert_int_equal(stun_attr_get_u32(&e.req, cr, &v), 0);
+	assert_int_equal(v, STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	struct sockaddr_storage other;
+	assert_int_equal(addr_parse("192.0.2.3:3479", 0, &other), 0);
+	struct stun_builder b;
+	stun_build_response(&b, e.resp, sizeof(e.resp), &e.req, STUN_CLASS_SUCCESS);
+	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (struct sockaddr *)&e.mapped);
+	stun_build_addr(&b, STUN_ATTR_OTHER_ADDRESS, (struct sockaddr *)&other);
+	e.resp_len = stun_build_finish(&b);
+	assert_int_equal(stun_client_input(&e.c, e.resp, (size_t)e.resp_len, 150), 0);
+	assert_int_equal(stun_client_state(&e.c), STUN_CLIENT_DONE);
+	assert_true(addr_equal((struct sockaddr *)&e.c.other, (struct sockaddr *)&other));
+	/* A restart forgets it; a plain client sends no CHANGE-REQUEST. */
+	setup_env(&e, false);
+	assert_int_equal(stun_client_start(&e.c, 100), 0);
+	take(&e);
+	assert_null(stun_msg_find(&e.req, STUN_ATTR_CHANGE_REQUEST));
+	answer(&e, STUN_ATTR_XOR_MAPPED_ADDRESS, 0);
+	assert_int_equal(stun_client_input(&e.c, e.resp, (size_t)e.resp_len, 150), 0);
+	assert_int_equal(e.c.other.ss_family, AF_UNSPEC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_retransmissions_and_timeout),
 		cmocka_unit_test(test_custom_rto_and_restart),
 		cmocka_unit_test(test_stream_single_send),
+		cmocka_unit_test(test_change_request_and_other_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

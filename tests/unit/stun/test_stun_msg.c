@@ -622,16 +622,16 @@ static void test_unknown_attrs(void **state)
 	(void)state;
 
 	stun_build_init(&b, buf, sizeof(buf), TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST, tid);
-	stun_build_attr(&b, 0x0003, "abcd", 4);  /* CHANGE-REQUEST: not ours */
+	stun_build_attr(&b, 0x0002, "abcd", 4);  /* RESPONSE-ADDRESS: never honoured */
 	stun_build_attr(&b, 0x8001, "abcd", 4);  /* comprehension-optional */
 	stun_build_attr(&b, 0x7fff, "", 0);
-	stun_build_attr(&b, 0x0003, "abcd", 4);  /* repeated: listed once */
+	stun_build_attr(&b, 0x0002, "abcd", 4);  /* repeated: listed once */
 	for (uint16_t t = 0x0030; t < 0x0040; t++)
 		stun_build_flag(&b, t);
 	int n = stun_build_finish(&b);
 	assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
 	assert_int_equal(m.nunknown, STUN_MAX_UNKNOWN);
-	assert_int_equal(m.unknown[0], 0x0003);
+	assert_int_equal(m.unknown[0], 0x0002);
 	assert_int_equal(m.unknown[1], 0x7fff);
 	assert_int_equal(m.unknown[2], 0x0030);
 	for (unsigned i = 0; i < m.nunknown; i++)
@@ -748,6 +748,61 @@ static void test_names(void **state)
 	assert_memory_not_equal(a, b, STUN_TID_LEN);
 }
 
+/* RFC 3489 messages: no magic cookie, a 16-byte transaction id. */
+static void test_classic(void **state)
+{
+	(void)state;
+	uint8_t req[28] = { 0x00, 0x01, 0x00, 0x08 };
+	for (int i = 4; i < 20; i++)
+		req[i] = (uint8_t)i;
+	uint8_t ca[8] = { 0x00, 0x03, 0x00, 0x04, 0, 0, 0, STUN_CHANGE_PORT };
+	memcpy(req + 20, ca, 8);
+	struct stun_msg m;
+
+	assert_true(stun_is_classic(req, sizeof(req)));
+	assert_false(stun_is_message(req, sizeof(req)));
+	assert_int_equal(stun_msg_parse(&m, req, sizeof(req)), -EBADMSG);
+	assert_int_equal(stun_msg_parse_classic(&m, req, sizeof(req)), 0);
+	assert_true(m.classic);
+	assert_int_equal(m.method, STUN_METHOD_BINDING);
+	assert_int_equal(m.cls, STUN_CLASS_REQUEST);
+	assert_int_equal(m.nunknown, 0); /* CHANGE-REQUEST is known */
+	uint32_t v;
+	assert_int_equal(stun_attr_get_u32(&m, stun_msg_find(&m, STUN_ATTR_CHANGE_REQUEST), &v), 0);
+	assert_int_equal(v, STUN_CHANGE_PORT);
+
+	/* The answer echoes all 16 bytes of the id, cookie field included. */
+	uint8_t out[64];
+	struct stun_builder b;
+	struct sockaddr_storage a;
+	assert_int_equal(addr_parse("192.0.2.1:32853", 0, &a), 0);
+	stun_build_response(&b, out, sizeof(out), &m, STUN_CLASS_SUCCESS);
+	stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, (struct sockaddr *)&a);
+	int n = stun_build_finish(&b);
+	assert_int_equal(n, 32);
+	assert_memory_equal(out + 4, req + 4, 16);
+	assert_int_equal(out[0], 0x01);
+	assert_int_equal(out[1], 0x01);
+	struct stun_msg r;
+	assert_int_equal(stun_msg_parse_classic(&r, out, (size_t)n), 0);
+	struct sockaddr_storage got;
+	assert_int_equal(stun_attr_get_addr(&r, stun_msg_find(&r, STUN_ATTR_MAPPED_ADDRESS), &got), 0);
+	assert_true(addr_equal((struct sockaddr *)&got, (struct sockaddr *)&a));
+
+	/* Demultiplexing still holds: ChannelData (first byte 64-79) and a
+	 * message with the cookie are not classic; lengths must agree. */
+	uint8_t chan[24] = { 0x40, 0x00, 0x00, 0x04 };
+	assert_false(stun_is_classic(chan, sizeof(chan)));
+	req[4] = 0x21, req[5] = 0x12, req[6] = 0xA4, req[7] = 0x42;
+	assert_false(stun_is_classic(req, sizeof(req)));
+	assert_int_equal(stun_msg_parse_classic(&m, req, sizeof(req)), -EBADMSG);
+	req[4] = 0;
+	assert_false(stun_is_classic(req, sizeof(req) - 4));
+	req[3] = 0x07;
+	assert_false(stun_is_classic(req, sizeof(req)));
+	assert_false(stun_is_classic(req, 19));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -767,6 +822,7 @@ int main(void)
 		cmocka_unit_test(test_getter_errors),
 		cmocka_unit_test(test_builder_limits),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_classic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

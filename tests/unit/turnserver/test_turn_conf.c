@@ -402,6 +402,44 @@ static void test_deploy_template(void **state)
 	turn_conf_free(&conf);
 }
 
+static void test_alt_listen(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "alt.conf", &err), 0);
+	assert_int_equal(conf.n_alt, 2);
+	assert_addr(&conf.alt_listen[0], "192.0.2.2");
+	assert_addr(&conf.alt_primary[0], "192.0.2.1");
+	assert_addr(&conf.alt_listen[1], "2001:db8::2");
+	assert_addr(&conf.alt_primary[1], "2001:db8::1");
+	assert_int_equal(conf.alt_udp_port, 3479); /* udp_port + 1, as coturn */
+	free(err);
+	turn_conf_free(&conf);
+
+	/* without the key: no RFC 5780 */
+	assert_int_equal(load_capture(&conf, DATA "good.conf", &err), 0);
+	assert_int_equal(conf.n_alt, 0);
+	free(err);
+	turn_conf_free(&conf);
+
+	int n = load_capture(&conf, DATA "alt_bad.conf", &err);
+	assert_contains(err, DATA "alt_bad.conf:4: alt_listen_address: 'nope' is not an IP address");
+	assert_contains(err, DATA "alt_bad.conf:4: alt_listen_address: '0.0.0.0' is a wildcard");
+	assert_contains(err, DATA "alt_bad.conf:4: alt_listen_address: '192.0.2.1' is a listen "
+			     "address already");
+	assert_contains(err, DATA "alt_bad.conf:4: alt_listen_address: '2001:db8::2' needs a "
+			     "concrete IPv6 listen address");
+	assert_contains(err, DATA "alt_bad.conf:4: alt_listen_address: more than one IPv4 address");
+	assert_contains(err, DATA "alt_bad.conf:5: alt_udp_port: 3478 must be in [1, 65535] and differ "
+			     "from udp_port 3478");
+	assert_int_equal(n, 6);
+	assert_int_equal(conf.n_alt, 1); /* 192.0.2.2, paired with the concrete 192.0.2.1 */
+	assert_addr(&conf.alt_primary[0], "192.0.2.1");
+	free(err);
+	turn_conf_free(&conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_tls_files),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_deploy_template),
+		cmocka_unit_test(test_alt_listen),
 	};
 	return cmocka_run_group_tests(tests, to_repo_root, NULL);
 }

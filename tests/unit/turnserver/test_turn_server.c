@@ -28,7 +28,7 @@
 
 /* ---- fake io ---- */
 
-enum { MAX_SENT = 64, MAX_RELAYS = 64, SENT_CAP = 2048 };
+enum { MAX_SENT = 64, MAX_RELAYS = 64, SENT_CAP = 2048, MAX_HOLDS = 16 };
 
 struct sent {
 	uint8_t buf[SENT_CAP];
@@ -37,10 +37,18 @@ struct sent {
 	struct sockaddr_storage to; /* peer, or the client for to_client */
 	void *relay;
 	void *stream;
+	struct sockaddr_storage from; /* to_client_from: the source asked for */
 };
 
 struct fake_relay {
 	int id;
+	bool open;
+	bool df;
+	struct sockaddr_storage addr;
+};
+
+/* A port held for a reservation (turn_io port_hold). */
+struct fake_hold {
 	bool open;
 	struct sockaddr_storage addr;
 };
@@ -52,6 +60,9 @@ struct fake {
 	unsigned nrelays, nclosed;
 	uint16_t next_port;
 	int open_err;
+	struct fake_hold holds[MAX_HOLDS];
+	unsigned nholds;
+	int hold_err;
 };
 
 static struct fake F;
@@ -126,6 +137,69 @@ static const struct turn_io IO = {
 	.to_peer = fake_to_peer, .to_client = fake_to_client,
 };
 
+/* The optional hooks: port reservations, DF, RFC 5780 sends. */
+static int fake_hold(void *ctx, const struct sockaddr *addr, void **hold)
+{
+	(void)ctx;
+	if (F.hold_err)
+		return F.hold_err;
+	assert_true(F.nholds < MAX_HOLDS);
+	struct fake_hold *h = &F.holds[F.nholds++];
+	memcpy(&h->addr, addr, addr_len(addr));
+	h->open = true;
+	*hold = h;
+	return 0;
+}
+
+static void fake_release(void *hold)
+{
+	struct fake_hold *h = hold;
+	assert_true(h->open);
+	h->open = false;
+}
+
+static int fake_adopt(void *ctx, struct turn_alloc *owner, void *hold,
+		      struct sockaddr_storage *bound, void **relay)
+{
+	struct fake_hold *h = hold;
+	(void)ctx;
+	assert_true(h->open);
+	h->open = false;
+	assert_true(F.nrelays < MAX_RELAYS);
+	struct fake_relay *r = &F.relays[F.nrelays];
+	r->addr = h->addr;
+	g_owner[F.nrelays] = owner;
+	r->id = (int)F.nrelays++;
+	r->open = true;
+	*bound = r->addr;
+	*relay = r;
+	return 0;
+}
+
+static int fake_df(void *ctx, void *relay)
+{
+	(void)ctx;
+	((struct fake_relay *)relay)->df = true;
+	return 0;
+}
+
+static void fake_to_client_from(void *ctx, const struct turn_conn *conn,
+				const struct sockaddr *from, const struct iovec *iov, int iovcnt)
+{
+	fake_to_client(ctx, conn, iov, iovcnt);
+	struct sent *s = &F.client[(F.nclient - 1) % MAX_SENT];
+	memcpy(&s->from, from, addr_len(from));
+}
+
+static const struct turn_io IO_FULL = {
+	.ctx = &F, .relay_open = fake_open, .relay_close = fake_close,
+	.to_peer = fake_to_peer, .to_client = fake_to_client,
+	.port_hold = fake_hold, .port_release = fake_release, .relay_adopt = fake_adopt,
+	.relay_dont_fragment = fake_df, .to_client_from = fake_to_client_from,
+};
+
+static const struct turn_io *g_io = &IO;
+
 /* ---- fixture ---- */
 
 static const uint8_t NONCE_KEY[] = "0123456789abcdef0123456789abcdef";
@@ -183,12 +257,13 @@ static void fx_start(struct fx *f)
 	assert_non_null(f->acc);
 	f->shared = turn_shared_new(&f->conf);
 	assert_non_null(f->shared);
-	f->srv = turn_server_new(&f->conf, f->acc, f->shared, NONCE_KEY, sizeof(NONCE_KEY) - 1, &IO);
+	f->srv = turn_server_new(&f->conf, f->acc, f->shared, NONCE_KEY, sizeof(NONCE_KEY) - 1, g_io);
 	assert_non_null(f->srv);
 }
 
 static int setup(void **state)
 {
+	g_io = &IO;
 	struct fx *f = calloc(1, sizeof(*f));
 	memset(&F, 0, sizeof(F));
 	F.next_port = 50000;
@@ -201,6 +276,18 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The same with every optional turn_io hook, as the real worker has. */
+static int setup_full(void **state)
+{
+	setup(state);
+	struct fx *f = *state;
+	turn_server_free(f->srv);
+	g_io = &IO_FULL;
+	f->srv = turn_server_new(&f->conf, f->acc, f->shared, NONCE_KEY, sizeof(NONCE_KEY) - 1, g_io);
+	assert_non_null(f->srv);
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -209,6 +296,9 @@ static int teardown(void **state)
 	for (unsigned i = 0; i < F.nrelays; i++)
 		assert_false(F.relays[i].open);
 	turn_shared_free(f->shared);
+	/* ... and freeing the shared state every port still held. */
+	for (unsigned i = 0; i < F.nholds; i++)
+		assert_false(F.holds[i].open);
 	turn_accounts_free(f->acc);
 	free(f);
 	return 0;
@@ -233,6 +323,8 @@ struct req {
 	uint16_t chan;
 	int even_port;        /* -1: none, else the flag byte */
 	bool dont_fragment;
+	const uint8_t *token;  /* RESERVATION-TOKEN, 8 bytes */
+	int change;           /* -1: no CHANGE-REQUEST, else its flags */
 	uint16_t unknown_attr;
 	const uint8_t *data;
 	size_t dlen;
@@ -249,6 +341,7 @@ static struct req req_new(uint16_t method)
 	r.transport = method == TURN_METHOD_ALLOCATE ? TURN_TRANSPORT_UDP : -1;
 	r.lifetime = -1;
 	r.even_port = -1;
+	r.change = -1;
 	stun_tid_random(r.tid);
 	return r;
 }
@@ -277,6 +370,10 @@ static size_t build(const struct req *r, uint8_t *buf, size_t cap)
 		stun_build_u8(&b, TURN_ATTR_EVEN_PORT, (uint8_t)r->even_port);
 	if (r->dont_fragment)
 		stun_build_flag(&b, TURN_ATTR_DONT_FRAGMENT);
+	if (r->token)
+		stun_build_attr(&b, TURN_ATTR_RESERVATION_TOKEN, r->token, 8);
+	if (r->change >= 0)
+		stun_build_u32(&b, STUN_ATTR_CHANGE_REQUEST, (uint32_t)r->change);
 	if (r->unknown_attr)
 		stun_build_u32(&b, r->unknown_attr, 0);
 	if (r->data)
@@ -1272,6 +1369,328 @@ static void test_ipv6_data_paths(void **state)
 	assert_int_equal(F.npeer, 1);
 }
 
+
+/* ---- classic STUN, RFC 5780, reservations, DONT-FRAGMENT ---- */
+
+/* An RFC 3489 Binding request: no magic cookie, a 16-byte id. */
+static size_t classic_req(uint8_t *buf, uint16_t type, int change, uint16_t extra_attr)
+{
+	size_t n = 20;
+	memset(buf, 0, 64);
+	buf[0] = (uint8_t)(type >> 8);
+	buf[1] = (uint8_t)type;
+	for (int i = 4; i < 20; i++)
+		buf[i] = (uint8_t)(0xA0 + i); /* never the cookie */
+	if (change >= 0) {
+		uint8_t a[8] = { 0x00, 0x03, 0x00, 0x04, 0, 0, 0, (uint8_t)change };
+		memcpy(buf + n, a, 8);
+		n += 8;
+	}
+	if (extra_attr) {
+		uint8_t a[12] = { (uint8_t)(extra_attr >> 8), (uint8_t)extra_attr, 0x00, 0x08, 0, 1 };
+		memcpy(buf + n, a, 12);
+		n += 12;
+	}
+	buf[3] = (uint8_t)(n - 20);
+	return n;
+}
+
+static void test_classic_binding(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[64];
+	size_t n = classic_req(req, 0x0001, 0, 0); /* stun(1) sends CHANGE-REQUEST 0 */
+	assert_false(stun_is_message(req, n));
+	assert_true(stun_is_classic(req, n));
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, 1);
+	struct sent *s = &F.client[0];
+	struct stun_msg m;
+	assert_int_equal(stun_msg_parse_classic(&m, s->buf, s->len), 0);
+	assert_int_equal(m.method, STUN_METHOD_BINDING);
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	assert_memory_equal(s->buf + 4, req + 4, 16); /* the whole 128-bit id */
+	const struct stun_attr *ma = stun_msg_find(&m, STUN_ATTR_MAPPED_ADDRESS);
+	assert_non_null(ma);
+	struct sockaddr_storage got;
+	assert_int_equal(stun_attr_get_addr(&m, ma, &got), 0);
+	assert_true(addr_equal((struct sockaddr *)&got, (struct sockaddr *)&f->conn.client));
+	assert_null(stun_msg_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS));
+	assert_null(stun_msg_find(&m, STUN_ATTR_CHANGED_ADDRESS)); /* no second address */
+	assert_int_equal(s->len, 32); /* header + MAPPED-ADDRESS: no amplification */
+
+	/* A change asked of a server without a second address: silence (a
+	 * classic client reads any answer as "got through"). */
+	n = classic_req(req, 0x0001, STUN_CHANGE_IP | STUN_CHANGE_PORT, 0);
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, 1);
+	/* RESPONSE-ADDRESS (a reflector) is not honoured: 420 naming it. */
+	n = classic_req(req, 0x0001, -1, STUN_ATTR_RESPONSE_ADDRESS);
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, 2);
+	assert_int_equal(stun_msg_parse_classic(&m, F.client[1].buf, F.client[1].len), 0);
+	assert_int_equal(m.cls, STUN_CLASS_ERROR);
+	assert_non_null(stun_msg_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES));
+	/* Anything but a classic Binding request is dropped; over TCP too. */
+	n = classic_req(req, 0x0002, -1, 0); /* Shared Secret */
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	n = classic_req(req, 0x0101, -1, 0); /* a response */
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	struct turn_conn tcp = f->conn;
+	tcp.proto = TURN_PROTO_TCP;
+	n = classic_req(req, 0x0001, -1, 0);
+	turn_server_on_client(f->srv, &tcp, req, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, 2);
+	assert_int_equal(F.nrelays, 0);
+}
+
+static void alt_conf(struct fx *f)
+{
+	f->conf.udp_port = 3478;
+	f->conf.alt_udp_port = 3479;
+	f->conf.n_alt = 1;
+	f->conf.alt_primary[0] = sa("198.51.100.1");
+	f->conf.alt_listen[0] = sa("198.51.100.2");
+}
+
+static struct sockaddr_storage attr_addr(const struct stun_msg *m, uint16_t type)
+{
+	struct sockaddr_storage a;
+	const struct stun_attr *at = stun_msg_find(m, type);
+	assert_non_null(at);
+	assert_int_equal(stun_attr_get_addr(m, at, &a), 0);
+	return a;
+}
+
+static void assert_addr(const struct sockaddr_storage *a, const char *want)
+{
+	struct sockaddr_storage w = sa(want);
+	assert_true(addr_equal((const struct sockaddr *)a, (const struct sockaddr *)&w));
+}
+
+static void test_rfc5780(void **state)
+{
+	struct fx *f = *state;
+	alt_conf(f);
+	/* Plain Binding on the primary address: RESPONSE-ORIGIN is where it
+	 * came, OTHER-ADDRESS differs in IP and port. */
+	struct req r = req_new(STUN_METHOD_BINDING);
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct stun_msg m = last_reply();
+	struct sockaddr_storage a = attr_addr(&m, STUN_ATTR_RESPONSE_ORIGIN);
+	assert_addr(&a, "198.51.100.1:3478");
+	a = attr_addr(&m, STUN_ATTR_OTHER_ADDRESS);
+	assert_addr(&a, "198.51.100.2:3479");
+	assert_int_equal(F.client[0].from.ss_family, AF_UNSPEC); /* sent the usual way */
+	assert_true(F.client[0].len <= 56); /* 20-byte request: header + three addresses */
+
+	/* CHANGE-REQUEST: the answer leaves from the changed address. */
+	static const struct { int flags; const char *from; } cases[] = {
+		{ STUN_CHANGE_IP | STUN_CHANGE_PORT, "198.51.100.2:3479" },
+		{ STUN_CHANGE_PORT, "198.51.100.1:3479" },
+		{ STUN_CHANGE_IP, "198.51.100.2:3478" },
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		r = req_new(STUN_METHOD_BINDING);
+		r.change = cases[i].flags;
+		assert_int_equal(transact(f, &f->conn, &r), 0);
+		struct sent *s = &F.client[(F.nclient - 1) % MAX_SENT];
+		assert_addr(&s->from, cases[i].from);
+		m = last_reply();
+		a = attr_addr(&m, STUN_ATTR_RESPONSE_ORIGIN);
+		assert_addr(&a, cases[i].from);
+	}
+	/* A request to the alternate address and port: OTHER-ADDRESS is the
+	 * primary pair. */
+	struct turn_conn alt = f->conn;
+	alt.local = sa("198.51.100.2:3479");
+	r = req_new(STUN_METHOD_BINDING);
+	assert_int_equal(transact(f, &alt, &r), 0);
+	m = last_reply();
+	a = attr_addr(&m, STUN_ATTR_OTHER_ADDRESS);
+	assert_addr(&a, "198.51.100.1:3478");
+	/* Classic clients get the RFC 3489 names of the same addresses, within
+	 * twice their request: a bare 20-byte one gets MAPPED-ADDRESS alone. */
+	uint8_t req[64];
+	size_t n = classic_req(req, 0x0001, -1, 0);
+	unsigned before = F.nclient;
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, before + 1);
+	assert_int_equal(F.client[before % MAX_SENT].len, 32);
+	n = classic_req(req, 0x0001, STUN_CHANGE_PORT, 0);
+	before = F.nclient;
+	turn_server_on_client(f->srv, &f->conn, req, n, f->now_ms, f->now_unix);
+	assert_int_equal(F.nclient, before + 1);
+	struct sent *s = &F.client[before % MAX_SENT];
+	assert_addr(&s->from, "198.51.100.1:3479");
+	assert_int_equal(s->len, 2 * n); /* 28 -> 56 */
+	assert_int_equal(stun_msg_parse_classic(&m, s->buf, s->len), 0);
+	a = attr_addr(&m, STUN_ATTR_CHANGED_ADDRESS);
+	assert_addr(&a, "198.51.100.2:3479");
+	a = attr_addr(&m, STUN_ATTR_SOURCE_ADDRESS);
+	assert_addr(&a, "198.51.100.1:3479");
+	/* A malformed CHANGE-REQUEST: 400. */
+	uint8_t bad[64];
+	struct stun_builder b;
+	uint8_t tid[STUN_TID_LEN] = { 1 };
+	stun_build_init(&b, bad, sizeof(bad), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+	stun_build_attr(&b, STUN_ATTR_CHANGE_REQUEST, "\0\0", 2);
+	n = (size_t)stun_build_finish(&b);
+	turn_server_on_client(f->srv, &f->conn, bad, n, f->now_ms, f->now_unix);
+	m = last_reply();
+	assert_int_equal(reply_code(&m), 400);
+	/* Over TCP nothing can be sent from elsewhere: 420, no RFC 5780 pair. */
+	struct turn_conn tcp = f->conn;
+	tcp.proto = TURN_PROTO_TCP;
+	r = req_new(STUN_METHOD_BINDING);
+	r.change = STUN_CHANGE_IP;
+	assert_int_equal(transact(f, &tcp, &r), 420);
+	r = req_new(STUN_METHOD_BINDING);
+	assert_int_equal(transact(f, &tcp, &r), 0);
+	m = last_reply();
+	assert_null(stun_msg_find(&m, STUN_ATTR_OTHER_ADDRESS));
+}
+
+static void test_change_request_without_alt(void **state)
+{
+	struct fx *f = *state;
+	struct req r = req_new(STUN_METHOD_BINDING);
+	r.change = STUN_CHANGE_IP | STUN_CHANGE_PORT;
+	assert_int_equal(transact(f, &f->conn, &r), 420);
+	struct stun_msg m = last_reply();
+	const struct stun_attr *u = stun_msg_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES);
+	assert_non_null(u);
+	assert_int_equal(stun_attr_value(&m, u)[1], STUN_ATTR_CHANGE_REQUEST);
+	/* No change asked: nothing to refuse. */
+	r = req_new(STUN_METHOD_BINDING);
+	r.change = 0;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	m = last_reply();
+	assert_null(stun_msg_find(&m, STUN_ATTR_OTHER_ADDRESS));
+	assert_null(stun_msg_find(&m, STUN_ATTR_RESPONSE_ORIGIN));
+}
+
+static struct sockaddr_storage relayed(void)
+{
+	struct stun_msg m = last_reply();
+	return attr_addr(&m, TURN_ATTR_XOR_RELAYED_ADDRESS);
+}
+
+static void test_even_port_reservation(void **state)
+{
+	struct fx *f = *state;
+	F.next_port = 50001; /* odd first: the core must skip it */
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.even_port = 0x80;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct stun_msg m = last_reply();
+	const struct stun_attr *ta = stun_msg_find(&m, TURN_ATTR_RESERVATION_TOKEN);
+	assert_non_null(ta);
+	assert_int_equal(ta->len, 8);
+	uint8_t token[8];
+	memcpy(token, stun_attr_value(&m, ta), 8);
+	struct sockaddr_storage rtp = relayed();
+	uint16_t port = addr_port((struct sockaddr *)&rtp);
+	assert_int_equal(port % 2, 0);
+	assert_int_equal(F.nholds, 1);
+	assert_true(F.holds[0].open);
+	assert_int_equal(addr_port((struct sockaddr *)&F.holds[0].addr), port + 1);
+	assert_true(addr_equal_ip((struct sockaddr *)&F.holds[0].addr, (struct sockaddr *)&rtp));
+	/* Its retransmission gets the same token. */
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	m = last_reply();
+	ta = stun_msg_find(&m, TURN_ATTR_RESERVATION_TOKEN);
+	assert_non_null(ta);
+	assert_memory_equal(stun_attr_value(&m, ta), token, 8);
+
+	/* Another client presents the token: port + 1 on the same address. */
+	struct turn_conn c2 = udp_conn("192.0.2.10:2");
+	r = authed(f, &c2, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.token = token;
+	assert_int_equal(transact(f, &c2, &r), 0);
+	struct sockaddr_storage rtcp = relayed();
+	assert_int_equal(addr_port((struct sockaddr *)&rtcp), port + 1);
+	assert_true(addr_equal_ip((struct sockaddr *)&rtcp, (struct sockaddr *)&rtp));
+	assert_false(F.holds[0].open); /* adopted */
+	/* A token works once; unknown tokens get 508; with EVEN-PORT or
+	 * REQUESTED-ADDRESS-FAMILY, 400. */
+	struct turn_conn c3 = udp_conn("192.0.2.10:3");
+	r = authed(f, &c3, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.token = token;
+	assert_int_equal(transact(f, &c3, &r), 508);
+	static const uint8_t other[8] = { 9, 9, 9, 9, 9, 9, 9, 9 };
+	r = authed(f, &c3, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.token = other;
+	assert_int_equal(transact(f, &c3, &r), 508);
+	r = authed(f, &c3, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.token = other;
+	r.even_port = 0;
+	assert_int_equal(transact(f, &c3, &r), 400);
+	r = authed(f, &c3, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.token = other;
+	r.family = STUN_FAMILY_IPV4;
+	assert_int_equal(transact(f, &c3, &r), 400);
+	assert_int_equal(turn_shared_total(f->shared), 2);
+}
+
+static void test_reservation_expires(void **state)
+{
+	struct fx *f = *state;
+	F.next_port = 50000;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.even_port = 0x80;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	struct stun_msg m = last_reply();
+	uint8_t token[8];
+	memcpy(token, stun_attr_value(&m, stun_msg_find(&m, TURN_ATTR_RESERVATION_TOKEN)), 8);
+	assert_true(F.holds[0].open);
+	/* Held for 30 s: the sweep keeps it at 29 s, releases it at 31 s. */
+	advance(f, 29000);
+	turn_server_tick(f->srv, f->now_ms);
+	assert_true(F.holds[0].open);
+	advance(f, 2000);
+	turn_server_tick(f->srv, f->now_ms);
+	assert_false(F.holds[0].open);
+	struct turn_conn c2 = udp_conn("192.0.2.10:2");
+	r = authed(f, &c2, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.token = token;
+	assert_int_equal(transact(f, &c2, &r), 508);
+	/* A port+1 that cannot be held: the core looks for another pair. */
+	F.hold_err = -EADDRINUSE;
+	struct turn_conn c3 = udp_conn("192.0.2.10:3");
+	r = authed(f, &c3, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.even_port = 0x80;
+	assert_int_equal(transact(f, &c3, &r), 508);
+	F.hold_err = 0;
+}
+
+static void test_dont_fragment(void **state)
+{
+	struct fx *f = *state;
+	struct req r = authed(f, &f->conn, TURN_METHOD_ALLOCATE, "alice", "secret");
+	r.dont_fragment = true;
+	assert_int_equal(transact(f, &f->conn, &r), 0);
+	assert_true(F.relays[0].df);
+	/* A Send indication with DONT-FRAGMENT on an allocation without DF
+	 * sets it, and is relayed. */
+	struct turn_conn c2 = udp_conn("192.0.2.10:2");
+	r = authed(f, &c2, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &c2, &r), 0);
+	assert_false(F.relays[1].df);
+	r = authed(f, &c2, TURN_METHOD_CREATE_PERMISSION, "alice", "secret");
+	r.peer = "198.51.100.20:1";
+	assert_int_equal(transact(f, &c2, &r), 0);
+	struct req sreq = req_new(TURN_METHOD_SEND);
+	sreq.cls = STUN_CLASS_INDICATION;
+	sreq.peer = "198.51.100.20:1";
+	sreq.data = (const uint8_t *)"x";
+	sreq.dlen = 1;
+	sreq.dont_fragment = true;
+	send_from(f, &c2, &sreq);
+	assert_int_equal(F.npeer, 1);
+	assert_true(F.relays[1].df);
+}
+
 int main(void)
 {
 	log_init("test_turn_server", LOG_LVL_WARN, false);
@@ -1306,6 +1725,12 @@ int main(void)
 		T(test_account_states),
 		T(test_tcp_client_channel_data),
 		T(test_ipv6_data_paths),
+		T(test_classic_binding),
+		T(test_change_request_without_alt),
+		cmocka_unit_test_setup_teardown(test_rfc5780, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_even_port_reservation, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_reservation_expires, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_dont_fragment, setup_full, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
