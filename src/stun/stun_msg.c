@@ -46,8 +46,8 @@ bool stun_is_classic(const uint8_t *buf, size_t len)
 {
 	if (len < STUN_HEADER_LEN || (buf[0] & 0xC0) != 0)
 		return false;
-	uint16_t mlen = rd16(buf + 2);
-	return (mlen & 3) == 0 && rd32(buf + 4) != STUN_MAGIC_COOKIE &&
+	uint16_t mlen = be16_get(buf + 2);
+	return (mlen & 3) == 0 && be32_get(buf + 4) != STUN_MAGIC_COOKIE &&
 	       (size_t)mlen + STUN_HEADER_LEN == len;
 }
 

@@ -243,7 +243,7 @@ static int io_relay_adopt(void *ctx, struct turn_alloc *owner, void *hold,
 		err = r ? -errno : -ENOMEM;
 		goto fail;
 	}
-	(void)turn_gro_enable(fd);
+	(void)gro_on(fd); /* peers' trains arrive whole */
 	r->ev = (struct wev){ EV_RELAY, fd };
 	r->owner = owner;
 	err = ep_add(w, &r->ev, EPOLLIN);
