@@ -6,7 +6,7 @@ CC       ?= gcc
 B        ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe
+PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -63,7 +63,12 @@ struct turn_conf {
 	unsigned rx_moderation_us;   /* worker sleep while traffic is dense; 0 = off */
 	char *software;              /* SOFTWARE attribute; "ipop-turnserver" */
 	bool syslog;                 /* log to syslog instead of stderr */
+	/* observability */
+	bool metrics;                /* metrics_address given: serve /metrics */
+	struct sockaddr_storage metrics_addr; /* with its port (default 9641) */
 };
+
+#define TURN_CONF_METRICS_PORT 9641 /* coturn's Prometheus port */
 
 /* Parses path into conf (zeroed first, defaults applied). Every problem is
  * printed to stderr as "file:line: reason" (sorted by line; warnings as

@@ -82,6 +82,25 @@ void turn_send_client(struct turn_server *s, const struct turn_conn *conn, const
 {
 	struct iovec iov = { (void *)buf, len };
 	s->io.to_client(s->io.ctx, conn, &iov, 1);
+	s->stats.client_out++;
+	s->stats.client_out_bytes += len;
+}
+
+static const uint16_t err_codes[TURN_STATS_NERR - 1] = { TURN_STATS_ERR_CODES };
+_Static_assert(sizeof((uint16_t[]){ TURN_STATS_ERR_CODES }) / sizeof(uint16_t) == TURN_STATS_NERR - 1,
+	       "TURN_STATS_NERR matches TURN_STATS_ERR_CODES");
+
+int turn_stats_err_code(unsigned i)
+{
+	return i < TURN_STATS_NERR - 1 ? err_codes[i] : 0;
+}
+
+static void count_error(struct turn_server *s, int code)
+{
+	unsigned i = 0;
+	while (i < TURN_STATS_NERR - 1 && err_codes[i] != code)
+		i++;
+	s->stats.err_sent[i]++;
 }
 
 /* Adds the trailer the request asked for and sends. */
@@ -138,6 +157,9 @@ static void reply_error(struct turn_server *s, struct turn_req *r, int code)
 	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE)
 		stun_build_unknown(&b, r->m.unknown, r->m.nunknown);
 	finish_and_send(s, r, &b);
+	count_error(s, code);
+	if (r->m.method == STUN_METHOD_BINDING)
+		s->stats.binding_err++;
 }
 
 static void log_attack(struct turn_server *s, struct turn_req *r, const char *what)
@@ -240,6 +262,8 @@ void turn_delete_alloc(struct turn_server *s, struct turn_alloc *a, bool expired
 		s->stats.allocs_expired++;
 	if (s->stats.allocs_active)
 		s->stats.allocs_active--;
+	if (a->conn.proto < 3 && s->stats.allocs_by_proto[a->conn.proto])
+		s->stats.allocs_by_proto[a->conn.proto]--;
 	turn_alloc_free(a);
 }
 
@@ -306,6 +330,7 @@ static void do_binding(struct turn_server *s, struct turn_req *r)
 		stun_build_attr(&b, STUN_ATTR_SOFTWARE, software_of(s), strlen(software_of(s)));
 	}
 	finish_and_send(s, r, &b);
+	s->stats.binding_ok++;
 }
 
 /* ---- Allocate (RFC 8656 7.2) ---- */
@@ -442,6 +467,8 @@ static int create_alloc(struct turn_server *s, struct turn_req *r, int family, b
 	turn_alloc_insert(&s->table, a);
 	s->stats.allocs_created++;
 	s->stats.allocs_active++;
+	if (a->conn.proto < 3)
+		s->stats.allocs_by_proto[a->conn.proto]++;
 	log_alloc(a, "created");
 	*out = a;
 	return 0;
@@ -544,6 +571,8 @@ static int peer_of(struct turn_server *s, const struct turn_req *r, const struct
 		return TURN_ERR_PEER_ADDRESS_FAMILY;
 	if (!turn_policy_peer_allowed(s->conf, (const struct sockaddr *)peer)) {
 		s->stats.dropped_policy++;
+		if (turn_policy_always_banned((const struct sockaddr *)peer))
+			s->stats.policy_special++;
 		return STUN_ERR_FORBIDDEN;
 	}
 	return 0;
@@ -637,6 +666,7 @@ static void handle_request(struct turn_server *s, struct turn_req *r)
 {
 	switch (r->m.method) {
 	case STUN_METHOD_BINDING:
+		s->stats.binding_req++;
 		do_binding(s, r);
 		return;
 	case TURN_METHOD_ALLOCATE:
@@ -696,6 +726,8 @@ void turn_server_on_client(struct turn_server *s, const struct turn_conn *conn,
 {
 	struct turn_req r;
 
+	s->stats.client_in++;
+	s->stats.client_in_bytes += len;
 	if (stun_is_channel_data(data, len)) {
 		turn_data_channel(s, conn, data, len, now_ms);
 		return;
