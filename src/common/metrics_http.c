@@ -152,6 +152,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 struct metrics_http *metrics_http_start(const struct sockaddr *addr, metrics_render_fn fn,
 					void *ctx)
 {
+	static const struct metrics_http_limits lim = { CONN_LIMIT, PER_IP_LIMIT, CONN_TIMEOUT_S };
+	return metrics_http_start_limits(addr, fn, ctx, &lim);
+}
+
+struct metrics_http *metrics_http_start_limits(const struct sockaddr *addr, metrics_render_fn fn,
+					       void *ctx, const struct metrics_http_limits *lim)
+{
 	struct metrics_http *h = calloc(1, sizeof(*h));
 	char as[ADDR_STRLEN];
 
@@ -171,9 +178,9 @@ struct metrics_http *metrics_http_start(const struct sockaddr *addr, metrics_ren
 	/* The port is also in addr (MHD_OPTION_SOCK_ADDR wins over it). */
 	h->d = MHD_start_daemon(flags, addr ? addr_port(addr) : 0, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_LIMIT, lim->conns,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
+				MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout_s,
 				addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
 				MHD_OPTION_END);
 	if (!h->d) {

@@ -27,6 +27,15 @@ struct metrics_http;
  * NULL on error, after logging why. */
 struct metrics_http *metrics_http_start(const struct sockaddr *addr, metrics_render_fn fn,
 					void *ctx);
+
+/* The bounds on clients; metrics_http_start uses the defaults. */
+struct metrics_http_limits {
+	unsigned conns;        /* at once, 32 */
+	unsigned per_ip;       /* at once from one address, 8 */
+	unsigned timeout_s;    /* idle connections are closed, 10 */
+};
+struct metrics_http *metrics_http_start_limits(const struct sockaddr *addr, metrics_render_fn fn,
+					       void *ctx, const struct metrics_http_limits *lim);
 /* Closes the listener and every connection, and waits for the thread. */
 void metrics_http_stop(struct metrics_http *h);
 /* Hands a connected stream socket to the server (it takes ownership).

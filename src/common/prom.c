@@ -67,13 +67,15 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-bool prom_escape_label(struct prom_buf *b, const char *v)
+/* Copies v escaping '\\', newline and (in label values) '"', and turns
+ * each byte that does not start valid UTF-8 into U+FFFD. */
+static bool escape(struct prom_buf *b, const char *v, bool quote)
 {
 	const unsigned char *s = (const unsigned char *)v;
 	while (*s) {
 		size_t run = 0, n;
 		/* copy the longest run needing no escape in one go */
-		while (s[run] && s[run] != '\\' && s[run] != '"' && s[run] != '\n' &&
+		while (s[run] && s[run] != '\\' && !(quote && s[run] == '"') && s[run] != '\n' &&
 		       (n = utf8_len(s + run)) > 0)
 			run += n;
 		if (run && !put(b, s, run))
@@ -97,14 +99,9 @@ bool prom_escape_label(struct prom_buf *b, const char *v)
 	return !b->overflow;
 }
 
-static bool escape_help(struct prom_buf *b, const char *h)
+bool prom_escape_label(struct prom_buf *b, const char *v)
 {
-	for (; *h; h++) {
-		bool ok = *h == '\\' ? put(b, "\\\\", 2) : *h == '\n' ? put(b, "\\n", 2) : put(b, h, 1);
-		if (!ok)
-			return false;
-	}
-	return true;
+	return escape(b, v, true);
 }
 
 /* Runs f; on overflow the buffer goes back to where the line began. */
@@ -126,7 +123,7 @@ void prom_family(struct prom_buf *b, const char *name, enum prom_type type, cons
 		return;
 	}
 	WHOLE_LINE(b, puts_(b, "# HELP ") && puts_(b, name) && put(b, " ", 1) &&
-			      escape_help(b, help ? help : "") && put(b, "\n", 1) &&
+			      escape(b, help ? help : "", false) && put(b, "\n", 1) &&
 			      puts_(b, "# TYPE ") && puts_(b, name) && put(b, " ", 1) &&
 			      puts_(b, types[type]) && put(b, "\n", 1));
 }

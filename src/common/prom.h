@@ -32,7 +32,7 @@ struct prom_label {
 
 void prom_init(struct prom_buf *b, char *buf, size_t cap);
 /* "# HELP name help" and "# TYPE name type"; once per metric, before its
- * samples. '\\' and newline in help are escaped. */
+ * samples. '\\' and newline in help are escaped, bad UTF-8 replaced. */
 void prom_family(struct prom_buf *b, const char *name, enum prom_type type, const char *help);
 /* One sample "name{l1="v1",...} value". nlabels may be 0 (labels NULL). */
 void prom_sample(struct prom_buf *b, const char *name, const struct prom_label *labels,
