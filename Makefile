@@ -127,7 +127,8 @@ bench: all tools
 	bash bench/turnserver
 
 # Installs binaries, man pages, systemd units (+ sysusers.d for their users)
-# and the deployment kit (templates, accounts script, example configs).
+# and the deployment kit (templates, accounts script, example configs,
+# Prometheus scrape config and alerting rules).
 # Unit paths follow PREFIX; staged installs use DESTDIR.
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
@@ -138,7 +139,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/ejabberd $(DESTDIR)$(DATADIR)/prosody \
-	  $(DESTDIR)$(DATADIR)/examples
+	  $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/prometheus
 	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(SBINDIR)/
 	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(SBINDIR)/ || true; done
 	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(BINDIR)/ || true; done
@@ -155,6 +156,8 @@ install: all
 	install -m 755 deploy/prosody/make-config.sh $(DESTDIR)$(DATADIR)/prosody/
 	install -m 644 deploy/config-group.json deploy/config-social.json deploy/turn.conf \
 	  deploy/accounts.example $(DESTDIR)$(DATADIR)/examples/
+	install -m 644 deploy/prometheus/prometheus.yml deploy/prometheus/ipop-alerts.yml \
+	  $(DESTDIR)$(DATADIR)/prometheus/
 
 clean:
 	rm -rf build
