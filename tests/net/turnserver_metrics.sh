@@ -25,8 +25,9 @@ URL="http://$METRICS_NODE_IP:9641/metrics"
 conf="$LIB_TMP/turn.conf"
 turn_conf_write "$conf" 'users = { "svpnjingle:1234567890" }' "metrics_address = \"$METRICS_NODE_IP:9641\""
 turn_start "$conf"
-wait_tcp_port server 9641 10 || fail "nothing listens on 9641"
-grep -q "metrics on http://$METRICS_NODE_IP:9641/metrics" "$TURN_LOG" || fail "no 'metrics on' log line"
+wait_tcp_port server 9641 60 || fail "nothing listens on 9641"
+logged() { grep -q "metrics on http://$METRICS_NODE_IP:9641/metrics" "$TURN_LOG"; }
+lib_wait 30 logged || fail "no 'metrics on' log line"
 
 # ---- the endpoint itself ----
 m=$(metrics_fetch mon "$URL") || fail "GET $URL: not a 200 text/plain; version=0.0.4"
