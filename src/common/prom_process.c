@@ -33,7 +33,7 @@ static void memory(uint64_t *vsz, uint64_t *rss)
 	*rss = r * (uint64_t)(page > 0 ? page : 4096);
 }
 
-void prom_process(struct prom_buf *b, int64_t start_unix)
+void prom_process(struct prom_buf *b, int64_t start_unix, bool count_fds)
 {
 	struct rusage ru;
 	struct rlimit rl;
@@ -49,7 +49,8 @@ void prom_process(struct prom_buf *b, int64_t start_unix)
 	memory(&vsz, &rss);
 	prom_one(b, "process_resident_memory_bytes", PROM_GAUGE, "Resident memory size in bytes.", rss);
 	prom_one(b, "process_virtual_memory_bytes", PROM_GAUGE, "Virtual memory size in bytes.", vsz);
-	prom_one(b, "process_open_fds", PROM_GAUGE, "Number of open file descriptors.", open_fds());
+	if (count_fds)
+		prom_one(b, "process_open_fds", PROM_GAUGE, "Number of open file descriptors.", open_fds());
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		prom_one(b, "process_max_fds", PROM_GAUGE, "Maximum number of open file descriptors.",
 			 rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur);
