@@ -6,7 +6,7 @@ CC       ?= gcc
 B        ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe
+PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -160,7 +160,8 @@ bench: all tools
 	bash bench/turnserver
 
 # Installs binaries, man pages, systemd units (+ sysusers.d for their users)
-# and the deployment kit (templates, accounts script, example configs).
+# and the deployment kit (templates, accounts script, example configs,
+# Prometheus scrape config and alerting rules).
 # Unit paths follow PREFIX; staged installs use DESTDIR.
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
@@ -171,7 +172,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/ejabberd $(DESTDIR)$(DATADIR)/prosody \
-	  $(DESTDIR)$(DATADIR)/examples
+	  $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/prometheus
 	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(SBINDIR)/
 	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(SBINDIR)/ || true; done
 	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(BINDIR)/ || true; done
@@ -188,6 +189,8 @@ install: all
 	install -m 755 deploy/prosody/make-config.sh $(DESTDIR)$(DATADIR)/prosody/
 	install -m 644 deploy/config-group.json deploy/config-social.json deploy/turn.conf \
 	  deploy/accounts.example $(DESTDIR)$(DATADIR)/examples/
+	install -m 644 deploy/prometheus/prometheus.yml deploy/prometheus/ipop-alerts.yml \
+	  $(DESTDIR)$(DATADIR)/prometheus/
 
 clean:
 	rm -rf build

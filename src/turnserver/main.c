@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -20,8 +21,10 @@
 
 #include "addr.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "turn_accounts.h"
 #include "turn_conf.h"
+#include "turn_metrics.h"
 #include "turn_server.h"
 #include "turn_worker.h"
 
@@ -251,6 +254,9 @@ struct daemon_state {
 	struct turn_worker *workers[MAX_WORKERS];
 	unsigned n_workers;
 	int sfd;
+	int64_t start_unix;
+	struct turn_metrics metrics;     /* what the exporter's thread reads */
+	struct metrics_http *http;       /* NULL unless metrics_address is set */
 };
 
 static int setup_shared(struct daemon_state *d)
@@ -286,6 +292,26 @@ static int setup_shared(struct daemon_state *d)
 	return sh->stop_fd < 0 ? -errno : 0;
 }
 
+/* The Prometheus endpoint (metrics_address), bound like the listeners
+ * before privileges are dropped. Its thread only reads what the workers
+ * publish. */
+static int start_metrics(struct daemon_state *d)
+{
+	const struct turn_conf *c = &d->conf;
+
+	if (!c->metrics)
+		return 0;
+	d->metrics = (struct turn_metrics){
+		.info = { .version = IPOP_VERSION, .realm = c->realm ? c->realm : "ipop",
+			  .max_client = c->max_client, .start_unix = d->start_unix, .process = true },
+		.workers = d->workers,
+		.n = d->n_workers,
+	};
+	d->http = metrics_http_start((const struct sockaddr *)&c->metrics_addr, turn_metrics_render,
+				     &d->metrics);
+	return d->http ? 0 : -EADDRNOTAVAIL;
+}
+
 static int start_workers(struct daemon_state *d)
 {
 	unsigned n = worker_count(&d->conf);
@@ -296,6 +322,8 @@ static int start_workers(struct daemon_state *d)
 			return -EINVAL;
 		d->n_workers++;
 	}
+	if (start_metrics(d) < 0)
+		return -EADDRNOTAVAIL;
 	/* Listeners are bound: root is no longer needed. */
 	if (d->conf.unpriv_user && *d->conf.unpriv_user && drop_privileges(d->conf.unpriv_user) < 0)
 		return -EPERM;
@@ -308,6 +336,8 @@ static int start_workers(struct daemon_state *d)
 
 static void teardown(struct daemon_state *d)
 {
+	metrics_http_stop(d->http); /* its thread reads the workers */
+	d->http = NULL;
 	if (d->sh.stop_fd > 0) {
 		uint64_t one = 1;
 		if (write(d->sh.stop_fd, &one, sizeof(one)) < 0)
@@ -385,6 +415,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("ipop-turnserver %s starting with %s", IPOP_VERSION, o.conf_path);
+	d.start_unix = time(NULL);
 	raise_nofile();
 	d.sfd = block_signals();
 	if (d.sfd < 0 || setup_shared(&d) < 0 || start_workers(&d) < 0)

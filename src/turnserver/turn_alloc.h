@@ -167,6 +167,8 @@ void turn_data_channel(struct turn_server *s, const struct turn_conn *conn,
 			     const uint8_t *data, size_t len, uint64_t now_ms);
 void turn_data_send_indication(struct turn_server *s, const struct turn_conn *conn,
 				const struct stun_msg *m, uint64_t now_ms);
+/* One error answer sent, by code (for /metrics). */
+void turn_count_error(struct turn_server *s, int code);
 /* turn_binding.c: a Binding request (RFC 8489, RFC 5780), and any message
  * in the RFC 3489 format (only Binding requests are answered). */
 void turn_binding_request(struct turn_server *s, const struct turn_conn *conn,

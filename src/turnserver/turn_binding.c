@@ -113,6 +113,8 @@ static void binding_error(struct turn_server *s, const struct turn_conn *conn,
 	if (m->fp >= 0 && !m->classic)
 		stun_build_fingerprint(&b);
 	send_built(s, conn, &b, NULL);
+	s->stats.binding_err++;
+	turn_count_error(s, code);
 }
 
 /* The change flags asked for; -1 when CHANGE-REQUEST is malformed. */
@@ -140,6 +142,7 @@ void turn_binding_request(struct turn_server *s, const struct turn_conn *conn,
 	size_t alen = client->sa_family == AF_INET6 ? 24 : 12; /* an address attribute */
 	int change = change_flags(m);
 
+	s->stats.binding_req++;
 	if (change < 0) {
 		s->stats.bad_in++;
 		binding_error(s, conn, m, STUN_ERR_BAD_REQUEST, NULL, 0, now_ms);
@@ -185,6 +188,7 @@ void turn_binding_request(struct turn_server *s, const struct turn_conn *conn,
 			stun_build_fingerprint(&b);
 	}
 	send_built(s, conn, &b, change ? (const struct sockaddr *)&origin : NULL);
+	s->stats.binding_ok++;
 }
 
 void turn_binding_classic(struct turn_server *s, const struct turn_conn *conn,

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 /* The original TurnServer's turn.conf, read with libconfuse, plus our keys.
  *
  * libconfuse stops at the first syntax error and (3.3) miscounts lines after
@@ -97,6 +99,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_BOOL("syslog", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("alt_listen_address", NULL, CFGF_NONE), /* RFC 5780 */
 	CFG_INT("alt_udp_port", 0, CFGF_NONE),               /* 0: udp_port + 1 */
+	CFG_STR("metrics_address", NULL, CFGF_NONE),
 	/* ignored_keys */
 	CFG_BOOL("dtls", cfg_false, CFGF_NONE),
 	CFG_BOOL("turn_tcp", cfg_false, CFGF_NONE),
@@ -883,6 +886,38 @@ static void check_alt(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	conf->alt_udp_port = (uint16_t)port;
 }
 
+/* The Prometheus endpoint: off unless metrics_address is given. It has no
+ * authentication, so a wildcard address earns a warning. */
+static void check_metrics(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
+{
+	const char *s = cfg_getstr(cfg, "metrics_address");
+	int line = line_of(c, cfg, "metrics_address", UINT32_MAX);
+	struct sockaddr_storage *ma = &conf->metrics_addr;
+
+	if (!s)
+		return;
+	if (addr_parse(s, TURN_CONF_METRICS_PORT, ma) < 0 || addr_port((struct sockaddr *)ma) == 0) {
+		report(c, line, "metrics_address: '%s' is not an IP address with an optional "
+				"port (\"127.0.0.1:9641\", \"[::1]:9641\")", s);
+		return;
+	}
+	conf->metrics = true;
+	if (is_wildcard(ma))
+		warn(c, line, "metrics_address: %s answers on every interface and has no "
+			      "authentication; bind it to localhost or a management network", s);
+	uint16_t port = addr_port((struct sockaddr *)ma);
+	for (unsigned i = 0; i < conf->n_listen; i++) {
+		const struct sockaddr *l = (const struct sockaddr *)&conf->listen[i];
+		bool same = l->sa_family == ma->ss_family &&
+			    (is_wildcard(&conf->listen[i]) || is_wildcard(ma) ||
+			     addr_equal_ip(l, (const struct sockaddr *)ma));
+		if (same && (port == conf->tcp_port || (conf->tls && port == conf->tls_port))) {
+			report(c, line, "metrics_address: port %u is also a TURN listening port", port);
+			return;
+		}
+	}
+}
+
 static void check_all(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 {
 	check_listen(c, cfg, conf);
@@ -896,6 +931,7 @@ static void check_all(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	check_limits(c, cfg, conf);
 	check_process(c, cfg, conf);
 	check_alt(c, cfg, conf);
+	check_metrics(c, cfg, conf);
 }
 
 int turn_conf_load(struct turn_conf *conf, const char *path)

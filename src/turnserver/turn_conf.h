@@ -70,7 +70,12 @@ struct turn_conf {
 	struct sockaddr_storage alt_listen[2];  /* port 0 */
 	struct sockaddr_storage alt_primary[2]; /* port 0 */
 	uint16_t alt_udp_port;       /* udp_port + 1 */
+	/* observability */
+	bool metrics;                /* metrics_address given: serve /metrics */
+	struct sockaddr_storage metrics_addr; /* with its port (default 9641) */
 };
+
+#define TURN_CONF_METRICS_PORT 9641 /* coturn's Prometheus port */
 
 /* Parses path into conf (zeroed first, defaults applied). Every problem is
  * printed to stderr as "file:line: reason" (sorted by line; warnings as

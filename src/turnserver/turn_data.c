@@ -34,6 +34,7 @@ static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct so
 	struct iovec iov = { (void *)data, len };
 	s->io.to_peer(s->io.ctx, a->relay, peer, &iov, 1);
 	s->stats.relayed_to_peer++;
+	s->stats.relayed_to_peer_bytes += len;
 }
 
 void turn_data_send_indication(struct turn_server *s, const struct turn_conn *conn,
@@ -113,6 +114,9 @@ static void send_channel_data(struct turn_server *s, struct turn_alloc *a, uint1
 	stun_chan_header(hdr, num, dlen, stream);
 	s->io.to_client(s->io.ctx, &a->conn, iov, pad ? 3 : 2);
 	s->stats.relayed_to_client++;
+	s->stats.relayed_to_client_bytes += len;
+	s->stats.client_out++;
+	s->stats.client_out_bytes += sizeof(hdr) + len + pad;
 }
 
 /* Data indication: header, XOR-PEER-ADDRESS and the DATA attribute header
@@ -152,11 +156,16 @@ static void send_data_indication(struct turn_server *s, struct turn_alloc *a,
 	};
 	s->io.to_client(s->io.ctx, &a->conn, iov, pad ? 3 : 2);
 	s->stats.relayed_to_client++;
+	s->stats.relayed_to_client_bytes += len;
+	s->stats.client_out++;
+	s->stats.client_out_bytes += (size_t)n + STUN_ATTR_HEADER_LEN + len + pad;
 }
 
 void turn_server_on_peer(struct turn_server *s, struct turn_alloc *a, const struct sockaddr *peer,
 			 const uint8_t *data, size_t len, uint64_t now_ms)
 {
+	s->stats.peer_in++;
+	s->stats.peer_in_bytes += len;
 	/* An expired allocation waits for the sweep; it relays nothing meanwhile. */
 	if (!a || now_ms >= a->expires_ms || len > 65535) {
 		s->stats.dropped_no_perm++;

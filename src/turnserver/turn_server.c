@@ -89,6 +89,25 @@ void turn_send_client(struct turn_server *s, const struct turn_conn *conn, const
 {
 	struct iovec iov = { (void *)buf, len };
 	s->io.to_client(s->io.ctx, conn, &iov, 1);
+	s->stats.client_out++;
+	s->stats.client_out_bytes += len;
+}
+
+static const uint16_t err_codes[TURN_STATS_NERR - 1] = { TURN_STATS_ERR_CODES };
+_Static_assert(sizeof((uint16_t[]){ TURN_STATS_ERR_CODES }) / sizeof(uint16_t) == TURN_STATS_NERR - 1,
+	       "TURN_STATS_NERR matches TURN_STATS_ERR_CODES");
+
+int turn_stats_err_code(unsigned i)
+{
+	return i < TURN_STATS_NERR - 1 ? err_codes[i] : 0;
+}
+
+void turn_count_error(struct turn_server *s, int code)
+{
+	unsigned i = 0;
+	while (i < TURN_STATS_NERR - 1 && err_codes[i] != code)
+		i++;
+	s->stats.err_sent[i]++;
 }
 
 /* Adds the trailer the request asked for and sends. */
@@ -145,6 +164,9 @@ static void reply_error(struct turn_server *s, struct turn_req *r, int code)
 	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE)
 		stun_build_unknown(&b, r->m.unknown, r->m.nunknown);
 	finish_and_send(s, r, &b);
+	turn_count_error(s, code);
+	if (r->m.method == STUN_METHOD_BINDING)
+		s->stats.binding_err++;
 }
 
 static void log_attack(struct turn_server *s, struct turn_req *r, const char *what)
@@ -247,6 +269,8 @@ void turn_delete_alloc(struct turn_server *s, struct turn_alloc *a, bool expired
 		s->stats.allocs_expired++;
 	if (s->stats.allocs_active)
 		s->stats.allocs_active--;
+	if (a->conn.proto < 3 && s->stats.allocs_by_proto[a->conn.proto])
+		s->stats.allocs_by_proto[a->conn.proto]--;
 	turn_alloc_free(a);
 }
 
@@ -514,6 +538,8 @@ static int create_alloc(struct turn_server *s, struct turn_req *r, const struct 
 	turn_alloc_insert(&s->table, a);
 	s->stats.allocs_created++;
 	s->stats.allocs_active++;
+	if (a->conn.proto < 3)
+		s->stats.allocs_by_proto[a->conn.proto]++;
 	log_alloc(a, "created");
 	*out = a;
 	return 0;
@@ -622,6 +648,8 @@ static int peer_of(struct turn_server *s, const struct turn_req *r, const struct
 		return TURN_ERR_PEER_ADDRESS_FAMILY;
 	if (!turn_policy_peer_allowed(s->conf, (const struct sockaddr *)peer)) {
 		s->stats.dropped_policy++;
+		if (turn_policy_always_banned((const struct sockaddr *)peer))
+			s->stats.policy_special++;
 		return STUN_ERR_FORBIDDEN;
 	}
 	return 0;
@@ -776,6 +804,8 @@ void turn_server_on_client(struct turn_server *s, const struct turn_conn *conn,
 {
 	struct turn_req r;
 
+	s->stats.client_in++;
+	s->stats.client_in_bytes += len;
 	if (stun_is_channel_data(data, len)) {
 		turn_data_channel(s, conn, data, len, now_ms);
 		return;

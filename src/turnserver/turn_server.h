@@ -61,12 +61,30 @@ struct turn_io {
 			       const struct iovec *iov, int iovcnt);
 };
 
-/* Counters, per worker; summed for logs and the benchmark. */
+/* Error responses counted by code (err_sent), in this order; the last
+ * slot counts any other code. */
+#define TURN_STATS_ERR_CODES 400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 508
+enum { TURN_STATS_NERR = 13 };
+
+/* Counters, per worker; summed for logs, metrics and the benchmark. Only
+ * uint64_t fields: workers publish them as words (stats_pub.h). */
 struct turn_stats {
 	uint64_t stun_in, bad_in, auth_fail, rate_limited;
 	uint64_t allocs_created, allocs_expired, allocs_active;
 	uint64_t relayed_to_peer, relayed_to_client, dropped_no_perm, dropped_bw, dropped_policy;
+	uint64_t allocs_by_proto[3];      /* active, by enum turn_proto */
+	uint64_t policy_special;          /* of dropped_policy: built-in bans (loopback ...) */
+	/* traffic as coturn counts it: every message from / to clients (STUN
+	 * included, bytes as on the wire), every datagram from peers; bytes
+	 * to peers are relayed_to_peer's payload */
+	uint64_t client_in, client_in_bytes, client_out, client_out_bytes;
+	uint64_t peer_in, peer_in_bytes, relayed_to_peer_bytes, relayed_to_client_bytes;
+	uint64_t binding_req, binding_ok, binding_err;
+	uint64_t err_sent[TURN_STATS_NERR];
 };
+
+/* The code counted in err_sent[i]; 0 for the last ("other") slot. */
+int turn_stats_err_code(unsigned i);
 
 /* State shared by all workers: quotas and capacity, behind a mutex (touched
  * only when allocations come and go). */

@@ -16,8 +16,10 @@
 
 #include "addr.h"
 #include "log.h"
+#include "stats_pub.h"
 #include "turn_conf.h"
 #include "turn_relay.h"
+#include "turn_rxq.h"
 #include "turn_udp_tx.h"
 #include "udp_gro.h"
 
@@ -31,6 +33,7 @@ enum {
 	ACCEPTS = 64,        /* accepts per readiness event */
 	MAX_EVENTS = 256,
 	SWEEP_MS = 1000,     /* housekeeping: tick, idle connections, stats */
+	PUBLISH_MS = 100,    /* counters are published this often while busy */
 	CMSG_BYTES = 96,     /* fits in6_pktinfo (40) + UDP_GRO (24) */
 	/* Receive moderation: while datagrams come densely (an iteration got
 	 * at least MOD_MIN_DGRAMS after waiting less than MOD_DENSE_US), the
@@ -49,6 +52,7 @@ enum ev_kind { EV_UDP, EV_TCP_LISTEN, EV_TLS_LISTEN, EV_RELAY, EV_STREAM, EV_STO
 struct wev {
 	uint8_t kind;
 	int fd;
+	uint32_t rxq_seen;   /* UDP: the socket's drop count last seen (turn_rxq.h) */
 };
 
 struct listener {
@@ -106,8 +110,8 @@ struct turn_worker {
 	struct rx_batch *rx;
 	struct turn_udp_tx *tx;
 	struct turn_worker_stats st;   /* owned by the thread */
-	pthread_mutex_t snap_lock;
-	struct turn_worker_stats snap; /* copied from st every sweep */
+	struct stats_pub pub;          /* st, published for other threads */
+	uint64_t next_pub_ms;
 };
 
 /* UDP_GRO on a listener or relay socket, unless IPOP_TURN_GRO=0 (A/B
@@ -160,7 +164,8 @@ static int io_relay_open(void *ctx, struct turn_alloc *owner, int family,
 		return fd;
 	}
 	(void)gro_on(fd); /* peers' trains arrive whole */
-	r->ev = (struct wev){ EV_RELAY, fd };
+	(void)turn_rxq_enable(fd);
+	r->ev = (struct wev){ EV_RELAY, fd, 0 };
 	r->owner = owner;
 	err = ep_add(w, &r->ev, EPOLLIN);
 	if (err < 0) {
@@ -244,7 +249,7 @@ static int io_relay_adopt(void *ctx, struct turn_alloc *owner, void *hold,
 		goto fail;
 	}
 	(void)gro_on(fd); /* peers' trains arrive whole */
-	r->ev = (struct wev){ EV_RELAY, fd };
+	r->ev = (struct wev){ EV_RELAY, fd, 0 };
 	r->owner = owner;
 	err = ep_add(w, &r->ev, EPOLLIN);
 	if (err < 0)
@@ -389,6 +394,7 @@ static void udp_drain(struct turn_worker *w, struct wev *ev,
 			return;
 		for (int i = 0; i < n && ev->fd >= 0; i++) {
 			struct msghdr *mh = &rx->mm[i].msg_hdr;
+			w->st.udp_rxq_drops += turn_rxq_new_drops(mh, &ev->rxq_seen);
 			if (mh->msg_flags & MSG_TRUNC) {
 				w->st.udp_truncated++;
 				continue;
@@ -469,6 +475,8 @@ static void stream_close(struct turn_worker *w, struct wstream *ws)
 		ws->next->prev = ws->prev;
 	atomic_fetch_sub(&w->sh->conns, 1);
 	w->st.conns_open--;
+	if (ws->conn.proto == TURN_PROTO_TLS)
+		w->st.conns_open_tls--;
 	ws->next_dead = w->dead_streams;
 	w->dead_streams = ws;
 }
@@ -495,7 +503,7 @@ static struct wstream *stream_open(struct turn_worker *w, int fd, bool tls,
 		return NULL;
 	}
 	ws->w = w;
-	ws->ev = (struct wev){ EV_STREAM, fd };
+	ws->ev = (struct wev){ EV_STREAM, fd, 0 };
 	ws->accepted_ms = ws->last_rx_ms = w->now_ms;
 	ws->conn.proto = tls ? TURN_PROTO_TLS : TURN_PROTO_TCP;
 	ws->conn.fd = fd;
@@ -569,6 +577,10 @@ static void on_accept(struct turn_worker *w, struct wev *ev)
 		w->streams = ws;
 		w->st.conns_accepted++;
 		w->st.conns_open++;
+		if (tls) {
+			w->st.conns_accepted_tls++;
+			w->st.conns_open_tls++;
+		}
 	}
 }
 
@@ -613,6 +625,16 @@ static void end_of_iteration(struct turn_worker *w)
 	}
 }
 
+/* Makes the counters visible to turn_worker_get_stats (the metrics and
+ * SIGUSR1); core counters from before the core is freed at the end. */
+static void publish(struct turn_worker *w)
+{
+	if (w->core)
+		w->st.core = *turn_server_stats(w->core);
+	stats_pub_write(&w->pub, &w->st);
+	w->next_pub_ms = w->now_ms + PUBLISH_MS;
+}
+
 static void housekeeping(struct turn_worker *w)
 {
 	if (w->accept_paused) {
@@ -622,10 +644,7 @@ static void housekeeping(struct turn_worker *w)
 	sweep_streams(w);
 	w->deadline_ms = turn_server_tick(w->core, w->now_ms);
 	w->next_sweep_ms = w->now_ms + SWEEP_MS;
-	w->st.core = *turn_server_stats(w->core);
-	pthread_mutex_lock(&w->snap_lock);
-	w->snap = w->st;
-	pthread_mutex_unlock(&w->snap_lock);
+	publish(w);
 }
 
 static bool dispatch(struct turn_worker *w, struct wev *ev)
@@ -695,6 +714,8 @@ static void *worker_main(void *arg)
 			running = dispatch(w, evs[i].data.ptr);
 		if (w->now_ms >= w->deadline_ms || w->now_ms >= w->next_sweep_ms)
 			housekeeping(w);
+		else if (w->now_ms >= w->next_pub_ms)
+			publish(w);
 		end_of_iteration(w);
 		dense = w->st.udp_in - in0 >= MOD_MIN_DGRAMS && t1 - t0 < MOD_DENSE_US;
 	}
@@ -705,11 +726,9 @@ static void *worker_main(void *arg)
 	turn_server_free(w->core);
 	w->core = NULL;
 	end_of_iteration(w);
-	/* The last snapshot: core counters from before the free, and
+	/* The last publish: core counters from before the free, and
 	 * relays_open after it, which must be 0. */
-	pthread_mutex_lock(&w->snap_lock);
-	w->snap = w->st;
-	pthread_mutex_unlock(&w->snap_lock);
+	publish(w);
 	OPENSSL_thread_stop(); /* this thread's DRBG and error state */
 	return NULL;
 }
@@ -746,6 +765,7 @@ static int open_listener(struct turn_worker *w, const struct sockaddr_storage *b
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 		(void)gro_on(fd); /* nodes' ChannelData trains arrive whole */
+		(void)turn_rxq_enable(fd);
 		l->pktinfo = is_wildcard(base);
 		if (l->pktinfo && base->ss_family == AF_INET &&
 		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
@@ -758,7 +778,7 @@ static int open_listener(struct turn_worker *w, const struct sockaddr_storage *b
 		goto fail;
 	if (type == SOCK_STREAM && listen(fd, 1024) < 0)
 		goto fail;
-	l->ev = (struct wev){ (uint8_t)kind, fd };
+	l->ev = (struct wev){ (uint8_t)kind, fd, 0 };
 	if (ep_add(w, &l->ev, EPOLLIN) < 0)
 		goto fail;
 	w->n_listen++;
@@ -811,13 +831,13 @@ struct turn_worker *turn_worker_new(struct turn_worker_shared *sh, unsigned id)
 	w->epfd = -1;
 	w->accept_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1, 10000);
 	w->deadline_ms = UINT64_MAX;
-	pthread_mutex_init(&w->snap_lock, NULL);
 	w->rx = malloc(sizeof(*w->rx));
 	w->tx = turn_udp_tx_new(&w->st.tx, 1);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!w->rx || !w->tx || w->epfd < 0)
+	if (!w->rx || !w->tx || w->epfd < 0 ||
+	    stats_pub_init(&w->pub, sizeof(w->st) / sizeof(uint64_t)) < 0)
 		goto fail;
-	w->stop_ev = (struct wev){ EV_STOP, sh->stop_fd };
+	w->stop_ev = (struct wev){ EV_STOP, sh->stop_fd, 0 };
 	if (ep_add(w, &w->stop_ev, EPOLLIN) < 0)
 		goto fail;
 	if (open_listeners(w) < 0)
@@ -868,7 +888,7 @@ void turn_worker_free(struct turn_worker *w)
 		close(w->listen[i].ev.fd);
 	if (w->epfd >= 0)
 		close(w->epfd);
-	pthread_mutex_destroy(&w->snap_lock);
+	stats_pub_free(&w->pub);
 	free(w->rx);
 	turn_udp_tx_free(w->tx);
 	free(w);
@@ -876,9 +896,9 @@ void turn_worker_free(struct turn_worker *w)
 
 void turn_worker_get_stats(struct turn_worker *w, struct turn_worker_stats *out)
 {
-	pthread_mutex_lock(&w->snap_lock);
-	*out = w->snap;
-	pthread_mutex_unlock(&w->snap_lock);
+	memset(out, 0, sizeof(*out));
+	if (w->pub.v)
+		(void)stats_pub_read(&w->pub, out);
 }
 
 void turn_worker_stats_add(struct turn_worker_stats *a, const struct turn_worker_stats *b)

@@ -36,9 +36,11 @@ struct turn_worker_stats {
 	struct turn_udp_tx_stats tx; /* datagrams sent, refused, too big; GSO runs */
 	uint64_t udp_in, udp_truncated;
 	uint64_t udp_gro_trains;      /* messages received holding >= 2 datagrams (UDP_GRO) */
+	uint64_t udp_rxq_drops;       /* dropped by the kernel: receive queue full (SO_RXQ_OVFL) */
 	uint64_t rx_moderated;        /* sleeps of receive moderation */
 	uint64_t relay_open_failed, relays_open;
 	uint64_t conns_open, conns_accepted, conns_rejected, conns_idle_closed, accept_paused;
+	uint64_t conns_open_tls, conns_accepted_tls; /* of conns_open / conns_accepted */
 };
 
 /* Seconds a TCP/TLS connection may take to deliver its first frame (and
@@ -59,7 +61,9 @@ int turn_worker_start(struct turn_worker *w);
 void turn_worker_join(struct turn_worker *w);
 /* Frees the core, every relay, connection and listener. */
 void turn_worker_free(struct turn_worker *w);
-/* A snapshot, at most a second old. Thread-safe. */
+/* The counters as the worker last published them: every 100 ms while it
+ * is busy, at least once a second. Any thread; it never blocks the worker
+ * (a sequence lock, stats_pub.h). */
 void turn_worker_get_stats(struct turn_worker *w, struct turn_worker_stats *out);
 /* Adds b into a, field by field. */
 void turn_worker_stats_add(struct turn_worker_stats *a, const struct turn_worker_stats *b);

@@ -440,6 +440,49 @@ static void test_alt_listen(void **state)
 	turn_conf_free(&conf);
 }
 
+/* metrics_address: off unless given, the port defaults to 9641, a
+ * wildcard is allowed with a warning (no authentication on the endpoint),
+ * a host name or a clash with a TURN listening port is an error. */
+static void test_metrics_address(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	assert_int_equal(load_capture(&conf, DATA "minimal.conf", &err), 0);
+	assert_false(conf.metrics);
+	free(err);
+	turn_conf_free(&conf);
+
+	assert_int_equal(load_capture(&conf, DATA "metrics_v6.conf", &err), 0);
+	assert_string_equal(err, "");
+	assert_true(conf.metrics);
+	assert_addr(&conf.metrics_addr, "::1");
+	assert_int_equal(addr_port((struct sockaddr *)&conf.metrics_addr), 9650);
+	free(err);
+	turn_conf_free(&conf);
+
+	assert_int_equal(load_capture(&conf, DATA "metrics_wildcard.conf", &err), 0);
+	assert_contains(err, DATA "metrics_wildcard.conf:3: warning: metrics_address: 0.0.0.0 answers "
+			     "on every interface and has no authentication");
+	assert_true(conf.metrics);
+	assert_int_equal(addr_port((struct sockaddr *)&conf.metrics_addr), 9641);
+	free(err);
+	turn_conf_free(&conf);
+
+	assert_int_equal(load_capture(&conf, DATA "metrics_bad.conf", &err), 1);
+	assert_contains(err, DATA "metrics_bad.conf:3: metrics_address: 'localhost:9641' is not an IP "
+			     "address");
+	assert_false(conf.metrics);
+	free(err);
+	turn_conf_free(&conf);
+
+	assert_int_equal(load_capture(&conf, DATA "metrics_clash.conf", &err), 1);
+	assert_contains(err, DATA "metrics_clash.conf:4: metrics_address: port 3478 is also a TURN "
+			     "listening port");
+	free(err);
+	turn_conf_free(&conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_deploy_template),
 		cmocka_unit_test(test_alt_listen),
+		cmocka_unit_test(test_metrics_address),
 	};
 	return cmocka_run_group_tests(tests, to_repo_root, NULL);
 }

@@ -1691,6 +1691,82 @@ static void test_dont_fragment(void **state)
 	assert_true(F.relays[1].df);
 }
 
+static unsigned err_slot(int code)
+{
+	for (unsigned i = 0; i < TURN_STATS_NERR; i++)
+		if (turn_stats_err_code(i) == code)
+			return i;
+	fail_msg("no err_sent slot for %d", code);
+	return 0;
+}
+
+/* The counters behind the Prometheus metrics (turn_metrics.c): Binding
+ * requests, answers and errors, error responses by code, refused peers
+ * by reason, traffic to and from clients and peers in packets and bytes
+ * as they were on the wire, relayed payload bytes, allocations by
+ * transport. */
+static void test_metrics_counters(void **state)
+{
+	struct fx *f = *state;
+	const struct turn_stats *st = turn_server_stats(f->srv);
+	uint8_t buf[1500];
+
+	struct req r = req_new(STUN_METHOD_BINDING);
+	size_t n = build(&r, buf, sizeof(buf));
+	turn_server_on_client(f->srv, &f->conn, buf, n, f->now_ms, f->now_unix);
+	assert_int_equal(st->binding_req, 1);
+	assert_int_equal(st->binding_ok, 1);
+	assert_int_equal(st->client_in, 1);
+	assert_int_equal(st->client_in_bytes, n);
+	assert_int_equal(st->client_out, 1);
+	assert_int_equal(st->client_out_bytes, F.client[0].len);
+	r = req_new(STUN_METHOD_BINDING);
+	r.unknown_attr = 0x7777; /* comprehension-required, unknown: 420 */
+	send_from(f, &f->conn, &r);
+	assert_int_equal(st->binding_req, 2);
+	assert_int_equal(st->binding_ok, 1);
+	assert_int_equal(st->binding_err, 1);
+	assert_int_equal(st->err_sent[err_slot(420)], 1);
+
+	allocate(f, &f->conn); /* a 401 first, then the Allocate */
+	assert_int_equal(st->err_sent[err_slot(401)], 1);
+	assert_int_equal(st->allocs_by_proto[TURN_PROTO_UDP], 1);
+	assert_int_equal(st->allocs_by_proto[TURN_PROTO_TCP], 0);
+
+	f->conf.n_denied = 1;
+	f->conf.denied[0] = (struct turn_addr_rule){ .addr = sa("198.51.100.99"), .prefix = 32 };
+	assert_int_equal(create_perm(f, "127.0.0.1:7000"), 403);
+	assert_int_equal(create_perm(f, "198.51.100.99:7000"), 403);
+	assert_int_equal(st->dropped_policy, 2);
+	assert_int_equal(st->policy_special, 1);
+	assert_int_equal(st->err_sent[err_slot(403)], 2);
+	assert_int_equal(st->err_sent[err_slot(401)], 3); /* each create_perm fetched a nonce */
+
+	assert_int_equal(create_perm(f, "192.0.2.77:7000"), 0);
+	uint64_t out0 = st->client_out_bytes, in0 = st->client_in;
+	send_ind(f, "192.0.2.77:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(st->relayed_to_peer, 1);
+	assert_int_equal(st->relayed_to_peer_bytes, sizeof(PAYLOAD));
+	assert_int_equal(st->client_in, in0 + 1);
+	const uint8_t five[5] = { 1, 2, 3, 4, 5 };
+	unsigned c0 = F.nclient;
+	from_peer(f, 0, "192.0.2.77:7000", five, sizeof(five));
+	from_peer(f, 0, "192.0.2.78:7000", five, sizeof(five)); /* no permission: dropped */
+	assert_int_equal(F.nclient, c0 + 1);
+	assert_int_equal(st->peer_in, 2);
+	assert_int_equal(st->peer_in_bytes, 10);
+	assert_int_equal(st->relayed_to_client, 1);
+	assert_int_equal(st->relayed_to_client_bytes, 5);
+	assert_int_equal(st->client_out_bytes, out0 + F.client[c0].len);
+	assert_int_equal(F.client[c0].len, 20 + 12 + 4 + 5 + 3); /* Data indication as sent */
+
+	struct req z = authed(f, &f->conn, TURN_METHOD_REFRESH, "alice", "secret");
+	z.lifetime = 0;
+	assert_int_equal(transact(f, &f->conn, &z), 0);
+	assert_int_equal(st->allocs_by_proto[TURN_PROTO_UDP], 0);
+	assert_int_equal(st->allocs_active, 0);
+}
+
 int main(void)
 {
 	log_init("test_turn_server", LOG_LVL_WARN, false);
@@ -1731,6 +1807,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_even_port_reservation, setup_full, teardown),
 		cmocka_unit_test_setup_teardown(test_reservation_expires, setup_full, teardown),
 		cmocka_unit_test_setup_teardown(test_dont_fragment, setup_full, teardown),
+		T(test_metrics_counters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
