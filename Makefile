@@ -112,7 +112,7 @@ $(B)/libtesthelp.a: $(call obj,$(UNIT_HELPER_SRCS))
 define unit_rule
 $(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(B)/libtesthelp.a $(B)/libturnsrv.a $(B)/libnode.a $(B)/libctl.a $(B)/libipop.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS) -lcmocka
+	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS) -lcmocka -lm
 endef
 $(foreach s,$(UNIT_SRCS),$(eval $(call unit_rule,$(s))))
 
