@@ -30,6 +30,13 @@ static void node_conf_defaults(struct node_conf *c)
 	c->mode = NODE_MODE_GROUP;
 	snprintf(c->interface, sizeof(c->interface), "%s", DEFAULT_INTERFACE);
 	c->mtu = NODE_CONF_DEFAULT_MTU;
+	c->max_links = NODE_CONF_DEFAULT_MAX_LINKS;
+	c->multihop = true;
+	c->hop_limit = NODE_CONF_DEFAULT_HOP_LIMIT;
+	c->on_demand = true;
+	c->on_demand_bps = NODE_CONF_DEFAULT_DEMAND_BPS;
+	c->on_demand_timeout_s = NODE_CONF_DEFAULT_DEMAND_TIMEOUT_S;
+	c->trim = true;
 	c->crypto_threads = -1; /* auto */
 	c->xmpp_port = NODE_CONF_DEFAULT_XMPP_PORT;
 	c->xmpp_tls = NODE_TLS_REQUIRED;
@@ -887,14 +894,23 @@ static const struct key_def keys[] = {
 	{ "routes", node_conf_net_routes, NULL, NULL },
 	{ "accept_routes", node_conf_net_accept_routes, NULL, NULL },
 	{ "router_mode", node_conf_net_router_mode, NULL, NULL },
+	{ "max_links", node_conf_ovl_max_links, NULL, NULL },
+	{ "multihop_cl", node_conf_ovl_max_links, NULL, "max_links" },
+	{ "multihop", node_conf_ovl_multihop, NULL, NULL },
+	{ "multihop_hl", node_conf_ovl_hop_limit, NULL, NULL },
+	{ "multihop_ihc", node_conf_ovl_unused, NULL, NULL },
+	{ "multihop_tl", node_conf_ovl_unused, NULL, NULL },
+	{ "multihop_sr", node_conf_ovl_unused, NULL, NULL },
+	{ "on-demand_connection", node_conf_ovl_on_demand, NULL, NULL },
+	{ "on-demand_inactive_timeout", node_conf_ovl_demand_timeout, NULL, NULL },
+	{ "on-demand_threshold", node_conf_ovl_demand_bps, NULL, NULL },
+	{ "trim_enabled", node_conf_ovl_trim, NULL, NULL },
 };
 
 /* Keys of the original IPOP controllers that ipopd accepts and ignores. */
 static const char *const ignored_keys[] = {
 	"subnet_mask", "router_ip", "router_ip4_mask", "router_ip6_mask", "sec", "tincan_logging", "svpn_port",
-	"uid_size", "wait_time", "buf_size", "on-demand_connection",
-	"on-demand_inactive_timeout", "trim_enabled", "switchmode", "multihop", "multihop_cl",
-	"multihop_ihc", "multihop_hl", "multihop_tl", "multihop_sr", "icc", "icc_port",
+	"uid_size", "wait_time", "buf_size", "switchmode", "icc", "icc_port",
 	"contr_port", "local_uid", "localhost", "localhost6", "stat_report", "stat_server",
 	"stat_server_port", "dhcp_servers", "seed", "use_central_visualizer",
 	"central_visualizer_addr", "central_visualizer_port",
@@ -955,6 +971,7 @@ static void check_together(struct ctx *x, const json_t *root)
 	}
 	check_pins(x);
 	node_conf_net_check(x, root);
+	node_conf_ovl_check(x, root);
 }
 
 static void check_root(struct ctx *x, const json_t *root)

@@ -22,6 +22,10 @@ enum {
 	NODE_CONF_MAX_ACCEPT_PREFIXES = 16, /* prefixes per member */
 	NODE_CONF_IFNAMSIZ = 16, /* Linux IFNAMSIZ: 15 characters + NUL */
 	NODE_CONF_DEFAULT_MTU = 1280,
+	NODE_CONF_DEFAULT_MAX_LINKS = 32,
+	NODE_CONF_DEFAULT_HOP_LIMIT = 16,
+	NODE_CONF_DEFAULT_DEMAND_BPS = 128,   /* IPOP's on-demand threshold */
+	NODE_CONF_DEFAULT_DEMAND_TIMEOUT_S = 600, /* on-demand_inactive_timeout */
 	NODE_CONF_DEFAULT_IP4_MASK = 24,
 	NODE_CONF_DEFAULT_IP6_MASK = 64, /* the original IPOP's, and IPv6's usual subnet */
 	NODE_CONF_MIN_IP6_MTU = 1280,    /* RFC 8200: Linux turns IPv6 off below */
@@ -65,6 +69,15 @@ struct node_conf {
 	char interface[NODE_CONF_IFNAMSIZ];
 	unsigned mtu;
 	int crypto_threads; /* -1: "auto" (cpool_workers_for) */
+	/* GroupVPN at scale (docs/config.md "Overlay"): direct links at most,
+	 * forwarding through the overlay, on-demand links and their trimming */
+	unsigned max_links;
+	bool multihop;
+	unsigned hop_limit;
+	bool on_demand;
+	unsigned on_demand_bps;
+	unsigned on_demand_timeout_s;
+	bool trim;
 	/* XMPP */
 	char *xmpp_username; /* bare JID as written */
 	char *xmpp_local;    /* part before '@' */

@@ -41,4 +41,16 @@ void node_conf_net_router_mode(struct ctx *x, const char *k, const json_t *v);
 void node_conf_net_check(struct ctx *x, const json_t *root);
 void node_conf_net_free(struct node_conf *c);
 
+/* node_conf_overlay.c: GroupVPN at scale (max_links, the original
+ * multihop and on-demand keys). */
+void node_conf_ovl_max_links(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_multihop(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_hop_limit(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_unused(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_on_demand(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_demand_timeout(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_demand_bps(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_trim(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_check(struct ctx *x, const json_t *root);
+
 #endif

@@ -104,7 +104,8 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	preinit(n);
 	n->kp = kp;
 	sodium_memzero(&kp, sizeof(kp));
-	if ((rc = init_state(n, conf)) < 0 || (rc = dp_open(&n->dp, conf, &n->links)) < 0)
+	if ((rc = init_state(n, conf)) < 0 || (rc = node_overlay_init(n)) < 0 ||
+	    (rc = dp_open(&n->dp, conf, &n->links)) < 0)
 		return rc;
 	if (n->social_on && (rc = social_init(&n->social, conf, &n->friends, &n->loop)) < 0)
 		return rc;
@@ -113,7 +114,8 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	n->bases.ops.ctx = n;
 	unsigned k = bases_local_cands(&n->bases, c, ICE_MAX_LOCAL);
 	links_set_local(&n->links, c, k, n->bases.nhosts, false, n->start_ms);
-	if ((rc = dp_start(&n->dp, &n->bases, n->social_on ? &n->social : NULL, &n->loop)) < 0)
+	if ((rc = dp_start(&n->dp, &n->bases, n->social_on ? &n->social : NULL, n->social_on ? NULL : &n->ov,
+			   &n->members, &n->loop)) < 0)
 		return rc;
 	if (n->social_on && conf->social_dns)
 		social_dns_open(&n->social);
@@ -140,6 +142,7 @@ static int start_signalling(struct node *n)
 		.resource = n->resource,
 		.auto_accept = c->auto_accept,
 		.n_auto_accept = c->n_auto_accept,
+		.presence = n->social_on ? NULL : &n->presence,
 	};
 	return xmpp_thread_start(&n->sig, &sc);
 }
@@ -149,7 +152,11 @@ static uint64_t run_timers(struct node *n, uint64_t now_ms)
 {
 	set_wall_offset(n, now_ms);
 	bases_handle_timeout(&n->bases, now_ms);
+	node_overlay_tick(n, now_ms);
 	uint64_t d = links_handle_timeout(&n->links, now_ms);
+	uint64_t od = node_overlay_deadline(n);
+	if (od < d)
+		d = od;
 	uint64_t bd = bases_next_deadline(&n->bases);
 	if (bd < d)
 		d = bd;
@@ -213,6 +220,7 @@ void node_free(struct node *n)
 	bases_close(&n->bases);
 	if (n->social_on)
 		social_free(&n->social);
+	node_overlay_free(n);
 	friends_free(&n->friends);
 	ctl_server_free(n->ctl);
 	n->ctl = NULL;

@@ -25,9 +25,12 @@
 #include "evloop.h"
 #include "friends.h"
 #include "links.h"
+#include "members.h"
+#include "overlay.h"
 #include "node_conf.h"
 #include "noise.h"
 #include "signal_msg.h"
+#include "signal_presence.h"
 #include "social.h"
 #include "xmpp_thread.h"
 
@@ -55,6 +58,11 @@ struct node {
 	struct social social;
 	struct xmpp_thread sig;
 	struct friends friends;
+	/* GroupVPN's overlay (node_overlay.c); unused in social mode */
+	struct members members;
+	struct overlay ov;
+	struct signal_presence presence; /* what our presence tells the group */
+	uint64_t ov_acct_ms;
 	struct ctl_server *ctl;
 	uint8_t *scratch; /* link datagrams built for sending (ICE, keepalives) */
 	size_t scratch_cap;
@@ -74,6 +82,9 @@ int64_t node_wall_s_of(uint64_t mono_ms);
 
 /* node_sig.c: what the signalling thread reports, and messages to it. */
 void node_sig_input(struct node *n, uint64_t now_ms);
+/* The link for jid, created when asked and new (social mode gives it its
+ * friend's address first). */
+struct link *node_link_get(struct node *n, const char *jid, uint64_t now_ms, bool create);
 void node_signal_send(struct node *n, const char *jid, const struct signal_msg *m);
 void node_friend_cmd(struct node *n, enum xmpp_friend_cmd cmd, const char *bare);
 void node_say_bye_all(struct node *n);
@@ -82,6 +93,19 @@ void node_say_bye_all(struct node *n);
 void node_pump(struct node *n, uint64_t now_ms);
 void node_remove_link(struct node *n, struct link *l, const char *why);
 extern const struct bases_ops node_bases_ops;
+
+/* node_overlay.c: GroupVPN's overlay (node/overlay) on the daemon's side. */
+int node_overlay_init(struct node *n);
+void node_overlay_free(struct node *n);
+void node_overlay_member(struct node *n, const char *jid, bool online, uint64_t now_ms);
+void node_overlay_info(struct node *n, const char *jid, const struct signal_presence *p, uint64_t now_ms);
+/* A member asks for a direct link: false when refused ("full" sent). */
+bool node_overlay_accept(struct node *n, const char *jid, uint64_t now_ms);
+void node_overlay_refused(struct node *n, const char *jid, uint64_t now_ms);
+void node_overlay_link_changed(struct node *n, struct link *l, uint64_t now_ms);
+void node_overlay_link_removed(struct node *n, struct link *l, uint64_t now_ms);
+void node_overlay_tick(struct node *n, uint64_t now_ms);
+uint64_t node_overlay_deadline(const struct node *n);
 
 /* node_ctl.c: the control socket's view of the daemon. */
 int node_ctl_open(struct node *n);

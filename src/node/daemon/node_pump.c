@@ -67,6 +67,7 @@ void node_remove_link(struct node *n, struct link *l, const char *why)
 	struct in_addr addr = l->route4;
 
 	log_info("peer %s: link removed (%s)", l->jid, why);
+	node_overlay_link_removed(n, l, evloop_now_ms());
 	if (routed)
 		routing_del(&n->dp.rt, addr, l);
 	if (n->social_on)
@@ -110,7 +111,8 @@ static bool on_event(struct node *n, struct link *l, const struct link_event *ev
 		return false;
 	case LINK_EV_STATE:
 	case LINK_EV_PATH:
-		break; /* logged by the link; ipopctl reads the link itself */
+		node_overlay_link_changed(n, l, now_ms);
+		break;
 	}
 	return true;
 }
@@ -121,8 +123,12 @@ static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
 	struct link_event ev;
 	struct signal_msg msg;
 
-	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms))
-		bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
+	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms)) {
+		if (tx.base_id == LINK_BASE_OVERLAY)
+			dp_overlay_send(&n->dp, l, tx.data, tx.len, now_ms);
+		else
+			bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
+	}
 	while (link_poll_event(l, &ev, &msg))
 		if (!on_event(n, l, &ev, &msg, now_ms))
 			return;

@@ -27,9 +27,11 @@ static int alloc_slots(struct datapath *dp)
 	for (unsigned i = 0; i < DP_BATCH; i++)
 		if (!(dp->rx[i].buf = malloc(dp->rx_cap)))
 			return -ENOMEM;
-	for (unsigned i = 0; i < DP_TX_SEGS; i++)
-		if (!(dp->tx[i].buf = malloc(dp->slot_cap)))
+	for (unsigned i = 0; i < DP_TX_SEGS; i++) {
+		if (!(dp->tx[i].mem = malloc(DP_OVL_ROOM + dp->slot_cap)))
 			return -ENOMEM;
+		dp->tx[i].buf = dp->tx[i].mem + DP_OVL_ROOM;
+	}
 	if (dp->conf->social_broadcast && !(dp->bcast_buf = malloc(dp->slot_cap)))
 		return -ENOMEM;
 	return 0;
@@ -91,13 +93,29 @@ static int start_crypto(struct datapath *dp)
 	return 0;
 }
 
-int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct evloop *loop)
+/* A handshake through the overlay from a key no link has: the member's. */
+static struct link *key_link(void *ctx, const uint8_t key[SIGNAL_KEY_LEN], uint64_t now_ms)
+{
+	struct datapath *dp = ctx;
+	const struct member *m = members_by_key(dp->members, key);
+
+	return m && m->has_ip4 ? dp_overlay_link(dp, m->ip4, now_ms) : NULL;
+}
+
+int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct overlay *ov,
+	     struct members *members, struct evloop *loop)
 {
 	int rc;
 
 	dp->bases = bases;
 	dp->social = social;
+	dp->ov = ov;
+	dp->members = members;
 	dp->loop = loop;
+	if (ov) {
+		dp->links->env.unknown_key = key_link;
+		dp->links->env.unknown_key_ctx = dp;
+	}
 	if (!bases->udp_gro && dp->rx_cap > dp->slot_cap)
 		dp->rx_cap = dp->slot_cap; /* the kernel cuts trains for us */
 	if (udp_offload_wanted())
@@ -124,7 +142,7 @@ void dp_close(struct datapath *dp)
 	for (unsigned i = 0; i < DP_BATCH; i++)
 		free(dp->rx[i].buf);
 	for (unsigned i = 0; i < DP_TX_SEGS; i++)
-		free(dp->tx[i].buf);
+		free(dp->tx[i].mem);
 	free(dp->bcast_buf);
 	dp_offload_free(dp);
 	tun_close(&dp->tun);

@@ -26,6 +26,9 @@
 #include "crypto_pool.h"
 #include "evloop.h"
 #include "links.h"
+#include "members.h"
+#include "overlay.h"
+#include "overlay_proto.h"
 #include "node_conf.h"
 #include "routing.h"
 #include "social.h"
@@ -41,10 +44,14 @@ enum {
 	DP_GSO_BYTES = 65000, /* UDP payload bytes per UDP_SEGMENT send (< 65507) */
 	DP_RX_GRO_CAP = 65536 + 64, /* rx buffer for one GRO'd UDP message */
 	DP_HEADROOM = TUNNEL_DATA_HEADER_LEN,
+	/* in front of a tx slot: an overlay frame header and the next hop's
+	 * tunnel header (forward.c) */
+	DP_OVL_ROOM = TUNNEL_DATA_HEADER_LEN + OVERLAY_FRAME_HDR_LEN,
 };
 
 /* One datagram's I/O slot, preallocated once. */
 struct dp_slot {
+	uint8_t *mem; /* the allocation; tx slots keep DP_OVL_ROOM in front of buf */
 	uint8_t *buf; /* DP_HEADROOM + payload + tag room */
 	size_t len;
 	struct sockaddr_in addr;
@@ -65,12 +72,21 @@ struct dp_rx_pend {
 	uint32_t base_id;
 };
 
+struct dp_overlay_counters {
+	uint64_t out;        /* packets we sent through the overlay */
+	uint64_t in;         /* frames for us */
+	uint64_t forwarded;  /* frames we passed on */
+	uint64_t ttl_expired, no_hop, nested, off; /* dropped */
+	uint64_t sessions;   /* links through the overlay created */
+};
+
 struct dp_counters {
 	uint64_t tun_rx, tun_rx_bad, tun_tx, tun_tx_err;
 	uint64_t no_route, no_key;
 	uint64_t udp_rx, udp_rx_trunc, udp_tx, udp_tx_err;
 	uint64_t stun_unmatched, tunnel_bad, cryptokey_drop;
 	uint64_t tun_split_bad, udp_gso_sends;
+	struct dp_overlay_counters ovl;
 };
 
 struct datapath {
@@ -79,6 +95,8 @@ struct datapath {
 	struct links *links;
 	struct bases *bases;
 	struct social *social; /* NULL in group mode */
+	struct overlay *ov;    /* GroupVPN's overlay (NULL in social mode) */
+	struct members *members;
 	struct evloop *loop;
 	struct routing rt;
 
@@ -107,7 +125,8 @@ struct datapath {
 /* The TUN device (configured and up) and the buffers. 0 or -errno. */
 int dp_open(struct datapath *dp, const struct node_conf *conf, struct links *links);
 /* Once the bases exist: the UDP and TUN fds on the loop, crypto workers. */
-int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct evloop *loop);
+int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct overlay *ov,
+	     struct members *members, struct evloop *loop);
 void dp_close(struct datapath *dp);
 /* The largest tunnel datagram (headroom + MTU + tag). */
 size_t dp_slot_cap(const struct node_conf *conf);
@@ -121,6 +140,24 @@ void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sock
 /* Writes the TCP segments the coalescer holds to the TUN (the end of a
  * receive batch, of a relay stream read, of a loop round). */
 void dp_tun_flush(struct datapath *dp);
+
+/* forward.c: the overlay. dp_overlay_wrap turns a sealed end-to-end
+ * packet of a link through the overlay (*buf, *len; DP_OVL_ROOM writable
+ * bytes in front) into a frame sealed for the next hop, and returns that
+ * hop (NULL: dropped and counted). */
+struct link *dp_overlay_wrap(struct datapath *dp, struct link *e, uint8_t **buf, size_t *len, size_t cap,
+			     uint64_t now_ms);
+/* One datagram of a link through the overlay, sent now (handshakes,
+ * keepalives, staged packets). */
+int dp_overlay_send(struct datapath *dp, struct link *e, const uint8_t *data, size_t len, uint64_t now_ms);
+/* A frame that arrived as the payload of a packet from link `from`
+ * (frame at buf + TUNNEL_DATA_HEADER_LEN, len bytes): for us, or passed on. */
+void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t len, uint64_t now_ms);
+/* The link through the overlay to the member that owns dst (created on
+ * the first packet), or NULL. */
+struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t now_ms);
+/* receive.c: an end-to-end tunnel packet that came through the overlay. */
+void dp_receive_overlay(struct datapath *dp, uint8_t *buf, size_t len, size_t cap, uint64_t now_ms);
 
 /* offload.c */
 int dp_offload_tun_open(struct datapath *dp, const char *name);

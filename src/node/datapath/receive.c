@@ -52,6 +52,10 @@ static void data_opened(struct datapath *dp, struct link *p, uint8_t *buf, size_
 	if (len == 0)
 		return; /* keepalive */
 	uint8_t *pkt = buf + TUNNEL_DATA_HEADER_LEN;
+	if (pkt[0] == OVERLAY_FRAME_TYPE) {
+		dp_overlay_in(dp, p, buf, len, now_ms);
+		return;
+	}
 	if (!ip_pkt_src4(pkt, len, &src) || src.s_addr != p->ip4.s_addr) {
 		dp->cnt.cryptokey_drop++;
 		p->cryptokey_drops++;
@@ -169,6 +173,17 @@ static void receive_datagram(struct datapath *dp, struct dp_slot *s, bool defer,
 		on_stun(dp, s, now_ms);
 	else
 		dp->cnt.stun_unmatched++;
+}
+
+void dp_receive_overlay(struct datapath *dp, uint8_t *buf, size_t len, size_t cap, uint64_t now_ms)
+{
+	struct dp_slot s = { .buf = buf, .len = len, .base_id = LINK_BASE_OVERLAY };
+
+	(void)cap; /* the frame's tunnel packet opens in place, within it */
+	if (tunnel_packet_is_tunnel(buf, len))
+		on_tunnel(dp, &s, false, now_ms);
+	else
+		dp->cnt.ovl.nested++; /* only tunnel packets ride in frames */
 }
 
 void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf,

@@ -7,7 +7,7 @@
 static unsigned slot_of(uint32_t ip)
 {
 	/* Fibonacci hashing: overlay addresses differ in the low bits. */
-	return (unsigned)((ip * UINT32_C(2654435769)) >> 24) & (ROUTING_SLOTS - 1);
+	return (unsigned)((ip * UINT32_C(2654435769)) >> 23) & (ROUTING_SLOTS - 1); /* the top 9 bits */
 }
 
 void routing_init(struct routing *r)

@@ -12,7 +12,7 @@
 
 struct link;
 
-enum { ROUTING_SLOTS = 256 }; /* >= 2 * LINKS_MAX, power of two */
+enum { ROUTING_SLOTS = 512 }; /* >= 2 * LINKS_MAX, power of two */
 
 struct routing_slot {
 	uint32_t ip; /* network order; 0 = empty (0.0.0.0 is never a peer) */

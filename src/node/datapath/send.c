@@ -31,7 +31,7 @@ static bool seal(struct datapath *dp, struct link *p, struct dp_slot *s, uint64_
 	/* With crypto workers, a packet sent from this batch's sendmmsg gets
 	 * its counter and header now and its AEAD in flush (in parallel);
 	 * one the relay wraps or streams must be complete at once. */
-	bool defer = dp->cpool.nworkers && !link_base_is_relay(p->base_id);
+	bool defer = dp->cpool.nworkers && !link_base_is_relay(p->base_id) && !link_path_overlay(p);
 	int ok = defer ? tunnel_seal_prepare(&p->sess, &b, now_ms, &rekey, &dp->tx_jobs[dp->ntx_jobs])
 		       : tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey);
 	if (ok != 1) {
@@ -141,6 +141,7 @@ static void flush(struct datapath *dp, struct tx_batch *b)
 static int read_plain(struct datapath *dp, int fd, unsigned i)
 {
 	struct dp_slot *s = &dp->tx[i];
+	s->buf = s->mem + DP_OVL_ROOM; /* an overlay send moved it */
 	ssize_t r = read(fd, s->buf + DP_HEADROOM, dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN);
 	if (r < 0)
 		return -1;
@@ -163,8 +164,10 @@ static int read_offload(struct datapath *dp, int fd, unsigned i)
 	if ((size_t)r < TUN_VNET_HDR_LEN)
 		return 0;
 	memcpy(&vh, dp->tun_rbuf, sizeof(vh));
-	for (unsigned k = 0; k < max; k++)
+	for (unsigned k = 0; k < max; k++) {
+		dp->tx[i + k].buf = dp->tx[i + k].mem + DP_OVL_ROOM; /* an overlay send moved it */
 		outs[k] = dp->tx[i + k].buf + DP_HEADROOM;
+	}
 	int cnt = tun_offload_split(&vh, dp->tun_rbuf + TUN_VNET_HDR_LEN, (size_t)r - TUN_VNET_HDR_LEN, outs,
 				    dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN, lens, max);
 	if (cnt < 0) {
@@ -216,6 +219,8 @@ static void route_one(struct datapath *dp, struct tx_batch *b, struct dp_slot *s
 	struct link *p = routing_lookup(&dp->rt, dst);
 	if (!p && dp->social && broadcast(dp, pkt, s->len, now_ms))
 		return;
+	if (!p && dp->ov)
+		p = dp_overlay_link(dp, dst, now_ms); /* a group member without a link */
 	if (!p) {
 		dp->rt.no_route++;
 		dp->cnt.no_route++;
@@ -224,10 +229,18 @@ static void route_one(struct datapath *dp, struct tx_batch *b, struct dp_slot *s
 	}
 	if (dp->social && !social_out(dp->social, p, pkt, s->len))
 		return;
-	/* A host routed through us learns the tunnel's MSS (no PMTU black hole). */
-	tun_clamp_mss(pkt, s->len, (uint16_t)(dp->tun.mtu - 40));
+	/* A host routed through us learns the tunnel's MSS (no PMTU black
+	 * hole); through the overlay a frame takes OVERLAY_OVERHEAD more. */
+	bool ovl = link_path_overlay(p);
+	tun_clamp_mss(pkt, s->len, (uint16_t)(dp->tun.mtu - 40 - (ovl ? OVERLAY_OVERHEAD : 0)));
 	if (!seal(dp, p, s, now_ms))
 		return;
+	if (ovl) {
+		struct link *h = dp_overlay_wrap(dp, p, &s->buf, &s->len, dp->slot_cap, now_ms);
+		if (!h)
+			return;
+		p = h; /* the datagram goes to the next hop */
+	}
 	const struct sockaddr_in *to = &p->endpoint;
 	if (link_base_is_relay(p->base_id) && !(to = relay_wrap(dp->bases, s->buf, &s->len, p->base_id, &p->endpoint)))
 		return; /* sent another way (stream, indication) or dropped */

@@ -442,6 +442,12 @@ static void ice_failed(struct link *l, uint64_t now_ms)
 	log_warn("peer %s: ICE failed: %s", l->jid, why);
 	l->ice_on = false;
 	l->have_path = false;
+	if (l->overlay_ok) { /* the overlay still carries it */
+		l->have_path = true;
+		l->base_id = LINK_BASE_OVERLAY;
+		l->sel_known = false;
+		link_queue_event(l, LINK_EV_PATH);
+	}
 	l->ice_restarting = false;
 	if (l->fail_backoff_ms < LINK_FAIL_RETRY_MS)
 		l->fail_backoff_ms = LINK_FAIL_RETRY_MS;

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "ice_agent.h"
+#include "link_base.h"
 #include "session.h"
 #include "signal_msg.h"
 #include "tunnel_proto.h"
@@ -119,6 +120,7 @@ struct link {
 	size_t init_len;    /* ...resent when ICE moves the path before the answer */
 	uint8_t resp_msg[TUNNEL_RESPONSE_LEN];   /* our answer to the last initiation */
 	bool ice_restarting; /* controlling: a restart offer is out, the link stays up */
+	bool overlay_ok;    /* the peer is a group member the overlay reaches */
 	bool relay_lost;    /* the path used our relay allocation, which died */
 
 	bool ice_on;
@@ -135,6 +137,7 @@ struct link {
 	bool sel_known;
 
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t acct_bytes;  /* tx + rx at the daemon's last once-a-second look */
 	uint64_t last_handshake_ms; /* monotonic; 0: never */
 	uint64_t cryptokey_drops;
 	uint64_t xlate_drops;
@@ -197,6 +200,11 @@ bool link_on_stun(struct link *l, uint32_t base_id, const struct sockaddr *from,
 void link_base_failed(struct link *l, uint32_t base_id, uint64_t now_ms);
 /* The selected path goes through a TURN relay (ours or the peer's). */
 bool link_path_relayed(const struct link *l);
+/* The link has no path of its own: its packets go through the overlay. */
+static inline bool link_path_overlay(const struct link *l)
+{
+	return l->have_path && l->base_id == LINK_BASE_OVERLAY;
+}
 
 /* Runs ICE and session timers and handles ICE events. */
 void link_handle_timeout(struct link *l, uint64_t now_ms);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -281,6 +282,22 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	return 1;
 }
 
+/* The ipop element of an available presence from an authorized ipop
+ * resource: its overlay address and key, for the overlay. */
+static void presence_info(struct xmpp_sig *s, xmpp_stanza_t *st, const char *from)
+{
+	struct signal_presence p;
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_ns(st, SIGNAL_PRESENCE_NS);
+
+	if (!e || !s->ops.info || !roster_peer_allowed(&s->roster, from))
+		return;
+	if (signal_presence_parse(&p, xmpp_stanza_get_attribute(e, "ip4"), xmpp_stanza_get_attribute(e, "key")) < 0) {
+		log_debug("xmpp: malformed ipop presence from %s; ignored", from);
+		return;
+	}
+	s->ops.info(s->ops.ctx, from, &p);
+}
+
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
 	struct xmpp_sig *s = ud;
@@ -289,8 +306,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	const char *type = xmpp_stanza_get_type(st);
 	if (!from)
 		return 1;
-	if (!type)
+	if (!type) {
 		roster_presence(&s->roster, from, true);
+		presence_info(s, st, from);
+	}
 	else if (strcmp(type, "unavailable") == 0)
 		roster_presence(&s->roster, from, false);
 	else if (strcmp(type, "subscribe") == 0)
@@ -412,6 +431,25 @@ void xmpp_sig_probe(struct xmpp_sig *s)
 	xmpp_timed_handler_add(s->conn, on_probe_timeout, XMPP_PROBE_TIMEOUT_MS, s);
 }
 
+/* Our overlay address and key in our presence (signal_presence.h). */
+static void add_presence_info(struct xmpp_sig *s, xmpp_stanza_t *pres)
+{
+	char ip4[INET_ADDRSTRLEN], key[SIGNAL_KEY_B64_LEN + 1];
+
+	if (!s->conf.presence)
+		return;
+	xmpp_stanza_t *e = xmpp_stanza_new(s->ctx);
+	xmpp_stanza_set_name(e, "ipop");
+	xmpp_stanza_set_ns(e, SIGNAL_PRESENCE_NS);
+	signal_presence_format(s->conf.presence, ip4, key);
+	if (ip4[0])
+		xmpp_stanza_set_attribute(e, "ip4", ip4);
+	if (key[0])
+		xmpp_stanza_set_attribute(e, "key", key);
+	xmpp_stanza_add_child(pres, e);
+	xmpp_stanza_release(e);
+}
+
 static void send_initial(struct xmpp_sig *s)
 {
 	xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "get", "roster1");
@@ -423,6 +461,7 @@ static void send_initial(struct xmpp_sig *s)
 	xmpp_send(s->conn, iq);
 	xmpp_stanza_release(iq);
 	xmpp_stanza_t *pres = xmpp_presence_new(s->ctx);
+	add_presence_info(s, pres);
 	xmpp_send(s->conn, pres);
 	xmpp_stanza_release(pres);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "signal_presence.h"
 #include "xmpp_roster.h"
 
 #define XMPP_SIGNAL_NS "urn:ipop:signal:1"
@@ -40,6 +41,8 @@ struct xmpp_sig_conf {
 	 * (jid_pattern_match) are accepted without asking. */
 	char *const *auto_accept;
 	unsigned n_auto_accept;
+	/* What our presence tells the group (signal_presence.h), or NULL. */
+	const struct signal_presence *presence;
 };
 
 /* Friends (roster contacts and requests), reported to the daemon so it can
@@ -57,6 +60,8 @@ struct xmpp_sig_ops {
 	void (*state)(void *ctx, enum xmpp_sig_state st);
 	/* ask: we asked them and they have not answered yet. */
 	void (*friend)(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum roster_sub sub, bool ask);
+	/* An authorized ipop resource's presence said this about it. */
+	void (*info)(void *ctx, const char *full_jid, const struct signal_presence *p);
 };
 
 struct xmpp_sig;

@@ -304,8 +304,8 @@ static void test_legacy_and_unknown_keys(void **state)
 			"subnets (docs/ipv6.md)");
 	assert_line(&l, "7:5: warning: key \"tincan_logging\": ignored (an original IPOP setting "
 			"ipopd does not implement)");
-	assert_line(&l, "10:5: warning: key \"on-demand_connection\": ignored (an original IPOP "
-			"setting ipopd does not implement)");
+	assert_line(&l, "10:5: warning: key \"on-demand_connection\": ignored: social mode links friends "
+			"directly (the overlay is GroupVPN's)");
 	assert_line(&l, "11:5: warning: key \"note\xc3\xa9\": unknown key, ignored");
 	assert_line(&l, "12:5: warning: key \"colour\": unknown key, ignored");
 	assert_int_equal(l.c.mode, NODE_MODE_SOCIAL);
