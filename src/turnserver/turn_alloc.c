@@ -7,7 +7,9 @@
 
 #include "addr.h"
 #include "stun_proto.h"
+#include "turn_authlimit.h"
 #include "turn_conf.h"
+#include "turn_self.h"
 
 /* ---- allocation ---- */
 
@@ -144,6 +146,13 @@ const struct turn_chan *turn_alloc_chan_by_peer(const struct turn_alloc *a,
 }
 
 /* An entry past its binding and its reuse guard no longer reserves anything. */
+void turn_alloc_chan_set_self(struct turn_alloc *a, uint16_t num, bool self)
+{
+	struct turn_chan *c = chan_find_num(a, num);
+	if (c)
+		c->self = self;
+}
+
 static bool chan_reserved(const struct turn_chan *c, uint64_t now_ms)
 {
 	return now_ms < c->expires_ms + (uint64_t)TURN_CHANNEL_REUSE_GUARD * 1000;
@@ -384,6 +393,8 @@ struct turn_shared {
 	unsigned max_total, max_per_user; /* 0 = unlimited */
 	unsigned total;
 	struct shared_user *buckets[SHARED_BUCKETS];
+	struct turn_self *self;          /* lock-free, see turn_self.h */
+	struct turn_authlimit *authlimit; /* lock-free, see turn_authlimit.h */
 };
 
 static unsigned user_bucket(const char *user)
@@ -403,6 +414,12 @@ struct turn_shared *turn_shared_new(const struct turn_conf *conf)
 		free(s);
 		return NULL;
 	}
+	s->self = turn_self_new(conf);
+	s->authlimit = turn_authlimit_new();
+	if (!s->self || !s->authlimit) {
+		turn_shared_free(s);
+		return NULL;
+	}
 	s->max_total = conf->max_client;
 	s->max_per_user = conf->max_relay_per_username;
 	return s;
@@ -420,8 +437,20 @@ void turn_shared_free(struct turn_shared *s)
 			u = n;
 		}
 	}
+	turn_self_free(s->self);
+	turn_authlimit_free(s->authlimit);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+struct turn_self *turn_shared_self(struct turn_shared *s)
+{
+	return s->self;
+}
+
+struct turn_authlimit *turn_shared_authlimit(struct turn_shared *s)
+{
+	return s->authlimit;
 }
 
 static struct shared_user **user_slot(struct turn_shared *s, const char *user)

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "turn_file.h"
 
 /* The original TurnServer's turn.conf, read with libconfuse, plus our keys.
  *
@@ -39,6 +43,7 @@ struct conf_ctx {
 	struct conf_msg *msgs; /* printed sorted by line at the end */
 	unsigned n_msgs, cap_msgs;
 	char *buf;      /* file contents, comments blanked */
+	struct stat st; /* of the file itself */
 	int nlines;
 	int errors;
 	int err_line;   /* line of the last libconfuse error of this attempt */
@@ -85,7 +90,9 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("static_auth_secret", NULL, CFGF_NONE),
 	CFG_STR_LIST("users", NULL, CFGF_NONE),
 	CFG_INT("max_client", 10000, CFGF_NONE),
-	CFG_INT("max_relay_per_username", 10, CFGF_NONE),
+	CFG_INT("max_relay_per_username", 0, CFGF_NONE),
+	CFG_INT("max_connections_per_ip", 64, CFGF_NONE),
+	CFG_INT("stream_queue_total_kb", 65536, CFGF_NONE),
 	CFG_INT("allocation_lifetime", 3600, CFGF_NONE),
 	CFG_INT("bandwidth_per_allocation", 0, CFGF_NONE),
 	CFG_INT("restricted_bandwidth", 10, CFGF_NONE),
@@ -218,11 +225,17 @@ static bool is_set(const struct conf_ctx *c, const cfg_t *sec, const char *name)
 
 /* ---- reading and syntax recovery ---- */
 
-static char *read_file(const char *path, int *err)
+static char *read_file(const char *path, struct stat *st, int *err)
 {
-	FILE *f = fopen(path, "r");
+	int fd = turn_file_open(path, st);
+	if (fd < 0) {
+		*err = -fd;
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		*err = errno;
+		close(fd);
 		return NULL;
 	}
 	char *buf = NULL;
@@ -247,7 +260,7 @@ static char *read_file(const char *path, int *err)
 	/* libconfuse reads a C string: a NUL in the file would silently end it */
 	if (strlen(buf) != len) {
 		free(buf);
-		*err = EINVAL;
+		*err = ENOTSUP;
 		return NULL;
 	}
 	return buf;
@@ -545,11 +558,52 @@ static void check_ports(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	conf->max_port = (uint16_t)hi;
 }
 
-static void check_readable(struct conf_ctx *c, cfg_t *cfg, const char *name, const char *path)
+/* The group the server reads its files as after dropping privileges:
+ * theirs may read secret files too (SIGHUP re-reads the account file). */
+static gid_t unpriv_group(const char *user)
 {
-	if (access(path, R_OK) != 0)
-		report(c, line_of(c, cfg, name, UINT32_MAX), "%s: cannot read '%s': %s", name, path,
-		       strerror(errno));
+	struct passwd *pw = user && *user ? getpwnam(user) : NULL;
+	return pw ? pw->pw_gid : (gid_t)-1;
+}
+
+/* A file the server will read: readable, and a regular file (a FIFO would
+ * hang the server, a directory has nothing to read). With secret, a
+ * warning when others may read it. */
+static void check_readable(struct conf_ctx *c, cfg_t *cfg, const char *name, const char *path,
+			   bool secret)
+{
+	int line = line_of(c, cfg, name, UINT32_MAX);
+	struct stat st;
+	int fd = turn_file_open(path, &st);
+	if (fd < 0) {
+		report(c, line, "%s: cannot read '%s': %s", name, path, turn_file_strerror(fd));
+		return;
+	}
+	close(fd);
+	char why[64];
+	if (secret && turn_file_exposed(&st, unpriv_group(cfg_getstr(cfg, "unpriv_user")), why,
+					sizeof(why)))
+		warn(c, line, "%s: '%s' holds secrets and is %s: chmod 600 it, or 640 with "
+			      "the group of unpriv_user", name, path, why);
+}
+
+/* turn.conf itself holds secrets when it has passwords in it. */
+static void check_conf_secrets(struct conf_ctx *c, cfg_t *cfg)
+{
+	static const char *const keys[] = { "users", "static_auth_secret", "nonce_key",
+					    "account_db_password" };
+	char why[64];
+	if (!turn_file_exposed(&c->st, unpriv_group(cfg_getstr(cfg, "unpriv_user")), why,
+			       sizeof(why)))
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		int line = line_of(c, cfg, keys[i], UINT32_MAX);
+		if (line) {
+			warn(c, line, "this file holds secrets (%s) and is %s: chmod 600 it, "
+				      "or 640 with the group of unpriv_user", keys[i], why);
+			return;
+		}
+	}
 }
 
 static void check_tls(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
@@ -563,11 +617,11 @@ static void check_tls(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	if (!conf->cert_file)
 		report(c, line, "tls = true needs cert_file");
 	else
-		check_readable(c, cfg, "cert_file", conf->cert_file);
+		check_readable(c, cfg, "cert_file", conf->cert_file, false);
 	if (!conf->private_key_file)
 		report(c, line, "tls = true needs private_key_file");
 	else
-		check_readable(c, cfg, "private_key_file", conf->private_key_file);
+		check_readable(c, cfg, "private_key_file", conf->private_key_file, true);
 }
 
 /* "24", "/24" or a contiguous dotted IPv4 netmask. */
@@ -743,7 +797,7 @@ static void check_auth(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	/* No account_file: accounts come only from users/static_auth_secret. */
 	conf->account_method = conf->account_file ? TURN_ACCOUNT_FILE : TURN_ACCOUNT_NONE;
 	if (conf->account_file && conf->account_file[0])
-		check_readable(c, cfg, "account_file", conf->account_file);
+		check_readable(c, cfg, "account_file", conf->account_file, true);
 	check_users(c, cfg, conf);
 	if (!conf->account_file && conf->n_users == 0 && !conf->static_auth_secret &&
 	    cfg_size(cfg, "users") == 0)
@@ -756,8 +810,12 @@ static void check_limits(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	long v;
 	if (get_int(c, cfg, "max_client", 1, 10000000, &v))
 		conf->max_client = (unsigned)v;
-	if (get_int(c, cfg, "max_relay_per_username", 1, 1000000, &v))
+	if (get_int(c, cfg, "max_relay_per_username", 0, 1000000, &v))
 		conf->max_relay_per_username = (unsigned)v;
+	if (get_int(c, cfg, "max_connections_per_ip", 0, 1000000, &v))
+		conf->max_connections_per_ip = (unsigned)v;
+	if (get_int(c, cfg, "stream_queue_total_kb", 1024, 64 * 1024 * 1024, &v))
+		conf->stream_queue_total_kb = (unsigned)v;
 	if (get_int(c, cfg, "allocation_lifetime", 1, INT32_MAX, &v)) {
 		if (v > 3600) {
 			warn(c, line_of(c, cfg, "allocation_lifetime", UINT32_MAX),
@@ -807,6 +865,7 @@ static void check_all(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	check_auth(c, cfg, conf);
 	check_limits(c, cfg, conf);
 	check_process(c, cfg, conf);
+	check_conf_secrets(c, cfg);
 }
 
 int turn_conf_load(struct turn_conf *conf, const char *path)
@@ -821,10 +880,10 @@ int turn_conf_load(struct turn_conf *conf, const char *path)
 	conf->path = strdup(path);
 
 	int err = 0;
-	c->buf = read_file(path, &err);
+	c->buf = read_file(path, &c->st, &err);
 	if (!c->buf) {
 		fprintf(stderr, "%s: cannot read: %s\n", path,
-			err == EINVAL ? "contains a NUL byte" : strerror(err));
+			err == ENOTSUP ? "contains a NUL byte" : turn_file_strerror(-err));
 		free(c);
 		return 1;
 	}

@@ -52,7 +52,9 @@ struct turn_conf {
 	struct turn_user users[TURN_CONF_MAX_USERS]; /* users = { "name:password", ... } */
 	/* limits */
 	unsigned max_client;         /* total allocations, 508 beyond; default 10000 */
-	unsigned max_relay_per_username; /* 486 beyond; default 10 */
+	unsigned max_relay_per_username; /* 486 beyond; default 0 = unlimited */
+	unsigned max_connections_per_ip; /* TCP + TLS per source IP (/64); default 64, 0 = unlimited */
+	unsigned stream_queue_total_kb;  /* write queues of all TCP/TLS connections; default 64 MB */
 	unsigned allocation_lifetime; /* max lifetime granted, default 3600 (capped there) */
 	unsigned bandwidth_per_allocation; /* KB/s, 0 = unlimited */
 	unsigned restricted_bandwidth;    /* KB/s for "restricted" accounts, default 10 */

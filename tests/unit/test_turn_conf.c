@@ -12,24 +12,50 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include "addr.h"
 #include "turn_conf.h"
 
 #define DATA "tests/data/turn/"
+
+/* The fixtures hold passwords: as checked out (usually 0644) every load
+ * would warn about that. Only the owner may read them during the tests;
+ * test_secret_files checks the warnings on copies. */
+static int private_fixtures(void)
+{
+	DIR *d = opendir(DATA);
+	struct dirent *e;
+	char path[512];
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), DATA "%s", e->d_name);
+		if (chmod(path, 0600) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
 
 /* Tests run from the repo root; fall back to this file's location. */
 static int to_repo_root(void **state)
 {
 	(void)state;
 	if (access(DATA "good.conf", R_OK) == 0)
-		return 0;
+		return private_fixtures();
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", __FILE__);
 	char *slash = strrchr(dir, '/');
 	if (!slash)
 		return -1;
 	strcpy(slash, "/../..");
-	return chdir(dir);
+	return chdir(dir) < 0 ? -1 : private_fixtures();
 }
 
 /* Loads path with stderr captured into *out (caller frees). */
@@ -94,8 +120,8 @@ static void test_good_file(void **state)
 	assert_int_equal(conf.tcp_port, 19303);
 	assert_int_equal(conf.tls_port, 5350);
 	assert_true(conf.tls);
-	assert_string_equal(conf.cert_file, "/dev/null");
-	assert_string_equal(conf.private_key_file, "/dev/null");
+	assert_string_equal(conf.cert_file, DATA "dummy.crt");
+	assert_string_equal(conf.private_key_file, DATA "dummy.key");
 	assert_int_equal(conf.min_port, 50000);
 	assert_int_equal(conf.max_port, 50999);
 	assert_int_equal(conf.n_relay, 2);
@@ -165,7 +191,9 @@ static void test_defaults(void **state)
 	assert_null(conf.static_auth_secret);
 	assert_int_equal(conf.n_users, 0);
 	assert_int_equal(conf.max_client, 10000);
-	assert_int_equal(conf.max_relay_per_username, 10);
+	assert_int_equal(conf.max_relay_per_username, 0); /* unlimited, as coturn */
+	assert_int_equal(conf.max_connections_per_ip, 64);
+	assert_int_equal(conf.stream_queue_total_kb, 65536);
 	assert_int_equal(conf.allocation_lifetime, 3600);
 	assert_int_equal(conf.bandwidth_per_allocation, 0);
 	assert_int_equal(conf.restricted_bandwidth, 10);
@@ -352,6 +380,119 @@ static void test_missing_file(void **state)
 	turn_conf_free(&conf);
 }
 
+/* A file's path in a fresh temporary directory. */
+static char g_tmpdir[64];
+static const char *tmp_path(const char *name)
+{
+	static char path[128];
+	if (!g_tmpdir[0]) {
+		strcpy(g_tmpdir, "/tmp/ipop-test-turnconf-XXXXXX");
+		assert_non_null(mkdtemp(g_tmpdir));
+	}
+	snprintf(path, sizeof(path), "%s/%s", g_tmpdir, name);
+	return path;
+}
+
+static int remove_tmpdir(void **state)
+{
+	(void)state;
+	return g_tmpdir[0] ? rmdir(g_tmpdir) : 0;
+}
+
+static void write_file(const char *path, mode_t mode, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* turn.conf, the account file and the TLS files must be regular files: a
+ * FIFO or a directory is a clear error, never a hang. */
+static void test_not_regular_files(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err, conf_path[128], fifo[128], dir[128], text[512];
+	snprintf(fifo, sizeof(fifo), "%s", tmp_path("fifo"));
+	snprintf(dir, sizeof(dir), "%s", tmp_path("dir"));
+	unlink(fifo);
+	rmdir(dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+
+	/* turn.conf itself */
+	assert_int_equal(load_capture(&conf, fifo, &err), 1);
+	assert_contains(err, "fifo: cannot read: is not a regular file");
+	free(err);
+	turn_conf_free(&conf);
+	assert_int_equal(load_capture(&conf, dir, &err), 1);
+	assert_contains(err, "dir: cannot read: is a directory, not a file");
+	free(err);
+	turn_conf_free(&conf);
+
+	/* files it names */
+	snprintf(conf_path, sizeof(conf_path), "%s", tmp_path("turn.conf"));
+	snprintf(text, sizeof(text),
+		 "listen_address = { \"192.0.2.1\" }\naccount_file = \"%s\"\ntls = true\n"
+		 "cert_file = \"%s\"\nprivate_key_file = \"%s\"\n", fifo, dir, fifo);
+	write_file(conf_path, 0600, text);
+	assert_int_equal(load_capture(&conf, conf_path, &err), 3);
+	assert_contains(err, "turn.conf:2: account_file: cannot read");
+	assert_contains(err, "fifo': is not a regular file");
+	assert_contains(err, "turn.conf:4: cert_file: cannot read");
+	assert_contains(err, "dir': is a directory, not a file");
+	assert_contains(err, "turn.conf:5: private_key_file: cannot read");
+	free(err);
+	turn_conf_free(&conf);
+	unlink(conf_path);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+/* Files with passwords or keys that other users may read: a warning (the
+ * file still loads), naming the secret's line; none at 0600. */
+static void test_secret_files(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err, conf_path[128], acc[128], key[128], text[1024];
+	snprintf(conf_path, sizeof(conf_path), "%s", tmp_path("secret.conf"));
+	snprintf(acc, sizeof(acc), "%s", tmp_path("accounts"));
+	snprintf(key, sizeof(key), "%s", tmp_path("key.pem"));
+	write_file(acc, 0644, "alice:secret:ipop:authorized\n");
+	write_file(key, 0640, "not a key\n");
+	snprintf(text, sizeof(text),
+		 "listen_address = { \"192.0.2.1\" }\nrealm = \"ipop\"\n"
+		 "users = { \"bob:hunter2\" }\naccount_file = \"%s\"\ntls = true\n"
+		 "cert_file = \"%s\"\nprivate_key_file = \"%s\"\n", acc, acc, key);
+	write_file(conf_path, 0644, text);
+
+	assert_int_equal(load_capture(&conf, conf_path, &err), 0);
+	assert_contains(err, "secret.conf:3: warning: this file holds secrets (users) and is "
+			     "readable by every user (mode 0644)");
+	assert_contains(err, "secret.conf:4: warning: account_file: '");
+	assert_contains(err, "accounts' holds secrets and is readable by every user (mode 0644)");
+	assert_contains(err, "secret.conf:7: warning: private_key_file: '");
+	assert_contains(err, "key.pem' holds secrets and is readable by its group (mode 0640)");
+	assert_int_equal(count_lines(err), 3); /* the certificate is no secret */
+	assert_null(strstr(err, "hunter2"));
+	free(err);
+	turn_conf_free(&conf);
+
+	assert_int_equal(chmod(conf_path, 0600), 0);
+	assert_int_equal(chmod(acc, 0600), 0);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(load_capture(&conf, conf_path, &err), 0);
+	assert_string_equal(err, "");
+	free(err);
+	turn_conf_free(&conf);
+	unlink(conf_path);
+	unlink(acc);
+	unlink(key);
+}
+
 /* deploy/turn.conf is shipped as a template: once its placeholder is
  * replaced it must load without a single complaint. */
 static void test_deploy_template(void **state)
@@ -416,6 +557,8 @@ int main(void)
 		cmocka_unit_test(test_tls_files),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_deploy_template),
+		cmocka_unit_test(test_not_regular_files),
+		cmocka_unit_test(test_secret_files),
 	};
-	return cmocka_run_group_tests(tests, to_repo_root, NULL);
+	return cmocka_run_group_tests(tests, to_repo_root, remove_tmpdir);
 }
