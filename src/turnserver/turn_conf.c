@@ -173,15 +173,15 @@ static int msg_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void flush_msgs(struct conf_ctx *c)
+static void flush_msgs(struct conf_ctx *c, FILE *out)
 {
 	if (c->n_msgs)
 		qsort(c->msgs, c->n_msgs, sizeof(*c->msgs), msg_cmp);
 	for (unsigned i = 0; i < c->n_msgs; i++) {
-		fprintf(stderr, "%s\n", c->msgs[i].text);
+		fprintf(out, "%s\n", c->msgs[i].text);
 		free(c->msgs[i].text);
 	}
-	fflush(stderr);
+	fflush(out);
 	free(c->msgs);
 	c->msgs = NULL;
 	c->n_msgs = c->cap_msgs = 0;
@@ -868,25 +868,9 @@ static void check_all(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	check_conf_secrets(c, cfg);
 }
 
-int turn_conf_load(struct turn_conf *conf, const char *path)
+/* Parses c->buf (owned by c, freed here) into conf; messages to out. */
+static int load_ctx(struct conf_ctx *c, struct turn_conf *conf, FILE *out)
 {
-	memset(conf, 0, sizeof(*conf));
-	struct conf_ctx *c = calloc(1, sizeof(*c));
-	if (!c) {
-		fprintf(stderr, "%s: out of memory\n", path);
-		return 1;
-	}
-	c->path = path;
-	conf->path = strdup(path);
-
-	int err = 0;
-	c->buf = read_file(path, &c->st, &err);
-	if (!c->buf) {
-		fprintf(stderr, "%s: cannot read: %s\n", path,
-			err == ENOTSUP ? "contains a NUL byte" : turn_file_strerror(-err));
-		free(c);
-		return 1;
-	}
 	strip_comments(c->buf);
 	c->nlines = c->buf[0] ? count_lines(c->buf) : 0;
 
@@ -898,11 +882,62 @@ int turn_conf_load(struct turn_conf *conf, const char *path)
 	}
 	g_ctx = NULL;
 
-	flush_msgs(c);
+	flush_msgs(c, out);
 	int errors = c->errors;
 	free(c->buf);
 	free(c);
 	return errors;
+}
+
+static struct conf_ctx *ctx_new(struct turn_conf *conf, const char *path, FILE *out)
+{
+	memset(conf, 0, sizeof(*conf));
+	struct conf_ctx *c = calloc(1, sizeof(*c));
+	if (!c) {
+		fprintf(out, "%s: out of memory\n", path);
+		return NULL;
+	}
+	c->path = path;
+	conf->path = strdup(path);
+	return c;
+}
+
+int turn_conf_load(struct turn_conf *conf, const char *path)
+{
+	struct conf_ctx *c = ctx_new(conf, path, stderr);
+	if (!c)
+		return 1;
+	int err = 0;
+	c->buf = read_file(path, &c->st, &err);
+	if (!c->buf) {
+		fprintf(stderr, "%s: cannot read: %s\n", path,
+			err == ENOTSUP ? "contains a NUL byte" : turn_file_strerror(-err));
+		free(c);
+		return 1;
+	}
+	return load_ctx(c, conf, stderr);
+}
+
+int turn_conf_load_buf(struct turn_conf *conf, const char *name, const char *text, size_t len,
+		       FILE *out)
+{
+	struct conf_ctx *c = ctx_new(conf, name, out);
+	if (!c)
+		return 1;
+	if (memchr(text, '\0', len)) {
+		fprintf(out, "%s: cannot read: contains a NUL byte\n", name);
+		free(c);
+		return 1;
+	}
+	c->buf = malloc(len + 1);
+	if (!c->buf) {
+		fprintf(out, "%s: out of memory\n", name);
+		free(c);
+		return 1;
+	}
+	memcpy(c->buf, text, len);
+	c->buf[len] = '\0';
+	return load_ctx(c, conf, out);
 }
 
 /* Secrets should not linger in freed heap memory. */

@@ -3,7 +3,9 @@
 #define IPOP_TURN_CONF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 enum { TURN_CONF_MAX_LISTEN = 16, TURN_CONF_MAX_RULES = 64, TURN_CONF_MAX_USERS = 256 };
@@ -73,6 +75,10 @@ struct turn_conf {
  * conf must be freed with turn_conf_free() whatever the result. Not
  * thread-safe: libconfuse's lexer is global. Keys: docs/turn-conf.md. */
 int turn_conf_load(struct turn_conf *conf, const char *path);
+/* The same for text already in memory (len bytes, no NUL), named name in
+ * messages, which go to out. The file's own permissions are not checked. */
+int turn_conf_load_buf(struct turn_conf *conf, const char *name, const char *text, size_t len,
+		       FILE *out);
 void turn_conf_free(struct turn_conf *conf);
 
 #endif
