@@ -18,10 +18,16 @@
  *   turn_channel_valid() in stun_chan.h.
  * - A refused account and an unknown user both get 401.
  * - Failed authentications are limited per source, username and pair
- *   (turn_authlimit.h): over the limit, a request with credentials gets
- *   the same 401 without its password being checked. Requests from the
- *   5-tuple of an allocation of the same user are never held back, so an
- *   attack on a shared IP or account does not cut live allocations off.
+ *   (turn_authlimit.h): over the limit, a request with credentials is
+ *   dropped without its password being checked, and unanswered. A 401
+ *   would tell the guesser nothing new but would spend the source's share
+ *   of unauthenticated answers (the 401 bucket below), which other clients
+ *   behind the same IP need for their own challenges; and a client that
+ *   only just fixed its password retransmits (STUN: 7 tries over 39.5 s)
+ *   and gets through once the bucket refilled, where a 401 would have made
+ *   it give up. Requests from the 5-tuple of an allocation of the same
+ *   user are never held back, so an attack on a shared IP or account does
+ *   not cut live allocations off.
  * - Every answer to an unauthenticated request (401, 438, 400, 420 ...)
  *   passes a per-source-IP token bucket and carries nothing optional, so the
  *   relay is no useful amplifier: a 401 is 88 bytes (header, ERROR-CODE with
@@ -266,8 +272,7 @@ static int authenticate(struct turn_server *s, struct turn_req *r)
 			snprintf(what, sizeof(what), "too many failed authentications for %s, "
 				 "not checked", turn_authlimit_verdict_name(v));
 			log_auth(s, r, AUTH_LOG_LIMITED, what);
-			reply_error(s, r, STUN_ERR_UNAUTHORIZED);
-			return -EACCES;
+			return -EACCES; /* no answer, see the top of this file */
 		}
 	}
 	if (strcmp(realm, realm_of(s)) != 0 || !s->accounts ||

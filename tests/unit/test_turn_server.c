@@ -1289,27 +1289,42 @@ static int try_password(struct fx *f, const struct turn_conn *c, const char *use
 	return transact(f, c, &r);
 }
 
-/* Guessing from one source: a burst of wrong passwords is checked, then
- * even the right one is answered 401 without being checked, until the
- * bucket refills. Another user from that source and the same user from
- * another source are served meanwhile. */
+/* Guessing from one source: a burst of wrong passwords is checked (401),
+ * then even the right one is dropped unanswered without being checked,
+ * until the bucket refills. Another user from that source and the same
+ * user from another source are served meanwhile. */
 static void test_guessing_slowed(void **state)
 {
 	struct fx *f = *state;
 	char nonce[STUN_NONCE_MAX + 1];
 	snprintf(nonce, sizeof(nonce), "%s", fetch_nonce(f, &f->conn));
 	char pw[32];
-	/* (fewer than the 401 answers' own per-source limit, RL_BURST) */
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < TURN_AUTHLIMIT_PAIR_BURST; i++) {
 		snprintf(pw, sizeof(pw), "guess%d", i);
 		assert_int_equal(try_password(f, &f->conn, "alice", pw, nonce), 401);
 	}
+	unsigned answers = F.nclient;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(pw, sizeof(pw), "more%d", i);
+		struct req r = req_new(TURN_METHOD_ALLOCATE);
+		r.user = "alice";
+		r.pass = pw;
+		r.nonce = nonce;
+		send_from(f, &f->conn, &r);
+	}
+	assert_int_equal(F.nclient, answers); /* held back: no answer at all */
 	const struct turn_stats *st = turn_server_stats(f->srv);
 	assert_int_equal(st->auth_fail, TURN_AUTHLIMIT_PAIR_BURST);
-	assert_int_equal(st->auth_limited, 150 - TURN_AUTHLIMIT_PAIR_BURST);
+	assert_int_equal(st->auth_limited, 1000);
+	assert_int_equal(st->rate_limited, 0); /* the 401 budget of the source is intact */
 	/* the right password now: not even looked at */
-	assert_int_equal(try_password(f, &f->conn, "alice", "secret", nonce), 401);
-	assert_int_equal(st->auth_limited, 150 - TURN_AUTHLIMIT_PAIR_BURST + 1);
+	struct req right = req_new(TURN_METHOD_ALLOCATE);
+	right.user = "alice";
+	right.pass = "secret";
+	right.nonce = nonce;
+	send_from(f, &f->conn, &right);
+	assert_int_equal(F.nclient, answers);
+	assert_int_equal(st->auth_limited, 1001);
 	assert_int_equal(F.nrelays, 0);
 
 	/* bob on the same IP (another port), alice from another IP */
@@ -1337,12 +1352,18 @@ static void test_guessing_spares_live_allocations(void **state)
 	snprintf(nonce, sizeof(nonce), "%s", fetch_nonce(f, &att));
 	for (int i = 0; i < 100; i++) {
 		snprintf(user, sizeof(user), "user%d", i);
-		assert_int_equal(try_password(f, &att, user, "x", nonce), 401);
+		struct req g = req_new(TURN_METHOD_ALLOCATE);
+		g.user = user;
+		g.pass = "x";
+		g.nonce = nonce;
+		send_from(f, &att, &g);
 	}
 	assert_int_equal(turn_server_stats(f->srv)->auth_fail, TURN_AUTHLIMIT_IP_BURST);
 	struct turn_conn newc = udp_conn("192.0.2.10:40002");
 	struct req r = authed(f, &newc, TURN_METHOD_ALLOCATE, "bob", "hunter2");
-	assert_int_equal(transact(f, &newc, &r), 401); /* this source is held back */
+	unsigned answers = F.nclient;
+	send_from(f, &newc, &r); /* this source is held back */
+	assert_int_equal(F.nclient, answers);
 	r = authed(f, &f->conn, TURN_METHOD_REFRESH, "alice", "secret");
 	assert_int_equal(transact(f, &f->conn, &r), 0); /* its allocation is not */
 	assert_int_equal(create_perm(f, "198.51.100.20:1"), 0);
@@ -1366,7 +1387,7 @@ static void test_guessing_logged_without_secrets(void **state)
 		r.user = i % 2 ? "alice" : "ev\nil'user";
 		r.pass = i == 299 ? "secret" : "Sup3rSecretGuess";
 		r.nonce = nonce;
-		send_from(f, &f->conn, &r); /* past RL_BURST, the 401s go unanswered */
+		send_from(f, &f->conn, &r);
 	}
 	log_set_level(LOG_LVL_WARN);
 	fflush(stderr);
