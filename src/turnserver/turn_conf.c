@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -558,12 +559,23 @@ static void check_ports(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	conf->max_port = (uint16_t)hi;
 }
 
-/* The group the server reads its files as after dropping privileges:
- * theirs may read secret files too (SIGHUP re-reads the account file). */
-static gid_t unpriv_group(const char *user)
+/* The groups the server reads its files as: its own, unpriv_user's after
+ * dropping privileges (SIGHUP re-reads the account file), and the group
+ * of the packaged service (deploy/systemd: files are root:ipop-turnserver
+ * 640, and root runs -n on them). Members of these may read secret files
+ * without a warning. */
+static size_t server_groups(cfg_t *cfg, gid_t out[3])
 {
+	const char *user = cfg_getstr(cfg, "unpriv_user");
 	struct passwd *pw = user && *user ? getpwnam(user) : NULL;
-	return pw ? pw->pw_gid : (gid_t)-1;
+	struct group *gr = getgrnam("ipop-turnserver");
+	size_t n = 0;
+	out[n++] = getegid();
+	if (pw)
+		out[n++] = pw->pw_gid;
+	if (gr)
+		out[n++] = gr->gr_gid;
+	return n;
 }
 
 /* A file the server will read: readable, and a regular file (a FIFO would
@@ -581,10 +593,11 @@ static void check_readable(struct conf_ctx *c, cfg_t *cfg, const char *name, con
 	}
 	close(fd);
 	char why[64];
-	if (secret && turn_file_exposed(&st, unpriv_group(cfg_getstr(cfg, "unpriv_user")), why,
-					sizeof(why)))
+	gid_t ok[3];
+	size_t nok = server_groups(cfg, ok);
+	if (secret && turn_file_exposed(&st, ok, nok, why, sizeof(why)))
 		warn(c, line, "%s: '%s' holds secrets and is %s: chmod 600 it, or 640 with "
-			      "the group of unpriv_user", name, path, why);
+			      "the server's group", name, path, why);
 }
 
 /* turn.conf itself holds secrets when it has passwords in it. */
@@ -593,14 +606,15 @@ static void check_conf_secrets(struct conf_ctx *c, cfg_t *cfg)
 	static const char *const keys[] = { "users", "static_auth_secret", "nonce_key",
 					    "account_db_password" };
 	char why[64];
-	if (!turn_file_exposed(&c->st, unpriv_group(cfg_getstr(cfg, "unpriv_user")), why,
-			       sizeof(why)))
-		return;
+	gid_t ok[3];
+	size_t nok = server_groups(cfg, ok);
+	if (!c->st.st_mode || !turn_file_exposed(&c->st, ok, nok, why, sizeof(why)))
+		return; /* (no file: turn_conf_load_buf) */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		int line = line_of(c, cfg, keys[i], UINT32_MAX);
 		if (line) {
 			warn(c, line, "this file holds secrets (%s) and is %s: chmod 600 it, "
-				      "or 640 with the group of unpriv_user", keys[i], why);
+				      "or 640 with the server's group", keys[i], why);
 			return;
 		}
 	}

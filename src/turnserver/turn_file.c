@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,12 +38,16 @@ const char *turn_file_strerror(int err)
 	return strerror(-err);
 }
 
-const char *turn_file_exposed(const struct stat *st, gid_t ok_group, char *buf, size_t cap)
+const char *turn_file_exposed(const struct stat *st, const gid_t *ok, size_t nok, char *buf,
+			      size_t cap)
 {
 	const char *who = NULL;
+	bool group_ok = false;
+	for (size_t i = 0; i < nok; i++)
+		group_ok |= st->st_gid == ok[i];
 	if (st->st_mode & S_IROTH)
 		who = "readable by every user";
-	else if ((st->st_mode & S_IRGRP) && st->st_gid != ok_group)
+	else if ((st->st_mode & S_IRGRP) && !group_ok)
 		who = "readable by its group";
 	else if (st->st_mode & (S_IWOTH | S_IWGRP))
 		who = "writable by other users";

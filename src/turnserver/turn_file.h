@@ -15,10 +15,11 @@
 int turn_file_open(const char *path, struct stat *st);
 /* Why turn_file_open failed, in words. */
 const char *turn_file_strerror(int err);
-/* NULL when only the owner (and ok_group, the group the server runs as
- * after dropping privileges, or (gid_t)-1 for none) may read a file of
- * mode st; otherwise who else may, e.g. "readable by others (mode 0644)",
- * written into buf. */
-const char *turn_file_exposed(const struct stat *st, gid_t ok_group, char *buf, size_t cap);
+/* NULL when only the owner and the groups in ok (the groups the server
+ * runs as: its own, and unpriv_user's after dropping privileges) may read
+ * a file of mode st; otherwise who else may, e.g. "readable by every user
+ * (mode 0644)", written into buf. */
+const char *turn_file_exposed(const struct stat *st, const gid_t *ok, size_t nok, char *buf,
+			      size_t cap);
 
 #endif
