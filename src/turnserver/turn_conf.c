@@ -188,12 +188,71 @@ static void flush_msgs(struct conf_ctx *c, FILE *out)
 	c->n_msgs = c->cap_msgs = 0;
 }
 
+static const char *const secret_keys[] = { "users", "static_auth_secret", "nonce_key",
+					    "account_db_password" };
+
+static char *line_start(char *buf, int line);
+
+static bool line_has(const char *p, char ch)
+{
+	for (; *p && *p != '\n'; p++)
+		if (*p == ch)
+			return true;
+	return false;
+}
+
+/* The key whose value a line is part of: its own "key =" or "key +=", or
+ * that of a list still open above it. NULL when there is none. */
+static const char *key_of_line(const struct conf_ctx *c, int line, char *key, size_t cap)
+{
+	for (int l = line; l >= 1; l--) {
+		const char *p = line_start(c->buf, l);
+		if (!p)
+			return NULL;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t n = 0;
+		while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') || p[n] == '_')
+			n++;
+		const char *q = p + n;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		bool is_key = n && n < cap && (*q == '=' || (q[0] == '+' && q[1] == '='));
+		if (is_key && l < line && (!line_has(q, '{') || line_has(q, '}')))
+			return NULL; /* its value ended above the line */
+		if (is_key) {
+			memcpy(key, p, n);
+			key[n] = '\0';
+			return key;
+		}
+		if (l < line && line_has(p, '}'))
+			return NULL; /* a list closed above the line */
+	}
+	return NULL;
+}
+
+static bool is_secret_key(const char *key)
+{
+	for (size_t i = 0; key && i < sizeof(secret_keys) / sizeof(secret_keys[0]); i++)
+		if (strcmp(key, secret_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* libconfuse quotes the offending token, which on a line with a secret
+ * value may be the secret: then only the key is named. */
 static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct conf_ctx *c = g_ctx;
+	char key[64];
 	if (!c)
 		return;
 	c->err_line = cfg ? cfg->line : 0;
+	if (c->err_line > 0 && is_secret_key(key_of_line(c, c->err_line, key, sizeof(key)))) {
+		report(c, c->err_line, "syntax error in the value of %s (not shown: it is secret)",
+		       key);
+		return;
+	}
 	add_msg(c, c->err_line, true, fmt, ap);
 }
 
@@ -603,14 +662,13 @@ static void check_readable(struct conf_ctx *c, cfg_t *cfg, const char *name, con
 /* turn.conf itself holds secrets when it has passwords in it. */
 static void check_conf_secrets(struct conf_ctx *c, cfg_t *cfg)
 {
-	static const char *const keys[] = { "users", "static_auth_secret", "nonce_key",
-					    "account_db_password" };
+	const char *const *keys = secret_keys;
 	char why[64];
 	gid_t ok[3];
 	size_t nok = server_groups(cfg, ok);
 	if (!c->st.st_mode || !turn_file_exposed(&c->st, ok, nok, why, sizeof(why)))
 		return; /* (no file: turn_conf_load_buf) */
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; i < sizeof(secret_keys) / sizeof(secret_keys[0]); i++) {
 		int line = line_of(c, cfg, keys[i], UINT32_MAX);
 		if (line) {
 			warn(c, line, "this file holds secrets (%s) and is %s: chmod 600 it, "
@@ -753,8 +811,18 @@ static void check_users(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 			       TURN_CONF_MAX_USERS);
 			return;
 		}
-		if (!colon || colon == s || colon[1] == '\0') {
-			report(c, line, "users: '%s' is not \"name:password\"", s);
+		/* The entry itself is not quoted: it may hold a password. */
+		if (!colon) {
+			report(c, line, "users: an entry has no ':' (not \"name:password\"; not shown)");
+			continue;
+		}
+		if (colon == s) {
+			report(c, line, "users: an entry has an empty name (not \"name:password\")");
+			continue;
+		}
+		if (colon[1] == '\0') {
+			report(c, line, "users: '%.*s' has an empty password (not \"name:password\")",
+			       (int)(colon - s > 64 ? 64 : colon - s), s);
 			continue;
 		}
 		size_t nlen = (size_t)(colon - s);

@@ -278,7 +278,7 @@ static void test_semantic_errors_all_reported(void **state)
 		DATA "bad_semantic.conf:13: allowed_address: 'not-an-ip' is not an IP address",
 		DATA "bad_semantic.conf:15: allocation_lifetime: 0 is out of range",
 		DATA "bad_semantic.conf:16: account_method 'db' is not supported",
-		DATA "bad_semantic.conf:17: users: 'nopassword' is not \"name:password\"",
+		DATA "bad_semantic.conf:17: users: an entry has no ':' (not \"name:password\"; not shown)",
 		DATA "bad_semantic.conf:18: relay_address: a wildcard address",
 		DATA "bad_semantic.conf:19: max_client: -1 is out of range",
 		DATA "bad_semantic.conf:20: account_file: cannot read",
@@ -323,8 +323,8 @@ static void test_users_and_misc_errors(void **state)
 	char *err;
 	int n = load_capture(&conf, DATA "bad_users.conf", &err);
 	assert_contains(err, DATA "bad_users.conf:3: users: 'a' is listed twice");
-	assert_contains(err, DATA "bad_users.conf:4: users: 'b:' is not \"name:password\"");
-	assert_contains(err, DATA "bad_users.conf:5: users: ':c' is not \"name:password\"");
+	assert_contains(err, DATA "bad_users.conf:4: users: 'b' has an empty password");
+	assert_contains(err, DATA "bad_users.conf:5: users: an entry has an empty name");
 	assert_contains(err, DATA "bad_users.conf:6: threads: 5000 is out of range");
 	assert_contains(err, DATA "bad_users.conf:7: realm must not be empty");
 	assert_contains(err, DATA "bad_users.conf:8: static_auth_secret must not be empty");
@@ -501,6 +501,55 @@ static void test_secret_files(void **state)
 	unlink(key);
 }
 
+/* Errors on lines that hold secrets name the key, never the value, also
+ * when libconfuse quotes the token it stumbled on; other errors still
+ * quote what is wrong. */
+static void test_errors_hide_secrets(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	static const char *const texts[2] = {
+		"listen_address = { \"192.0.2.1\" }\n"
+		"users = { \"alice:Secret1\" \"bob:Secret2\" }\n"
+		"static_auth_secret = Secret3 Secret4\n"
+		"nonce_key = { \"Secret5\" }\n"
+		"users += { \":Secret6\", \"Secret7\",\n"
+		"   \"x:\" }\n"
+		"relay_addres = { \"192.0.2.1\" }\n",
+		/* a list over several lines */
+		"listen_address = { \"192.0.2.1\" }\n"
+		"users = {\n"
+		"   \"x:Secret8\" \"y:Secret9\" }\n",
+	};
+	static const char *const want[2][7] = {
+		{ "mem.conf:2: syntax error in the value of users (not shown: it is secret)",
+		  "mem.conf:3: syntax error in the value of static_auth_secret",
+		  "mem.conf:4: syntax error in the value of nonce_key",
+		  "users: an entry has an empty name",
+		  "users: an entry has no ':'",
+		  "users: 'x' has an empty password",
+		  "mem.conf:7: no such option 'relay_addres'" }, /* not a secret */
+		{ "mem.conf:3: syntax error in the value of users" },
+	};
+	for (int t = 0; t < 2; t++) {
+		FILE *out = tmpfile();
+		assert_non_null(out);
+		int n = turn_conf_load_buf(&conf, "mem.conf", texts[t], strlen(texts[t]), out);
+		long len = ftell(out);
+		rewind(out);
+		err = calloc(1, (size_t)len + 1);
+		assert_int_equal(fread(err, 1, (size_t)len, out), (size_t)len);
+		fclose(out);
+		assert_true(n >= 1);
+		assert_null(strstr(err, "Secret"));
+		for (int i = 0; i < 7 && want[t][i]; i++)
+			assert_contains(err, want[t][i]);
+		free(err);
+		turn_conf_free(&conf);
+	}
+}
+
 /* deploy/turn.conf is shipped as a template: once its placeholder is
  * replaced it must load without a single complaint. */
 static void test_deploy_template(void **state)
@@ -567,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_deploy_template),
 		cmocka_unit_test(test_not_regular_files),
 		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_errors_hide_secrets),
 	};
 	return cmocka_run_group_tests(tests, to_repo_root, remove_tmpdir);
 }
