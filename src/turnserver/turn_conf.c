@@ -473,13 +473,26 @@ static cfg_t *parse_with_recovery(struct conf_ctx *c)
 		}
 		c->n_recs = 0;
 		c->err_line = 0;
+		int errors = c->errors;
 		int rc = cfg_parse_buf(cfg, c->buf);
 		if (rc == CFG_SUCCESS)
 			return cfg;
+		/* libconfuse fails some input without a word (e.g. "key =!\"\""):
+		 * its line counter still says where, and a file that did not
+		 * parse must never count as clean. */
+		if (c->errors == errors) {
+			c->err_line = cfg->line;
+			report(c, c->err_line, "syntax error");
+		}
 		cfg_free(cfg);
-		if (!skip_bad_line(c, c->err_line))
+		if (!skip_bad_line(c, c->err_line)) {
+			report(c, c->err_line, "cannot read past this syntax error; the rest of the "
+					       "file is not checked");
 			return NULL;
+		}
 	}
+	report(c, 0, "more than %d syntax errors; the rest of the file is not checked",
+	       CONF_MAX_ATTEMPTS);
 	return NULL;
 }
 

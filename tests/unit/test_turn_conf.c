@@ -550,6 +550,28 @@ static void test_errors_hide_secrets(void **state)
 	}
 }
 
+/* libconfuse refuses some input without calling its error function (found
+ * by fuzz_turn_conf): that used to load as a clean, empty configuration. */
+static void test_silent_syntax_error(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	static const char text[] = "listen_address = { \"192.0.2.1\" }\nrealm =!\"\"\nthreads = 2\n";
+	FILE *out = tmpfile();
+	assert_non_null(out);
+	int n = turn_conf_load_buf(&conf, "mem.conf", text, sizeof(text) - 1, out);
+	long len = ftell(out);
+	rewind(out);
+	char *err = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(err, 1, (size_t)len, out), (size_t)len);
+	fclose(out);
+	assert_int_equal(n, 1);
+	assert_contains(err, "mem.conf:2: syntax error");
+	assert_int_equal(conf.threads, 2); /* the line after it was read */
+	free(err);
+	turn_conf_free(&conf);
+}
+
 /* deploy/turn.conf is shipped as a template: once its placeholder is
  * replaced it must load without a single complaint. */
 static void test_deploy_template(void **state)
@@ -617,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_not_regular_files),
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_errors_hide_secrets),
+		cmocka_unit_test(test_silent_syntax_error),
 	};
 	return cmocka_run_group_tests(tests, to_repo_root, remove_tmpdir);
 }
