@@ -238,7 +238,8 @@ static bool own_session(struct turn_server *s, const struct turn_req *r)
 	return a && r->now_ms < a->expires_ms && strcmp(a->user, r->user) == 0;
 }
 
-/* 0 when authenticated; otherwise the error was sent (or rate-limited). */
+/* 0 when authenticated; otherwise the error was sent (or rate-limited), or,
+ * for a guess held back (turn_authlimit.h), nothing at all. */
 static int authenticate(struct turn_server *s, struct turn_req *r)
 {
 	char realm[256];

@@ -499,7 +499,6 @@ static void sweep_streams(struct turn_worker *w)
 	unsigned nconns = atomic_load(&w->sh->conns);
 	size_t share = turn_stream_shed_above(&w->sh->wq_budget, nconns, &w->wq_refused_seen);
 	struct wstream *ws = w->streams, *next;
-
 	unsigned shed = 0;
 
 	for (; ws; ws = next) {
