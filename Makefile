@@ -158,6 +158,7 @@ demo: deps
 
 bench: all tools
 	bash bench/turnserver
+	bash bench/turnserver_guess
 
 # Installs binaries, man pages, systemd units (+ sysusers.d for their users)
 # and the deployment kit (templates, accounts script, example configs,

@@ -8,6 +8,7 @@
 #
 #   turn_bin                 # path of ipop-turnserver (IPOP_BUILD overrides build/)
 #   turn_start CONF          # start it in "server", wait for its UDP port; TURN_PID, TURN_LOG
+#                            # (TURN_ARGS=(...) adds options, e.g. -d)
 #                            # (TURN_VALGRIND=1 runs it under valgrind: any error or
 #                            # leak makes turn_stop fail)
 #   turn_stop [SIG]          # SIGTERM (or SIG) and wait; fails unless it exits 0 in 30 s
@@ -16,6 +17,15 @@
 #   stun_binding_stream PROTO(tcp|tls|udp) HOST PORT   # prints the XOR-MAPPED-ADDRESS "ip:port";
 #                            # udp uses a connected socket, so the answer must come
 #                            # from exactly HOST:PORT
+#   turn_stat NAME           # a counter from a fresh SIGUSR1 stats line of $TURN_PID
+#   turn_peer_probe NS SERVER USER PASS ACTION...  # a TURN client (Python, UDP) in NS:
+#                            # allocates, then per ACTION prints one line:
+#                            #   perm IP              -> "perm IP: ok" / "perm IP: 403"
+#                            #   bind IP:PORT         -> "bind IP:PORT: ok" / ": 403"
+#                            #   send IP:PORT echo|allocate  -> a Send indication with
+#                            #     a payload (or a STUN Allocate request); prints
+#                            #     "send IP:PORT: answered N bytes" (a Data indication
+#                            #     came back from that peer within 2 s) or ": silent"
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TURN_SERVER_IP=192.0.2.1
@@ -69,7 +79,7 @@ turn_start() { # CONF [PORT]; TURN_PREFIX=(cmd...) runs the server under cmd
 		wrap+=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
 		wait_s=60
 	fi
-	ns_bg server "$TURN_LOG" "${wrap[@]}" "$bin" -f -c "$conf"
+	ns_bg server "$TURN_LOG" "${wrap[@]}" "$bin" -f ${TURN_ARGS[@]+"${TURN_ARGS[@]}"} -c "$conf"
 	TURN_PID=$LIB_PID
 	if ! wait_udp_port server "$port" $wait_s; then
 		cat "$TURN_LOG" >&2
@@ -154,5 +164,119 @@ while off + 4 <= 20 + mlen:
         sys.exit(0)
     off += 4 + ((al + 3) & ~3)
 sys.exit("no IPv4 XOR-MAPPED-ADDRESS")
+PY
+}
+
+turn_stat() { # NAME
+	sleep 1.1 # the workers' snapshots are at most a second old
+	kill -USR1 "$TURN_PID"
+	local i v
+	for ((i = 0; i < 50; i++)); do
+		sleep 0.1
+		v=$(grep -o " $1=[0-9]*" "$TURN_LOG" | tail -1 | cut -d= -f2)
+		[ -n "$v" ] && { echo "$v"; return 0; }
+	done
+	return 1
+}
+
+turn_peer_probe() { # NS SERVER USER PASS ACTION...
+	local ns=$1; shift
+	ns_exec "$ns" timeout 60 python3 - "$@" <<'PY'
+import hashlib, hmac, os, socket, struct, sys, time
+server, user, pw = sys.argv[1], sys.argv[2], sys.argv[3]
+acts = sys.argv[4:]
+COOKIE = 0x2112A442
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((server, 3478))
+realm = nonce = None
+
+def attr(t, v):
+    return struct.pack("!HH", t, len(v)) + v + b"\0" * ((4 - len(v) % 4) % 4)
+
+def xaddr(ip, port):
+    return struct.pack("!BBH", 0, 1, port ^ (COOKIE >> 16)) + \
+        struct.pack("!I", struct.unpack("!I", socket.inet_aton(ip))[0] ^ COOKIE)
+
+def msg(mtype, attrs, auth):
+    tid = os.urandom(12)
+    body = b"".join(attrs)
+    if auth:
+        body += attr(0x6, user.encode()) + attr(0x14, realm) + attr(0x15, nonce)
+        key = hashlib.md5(("%s:%s:%s" % (user, realm.decode(), pw)).encode()).digest()
+        hdr = struct.pack("!HHI", mtype, len(body) + 24, COOKIE) + tid
+        body += attr(0x8, hmac.new(key, hdr + body, hashlib.sha1).digest())
+    return struct.pack("!HHI", mtype, len(body), COOKIE) + tid + body, tid
+
+def parse(b):
+    mtype, mlen = struct.unpack("!HH", b[:4])
+    out, off = {}, 20
+    while off + 4 <= 20 + mlen:
+        t, l = struct.unpack("!HH", b[off:off + 4])
+        out.setdefault(t, b[off + 4:off + 4 + l])
+        off += 4 + l + (4 - l % 4) % 4
+    return mtype, b[8:20], out
+
+def code(a):
+    e = a.get(0x9)
+    return e[2] * 100 + e[3] if e else 0
+
+def request(mtype, attrs):
+    global realm, nonce
+    for _ in range(4):
+        m, tid = msg(mtype, attrs, nonce is not None)
+        s.send(m)
+        end = time.time() + 3
+        while time.time() < end:
+            try:
+                r = s.recv(2048)
+            except socket.timeout:
+                break
+            rt, rtid, a = parse(r)
+            if rtid != tid:
+                continue
+            if rt & 0x110 == 0x100:
+                return 0
+            c = code(a)
+            if c in (401, 438) and 0x15 in a:
+                realm, nonce = a.get(0x14, realm), a[0x15]
+                break  # again with (new) credentials
+            return c
+    return -1
+
+c = request(0x3, [attr(0x19, b"\x11\0\0\0")])  # Allocate, UDP
+if c:
+    sys.exit("allocate failed: %d" % c)
+for a in acts:
+    verb, arg = a.split(" ", 1) if " " in a else (a, "")
+    if verb == "perm":
+        c = request(0x8, [attr(0x12, xaddr(arg, 1))])
+        print("perm %s: %s" % (arg, "ok" if c == 0 else c))
+    elif verb == "bind":
+        ip, port = arg.rsplit(":", 1)
+        c = request(0x9, [attr(0xC, b"\x40\x01\0\0"), attr(0x12, xaddr(ip, int(port)))])
+        print("bind %s: %s" % (arg, "ok" if c == 0 else c))
+    elif verb == "send":
+        peer, what = arg.split(" ")
+        ip, port = peer.rsplit(":", 1)
+        if what == "allocate":
+            data = struct.pack("!HHI", 0x3, 8, COOKIE) + os.urandom(12) + attr(0x19, b"\x11\0\0\0")
+        else:
+            data = b"ipop-probe-" + os.urandom(8).hex().encode()
+        ind = struct.pack("!HHI", 0x16, 0, COOKIE) + os.urandom(12)
+        body = attr(0x12, xaddr(ip, int(port))) + attr(0x13, data)
+        s.send(ind[:2] + struct.pack("!H", len(body)) + ind[4:] + body)
+        got = None
+        end = time.time() + 2
+        while time.time() < end and got is None:
+            try:
+                r = s.recv(4096)
+            except socket.timeout:
+                break
+            rt, _, at = parse(r)
+            if rt == 0x17 and 0x13 in at:  # Data indication
+                got = at[0x13]
+        print("send %s: %s" % (peer, "answered %d bytes" % len(got) if got is not None else "silent"))
+    sys.stdout.flush()
 PY
 }
