@@ -30,8 +30,8 @@ node_config alice 172.31.0.1 alice "" '"mtu": 1420,'
 node_config bob 172.31.0.2 bob "" '"mtu": 1420,'
 node_start a alice
 IPOP_OFFLOAD=0 node_start b bob
-node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "link did not come up"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's side of the link did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "link did not come up"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's side of the link did not come up"; }
 
 grep -Eq 'offloads: tun vnet \(0x[0-9a-f]+\), udp gso on, udp gro on' "$LIB_TMP/alice.log" ||
 	{ node_logs; fail "alice does not log tun vnet + udp gso + udp gro"; }
@@ -61,7 +61,7 @@ pass "$MB MiB bob -> alice, sha256 verified; alice's TUN got merged segments (la
 kill "${NODE_PID[bob]}"
 wait "${NODE_PID[bob]}" 2>/dev/null
 node_start b bob
-node_wait bob 'peer alice@.*-> up' 30 || { node_logs; fail "link did not come back with bob's offloads on"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "link did not come back with bob's offloads on"; }
 vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after bob's restart"; }
 big=$(largest_tcp b vpn_xfer a b 172.31.0.2 "$MB") || { node_logs; fail "transfer alice -> bob, both with offloads"; }
 [ "$big" -gt 1380 ] || fail "bob's TUN saw no merged TCP packet (largest payload $big)"

@@ -34,10 +34,10 @@ node_start a alice
 node_start b bob
 node_start c carol
 for n in alice bob carol; do
-	node_wait $n 'xmpp: online' 20 || { node_logs; fail "$n did not log in"; }
+	node_wait $n 'xmpp: online' || { node_logs; fail "$n did not log in"; }
 done
-node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "alice's link to bob did not come up"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's link to alice did not come up"; }
 pass "contacts alice and bob linked"
 
 vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob"; }

@@ -32,7 +32,7 @@ for n in a b c; do
 	i=$((i + 1))
 done
 for n in a b c; do
-	node_wait $n 'xmpp: online' 20 || { node_logs; fail "$n did not log in"; }
+	node_wait $n 'xmpp: online' || { node_logs; fail "$n did not log in"; }
 done
 for n in a b c; do
 	# two links each: the other two resources of the same account

@@ -60,12 +60,12 @@ start_all() {
 	node_start c carol
 	local n
 	for n in alice bob carol; do
-		node_wait $n 'xmpp: online' 20 || { node_logs; fail "$n did not log in"; }
+		node_wait $n 'xmpp: online' || { node_logs; fail "$n did not log in"; }
 	done
-	node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "alice's link to bob did not come up"; }
-	node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
-	node_wait bob 'peer carol@.*-> up' 30 || { node_logs; fail "bob's link to carol did not come up"; }
-	node_wait carol 'peer bob@.*-> up' 10 || { node_logs; fail "carol's link to bob did not come up"; }
+	node_wait alice 'peer bob@.*-> up' || { node_logs; fail "alice's link to bob did not come up"; }
+	node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's link to alice did not come up"; }
+	node_wait bob 'peer carol@.*-> up' || { node_logs; fail "bob's link to carol did not come up"; }
+	node_wait carol 'peer bob@.*-> up' || { node_logs; fail "carol's link to bob did not come up"; }
 }
 start_all
 pass "all three on 172.31.0.100; friends linked"
@@ -270,7 +270,7 @@ wait_friend() { # NAME BARE FIELD WANT [SECONDS]
 	return 1
 }
 node_start d dave
-node_wait dave 'xmpp: online' 20 || { node_logs; fail "dave did not log in"; }
+node_wait dave 'xmpp: online' || { node_logs; fail "dave did not log in"; }
 [ "$(jq_friend alice dave@example.test jid)" = absent ] || fail "alice lists dave before anything happened"
 # The socket's group (here: anyone, for the test) may read, not change.
 chmod 666 "$LIB_TMP/alice/ctl.sock"
@@ -288,8 +288,8 @@ sleep 2
 grep -q 'peer dave@' "$LIB_TMP/alice.log" && fail "alice linked dave before he accepted"
 pass "friend add: dave sees alice's request; no link before he accepts"
 node_ctl dave friend accept alice@example.test || fail "ipopctl friend accept"
-node_wait alice 'peer dave@.*-> up' 30 || { node_logs; fail "alice-dave link after accept"; }
-node_wait dave 'peer alice@.*-> up' 10 || { node_logs; fail "dave-alice link after accept"; }
+node_wait alice 'peer dave@.*-> up' || { node_logs; fail "alice-dave link after accept"; }
+node_wait dave 'peer alice@.*-> up' || { node_logs; fail "dave-alice link after accept"; }
 wait_friend alice dave@example.test mutual true || fail "alice: dave not mutual"
 wait_friend alice dave@example.test state up || fail "alice: dave's link not up in friends"
 [ "$(jq_friend alice dave@example.test ip4)" = 172.31.0.102 ] || fail "alice: dave not at .102"
@@ -328,8 +328,8 @@ pass "alice's DNS responder: bob.ipop -> .101, dave.ipop -> .102, NXDOMAIN and R
 
 t0=$SECONDS
 node_ctl dave friend remove alice@example.test || fail "ipopctl friend remove"
-node_wait alice 'peer dave@.*link removed \(no longer a friend' 10 || { node_logs; fail "alice kept the link to dave"; }
-node_wait dave 'peer alice@.*link removed \(no longer a friend' 10 || { node_logs; fail "dave kept the link to alice"; }
+node_wait alice 'peer dave@.*link removed \(no longer a friend' || { node_logs; fail "alice kept the link to dave"; }
+node_wait dave 'peer alice@.*link removed \(no longer a friend' || { node_logs; fail "dave kept the link to alice"; }
 echo "links torn down $((SECONDS - t0)) s after the removal"
 vpn_ping a 172.31.0.102 && fail "alice still reaches dave after the removal"
 [ "$(peer_ip4 alice dave@example.test)" = none ] || fail "alice still lists dave as a peer"
@@ -337,8 +337,8 @@ wait_friend dave alice@example.test jid absent || fail "dave still lists alice"
 pass "friend remove: both links end at once, no traffic"
 
 node_ctl dave friend add carol@example.test || fail "dave: friend add carol"
-node_wait carol 'friend request from dave@example.test accepted \(auto_accept\)' 10 || { node_logs; fail "carol did not auto-accept dave"; }
-node_wait dave 'peer carol@.*-> up' 30 || { node_logs; fail "dave-carol link (auto_accept)"; }
+node_wait carol 'friend request from dave@example.test accepted \(auto_accept\)' || { node_logs; fail "carol did not auto-accept dave"; }
+node_wait dave 'peer carol@.*-> up' || { node_logs; fail "dave-carol link (auto_accept)"; }
 [ "$(jq_friend carol dave@example.test ip4)" = 172.31.0.102 ] || fail "carol: dave not at .102"
 vpn_ping c 172.31.0.102 || fail "carol cannot ping dave"
 pass "auto_accept: carol accepted dave's request by herself; linked"
@@ -354,11 +354,11 @@ wait "${NODE_PID[alice]}" "${NODE_PID[bob]}" 2>/dev/null
 # saved map must win.
 node_config bob $ME bob 192.0.2.1:3478 '"mode": "social",'
 node_start b bob
-node_wait bob 'xmpp: online' 20 || { node_logs; fail "bob did not come back"; }
-node_wait bob 'peer carol@.*-> up' 30 || { node_logs; fail "bob-carol after restart"; }
+node_wait bob 'xmpp: online' || { node_logs; fail "bob did not come back"; }
+node_wait bob 'peer carol@.*-> up' || { node_logs; fail "bob-carol after restart"; }
 node_start a alice
-node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "alice-bob after restart"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob-alice after restart"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "alice-bob after restart"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob-alice after restart"; }
 check_maps
 vpn_ping a 172.31.0.101 || fail "alice -> bob after restart"
 vpn_ping b 172.31.0.101 || fail "bob -> alice after restart"
@@ -368,7 +368,7 @@ pass "after restarting alice and bob every friend has the same address"
 # --- a second node of bob's: same address in alice's space, takes over ---
 node_config bob2 $ME bob 192.0.2.1:3478 '"mode": "social",'
 node_start e bob2
-node_wait alice 'peer bob@example.test/ipop-.*-> up' 30 || fail "alice-bob link"
+node_wait alice 'peer bob@example.test/ipop-.*-> up' || fail "alice-bob link"
 for ((i = 0; i < 150; i++)); do
 	[ "$(grep -c 'peer bob@example.test/ipop-.*-> up' "$LIB_TMP/alice.log")" -ge 2 ] && break
 	sleep 0.2
@@ -376,7 +376,7 @@ done
 [ "$(grep -c 'peer bob@example.test/ipop-.*-> up' "$LIB_TMP/alice.log")" -ge 2 ] || { node_logs; fail "alice did not link bob's second node"; }
 [ "$(peer_ip4 alice bob@example.test)" = "172.31.0.101 172.31.0.101" ] || fail "bob's two nodes: '$(peer_ip4 alice bob@example.test)'"
 kill "${NODE_PID[bob]}"
-node_wait alice 'now carries this friend.s address' 15 || { node_logs; fail "bob's second node did not take over .101"; }
+node_wait alice 'now carries this friend.s address' || { node_logs; fail "bob's second node did not take over .101"; }
 vpn_ping a 172.31.0.101 || { node_logs; fail "alice cannot reach bob's second node at .101"; }
 # bob2 has its own (fresh) map: alice is wherever it put her.
 want=$(peer_ip4 bob2 alice@example.test)
