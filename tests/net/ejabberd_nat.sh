@@ -54,7 +54,7 @@ ejabberd_lab_start srv 192.0.2.1
 pass "ejabberd started from deploy/ejabberd/make-config.sh's config"
 
 # Its own STUN service answers before any node relies on it.
-out=$(ns_exec a timeout 5 turnutils_stunclient 192.0.2.1 2>&1) || true
+out=$(stun_udp_client a 192.0.2.1)
 grep -q 'reflexive addr: 198\.51\.100\.2:' <<<"$out" ||
 	{ echo "$out"; fail "ejabberd's STUN did not give alice's NAT address"; }
 pass "ejabberd_stun answers a Binding request through the NAT: 198.51.100.2"
@@ -96,7 +96,7 @@ for n in alice bob carol; do
 done
 for n in alice bob carol; do
 	# ejabberd writes its log a moment later.
-	lib_wait 5 grep -q "Accepted c2s SCRAM-SHA-256 authentication for $n@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
+	lib_wait "$LIB_WAIT_S" grep -q "Accepted c2s SCRAM-SHA-256 authentication for $n@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
 		{ grep -i auth "$XDIR/log/ejabberd.log"; fail "ejabberd did not log a SCRAM-SHA-256 login for $n"; }
 done
 pass "alice, bob, carol logged in over STARTTLS with SCRAM-SHA-256 (ejabberd's log)"
@@ -147,7 +147,7 @@ sed -i 's/"xmpp_password": "pw-dave"/"xmpp_password": "wrong"/' "$LIB_TMP/dave/c
 ns_create d
 lan_attach lan d eth0 192.0.2.4/24
 node_start d dave
-lib_wait 20 grep -q "Failed c2s SCRAM-SHA-256 authentication for dave@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
+lib_wait "$LIB_WAIT_S" grep -q "Failed c2s SCRAM-SHA-256 authentication for dave@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
 	{ grep -i dave "$XDIR/log/ejabberd.log"; fail "ejabberd did not log dave's failed SCRAM login"; }
 node_wait dave 'xmpp\(auth\): Cannot authenticate' || { node_logs; fail "dave's node did not report the failed login"; }
 node_wait dave 'xmpp: .*next attempt in' || { node_logs; fail "dave's node does not retry"; }

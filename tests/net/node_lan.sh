@@ -95,7 +95,10 @@ ns_exec b ip addr add 172.31.0.99/32 dev ipop0
 ns_exec b ping -c 3 -i 0.2 -W 1 -I 172.31.0.99 172.31.0.1 >/dev/null 2>&1 &&
 	fail "alice answered a packet whose inner source is not bob's address"
 if [ -x "$IPOPCTL" ]; then
-	bad=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["bad_source"])')
+	bad_source() { node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["bad_source"])'; }
+	three_bad() { [ "$(bad_source)" -ge 3 ]; }
+	lib_wait "$LIB_WAIT_S" three_bad
+	bad=$(bad_source)
 	[ "$bad" -ge 3 ] || fail "alice counted $bad bad-source drops, expected >= 3"
 	pass "cryptokey routing: 3 spoofed-source packets from bob dropped and counted ($bad)"
 else
