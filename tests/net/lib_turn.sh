@@ -132,7 +132,9 @@ uclient_assert() { # LOG WHAT
 # STUN Binding over TCP or TLS (turnutils_stunclient is UDP only), or over
 # a connected UDP socket.
 stun_binding_stream() { # PROTO HOST PORT
-	ns_exec client timeout 60 python3 - "$1" "$2" "$3" <<'PY'
+	# Inner bounds: udp 10 x 3 s; tcp/tls 20 s to connect, 20 s to shake
+	# hands, 20 s per read (two at most); the outer bound is above their sum.
+	ns_exec client timeout 120 python3 - "$1" "$2" "$3" <<'PY'
 import os, socket, ssl, struct, sys
 proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if proto == "udp":

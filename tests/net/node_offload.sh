@@ -74,10 +74,14 @@ pass "$MB MiB alice -> bob, both with offloads, sha256 verified; bob's TUN got s
 # USO: one sendmsg of 20 x 1000 bytes with UDP_SEGMENT through alice's TUN.
 ns_exec b timeout 60 python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("172.31.0.2", 5555)); s.settimeout(30)
+import time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("172.31.0.2", 5555))
 got = []
+end = time.monotonic() + 30  # all 20 within 30 s; the outer timeout is 60 s
 try:
-    while len(got) < 20: got.append(s.recv(4096))
+    while len(got) < 20 and time.monotonic() < end:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        got.append(s.recv(4096))
 except socket.timeout: pass
 ok = all(len(g) == 1000 and g == bytes([i % 251]) * 1000 for i, g in enumerate(got))
 open(sys.argv[1], "w").write("%d %s\n" % (len(got), ok))
