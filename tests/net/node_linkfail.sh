@@ -44,7 +44,9 @@ fi
 ns_exec b iptables -F
 n0=$(grep -c -- '-> up (' "$LIB_TMP/alice.log")
 up_again() { [ "$(grep -c -- '-> up (' "$LIB_TMP/alice.log")" -gt "$n0" ]; }
-lib_wait 180 up_again || { node_logs; fail "the link did not come back"; }
+# The controlling node retries after a failure with a backoff that doubles
+# from 5 s up to 60 s, and each try runs its ICE checks first.
+lib_wait 300 up_again || { node_logs; fail "the link did not come back"; }
 for ((k = 0; k < 20; k++)); do vpn_ping a 172.31.0.2 && break; sleep 0.5; done
 vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after the path came back"; }
 vpn_xfer a b 172.31.0.2 5 || { node_logs; fail "transfer after recovery"; }
