@@ -41,8 +41,8 @@ else
 	pass "broken path: ICE failed on both sides"
 fi
 
-ns_exec b iptables -F
 n0=$(grep -c -- '-> up (' "$LIB_TMP/alice.log")
+ns_exec b iptables -F
 up_again() { [ "$(grep -c -- '-> up (' "$LIB_TMP/alice.log")" -gt "$n0" ]; }
 # The controlling node retries after a failure with a backoff that doubles
 # from 5 s up to 60 s, and each try runs its ICE checks first.
