@@ -1,6 +1,7 @@
 # ipop build. `make` builds every binary into build/, `make test` builds and
 # runs all tests (unit tests under ASan+UBSan, the namespace lab, fuzzers for
-# a bounded time) and ends with "N passed, N failed".
+# a bounded time) and ends with "N passed, N failed". `make test-under-load`
+# runs the same suite while stress-ng keeps every core busy.
 
 CC       ?= gcc
 B        ?= build
@@ -56,7 +57,7 @@ UNIT_BINS := $(foreach s,$(UNIT_SRCS),$(B)/tests/$(basename $(notdir $(s))))
 TEST_INC := $(addprefix -I,$(sort $(dir $(UNIT_HELPER_SRCS))))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all tools unit asan fuzz test check-net check-layers demo bench install clean deps
+.PHONY: all tools unit asan fuzz test test-under-load check-net check-layers demo bench install clean deps
 all: $(BINS) tools
 
 tools: $(BENCH_BINS) $(TOOL_BINS)
@@ -148,6 +149,13 @@ test: deps
 # Fails when an include points up a layer (src/layers.mk); part of the suite.
 check-layers:
 	bash tests/check_layers.sh
+
+# The same suite while `stress-ng --cpu <nproc>` keeps the cores busy (the
+# script starts the load and always stops it): tests must not need a quiet
+# machine (docs/testing.md).
+test-under-load: deps
+	$(MAKE) all asan fuzz
+	bash tests/under-load.sh
 
 check-net: all
 	bash tests/run.sh net

@@ -49,7 +49,7 @@ static void test_tun_carries_ipv4(void **state)
 	struct pollfd pfd = { .fd = t.fds[0], .events = POLLIN };
 	ssize_t n = -1;
 	for (int tries = 0; tries < 10; tries++) {
-		assert_true(poll(&pfd, 1, 1000) == 1);
+		assert_true(poll(&pfd, 1, 10000) == 1);
 		n = read(t.fds[0], pkt, sizeof(pkt));
 		assert_true(n > 0);
 		if (ip_pkt_dst4(pkt, (size_t)n, &dst) && dst.s_addr == to.sin_addr.s_addr)
