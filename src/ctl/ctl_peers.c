@@ -85,42 +85,13 @@ static void routes_print(struct ctl_cli *c, const struct peer_row *r)
 	}
 }
 
-static void cell_print(struct ctl_cli *c, const char *s, size_t width, enum ctl_color k, bool last)
+static void row_details(struct ctl_cli *c, size_t i, void *ctx)
 {
-	if (k == CTL_C_RESET)
-		fputs(s, c->out);
-	else
-		fprintf(c->out, "%s%s%s", ctl_color(c, k), s, ctl_color(c, CTL_C_RESET));
-	if (last)
-		return;
-	for (size_t w = ctl_fmt_width(s); w < width + 2; w++)
-		fputc(' ', c->out);
-}
+	const struct peer_row *r = (const struct peer_row *)ctx + i;
 
-static void table_print(struct ctl_cli *c, const struct peer_row *rows, size_t n)
-{
-	size_t width[N_COLS];
-	for (int k = 0; k < N_COLS; k++) {
-		width[k] = strlen(col_names[k]);
-		for (size_t i = 0; i < n; i++) {
-			size_t w = ctl_fmt_width(rows[i].cell[k]);
-			width[k] = w > width[k] ? w : width[k];
-		}
-	}
-	for (int k = 0; k < N_COLS; k++)
-		cell_print(c, col_names[k], width[k], CTL_C_BOLD, k == N_COLS - 1);
-	fputc('\n', c->out);
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < N_COLS; k++) {
-			enum ctl_color col = k == COL_STATE ? state_color(rows[i].cell[k]) : CTL_C_RESET;
-			cell_print(c, rows[i].cell[k], width[k], col, k == N_COLS - 1);
-		}
-		fputc('\n', c->out);
-		if (rows[i].why)
-			fprintf(c->out, "  %snot direct:%s %s\n", ctl_color(c, CTL_C_YELLOW),
-				ctl_color(c, CTL_C_RESET), rows[i].why);
-		routes_print(c, &rows[i]);
-	}
+	if (r->why)
+		fprintf(c->out, "  %snot direct:%s %s\n", ctl_color(c, CTL_C_YELLOW), ctl_color(c, CTL_C_RESET), r->why);
+	routes_print(c, r);
 }
 
 static int peers_print(struct ctl_cli *c, const json_t *list)
@@ -137,7 +108,9 @@ static int peers_print(struct ctl_cli *c, const json_t *list)
 	}
 	for (size_t i = 0; i < n; i++)
 		row_fill(c, json_array_get(list, i), &rows[i]);
-	table_print(c, rows, n);
+	const struct ctl_table t = { col_names, N_COLS, rows[0].cell[0], CELL_LEN, sizeof(rows[0]), n,
+				     COL_STATE, state_color, row_details, rows };
+	ctl_table_print(c, &t);
 	free(rows);
 	return CTL_EXIT_OK;
 }

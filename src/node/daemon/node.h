@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "bases.h"
+#include "ctl_proto.h"
 #include "datapath.h"
 #include "evloop.h"
 #include "friends.h"
@@ -94,6 +95,15 @@ void node_pump(struct node *n, uint64_t now_ms);
 void node_remove_link(struct node *n, struct link *l, const char *why);
 extern const struct bases_ops node_bases_ops;
 
+/* node_ctl.c: the control socket's answers. */
+void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o, uint64_t now_ms);
+/* "peers" lists links with a path of their own or trying to get one; a
+ * session that only rides the overlay is shown by "members". */
+static inline bool node_link_listed(const struct link *l)
+{
+	return !link_path_overlay(l) || l->ice_on;
+}
+
 /* node_overlay.c: GroupVPN's overlay (node/overlay) on the daemon's side. */
 int node_overlay_init(struct node *n);
 void node_overlay_free(struct node *n);
@@ -106,6 +116,9 @@ void node_overlay_link_changed(struct node *n, struct link *l, uint64_t now_ms);
 void node_overlay_link_removed(struct node *n, struct link *l, uint64_t now_ms);
 void node_overlay_tick(struct node *n, uint64_t now_ms);
 uint64_t node_overlay_deadline(const struct node *n);
+/* node_overlay_ctl.c: the overlay for ipopctl ("status", "members"). */
+void node_overlay_ctl_status(struct node *n, struct ctl_overlay_status *o);
+int node_overlay_ctl_members(struct node *n, struct ctl_member_status *arr, unsigned max);
 
 /* node_ctl.c: the control socket's view of the daemon. */
 int node_ctl_open(struct node *n);

@@ -37,13 +37,18 @@ static int ctl_status(void *ctx, struct ctl_node_status *st)
 		memcpy(&st->relay_server, &srv, sizeof(srv));
 		snprintf(st->relay_transport, sizeof(st->relay_transport), "%s", relay_transport_name(&n->bases));
 	}
-	for (unsigned i = 0; i < n->links.n; i++)
-		st->peers_up += n->links.l[i]->state == LINK_UP;
-	st->peers_total = n->links.n;
+	for (unsigned i = 0; i < n->links.n; i++) {
+		const struct link *l = n->links.l[i];
+		if (!node_link_listed(l))
+			continue;
+		st->peers_up += l->state == LINK_UP;
+		st->peers_total++;
+	}
 	st->uptime_s = (evloop_now_ms() - n->start_ms) / 1000;
 	st->drop_no_route = n->dp.cnt.no_route;
 	st->drop_bad_source = n->dp.cnt.cryptokey_drop;
 	st->drop_untranslatable = n->social_on ? n->social.xlate_drop : 0;
+	node_overlay_ctl_status(n, &st->ovl);
 	return 0;
 }
 
@@ -65,13 +70,16 @@ static enum ctl_peer_state map_state(enum link_state s)
 	return CTL_PEER_DOWN;
 }
 
-static void fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o)
+void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o, uint64_t now_ms)
 {
+	(void)now_ms;
 	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
 	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
 	o->ip4 = n->social_on ? p->map4 : p->ip4;
 	o->state = map_state(p->state);
-	if (p->have_path) {
+	if (link_path_overlay(p)) {
+		o->path = CTL_PATH_OVERLAY;
+	} else if (p->have_path) {
 		bool relay = link_path_relayed(p);
 		struct sockaddr_in srv;
 		o->path = relay ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
@@ -108,9 +116,18 @@ static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 {
 	struct node *n = ctx;
 
-	for (unsigned i = 0; i < n->links.n && i < max; i++)
-		fill_peer(n, n->links.l[i], &arr[i]);
-	return (int)n->links.n;
+	unsigned k = 0;
+
+	/* links through the overlay alone are members' business ("members") */
+	for (unsigned i = 0; i < n->links.n; i++) {
+		const struct link *l = n->links.l[i];
+		if (!node_link_listed(l))
+			continue;
+		if (k < max)
+			node_ctl_fill_peer(n, l, &arr[k], evloop_now_ms());
+		k++;
+	}
+	return (int)k;
 }
 
 /* The most advanced link among the friend's nodes. */
@@ -129,7 +146,7 @@ static void friend_link(const struct node *n, const char *bare, struct ctl_frien
 		return;
 	struct ctl_peer_status ps;
 	memset(&ps, 0, sizeof(ps));
-	fill_peer(n, best, &ps);
+	node_ctl_fill_peer(n, best, &ps, evloop_now_ms());
 	o->online = true;
 	o->state = ps.state;
 	o->path = ps.path;
@@ -181,6 +198,11 @@ static int ctl_friend_cmd(void *ctx, enum ctl_friend_cmd cmd, const char *jid, c
 	return 0;
 }
 
+static int ctl_members(void *ctx, struct ctl_member_status *arr, unsigned max)
+{
+	return node_overlay_ctl_members(ctx, arr, max);
+}
+
 static void on_ctl(void *ctx, uint32_t events, uint64_t now_ms)
 {
 	struct node *n = ctx;
@@ -191,7 +213,7 @@ static void on_ctl(void *ctx, uint32_t events, uint64_t now_ms)
 
 int node_ctl_open(struct node *n)
 {
-	static const struct ctl_ops ops = { ctl_status, ctl_peers, ctl_friends, ctl_friend_cmd };
+	static const struct ctl_ops ops = { ctl_status, ctl_peers, ctl_friends, ctl_friend_cmd, ctl_members };
 
 	if (!n->conf->control_socket)
 		return 0;

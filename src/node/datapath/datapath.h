@@ -97,6 +97,7 @@ struct datapath {
 	struct social *social; /* NULL in group mode */
 	struct overlay *ov;    /* GroupVPN's overlay (NULL in social mode) */
 	struct members *members;
+	uint8_t ovl_rx_hops;   /* hops of the frame being received (forward.c) */
 	struct evloop *loop;
 	struct routing rt;
 

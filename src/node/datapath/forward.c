@@ -61,7 +61,8 @@ struct link *dp_overlay_wrap(struct datapath *dp, struct link *e, uint8_t **buf,
 	}
 	f[0] = OVERLAY_FRAME_TYPE;
 	f[OVERLAY_FRAME_OFF_TTL] = (uint8_t)dp->ov->c.hop_limit;
-	f[2] = f[3] = 0;
+	f[2] = 0;
+	f[OVERLAY_FRAME_OFF_HOPS] = 1;
 	put_pos(f + OVERLAY_FRAME_OFF_DST, ring_pos_of(e->id, SIGNAL_ID_LEN));
 	put_pos(f + OVERLAY_FRAME_OFF_SRC, dp->ov->self);
 	uint8_t *start = *buf - DP_OVL_ROOM;
@@ -104,6 +105,7 @@ void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t 
 	ring_pos dst = get_pos(f + OVERLAY_FRAME_OFF_DST);
 	if (dst == dp->ov->self) {
 		dp->cnt.ovl.in++;
+		dp->ovl_rx_hops = f[OVERLAY_FRAME_OFF_HOPS];
 		dp_receive_overlay(dp, f + OVERLAY_FRAME_HDR_LEN, len - OVERLAY_FRAME_HDR_LEN,
 				   len - OVERLAY_FRAME_HDR_LEN + TUNNEL_TAG_LEN, now_ms);
 		return;
@@ -119,6 +121,8 @@ void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t 
 		return;
 	}
 	f[OVERLAY_FRAME_OFF_TTL] = (uint8_t)(ttl - 1);
+	if (f[OVERLAY_FRAME_OFF_HOPS] < UINT8_MAX)
+		f[OVERLAY_FRAME_OFF_HOPS]++;
 	size_t out;
 	/* the sealed frame is exactly as long as the packet it came in */
 	if (!seal_for(h, buf, len, len + TUNNEL_DATA_MIN_LEN, &out, now_ms)) {

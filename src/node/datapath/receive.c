@@ -49,6 +49,8 @@ static void data_opened(struct datapath *dp, struct link *p, uint8_t *buf, size_
 	struct in_addr src;
 
 	link_data_rx(p, base_id, from, len, now_ms);
+	if (base_id == LINK_BASE_OVERLAY)
+		p->ovl_hops = dp->ovl_rx_hops;
 	if (len == 0)
 		return; /* keepalive */
 	uint8_t *pkt = buf + TUNNEL_DATA_HEADER_LEN;

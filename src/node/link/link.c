@@ -606,9 +606,15 @@ void link_initiate(struct link *l, uint64_t now_ms)
 	}
 	l->init_len = len;
 	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
-	log_info("peer %s: handshake initiation sent to %s", l->jid,
-		 addr_format((struct sockaddr *)&l->endpoint, true, a));
+	log_info("peer %s: handshake initiation sent to %s", l->jid, link_where(l->base_id, &l->endpoint, a));
 	l->deadline_ms = now_ms;
+}
+
+const char *link_where(uint32_t base_id, const struct sockaddr_in *addr, char *buf)
+{
+	if (base_id == LINK_BASE_OVERLAY)
+		return "the overlay";
+	return addr_format((const struct sockaddr *)addr, true, buf);
 }
 
 void link_handshake_done(struct link *l, uint64_t now_ms)
@@ -618,7 +624,9 @@ void link_handshake_done(struct link *l, uint64_t now_ms)
 	l->last_handshake_ms = now_ms;
 	if (l->state != LINK_UP) {
 		const char *path = link_path_relayed(l) ? "relay" : "direct";
-		if (l->sel_known)
+		if (link_path_overlay(l))
+			log_info("peer %s: handshake complete, through the overlay", l->jid);
+		else if (l->sel_known)
 			log_info("peer %s: handshake complete, path %s %s %s -> %s", l->jid, path,
 				 ice_cand_type_name(l->sel_local.type), ice_cand_type_name(l->sel_remote.type),
 				 addr_format((struct sockaddr *)&l->endpoint, true, a));

@@ -140,6 +140,7 @@ struct link {
 	uint64_t acct_bytes;  /* tx + rx at the daemon's last once-a-second look */
 	uint64_t last_handshake_ms; /* monotonic; 0: never */
 	uint64_t cryptokey_drops;
+	uint8_t ovl_hops;     /* overlay hops of the peer's last frame to us; 0: none */
 	uint64_t xlate_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */
 	uint8_t *stage;       /* LINK_STAGE_MAX slots of tab->env.slot_cap bytes */
@@ -205,6 +206,10 @@ static inline bool link_path_overlay(const struct link *l)
 {
 	return l->have_path && l->base_id == LINK_BASE_OVERLAY;
 }
+
+/* Where a packet on base_id from or to addr goes, for logs: the address,
+ * or "the overlay" (buf: ADDR_STRLEN bytes). */
+const char *link_where(uint32_t base_id, const struct sockaddr_in *addr, char *buf);
 
 /* Runs ICE and session timers and handles ICE events. */
 void link_handle_timeout(struct link *l, uint64_t now_ms);

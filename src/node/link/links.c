@@ -201,8 +201,7 @@ struct link *links_on_initiation(struct links *t, uint32_t base_id, const struct
 	roam_rx(l, base_id, from, now_ms);
 	/* Answer where the initiation came from: it authenticated. */
 	link_queue_tx(l, LINK_TX_RESP, base_id, from);
-	log_info("peer %s: handshake initiation from %s answered", l->jid,
-		 addr_format((const struct sockaddr *)from, true, a));
+	log_info("peer %s: handshake initiation from %s answered", l->jid, link_where(base_id, from, a));
 	link_handshake_done(l, now_ms);
 	return l;
 }
