@@ -65,8 +65,15 @@ static enum ctl_peer_state map_state(enum link_state s)
 	return CTL_PEER_DOWN;
 }
 
+static uint32_t sat32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 static void fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o)
 {
+	uint64_t now_ms = evloop_now_ms();
+
 	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
 	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
 	o->ip4 = n->social_on ? p->map4 : p->ip4;
@@ -86,13 +93,13 @@ static void fill_peer(const struct node *n, const struct link *p, struct ctl_pee
 			o->remote_type = (enum ctl_cand_type)(p->sel_remote.type + 1);
 		}
 	}
-	if (p->ice_on) {
-		struct ice_pair_info pi;
-		int sel = ice_agent_selected(&p->ice);
-		if (sel >= 0 && ice_agent_pair_info(&p->ice, (unsigned)sel, &pi) == 0 && pi.rtt_ms) {
-			o->has_rtt = true;
-			o->rtt_us = pi.rtt_ms * 1000;
-		}
+	const struct rtt_est *e = &p->rtt.est;
+	if (e->samples) {
+		o->has_rtt = true;
+		o->rtt_us = sat32(e->srtt_us);
+		o->rtt_last_us = sat32(e->last_us);
+		o->rtt_min_us = sat32(e->min_us);
+		o->rtt_age_ms = now_ms >= e->at_ms ? now_ms - e->at_ms : 0;
 	}
 	o->rx_bytes = p->rx_bytes;
 	o->tx_bytes = p->tx_bytes;

@@ -123,6 +123,9 @@ static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
 
 	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms))
 		bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
+	/* probes are timed: each with the time it leaves */
+	while (link_poll_probe(l, &tx, n->scratch, n->scratch_cap, evloop_now_us()))
+		bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
 	while (link_poll_event(l, &ev, &msg))
 		if (!on_event(n, l, &ev, &msg, now_ms))
 			return;

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "ice_agent.h"
+#include "rtt.h"
 #include "session.h"
 #include "signal_msg.h"
 #include "tunnel_proto.h"
@@ -103,6 +104,7 @@ struct link {
 	char idhex[2 * SIGNAL_ID_LEN + 1];
 	bool controlling; /* lower node id: ICE controlling, sends the offer */
 	bool have_info;   /* key and ip4 received in an offer/answer */
+	bool peer_probes; /* the peer answers tunnel probes (its offer/answer said so) */
 	uint8_t key[SIGNAL_KEY_LEN];
 	struct in_addr ip4;  /* the address the peer announced: its own */
 	struct in_addr map4; /* social: the peer's address in our space */
@@ -136,6 +138,7 @@ struct link {
 
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t last_handshake_ms; /* monotonic; 0: never */
+	struct link_rtt rtt;        /* round-trip time from tunnel probes (rtt.c) */
 	uint64_t cryptokey_drops;
 	uint64_t xlate_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */

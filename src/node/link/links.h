@@ -48,6 +48,7 @@ struct links {
 	unsigned ndirty;
 	bool xmpp_online;
 	uint64_t hs_rejected;   /* handshakes that did not authenticate */
+	uint64_t hs_completed;  /* handshakes that installed keys (either role) */
 	uint64_t unknown_index; /* responses/data for no link */
 };
 
