@@ -41,4 +41,7 @@ void node_conf_net_router_mode(struct ctx *x, const char *k, const json_t *v);
 void node_conf_net_check(struct ctx *x, const json_t *root);
 void node_conf_net_free(struct node_conf *c);
 
+/* node_conf_obs.c: keys for observing the node. */
+void node_conf_obs_metrics_address(struct ctx *x, const char *k, const json_t *v);
+
 #endif

@@ -13,9 +13,8 @@
 #include "path.h"
 
 
-static int ctl_status(void *ctx, struct ctl_node_status *st)
+void node_ctl_fill_status(struct node *n, struct ctl_node_status *st)
 {
-	struct node *n = ctx;
 	const struct node_conf *c = n->conf;
 
 	snprintf(st->jid, sizeof(st->jid), "%.400s/%s", c->xmpp_username, n->resource);
@@ -44,10 +43,22 @@ static int ctl_status(void *ctx, struct ctl_node_status *st)
 	st->drop_no_route = n->dp.cnt.no_route;
 	st->drop_bad_source = n->dp.cnt.cryptokey_drop;
 	st->drop_untranslatable = n->social_on ? n->social.xlate_drop : 0;
+}
+
+static int ctl_status(void *ctx, struct ctl_node_status *st)
+{
+	node_ctl_fill_status(ctx, st);
 	return 0;
 }
 
-static enum ctl_peer_state map_state(enum link_state s)
+enum ctl_path node_ctl_path(const struct link *l)
+{
+	if (!l->have_path)
+		return CTL_PATH_NONE;
+	return link_path_relayed(l) ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
+}
+
+enum ctl_peer_state node_ctl_state(enum link_state s)
 {
 	switch (s) {
 	case LINK_NEW:
@@ -70,18 +81,16 @@ static uint32_t sat32(uint64_t v)
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-static void fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o)
+void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o, uint64_t now_ms)
 {
-	uint64_t now_ms = evloop_now_ms();
-
 	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
 	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
 	o->ip4 = n->social_on ? p->map4 : p->ip4;
-	o->state = map_state(p->state);
+	o->state = node_ctl_state(p->state);
+	o->path = node_ctl_path(p);
 	if (p->have_path) {
-		bool relay = link_path_relayed(p);
+		bool relay = o->path == CTL_PATH_RELAY;
 		struct sockaddr_in srv;
-		o->path = relay ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
 		memcpy(&o->endpoint, &p->endpoint, sizeof(p->endpoint));
 		/* our TURN server when we send through it, else the peer's relayed address */
 		if (link_base_is_relay(p->base_id) && relay_server(&n->bases, &srv))
@@ -114,9 +123,10 @@ static void fill_peer(const struct node *n, const struct link *p, struct ctl_pee
 static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 {
 	struct node *n = ctx;
+	uint64_t now_ms = evloop_now_ms();
 
 	for (unsigned i = 0; i < n->links.n && i < max; i++)
-		fill_peer(n, n->links.l[i], &arr[i]);
+		node_ctl_fill_peer(n, n->links.l[i], &arr[i], now_ms);
 	return (int)n->links.n;
 }
 
@@ -129,14 +139,14 @@ static void friend_link(const struct node *n, const char *bare, struct ctl_frien
 		const struct link *p = n->links.l[i];
 		if (!jid_split(p->jid, b, sizeof(b), NULL) || strcmp(b, bare) != 0)
 			continue;
-		if (!best || map_state(p->state) > map_state(best->state))
+		if (!best || node_ctl_state(p->state) > node_ctl_state(best->state))
 			best = p;
 	}
 	if (!best)
 		return;
 	struct ctl_peer_status ps;
 	memset(&ps, 0, sizeof(ps));
-	fill_peer(n, best, &ps);
+	node_ctl_fill_peer(n, best, &ps, evloop_now_ms());
 	o->online = true;
 	o->state = ps.state;
 	o->path = ps.path;

@@ -67,6 +67,7 @@ void node_remove_link(struct node *n, struct link *l, const char *why)
 	struct in_addr addr = l->route4;
 
 	log_info("peer %s: link removed (%s)", l->jid, why);
+	node_metrics_fold(n, l); /* its traffic stays in the node's totals */
 	if (routed)
 		routing_del(&n->dp.rt, addr, l);
 	if (n->social_on)
@@ -129,6 +130,7 @@ static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
 	while (link_poll_event(l, &ev, &msg))
 		if (!on_event(n, l, &ev, &msg, now_ms))
 			return;
+	node_metrics_fold(n, l); /* the path may have moved */
 }
 
 void node_pump(struct node *n, uint64_t now_ms)

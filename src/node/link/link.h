@@ -139,6 +139,12 @@ struct link {
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t last_handshake_ms; /* monotonic; 0: never */
 	struct link_rtt rtt;        /* round-trip time from tunnel probes (rtt.c) */
+	/* The daemon's per-path accounting (node_metrics.c): the counters
+	 * when they were last added to the node's tally, and the path then. */
+	struct {
+		int path;
+		uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	} acct;
 	uint64_t cryptokey_drops;
 	uint64_t xlate_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */
