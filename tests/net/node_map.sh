@@ -55,20 +55,25 @@ s=$(http_status mon "$URL"); [ "$s" = 200 ] || fail "Prometheus serves the map w
 
 # What ipopctl says: the nodes that answer, and every link as "id-id path".
 ctl_view() { # NAME...
-	local n
+	local n k=0
 	for n in "$@"; do
-		printf '%s\n%s\n' "$(node_ctl "$n" --json status)" "$(node_ctl "$n" --json peers)"
-	done | python3 -c '
+		node_ctl "$n" --json status >"$LIB_TMP/ctl.st.$k" || return 1
+		node_ctl "$n" --json peers >"$LIB_TMP/ctl.peers.$k" || return 1
+		k=$((k + 1))
+	done
+	python3 - "$LIB_TMP" $k <<'PY'
 import json, sys
-lines = sys.stdin.read().splitlines()
+d, k = sys.argv[1], int(sys.argv[2])
 nodes, links = set(), {}
-for st, peers in zip(lines[0::2], lines[1::2]):
-    st, peers = json.loads(st), json.loads(peers)
+for i in range(k):
+    st = json.load(open("%s/ctl.st.%d" % (d, i)))
+    peers = json.load(open("%s/ctl.peers.%d" % (d, i)))
     nodes.add(st["node_id"])
     for p in peers:
-        k = "-".join(sorted([st["node_id"], p["node_id"]]))
-        links.setdefault(k, set()).add((p["path"] or "none") + ("" if p["state"] == "up" else " (not up)"))
-print(json.dumps({"nodes": sorted(nodes), "links": {k: sorted(v) for k, v in sorted(links.items())}}))'
+        key = "-".join(sorted([st["node_id"], p["node_id"]]))
+        links.setdefault(key, set()).add((p["path"] or "none") + ("" if p["state"] == "up" else " (not up)"))
+print(json.dumps({"nodes": sorted(nodes), "links": {k: sorted(v) for k, v in sorted(links.items())}}))
+PY
 }
 # The map's drawing in the same form.
 map_view() { # DRAWING_JSON

@@ -15,6 +15,7 @@ import base64
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,6 +43,20 @@ class Driver:
 
     def js(self, script, *args):
         return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def on_element(self, css, path, body, tries=10):
+        """POSTs body to /element/ID + path for the element css selects: the
+        page redraws its SVG on every refresh, so a reference may go stale
+        between finding and using it; find it again then."""
+        for i in range(tries):
+            try:
+                el = self.s("POST", "/element", {"using": "css selector", "value": css})
+                eid = list(el.values())[0]
+                return self.s("POST", "/element/%s%s" % (eid, path), body) if path else eid
+            except urllib.error.HTTPError:
+                if i == tries - 1:
+                    raise
+                time.sleep(0.2)
 
     def quit(self):
         try:
@@ -90,9 +105,7 @@ def main():
         end = time.time() + timeout
         while time.time() < end and not d.js("return document.querySelector('g.node[data-jid=\"%s\"]') !== null" % jid):
             time.sleep(0.5)
-        el = d.s("POST", "/element", {"using": "css selector", "value": 'g.node[data-jid="%s"] circle' % jid})
-        eid = list(el.values())[0]
-        d.s("POST", "/element/%s/click" % eid, {})
+        d.on_element('g.node[data-jid="%s"] circle' % jid, "/click", {})
         got = None
         while time.time() < end:
             got = d.js("""const d = document.getElementById('details');
@@ -104,12 +117,18 @@ def main():
                 break
             time.sleep(0.5)
         # hover a link: the tooltip box the page shows
-        line = d.s("POST", "/element", {"using": "css selector", "value": "line.link"})
-        d.s("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-                                               "actions": [{"type": "pointerMove", "origin": {"element-6066-11e4-a52e-4f735466cecf": list(line.values())[0]},
-                                                            "x": 0, "y": 0}]}]})
-        time.sleep(0.3)
-        got["tooltip"] = d.js("const t = document.getElementById('tip'); return t.style.display === 'block' ? t.textContent : '';")
+        for _ in range(10):
+            try:
+                line = d.on_element("line.link", None, None)
+                d.s("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                                                       "actions": [{"type": "pointerMove", "x": 0, "y": 0,
+                                                                    "origin": {"element-6066-11e4-a52e-4f735466cecf": line}}]}]})
+            except urllib.error.HTTPError:
+                continue
+            time.sleep(0.3)
+            got["tooltip"] = d.js("const t = document.getElementById('tip'); return t.style.display === 'block' ? t.textContent : '';")
+            if got["tooltip"]:
+                break
         # move away so the tooltip does not hide the map in the screenshot
         d.s("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
                                                "actions": [{"type": "pointerMove", "x": 5, "y": 5}]}]})
