@@ -105,6 +105,9 @@ relayed=$(python3 -c 'import json,sys; print(sum(l["path"] == "relay" for l in j
 [ "$relayed" = 1 ] || fail "the map shows $relayed relayed links, not 1 (alice-bob)"
 pass "the map shows exactly ipopctl's 4 nodes and 6 links, with their paths (1 relayed) and RTTs"
 
+# some traffic, so the details and the hover show bytes
+for ip in 172.31.0.2 172.31.0.3 172.31.0.4; do vpn_ping h1 $ip || fail "alice cannot ping $ip"; done
+vpn_xfer h2 h1 172.31.0.1 1 >/dev/null || fail "transfer bob -> alice"
 shot="$LIB_TMP/overlay-map.png"
 info=$(ns_exec mon timeout 150 python3 "$CHECK" "$DRIVER" "$URL" click alice@example.test 90 "$shot") ||
 	{ echo "$info"; fail "clicking alice did not show her details (and a hover a tooltip)"; }

@@ -20,7 +20,7 @@ import urllib.request
 
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--window-size=1200,700"]
+               "--window-size=1280,860"]
 
 
 class Driver:
