@@ -13,23 +13,46 @@ void rtt_est_reset(struct rtt_est *e)
 	memset(e, 0, sizeof(*e));
 }
 
-void rtt_est_sample(struct rtt_est *e, uint64_t r, uint64_t now_ms)
+static uint64_t min64(uint64_t a, uint64_t b)
 {
-	if (!e->samples) {
-		e->srtt_us = r;
-		e->rttvar_us = r / 2;
-		e->min_us = r;
-	} else {
-		uint64_t dev = e->srtt_us > r ? e->srtt_us - r : r - e->srtt_us;
-		/* signed steps in unsigned arithmetic: x += (y - x) / k */
-		e->rttvar_us = e->rttvar_us - e->rttvar_us / 4 + dev / 4;
-		e->srtt_us = e->srtt_us - e->srtt_us / 8 + r / 8;
-		if (r < e->min_us)
-			e->min_us = r;
-	}
-	e->last_us = r;
+	return a < b ? a : b;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The median of the last three round trips, or the smaller of two. */
+static uint64_t filtered(const struct rtt_est *e)
+{
+	const uint64_t *v = e->recent;
+	if (e->samples < 2)
+		return v[0];
+	if (e->samples == 2)
+		return min64(v[0], v[1]);
+	return max64(min64(v[0], v[1]), min64(max64(v[0], v[1]), v[2]));
+}
+
+void rtt_est_sample(struct rtt_est *e, uint64_t rtt, uint64_t now_ms)
+{
+	e->recent[2] = e->recent[1];
+	e->recent[1] = e->recent[0];
+	e->recent[0] = rtt;
+	e->min_us = e->samples ? min64(e->min_us, rtt) : rtt;
+	e->last_us = rtt;
 	e->at_ms = now_ms;
 	e->samples++;
+	uint64_t r = filtered(e);
+	if (e->samples < 3) {
+		e->srtt_us = r;
+		e->rttvar_us = r / 2;
+		return;
+	}
+	uint64_t dev = e->srtt_us > r ? e->srtt_us - r : r - e->srtt_us;
+	/* signed steps in unsigned arithmetic: x += (y - x) / k */
+	e->rttvar_us = e->rttvar_us - e->rttvar_us / 4 + dev / 4;
+	e->srtt_us = e->srtt_us - e->srtt_us / 8 + r / 8;
 }
 
 static bool same_path(const struct link_rtt *r, const struct link *l)
@@ -51,7 +74,7 @@ static void follow_path(struct link_rtt *r, const struct link *l, uint64_t now_m
 	r->base_id = l->base_id;
 	r->endpoint = l->endpoint;
 	r->sent_us = 0;
-	r->next_ms = now_ms;
+	r->next_ms = now_ms + LINK_RTT_FIRST_MS;
 }
 
 void link_rtt_tick(struct link *l, uint64_t now_ms, uint64_t *deadline)

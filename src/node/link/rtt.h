@@ -2,18 +2,23 @@
  * the tunnel (struct tunnel_probe) leaves on the link's current path, the
  * peer answers with a pong at once, and the time between the two is one
  * sample. Every up link whose peer answers probes is measured every
- * LINK_RTT_PROBE_MS, direct or relayed; a move to another path starts the
- * estimate over at once.
+ * LINK_RTT_PROBE_MS, direct or relayed, the first time LINK_RTT_FIRST_MS
+ * after it came up (past the burst of its setup); a move to another path
+ * starts the estimate over.
  *
  * Probes are timed in microseconds, given as input like every other time:
  * the caller says when a probe leaves (link_poll_probe, just before it
  * sends it) and when a pong arrived (link_probe_rx, the time its batch
  * was received). The link reads no clock.
  *
- * Samples are smoothed like TCP's SRTT (RFC 6298 2.2-2.3): the first one
- * sets srtt = R and rttvar = R/2; then rttvar += (|srtt - R| - rttvar)/4
- * and srtt += (R - srtt)/8. The last sample, the smallest and when the
- * last one was taken are kept too, for ipopctl and /metrics. */
+ * A sample R is first the median of the last three round trips (of two,
+ * the smaller), so that one late answer (the peer's thread was not
+ * scheduled, a burst queued before it) does not count, then smoothed like
+ * TCP's SRTT (RFC 6298 2.2-2.3): srtt += (R - srtt)/8 and rttvar +=
+ * (|srtt - R| - rttvar)/4; until three round trips are known, srtt = R
+ * and rttvar = R/2, so one slow first answer does not linger for a
+ * minute. The last round trip, the smallest and when the last one was
+ * taken are kept too, for ipopctl and /metrics. */
 #ifndef IPOP_LINK_RTT_H
 #define IPOP_LINK_RTT_H
 
@@ -23,7 +28,8 @@
 #include <stdint.h>
 
 enum {
-	LINK_RTT_PROBE_MS = 5000, /* a ping this often on an up link */
+	LINK_RTT_PROBE_MS = 2000, /* a ping this often on an up link */
+	LINK_RTT_FIRST_MS = 1000, /* the first one this long after the link came up */
 };
 
 /* The smoothed estimate, usable on its own (pure). */
@@ -31,6 +37,7 @@ struct rtt_est {
 	uint64_t samples;  /* 0: not measured (the other members are 0) */
 	uint64_t srtt_us, rttvar_us, last_us, min_us;
 	uint64_t at_ms;    /* when the last sample was taken (monotonic ms) */
+	uint64_t recent[3]; /* the last round trips, newest first */
 };
 
 void rtt_est_reset(struct rtt_est *e);
