@@ -181,7 +181,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/ejabberd $(DESTDIR)$(DATADIR)/prosody \
-	  $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/prometheus
+	  $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DATADIR)/prometheus/consoles
 	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(SBINDIR)/
 	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(SBINDIR)/ || true; done
 	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(BINDIR)/ || true; done
@@ -200,6 +200,7 @@ install: all
 	  deploy/accounts.example $(DESTDIR)$(DATADIR)/examples/
 	install -m 644 deploy/prometheus/prometheus.yml deploy/prometheus/ipop-alerts.yml \
 	  $(DESTDIR)$(DATADIR)/prometheus/
+	install -m 644 deploy/prometheus/consoles/ipop-map.html $(DESTDIR)$(DATADIR)/prometheus/consoles/
 
 clean:
 	rm -rf build

@@ -878,6 +878,7 @@ static const struct key_def keys[] = {
 	{ "control_socket", h_control_socket, NULL, NULL },
 	{ "state_dir", h_state_dir, NULL, NULL },
 	{ "log_level", h_log_level, NULL, NULL },
+	{ "metrics_address", node_conf_obs_metrics_address, NULL, NULL },
 	{ "controller_logging", h_controller_logging, NULL, "log_level" },
 	{ "stun", h_stun, NULL, NULL },
 	{ "turn", h_turn, NULL, NULL },

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "ip_prefix.h"
 #include "log.h"
@@ -32,6 +33,7 @@ enum {
 	NODE_CONF_DEFAULT_XMPP_PORT = 5222,
 	NODE_CONF_DEFAULT_STUN_PORT = 3478,
 	NODE_CONF_DEFAULT_TURNS_PORT = 5349,
+	NODE_CONF_DEFAULT_METRICS_PORT = 9642, /* the relay's is 9641 (coturn's) */
 };
 
 enum node_tls_mode { NODE_TLS_REQUIRED = 0, NODE_TLS_OPTIONAL, NODE_TLS_OFF };
@@ -92,6 +94,10 @@ struct node_conf {
 	char *control_socket;
 	char *state_dir;
 	enum log_level log_level;
+	/* Prometheus: GET /metrics on this address ("metrics_address"), off
+	 * unless given (docs/metrics.md) */
+	bool metrics;
+	struct sockaddr_storage metrics_addr;
 	/* NAT traversal */
 	unsigned n_stun, n_turn, n_ignore;
 	struct node_stun stun[NODE_CONF_MAX_STUN];

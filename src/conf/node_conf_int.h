@@ -52,5 +52,7 @@ void node_conf_ovl_demand_timeout(struct ctx *x, const char *k, const json_t *v)
 void node_conf_ovl_demand_bps(struct ctx *x, const char *k, const json_t *v);
 void node_conf_ovl_trim(struct ctx *x, const char *k, const json_t *v);
 void node_conf_ovl_check(struct ctx *x, const json_t *root);
+/* node_conf_obs.c: keys for observing the node. */
+void node_conf_obs_metrics_address(struct ctx *x, const char *k, const json_t *v);
 
 #endif

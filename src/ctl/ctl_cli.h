@@ -55,7 +55,8 @@ const char *ctl_color(const struct ctl_cli *c, enum ctl_color k);
 const char *ctl_fmt_bytes(uint64_t v, char buf[CTL_FMT_LEN]);
 /* "never" for then <= 0, "now", "12s ago", "3m 4s ago", "2h 5m ago", "3d 2h ago". */
 const char *ctl_fmt_ago(int64_t then, time_t now, char buf[CTL_FMT_LEN]);
-/* "-" for a negative value, "0.42 ms", "12.3 ms", "250 ms". */
+/* "-" for a negative value, "0.423 ms", "12.35 ms", "250.0 ms": microseconds
+ * show below 10 ms. */
 const char *ctl_fmt_rtt(double ms, char buf[CTL_FMT_LEN]);
 /* A JID for a table: the "ipop-<40 hex>" resource cut to 8 hex digits. */
 const char *ctl_fmt_jid(const char *jid, char *buf, size_t cap);

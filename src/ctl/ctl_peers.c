@@ -43,6 +43,23 @@ static void path_text(const json_t *p, char *buf, size_t cap)
 		snprintf(buf + n, cap - (size_t)n, " via %s", relay);
 }
 
+/* "0.523 ms (4s ago)": the smoothed RTT and when it was last measured;
+ * "-" when the path has not been measured. */
+static void rtt_text(const json_t *p, char *buf, size_t cap)
+{
+	char tmp[CTL_FMT_LEN];
+	int64_t us = ctl_jint(p, "rtt_us", -1), age = ctl_jint(p, "rtt_age_ms", -1);
+	double ms = us >= 0 ? (double)us / 1000 : ctl_jnum(p, "rtt_ms", -1); /* older daemons: rtt_ms only */
+
+	ctl_fmt_rtt(ms, tmp);
+	if (ms < 0 || age < 0)
+		snprintf(buf, cap, "%s", tmp);
+	else if (age < 1000)
+		snprintf(buf, cap, "%s (now)", tmp);
+	else
+		snprintf(buf, cap, "%s (%" PRId64 "s ago)", tmp, age / 1000);
+}
+
 static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 {
 	char tmp[CTL_FMT_LEN];
@@ -53,7 +70,7 @@ static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 	snprintf(r->cell[COL_IP], CELL_LEN, "%s%s%s", ip ? ip : "-", ip6 ? " " : "", ip6 ? ip6 : "");
 	snprintf(r->cell[COL_STATE], CELL_LEN, "%s", st ? st : "?");
 	path_text(p, r->cell[COL_PATH], CELL_LEN);
-	snprintf(r->cell[COL_RTT], CELL_LEN, "%s", ctl_fmt_rtt(ctl_jnum(p, "rtt_ms", -1), tmp));
+	rtt_text(p, r->cell[COL_RTT], CELL_LEN);
 	snprintf(r->cell[COL_RX], CELL_LEN, "%s",
 		 ctl_fmt_bytes((uint64_t)ctl_jint(p, "rx_bytes", 0), tmp));
 	snprintf(r->cell[COL_TX], CELL_LEN, "%s",

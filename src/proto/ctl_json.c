@@ -254,6 +254,10 @@ json_t *ctl_json_peer(const struct ctl_peer_status *p)
 	ok = ok && j_set(o, "endpoint", j_addr(&p->endpoint));
 	ok = ok && j_set(o, "relay", j_addr(&p->relay));
 	ok = ok && j_set(o, "rtt_ms", p->has_rtt ? json_real(p->rtt_us / 1000.0) : json_null());
+	ok = ok && j_set(o, "rtt_us", p->has_rtt ? json_integer(p->rtt_us) : json_null());
+	ok = ok && j_set(o, "rtt_last_us", p->has_rtt ? json_integer(p->rtt_last_us) : json_null());
+	ok = ok && j_set(o, "rtt_min_us", p->has_rtt ? json_integer(p->rtt_min_us) : json_null());
+	ok = ok && j_set(o, "rtt_age_ms", p->has_rtt ? j_u64(p->rtt_age_ms) : json_null());
 	ok = ok && j_set(o, "rx_bytes", j_u64(p->rx_bytes));
 	ok = ok && j_set(o, "tx_bytes", j_u64(p->tx_bytes));
 	ok = ok && j_set(o, "rx_packets", j_u64(p->rx_packets));

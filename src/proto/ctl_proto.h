@@ -130,8 +130,13 @@ struct ctl_peer_status {
 	enum ctl_cand_type local_type, remote_type;
 	struct sockaddr_storage endpoint; /* remote candidate address */
 	struct sockaddr_storage relay;    /* TURN relay carrying the link */
+	/* Round-trip time of the link's current path, from tunnel probes: the
+	 * smoothed estimate (SRTT), the last sample, the smallest, and how long
+	 * ago the last sample was taken. has_rtt false: not measured on this
+	 * path yet (or the peer does not answer probes). */
 	bool has_rtt;
-	uint32_t rtt_us;
+	uint32_t rtt_us, rtt_last_us, rtt_min_us;
+	uint64_t rtt_age_ms;
 	uint64_t rx_bytes, tx_bytes;    /* tunnel payload, after decryption */
 	uint64_t rx_packets, tx_packets;
 	int64_t last_handshake;         /* unix seconds; 0: never */

@@ -1,7 +1,7 @@
 /* Wire format (v1), one compact JSON object per XMPP <ipop/> element:
  *   {"v":1,"kind":"offer","from":"<40 hex>","to":"<40 hex>",
  *    "key":"<base64 of 32 bytes>","ip4":"172.31.0.2",
- *    "ip6":"fd00::2","routes":["10.77.0.0/24","fd00:77::/64"],
+ *    "ip6":"fd00::2","routes":["10.77.0.0/24","fd00:77::/64"],"probes":true,
  *    "ufrag":"<4-32 ice-chars>","pwd":"<22-256 ice-chars>",
  *    "tiebreaker":"<16 hex>",
  *    "cands":["<RFC 8839 candidate-attribute value>", ...]}
@@ -379,7 +379,7 @@ bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b)
 	    (a->has_key && memcmp(a->key, b->key, SIGNAL_KEY_LEN)) || a->has_ip4 != b->has_ip4 ||
 	    (a->has_ip4 && a->ip4.s_addr != b->ip4.s_addr) || a->has_ip6 != b->has_ip6 ||
 	    (a->has_ip6 && memcmp(&a->ip6, &b->ip6, sizeof(a->ip6))) || a->n_routes != b->n_routes ||
-	    a->has_ice != b->has_ice ||
+	    a->probes != b->probes || a->has_ice != b->has_ice ||
 	    (a->has_ice && (strcmp(a->ufrag, b->ufrag) || strcmp(a->pwd, b->pwd))) ||
 	    a->has_tiebreaker != b->has_tiebreaker || (a->has_tiebreaker && a->tiebreaker != b->tiebreaker) ||
 	    a->has_offer_ufrag != b->has_offer_ufrag ||
@@ -446,6 +446,8 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 			put(&o, "%s\"%s\"", i ? "," : "", ip_prefix_format(&m->routes[i], pfx));
 		put(&o, "]");
 	}
+	if (m->probes)
+		put(&o, ",\"probes\":true");
 	if (m->has_ice)
 		put(&o, ",\"ufrag\":\"%s\",\"pwd\":\"%s\"", m->ufrag, m->pwd);
 	if (m->has_tiebreaker)
@@ -546,6 +548,10 @@ static int decode_peer(struct signal_msg *m, const json_t *root)
 	m->has_tiebreaker = r > 0;
 	for (size_t i = 0; m->has_tiebreaker && i < sizeof(tb); i++)
 		m->tiebreaker = m->tiebreaker << 8 | tb[i];
+	const json_t *pr = json_object_get(root, "probes");
+	if (pr && !json_is_boolean(pr))
+		return bad(m, "\"probes\" must be true or false");
+	m->probes = json_is_true(pr);
 	return 0;
 }
 

@@ -67,6 +67,9 @@ struct signal_msg {
 	 * only what its own config authorises (docs/ipv6.md). */
 	unsigned n_routes;
 	struct ip_prefix routes[SIGNAL_MAX_ROUTES];
+	/* Optional: the sender answers tunnel probes (tunnel_proto.h), so the
+	 * receiver may ping it to measure the link's round-trip time. */
+	bool probes;
 	bool has_ice;       /* ufrag and pwd go together */
 	char ufrag[SIGNAL_UFRAG_MAX + 1];
 	char pwd[SIGNAL_PWD_MAX + 1];

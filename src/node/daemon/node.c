@@ -120,7 +120,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	if (n->social_on && conf->social_dns)
 		social_dns_open(&n->social);
 	if ((rc = evloop_add(&n->loop, n->sig.to_data.evfd, EPOLLIN, on_sig_queue, n)) < 0 ||
-	    (rc = node_ctl_open(n)) < 0)
+	    (rc = node_ctl_open(n)) < 0 || (rc = node_metrics_open(n)) < 0)
 		return rc;
 	log_info("node id %s, xmpp %s/%s", n->idhex, conf->xmpp_username, n->resource);
 	return 0;
@@ -213,6 +213,7 @@ void node_request_stop(struct node *n)
 void node_free(struct node *n)
 {
 	atomic_store(&n->stop, true);
+	node_metrics_close(n); /* its thread reads nothing of ours, but waits for the loop */
 	xmpp_thread_stop(&n->sig);
 	while (n->links.n)
 		node_remove_link(n, n->links.l[0], "shutdown");

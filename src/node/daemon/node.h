@@ -35,10 +35,21 @@
 #include "social.h"
 #include "xmpp_thread.h"
 
+#ifndef IPOPD_VERSION
+#define IPOPD_VERSION "0.1.0"
+#endif
+
 struct ctl_server;
+struct node_metrics;
 
 struct node_counters {
 	uint64_t sig_bad, sig_not_for_us;
+};
+
+/* Traffic of every link there was, by the path it took (enum ctl_path:
+ * none, direct, relay, overlay), for /metrics (node_metrics.c). */
+struct node_path_tally {
+	uint64_t rx_bytes[4], tx_bytes[4], rx_packets[4], tx_packets[4];
 };
 
 struct node {
@@ -69,6 +80,8 @@ struct node {
 	size_t scratch_cap;
 
 	struct node_counters cnt;
+	struct node_path_tally tally;
+	struct node_metrics *metrics; /* NULL unless metrics_address is set */
 	uint64_t start_ms;
 };
 
@@ -95,8 +108,6 @@ void node_pump(struct node *n, uint64_t now_ms);
 void node_remove_link(struct node *n, struct link *l, const char *why);
 extern const struct bases_ops node_bases_ops;
 
-/* node_ctl.c: the control socket's answers. */
-void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o, uint64_t now_ms);
 /* "peers" lists links with a path of their own or trying to get one; a
  * session that only rides the overlay is shown by "members". */
 static inline bool node_link_listed(const struct link *l)
@@ -120,7 +131,20 @@ uint64_t node_overlay_deadline(const struct node *n);
 void node_overlay_ctl_status(struct node *n, struct ctl_overlay_status *o);
 int node_overlay_ctl_members(struct node *n, struct ctl_member_status *arr, unsigned max);
 
-/* node_ctl.c: the control socket's view of the daemon. */
+/* node_ctl.c: the control socket's view of the daemon, which /metrics
+ * shares (data thread only). */
 int node_ctl_open(struct node *n);
+void node_ctl_fill_status(struct node *n, struct ctl_node_status *st);
+void node_ctl_fill_peer(const struct node *n, const struct link *l, struct ctl_peer_status *o, uint64_t now_ms);
+enum ctl_peer_state node_ctl_state(enum link_state s);
+enum ctl_path node_ctl_path(const struct link *l);
+
+/* node_metrics.c: the Prometheus exporter (metrics_address). */
+int node_metrics_open(struct node *n);
+void node_metrics_close(struct node *n);
+/* Adds a link's traffic since the last call to the tally of the path it
+ * took (its path when called: call it whenever the link may have moved,
+ * and before it goes). */
+void node_metrics_fold(struct node *n, struct link *l);
 
 #endif

@@ -13,9 +13,8 @@
 #include "path.h"
 
 
-static int ctl_status(void *ctx, struct ctl_node_status *st)
+void node_ctl_fill_status(struct node *n, struct ctl_node_status *st)
 {
-	struct node *n = ctx;
 	const struct node_conf *c = n->conf;
 
 	snprintf(st->jid, sizeof(st->jid), "%.400s/%s", c->xmpp_username, n->resource);
@@ -49,10 +48,24 @@ static int ctl_status(void *ctx, struct ctl_node_status *st)
 	st->drop_bad_source = n->dp.cnt.cryptokey_drop;
 	st->drop_untranslatable = n->social_on ? n->social.xlate_drop : 0;
 	node_overlay_ctl_status(n, &st->ovl);
+}
+
+static int ctl_status(void *ctx, struct ctl_node_status *st)
+{
+	node_ctl_fill_status(ctx, st);
 	return 0;
 }
 
-static enum ctl_peer_state map_state(enum link_state s)
+enum ctl_path node_ctl_path(const struct link *l)
+{
+	if (!l->have_path)
+		return CTL_PATH_NONE;
+	if (link_path_overlay(l))
+		return CTL_PATH_OVERLAY;
+	return link_path_relayed(l) ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
+}
+
+enum ctl_peer_state node_ctl_state(enum link_state s)
 {
 	switch (s) {
 	case LINK_NEW:
@@ -70,19 +83,22 @@ static enum ctl_peer_state map_state(enum link_state s)
 	return CTL_PEER_DOWN;
 }
 
+static uint32_t sat32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o, uint64_t now_ms)
 {
 	(void)now_ms;
 	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
 	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
 	o->ip4 = n->social_on ? p->map4 : p->ip4;
-	o->state = map_state(p->state);
-	if (link_path_overlay(p)) {
-		o->path = CTL_PATH_OVERLAY;
-	} else if (p->have_path) {
-		bool relay = link_path_relayed(p);
+	o->state = node_ctl_state(p->state);
+	o->path = node_ctl_path(p);
+	if (p->have_path && o->path != CTL_PATH_OVERLAY) {
+		bool relay = o->path == CTL_PATH_RELAY;
 		struct sockaddr_in srv;
-		o->path = relay ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
 		memcpy(&o->endpoint, &p->endpoint, sizeof(p->endpoint));
 		/* our TURN server when we send through it, else the peer's relayed address */
 		if (link_base_is_relay(p->base_id) && relay_server(&n->bases, &srv))
@@ -94,13 +110,13 @@ void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_p
 			o->remote_type = (enum ctl_cand_type)(p->sel_remote.type + 1);
 		}
 	}
-	if (p->ice_on) {
-		struct ice_pair_info pi;
-		int sel = ice_agent_selected(&p->ice);
-		if (sel >= 0 && ice_agent_pair_info(&p->ice, (unsigned)sel, &pi) == 0 && pi.rtt_ms) {
-			o->has_rtt = true;
-			o->rtt_us = pi.rtt_ms * 1000;
-		}
+	const struct rtt_est *e = &p->rtt.est;
+	if (e->samples) {
+		o->has_rtt = true;
+		o->rtt_us = sat32(e->srtt_us);
+		o->rtt_last_us = sat32(e->last_us);
+		o->rtt_min_us = sat32(e->min_us);
+		o->rtt_age_ms = now_ms >= e->at_ms ? now_ms - e->at_ms : 0;
 	}
 	o->rx_bytes = p->rx_bytes;
 	o->tx_bytes = p->tx_bytes;
@@ -115,6 +131,7 @@ void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_p
 static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 {
 	struct node *n = ctx;
+	uint64_t now_ms = evloop_now_ms();
 
 	unsigned k = 0;
 
@@ -124,7 +141,7 @@ static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 		if (!node_link_listed(l))
 			continue;
 		if (k < max)
-			node_ctl_fill_peer(n, l, &arr[k], evloop_now_ms());
+			node_ctl_fill_peer(n, l, &arr[k], now_ms);
 		k++;
 	}
 	return (int)k;
@@ -139,7 +156,7 @@ static void friend_link(const struct node *n, const char *bare, struct ctl_frien
 		const struct link *p = n->links.l[i];
 		if (!jid_split(p->jid, b, sizeof(b), NULL) || strcmp(b, bare) != 0)
 			continue;
-		if (!best || map_state(p->state) > map_state(best->state))
+		if (!best || node_ctl_state(p->state) > node_ctl_state(best->state))
 			best = p;
 	}
 	if (!best)

@@ -68,6 +68,7 @@ void node_remove_link(struct node *n, struct link *l, const char *why)
 
 	log_info("peer %s: link removed (%s)", l->jid, why);
 	node_overlay_link_removed(n, l, evloop_now_ms());
+	node_metrics_fold(n, l); /* its traffic stays in the node's totals */
 	if (routed)
 		routing_del(&n->dp.rt, addr, l);
 	if (n->social_on)
@@ -117,21 +118,30 @@ static bool on_event(struct node *n, struct link *l, const struct link_event *ev
 	return true;
 }
 
+/* A packet the link core wants sent: on a base, or through the overlay. */
+static void pump_send(struct node *n, struct link *l, const struct link_tx *tx, uint64_t now_ms)
+{
+	if (tx->base_id == LINK_BASE_OVERLAY)
+		dp_overlay_send(&n->dp, l, tx->data, tx->len, now_ms);
+	else
+		bases_send(&n->bases, tx->base_id, &tx->dst, tx->data, tx->len);
+}
+
 static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
 {
 	struct link_tx tx;
 	struct link_event ev;
 	struct signal_msg msg;
 
-	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms)) {
-		if (tx.base_id == LINK_BASE_OVERLAY)
-			dp_overlay_send(&n->dp, l, tx.data, tx.len, now_ms);
-		else
-			bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
-	}
+	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms))
+		pump_send(n, l, &tx, now_ms);
+	/* probes are timed: each with the time it leaves */
+	while (link_poll_probe(l, &tx, n->scratch, n->scratch_cap, evloop_now_us()))
+		pump_send(n, l, &tx, now_ms);
 	while (link_poll_event(l, &ev, &msg))
 		if (!on_event(n, l, &ev, &msg, now_ms))
 			return;
+	node_metrics_fold(n, l); /* the path may have moved */
 }
 
 void node_pump(struct node *n, uint64_t now_ms)

@@ -120,6 +120,11 @@ struct datapath {
 	struct dp_rx_pend rx_pend[DP_RX_JOBS];
 	unsigned nrx_jobs;
 
+	/* When the datagrams being handled arrived (CLOCK_MONOTONIC, us): read
+	 * once per recvmmsg batch, for round-trip times (link_probe_rx). */
+	uint64_t rx_us;
+	bool in_rx_batch;
+
 	struct dp_counters cnt;
 };
 

@@ -54,6 +54,10 @@ static void data_opened(struct datapath *dp, struct link *p, uint8_t *buf, size_
 	if (len == 0)
 		return; /* keepalive */
 	uint8_t *pkt = buf + TUNNEL_DATA_HEADER_LEN;
+	if (link_probe_is(pkt, len)) {
+		link_probe_rx(p, pkt, len, dp->rx_us); /* a ping or pong: not for the TUN */
+		return;
+	}
 	if (pkt[0] == OVERLAY_FRAME_TYPE) {
 		dp_overlay_in(dp, p, buf, len, now_ms);
 		return;
@@ -194,6 +198,8 @@ void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sock
 	struct dp_slot s = { .buf = buf, .len = len, .addr = *from, .base_id = base_id };
 
 	(void)cap; /* relay slots are slot_cap bytes, as the open needs */
+	if (!dp->in_rx_batch) /* from a relay stream, not a datagram of our socket's batch */
+		dp->rx_us = evloop_now_us();
 	run_pending(dp, now_ms); /* keep arrival order with deferred opens */
 	receive_datagram(dp, &s, false, now_ms);
 }
@@ -278,6 +284,8 @@ void dp_receive_udp(struct datapath *dp, uint64_t now_ms)
 		int r = recvmmsg(dp->bases->udp_fd, dp->rx_msgs, DP_BATCH, MSG_DONTWAIT, NULL);
 		if (r <= 0)
 			return;
+		dp->rx_us = evloop_now_us();
+		dp->in_rx_batch = true;
 		for (int i = 0; i < r; i++) {
 			struct dp_slot *s = &dp->rx[i];
 			struct msghdr *mh = &dp->rx_msgs[i].msg_hdr;
@@ -291,6 +299,7 @@ void dp_receive_udp(struct datapath *dp, uint64_t now_ms)
 			dispatch_msg(dp, s, mh, now_ms);
 		}
 		run_pending(dp, now_ms);
+		dp->in_rx_batch = false;
 		dp_tun_flush(dp);
 		if (r < DP_BATCH)
 			return;

@@ -295,6 +295,7 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 	}
 	l->ip4 = m->ip4;
 	l->have_info = true;
+	l->peer_probes = m->probes;
 	if (changed || !l->routed)
 		link_queue_event(l, LINK_EV_PEER_INFO);
 	return true;
@@ -569,6 +570,7 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 	}
 	session_timer(l, now_ms, &d);
 	roam_tick(l, now_ms);
+	link_rtt_tick(l, now_ms, &d);
 	offer_timer(l, now_ms, &d);
 	l->deadline_ms = d;
 	links_mark_dirty(l->tab, l); /* ICE may have checks to send */
@@ -622,6 +624,7 @@ void link_handshake_done(struct link *l, uint64_t now_ms)
 	char a[ADDR_STRLEN];
 
 	l->last_handshake_ms = now_ms;
+	l->tab->hs_completed++;
 	if (l->state != LINK_UP) {
 		const char *path = link_path_relayed(l) ? "relay" : "direct";
 		if (link_path_overlay(l))

@@ -29,6 +29,7 @@
 
 #include "ice_agent.h"
 #include "link_base.h"
+#include "rtt.h"
 #include "session.h"
 #include "signal_msg.h"
 #include "tunnel_proto.h"
@@ -104,6 +105,7 @@ struct link {
 	char idhex[2 * SIGNAL_ID_LEN + 1];
 	bool controlling; /* lower node id: ICE controlling, sends the offer */
 	bool have_info;   /* key and ip4 received in an offer/answer */
+	bool peer_probes; /* the peer answers tunnel probes (its offer/answer said so) */
 	uint8_t key[SIGNAL_KEY_LEN];
 	struct in_addr ip4;  /* the address the peer announced: its own */
 	struct in_addr map4; /* social: the peer's address in our space */
@@ -139,6 +141,13 @@ struct link {
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t acct_bytes;  /* tx + rx at the daemon's last once-a-second look */
 	uint64_t last_handshake_ms; /* monotonic; 0: never */
+	struct link_rtt rtt;        /* round-trip time from tunnel probes (rtt.c) */
+	/* The daemon's per-path accounting (node_metrics.c): the counters
+	 * when they were last added to the node's tally, and the path then. */
+	struct {
+		int path;
+		uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	} acct;
 	uint64_t cryptokey_drops;
 	uint8_t ovl_hops;     /* overlay hops of the peer's last frame to us; 0: none */
 	uint64_t xlate_drops;

@@ -50,6 +50,7 @@ static void fill_identity(const struct link *l, struct signal_msg *m)
 	memcpy(m->key, e->self_key, SIGNAL_KEY_LEN);
 	m->has_ip4 = true;
 	m->ip4 = e->self_ip4;
+	m->probes = true; /* rtt.c answers tunnel pings */
 }
 
 static void fill_ice(const struct link *l, struct signal_msg *m)

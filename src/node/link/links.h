@@ -54,6 +54,7 @@ struct links {
 	bool xmpp_online;
 	uint64_t now_ms;        /* of the handshake being answered */
 	uint64_t hs_rejected;   /* handshakes that did not authenticate */
+	uint64_t hs_completed;  /* handshakes that installed keys (either role) */
 	uint64_t unknown_index; /* responses/data for no link */
 };
 

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
+#include "addr.h"
 #include "json_pos.h"
 #include "node_conf.h"
 
@@ -378,6 +379,43 @@ static void test_crypto_threads(void **state)
 	load_text(&l, "{" MIN_KEYS ",\"crypto_threads\":\"many\"}");
 	assert_int_equal(l.errors, 1);
 	assert_int_equal(l.c.crypto_threads, -1);
+	unload(&l);
+}
+
+/* metrics_address: off by default; "IP" gets port 9642; errors and the
+ * wildcard warning point at the key's line and column. */
+static void test_metrics_address(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char a[64];
+	load_text(&l, "{" MIN_KEYS "}");
+	assert_int_equal(l.errors, 0);
+	assert_false(l.c.metrics);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"metrics_address\":\"127.0.0.1\"}");
+	assert_int_equal(l.errors, 0);
+	assert_true(l.c.metrics);
+	assert_string_equal(addr_format((struct sockaddr *)&l.c.metrics_addr, true, a), "127.0.0.1:9642");
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"metrics_address\":\"[::1]:9100\"}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(addr_format((struct sockaddr *)&l.c.metrics_addr, true, a), "[::1]:9100");
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\n  \"metrics_address\": \"localhost:9642\"}");
+	assert_int_equal(l.errors, 1);
+	assert_false(l.c.metrics);
+	assert_line(&l, "2:22: key \"metrics_address\": expected an IP address with an optional port, like "
+			"\"127.0.0.1:9642\" or \"[::1]:9642\", got \"localhost:9642\"");
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\n\"metrics_address\":9642}");
+	assert_int_equal(l.errors, 1);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\n\"metrics_address\":\"0.0.0.0\"}");
+	assert_int_equal(l.errors, 0);
+	assert_true(l.c.metrics);
+	assert_line(&l, "2:1: warning: key \"metrics_address\": 0.0.0.0 answers on every interface and has no "
+			"authentication; bind it to localhost or a management network");
 	unload(&l);
 }
 
@@ -959,6 +997,7 @@ int main(void)
 		cmocka_unit_test(test_broadcast_address),
 		cmocka_unit_test(test_social_keys),
 		cmocka_unit_test(test_crypto_threads),
+		cmocka_unit_test(test_metrics_address),
 		cmocka_unit_test(test_missing_file_and_not_object),
 		cmocka_unit_test(test_jid_and_host_forms),
 		cmocka_unit_test(test_password_never_echoed),
