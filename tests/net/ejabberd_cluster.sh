@@ -35,7 +35,7 @@ lib_init ejcluster
 need_cmd ejabberdctl python3 openssl ping ss iptables
 need_root
 node_bins
-MB=${XFER_MB:-40}
+MB=${XFER_MB:-60}
 RATE=${XFER_RATE:-2} # MiB/s: the transfer lasts ~MB/RATE seconds
 M1=198.51.100.2 M2=198.51.100.3
 
@@ -113,6 +113,7 @@ ejabberd_member_kill 2
 echo "member 2 killed at $(date +%T)"
 node_wait bob 'xmpp: .*(disconnected|connection failed)' 30 || { node_logs; fail "bob did not notice member 2 die"; }
 for ((k = 0; k < 600; k++)); do [ "$(logins bob)" -ge 2 ] && break; sleep 0.1; done
+echo "bob logged in again $(xmpp_failover_s "$LIB_TMP/bob.log") s after his session ended"
 grep "xmpp: logged in as bob@" "$LIB_TMP/bob.log" | tail -1 | grep -q " on $M1 port 5222" ||
 	{ node_logs; fail "bob did not log in again on member 1"; }
 grep -E 'xmpp: .*(disconnected|connection failed|connecting to)' "$LIB_TMP/bob.log" | tail -3

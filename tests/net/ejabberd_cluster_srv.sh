@@ -35,7 +35,7 @@ lib_init ejsrv
 need_cmd ejabberdctl dnsmasq python3 openssl ping ss
 need_root
 node_bins
-MB=${XFER_MB:-40}
+MB=${XFER_MB:-60}
 RATE=${XFER_RATE:-2} # MiB/s: the transfer lasts ~MB/RATE seconds
 M1=198.51.100.2 M2=198.51.100.3 DNS=198.51.100.4
 SRV=_xmpp-client._tcp.$XMPP_DOMAIN
@@ -90,6 +90,7 @@ node_wait alice 'peer bob@.*offline in XMPP; the link stays while its data path 
 	{ node_logs; fail "alice did not hear bob go offline (or did not keep the link)"; }
 node_wait bob "xmpp: m2\\.$XMPP_DOMAIN port 5222: disconnected" 30 || { node_logs; fail "bob did not notice m2 stop"; }
 node_wait bob "xmpp: logged in as bob@.* on m1\\.$XMPP_DOMAIN port 5222" 60 || { node_logs; fail "bob did not move to m1"; }
+echo "bob logged in again $(xmpp_failover_s "$LIB_TMP/bob.log") s after his session ended"
 node_wait alice 'peer bob@.*back online after [0-9]* ms; its data path kept working, link kept' 30 ||
 	{ node_logs; fail "alice did not see bob back"; }
 grep -E "xmpp: (m2|m1|SRV|logged)" "$LIB_TMP/bob.log" | tail -4

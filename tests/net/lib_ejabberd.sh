@@ -23,6 +23,8 @@
 #   ejabberd_member_ctl N ARGS...  # one ejabberdctl command on member N (1 or 2)
 #   ejabberd_member_kill N         # SIGKILL every process of member N (its namespace)
 #   ejabberd_member_stop N         # a clean stop (ejabberdctl stop), until it is gone
+#   xmpp_failover_s LOG            # seconds from a node's last "disconnected" to its
+#                                  # next login, from the node's log
 XMPP_DOMAIN=${XMPP_DOMAIN:-example.test}
 EJ_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -199,4 +201,21 @@ ejabberd_cluster_stop() {
 		[ -n "${EJ_MEMBER_NS[$n]:-}" ] || continue
 		lib_wait 5 ej_member_gone "$n" || ejabberd_member_kill "$n"
 	done
+}
+
+xmpp_failover_s() { # LOG
+	python3 - "$1" <<'PY'
+import re, sys
+t, last = None, "?"
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"(\d+):(\d+):(\d+\.\d+) ", line)
+    if not m:
+        continue
+    ts = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    if "xmpp: " in line and ": disconnected (" in line:
+        t = ts
+    elif "xmpp: logged in as" in line and t is not None:
+        last, t = "%.1f" % (ts - t), None
+print(last)
+PY
 }

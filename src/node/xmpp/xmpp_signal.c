@@ -1,12 +1,12 @@
 #include "xmpp_signal.h"
 
 #include <arpa/nameser.h>
-#include <netdb.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <resolv.h>
