@@ -279,6 +279,11 @@ static const char *split_hostport(const char *s, size_t n, char **host, uint16_t
 	return NULL;
 }
 
+const char *node_conf_split_hostport(const char *s, size_t n, char **host, uint16_t *port)
+{
+	return split_hostport(s, n, host, port);
+}
+
 const char *node_turn_transport_name(enum node_turn_transport t)
 {
 	switch (t) {
@@ -444,19 +449,6 @@ static void h_xmpp_password(struct ctx *x, const char *k, const json_t *v)
 		return;
 	}
 	set_str(x, &x->c->xmpp_password, json_string_value(v));
-}
-
-static void h_xmpp_host(struct ctx *x, const char *k, const json_t *v)
-{
-	const char *what = "a host name or IP address without a port (the port is \"xmpp_port\")";
-	const char *s = get_str(x, k, v, what);
-	if (!s)
-		return;
-	if (!is_host(s)) {
-		expected(x, k, what, v);
-		return;
-	}
-	set_str(x, &x->c->xmpp_host, s);
 }
 
 static void h_xmpp_port(struct ctx *x, const char *k, const json_t *v)
@@ -865,7 +857,7 @@ static const struct key_def keys[] = {
 	{ "ip4_mask", h_ip4_mask, NULL, NULL },
 	{ "xmpp_username", h_xmpp_username, "a bare JID string like \"ipopuser@ejabberd\"", NULL },
 	{ "xmpp_password", h_xmpp_password, "a non-empty string (ipopd does not prompt for it)", NULL },
-	{ "xmpp_host", h_xmpp_host, "the XMPP server's host name or IP address", NULL },
+	{ "xmpp_host", node_conf_xmpp_host, NULL, NULL },
 	{ "xmpp_port", h_xmpp_port, NULL, NULL },
 	{ "xmpp_tls", h_xmpp_tls, NULL, NULL },
 	{ "xmpp_ca_file", h_xmpp_ca_file, NULL, NULL },
@@ -1086,7 +1078,7 @@ void node_conf_free(struct node_conf *c)
 	free(c->xmpp_local);
 	free(c->xmpp_domain);
 	free_secret(c->xmpp_password);
-	free(c->xmpp_host);
+	node_conf_xmpp_free(c);
 	free(c->xmpp_ca_file);
 	free(c->key_file);
 	free(c->control_socket);

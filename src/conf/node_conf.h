@@ -21,6 +21,7 @@ enum {
 	NODE_CONF_MAX_ROUTES = 16,      /* "routes" (what one signalling message carries) */
 	NODE_CONF_MAX_ACCEPT = 64,      /* "accept_routes" members */
 	NODE_CONF_MAX_ACCEPT_PREFIXES = 16, /* prefixes per member */
+	NODE_CONF_MAX_XMPP_HOSTS = 16,  /* "xmpp_host" list: members of a cluster */
 	NODE_CONF_IFNAMSIZ = 16, /* Linux IFNAMSIZ: 15 characters + NUL */
 	NODE_CONF_DEFAULT_MTU = 1280,
 	NODE_CONF_DEFAULT_MAX_LINKS = 32,
@@ -44,6 +45,12 @@ enum node_turn_transport { NODE_TURN_UDP = 0, NODE_TURN_TCP, NODE_TURN_TLS };
 struct node_stun {
 	char *host; /* IPv6 literals without brackets */
 	uint16_t port;
+};
+
+/* One XMPP server of "xmpp_host". */
+struct node_xmpp_host {
+	char *host; /* IPv6 literals without brackets */
+	uint16_t port; /* 0: "xmpp_port" */
 };
 
 struct node_turn {
@@ -85,7 +92,10 @@ struct node_conf {
 	char *xmpp_local;    /* part before '@' */
 	char *xmpp_domain;   /* part after '@' */
 	char *xmpp_password;
-	char *xmpp_host;
+	/* "xmpp_host": one server or a cluster's members, tried in random
+	 * order; none: the _xmpp-client._tcp SRV records of xmpp_domain. */
+	unsigned n_xmpp_hosts;
+	struct node_xmpp_host xmpp_hosts[NODE_CONF_MAX_XMPP_HOSTS];
 	uint16_t xmpp_port;
 	enum node_tls_mode xmpp_tls;
 	char *xmpp_ca_file; /* NULL: system trust store */

@@ -5,7 +5,9 @@
 #   lan_attach LAN NS IF IP/LEN    # plug namespace NS into LAN with address IP/LEN on IF
 #   xmpp_lab_start NS IP           # Prosody (TLS, self-signed example.test) in NS on IP; $XDIR
 #   stun_lab_start NS IP           # ipop-turnserver as the STUN server on IP:3478 in NS
-#   node_config NAME IP4 USER [STUN [EXTRA]]  # $LIB_TMP/NAME/config.json (xmpp_host $XMPP_IP);
+#   node_config NAME IP4 USER [STUN [EXTRA]]  # $LIB_TMP/NAME/config.json (xmpp_host $XMPP_IP,
+#                                  # or the JSON value $NODE_XMPP_HOST when set; set and
+#                                  # empty: no xmpp_host, the domain's SRV records);
 #                                  # EXTRA: more members, e.g. '"mtu": 1400,' 
 #   node_start NS NAME [ARGS...]   # ipopd in NS, log $LIB_TMP/NAME.log (ARGS: e.g. -p PORT)
 #   node_wait NAME REGEX [SECONDS] # until the node's log matches (default LIB_WAIT_S, 60 s;
@@ -101,15 +103,16 @@ node_config() { # NAME IP4 USER [STUN [EXTRA]]
 	local name=$1 ip4=$2 user=$3 stun=${4:-} extra=${5:-}
 	local d="$LIB_TMP/$name"
 	mkdir -p "$d"
-	local stunj="[]"
+	local stunj="[]" xh=${NODE_XMPP_HOST-\"$XMPP_IP\"}
 	[ -n "$stun" ] && stunj="[\"$stun\"]"
+	[ -n "$xh" ] && xh="\"xmpp_host\": $xh,"
 	cat >"$d/config.json" <<JSON
 {
     $extra
     "ip4": "$ip4",
     "xmpp_username": "$user@$XMPP_DOMAIN",
     "xmpp_password": "pw-$user",
-    "xmpp_host": "$XMPP_IP",
+    $xh
     "xmpp_ca_file": "$XDIR/certs/$XMPP_DOMAIN.crt",
     "stun": $stunj,
     "state_dir": "$d",

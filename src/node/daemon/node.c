@@ -132,7 +132,6 @@ static int start_signalling(struct node *n)
 	struct xmpp_sig_conf sc = {
 		.jid = n->xmpp_jid,
 		.password = c->xmpp_password,
-		.host = c->xmpp_host,
 		.port = c->xmpp_port,
 		.tls = c->xmpp_tls == NODE_TLS_OFF	? XMPP_TLS_OFF
 		       : c->xmpp_tls == NODE_TLS_OPTIONAL ? XMPP_TLS_OPTIONAL
@@ -144,6 +143,11 @@ static int start_signalling(struct node *n)
 		.n_auto_accept = c->n_auto_accept,
 		.presence = n->social_on ? NULL : &n->presence,
 	};
+	for (unsigned i = 0; i < c->n_xmpp_hosts && i < XMPP_SERVERS_MAX; i++) {
+		struct xmpp_server *s = &sc.servers[sc.n_servers++];
+		snprintf(s->host, sizeof(s->host), "%s", c->xmpp_hosts[i].host);
+		s->port = c->xmpp_hosts[i].port; /* 0: xmpp_port */
+	}
 	return xmpp_thread_start(&n->sig, &sc);
 }
 

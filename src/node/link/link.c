@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "gone.h"
 #include "link.h"
 #include "links.h"
 #include "log.h"
@@ -156,12 +157,10 @@ void link_ice_restart(struct link *l, uint64_t now_ms, const char *why)
 
 void link_online(struct link *l, uint64_t now_ms)
 {
-	/* Offline then back while XMPP stayed up: the peer restarted, so its
-	 * link state is gone. */
-	if (l->gone_ms) {
-		l->gone_ms = 0;
+	/* Offline then back while XMPP stayed up, and its data path died
+	 * meanwhile: the peer restarted, so its link state is gone. */
+	if (gone_online(l, now_ms))
 		link_restart(l, now_ms, "peer came back online");
-	}
 	if (l->controlling && (l->state == LINK_NEW || l->state == LINK_FAILED)) {
 		send_offer(l, now_ms);
 	} else if (!l->controlling && l->state == LINK_NEW) {
@@ -174,13 +173,7 @@ void link_online(struct link *l, uint64_t now_ms)
 
 void link_offline(struct link *l, uint64_t now_ms)
 {
-	/* A server going down says "unavailable" for everyone first: wait a
-	 * little, and end the link only if XMPP stayed up meanwhile
-	 * (links_xmpp_state cancels this when it drops). */
-	if (!l->gone_ms) {
-		l->gone_ms = now_ms + LINKS_GONE_GRACE_MS;
-		l->deadline_ms = now_ms;
-	}
+	gone_offline(l, now_ms);
 }
 
 /* The peer lost its keys: drop ours too, so the next handshake is not
@@ -552,12 +545,6 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 	/* On a whole-period boundary, so idle links share one wakeup. */
 	uint64_t d = (now_ms / TICK_MAX_MS + 1) * TICK_MAX_MS;
 
-	if (l->gone_ms && now_ms >= l->gone_ms) {
-		l->gone_ms = 0;
-		link_queue_event(l, LINK_EV_GONE);
-	}
-	if (l->gone_ms && l->gone_ms < d)
-		d = l->gone_ms;
 	if (l->ice_on) {
 		if (now_ms >= ice_agent_next_deadline(&l->ice, now_ms))
 			ice_agent_handle_timeout(&l->ice, now_ms);
@@ -569,6 +556,7 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 		}
 	}
 	session_timer(l, now_ms, &d);
+	gone_tick(l, now_ms, &d);
 	roam_tick(l, now_ms);
 	link_rtt_tick(l, now_ms, &d);
 	offer_timer(l, now_ms, &d);

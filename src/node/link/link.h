@@ -64,7 +64,7 @@ enum link_ev_type {
 	LINK_EV_PEER_INFO,  /* the peer's key or announced address is new: route it */
 	LINK_EV_REMOTES,    /* the peer's candidates changed: relay permissions */
 	LINK_EV_CHECK_PUBLIC, /* we send, the peer is silent: check our public address */
-	LINK_EV_GONE,       /* the peer went offline (presence) and stayed away */
+	LINK_EV_GONE,       /* the peer is offline (presence) and its data path died */
 };
 
 struct link_event {
@@ -156,10 +156,9 @@ struct link {
 	uint16_t stage_len[LINK_STAGE_MAX];
 	unsigned nstaged, stage_sent;
 	uint64_t stage_dropped;
-	/* "unavailable" presence seen: the link ends at gone_ms unless XMPP
-	 * dropped meanwhile (a server shutting down sends unavailable for
-	 * everyone just before it closes) or the peer came back. */
-	uint64_t gone_ms;
+	/* When the peer's "unavailable" presence came (0: online). The link
+	 * ends only if its data path dies meanwhile (gone.h). */
+	uint64_t offline_ms;
 
 	/* Roaming (roam.c): an ICE restart of a link that stays up. */
 	uint64_t roam_restart_ms; /* when the last roaming restart began */

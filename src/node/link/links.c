@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "gone.h"
 #include "links.h"
 #include "log.h"
 #include "roam.h"
@@ -312,9 +313,8 @@ void links_xmpp_state(struct links *t, bool online, uint64_t now_ms)
 		struct link *l = t->l[i];
 		if (online) {
 			roam_xmpp_online(l, now_ms);
-		} else if (l->gone_ms) {
-			log_info("peer %s: offline presence came with an XMPP outage; link kept", l->jid);
-			l->gone_ms = 0;
+		} else {
+			gone_xmpp_lost(l);
 		}
 	}
 }

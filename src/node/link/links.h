@@ -19,7 +19,7 @@
 
 enum {
 	LINKS_MAX = 256,  /* links at once: direct ones and sessions through the overlay */
-	LINKS_GONE_GRACE_MS = 5000, /* unavailable presence -> link teardown */
+	LINKS_GONE_GRACE_MS = 5000, /* unavailable presence -> end of a link not up (gone.h) */
 };
 
 /* What every link of the node shares. */

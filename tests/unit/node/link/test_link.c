@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "addr.h"
+#include "gone.h"
 #include "link.h"
 #include "linksim.h"
 #include "log.h"
@@ -313,19 +314,81 @@ static void test_relay_loss(void **state)
 	sim_free(s);
 }
 
-/* "Unavailable" presence ends the link after a grace time, unless XMPP
- * itself went down meanwhile (a server shutting down says it for all). */
+/* A link that is not up (no working data path: here every path is
+ * blocked) ends LINKS_GONE_GRACE_MS after the peer's "unavailable"
+ * presence, unless our own XMPP went down meanwhile (a server shutting
+ * down says it for all). */
 static void test_offline_grace(void **state)
 {
 	(void)state;
-	struct sim *s = linked_pair();
+	struct sim *s = sim_new(2);
+	s->block_direct = true;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	sim_run(s, 1000);
+	assert_non_null(sim_link(s, 0, 1));
+	assert_int_not_equal(sim_link(s, 0, 1)->state, LINK_UP);
 	link_offline(sim_link(s, 0, 1), s->now);
 	links_xmpp_state(&s->node[0].t, false, s->now);
 	sim_run(s, LINKS_GONE_GRACE_MS + 1000);
 	assert_non_null(sim_link(s, 0, 1));
 	link_offline(sim_link(s, 0, 1), s->now);
-	sim_run(s, LINKS_GONE_GRACE_MS + 1000);
+	sim_run(s, LINKS_GONE_GRACE_MS - 1000);
+	assert_non_null(sim_link(s, 0, 1));
+	sim_run(s, 2000);
 	assert_null(sim_link(s, 0, 1));
+	sim_free(s);
+}
+
+/* The peer's XMPP session goes away (its server died) but the tunnel
+ * works: the link stays up, idle for a minute (only ICE consent checks
+ * prove the path), and data flows; when the peer is back online nothing
+ * starts over. */
+static void test_offline_data_path_alive(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	struct link *a = sim_link(s, 0, 1);
+	char ufrag[sizeof(a->lufrag)];
+	uint64_t hs = a->last_handshake_ms;
+	snprintf(ufrag, sizeof(ufrag), "%s", a->lufrag);
+	link_offline(a, s->now);
+	link_offline(sim_link(s, 1, 0), s->now);
+	sim_run(s, 60000);
+	assert_ptr_equal(sim_link(s, 0, 1), a);
+	assert_int_equal(a->state, LINK_UP);
+	assert_true(s->now - gone_heard_ms(a) < GONE_SILENT_MS);
+	assert_data_flows(s, 0, 1);
+	assert_data_flows(s, 1, 0);
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	sim_run(s, 3000);
+	assert_ptr_equal(sim_link(s, 0, 1), a);
+	assert_int_equal(a->state, LINK_UP);
+	assert_string_equal(a->lufrag, ufrag); /* no restart, no new ICE session */
+	assert_true(a->last_handshake_ms == hs);
+	assert_int_equal(a->offline_ms, 0);
+	sim_free(s);
+}
+
+/* The peer is offline and then its data path dies: the link ends
+ * GONE_SILENT_MS after the last answer, not at the presence. */
+static void test_offline_data_path_dies(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	link_offline(sim_link(s, 0, 1), s->now);
+	sim_run(s, 20000);
+	assert_non_null(sim_link(s, 0, 1));
+	s->block_direct = true;
+	uint64_t heard = gone_heard_ms(sim_link(s, 0, 1)), blocked = s->now;
+	assert_true(blocked - heard < 7000); /* consent answers every 4-6 s */
+	sim_run(s, heard + GONE_SILENT_MS - blocked - 100);
+	assert_non_null(sim_link(s, 0, 1));
+	sim_run(s, 1200);
+	assert_null(sim_link(s, 0, 1));
+	/* the other side, which still sees its peer online, keeps trying */
+	assert_non_null(sim_link(s, 1, 0));
 	sim_free(s);
 }
 
@@ -350,6 +413,8 @@ int main(void)
 		cmocka_unit_test(test_roaming),
 		cmocka_unit_test(test_relay_loss),
 		cmocka_unit_test(test_offline_grace),
+		cmocka_unit_test(test_offline_data_path_alive),
+		cmocka_unit_test(test_offline_data_path_dies),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
