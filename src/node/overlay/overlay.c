@@ -126,18 +126,19 @@ static void back_off(struct overlay *ov, struct ov_peer *p, uint64_t now_ms)
 }
 
 /* The least useful link that may go to make room for one with reason
- * `for_why`: never a structure link; on-demand and incoming ones, least
- * recently used first. */
+ * `for_why`, least recently used first. Our own structure links never go.
+ * Our structure displaces any other link; our traffic (on-demand) displaces
+ * on-demand links and links others asked for (their structure is rebuilt
+ * around a refusal); a request from another member displaces nothing. */
 static struct ov_peer *victim(struct overlay *ov, unsigned for_why)
 {
 	struct ov_peer *best = NULL;
 
+	if (!(for_why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND)))
+		return NULL;
 	for (size_t i = 0; i < ov->np; i++) {
 		struct ov_peer *p = &ov->p[i];
 		if (p->state != OV_UP || (p->why & OV_WHY_STRUCTURE))
-			continue;
-		/* an on-demand link only displaces another on-demand link */
-		if (!(for_why & OV_WHY_STRUCTURE) && !(p->why & OV_WHY_DEMAND))
 			continue;
 		if (!best || p->used_ms < best->used_ms)
 			best = p;
