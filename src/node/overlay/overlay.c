@@ -43,6 +43,14 @@ void overlay_free(struct overlay *ov)
 	ov->np = ov->capp = 0;
 }
 
+static size_t member_at(const struct overlay *ov, ring_pos pos);
+
+static bool is_member(const struct overlay *ov, const struct ov_peer *p)
+{
+	size_t at = ov->nm ? member_at(ov, p->pos) : 0;
+	return ov->nm && memcmp(ov->m[at].id, p->id, OVERLAY_ID_LEN) == 0;
+}
+
 static struct ov_peer *find(const struct overlay *ov, const uint8_t *id)
 {
 	for (size_t i = 0; i < ov->np; i++)
@@ -69,10 +77,9 @@ static struct ov_peer *get(struct overlay *ov, const uint8_t *id)
 	memset(p, 0, sizeof(*p));
 	memcpy(p->id, id, OVERLAY_ID_LEN);
 	p->pos = ring_pos_of(id, OVERLAY_ID_LEN);
+	p->member = is_member(ov, p);
 	return p;
 }
-
-static size_t member_at(const struct overlay *ov, ring_pos pos);
 
 static void queue(struct overlay *ov, enum ov_action_type t, const struct ov_peer *p)
 {
@@ -89,7 +96,9 @@ static void rebuild_hops(struct overlay *ov)
 	ov->nhops = 0;
 	for (size_t i = 0; i < ov->np && ov->nhops < ov->c.max_links; i++) {
 		const struct ov_peer *p = &ov->p[i];
-		if (p->state == OV_UP && p->link) {
+		/* a member that left carries nothing on: its link may still be
+		 * up (a node killed, an XMPP server failing over) */
+		if (p->state == OV_UP && p->link && p->member) {
 			ov->hop_pos[ov->nhops] = p->pos;
 			ov->hop_link[ov->nhops++] = p->link;
 		}
@@ -275,9 +284,8 @@ static void compute_structure(struct overlay *ov, uint64_t now_ms)
 {
 	for (size_t i = 0; i < ov->np; i++) {
 		struct ov_peer *p = &ov->p[i];
-		size_t at = ov->nm ? member_at(ov, p->pos) : 0;
 		p->why &= ~(unsigned)OV_WHY_STRUCTURE;
-		p->member = ov->nm && memcmp(ov->m[at].id, p->id, OVERLAY_ID_LEN) == 0;
+		p->member = is_member(ov, p);
 	}
 	if (others(ov) <= ov->c.max_links) {
 		for (size_t i = 0; i < ov->nm; i++)
@@ -287,6 +295,7 @@ static void compute_structure(struct overlay *ov, uint64_t now_ms)
 		mark_ring(ov, member_at(ov, ov->self + 1));
 		mark_fingers(ov, now_ms);
 	}
+	rebuild_hops(ov);
 }
 
 /* Records that carry nothing any more. */

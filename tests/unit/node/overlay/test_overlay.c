@@ -248,6 +248,93 @@ static void test_refused_backs_off(void **state)
 	overlay_free(&ov);
 }
 
+/* Who may push out whom: a request from another member takes only a free
+ * slot; our traffic displaces a link only others asked for. */
+static void test_displacement_order(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], id[OVERLAY_ID_LEN];
+	struct ov_action a;
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(10, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	uint64_t t = 2000;
+	/* one on-demand link (400), then others' requests fill the rest */
+	id_of(400, id);
+	for (int s = 0; s < 3; s++, t += 1000)
+		overlay_demand(&ov, id, 10000, t);
+	overlay_link_up(&ov, id, (void *)(uintptr_t)400, t);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	for (unsigned i = 500; ov.nslots < c.max_links; i++) {
+		id_of(i, id);
+		assert_true(overlay_accept(&ov, id, t));
+		overlay_link_up(&ov, id, (void *)(uintptr_t)i, t + 1);
+	}
+	overlay_used(&ov, id, t + 5000);
+	/* full: another member's request is refused, nothing closes */
+	id_of(700, id);
+	assert_false(overlay_accept(&ov, id, t + 5000));
+	assert_false(overlay_poll_action(&ov, &a));
+	/* our traffic to 800 displaces the least recently used of them: the
+	 * on-demand link 400 and the incoming 500.. are older than the last */
+	id_of(800, id);
+	t += 6000;
+	for (int s = 0; s < 3; s++, t += 1000)
+		overlay_demand(&ov, id, 10000, t);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_CLOSE);
+	const struct ov_peer *gone = overlay_peer(&ov, a.id);
+	assert_non_null(gone);
+	assert_false(gone->why & OV_WHY_STRUCTURE);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_REQUEST);
+	assert_memory_equal(a.id, id, OVERLAY_ID_LEN);
+	assert_true(ov.nslots <= c.max_links);
+	overlay_free(&ov);
+}
+
+/* A member that left stops being a next hop at once, even while its link
+ * is still up; it is one again when it comes back. */
+static void test_departed_member_is_no_next_hop(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[100], fewer[100];
+	uint8_t self[OVERLAY_ID_LEN], dst[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 8;
+	id_of(10, self);
+	id_of(13, dst);
+	size_t n = members(m, 100);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, n, 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	for (size_t i = 0; i < ov.np; i++)
+		overlay_link_up(&ov, ov.p[i].id, (void *)(uintptr_t)(ov.p[i].id[19] + 1), 1100);
+	ring_pos to = ring_pos_of(dst, OVERLAY_ID_LEN);
+	void *h = overlay_next_hop(&ov, to);
+	assert_ptr_equal(h, (void *)(uintptr_t)(12 + 1)); /* the second successor is closest before 13 */
+	/* 12 leaves: its link is up still, but 11 carries the frame now */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].id[19] != 12)
+			fewer[k++] = m[i];
+	overlay_set_members(&ov, fewer, k, 2000);
+	assert_ptr_equal(overlay_next_hop(&ov, to), (void *)(uintptr_t)(11 + 1));
+	overlay_set_members(&ov, m, n, 3000);
+	assert_ptr_equal(overlay_next_hop(&ov, to), (void *)(uintptr_t)(12 + 1));
+	overlay_free(&ov);
+}
+
 static void test_next_hop_is_greedy(void **state)
 {
 	(void)state;
@@ -272,6 +359,8 @@ int main(void)
 		cmocka_unit_test(test_on_demand_and_trim),
 		cmocka_unit_test(test_demand_evicts_least_recently_used),
 		cmocka_unit_test(test_refused_backs_off),
+		cmocka_unit_test(test_displacement_order),
+		cmocka_unit_test(test_departed_member_is_no_next_hop),
 		cmocka_unit_test(test_next_hop_is_greedy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
