@@ -83,6 +83,12 @@ void node_pump(struct node *n, uint64_t now_ms);
 void node_remove_link(struct node *n, struct link *l, const char *why);
 extern const struct bases_ops node_bases_ops;
 
+/* node_routes.c: group mode's prefixes per peer (its ip4, ip6 and the
+ * routes this node authorises), kernel routes, the forwarding check. */
+void node_routes_peer(struct node *n, struct link *l);
+void node_routes_drop(struct node *n, struct link *l);
+void node_routes_start(const struct node_conf *c);
+
 /* node_ctl.c: the control socket's view of the daemon. */
 int node_ctl_open(struct node *n);
 
