@@ -14,7 +14,8 @@
 #   vpn_xfer SRC_NS DST_NS DST_IP MB [MBPS]  # checksum-verified TCP transfer of MB MiB,
 #                                  # paced to MBPS MiB/s when given (to last a while);
 #                                  # the receiver binds $XFER_BIND if set (social mode:
-#                                  # DST_IP is the receiver's address in the sender's space)
+#                                  # DST_IP is the receiver's address in the sender's space);
+#                                  # DST_IP may be IPv6
 #   lab_lan NS...                  # namespaces lan (bridge), srv 192.0.2.1 and each NS
 #                                  # at 192.0.2.11, .12, ... on that LAN
 #   node_path_json NAME PEER_IP4   # prints "state path endpoint" of that peer from ipopctl peers --json
@@ -155,7 +156,8 @@ vpn_xfer() { # SRC_NS DST_NS DST_IP MB [MBPS]
 	local want; want=$(sha256sum "$f" | cut -d' ' -f1)
 	ns_exec "$dst" python3 -c '
 import hashlib, socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(120)
 c, _ = s.accept(); c.settimeout(120); h = hashlib.sha256(); n = 0
 while True:
