@@ -119,38 +119,6 @@ int tun_configure(struct tun *t, struct in_addr addr, unsigned prefix, int mtu)
 	return 0;
 }
 
-/* SIOCSIFADDR on an AF_INET6 socket takes this (linux/ipv6.h's in6_ifreq,
- * which clashes with the libc headers). */
-struct tun_in6_ifreq {
-	struct in6_addr addr;
-	uint32_t prefixlen;
-	int ifindex;
-};
-
-int tun_add_ip6(struct tun *t, const struct in6_addr *addr, unsigned prefix)
-{
-	struct ifreq ifr;
-	struct tun_in6_ifreq r;
-	int rc;
-
-	if (prefix > 128)
-		return -EINVAL;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, t->name, IFNAMSIZ);
-	if ((rc = ifreq_ioctl(SIOCGIFINDEX, &ifr)))
-		return rc;
-	memset(&r, 0, sizeof(r));
-	r.addr = *addr;
-	r.prefixlen = prefix;
-	r.ifindex = ifr.ifr_ifindex;
-	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	rc = ioctl(s, SIOCSIFADDR, &r) < 0 ? -errno : 0;
-	close(s);
-	return rc;
-}
-
 void tun_close(struct tun *t)
 {
 	for (unsigned i = 0; i < t->nqueues; i++)

@@ -1,10 +1,15 @@
-/* Kernel routes through the TUN for the subnets behind peers (router mode,
- * docs/ipv6.md): "10.77.0.0/24 dev ipop0", "fd00:77::/64 dev ipop0",
- * added when the daemon installs a peer's route and deleted when the link
- * goes. One rtnetlink request with an acknowledgement each; they happen
- * when links change, never per packet. A route the kernel already has for
- * the same prefix (the user's, or a LAN's) is never replaced. */
+/* rtnetlink requests about the TUN, one with an acknowledgement each,
+ * made when the node starts or links change, never per packet:
+ *  - its IPv6 address, with IFA_F_NODAD: usable at once (the ioctl path
+ *    leaves it tentative for a moment, and the first packets would leave
+ *    with the link-local source; a TUN does no DAD anyway);
+ *  - routes through it for the subnets behind peers (router mode,
+ *    docs/ipv6.md): "10.77.0.0/24 dev ipop0", "fd00:77::/64 dev ipop0",
+ *    added when the daemon installs a peer's route and deleted when the
+ *    link goes. A route the kernel already has for the same prefix (the
+ *    user's, or a LAN's) is never replaced. */
 #include <errno.h>
+#include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -17,8 +22,11 @@
 
 struct rt_req {
 	struct nlmsghdr nh;
-	struct rtmsg rt;
-	char attrs[64]; /* RTA_DST (4 + 16) and RTA_OIF (4 + 4), aligned */
+	union {
+		struct rtmsg rt;
+		struct ifaddrmsg ifa;
+	};
+	char attrs[64]; /* RTA_DST (4 + 16) and RTA_OIF (4 + 4), or IFA_ADDRESS and IFA_FLAGS, aligned */
 };
 
 static void add_attr(struct rt_req *r, unsigned short type, const void *data, size_t len)
@@ -70,9 +78,10 @@ out:
 	return rc;
 }
 
+static unsigned nl_seq;
+
 static int rt_change(const struct tun *t, const struct ip_prefix *p, unsigned short type, unsigned short flags)
 {
-	static unsigned seq;
 	struct rt_req r;
 	unsigned idx = if_nametoindex(t->name);
 	size_t alen = p->family == AF_INET ? 4 : 16;
@@ -85,7 +94,7 @@ static int rt_change(const struct tun *t, const struct ip_prefix *p, unsigned sh
 	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
 	r.nh.nlmsg_type = type;
 	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	r.nh.nlmsg_seq = ++seq;
+	r.nh.nlmsg_seq = ++nl_seq;
 	r.rt.rtm_family = p->family;
 	r.rt.rtm_dst_len = p->len;
 	r.rt.rtm_table = RT_TABLE_MAIN;
@@ -108,4 +117,29 @@ int tun_route_add(const struct tun *t, const struct ip_prefix *p)
 int tun_route_del(const struct tun *t, const struct ip_prefix *p)
 {
 	return rt_change(t, p, RTM_DELROUTE, 0);
+}
+
+int tun_add_ip6(struct tun *t, const struct in6_addr *addr, unsigned prefix)
+{
+	struct rt_req r;
+	unsigned idx = if_nametoindex(t->name);
+	uint32_t flags = IFA_F_NODAD | IFA_F_PERMANENT;
+
+	if (prefix > 128)
+		return -EINVAL;
+	if (!idx)
+		return -errno;
+	memset(&r, 0, sizeof(r));
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+	r.nh.nlmsg_type = RTM_NEWADDR;
+	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	r.nh.nlmsg_seq = ++nl_seq;
+	r.ifa.ifa_family = AF_INET6;
+	r.ifa.ifa_prefixlen = (unsigned char)prefix;
+	r.ifa.ifa_flags = (unsigned char)flags;
+	r.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+	r.ifa.ifa_index = idx;
+	add_attr(&r, IFA_ADDRESS, addr, sizeof(*addr));
+	add_attr(&r, IFA_FLAGS, &flags, sizeof(flags));
+	return rt_talk(&r);
 }
