@@ -30,7 +30,12 @@ lib_init ipv6
 need_cmd prosody prosodyctl python3 openssl ping ss
 need_root
 node_bins
+W=${LIB_WAIT_S:-60} # generous bounds: a wait ends on the event, or fails after W s
 MB=${XFER_MB:-20}
+
+# ipopctl's drop counters: drop_count NAME FIELD; drops_reach NAME FIELD N
+drop_count() { node_ctl "$1" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"][sys.argv[1]])' "$2"; }
+drops_reach() { [ "$(drop_count "$1" "$2")" -ge "$3" ]; }
 
 lab_lan a b c d
 ns_create h
@@ -60,7 +65,7 @@ node_start d dave
 
 for p in "alice bob" "alice carol" "alice dave" "bob carol" "bob dave" "carol dave"; do
 	read -r x y <<<"$p"
-	node_wait "$x" "peer $y@.*-> up" 60 || { node_logs; fail "$x's link to $y did not come up"; }
+	node_wait "$x" "peer $y@.*-> up" "$((2 * W))" || { node_logs; fail "$x's link to $y did not come up"; }
 done
 pass "six links up (three dual-stack nodes and a v4-only one)"
 
@@ -75,12 +80,12 @@ pass "TUN: fd00::1/64 next to the kernel's own link-local address; dave has none
 # after "up" before the other side routes the new address)
 for p in "a fd00::2" "a fd00::3" "b fd00::1" "b fd00::3" "c fd00::1" "c fd00::2"; do
 	read -r ns ip <<<"$p"
-	lib_wait 10 vpn_ping "$ns" "$ip" || { node_logs; fail "ping6 $ns -> $ip"; }
+	lib_wait "$W" vpn_ping "$ns" "$ip" || { node_logs; fail "ping6 $ns -> $ip"; }
 done
 pass "ping6 among alice, bob and carol"
 for p in "a 172.31.0.4" "b 172.31.0.4" "c 172.31.0.4" "d 172.31.0.1" "d 172.31.0.2" "d 172.31.0.3"; do
 	read -r ns ip <<<"$p"
-	lib_wait 10 vpn_ping "$ns" "$ip" || { node_logs; fail "IPv4 ping $ns -> $ip"; }
+	lib_wait "$W" vpn_ping "$ns" "$ip" || { node_logs; fail "IPv4 ping $ns -> $ip"; }
 done
 pass "dave (v4 only) pings everyone over IPv4 and is pinged back"
 
@@ -111,18 +116,18 @@ vpn_xfer d a 172.31.0.1 5 || { node_logs; fail "TCP over IPv4 dave -> alice"; }
 pass "5 MiB TCP over IPv4 dave (v4 only) -> alice, sha256 verified"
 
 # IPv6 to dave's would-be address finds no owner: dropped, counted
-no_route0=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["no_route"])')
+no_route0=$(drop_count alice no_route)
 ns_exec a ping -c 2 -i 0.2 -W 1 fd00::4 >/dev/null 2>&1 && fail "fd00::4 answered (dave has no ip6)"
-no_route1=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["no_route"])')
-[ "$no_route1" -ge $((no_route0 + 2)) ] || fail "no_route went $no_route0 -> $no_route1, expected +2"
+lib_wait "$W" drops_reach alice no_route $((no_route0 + 2)) || fail "no_route went $no_route0 -> $(drop_count alice no_route), expected +2"
+no_route1=$(drop_count alice no_route)
 grep -Eq 'peer alice@.*announces IPv6 address fd00::1; this node has no ip6' "$LIB_TMP/dave.log" ||
 	{ node_logs; fail "dave did not log that he stays IPv4-only with alice"; }
 pass "IPv6 towards the v4-only node: no route ($no_route0 -> $no_route1); dave logs that he is IPv4-only"
 
 # link-scope IPv6 (multicast, link-local) never crosses the overlay
 ns_exec a ping -6 -c 2 -i 0.2 -W 1 ff02::1%ipop0 >/dev/null 2>&1
-ll=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["link_local"])')
-[ "$ll" -ge 2 ] || fail "alice counted $ll link-local drops, expected >= 2"
+lib_wait "$W" drops_reach alice link_local 2 || fail "alice counted $(drop_count alice link_local) link-local drops, expected >= 2"
+ll=$(drop_count alice link_local)
 pass "link-scope IPv6 (ff02::1, the kernel's RS/MLD) kept off the overlay and counted ($ll)"
 
 # ipopctl: the peers' IPv6 addresses and routes, human and --json
@@ -146,8 +151,8 @@ node_ctl bob status | grep -q 'fd00::2/64' || { node_ctl bob status; fail "ipopc
 pass "ipopctl: peers show ip6 and routes (human and --json); status shows the node's own ip6"
 
 # --- a 1500-byte-MTU host behind carol, through the 1280-byte tunnel
-lib_wait 10 vpn_ping h fd00::1 || { node_logs; fail "h cannot ping alice through carol"; }
-out=$(ns_exec h ping -6 -M do -s 1400 -c 3 -i 0.3 -W 1 fd00::1 2>&1)
+lib_wait "$W" vpn_ping h fd00::1 || { node_logs; fail "h cannot ping alice through carol"; }
+out=$(ns_exec h ping -6 -M do -s 1400 -c 3 -i 0.3 -W 5 fd00::1 2>&1)
 grep -qi 'packet too big.*mtu.*1280\|mtu=1280' <<<"$out" || { echo "$out"; fail "h got no Packet Too Big (mtu 1280)"; }
 mtu=$(ns_exec h ip -6 route get fd00::1 | grep -o 'mtu [0-9]*')
 [ "$mtu" = "mtu 1280" ] || { ns_exec h ip -6 route get fd00::1; fail "h's route cache has '$mtu', expected mtu 1280"; }
@@ -157,16 +162,16 @@ pass "$MB MiB TCP h -> alice over IPv6 through carol's 1280 tunnel, sha256 verif
 
 # --- ipopd's own errors: alice's TUN raised past "mtu" 1280 by hand
 ns_exec a ip link set ipop0 mtu 1500
-out=$(ns_exec a ping -6 -M do -s 1400 -c 2 -i 0.3 -W 1 fd00::2 2>&1)
+out=$(ns_exec a ping -6 -M do -s 1400 -c 2 -i 0.3 -W 5 fd00::2 2>&1)
 echo "$out" | grep -i 'too big\|too long'
 grep -qi 'packet too big.*mtu=1280' <<<"$out" || { echo "$out"; fail "no Packet Too Big for alice's own 1448-byte packet"; }
 mtu=$(ns_exec a ip -6 route get fd00::2 | grep -o 'mtu [0-9]*')
 [ "$mtu" = "mtu 1280" ] || { ns_exec a ip -6 route get fd00::2; fail "alice's route cache for fd00::2 has '$mtu'"; }
-out=$(ns_exec a ping -M do -s 1400 -c 2 -i 0.3 -W 1 172.31.0.2 2>&1)
+out=$(ns_exec a ping -M do -s 1400 -c 2 -i 0.3 -W 5 172.31.0.2 2>&1)
 mtu=$(ns_exec a ip route get 172.31.0.2 | grep -o 'mtu [0-9]*')
 [ "$mtu" = "mtu 1280" ] || { echo "$out"; ns_exec a ip route get 172.31.0.2; fail "no fragmentation needed: alice's route cache for 172.31.0.2 has '$mtu'"; }
 vpn_ping a fd00::2 || fail "small pings stopped after the Packet Too Big"
 ns_exec a ip link set ipop0 mtu 1280
-tb=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["too_big"])')
-[ "$tb" -ge 2 ] || fail "alice counted $tb too-big packets, expected >= 2"
+lib_wait "$W" drops_reach alice too_big 2 || fail "alice counted $(drop_count alice too_big) too-big packets, expected >= 2"
+tb=$(drop_count alice too_big)
 pass "ipopd's own Packet Too Big (IPv6) and fragmentation needed (IPv4): alice's kernel learns mtu 1280 ($tb too big)"

@@ -33,7 +33,12 @@ lib_init router
 need_cmd prosody prosodyctl python3 openssl ping ss
 need_root
 node_bins
+W=${LIB_WAIT_S:-60} # generous bounds: a wait ends on the event, or fails after W s
 MB=${XFER_MB:-10}
+
+# ipopctl's drop counters: drop_count NAME FIELD; drops_reach NAME FIELD N
+drop_count() { node_ctl "$1" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"][sys.argv[1]])' "$2"; }
+drops_reach() { [ "$(drop_count "$1" "$2")" -ge "$3" ]; }
 
 lab_lan a b c
 ns_create h
@@ -61,8 +66,8 @@ node_config carol 172.31.0.3 carol 192.0.2.1:3478 '"ip6": "fd00::3", "routes": [
 
 node_start a alice
 node_start b bob
-node_wait bob 'IPv4 forwarding is off.*sysctl -w net.ipv4.ip_forward=1' 10 || { node_logs; fail "bob did not warn about IPv4 forwarding"; }
-node_wait bob 'IPv6 forwarding is off.*sysctl -w net.ipv6.conf.all.forwarding=1' 10 || { node_logs; fail "bob did not warn about IPv6 forwarding"; }
+node_wait bob 'IPv4 forwarding is off.*sysctl -w net.ipv4.ip_forward=1' "$W" || { node_logs; fail "bob did not warn about IPv4 forwarding"; }
+node_wait bob 'IPv6 forwarding is off.*sysctl -w net.ipv6.conf.all.forwarding=1' "$W" || { node_logs; fail "bob did not warn about IPv6 forwarding"; }
 [ "$(ns_exec b sysctl -n net.ipv4.ip_forward)" = 0 ] && [ "$(ns_exec b sysctl -n net.ipv6.conf.all.forwarding)" = 0 ] ||
 	fail "ipopd changed a forwarding sysctl"
 grep -q 'gather: 10\.77\.0\.1 (lan0) lies in this node.s routes: not a candidate' "$LIB_TMP/bob.log" ||
@@ -70,15 +75,15 @@ grep -q 'gather: 10\.77\.0\.1 (lan0) lies in this node.s routes: not a candidate
 pass "bob names the sysctls router mode needs and changes none; his LAN address is no candidate"
 ns_exec b sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
-node_wait alice 'peer bob@.*-> up' 60 || { node_logs; fail "alice's link to bob did not come up"; }
-node_wait alice 'peer bob@.*route 10\.77\.0\.0/24 installed' 10 || { node_logs; fail "bob's IPv4 route not installed"; }
-node_wait alice 'peer bob@.*route fd00:77::/64 installed' 10 || { node_logs; fail "bob's IPv6 route not installed"; }
+node_wait alice 'peer bob@.*-> up' "$((2 * W))" || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait alice 'peer bob@.*route 10\.77\.0\.0/24 installed' "$W" || { node_logs; fail "bob's IPv4 route not installed"; }
+node_wait alice 'peer bob@.*route fd00:77::/64 installed' "$W" || { node_logs; fail "bob's IPv6 route not installed"; }
 ns_exec a ip route show dev ipop0 | grep -q '^10\.77\.0\.0/24' || { ns_exec a ip route; fail "no kernel route 10.77.0.0/24 dev ipop0 on alice"; }
 ns_exec a ip -6 route show dev ipop0 | grep -q '^fd00:77::/64' || { ns_exec a ip -6 route; fail "no kernel route fd00:77::/64 dev ipop0 on alice"; }
 pass "alice installs bob's routes (prefix table and kernel routes on ipop0)"
 
 for ip in 10.77.0.2 fd00:77::2; do
-	lib_wait 10 vpn_ping a $ip || { node_logs; fail "alice cannot ping the LAN host $ip behind bob"; }
+	lib_wait "$W" vpn_ping a $ip || { node_logs; fail "alice cannot ping the LAN host $ip behind bob"; }
 done
 vpn_ping h 172.31.0.1 || fail "the LAN host cannot ping alice over IPv4"
 vpn_ping h fd00::1 || fail "the LAN host cannot ping alice over IPv6"
@@ -90,10 +95,10 @@ pass "$MB MiB TCP alice -> LAN host over IPv4 and IPv6 and back over IPv6, sha25
 
 # --- carol: an unauthorised prefix and one that conflicts with bob's
 node_start c carol
-node_wait alice 'peer carol@.*-> up' 60 || { node_logs; fail "alice's link to carol did not come up"; }
-node_wait alice 'peer carol@.*route 10\.88\.0\.0/24 refused: is not authorised for carol@example\.test' 10 ||
+node_wait alice 'peer carol@.*-> up' "$((2 * W))" || { node_logs; fail "alice's link to carol did not come up"; }
+node_wait alice 'peer carol@.*route 10\.88\.0\.0/24 refused: is not authorised for carol@example\.test' "$W" ||
 	{ node_logs; fail "alice did not refuse carol's unauthorised route with a clear line"; }
-node_wait alice 'peer carol@.*route 10\.77\.0\.0/25 refused: overlaps 10\.77\.0\.0/24 of bob@example\.test' 10 ||
+node_wait alice 'peer carol@.*route 10\.77\.0\.0/25 refused: overlaps 10\.77\.0\.0/24 of bob@example\.test' "$W" ||
 	{ node_logs; fail "alice did not refuse carol's route that conflicts with bob's"; }
 grep -E 'route 10\.88\.0\.0/24 refused' "$LIB_TMP/alice.log"
 js=$(node_ctl alice --json peers)
@@ -116,7 +121,7 @@ pass "carol's unauthorised and conflicting routes refused: one log line each, ip
 
 # --- spoofing: carol's node seals packets whose inner source is in bob's
 # authorised prefix, or in her own refused one
-bad0=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["bad_source"])')
+bad0=$(drop_count alice bad_source)
 ns_exec c ip addr add 10.77.0.99/32 dev lo
 ns_exec c ip addr add 10.88.0.99/32 dev lo
 ns_exec c ip -6 addr add fd00:77::99/128 dev lo nodad
@@ -126,8 +131,9 @@ ns_exec c ping -6 -c 3 -i 0.2 -W 1 -I fd00:77::99 fd00::1 >/dev/null 2>&1 &&
 	fail "alice answered carol's IPv6 packet from bob's prefix"
 ns_exec c ping -c 3 -i 0.2 -W 1 -I 10.88.0.99 172.31.0.1 >/dev/null 2>&1 &&
 	fail "alice answered carol's packet from her refused prefix"
-bad1=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["bad_source"])')
-[ "$bad1" -ge $((bad0 + 9)) ] || fail "alice counted $bad0 -> $bad1 bad-source drops, expected +9"
+lib_wait "$W" drops_reach alice bad_source $((bad0 + 9)) ||
+	fail "alice counted $bad0 -> $(drop_count alice bad_source) bad-source drops, expected +9"
+bad1=$(drop_count alice bad_source)
 vpn_ping c 172.31.0.1 || fail "carol's own address stopped working"
 vpn_ping a 10.77.0.2 || fail "the LAN host behind bob stopped working"
 pass "spoofed inner sources from bob's prefix (IPv4, IPv6) and carol's refused prefix dropped ($bad0 -> $bad1)"
@@ -136,10 +142,11 @@ pass "spoofed inner sources from bob's prefix (IPv4, IPv6) and carol's refused p
 # before, takes over the part she is authorised for
 kill -TERM "${NODE_PID[bob]}"
 wait "${NODE_PID[bob]}" 2>/dev/null
-node_wait alice 'peer bob@.*link removed' 15 || { node_logs; fail "alice did not remove bob's link"; }
-node_wait alice 'peer carol@.*route 10\.77\.0\.0/25 installed' 10 || { node_logs; fail "carol's standby route was not installed after bob left"; }
+node_wait alice 'peer bob@.*link removed' "$W" || { node_logs; fail "alice did not remove bob's link"; }
+node_wait alice 'peer carol@.*route 10\.77\.0\.0/25 installed' "$W" || { node_logs; fail "carol's standby route was not installed after bob left"; }
 ns_exec a ip route show dev ipop0 | grep -q '^10\.77\.0\.0/24' && { ns_exec a ip route; fail "bob's kernel route stayed"; }
 ns_exec a ip -6 route show dev ipop0 | grep -q '^fd00:77::/64' && { ns_exec a ip -6 route; fail "bob's IPv6 kernel route stayed"; }
 ns_exec a ip route show dev ipop0 | grep -q '^10\.77\.0\.0/25' || { ns_exec a ip route; fail "no kernel route for carol's 10.77.0.0/25"; }
-ns_exec c ping -c 3 -i 0.2 -W 1 -I 10.77.0.99 172.31.0.1 >/dev/null || fail "carol's packets from 10.77.0.99 are still dropped after she took the route"
+lib_wait "$W" ns_exec c ping -c 1 -W 5 -I 10.77.0.99 172.31.0.1 >/dev/null ||
+	fail "carol's packets from 10.77.0.99 are still dropped after she took the route"
 pass "bob gone: his routes removed (table and kernel); carol's standby route installed and her LAN source accepted"
