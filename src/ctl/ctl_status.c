@@ -78,7 +78,9 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 	int n = snprintf(buf, sizeof(buf), "%" PRId64 " no route, %" PRId64 " bad source, %" PRId64 " untranslatable",
 			 ctl_jint(d, "no_route", 0), ctl_jint(d, "bad_source", 0), ctl_jint(d, "untranslatable", 0));
 	if (ctl_jint(d, "link_local", 0) > 0 && n > 0 && (size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " link-local", ctl_jint(d, "link_local", 0));
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " link-local", ctl_jint(d, "link_local", 0));
+	if (ctl_jint(d, "too_big", 0) > 0 && n > 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " too big", ctl_jint(d, "too_big", 0));
 	status_line(c, "dropped:", buf);
 }
 

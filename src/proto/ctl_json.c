@@ -227,6 +227,7 @@ json_t *ctl_json_node_status(const struct ctl_node_status *st)
 	ok = ok && j_set(drops, "bad_source", j_u64(st->drop_bad_source));
 	ok = ok && j_set(drops, "untranslatable", j_u64(st->drop_untranslatable));
 	ok = ok && j_set(drops, "link_local", j_u64(st->drop_link_local));
+	ok = ok && j_set(drops, "too_big", j_u64(st->drop_too_big));
 	ok = ok && json_object_set(o, "drops", drops) == 0;
 	json_decref(drops);
 	ok = ok && j_set(o, "overlay", st->ovl.on ? j_overlay(&st->ovl) : json_null());

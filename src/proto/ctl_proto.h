@@ -109,9 +109,10 @@ struct ctl_node_status {
 	uint64_t uptime_s;
 	/* Packets dropped and counted (issue: no link / cryptokey routing). */
 	uint64_t drop_no_route;         /* TUN packet for an address with no link */
-	uint64_t drop_bad_source;       /* inner source is not the peer's ip4 */
+	uint64_t drop_bad_source;       /* inner source is not the peer's (ip4, ip6, its routes) */
 	uint64_t drop_untranslatable;   /* social mode: a packet xlate refused */
 	uint64_t drop_link_local;       /* IPv6 link-local, multicast or NDP kept off the overlay */
+	uint64_t drop_too_big;          /* TUN packet over the tunnel's MTU (an ICMP error went back) */
 	struct ctl_overlay_status ovl;  /* GroupVPN only (ovl.on) */
 };
 

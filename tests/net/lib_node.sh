@@ -19,6 +19,7 @@
 #                                  # paced to MBPS MiB/s when given (to last a while);
 #                                  # the receiver binds $XFER_BIND if set (social mode:
 #                                  # DST_IP is the receiver's address in the sender's space);
+#                                  # DST_IP may be IPv6
 #                                  # with XFER_HOLD=FILE the sender creates FILE.started
 #                                  # after 1 MiB and FILE.half half way, and sends the
 #                                  # data again (paced) until FILE exists: a test that
@@ -188,7 +189,8 @@ vpn_xfer() { # SRC_NS DST_NS DST_IP MB [MBPS]
 	head -c "${mb}M" /dev/urandom >"$f"
 	ns_exec "$dst" python3 -c '
 import hashlib, socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(120)
 c, _ = s.accept(); c.settimeout(120); h = hashlib.sha256(); n = 0
 while True:

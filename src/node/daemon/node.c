@@ -31,6 +31,7 @@
 #include "node.h"
 
 enum { NODE_SCRATCH = 2048 };
+_Static_assert((int)NODE_CONF_MAX_ROUTES <= (int)SIGNAL_MAX_ROUTES, "our routes fit one signalling message");
 
 int64_t node_wall_s_of(uint64_t mono_ms)
 {
@@ -79,6 +80,10 @@ static int init_state(struct node *n, struct node_conf *conf)
 	memcpy(e->self_id, n->id, SIGNAL_ID_LEN);
 	memcpy(e->self_key, n->kp.pub, SIGNAL_KEY_LEN);
 	e->self_ip4 = conf->ip4;
+	e->has_ip6 = conf->has_ip6; /* never in social mode (node_conf) */
+	e->self_ip6 = conf->ip6;
+	e->n_routes = conf->n_routes;
+	memcpy(e->routes, conf->routes, conf->n_routes * sizeof(conf->routes[0]));
 	e->social = n->social_on;
 	e->noise = &n->noise;
 	e->slot_cap = dp_slot_cap(conf);
@@ -122,6 +127,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	if ((rc = evloop_add(&n->loop, n->sig.to_data.evfd, EPOLLIN, on_sig_queue, n)) < 0 ||
 	    (rc = node_ctl_open(n)) < 0 || (rc = node_metrics_open(n)) < 0)
 		return rc;
+	node_routes_start(conf);
 	log_info("node id %s, xmpp %s/%s", n->idhex, conf->xmpp_username, n->resource);
 	return 0;
 }

@@ -131,6 +131,12 @@ uint64_t node_overlay_deadline(const struct node *n);
 void node_overlay_ctl_status(struct node *n, struct ctl_overlay_status *o);
 int node_overlay_ctl_members(struct node *n, struct ctl_member_status *arr, unsigned max);
 
+/* node_routes.c: group mode's prefixes per peer (its ip4, ip6 and the
+ * routes this node authorises), kernel routes, the forwarding check. */
+void node_routes_peer(struct node *n, struct link *l);
+void node_routes_drop(struct node *n, struct link *l);
+void node_routes_start(const struct node_conf *c);
+
 /* node_ctl.c: the control socket's view of the daemon, which /metrics
  * shares (data thread only). */
 int node_ctl_open(struct node *n);

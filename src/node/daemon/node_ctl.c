@@ -12,6 +12,9 @@
 #include "node.h"
 #include "path.h"
 
+_Static_assert((int)CTL_MAX_ROUTES >= (int)SIGNAL_MAX_ROUTES && (int)CTL_MAX_ROUTES >= (int)NODE_CONF_MAX_ROUTES,
+	       "ipopctl shows every route");
+_Static_assert((int)CTL_ROUTE_WHY_LEN >= (int)LINK_NET_WHY_LEN, "a refusal's reason fits");
 
 void node_ctl_fill_status(struct node *n, struct ctl_node_status *st)
 {
@@ -22,6 +25,11 @@ void node_ctl_fill_status(struct node *n, struct ctl_node_status *st)
 	snprintf(st->interface, sizeof(st->interface), "%s", n->dp.tun.name);
 	st->ip4 = c->ip4;
 	st->ip4_mask = c->ip4_mask;
+	st->has_ip6 = c->has_ip6;
+	st->ip6 = c->ip6;
+	st->ip6_mask = c->ip6_mask;
+	st->n_routes = c->n_routes;
+	memcpy(st->routes, c->routes, c->n_routes * sizeof(c->routes[0]));
 	st->mtu = c->mtu;
 	st->social = c->mode == NODE_MODE_SOCIAL;
 	int xs = atomic_load(&n->sig.state);
@@ -47,6 +55,8 @@ void node_ctl_fill_status(struct node *n, struct ctl_node_status *st)
 	st->drop_no_route = n->dp.cnt.no_route;
 	st->drop_bad_source = n->dp.cnt.cryptokey_drop;
 	st->drop_untranslatable = n->social_on ? n->social.xlate_drop : 0;
+	st->drop_link_local = n->dp.cnt.link_local;
+	st->drop_too_big = n->dp.cnt.too_big;
 	node_overlay_ctl_status(n, &st->ovl);
 }
 
@@ -94,6 +104,16 @@ void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_p
 	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
 	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
 	o->ip4 = n->social_on ? p->map4 : p->ip4;
+	o->has_ip6 = p->own.ip6;
+	if (p->own.ip6)
+		o->ip6 = p->net.ip6;
+	o->n_routes = p->own.n_routes;
+	memcpy(o->routes, p->own.routes, p->own.n_routes * sizeof(p->own.routes[0]));
+	o->n_refused = p->own.n_refused;
+	for (unsigned i = 0; i < p->own.n_refused; i++) {
+		o->refused[i].prefix = p->own.refused[i].prefix;
+		snprintf(o->refused[i].why, sizeof(o->refused[i].why), "%s", p->own.refused[i].why);
+	}
 	o->state = node_ctl_state(p->state);
 	o->path = node_ctl_path(p);
 	if (p->have_path && o->path != CTL_PATH_OVERLAY) {

@@ -37,6 +37,28 @@ static int alloc_slots(struct datapath *dp)
 	return 0;
 }
 
+/* The IPv6 overlay address next to ip4 (the kernel adds the on-link route
+ * for its prefix). Linux keeps its own link-local address on the TUN;
+ * link-scope packets never cross the overlay (docs/ipv6.md). */
+static int add_ip6(struct datapath *dp)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const struct node_conf *c = dp->conf;
+	int rc = tun_add_ip6(&dp->tun, &c->ip6, c->ip6_mask);
+
+	inet_ntop(AF_INET6, &c->ip6, ip, sizeof(ip));
+	if (rc < 0) {
+		log_error("tun: cannot add %s/%u to %s: %s%s", ip, c->ip6_mask, dp->tun.name, strerror(-rc),
+			  rc == -EACCES || rc == -EAFNOSUPPORT || rc == -EPERM
+				  ? " (is IPv6 disabled? net.ipv6.conf.all.disable_ipv6 must be 0)"
+				  : "");
+		return rc;
+	}
+	log_info("tun: %s has %s/%u%s", dp->tun.name, ip, c->ip6_mask,
+		 c->ip6_derived ? " (from ip6_prefix and ip4, as the original IPOP made it)" : "");
+	return 0;
+}
+
 int dp_open(struct datapath *dp, const struct node_conf *conf, struct links *links)
 {
 	char ip[INET_ADDRSTRLEN];
@@ -47,10 +69,10 @@ int dp_open(struct datapath *dp, const struct node_conf *conf, struct links *lin
 	dp->links = links;
 	for (unsigned i = 0; i < sizeof(dp->tun.fds) / sizeof(dp->tun.fds[0]); i++)
 		dp->tun.fds[i] = -1;
-	routing_init(&dp->rt);
 	dp->slot_cap = dp_slot_cap(conf);
-	if ((rc = alloc_slots(dp)) < 0)
+	if ((rc = prefix_table_init(&dp->pt, DP_PREFIXES)) < 0 || (rc = alloc_slots(dp)) < 0)
 		return rc;
+	icmp_err_limit_init(&dp->icmp_limit, DP_ICMP_RATE, DP_ICMP_BURST, evloop_now_ms());
 	if ((rc = dp_offload_tun_open(dp, conf->interface)) < 0) {
 		log_error("tun: cannot open %s: %s", conf->interface, strerror(-rc));
 		return rc;
@@ -61,7 +83,7 @@ int dp_open(struct datapath *dp, const struct node_conf *conf, struct links *lin
 	}
 	log_info("tun: %s up with %s/%u, mtu %u", dp->tun.name, inet_ntop(AF_INET, &conf->ip4, ip, sizeof(ip)),
 		 conf->ip4_mask, conf->mtu);
-	return 0;
+	return conf->has_ip6 ? add_ip6(dp) : 0;
 }
 
 static void on_tun(void *ctx, uint32_t events, uint64_t now_ms)
@@ -145,5 +167,6 @@ void dp_close(struct datapath *dp)
 		free(dp->tx[i].mem);
 	free(dp->bcast_buf);
 	dp_offload_free(dp);
+	prefix_table_free(&dp->pt);
 	tun_close(&dp->tun);
 }

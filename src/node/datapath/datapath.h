@@ -1,16 +1,20 @@
 /* ipopd's data path: packets between the TUN and the links, in batches.
  *
- *   send.c     TUN -> split super-packets -> routing table -> seal in
- *              place -> sendmmsg (UDP_SEGMENT trains to one peer)
+ *   send.c     TUN -> split super-packets -> prefix table (destination ->
+ *              link) -> seal in place -> sendmmsg (UDP_SEGMENT trains)
  *   receive.c  recvmmsg (UDP_GRO trains) -> demultiplex by first byte
  *              (RFC 7983): STUN to the gathering base or an ICE agent,
  *              TURN ChannelData to the relay, tunnel packets to the links
- *              -> open in place -> cryptokey check -> coalesce -> TUN
+ *              -> open in place -> cryptokey check (the inner source
+ *              must be the sending link's in the prefix table) -> TUN
+ *   icmp_out.c Packet Too Big / fragmentation needed back into the TUN
  *   offload.c  the TUN's vnet header and the buffers offloads need
  *   crypto_pool.c  optional workers that run a batch's AEADs in parallel
  *
- * It sees only what it needs: the link table (sessions, index lookup),
- * the routing table, the bases (the socket, the relay) and social mode's
+ * Both families (docs/ipv6.md). It sees only what it needs: the link
+ * table (sessions, index lookup), the prefix table (owned by the data
+ * thread, filled by the daemon: each peer's /32 and /128 and the routes it
+ * was authorised for), the bases (the socket, the relay) and social mode's
  * translation. Buffers are allocated once at start; nothing is allocated
  * per packet. Data thread only. */
 #ifndef IPOP_DATAPATH_H
@@ -25,12 +29,13 @@
 #include "bases.h"
 #include "crypto_pool.h"
 #include "evloop.h"
+#include "icmp_err.h"
 #include "links.h"
 #include "members.h"
 #include "overlay.h"
 #include "overlay_proto.h"
 #include "node_conf.h"
-#include "routing.h"
+#include "prefix_table.h"
 #include "social.h"
 #include "tun.h"
 #include "tun_offload.h"
@@ -47,6 +52,10 @@ enum {
 	/* in front of a tx slot: an overlay frame header and the next hop's
 	 * tunnel header (forward.c) */
 	DP_OVL_ROOM = TUNNEL_DATA_HEADER_LEN + OVERLAY_FRAME_HDR_LEN,
+	/* prefix table entries: every link's /32 and /128 and its routes */
+	DP_PREFIXES = LINKS_MAX * (2 + SIGNAL_MAX_ROUTES),
+	DP_ICMP_RATE = 10, /* ICMP errors per second into the TUN (RFC 4443 2.4(f)) */
+	DP_ICMP_BURST = 10,
 };
 
 /* One datagram's I/O slot, preallocated once. */
@@ -87,6 +96,9 @@ struct dp_counters {
 	uint64_t stun_unmatched, tunnel_bad, cryptokey_drop;
 	uint64_t tun_split_bad, udp_gso_sends;
 	struct dp_overlay_counters ovl;
+	uint64_t link_local;   /* IPv6 link-local, multicast, NDP: kept off the overlay */
+	uint64_t too_big;      /* TUN packets larger than the tunnel's MTU (dropped) */
+	uint64_t icmp_too_big; /* Packet Too Big / fragmentation needed written back */
 };
 
 struct datapath {
@@ -99,7 +111,8 @@ struct datapath {
 	struct members *members;
 	uint8_t ovl_rx_hops;   /* hops of the frame being received (forward.c) */
 	struct evloop *loop;
-	struct routing rt;
+	struct prefix_table pt;  /* cryptokey routing, both families (prefix_table.h) */
+	struct icmp_err_limit icmp_limit;
 
 	size_t slot_cap; /* tx, staging and relay slots: one MTU-sized packet */
 	size_t rx_cap;   /* rx slots: 64 KB with UDP_GRO, else slot_cap */
@@ -164,6 +177,10 @@ void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t 
 struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t now_ms);
 /* receive.c: an end-to-end tunnel packet that came through the overlay. */
 void dp_receive_overlay(struct datapath *dp, uint8_t *buf, size_t len, size_t cap, uint64_t now_ms);
+/* icmp_out.c: pkt (len bytes, read from the TUN) is larger than the
+ * tunnel's MTU: dropped and counted; an ICMPv6 Packet Too Big or an ICMPv4
+ * "fragmentation needed" (DF set) goes back into the TUN, rate-limited. */
+void dp_too_big(struct datapath *dp, const uint8_t *pkt, size_t len, uint64_t now_ms);
 
 /* offload.c */
 int dp_offload_tun_open(struct datapath *dp, const char *name);

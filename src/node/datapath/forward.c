@@ -142,10 +142,8 @@ struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t n
 	struct link *l = links_overlay(dp->links, m->jid, m->key, m->ip4, now_ms);
 	if (!l)
 		return NULL;
-	if (!l->routed) {
-		l->routed = routing_add(&dp->rt, m->ip4, l) == 0;
-		l->route4 = m->ip4;
-	}
+	/* its prefixes come with the link's PEER_INFO event (node_routes.c);
+	 * until then each packet finds the link here */
 	dp->cnt.ovl.sessions++;
 	return l;
 }

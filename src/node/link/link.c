@@ -264,7 +264,8 @@ void link_local_cands_changed(struct link *l, uint64_t now_ms)
 	l->deadline_ms = now_ms;
 }
 
-/* Takes the peer's key and virtual address from an offer/answer. */
+/* Takes the peer's key and virtual addresses (ip4; ip6 and routes in
+ * l->net) from an offer/answer. */
 static bool set_info(struct link *l, const struct signal_msg *m)
 {
 	const struct link_env *e = &l->tab->env;
@@ -287,6 +288,7 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 		changed = true;
 	}
 	l->ip4 = m->ip4;
+	changed |= link_sig_take_net(l, m);
 	l->have_info = true;
 	l->peer_probes = m->probes;
 	if (changed || !l->routed)

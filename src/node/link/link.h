@@ -30,6 +30,7 @@
 #include "ice_agent.h"
 #include "link_base.h"
 #include "rtt.h"
+#include "link_net.h"
 #include "session.h"
 #include "signal_msg.h"
 #include "tunnel_proto.h"
@@ -112,6 +113,8 @@ struct link {
 	struct social_link *social; /* social mode's per-link state, or NULL */
 	bool routed;         /* the routing table sends route4 here */
 	struct in_addr route4; /* the address routed to this link (ip4, or map4 in social mode) */
+	struct link_net net;   /* group mode: the peer's ip6 and routes as announced */
+	struct link_owned own; /* what the daemon installed of them, and what it refused */
 
 	enum link_state state;
 	uint64_t state_ms;  /* when state was entered */
@@ -254,5 +257,8 @@ void link_queue_tx(struct link *l, enum link_tx_kind kind, uint32_t base_id, con
 /* link_sig.c: the signalling message of a queued item. */
 void link_sig_build(const struct link *l, const struct link_sigq_item *it, struct signal_msg *m);
 void link_sig_add_remotes(struct link *l, const struct signal_msg *m, uint64_t now_ms);
+/* Takes the optional ip6 and routes of an offer/answer into l->net; true
+ * when they differ from what the peer announced before. */
+bool link_sig_take_net(struct link *l, const struct signal_msg *m);
 
 #endif

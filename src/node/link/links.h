@@ -27,6 +27,10 @@ struct link_env {
 	uint8_t self_id[SIGNAL_ID_LEN];
 	uint8_t self_key[SIGNAL_KEY_LEN];
 	struct in_addr self_ip4;
+	bool has_ip6;             /* group mode with "ip6": announced next to ip4 */
+	struct in6_addr self_ip6;
+	unsigned n_routes;        /* "routes": the subnets this node forwards */
+	struct ip_prefix routes[SIGNAL_MAX_ROUTES];
 	bool social;              /* SocialVPN: peers may announce our address */
 	struct noise_local *noise; /* our static key and handshake state */
 	size_t slot_cap;          /* bytes of one staged packet (headroom + MTU + tag) */

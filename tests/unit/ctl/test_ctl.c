@@ -956,6 +956,7 @@ static void test_cli_status(void **state)
 	assert_int_equal(ctl_jint(o, "ip6_mask", 0), 64);
 	assert_int_equal(json_array_size(json_object_get(o, "routes")), 2);
 	assert_int_equal(ctl_jint(json_object_get(o, "drops"), "link_local", -1), 0);
+	assert_int_equal(ctl_jint(json_object_get(o, "drops"), "too_big", -1), 0);
 	json_decref(o);
 	cli_free(&cap);
 

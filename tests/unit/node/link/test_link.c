@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <sodium.h>
 
 #include "addr.h"
@@ -157,6 +158,67 @@ static void test_peer_restart(void **state)
 	assert_true(sim_until(s, restarted_up, &before, 10000));
 	assert_data_flows(s, 0, 1);
 	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+static void set_net(struct sim *s, int i, const char *ip6, const char *route)
+{
+	struct link_env *e = &s->node[i].t.env;
+	e->has_ip6 = true;
+	assert_int_equal(inet_pton(AF_INET6, ip6, &e->self_ip6), 1);
+	e->n_routes = 1;
+	assert_null(ip_prefix_parse(route, &e->routes[0], NULL));
+}
+
+static void assert_net(struct link *l, const char *ip6, const char *route)
+{
+	char a[INET6_ADDRSTRLEN], r[IP_PREFIX_STRLEN];
+	assert_non_null(l);
+	assert_int_equal(l->net.has_ip6, ip6 != NULL);
+	assert_int_equal(l->net.n_routes, route != NULL);
+	if (ip6)
+		assert_string_equal(inet_ntop(AF_INET6, &l->net.ip6, a, sizeof(a)), ip6);
+	if (route)
+		assert_string_equal(ip_prefix_format(&l->net.routes[0], r), route);
+}
+
+static bool all_up(struct sim *s, void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < s->n; i++)
+		for (unsigned j = 0; j < s->n; j++)
+			if (i != j && !sim_up(s, (int)i, (int)j))
+				return false;
+	return true;
+}
+
+/* Offers and answers carry ip6 and routes next to ip4 (docs/ipv6.md): each
+ * link keeps what its peer announced, a v4-only node's links have none,
+ * and a peer that comes back with other routes replaces them. */
+static void test_ip6_and_routes_announced(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(3);
+	set_net(s, 0, "fd00::1", "10.77.0.0/24");
+	set_net(s, 1, "fd00::2", "fd00:77::/64");
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			if (i != j)
+				sim_online(s, i, j);
+	assert_true(sim_until(s, all_up, NULL, 10000));
+	assert_net(sim_link(s, 1, 0), "fd00::1", "10.77.0.0/24"); /* from an offer */
+	assert_net(sim_link(s, 0, 1), "fd00::2", "fd00:77::/64"); /* from an answer */
+	assert_net(sim_link(s, 2, 0), "fd00::1", "10.77.0.0/24");
+	assert_net(sim_link(s, 0, 2), NULL, NULL); /* node 2 has IPv4 only */
+	assert_net(sim_link(s, 1, 2), NULL, NULL);
+
+	unsigned before = (unsigned)sim_link(s, 0, 1)->last_handshake_ms;
+	sim_restart_node(s, 1);
+	set_net(s, 1, "fd00::2", "fd00:78::/64");
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, restarted_up, &before, 10000));
+	assert_net(sim_link(s, 0, 1), "fd00::2", "fd00:78::/64");
+	assert_net(sim_link(s, 1, 0), "fd00::1", "10.77.0.0/24");
 	sim_free(s);
 }
 
@@ -407,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_lost_offer_is_repeated),
 		cmocka_unit_test(test_crossed_offers_and_stale_answer),
 		cmocka_unit_test(test_peer_restart),
+		cmocka_unit_test(test_ip6_and_routes_announced),
 		cmocka_unit_test(test_restart_requests_cross),
 		cmocka_unit_test(test_relay_upgrade_fallback),
 		cmocka_unit_test(test_trickled_relay_candidate),
