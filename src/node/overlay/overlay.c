@@ -306,7 +306,8 @@ static void prune(struct overlay *ov, uint64_t now_ms)
 	for (size_t i = 0; i < ov->np; i++) {
 		struct ov_peer *p = &ov->p[i];
 		bool keep = p->state == OV_WANTED || p->state == OV_UP || p->why ||
-			    (p->state == OV_REFUSED && now_ms < p->retry_ms && p->member) || p->demand_bytes;
+			    (p->state == OV_REFUSED && now_ms < p->retry_ms && p->member) || p->demand_bytes ||
+			    p->demand_hot;
 		if (keep)
 			ov->p[k++] = *p;
 	}

@@ -156,9 +156,12 @@ static void test_on_demand_and_trim(void **state)
 	for (int s = 0; s < 5; s++, t += 1000)
 		overlay_demand(&ov, far, 50, t);
 	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 0);
-	/* sustained traffic does */
-	for (int s = 0; s < 3; s++, t += 1000)
+	/* sustained traffic does, fed once a second with the overlay's own
+	 * timer running in between, as the daemon does */
+	for (int s = 0; s < 3; s++, t += 1000) {
 		overlay_demand(&ov, far, 10000, t);
+		overlay_handle_timeout(&ov, t + 500);
+	}
 	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 1);
 	overlay_link_up(&ov, far, (void *)1, t);
 	/* idle past on-demand_inactive_timeout: trimmed */
