@@ -404,6 +404,10 @@ void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void 
 		p->why |= incoming_why(ov, p); /* it came up without a request of ours */
 	p->backoff_ms = 0;
 	p->used_ms = now_ms;
+	/* the demand is met: measured again only once the link is gone */
+	p->demand_hot = 0;
+	p->demand_bytes = 0;
+	p->demand_from = 0;
 	set_state(ov, p, OV_UP, now_ms);
 	p->link = link;
 	rebuild_hops(ov);

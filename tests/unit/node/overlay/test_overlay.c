@@ -172,6 +172,9 @@ static void test_on_demand_and_trim(void **state)
 	assert_int_equal(a.type, OV_ACT_CLOSE);
 	assert_memory_equal(a.id, far, OVERLAY_ID_LEN);
 	assert_int_equal(ov.st.trimmed, 1);
+	/* the traffic that asked for it is history: no stale "requested soon" */
+	overlay_link_down(&ov, far, t + 31000);
+	assert_null(strstr(overlay_why_not_linked(&ov, far), "traffic above"));
 	overlay_free(&ov);
 }
 
