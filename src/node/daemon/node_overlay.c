@@ -136,7 +136,13 @@ static void do_request(struct node *n, const struct ov_action *a, uint64_t now_m
 		overlay_link_up(&n->ov, l->id, l, now_ms);
 }
 
-static void do_close(struct node *n, const struct ov_action *a)
+/* A direct link the overlay closes (trimmed, evicted, not needed) that
+ * still carries traffic keeps its session through the overlay: both ends
+ * move it there (bye reason "overlay") and no packet waits for a new
+ * handshake. An idle one goes. */
+enum { NODE_OVL_BUSY_MS = 10000 };
+
+static void do_close(struct node *n, const struct ov_action *a, uint64_t now_ms)
 {
 	struct link *l = NULL;
 
@@ -151,7 +157,17 @@ static void do_close(struct node *n, const struct ov_action *a)
 	memcpy(m.from, n->id, SIGNAL_ID_LEN);
 	m.has_to = true;
 	memcpy(m.to, l->id, SIGNAL_ID_LEN);
+	bool busy = n->conf->multihop && l->state == LINK_UP && l->path_rx_ms && now_ms - l->path_rx_ms < NODE_OVL_BUSY_MS;
+	if (busy) {
+		m.has_reason = true;
+		snprintf(m.reason, sizeof(m.reason), "overlay");
+	}
 	node_signal_send(n, l->jid, &m);
+	if (busy && link_keep_overlay(l, now_ms)) {
+		log_info("peer %s: direct link closed (the overlay keeps other links); its traffic goes through the overlay",
+			 l->jid);
+		return;
+	}
 	node_remove_link(n, l, "the overlay does not need it any more");
 }
 
@@ -185,7 +201,7 @@ void node_overlay_tick(struct node *n, uint64_t now_ms)
 		if (a.type == OV_ACT_REQUEST)
 			do_request(n, &a, now_ms);
 		else
-			do_close(n, &a);
+			do_close(n, &a, now_ms);
 	}
 }
 
