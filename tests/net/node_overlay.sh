@@ -168,12 +168,14 @@ wait "${evpids[@]}"
 [ -e "$LIB_TMP/ev-over" ] && { node_ctl n1 members; fail "$(cat "$LIB_TMP/ev-over")"; }
 ev=$(($(ovl_field n1 evictions) - ev0))
 [ "$ev" -gt 0 ] || { node_ctl n1 members; node_logs; fail "n1 never evicted a link for traffic to ${targets[*]}"; }
+got=
 for i in "${targets[@]}"; do
 	rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$LIB_TMP/ping-ev-$i.txt")
-	[ "${rx:-0}" -ge 180 ] || { cat "$LIB_TMP/ping-ev-$i.txt"; fail "traffic n1 -> n$i lost more than 10% while links moved (${rx:-0}/200 answered)"; }
+	[ "${rx:-0}" -ge 160 ] || { cat "$LIB_TMP/ping-ev-$i.txt"; fail "traffic n1 -> n$i lost more than 20% while links moved (${rx:-0}/200 answered)"; }
+	got+=" n$i $rx/200"
 done
 node_ctl n1 members
-pass "eviction: n1 full at $MAX links evicted $ev least recently used link(s) for traffic to ${#targets[@]} members; >= 90% of each flow answered"
+pass "eviction: n1 full at $MAX links evicted $ev least recently used link(s) for traffic to ${#targets[@]} members; answered:$got"
 
 # ---- trimming: with the traffic stopped, on-demand links close after
 # on-demand_inactive_timeout ($IDLE s); ring and long-distance links stay.
