@@ -1,6 +1,7 @@
 /* Local candidates of ipopd: host candidates from every usable IPv4
  * interface address (never the TUN, never loopback, never an interface in
- * network_ignore_list), one server-reflexive candidate learned by a
+ * network_ignore_list, and no other tunnel's interface unless
+ * tunnel_candidates is set), one server-reflexive candidate learned by a
  * STUN Binding to a server picked at random from `stun` (or `turn` when
  * `stun` is empty), moving on to the next server when one fails, and the
  * relayed candidate of relay.c when it has an allocation. All of them share the node's one UDP socket:
@@ -9,6 +10,9 @@
  * its own address. IPv4 only, like the overlay. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -19,6 +23,46 @@
 #include "log.h"
 #include "bases.h"
 
+static bool sys_read(const char *ifname, const char *file, char *buf, size_t cap)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, file);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return true;
+}
+
+/* Another tunnel's interface (another VPN, or an ipop of ours), or NULL.
+ * A path through it may pass ICE's small checks while full-size tunnel
+ * packets do not fit (a tunnel in a tunnel, a smaller MTU), and our
+ * traffic would ride on that VPN: not a host candidate by default. */
+static const char *tunnel_kind(const char *ifname)
+{
+	char buf[512];
+	if (sys_read(ifname, "tun_flags", buf, sizeof(buf)))
+		return "a TUN/TAP device"; /* wireguard-go, OpenVPN, tinc, Nebula, ipop */
+	if (sys_read(ifname, "uevent", buf, sizeof(buf)) && strstr(buf, "DEVTYPE=wireguard"))
+		return "a WireGuard interface";
+	if (!sys_read(ifname, "type", buf, sizeof(buf)))
+		return NULL;
+	switch (atoi(buf)) {
+	case ARPHRD_NONE: /* tun-like: no link-layer header */
+		return "a tunnel without link layer";
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_SIT:
+	case ARPHRD_IPGRE:
+	case 823: /* ARPHRD_IP6GRE, in linux/if_arp.h only */
+		return "an IP tunnel (IPIP/GRE/SIT)";
+	default:
+		return NULL;
+	}
+}
+
 static bool ignored(const struct bases *b, const char *ifname)
 {
 	if (strcmp(ifname, b->tun_name) == 0 || strcmp(ifname, b->conf->interface) == 0)
@@ -26,6 +70,12 @@ static bool ignored(const struct bases *b, const char *ifname)
 	for (unsigned i = 0; i < b->conf->n_ignore; i++)
 		if (strcmp(ifname, b->conf->network_ignore_list[i]) == 0)
 			return true;
+	const char *kind = b->conf->tunnel_candidates ? NULL : tunnel_kind(ifname);
+	if (kind) {
+		log_info("gather: %s skipped: %s (another tunnel; \"tunnel_candidates\": true offers it)", ifname,
+			 kind);
+		return true;
+	}
 	return false;
 }
 
@@ -79,20 +129,21 @@ static int resolve(const struct node_stun *s, struct sockaddr_in *out)
 	return 0;
 }
 
-/* The STUN servers: `stun`, or when it is empty the `turn` servers (a
- * TURN server answers Binding requests on its UDP port too). */
+/* The STUN servers (config.json's and the XMPP server's, servers.c), or
+ * when there is none the TURN servers (a TURN server answers Binding
+ * requests on its UDP port too). */
 static unsigned stun_count(const struct bases *b)
 {
-	return b->conf->n_stun ? b->conf->n_stun : b->conf->n_turn;
+	return b->nstun ? b->nstun : b->nturn;
 }
 
 static struct node_stun stun_entry(const struct bases *b, unsigned i)
 {
-	if (b->conf->n_stun)
-		return b->conf->stun[i];
-	const struct node_turn *t = &b->conf->turn[i];
+	if (b->nstun)
+		return (struct node_stun){ (char *)b->stun_srv[i].host, b->stun_srv[i].port };
+	const struct bases_turn_srv *t = &b->turn_srv[i];
 	uint16_t port = t->transport == NODE_TURN_UDP && t->port ? t->port : NODE_CONF_DEFAULT_STUN_PORT;
-	return (struct node_stun){ t->host, port };
+	return (struct node_stun){ (char *)t->host, port };
 }
 
 static void stun_next(struct bases *b, uint64_t now_ms)

@@ -122,7 +122,7 @@ static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
 	struct signal_msg msg;
 
 	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms))
-		bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
+		bases_send_opt(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len, tx.ttl, tx.df);
 	while (link_poll_event(l, &ev, &msg))
 		if (!on_event(n, l, &ev, &msg, now_ms))
 			return;

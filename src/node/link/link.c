@@ -24,9 +24,14 @@ enum {
 	LINK_FAIL_RETRY_MAX_MS = 60000, /* ...doubling up to this */
 	LINK_NOMINATE_WAIT_MS = 300,
 	/* Failed pairs better than the selected one (direct, while on the
-	 * relay) are checked again this soon, so the link upgrades within a
-	 * few seconds of a direct path becoming possible. */
+	 * relay) are checked again after 2 s, 4 s, ... up to 32-40 s: soon at
+	 * first, then seldom enough that the state a failed check leaves in a
+	 * Linux NAT (30 s) expires between rounds (docs/nat.md). */
 	LINK_RECHECK_MS = 2000,
+	LINK_RECHECK_MAX_MS = 32000,
+	/* Controlled side: checks to the peer's reflexive candidates wait for
+	 * its first check (it primed its NAT by then), at most this long. */
+	LINK_HOLD_MS = 5000,
 	/* A selected pair that stops answering consent checks (every ~5 s)
 	 * for this long is left for another pair that worked, the relay
 	 * included, well before consent expires (30 s). */
@@ -110,7 +115,11 @@ static void ice_start(struct link *l, uint64_t now_ms)
 	ice_config_default(&cfg);
 	cfg.nominate_wait_ms = LINK_NOMINATE_WAIT_MS;
 	cfg.recheck_ms = LINK_RECHECK_MS;
+	cfg.recheck_max_ms = LINK_RECHECK_MAX_MS;
 	cfg.switch_silent_ms = LINK_SWITCH_SILENT_MS;
+	cfg.prime_ttl = e->prime_ttl;
+	cfg.hold_ms = e->prime_ttl ? LINK_HOLD_MS : 0;
+	cfg.pad_to = e->full_size;
 	ice_agent_init(&l->ice, &cfg, l->controlling, tb, l->lufrag, l->lpwd);
 	link_drop_signals(l, SIGNAL_CANDIDATES); /* the old session's trickles */
 	for (unsigned i = 0; i < e->nlocal; i++)

@@ -77,6 +77,8 @@ struct link_tx {
 	struct sockaddr_in dst;
 	const uint8_t *data;
 	size_t len;
+	uint8_t ttl; /* IP TTL of this datagram (a NAT prime); 0: the socket's default */
+	bool df;     /* don't fragment (a full-size check) */
 };
 
 enum link_tx_kind { LINK_TX_INIT = 1, LINK_TX_RESP, LINK_TX_KEEPALIVE };

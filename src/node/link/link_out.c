@@ -205,8 +205,12 @@ bool link_poll_transmit(struct link *l, struct link_tx *tx, uint8_t *buf, size_t
 		memcpy(&tx->dst, &t.dst, sizeof(tx->dst));
 		tx->data = buf;
 		tx->len = (size_t)len;
+		tx->ttl = t.ttl;
+		tx->df = t.df;
 		return true;
 	}
+	tx->ttl = 0;
+	tx->df = false;
 	return poll_queued(l, tx, buf, cap, now_ms) || poll_staged(l, tx, now_ms);
 }
 

@@ -37,6 +37,12 @@ struct link_env {
 	unsigned nhosts;          /* bases 0..nhosts-1 are host addresses */
 	/* Wall clock = now_ms * 1e6 + wall_offset_ns (Noise timestamps). */
 	int64_t wall_offset_ns;
+	/* NAT traversal (docs/nat.md): the IP TTL of the primes that open our
+	 * NAT's mapping before a check (0: none), and the size of the
+	 * tunnel's largest datagram that every path must carry before it is
+	 * used (0: no full-size checks). */
+	uint8_t prime_ttl;
+	uint16_t full_size;
 };
 
 struct links {
