@@ -169,6 +169,13 @@ uint64_t ice_agent_next_deadline(const struct ice_agent *a, uint64_t now_ms);
 void ice_agent_handle_timeout(struct ice_agent *a, uint64_t now_ms);
 bool ice_agent_poll_event(struct ice_agent *a, struct ice_event *ev);
 
+/* Multi-port probing (the link's hardnat.c): a connectivity check of this
+ * session with the caller's transaction id, to send from bases the agent
+ * does not know; and whether a datagram is the peer's authenticated
+ * answer to it. */
+int ice_agent_build_probe(const struct ice_agent *a, const uint8_t *tid, uint8_t *buf, size_t cap);
+bool ice_agent_probe_answer(const struct ice_agent *a, const uint8_t *buf, size_t len, const uint8_t *tid);
+
 /* Diagnostics: the selected pair (or -1), and one row per pair. */
 int ice_agent_selected(const struct ice_agent *a);
 unsigned ice_agent_pair_count(const struct ice_agent *a);

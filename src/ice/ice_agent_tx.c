@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "ice_agent.h"
 #include "ice_agent_int.h"
+#include "stun_auth.h"
 #include "stun_msg.h"
 
 static struct ice_pair *pair(struct ice_agent *a, int i)
@@ -68,6 +69,31 @@ static int build_request(const struct ice_agent *a, int pi, const uint8_t *tid, 
 	stun_build_integrity(&b, (const uint8_t *)a->rpwd, strlen(a->rpwd));
 	stun_build_fingerprint(&b);
 	return stun_build_finish(&b);
+}
+
+int ice_agent_build_probe(const struct ice_agent *a, const uint8_t *tid, uint8_t *buf, size_t cap)
+{
+	char user[2 * ICE_UFRAG_MAX + 2];
+	struct stun_builder b;
+
+	if (!a->have_remote_creds)
+		return -ENOTCONN;
+	int n = snprintf(user, sizeof user, "%s:%s", a->rufrag, a->lufrag);
+	stun_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+	stun_build_attr(&b, STUN_ATTR_USERNAME, user, (size_t)n);
+	stun_build_u32(&b, ICE_ATTR_PRIORITY, ice_cand_priority(ICE_CAND_PRFLX, ICE_LOCAL_PREF_DEFAULT, ICE_COMPONENT_RTP));
+	stun_build_u64(&b, a->controlling ? ICE_ATTR_CONTROLLING : ICE_ATTR_CONTROLLED, a->tiebreaker);
+	stun_build_integrity(&b, (const uint8_t *)a->rpwd, strlen(a->rpwd));
+	stun_build_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+bool ice_agent_probe_answer(const struct ice_agent *a, const uint8_t *buf, size_t len, const uint8_t *tid)
+{
+	struct stun_msg m;
+	return stun_msg_parse(&m, buf, len) == 0 && m.method == STUN_METHOD_BINDING && m.cls == STUN_CLASS_SUCCESS &&
+	       memcmp(m.tid, tid, STUN_TID_LEN) == 0 && m.fp >= 0 && stun_check_fingerprint(&m) &&
+	       stun_check_integrity(&m, (const uint8_t *)a->rpwd, strlen(a->rpwd)) == 0;
 }
 
 static int tx_response(struct ice_agent *a, struct ice_transmit *t, uint8_t *buf, size_t cap)

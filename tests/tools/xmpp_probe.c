@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 		.ping_interval_s = 2, .ping_timeout_s = 2,
 	};
 	send_body = argc > 9 ? argv[9] : NULL;
-	struct xmpp_sig_ops ops = { NULL, on_peer, on_message, on_state, NULL };
+	struct xmpp_sig_ops ops = { NULL, on_peer, on_message, on_state, NULL, NULL };
 	sig = xmpp_sig_new(&c, &ops);
 	if (!sig)
 		return 1;

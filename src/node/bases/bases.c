@@ -36,6 +36,7 @@ int bases_open(struct bases *b, const struct node_conf *conf, const char *tun_na
 
 void bases_close(struct bases *b)
 {
+	portpool_free(b);
 	sodium_memzero(b->turn_srv, sizeof(b->turn_srv));
 	relay_free(b);
 	netmon_close(b);
@@ -53,15 +54,18 @@ void bases_handle_timeout(struct bases *b, uint64_t now_ms)
 {
 	netmon_tick(b, now_ms);
 	gather_tick(b, now_ms);
+	natkind_tick(b, now_ms);
 	relay_tick(b, now_ms);
 }
 
 uint64_t bases_next_deadline(const struct bases *b)
 {
-	uint64_t d = gather_deadline(b), rd = relay_deadline(b), nd = netmon_deadline(b);
+	uint64_t d = gather_deadline(b), rd = relay_deadline(b), nd = netmon_deadline(b), kd = natkind_deadline(b);
 
 	if (rd < d)
 		d = rd;
+	if (kd < d)
+		d = kd;
 	return nd < d ? nd : d;
 }
 
@@ -75,6 +79,8 @@ int bases_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *
 {
 	if (link_base_is_relay(base_id))
 		return relay_send_df(b, base_id, dst, buf, len, df);
+	if (link_base_is_pool(base_id))
+		return portpool_send(b, base_id, dst, buf, len, df);
 	return udp_send_opt(b, base_id, dst, buf, len, ttl, df);
 }
 

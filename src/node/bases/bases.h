@@ -20,6 +20,7 @@
 #include "ice_cand.h"
 #include "link_base.h"
 #include "node_conf.h"
+#include "portpool.h"
 #include "relay.h"
 #include "stun_client.h"
 
@@ -52,6 +53,11 @@ struct bases_ops {
 	 * of room and may be changed in place. */
 	void (*relayed)(void *ctx, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf, size_t len,
 			size_t cap, uint64_t now_ms);
+	/* A datagram on a port-pool socket (portpool.h), the same way. */
+	void (*pool_rx)(void *ctx, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf, size_t len,
+			size_t cap, uint64_t now_ms);
+	/* natkind.c found out how our NAT maps (or that it changed). */
+	void (*nat_kind)(void *ctx, uint64_t now_ms);
 };
 
 /* A STUN server (or a TURN server asked for STUN). */
@@ -131,7 +137,14 @@ struct bases {
 	struct bases_stun_srv stun_srv[BASES_MAX_STUN];
 	struct bases_turn_srv turn_srv[BASES_MAX_TURN];
 
+	/* natkind.c: is our mapping the same toward every destination? */
+	enum bases_nat { BASES_NAT_UNKNOWN = 0, BASES_NAT_EASY, BASES_NAT_HARD } nat;
+	struct stun_client stun2; /* a second Binding, to another server address */
+	bool stun2_running;
+	struct sockaddr_in stun2_server;
+
 	struct relay relay;
+	struct portpool pool;
 	struct bases_counters cnt;
 };
 
@@ -155,6 +168,18 @@ int bases_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *
 unsigned bases_local_cands(const struct bases *b, struct ice_cand *out, unsigned max);
 /* The remote addresses links want the relay to reach (non-host first). */
 void bases_relay_sync(struct bases *b, const struct sockaddr_in *addrs, unsigned n, uint64_t now_ms);
+
+/* natkind.c: the NAT's mapping kind, from the server-reflexive address
+ * seen by two server addresses (the STUN server's RFC 5780 OTHER-ADDRESS,
+ * another STUN server, or the TURN server's view of our address). */
+void natkind_srflx(struct bases *b, uint64_t now_ms);
+/* Another server saw us from `mapped` (the relay's allocation). */
+void natkind_seen(struct bases *b, const struct sockaddr_in *server, const struct sockaddr_in *mapped,
+		  uint64_t now_ms);
+bool natkind_input(struct bases *b, const struct sockaddr_in *from, const uint8_t *buf, size_t len, uint64_t now_ms);
+void natkind_tick(struct bases *b, uint64_t now_ms);
+uint64_t natkind_deadline(const struct bases *b);
+const char *natkind_name(enum bases_nat k);
 
 /* servers.c */
 /* The servers of config.json (at open). */

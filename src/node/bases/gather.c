@@ -227,6 +227,8 @@ bool gather_stun_input(struct bases *b, const struct sockaddr_in *from, uint32_t
 {
 	char a[ADDR_STRLEN], bb[ADDR_STRLEN], c[ADDR_STRLEN];
 
+	if (natkind_input(b, from, buf, len, now_ms))
+		return true;
 	if (!b->stun_running || !addr_equal((const struct sockaddr *)from, (const struct sockaddr *)&b->stun_server))
 		return false;
 	if (stun_client_input(&b->stun, buf, len, now_ms) != 0)
@@ -250,6 +252,8 @@ bool gather_stun_input(struct bases *b, const struct sockaddr_in *from, uint32_t
 	 * mapping or its public address shows up here. */
 	b->stun_retry_ms = now_ms + BASES_SRFLX_REFRESH_MS - randombytes_uniform(BASES_SRFLX_REFRESH_MS / 5);
 	b->stun_refresh = true;
+	if (changed)
+		natkind_srflx(b, now_ms);
 	if (changed) {
 		log_info("gather: server-reflexive candidate %s (base %s, via %s)",
 			 addr_format((struct sockaddr *)&m, true, a),

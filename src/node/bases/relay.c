@@ -331,6 +331,11 @@ static void on_allocated(struct bases *b, const struct turn_client_event *ev, ui
 	log_info("relay: relayed candidate %s on %s (lifetime %u s, mapped %s)",
 		 addr_format((const struct sockaddr *)&ev->addr, true, a), r->server_name, ev->lifetime,
 		 addr_format(turn_client_mapped(&r->tc), true, bb));
+	if (r->transport == NODE_TURN_UDP && turn_client_mapped(&r->tc)->sa_family == AF_INET) {
+		struct sockaddr_in m;
+		memcpy(&m, turn_client_mapped(&r->tc), sizeof(m));
+		natkind_seen(b, &r->server, &m, now_ms); /* a second view of our mapping */
+	}
 	if (b->ops.relay_sync)
 		b->ops.relay_sync(b->ops.ctx, now_ms);
 	if (b->ops.cands_changed)

@@ -85,6 +85,8 @@ static int init_state(struct node *n, struct node_conf *conf)
 	/* A full-size check is as big as the largest data datagram. */
 	e->full_size = conf->full_size_checks ? (uint16_t)(conf->mtu + TUNNEL_DATA_HEADER_LEN + TUNNEL_TAG_LEN) : 0;
 	e->prime_ttl = (uint8_t)conf->nat_prime_ttl;
+	e->hard_sockets = conf->hard_nat_sockets;
+	e->hard_ports = conf->hard_nat_ports;
 	set_wall_offset(n, n->start_ms);
 	n->scratch_cap = e->slot_cap + 256 > NODE_SCRATCH ? e->slot_cap + 256 : NODE_SCRATCH;
 	n->scratch = malloc(n->scratch_cap);

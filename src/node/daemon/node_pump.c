@@ -71,6 +71,8 @@ void node_remove_link(struct node *n, struct link *l, const char *why)
 		routing_del(&n->dp.rt, addr, l);
 	if (n->social_on)
 		social_link_detach(l);
+	if (n->bases.pool.owner == l)
+		portpool_close(&n->bases);
 	links_remove(&n->links, l);
 	if (n->social_on && routed)
 		route_takeover(n, addr);
@@ -86,6 +88,39 @@ static void sync_relay(struct node *n, uint64_t now_ms)
 	unsigned k = links_remote_addrs(&n->links, false, a, MAX);
 	k += links_remote_addrs(&n->links, true, a + k, MAX - k);
 	bases_relay_sync(&n->bases, a, k, now_ms);
+}
+
+/* Multi-port probing (link/hardnat.c): the port pool follows what the
+ * link wants; one link holds it at a time. */
+static void pool_sync(struct node *n, struct link *l, uint64_t now_ms)
+{
+	struct bases *b = &n->bases;
+	uint32_t keep = hardnat_pool_keep(l);
+	unsigned want = hardnat_pool_want(l);
+
+	if (b->pool.owner && b->pool.owner != l) {
+		if (want && l->hn.phase == HARDNAT_POOL)
+			link_pool_granted(l, 0, now_ms); /* busy: this link stays relayed */
+		return;
+	}
+	if (keep != LINK_BASE_ANY) {
+		if (b->pool.owner == l && b->pool.open > 1) {
+			portpool_keep(b, keep);
+			link_pool_kept(l, keep, b->pool.port[keep - LINK_POOL_BASE], now_ms);
+		}
+		return;
+	}
+	if (want && l->hn.phase == HARDNAT_POOL) {
+		int err = 0;
+		int k = portpool_open(b, l, want, &err);
+		if (k <= 0)
+			log_warn("peer %s: no sockets for multi-port probing: %s", l->jid,
+				 strerror(k < 0 ? -k : -err));
+		link_pool_granted(l, k > 0 ? (unsigned)k : 0, now_ms);
+		return;
+	}
+	if (!want && b->pool.owner == l)
+		portpool_close(b);
 }
 
 /* Handles one event; false when the link is gone. */
@@ -108,6 +143,9 @@ static bool on_event(struct node *n, struct link *l, const struct link_event *ev
 	case LINK_EV_GONE:
 		node_remove_link(n, l, "peer went offline");
 		return false;
+	case LINK_EV_POOL:
+		pool_sync(n, l, now_ms);
+		break;
 	case LINK_EV_STATE:
 	case LINK_EV_PATH:
 		break; /* logged by the link; ipopctl reads the link itself */
@@ -143,6 +181,9 @@ static void local_cands(struct node *n, bool trickle, uint64_t now_ms)
 	struct ice_cand c[ICE_MAX_LOCAL];
 	unsigned k = bases_local_cands(&n->bases, c, ICE_MAX_LOCAL);
 
+	n->links.env.nat = n->bases.nat == BASES_NAT_HARD   ? SIGNAL_NAT_HARD
+			   : n->bases.nat == BASES_NAT_EASY ? SIGNAL_NAT_EASY
+							    : SIGNAL_NAT_UNKNOWN;
 	links_set_local(&n->links, c, k, n->bases.nhosts, trickle, now_ms);
 }
 
@@ -190,7 +231,14 @@ static void on_relayed(void *ctx, uint32_t base_id, const struct sockaddr_in *fr
 	dp_receive_relayed(&n->dp, base_id, from, buf, len, cap, now_ms);
 }
 
+static void on_nat_kind(void *ctx, uint64_t now_ms)
+{
+	local_cands(ctx, true, now_ms);
+}
+
 const struct bases_ops node_bases_ops = {
+	.pool_rx = on_relayed, /* a datagram on a pool socket: the same way in */
+	.nat_kind = on_nat_kind,
 	.cands_changed = on_cands_changed,
 	.moved = on_moved,
 	.relay_lost = on_relay_lost,

@@ -121,6 +121,7 @@ static void ice_start(struct link *l, uint64_t now_ms)
 	cfg.hold_ms = e->prime_ttl ? LINK_HOLD_MS : 0;
 	cfg.pad_to = e->full_size;
 	ice_agent_init(&l->ice, &cfg, l->controlling, tb, l->lufrag, l->lpwd);
+	hardnat_reset(l);
 	link_drop_signals(l, SIGNAL_CANDIDATES); /* the old session's trickles */
 	for (unsigned i = 0; i < e->nlocal; i++)
 		ice_agent_add_local_candidate(&l->ice, &e->local[i], now_ms);
@@ -304,6 +305,7 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 	}
 	l->ip4 = m->ip4;
 	l->have_info = true;
+	l->peer_nat = m->nat;
 	if (changed || !l->routed)
 		link_queue_event(l, LINK_EV_PEER_INFO);
 	return true;
@@ -471,6 +473,7 @@ static void ice_events(struct link *l, uint64_t now_ms)
 		case ICE_EV_CONNECTED:
 		case ICE_EV_SELECTED_CHANGED:
 			set_path(l, &ev, now_ms);
+			hardnat_selected(l, ev.local.base_id, link_path_relayed(l), now_ms);
 			if (l->state == LINK_CHECKING || l->state == LINK_OFFERED)
 				link_set_state(l, LINK_HANDSHAKE, now_ms, "ICE connected");
 			/* A new ICE session means the peer may have restarted:
@@ -494,6 +497,8 @@ static void ice_events(struct link *l, uint64_t now_ms)
 bool link_on_stun(struct link *l, uint32_t base_id, const struct sockaddr *from, const uint8_t *buf, size_t len,
 		  uint64_t now_ms)
 {
+	if (l->ice_on && hardnat_input(l, base_id, from, buf, len, now_ms))
+		return true;
 	if (!l->ice_on || !ice_agent_input(&l->ice, base_id, from, buf, len, now_ms))
 		return false;
 	link_handle_timeout(l, now_ms);
@@ -571,6 +576,7 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 		}
 	}
 	session_timer(l, now_ms, &d);
+	hardnat_tick(l, now_ms, &d);
 	roam_tick(l, now_ms);
 	offer_timer(l, now_ms, &d);
 	l->deadline_ms = d;

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hardnat.h"
 #include "ice_agent.h"
 #include "session.h"
 #include "signal_msg.h"
@@ -63,6 +64,7 @@ enum link_ev_type {
 	LINK_EV_REMOTES,    /* the peer's candidates changed: relay permissions */
 	LINK_EV_CHECK_PUBLIC, /* we send, the peer is silent: check our public address */
 	LINK_EV_GONE,       /* the peer went offline (presence) and stayed away */
+	LINK_EV_POOL,       /* multi-port probing wants, keeps or frees the port pool (hardnat.h) */
 };
 
 struct link_event {
@@ -105,6 +107,7 @@ struct link {
 	char idhex[2 * SIGNAL_ID_LEN + 1];
 	bool controlling; /* lower node id: ICE controlling, sends the offer */
 	bool have_info;   /* key and ip4 received in an offer/answer */
+	enum signal_nat peer_nat; /* the peer's NAT kind, from its offer/answer */
 	uint8_t key[SIGNAL_KEY_LEN];
 	struct in_addr ip4;  /* the address the peer announced: its own */
 	struct in_addr map4; /* social: the peer's address in our space */
@@ -159,6 +162,8 @@ struct link {
 	bool restart_asked;      /* controlled: restart requested, no offer yet */
 	uint64_t restart_ask_ms;
 	char restart_ask_ufrag[SIGNAL_UFRAG_MAX + 1]; /* the peer's ufrag then */
+
+	struct hardnat hn; /* multi-port probing (hardnat.c) */
 
 	/* outputs */
 	bool dirty; /* on the table's list of links with output */

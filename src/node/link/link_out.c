@@ -211,7 +211,9 @@ bool link_poll_transmit(struct link *l, struct link_tx *tx, uint8_t *buf, size_t
 	}
 	tx->ttl = 0;
 	tx->df = false;
-	return poll_queued(l, tx, buf, cap, now_ms) || poll_staged(l, tx, now_ms);
+	if (poll_queued(l, tx, buf, cap, now_ms) || poll_staged(l, tx, now_ms))
+		return true;
+	return hardnat_poll_transmit(l, tx, buf, cap, now_ms);
 }
 
 bool link_poll_event(struct link *l, struct link_event *ev, struct signal_msg *msg)

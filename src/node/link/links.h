@@ -43,6 +43,11 @@ struct link_env {
 	 * used (0: no full-size checks). */
 	uint8_t prime_ttl;
 	uint16_t full_size;
+	/* Our NAT's mapping (signalled to peers), and the bounds of
+	 * multi-port probing (hardnat.h): sockets on the hard side, primed
+	 * ports on the easy side; 0 turns that side off. */
+	enum signal_nat nat;
+	unsigned hard_sockets, hard_ports;
 };
 
 struct links {

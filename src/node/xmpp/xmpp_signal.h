@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "extdisco.h"
 #include "xmpp_roster.h"
 
 #define XMPP_SIGNAL_NS "urn:ipop:signal:1"
@@ -40,6 +41,9 @@ struct xmpp_sig_conf {
 	 * (jid_pattern_match) are accepted without asking. */
 	char *const *auto_accept;
 	unsigned n_auto_accept;
+	/* XEP-0215: ask the server for STUN/TURN services after login, and
+	 * again before their credentials expire. */
+	bool ext_services;
 };
 
 /* Friends (roster contacts and requests), reported to the daemon so it can
@@ -57,6 +61,8 @@ struct xmpp_sig_ops {
 	void (*state)(void *ctx, enum xmpp_sig_state st);
 	/* ask: we asked them and they have not answered yet. */
 	void (*friend)(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum roster_sub sub, bool ask);
+	/* The server's STUN/TURN services (XEP-0215), each time it answers. */
+	void (*services)(void *ctx, const struct extdisco_service *s, unsigned n);
 };
 
 struct xmpp_sig;
