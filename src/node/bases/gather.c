@@ -110,7 +110,9 @@ int gather_hosts(struct bases *b)
 	}
 	freeifaddrs(ifa);
 	if (b->nhosts == 0)
-		log_warn("gather: no usable IPv4 interface address");
+		log_warn("gather: no usable IPv4 interface address%s",
+			 b->conf->tunnel_candidates ? "" : " (if this host reaches the internet through a tunnel, set "
+							   "\"tunnel_candidates\": true)");
 	return 0;
 }
 

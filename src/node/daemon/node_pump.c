@@ -104,7 +104,7 @@ static void pool_sync(struct node *n, struct link *l, uint64_t now_ms)
 		return;
 	}
 	if (keep != LINK_BASE_ANY) {
-		if (b->pool.owner == l && b->pool.open > 1) {
+		if (b->pool.owner == l) {
 			portpool_keep(b, keep);
 			link_pool_kept(l, keep, b->pool.port[keep - LINK_POOL_BASE], now_ms);
 		}

@@ -293,12 +293,14 @@ unsigned hardnat_pool_want(const struct link *l)
 		return 0;
 	if (h->phase == HARDNAT_POOL)
 		return h->want;
-	return h->phase == HARDNAT_RUNNING || h->phase == HARDNAT_WON ? h->granted : 0;
+	if (h->phase == HARDNAT_WON)
+		return 1; /* the winning socket: the link's path */
+	return h->phase == HARDNAT_RUNNING ? h->granted : 0;
 }
 
 uint32_t hardnat_pool_keep(const struct link *l)
 {
-	return l->hn.phase == HARDNAT_WON && !l->hn.release ? l->hn.won_base : LINK_BASE_ANY;
+	return l->hn.phase == HARDNAT_WON && !l->hn.release && !l->hn.kept ? l->hn.won_base : LINK_BASE_ANY;
 }
 
 void link_pool_granted(struct link *l, unsigned n, uint64_t now_ms)
@@ -328,8 +330,9 @@ void link_pool_kept(struct link *l, uint32_t base_id, uint16_t port, uint64_t no
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = h->local_ip, .sin_port = htons(port) };
 
 	h->granted = 0;
-	if (!l->ice_on || h->phase != HARDNAT_WON || base_id != h->won_base)
+	if (!l->ice_on || h->phase != HARDNAT_WON || base_id != h->won_base || h->kept)
 		return;
+	h->kept = true;
 	/* one more host candidate, its own foundation (the same address as
 	 * the main socket's would freeze its pairs behind that one's) */
 	if (ice_cand_init(&c, ICE_CAND_HOST, (struct sockaddr *)&sin, NULL, base_id, 65535 - LINK_MAX_HOSTS, NULL) < 0)

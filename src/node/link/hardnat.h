@@ -67,6 +67,7 @@ struct hardnat {
 	unsigned granted;             /* spray side: pool bases LINK_POOL_BASE + 0..granted-1 */
 	uint8_t tid[HARDNAT_ROUNDS][STUN_TID_LEN];
 	uint32_t won_base;
+	bool kept;                    /* the daemon kept won_base's socket */
 	uint64_t sent;
 	bool release;                 /* the daemon should close the pool */
 };
