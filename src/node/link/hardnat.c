@@ -8,6 +8,7 @@
 #include "link.h"
 #include "links.h"
 #include "log.h"
+#include "stun_auth.h"
 #include "stun_msg.h"
 
 static bool reflexive_v4(const struct ice_cand *c)
@@ -253,8 +254,10 @@ bool hardnat_input(struct link *l, uint32_t base_id, const struct sockaddr *from
 	if (h->role != HARDNAT_SPRAY || !link_base_is_pool(base_id) || stun_msg_parse(&m, buf, len) != 0)
 		return false;
 	if (m.cls == STUN_CLASS_REQUEST) {
-		/* the peer's triggered check: ICE answers it; the port met */
-		if (h->phase == HARDNAT_RUNNING)
+		/* the peer's triggered check (signed with our password): ICE
+		 * answers it; the port met */
+		if (h->phase == HARDNAT_RUNNING &&
+		    stun_check_integrity(&m, (const uint8_t *)l->lpwd, strlen(l->lpwd)) == 0)
 			won(l, base_id, from, "the peer's check came in");
 		return false;
 	}
