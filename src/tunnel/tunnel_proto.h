@@ -12,7 +12,14 @@
  * lets a node drop junk before spending a Diffie-Hellman on it.
  *
  * Data: ChaCha20-Poly1305 with the session's key, nonce = counter, AD = the
- * 16-byte header. An empty payload is a keepalive. */
+ * 16-byte header. An empty payload is a keepalive. A payload whose first
+ * byte is 0 is not an IP packet (IPv4 and IPv6 start with 0x4_ and 0x6_)
+ * but a probe of the tunnel itself (struct tunnel_probe): a ping, which
+ * the receiver answers at once with a pong carrying the same sequence
+ * number, on its current path. Round trips of probes are the link's RTT.
+ * Probes are sealed like data, so nobody but the peer can forge, replay
+ * or answer one; a node sends pings only to peers that said in signalling
+ * that they answer them ("probes", docs/signalling.md). */
 #ifndef IPOP_TUNNEL_PROTO_H
 #define IPOP_TUNNEL_PROTO_H
 
@@ -58,7 +65,17 @@ struct tunnel_msg_data_header {
 	/* then ciphertext and a 16-byte tag */
 };
 
+/* The plaintext of a probe, inside a data packet. */
+enum tunnel_probe_type { TUNNEL_PROBE_PING = 1, TUNNEL_PROBE_PONG = 2 };
+struct tunnel_probe {
+	uint8_t zero;        /* 0: not an IP packet */
+	uint8_t type;        /* enum tunnel_probe_type */
+	uint8_t reserved[2]; /* 0 when sent, ignored when received */
+	uint8_t seq[4];      /* the ping's number; a pong echoes it */
+};
+
 enum {
+	TUNNEL_PROBE_LEN = 8, /* longer probes are accepted: later versions may add members */
 	TUNNEL_INITIATION_LEN = 132,
 	TUNNEL_RESPONSE_LEN = 76,
 	TUNNEL_NOISE_MSG1_LEN = 32 + 48 + 28, /* ephemeral .. enc_timestamp */
@@ -76,6 +93,7 @@ enum {
 _Static_assert(sizeof(struct tunnel_msg_initiation) == TUNNEL_INITIATION_LEN, "initiation size");
 _Static_assert(sizeof(struct tunnel_msg_response) == TUNNEL_RESPONSE_LEN, "response size");
 _Static_assert(sizeof(struct tunnel_msg_data_header) == TUNNEL_DATA_HEADER_LEN, "data header size");
+_Static_assert(sizeof(struct tunnel_probe) == TUNNEL_PROBE_LEN, "probe size");
 _Static_assert(TUNNEL_INITIATION_LEN == 8 + TUNNEL_NOISE_MSG1_LEN + TUNNEL_MAC_LEN, "msg1 layout");
 _Static_assert(TUNNEL_RESPONSE_LEN == 12 + TUNNEL_NOISE_MSG2_LEN + TUNNEL_MAC_LEN, "msg2 layout");
 

@@ -45,9 +45,7 @@ void node_say_bye_all(struct node *n)
 	}
 }
 
-/* The link for jid, created when asked and new (social mode gives it its
- * friend's address first). */
-static struct link *link_get(struct node *n, const char *jid, uint64_t now_ms, bool create)
+struct link *node_link_get(struct node *n, const char *jid, uint64_t now_ms, bool create)
 {
 	struct link *l = links_by_jid(&n->links, jid);
 
@@ -82,11 +80,17 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 	}
 	if (m.kind == SIGNAL_BYE) {
 		struct link *l = links_by_jid(&n->links, jid);
+		bool full = m.has_reason && strcmp(m.reason, "full") == 0;
 		if (l)
-			node_remove_link(n, l, "bye received");
+			node_remove_link(n, l, full ? "bye received: its links are full" : "bye received");
+		if (full)
+			node_overlay_refused(n, jid, now_ms);
 		return;
 	}
-	struct link *l = link_get(n, jid, now_ms, m.kind == SIGNAL_OFFER || m.kind == SIGNAL_HELLO);
+	bool request = m.kind == SIGNAL_OFFER || m.kind == SIGNAL_HELLO;
+	if (request && !node_overlay_accept(n, jid, now_ms))
+		return; /* answered "full" */
+	struct link *l = node_link_get(n, jid, now_ms, request);
 	if (l)
 		link_on_signal(l, &m, now_ms);
 }
@@ -133,12 +137,18 @@ static void handle(struct node *n, struct sigmsg *m, uint64_t now_ms)
 		on_state(n, m->u.state, now_ms);
 		break;
 	case SIGMSG_PEER_UP:
-		if ((l = link_get(n, m->jid, now_ms, true)))
+		/* social mode links every friend; the group's overlay decides */
+		if ((l = node_link_get(n, m->jid, now_ms, n->social_on)))
 			link_online(l, now_ms);
+		node_overlay_member(n, m->jid, true, now_ms);
 		break;
 	case SIGMSG_PEER_DOWN:
 		if ((l = links_by_jid(&n->links, m->jid)))
 			link_offline(l, now_ms);
+		node_overlay_member(n, m->jid, false, now_ms);
+		break;
+	case SIGMSG_PEER_INFO:
+		node_overlay_info(n, m->jid, &m->u.info, now_ms);
 		break;
 	case SIGMSG_PEER_REVOKED:
 		if ((l = links_by_jid(&n->links, m->jid)))

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "gone.h"
 #include "link.h"
 #include "links.h"
 #include "log.h"
@@ -166,12 +167,10 @@ void link_ice_restart(struct link *l, uint64_t now_ms, const char *why)
 
 void link_online(struct link *l, uint64_t now_ms)
 {
-	/* Offline then back while XMPP stayed up: the peer restarted, so its
-	 * link state is gone. */
-	if (l->gone_ms) {
-		l->gone_ms = 0;
+	/* Offline then back while XMPP stayed up, and its data path died
+	 * meanwhile: the peer restarted, so its link state is gone. */
+	if (gone_online(l, now_ms))
 		link_restart(l, now_ms, "peer came back online");
-	}
 	if (l->controlling && (l->state == LINK_NEW || l->state == LINK_FAILED)) {
 		send_offer(l, now_ms);
 	} else if (!l->controlling && l->state == LINK_NEW) {
@@ -184,13 +183,7 @@ void link_online(struct link *l, uint64_t now_ms)
 
 void link_offline(struct link *l, uint64_t now_ms)
 {
-	/* A server going down says "unavailable" for everyone first: wait a
-	 * little, and end the link only if XMPP stayed up meanwhile
-	 * (links_xmpp_state cancels this when it drops). */
-	if (!l->gone_ms) {
-		l->gone_ms = now_ms + LINKS_GONE_GRACE_MS;
-		l->deadline_ms = now_ms;
-	}
+	gone_offline(l, now_ms);
 }
 
 /* The peer lost its keys: drop ours too, so the next handshake is not
@@ -281,7 +274,8 @@ void link_local_cands_changed(struct link *l, uint64_t now_ms)
 	l->deadline_ms = now_ms;
 }
 
-/* Takes the peer's key and virtual address from an offer/answer. */
+/* Takes the peer's key and virtual addresses (ip4; ip6 and routes in
+ * l->net) from an offer/answer. */
 static bool set_info(struct link *l, const struct signal_msg *m)
 {
 	const struct link_env *e = &l->tab->env;
@@ -304,8 +298,10 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 		changed = true;
 	}
 	l->ip4 = m->ip4;
+	changed |= link_sig_take_net(l, m);
 	l->have_info = true;
 	l->peer_nat = m->nat;
+	l->peer_probes = m->probes;
 	if (changed || !l->routed)
 		link_queue_event(l, LINK_EV_PEER_INFO);
 	return true;
@@ -453,6 +449,12 @@ static void ice_failed(struct link *l, uint64_t now_ms)
 	log_warn("peer %s: ICE failed: %s", l->jid, why);
 	l->ice_on = false;
 	l->have_path = false;
+	if (l->overlay_ok) { /* the overlay still carries it */
+		l->have_path = true;
+		l->base_id = LINK_BASE_OVERLAY;
+		l->sel_known = false;
+		link_queue_event(l, LINK_EV_PATH);
+	}
 	l->ice_restarting = false;
 	if (l->fail_backoff_ms < LINK_FAIL_RETRY_MS)
 		l->fail_backoff_ms = LINK_FAIL_RETRY_MS;
@@ -559,12 +561,6 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 	/* On a whole-period boundary, so idle links share one wakeup. */
 	uint64_t d = (now_ms / TICK_MAX_MS + 1) * TICK_MAX_MS;
 
-	if (l->gone_ms && now_ms >= l->gone_ms) {
-		l->gone_ms = 0;
-		link_queue_event(l, LINK_EV_GONE);
-	}
-	if (l->gone_ms && l->gone_ms < d)
-		d = l->gone_ms;
 	if (l->ice_on) {
 		if (now_ms >= ice_agent_next_deadline(&l->ice, now_ms))
 			ice_agent_handle_timeout(&l->ice, now_ms);
@@ -577,7 +573,9 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 	}
 	session_timer(l, now_ms, &d);
 	hardnat_tick(l, now_ms, &d);
+	gone_tick(l, now_ms, &d);
 	roam_tick(l, now_ms);
+	link_rtt_tick(l, now_ms, &d);
 	offer_timer(l, now_ms, &d);
 	l->deadline_ms = d;
 	links_mark_dirty(l->tab, l); /* ICE may have checks to send */
@@ -615,9 +613,15 @@ void link_initiate(struct link *l, uint64_t now_ms)
 	}
 	l->init_len = len;
 	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
-	log_info("peer %s: handshake initiation sent to %s", l->jid,
-		 addr_format((struct sockaddr *)&l->endpoint, true, a));
+	log_info("peer %s: handshake initiation sent to %s", l->jid, link_where(l->base_id, &l->endpoint, a));
 	l->deadline_ms = now_ms;
+}
+
+const char *link_where(uint32_t base_id, const struct sockaddr_in *addr, char *buf)
+{
+	if (base_id == LINK_BASE_OVERLAY)
+		return "the overlay";
+	return addr_format((const struct sockaddr *)addr, true, buf);
 }
 
 void link_handshake_done(struct link *l, uint64_t now_ms)
@@ -625,9 +629,12 @@ void link_handshake_done(struct link *l, uint64_t now_ms)
 	char a[ADDR_STRLEN];
 
 	l->last_handshake_ms = now_ms;
+	l->tab->hs_completed++;
 	if (l->state != LINK_UP) {
 		const char *path = link_path_relayed(l) ? "relay" : "direct";
-		if (l->sel_known)
+		if (link_path_overlay(l))
+			log_info("peer %s: handshake complete, through the overlay", l->jid);
+		else if (l->sel_known)
 			log_info("peer %s: handshake complete, path %s %s %s -> %s", l->jid, path,
 				 ice_cand_type_name(l->sel_local.type), ice_cand_type_name(l->sel_remote.type),
 				 addr_format((struct sockaddr *)&l->endpoint, true, a));

@@ -24,6 +24,7 @@ enum sigmsg_type {
 	SIGMSG_STATE,         /* u.state: the XMPP connection's state */
 	SIGMSG_FRIEND,        /* jid (bare), u.friend: a roster change for ipopctl */
 	SIGMSG_SERVICES,      /* body: n struct extdisco_service (XEP-0215), len = n * size */
+	SIGMSG_PEER_INFO,     /* jid, u.info: what an ipop resource's presence says */
 	/* data thread -> signalling thread */
 	SIGMSG_SEND,          /* jid, body: send a signalling message */
 	SIGMSG_FRIEND_CMD,    /* jid (bare), u.friend_cmd: add/accept/remove */
@@ -42,6 +43,7 @@ struct sigmsg {
 			bool ask;
 		} friend;
 		enum xmpp_friend_cmd friend_cmd;
+		struct signal_presence info;
 	} u;
 	size_t len;
 	char body[]; /* NUL-terminated, len bytes before the NUL */
