@@ -405,8 +405,10 @@ void overlay_link_down(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uin
 
 	if (!p || (p->state != OV_WANTED && p->state != OV_UP))
 		return;
+	bool never_up = p->state == OV_WANTED;
 	p->why &= ~(unsigned)(OV_WHY_INCOMING | OV_WHY_DEMAND);
-	if (p->why & OV_WHY_STRUCTURE)
+	/* a link asked for that failed is not asked for again at once */
+	if ((p->why & OV_WHY_STRUCTURE) || never_up)
 		back_off(ov, p, now_ms);
 	else
 		set_state(ov, p, OV_IDLE, now_ms);
