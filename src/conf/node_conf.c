@@ -41,6 +41,11 @@ static void node_conf_defaults(struct node_conf *c)
 	c->xmpp_port = NODE_CONF_DEFAULT_XMPP_PORT;
 	c->xmpp_tls = NODE_TLS_REQUIRED;
 	c->log_level = LOG_LVL_INFO;
+	c->nat_prime_ttl = NODE_CONF_DEFAULT_PRIME_TTL;
+	c->full_size_checks = true;
+	c->hard_nat_sockets = NODE_CONF_DEFAULT_HARD_SOCKETS;
+	c->hard_nat_ports = NODE_CONF_DEFAULT_HARD_PORTS;
+	c->xmpp_services = true;
 }
 
 static char *strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -603,6 +608,9 @@ static void turn_credentials(struct ctx *x, const char *where, const json_t *e, 
 {
 	static const char *const names[] = { "user", "pass" };
 	char **dst[] = { &t->user, &t->pass };
+	/* Neither: the XMPP server hands them out (XEP-0215, docs/nat.md). */
+	if (!json_object_get(e, "user") && !json_object_get(e, "pass"))
+		return;
 	for (int i = 0; i < 2; i++) {
 		char w[48];
 		const json_t *m = json_object_get(e, names[i]);
@@ -887,6 +895,12 @@ static const struct key_def keys[] = {
 	{ "routes", node_conf_net_routes, NULL, NULL },
 	{ "accept_routes", node_conf_net_accept_routes, NULL, NULL },
 	{ "router_mode", node_conf_net_router_mode, NULL, NULL },
+	{ "nat_prime_ttl", node_conf_nat_prime_ttl, NULL, NULL },
+	{ "full_size_checks", node_conf_nat_full_size, NULL, NULL },
+	{ "tunnel_candidates", node_conf_nat_tunnel_candidates, NULL, NULL },
+	{ "hard_nat_sockets", node_conf_nat_hard_sockets, NULL, NULL },
+	{ "hard_nat_ports", node_conf_nat_hard_ports, NULL, NULL },
+	{ "xmpp_services", node_conf_nat_xmpp_services, NULL, NULL },
 	{ "max_links", node_conf_ovl_max_links, NULL, NULL },
 	{ "multihop_cl", node_conf_ovl_max_links, NULL, "max_links" },
 	{ "multihop", node_conf_ovl_multihop, NULL, NULL },

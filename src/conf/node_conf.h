@@ -37,6 +37,12 @@ enum {
 	NODE_CONF_DEFAULT_XMPP_PORT = 5222,
 	NODE_CONF_DEFAULT_STUN_PORT = 3478,
 	NODE_CONF_DEFAULT_TURNS_PORT = 5349,
+	/* NAT traversal (docs/nat.md) */
+	NODE_CONF_DEFAULT_PRIME_TTL = 2,      /* passes a NAT that is the first router */
+	NODE_CONF_MAX_PRIME_TTL = 16,
+	NODE_CONF_DEFAULT_HARD_SOCKETS = 256, /* symmetric side: extra local ports */
+	NODE_CONF_DEFAULT_HARD_PORTS = 512,   /* cone side: destination ports primed */
+	NODE_CONF_MAX_HARD = 1024,
 	NODE_CONF_DEFAULT_METRICS_PORT = 9642, /* the relay's is 9641 (coturn's) */
 };
 
@@ -60,7 +66,7 @@ struct node_turn {
 	char *host;
 	uint16_t port;
 	enum node_turn_transport transport;
-	char *user;
+	char *user;    /* NULL (with pass): credentials come from the XMPP server */
 	char *pass;
 	char *ca_file; /* NULL: system trust store */
 };
@@ -116,6 +122,11 @@ struct node_conf {
 	struct node_stun stun[NODE_CONF_MAX_STUN];
 	struct node_turn turn[NODE_CONF_MAX_TURN];
 	char *network_ignore_list[NODE_CONF_MAX_IGNORE]; /* interface names ICE skips */
+	bool tunnel_candidates; /* offer host candidates on TUN/TAP/WireGuard interfaces too */
+	unsigned nat_prime_ttl; /* IP TTL of the primes before checks; 0: no priming */
+	bool full_size_checks;  /* a path must carry full-size datagrams before it is used */
+	unsigned hard_nat_sockets, hard_nat_ports; /* multi-port probing; 0: that side off */
+	bool xmpp_services;     /* STUN/TURN servers and credentials from XEP-0215 */
 	/* social mode (docs/ipopd.md "SocialVPN") */
 	char *social_map_file; /* friend -> address, written by the node */
 	char *social_pin_file; /* hand-written "JID ADDRESS" lines, or NULL */

@@ -45,6 +45,14 @@ void node_conf_net_router_mode(struct ctx *x, const char *k, const json_t *v);
 void node_conf_net_check(struct ctx *x, const json_t *root);
 void node_conf_net_free(struct node_conf *c);
 
+/* node_conf_nat.c: NAT traversal keys (docs/config.md, docs/nat.md). */
+void node_conf_nat_prime_ttl(struct ctx *x, const char *k, const json_t *v);
+void node_conf_nat_full_size(struct ctx *x, const char *k, const json_t *v);
+void node_conf_nat_tunnel_candidates(struct ctx *x, const char *k, const json_t *v);
+void node_conf_nat_hard_sockets(struct ctx *x, const char *k, const json_t *v);
+void node_conf_nat_hard_ports(struct ctx *x, const char *k, const json_t *v);
+void node_conf_nat_xmpp_services(struct ctx *x, const char *k, const json_t *v);
+
 /* node_conf_overlay.c: GroupVPN at scale (max_links, the original
  * multihop and on-demand keys). */
 void node_conf_ovl_max_links(struct ctx *x, const char *k, const json_t *v);

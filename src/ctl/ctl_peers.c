@@ -15,6 +15,7 @@ static const char *const col_names[N_COLS] = {
 struct peer_row {
 	char cell[N_COLS][CELL_LEN];
 	const char *why; /* why_not_direct, or NULL */
+	const char *refused_paths; /* paths_refused, or NULL */
 	const json_t *routes, *refused; /* arrays, or NULL */
 };
 
@@ -78,6 +79,7 @@ static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 	snprintf(r->cell[COL_HS], CELL_LEN, "%s",
 		 ctl_fmt_ago(ctl_jint(p, "last_handshake", 0), c->now, tmp));
 	r->why = ctl_jstr(p, "why_not_direct");
+	r->refused_paths = ctl_jstr(p, "paths_refused");
 	const json_t *a = json_object_get(p, "routes"), *b = json_object_get(p, "routes_refused");
 	r->routes = json_is_array(a) && json_array_size(a) ? a : NULL;
 	r->refused = json_is_array(b) && json_array_size(b) ? b : NULL;
@@ -108,6 +110,9 @@ static void row_details(struct ctl_cli *c, size_t i, void *ctx)
 
 	if (r->why)
 		fprintf(c->out, "  %snot direct:%s %s\n", ctl_color(c, CTL_C_YELLOW), ctl_color(c, CTL_C_RESET), r->why);
+	if (r->refused_paths)
+		fprintf(c->out, "  %spath refused:%s %s\n", ctl_color(c, CTL_C_YELLOW), ctl_color(c, CTL_C_RESET),
+			r->refused_paths);
 	routes_print(c, r);
 }
 

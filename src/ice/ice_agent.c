@@ -22,6 +22,11 @@ static uint64_t rng_next(struct ice_agent *a)
 	return a->rng * 0x2545F4914F6CDD1Dull;
 }
 
+uint64_t ice_agent_rand(struct ice_agent *a)
+{
+	return rng_next(a);
+}
+
 static uint64_t jitter(struct ice_agent *a, uint32_t lo, uint32_t hi)
 {
 	return lo + rng_next(a) % (uint64_t)(hi - lo + 1);
@@ -156,6 +161,8 @@ static void form_pair(struct ice_agent *a, unsigned li, unsigned ri)
 	int rc = ice_checklist_add(&a->cl, a->local, (unsigned)l, a->remote, ri, a->controlling, NULL);
 	if (rc == -ENOSPC)
 		a->stats.dropped_full++;
+	else if (rc >= 0)
+		ice_nat_pair_formed(a, rc);
 }
 
 void ice_agent_enqueue_triggered(struct ice_agent *a, int pi)
@@ -233,8 +240,10 @@ int ice_agent_add_remote_candidate(struct ice_agent *a, const struct ice_cand *c
 		return ri;
 	}
 	ri = append_remote(a, c);
-	if (ri >= 0)
+	if (ri >= 0) {
+		ice_nat_remote_added(a, c, now_ms);
 		new_candidate(a, now_ms);
+	}
 	return ri;
 }
 
@@ -359,7 +368,11 @@ void ice_agent_fail_pair(struct ice_agent *a, int pi, enum ice_pair_err err, uin
 	p->err = err;
 	p->tx.active = false;
 	p->nominated = false;
+	p->full_ok = false; /* checked in full again when it next works */
 	p->failed_ms = now_ms;
+	p->recheck_at_ms = now_ms + ice_nat_recheck_delay(a, p);
+	if (p->rechecks < ICE_RECHECK_MAX_N)
+		p->rechecks++;
 	if (pi == a->nominating)
 		a->nominating = -1;
 	if (pi == a->selected) {
@@ -381,14 +394,39 @@ void ice_agent_base_failed(struct ice_agent *a, uint32_t base_id, uint64_t now_m
 	}
 }
 
+/* A small check passed: now one of the full size, which must pass too
+ * before the pair counts (tx_retransmit sends it at once). */
+static void start_full_check(struct ice_agent *a, int pi, uint64_t now_ms)
+{
+	struct ice_pair *p = pair(a, pi);
+	p->small_ok = true;
+	p->rtt_ms = (uint32_t)min64(now_ms - p->tx.first_ms, UINT32_MAX);
+	memset(&p->tx, 0, sizeof p->tx);
+	p->tx.active = true;
+	p->tx.pad = true;
+	p->tx.controlling = a->controlling;
+	p->tx.first_ms = now_ms;
+	p->tx.next_ms = now_ms;
+	stun_tid_random(p->tx.tid);
+	p->state = ICE_PAIR_IN_PROGRESS;
+}
+
 static void pair_succeeded(struct ice_agent *a, int pi, uint64_t now_ms)
 {
 	struct ice_pair *p = pair(a, pi);
+	if (a->cfg.pad_to && !p->full_ok && !p->tx.pad && !p->tx.use_cand) {
+		start_full_check(a, pi, now_ms);
+		return;
+	}
 	bool nominated_now = p->tx.use_cand && a->controlling;
+	if (p->tx.pad)
+		p->full_ok = true;
+	else
+		p->rtt_ms = (uint32_t)min64(now_ms - p->tx.first_ms, UINT32_MAX);
 	p->state = ICE_PAIR_SUCCEEDED;
 	p->err = ICE_ERR_NONE;
 	p->err_code = 0;
-	p->rtt_ms = (uint32_t)min64(now_ms - p->tx.first_ms, UINT32_MAX);
+	p->rechecks = 0;
 	p->last_rx_ms = now_ms;
 	p->tx.active = false;
 	a->failed_reported = false;
@@ -435,6 +473,9 @@ static bool username_ok(const struct ice_agent *a, const struct stun_msg *m)
 static void queue_response(struct ice_agent *a, const struct stun_msg *m, uint32_t base_id,
 			   const struct sockaddr *from, uint16_t err)
 {
+	/* RFC 5780 7.6: a padded request gets an answer of its size, so a
+	 * full-size check tests both directions of the path */
+	uint16_t size = stun_msg_find(m, STUN_ATTR_PADDING) && !err ? (uint16_t)m->len : 0;
 	if (a->resp_len == ICE_MAX_RESPONSES) /* the peer retransmits */
 		return;
 	struct ice_response_slot *r = &a->resp[(a->resp_head + a->resp_len++) % ICE_MAX_RESPONSES];
@@ -443,6 +484,7 @@ static void queue_response(struct ice_agent *a, const struct stun_msg *m, uint32
 	memset(&r->to, 0, sizeof r->to);
 	memcpy(&r->to, from, addr_len(from));
 	r->err = err;
+	r->size = size;
 }
 
 /* RFC 8445 7.3.1.1. Returns true when the request must get a 487. */
@@ -516,6 +558,8 @@ static int pair_for_request(struct ice_agent *a, uint32_t base_id, const struct 
 	int existing = -1;
 	pi = ice_checklist_add(&a->cl, a->local, (unsigned)li, a->remote, (unsigned)ri,
 			       a->controlling, &existing);
+	if (pi >= 0)
+		ice_nat_pair_formed(a, pi);
 	return pi >= 0 ? pi : existing;
 }
 
@@ -563,6 +607,7 @@ static void handle_request(struct ice_agent *a, uint32_t base_id, const struct s
 	a->stats.rx_requests++;
 	if (!request_valid(a, m, &prio))
 		return;
+	a->heard_peer = true; /* it has primed: our held checks may go */
 	if (role_conflict(a, m, &bad)) {
 		queue_response(a, m, base_id, from, STUN_ERR_ROLE_CONFLICT);
 		return;

@@ -43,6 +43,8 @@ enum { ICE_TX_BUF_MIN = 256 }; /* the largest message the agent builds fits */
 struct ice_transmit {
 	uint32_t base_id;              /* send from this base... */
 	struct sockaddr_storage dst;   /* ...to this address */
+	uint8_t ttl;                   /* IP TTL for this datagram; 0: the socket's default */
+	bool df;                       /* don't fragment: a full-size check must fit as it is */
 };
 
 struct ice_config {
@@ -53,6 +55,24 @@ struct ice_config {
 	 * pair has worked: give it up now and recheck the others, instead of
 	 * waiting for consent to expire (30 s). 0: off (the default). */
 	uint32_t switch_silent_ms;
+	/* Failed pairs are rechecked after recheck_ms, doubling per failed
+	 * round up to recheck_max_ms (+0..25% jitter); 0: every recheck_ms. */
+	uint32_t recheck_max_ms;
+	/* NAT-friendly hole punching (ice_nat.c). prime_ttl: before checking a
+	 * pair whose remote is server- or peer-reflexive from a base that is
+	 * not a relay, send a Binding indication with this IP TTL, which opens
+	 * our NAT's mapping toward the peer but dies before the peer's NAT
+	 * (RFC 5128 3.3); failed such pairs get one every ICE_PRIME_KEEP_MS.
+	 * 0: off. hold_ms: the controlled agent checks such pairs only this
+	 * long after the peer's candidates came, or once a check from the peer
+	 * arrived, whichever is first, so the controlling side has primed. */
+	uint8_t prime_ttl;
+	uint32_t hold_ms;
+	/* Full-size checks: a pair succeeds only once a check padded to
+	 * pad_to bytes (PADDING, RFC 5780) and sent with DF is answered too,
+	 * and consent checks are that size; a pair where only small checks
+	 * pass fails with ICE_ERR_MTU. 0: off. */
+	uint16_t pad_to;
 };
 
 struct ice_stats {
@@ -61,6 +81,7 @@ struct ice_stats {
 	uint64_t rx_auth_fail;     /* wrong USERNAME or MESSAGE-INTEGRITY */
 	uint64_t rx_unmatched;     /* responses to transactions we do not have */
 	uint64_t tx_checks, tx_retrans, tx_responses, tx_keepalives;
+	uint64_t tx_primes;        /* low-TTL Binding indications */
 	uint64_t role_conflicts;
 	uint64_t dropped_full;     /* candidates or pairs refused: tables full */
 };
@@ -70,6 +91,7 @@ struct ice_response_slot {
 	uint32_t base_id;
 	struct sockaddr_storage to;
 	uint16_t err;              /* 0 success, else 487 */
+	uint16_t size;             /* a padded request: the answer is as big, with DF */
 };
 
 struct ice_consent_tx {
@@ -97,6 +119,8 @@ struct ice_agent {
 
 	int selected, nominating;
 	bool connected, failed_reported;
+	bool heard_peer;               /* a valid check from the peer arrived */
+	uint64_t hold_until_ms;        /* controlled: reflexive pairs wait until then */
 	uint64_t first_success_ms, last_cand_ms, next_keepalive_ms, next_recheck_ms;
 
 	struct ice_response_slot resp[ICE_MAX_RESPONSES];
@@ -144,6 +168,13 @@ int ice_agent_poll_transmit(struct ice_agent *a, struct ice_transmit *t, uint8_t
 uint64_t ice_agent_next_deadline(const struct ice_agent *a, uint64_t now_ms);
 void ice_agent_handle_timeout(struct ice_agent *a, uint64_t now_ms);
 bool ice_agent_poll_event(struct ice_agent *a, struct ice_event *ev);
+
+/* Multi-port probing (the link's hardnat.c): a connectivity check of this
+ * session with the caller's transaction id, to send from bases the agent
+ * does not know; and whether a datagram is the peer's authenticated
+ * answer to it. */
+int ice_agent_build_probe(const struct ice_agent *a, const uint8_t *tid, uint8_t *buf, size_t cap);
+bool ice_agent_probe_answer(const struct ice_agent *a, const uint8_t *buf, size_t len, const uint8_t *tid);
 
 /* Diagnostics: the selected pair (or -1), and one row per pair. */
 int ice_agent_selected(const struct ice_agent *a);

@@ -5,7 +5,7 @@
 
 #include "ice_agent.h"
 
-/* Largest message the agent builds: header 20, USERNAME of two maximal
+/* Largest message the agent builds without padding: header 20, USERNAME of two maximal
  * ufrags 4+132, PRIORITY 8, role 12, USE-CANDIDATE 4, MESSAGE-INTEGRITY 24,
  * FINGERPRINT 8 = 212 bytes. */
 enum { ICE_TX_MIN = ICE_TX_BUF_MIN };
@@ -21,5 +21,23 @@ bool ice_agent_all_failed(const struct ice_agent *a);
 void ice_agent_enqueue_triggered(struct ice_agent *a, int pi);
 /* Time to the next keepalive or consent check on the selected pair. */
 uint64_t ice_agent_keepalive_interval(struct ice_agent *a);
+/* Jitter only, never anything secret. */
+uint64_t ice_agent_rand(struct ice_agent *a);
+/* A failed pair that will be checked again, and when. */
+bool ice_agent_recheck_due(const struct ice_agent *a, const struct ice_pair *p, uint64_t *when);
+
+/* ice_nat.c: primes, the controlled side's hold, recheck back-off. */
+bool ice_nat_wants_prime(const struct ice_agent *a, const struct ice_pair *p);
+void ice_nat_pair_formed(struct ice_agent *a, int pi);
+void ice_nat_remote_added(struct ice_agent *a, const struct ice_cand *c, uint64_t now_ms);
+bool ice_nat_held(const struct ice_agent *a, const struct ice_pair *p, uint64_t now_ms);
+uint64_t ice_nat_recheck_delay(struct ice_agent *a, const struct ice_pair *p);
+/* The pair's last prime is old enough that a check should get a new one. */
+bool ice_nat_prime_stale(const struct ice_agent *a, const struct ice_pair *p, uint64_t now_ms);
+int ice_nat_build_prime(struct ice_agent *a, int pi, struct ice_transmit *t, uint8_t *buf, size_t cap,
+			uint64_t now_ms);
+int ice_nat_tx_prime(struct ice_agent *a, struct ice_transmit *t, uint8_t *buf, size_t cap, uint64_t now_ms);
+void ice_nat_tick(struct ice_agent *a, uint64_t now_ms);
+uint64_t ice_nat_deadline(const struct ice_agent *a, uint64_t now_ms);
 
 #endif

@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "ice_agent.h"
 #include "ice_agent_int.h"
+#include "stun_auth.h"
 #include "stun_msg.h"
 
 static struct ice_pair *pair(struct ice_agent *a, int i)
@@ -18,6 +19,8 @@ static struct ice_pair *pair(struct ice_agent *a, int i)
 static void set_dest(struct ice_transmit *t, uint32_t base_id, const struct sockaddr_storage *to)
 {
 	t->base_id = base_id;
+	t->ttl = 0;
+	t->df = false;
 	memset(&t->dst, 0, sizeof t->dst);
 	memcpy(&t->dst, to, addr_len((const struct sockaddr *)to));
 }
@@ -30,7 +33,20 @@ static uint64_t rto(unsigned count)
 
 /* ---- building ---- */
 
-static int build_request(const struct ice_agent *a, int pi, const uint8_t *tid, bool use_cand,
+/* PADDING that makes the finished message want bytes (or as near as the
+ * 4-byte alignment and cap allow): MESSAGE-INTEGRITY and FINGERPRINT
+ * still follow. */
+static void pad_to(struct stun_builder *b, size_t want, size_t cap)
+{
+	enum { TAIL = 24 + 8, HDR = 4 };
+	if (want > cap)
+		want = cap;
+	if (want < b->len + HDR + TAIL + 4)
+		return;
+	stun_build_padding(b, (want - b->len - HDR - TAIL) & ~(size_t)3);
+}
+
+static int build_request(const struct ice_agent *a, int pi, const uint8_t *tid, bool use_cand, bool pad,
 			 uint8_t *buf, size_t cap)
 {
 	const struct ice_pair *p = &a->cl.pairs[pi];
@@ -48,9 +64,36 @@ static int build_request(const struct ice_agent *a, int pi, const uint8_t *tid, 
 	stun_build_u64(&b, a->controlling ? ICE_ATTR_CONTROLLING : ICE_ATTR_CONTROLLED, a->tiebreaker);
 	if (use_cand)
 		stun_build_flag(&b, ICE_ATTR_USE_CANDIDATE);
+	if (pad)
+		pad_to(&b, a->cfg.pad_to, cap);
 	stun_build_integrity(&b, (const uint8_t *)a->rpwd, strlen(a->rpwd));
 	stun_build_fingerprint(&b);
 	return stun_build_finish(&b);
+}
+
+int ice_agent_build_probe(const struct ice_agent *a, const uint8_t *tid, uint8_t *buf, size_t cap)
+{
+	char user[2 * ICE_UFRAG_MAX + 2];
+	struct stun_builder b;
+
+	if (!a->have_remote_creds)
+		return -ENOTCONN;
+	int n = snprintf(user, sizeof user, "%s:%s", a->rufrag, a->lufrag);
+	stun_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+	stun_build_attr(&b, STUN_ATTR_USERNAME, user, (size_t)n);
+	stun_build_u32(&b, ICE_ATTR_PRIORITY, ice_cand_priority(ICE_CAND_PRFLX, ICE_LOCAL_PREF_DEFAULT, ICE_COMPONENT_RTP));
+	stun_build_u64(&b, a->controlling ? ICE_ATTR_CONTROLLING : ICE_ATTR_CONTROLLED, a->tiebreaker);
+	stun_build_integrity(&b, (const uint8_t *)a->rpwd, strlen(a->rpwd));
+	stun_build_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+bool ice_agent_probe_answer(const struct ice_agent *a, const uint8_t *buf, size_t len, const uint8_t *tid)
+{
+	struct stun_msg m;
+	return stun_msg_parse(&m, buf, len) == 0 && m.method == STUN_METHOD_BINDING && m.cls == STUN_CLASS_SUCCESS &&
+	       memcmp(m.tid, tid, STUN_TID_LEN) == 0 && m.fp >= 0 && stun_check_fingerprint(&m) &&
+	       stun_check_integrity(&m, (const uint8_t *)a->rpwd, strlen(a->rpwd)) == 0;
 }
 
 static int tx_response(struct ice_agent *a, struct ice_transmit *t, uint8_t *buf, size_t cap)
@@ -66,12 +109,15 @@ static int tx_response(struct ice_agent *a, struct ice_transmit *t, uint8_t *buf
 		stun_build_error(&b, r->err, stun_error_reason(r->err));
 	else
 		stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&r->to);
+	if (r->size)
+		pad_to(&b, r->size, cap);
 	stun_build_integrity(&b, (const uint8_t *)a->lpwd, strlen(a->lpwd));
 	stun_build_fingerprint(&b);
 	int n = stun_build_finish(&b);
 	if (n < 0)
 		return n;
 	set_dest(t, r->base_id, &r->to);
+	t->df = r->size != 0;
 	a->resp_head = (a->resp_head + 1) % ICE_MAX_RESPONSES;
 	a->resp_len--;
 	a->stats.tx_responses++;
@@ -85,13 +131,14 @@ static int send_tx(struct ice_agent *a, int pi, struct ice_transmit *t, uint8_t 
 	struct ice_pair *p = pair(a, pi);
 	/* a role switch mid-transaction changes what the retransmission
 	 * claims; only a controlling agent may nominate */
-	int n = build_request(a, pi, p->tx.tid, p->tx.use_cand && a->controlling, buf, cap);
+	int n = build_request(a, pi, p->tx.tid, p->tx.use_cand && a->controlling, p->tx.pad, buf, cap);
 	if (n < 0)
 		return n;
 	p->tx.controlling = a->controlling;
 	p->tx.count++;
 	p->tx.next_ms = now_ms + rto(p->tx.count);
 	set_dest(t, a->local[p->local].base_id, &a->remote[p->remote].addr);
+	t->df = p->tx.pad;
 	return n;
 }
 
@@ -101,15 +148,32 @@ static int tx_retransmit(struct ice_agent *a, struct ice_transmit *t, uint8_t *b
 	for (unsigned i = 0; i < a->cl.n; i++) {
 		const struct ice_tx *x = &a->cl.pairs[i].tx;
 		if (x->active && x->count < ICE_CHECK_MAX_TX && x->next_ms <= now_ms) {
-			a->stats.tx_retrans++;
+			/* count 0: the first send, after a prime or a small check */
+			if (x->count)
+				a->stats.tx_retrans++;
+			else
+				a->stats.tx_checks++;
 			return send_tx(a, (int)i, t, buf, cap, now_ms);
 		}
 	}
 	return 0;
 }
 
+/* The best Waiting pair the controlled side's hold does not keep back. */
+static int best_waiting(const struct ice_agent *a, uint64_t now_ms)
+{
+	int best = -1;
+	for (unsigned i = 0; i < a->cl.n; i++) {
+		const struct ice_pair *p = &a->cl.pairs[i];
+		if (p->state == ICE_PAIR_WAITING && !ice_nat_held(a, p, now_ms) &&
+		    (best < 0 || p->priority > a->cl.pairs[best].priority))
+			best = (int)i;
+	}
+	return best;
+}
+
 /* Triggered checks first (FIFO), then the best Waiting pair. */
-static int next_check_pair(struct ice_agent *a, bool *use_cand)
+static int next_check_pair(struct ice_agent *a, bool *use_cand, uint64_t now_ms)
 {
 	*use_cand = false;
 	while (a->trig_len > 0) {
@@ -131,7 +195,7 @@ static int next_check_pair(struct ice_agent *a, bool *use_cand)
 	}
 	/* a Waiting pair never has a transaction: one is only started on
 	 * leaving Waiting, and every path back to Waiting ends it first */
-	return ice_checklist_best(&a->cl, ICE_PAIR_WAITING);
+	return best_waiting(a, now_ms);
 }
 
 static int tx_new_check(struct ice_agent *a, struct ice_transmit *t, uint8_t *buf, size_t cap,
@@ -140,7 +204,7 @@ static int tx_new_check(struct ice_agent *a, struct ice_transmit *t, uint8_t *bu
 	bool use_cand;
 	if (!a->have_remote_creds || now_ms < a->next_check_ms)
 		return 0;
-	int pi = next_check_pair(a, &use_cand);
+	int pi = next_check_pair(a, &use_cand, now_ms);
 	if (pi < 0)
 		return 0;
 	struct ice_pair *p = pair(a, pi);
@@ -150,9 +214,16 @@ static int tx_new_check(struct ice_agent *a, struct ice_transmit *t, uint8_t *bu
 	p->tx.controlling = a->controlling;
 	p->tx.first_ms = now_ms;
 	stun_tid_random(p->tx.tid);
-	if (p->state != ICE_PAIR_SUCCEEDED)
+	if (p->state != ICE_PAIR_SUCCEEDED) {
 		p->state = ICE_PAIR_IN_PROGRESS;
+		p->small_ok = false;
+	}
 	a->next_check_ms = now_ms + ICE_TA_MS;
+	if (p->state != ICE_PAIR_SUCCEEDED && ice_nat_prime_stale(a, p, now_ms)) {
+		/* the prime leaves first; tx_retransmit sends the check right after */
+		p->tx.next_ms = now_ms;
+		return ice_nat_build_prime(a, pi, t, buf, cap, now_ms);
+	}
 	a->stats.tx_checks++;
 	return send_tx(a, pi, t, buf, cap, now_ms);
 }
@@ -176,7 +247,8 @@ static int tx_keepalive(struct ice_agent *a, struct ice_transmit *t, uint8_t *bu
 	if (a->cfg.consent_freshness) {
 		struct ice_consent_tx *c = &a->consent[a->consent_next];
 		stun_tid_random(c->tid);
-		n = build_request(a, pi, c->tid, false, buf, cap);
+		/* full size: a path that stops carrying full packets loses consent */
+		n = build_request(a, pi, c->tid, false, a->cfg.pad_to != 0, buf, cap);
 		if (n < 0)
 			return n;
 		c->pair = pi;
@@ -188,6 +260,7 @@ static int tx_keepalive(struct ice_agent *a, struct ice_transmit *t, uint8_t *bu
 	}
 	const struct ice_pair *p = pair(a, pi);
 	set_dest(t, a->local[p->local].base_id, &a->remote[p->remote].addr);
+	t->df = a->cfg.consent_freshness && a->cfg.pad_to;
 	a->next_keepalive_ms = now_ms + ice_agent_keepalive_interval(a);
 	a->stats.tx_keepalives++;
 	return n;
@@ -202,6 +275,8 @@ int ice_agent_poll_transmit(struct ice_agent *a, struct ice_transmit *t, uint8_t
 	if ((n = tx_response(a, t, buf, cap)) != 0)
 		return n;
 	if ((n = tx_retransmit(a, t, buf, cap, now_ms)) != 0)
+		return n;
+	if ((n = ice_nat_tx_prime(a, t, buf, cap, now_ms)) != 0)
 		return n;
 	if ((n = tx_new_check(a, t, buf, cap, now_ms)) != 0)
 		return n;
@@ -228,13 +303,13 @@ static uint64_t selected_lost_ms(const struct ice_agent *a)
 	return last + ICE_CONSENT_TIMEOUT_MS;
 }
 
-static bool recheck_due(const struct ice_agent *a, const struct ice_pair *p, uint64_t *when)
+bool ice_agent_recheck_due(const struct ice_agent *a, const struct ice_pair *p, uint64_t *when)
 {
 	if (!a->cfg.recheck_ms || p->state != ICE_PAIR_FAILED)
 		return false;
 	if (a->selected >= 0 && p->priority <= a->cl.pairs[a->selected].priority)
 		return false;
-	*when = p->failed_ms + a->cfg.recheck_ms;
+	*when = p->recheck_at_ms;
 	return true;
 }
 
@@ -245,7 +320,7 @@ static void recheck_failed(struct ice_agent *a, uint64_t now_ms)
 	uint64_t when;
 	for (unsigned i = 0; i < a->cl.n; i++) {
 		struct ice_pair *p = &a->cl.pairs[i];
-		if (recheck_due(a, p, &when) && when <= now_ms) {
+		if (ice_agent_recheck_due(a, p, &when) && when <= now_ms) {
 			p->state = ICE_PAIR_WAITING;
 			p->failed_ms = now_ms;
 		}
@@ -255,21 +330,25 @@ static void recheck_failed(struct ice_agent *a, uint64_t now_ms)
 void ice_agent_handle_timeout(struct ice_agent *a, uint64_t now_ms)
 {
 	for (unsigned i = 0; i < a->cl.n; i++) {
-		const struct ice_tx *x = &a->cl.pairs[i].tx;
+		const struct ice_pair *p = &a->cl.pairs[i];
+		const struct ice_tx *x = &p->tx;
+		/* small checks passed and the full-size one never did: the path
+		 * cannot carry the tunnel's packets (another VPN's interface) */
+		enum ice_pair_err err = x->pad && p->small_ok ? ICE_ERR_MTU : ICE_ERR_TIMEOUT;
 		if (x->active && x->count >= ICE_CHECK_MAX_TX && x->next_ms <= now_ms)
-			ice_agent_fail_pair(a, (int)i, ICE_ERR_TIMEOUT, now_ms);
+			ice_agent_fail_pair(a, (int)i, err, now_ms);
 	}
 	if (a->cfg.consent_freshness && a->selected >= 0 && now_ms >= selected_lost_ms(a))
 		ice_agent_fail_pair(a, a->selected, ICE_ERR_CONSENT_LOST, now_ms);
 	recheck_failed(a, now_ms);
+	ice_nat_tick(a, now_ms);
 	ice_agent_maybe_nominate(a, now_ms);
 	ice_agent_check_failed(a, now_ms);
 }
 
-static bool check_work(const struct ice_agent *a)
+static bool check_work(const struct ice_agent *a, uint64_t now_ms)
 {
-	return a->have_remote_creds &&
-	       (a->trig_len > 0 || ice_checklist_count(&a->cl, ICE_PAIR_WAITING) > 0);
+	return a->have_remote_creds && (a->trig_len > 0 || best_waiting(a, now_ms) >= 0);
 }
 
 static uint64_t pair_deadline(const struct ice_agent *a)
@@ -279,7 +358,7 @@ static uint64_t pair_deadline(const struct ice_agent *a)
 		const struct ice_pair *p = &a->cl.pairs[i];
 		if (p->tx.active && p->tx.next_ms < d)
 			d = p->tx.next_ms;
-		if (recheck_due(a, p, &when) && when < d)
+		if (ice_agent_recheck_due(a, p, &when) && when < d)
 			d = when;
 	}
 	return d;
@@ -301,11 +380,13 @@ uint64_t ice_agent_next_deadline(const struct ice_agent *a, uint64_t now_ms)
 	if (a->resp_len > 0)
 		return now_ms;
 	uint64_t d = pair_deadline(a);
-	if (check_work(a)) {
+	if (check_work(a, now_ms)) {
 		uint64_t c = a->next_check_ms > now_ms ? a->next_check_ms : now_ms;
 		d = c < d ? c : d;
 	}
 	uint64_t s = selected_deadline(a);
+	d = s < d ? s : d;
+	s = ice_nat_deadline(a, now_ms);
 	d = s < d ? s : d;
 	s = ice_agent_nominate_deadline(a);
 	d = s < d ? s : d;

@@ -27,7 +27,8 @@ const char *ice_pair_state_name(enum ice_pair_state s)
 const char *ice_pair_err_name(enum ice_pair_err e)
 {
 	static const char *const n[] = { "none", "timed out", "error response",
-					 "asymmetric response", "consent lost", "send failed" };
+					 "asymmetric response", "consent lost", "send failed",
+					 "full-size packets lost" };
 	return (unsigned)e < sizeof n / sizeof n[0] ? n[e] : "?";
 }
 

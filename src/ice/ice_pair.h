@@ -28,6 +28,7 @@ enum ice_pair_err {
 	ICE_ERR_ASYMMETRIC,    /* response came from/to another address (RFC 8445 7.2.5.2.1) */
 	ICE_ERR_CONSENT_LOST,  /* selected pair stopped answering (RFC 7675) */
 	ICE_ERR_SEND,          /* the daemon reported the base cannot send */
+	ICE_ERR_MTU,           /* small checks passed, the full-size one did not */
 };
 
 /* One outstanding Binding request on a pair. */
@@ -35,6 +36,7 @@ struct ice_tx {
 	bool active;
 	bool use_cand;        /* carries USE-CANDIDATE */
 	bool controlling;     /* role the request claimed, for 487 handling */
+	bool pad;             /* padded to the full size, sent with DF */
 	uint8_t count;        /* transmissions so far */
 	uint8_t tid[STUN_TID_LEN];
 	uint64_t next_ms;     /* next retransmission, or final timeout */
@@ -53,6 +55,12 @@ struct ice_pair {
 	uint32_t rtt_ms;
 	uint64_t last_rx_ms;      /* last authenticated response, for consent */
 	uint64_t failed_ms;
+	uint64_t recheck_at_ms;   /* a failed pair is checked again then (back-off, ice_nat.c) */
+	uint8_t rechecks;         /* rounds failed in a row */
+	bool small_ok;            /* a small check passed since the pair last failed */
+	bool full_ok;             /* ...and a full-size one too */
+	bool prime_due;           /* a low-TTL prime leaves before its next check */
+	uint64_t prime_ms;        /* the last prime sent (0: never) */
 	struct ice_tx tx;
 };
 

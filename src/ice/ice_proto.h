@@ -26,6 +26,13 @@ enum {
 	ICE_CONSENT_TIMEOUT_MS = 30000, /* consent lost after this much silence */
 	ICE_FAIL_GRACE_MS = 5000,     /* all pairs failed and no new candidate for this long */
 	ICE_RECHECK_MS = 60000,       /* default: retry failed pairs better than the selected one */
+	/* Unreplied UDP entries of a Linux NAT (conntrack) live 30 s: a
+	 * recheck interval of at least this lets the state a failed check
+	 * left in the peer's NAT expire before the next one (ice_nat.c). */
+	ICE_NAT_UDP_TIMEOUT_MS = 30000,
+	ICE_PRIME_KEEP_MS = 20000,    /* low-TTL primes keep our mapping of a failed pair open */
+	ICE_PRIME_FRESH_MS = 5000,    /* a prime this recent needs no other before a check */
+	ICE_RECHECK_MAX_N = 16,       /* back-off steps counted */
 };
 
 enum {

@@ -266,6 +266,7 @@ json_t *ctl_json_peer(const struct ctl_peer_status *p)
 	ok = ok && j_set(o, "last_handshake",
 			 p->last_handshake > 0 ? json_integer(p->last_handshake) : json_null());
 	ok = ok && j_set(o, "why_not_direct", j_field(p->why_not_direct, sizeof(p->why_not_direct)));
+	ok = ok && j_set(o, "paths_refused", j_field(p->paths_refused, sizeof(p->paths_refused)));
 	if (!ok) {
 		json_decref(o);
 		return NULL;

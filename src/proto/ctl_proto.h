@@ -142,6 +142,9 @@ struct ctl_peer_status {
 	uint64_t rx_packets, tx_packets;
 	int64_t last_handshake;         /* unix seconds; 0: never */
 	char why_not_direct[CTL_REASON_LEN]; /* "" when direct or unknown */
+	/* Paths ICE will not use although small checks passed: "" or e.g.
+	 * "host 10.99.0.1:4000 -> host 10.99.0.2:4000: full-size packets lost" */
+	char paths_refused[CTL_REASON_LEN];
 };
 
 /* One group member for "members": how this node reaches it. */

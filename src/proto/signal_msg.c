@@ -383,7 +383,7 @@ bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b)
 	    a->probes != b->probes || a->has_ice != b->has_ice ||
 	    (a->has_ice && (strcmp(a->ufrag, b->ufrag) || strcmp(a->pwd, b->pwd))) ||
 	    a->has_tiebreaker != b->has_tiebreaker || (a->has_tiebreaker && a->tiebreaker != b->tiebreaker) ||
-	    a->has_offer_ufrag != b->has_offer_ufrag ||
+	    a->has_offer_ufrag != b->has_offer_ufrag || a->nat != b->nat ||
 	    (a->has_offer_ufrag && strcmp(a->offer_ufrag, b->offer_ufrag)) || a->n_cands != b->n_cands ||
 	    a->has_reason != b->has_reason || (a->has_reason && strcmp(a->reason, b->reason)))
 		return false;
@@ -455,6 +455,8 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 		put(&o, ",\"tiebreaker\":\"%016llx\"", (unsigned long long)m->tiebreaker);
 	if (m->has_offer_ufrag)
 		put(&o, ",\"offer\":\"%s\"", m->offer_ufrag);
+	if (m->nat == SIGNAL_NAT_EASY || m->nat == SIGNAL_NAT_HARD)
+		put(&o, ",\"nat\":\"%s\"", m->nat == SIGNAL_NAT_EASY ? "easy" : "hard");
 	if (m->has_reason)
 		put(&o, ",\"reason\":\"%s\"", m->reason);
 	if (m->n_cands) {
@@ -549,6 +551,13 @@ static int decode_peer(struct signal_msg *m, const json_t *root)
 	m->has_tiebreaker = r > 0;
 	for (size_t i = 0; m->has_tiebreaker && i < sizeof(tb); i++)
 		m->tiebreaker = m->tiebreaker << 8 | tb[i];
+	r = opt_str(root, "nat", &s, &n);
+	if (r < 0)
+		return bad(m, "\"nat\" must be a string");
+	/* a kind this version does not know is as good as none */
+	m->nat = r > 0 && strcmp(s, "easy") == 0   ? SIGNAL_NAT_EASY
+		 : r > 0 && strcmp(s, "hard") == 0 ? SIGNAL_NAT_HARD
+						   : SIGNAL_NAT_UNKNOWN;
 	const json_t *pr = json_object_get(root, "probes");
 	if (pr && !json_is_boolean(pr))
 		return bad(m, "\"probes\" must be true or false");

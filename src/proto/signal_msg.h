@@ -39,6 +39,12 @@ enum signal_kind {
 	SIGNAL_KIND_LAST = SIGNAL_BYE,
 };
 
+/* The sender's NAT mapping (RFC 4787), optional: "easy" when it is the
+ * same toward every destination (cone NATs, no NAT), "hard" when it
+ * depends on the destination (symmetric). A pair of one of each tries
+ * multi-port probing (docs/nat.md). */
+enum signal_nat { SIGNAL_NAT_UNKNOWN = 0, SIGNAL_NAT_EASY, SIGNAL_NAT_HARD };
+
 /* Same order as the ICE module's enum ice_cand_type. */
 enum signal_cand_type { SIGNAL_CAND_HOST = 0, SIGNAL_CAND_SRFLX, SIGNAL_CAND_PRFLX, SIGNAL_CAND_RELAY };
 
@@ -75,6 +81,7 @@ struct signal_msg {
 	char pwd[SIGNAL_PWD_MAX + 1];
 	bool has_tiebreaker;
 	uint64_t tiebreaker;
+	enum signal_nat nat; /* UNKNOWN: not sent (or a value this version does not know) */
 	/* In an answer: the ufrag of the offer it answers, so that an answer
 	 * to an older offer (offers crossed) is recognised and ignored. */
 	/* In a bye: why, as a short token; "full" means "no room for another

@@ -80,6 +80,7 @@ static bool attr_is_known(uint16_t type)
 	case TURN_ATTR_RESERVATION_TOKEN:
 	case ICE_ATTR_PRIORITY:
 	case ICE_ATTR_USE_CANDIDATE:
+	case STUN_ATTR_PADDING:
 		return true;
 	default:
 		return false;
@@ -395,6 +396,11 @@ void stun_build_u64(struct stun_builder *b, uint16_t type, uint64_t v)
 		be32_put(p, (uint32_t)(v >> 32));
 		be32_put(p + 4, (uint32_t)v);
 	}
+}
+
+void stun_build_padding(struct stun_builder *b, size_t len)
+{
+	attr_reserve(b, STUN_ATTR_PADDING, len);
 }
 
 void stun_build_flag(struct stun_builder *b, uint16_t type)

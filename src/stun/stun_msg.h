@@ -101,6 +101,8 @@ void stun_build_attr(struct stun_builder *b, uint16_t type, const void *val, siz
 void stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t v);
 void stun_build_u64(struct stun_builder *b, uint16_t type, uint64_t v);
 void stun_build_flag(struct stun_builder *b, uint16_t type); /* zero-length */
+/* PADDING (RFC 5780 7.6): len zero bytes, to make a message bigger. */
+void stun_build_padding(struct stun_builder *b, size_t len);
 void stun_build_u8(struct stun_builder *b, uint16_t type, uint8_t v); /* REQUESTED-TRANSPORT etc. */
 void stun_build_channel(struct stun_builder *b, uint16_t chan);
 void stun_build_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa);

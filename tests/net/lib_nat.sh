@@ -18,6 +18,13 @@
 #                                  # public address changes; its conntrack goes)
 #   ms_until_ping NS IP [SECONDS]  # prints the milliseconds until one ping answers
 #                                  # (-1 and false if none within SECONDS, default 120)
+#   nat_flavour home|gateway [ROUTERS]  # the NAT flavour of ROUTERS (default "ra rb"):
+#                                  # "home" drops unsolicited packets to the router
+#                                  # itself, "gateway" is a plain Linux router (INPUT
+#                                  # accepts them: conntrack takes early checks for itself)
+#   nat_block on|off               # inet drops UDP between 198.51.100.0/24 and
+#                                  # 203.0.113.0/24: no direct path, relays still work
+#   nat_flush [ROUTERS]            # forget every NAT mapping (conntrack -F)
 #
 # The three-router lab of the relay tests (node_relay.sh, node_relay_tls.sh,
 # node_coturn.sh); each test draws it and adds its own NAT and firewall rules:
@@ -75,6 +82,32 @@ nat_lab3() { # SRV_IP2
 		ns_exec ${r#r} ip route add default via 10.0.$i.1
 		i=$((i + 1))
 	done
+}
+
+nat_flavour() { # home|gateway [ROUTERS]
+	local r rule=(INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP)
+	for r in ${2:-ra rb}; do
+		while ns_exec $r iptables -C "${rule[@]}" 2>/dev/null; do ns_exec $r iptables -D "${rule[@]}"; done
+		[ "$1" = home ] && { ns_exec $r iptables -A "${rule[@]}" || fail "iptables INPUT in $r"; }
+	done
+	return 0
+}
+
+NAT_BLOCKED=0
+nat_block() { # on|off
+	local op=-A
+	[ "$1" = off ] && op=-D
+	{ [ "$1" = on ] && [ $NAT_BLOCKED = 1 ]; } && return 0
+	{ [ "$1" = off ] && [ $NAT_BLOCKED = 0 ]; } && return 0
+	ns_exec inet iptables $op FORWARD -s 198.51.100.0/24 -d 203.0.113.0/24 -p udp -j DROP || fail "block"
+	ns_exec inet iptables $op FORWARD -s 203.0.113.0/24 -d 198.51.100.0/24 -p udp -j DROP || fail "block"
+	NAT_BLOCKED=$([ "$1" = on ] && echo 1 || echo 0)
+}
+
+nat_flush() { # [ROUTERS]
+	local r
+	for r in ${1:-ra rb}; do ns_exec $r conntrack -F >/dev/null 2>&1; done
+	return 0
 }
 
 nat_lab_nodes() {

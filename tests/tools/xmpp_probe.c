@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 		c.n_servers = 1;
 	}
 	send_body = argc > 9 ? argv[9] : NULL;
-	struct xmpp_sig_ops ops = { NULL, on_peer, on_message, on_state, NULL, NULL };
+	struct xmpp_sig_ops ops = { NULL, on_peer, on_message, on_state, NULL, NULL, NULL };
 	sig = xmpp_sig_new(&c, &ops);
 	if (!sig)
 		return 1;

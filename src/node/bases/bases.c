@@ -1,6 +1,7 @@
 /* The node's bases as one set (see bases.h): opening, timers, sending
  * from a base, and the local candidates they make. */
 #include <errno.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "bases.h"
@@ -23,6 +24,7 @@ int bases_open(struct bases *b, const struct node_conf *conf, const char *tun_na
 		log_error("udp: cannot bind port %u: %s", udp_port, strerror(-rc));
 		return rc;
 	}
+	servers_from_conf(b);
 	if ((rc = relay_init(b)) < 0)
 		return rc;
 	gather_hosts(b);
@@ -34,6 +36,8 @@ int bases_open(struct bases *b, const struct node_conf *conf, const char *tun_na
 
 void bases_close(struct bases *b)
 {
+	portpool_free(b);
+	sodium_memzero(b->turn_srv, sizeof(b->turn_srv));
 	relay_free(b);
 	netmon_close(b);
 	udp_close(b);
@@ -41,6 +45,7 @@ void bases_close(struct bases *b)
 
 void bases_start(struct bases *b, uint64_t now_ms)
 {
+	b->started = true;
 	gather_stun_start(b, now_ms);
 	relay_start(b, now_ms);
 }
@@ -49,23 +54,34 @@ void bases_handle_timeout(struct bases *b, uint64_t now_ms)
 {
 	netmon_tick(b, now_ms);
 	gather_tick(b, now_ms);
+	natkind_tick(b, now_ms);
 	relay_tick(b, now_ms);
 }
 
 uint64_t bases_next_deadline(const struct bases *b)
 {
-	uint64_t d = gather_deadline(b), rd = relay_deadline(b), nd = netmon_deadline(b);
+	uint64_t d = gather_deadline(b), rd = relay_deadline(b), nd = netmon_deadline(b), kd = natkind_deadline(b);
 
 	if (rd < d)
 		d = rd;
+	if (kd < d)
+		d = kd;
 	return nd < d ? nd : d;
 }
 
 int bases_send(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len)
 {
+	return bases_send_opt(b, base_id, dst, buf, len, 0, false);
+}
+
+int bases_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
+		   uint8_t ttl, bool df)
+{
 	if (link_base_is_relay(base_id))
-		return relay_send(b, base_id, dst, buf, len);
-	return udp_send_one(b, base_id, dst, buf, len);
+		return relay_send_df(b, base_id, dst, buf, len, df);
+	if (link_base_is_pool(base_id))
+		return portpool_send(b, base_id, dst, buf, len, df);
+	return udp_send_opt(b, base_id, dst, buf, len, ttl, df);
 }
 
 unsigned bases_local_cands(const struct bases *b, struct ice_cand *out, unsigned max)

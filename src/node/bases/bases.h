@@ -20,10 +20,16 @@
 #include "ice_cand.h"
 #include "link_base.h"
 #include "node_conf.h"
+#include "portpool.h"
 #include "relay.h"
 #include "stun_client.h"
 
 enum {
+	/* The servers: config.json's, then the XMPP server's (XEP-0215). */
+	BASES_MAX_STUN = 16,
+	BASES_MAX_TURN = 16,
+	BASES_HOST_LEN = 256,
+	BASES_CRED_LEN = 128,
 	BASES_STUN_RETRY_MS = 30000,   /* after every STUN server failed */
 	BASES_SRFLX_REFRESH_MS = 20000, /* STUN binding again (-20% jitter) */
 	BASES_NETMON_SETTLE_MS = 200,  /* address events are handled this long after the last */
@@ -47,6 +53,41 @@ struct bases_ops {
 	 * of room and may be changed in place. */
 	void (*relayed)(void *ctx, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf, size_t len,
 			size_t cap, uint64_t now_ms);
+	/* A datagram on a port-pool socket (portpool.h), the same way. */
+	void (*pool_rx)(void *ctx, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf, size_t len,
+			size_t cap, uint64_t now_ms);
+	/* natkind.c found out how our NAT maps (or that it changed). */
+	void (*nat_kind)(void *ctx, uint64_t now_ms);
+};
+
+/* A STUN server (or a TURN server asked for STUN). */
+struct bases_stun_srv {
+	char host[BASES_HOST_LEN];
+	uint16_t port;
+	bool discovered; /* from the XMPP server */
+};
+
+/* A TURN server the relay may allocate on, with the credentials to use
+ * for the next allocation (servers.c merges config.json and XEP-0215). */
+struct bases_turn_srv {
+	char host[BASES_HOST_LEN];
+	uint16_t port;
+	enum node_turn_transport transport;
+	char user[BASES_CRED_LEN], pass[BASES_CRED_LEN]; /* "": none yet */
+	const char *ca_file;      /* config.json's, or NULL */
+	bool discovered;          /* the XMPP server listed it */
+	bool creds_discovered;    /* its credentials are the XMPP server's */
+	int64_t expires;          /* Unix time the credentials expire (0: never) */
+};
+
+/* One service the XMPP server listed, as the daemon hands it over. */
+struct bases_disc {
+	bool turn;
+	char host[BASES_HOST_LEN];
+	uint16_t port;
+	enum node_turn_transport transport;
+	char user[BASES_CRED_LEN], pass[BASES_CRED_LEN];
+	int64_t expires;
 };
 
 struct bases_host {
@@ -61,6 +102,7 @@ struct bases_counters {
 
 struct bases {
 	const struct node_conf *conf;
+	bool started; /* bases_start ran: STUN and the relay may go */
 	char tun_name[IFNAMSIZ];
 	struct evloop *loop;
 	struct bases_ops ops;
@@ -68,6 +110,7 @@ struct bases {
 
 	/* udp.c: the socket and its host addresses (base id = index) */
 	int udp_fd;
+	int udp_pmtudisc; /* the socket's IP_MTU_DISCOVER mode (DF sends restore it) */
 	uint16_t udp_port;
 	bool udp_gso, udp_gro;
 	unsigned nhosts;
@@ -89,7 +132,19 @@ struct bases {
 	int nl_fd;
 	uint64_t netmon_due_ms; /* gather hosts again at this time (0: none) */
 
+	/* servers.c: STUN and TURN servers, config.json's and discovered */
+	unsigned nstun, nturn;
+	struct bases_stun_srv stun_srv[BASES_MAX_STUN];
+	struct bases_turn_srv turn_srv[BASES_MAX_TURN];
+
+	/* natkind.c: is our mapping the same toward every destination? */
+	enum bases_nat { BASES_NAT_UNKNOWN = 0, BASES_NAT_EASY, BASES_NAT_HARD } nat;
+	struct stun_client stun2; /* a second Binding, to another server address */
+	bool stun2_running;
+	struct sockaddr_in stun2_server;
+
 	struct relay relay;
+	struct portpool pool;
 	struct bases_counters cnt;
 };
 
@@ -105,10 +160,36 @@ uint64_t bases_next_deadline(const struct bases *b);
 /* One datagram from base_id to dst: the socket, or the relay for a relay
  * base. Returns 0 or -errno. */
 int bases_send(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len);
+/* The same with an IP TTL (0: default; relayed sends ignore it) and DF
+ * (on the datagram that leaves the node, relayed or not). */
+int bases_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
+		   uint8_t ttl, bool df);
 /* Local candidates for ICE agents: hosts, then srflx, then relayed. */
 unsigned bases_local_cands(const struct bases *b, struct ice_cand *out, unsigned max);
 /* The remote addresses links want the relay to reach (non-host first). */
 void bases_relay_sync(struct bases *b, const struct sockaddr_in *addrs, unsigned n, uint64_t now_ms);
+
+/* natkind.c: the NAT's mapping kind, from the server-reflexive address
+ * seen by two server addresses (the STUN server's RFC 5780 OTHER-ADDRESS,
+ * another STUN server, or the TURN server's view of our address). */
+void natkind_srflx(struct bases *b, uint64_t now_ms);
+/* Another server saw us from `mapped` (the relay's allocation). */
+void natkind_seen(struct bases *b, const struct sockaddr_in *server, const struct sockaddr_in *mapped,
+		  uint64_t now_ms);
+bool natkind_input(struct bases *b, const struct sockaddr_in *from, const uint8_t *buf, size_t len, uint64_t now_ms);
+void natkind_tick(struct bases *b, uint64_t now_ms);
+uint64_t natkind_deadline(const struct bases *b);
+const char *natkind_name(enum bases_nat k);
+
+/* servers.c */
+/* The servers of config.json (at open). */
+void servers_from_conf(struct bases *b);
+/* The XMPP server's services (XEP-0215) replace the ones it gave before:
+ * STUN servers are added to config.json's; a TURN server that config.json
+ * lists too (same host, port and transport) takes the discovered
+ * credentials only when config.json gives none; others are added after
+ * config.json's. The relay and STUN gathering start or move on. */
+void bases_set_discovered(struct bases *b, const struct bases_disc *d, unsigned n, uint64_t now_ms);
 
 /* udp.c */
 /* IPOP_OFFLOAD=0 in the environment turns UDP and TUN offloads off (A/B
@@ -121,6 +202,9 @@ void udp_close(struct bases *b);
 void udp_set_cmsgs(const struct bases *b, struct msghdr *mh, char *cbuf, size_t cbuf_cap, uint32_t base_id,
 		   uint16_t gso);
 int udp_send_one(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len);
+/* The same with an IP TTL (0: the socket's) and DF for this datagram only. */
+int udp_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
+		 uint8_t ttl, bool df);
 /* The host base whose address is `local` (IP_PKTINFO of a received datagram). */
 uint32_t udp_base_of(const struct bases *b, struct in_addr local);
 

@@ -1,7 +1,8 @@
 /* Local candidates of ipopd: host candidates from every usable IPv4
  * interface address (never the TUN, never loopback, never an interface in
- * network_ignore_list, never an address inside the node's own "routes"),
- * one server-reflexive candidate learned by a
+ * network_ignore_list, no other tunnel's interface unless
+ * tunnel_candidates is set, never an address inside the node's own
+ * "routes"), one server-reflexive candidate learned by a
  * STUN Binding to a server picked at random from `stun` (or `turn` when
  * `stun` is empty), moving on to the next server when one fails, and the
  * relayed candidate of relay.c when it has an allocation. All of them share the node's one UDP socket:
@@ -10,6 +11,9 @@
  * its own address. IPv4 only, like the overlay. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -19,6 +23,46 @@
 #include "addr.h"
 #include "log.h"
 #include "bases.h"
+
+static bool sys_read(const char *ifname, const char *file, char *buf, size_t cap)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, file);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return true;
+}
+
+/* Another tunnel's interface (another VPN, or an ipop of ours), or NULL.
+ * A path through it may pass ICE's small checks while full-size tunnel
+ * packets do not fit (a tunnel in a tunnel, a smaller MTU), and our
+ * traffic would ride on that VPN: not a host candidate by default. */
+static const char *tunnel_kind(const char *ifname)
+{
+	char buf[512];
+	if (sys_read(ifname, "tun_flags", buf, sizeof(buf)))
+		return "a TUN/TAP device"; /* wireguard-go, OpenVPN, tinc, Nebula, ipop */
+	if (sys_read(ifname, "uevent", buf, sizeof(buf)) && strstr(buf, "DEVTYPE=wireguard"))
+		return "a WireGuard interface";
+	if (!sys_read(ifname, "type", buf, sizeof(buf)))
+		return NULL;
+	switch (atoi(buf)) {
+	case ARPHRD_NONE: /* tun-like: no link-layer header */
+		return "a tunnel without link layer";
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_SIT:
+	case ARPHRD_IPGRE:
+	case 823: /* ARPHRD_IP6GRE, in linux/if_arp.h only */
+		return "an IP tunnel (IPIP/GRE/SIT)";
+	default:
+		return NULL;
+	}
+}
 
 /* An address inside one of our own "routes" is the LAN this node routes
  * for the overlay: the members reach it through the tunnel (their kernel
@@ -39,6 +83,12 @@ static bool ignored(const struct bases *b, const char *ifname)
 	for (unsigned i = 0; i < b->conf->n_ignore; i++)
 		if (strcmp(ifname, b->conf->network_ignore_list[i]) == 0)
 			return true;
+	const char *kind = b->conf->tunnel_candidates ? NULL : tunnel_kind(ifname);
+	if (kind) {
+		log_info("gather: %s skipped: %s (another tunnel; \"tunnel_candidates\": true offers it)", ifname,
+			 kind);
+		return true;
+	}
 	return false;
 }
 
@@ -78,7 +128,9 @@ int gather_hosts(struct bases *b)
 	}
 	freeifaddrs(ifa);
 	if (b->nhosts == 0)
-		log_warn("gather: no usable IPv4 interface address");
+		log_warn("gather: no usable IPv4 interface address%s",
+			 b->conf->tunnel_candidates ? "" : " (if this host reaches the internet through a tunnel, set "
+							   "\"tunnel_candidates\": true)");
 	return 0;
 }
 
@@ -97,20 +149,21 @@ static int resolve(const struct node_stun *s, struct sockaddr_in *out)
 	return 0;
 }
 
-/* The STUN servers: `stun`, or when it is empty the `turn` servers (a
- * TURN server answers Binding requests on its UDP port too). */
+/* The STUN servers (config.json's and the XMPP server's, servers.c), or
+ * when there is none the TURN servers (a TURN server answers Binding
+ * requests on its UDP port too). */
 static unsigned stun_count(const struct bases *b)
 {
-	return b->conf->n_stun ? b->conf->n_stun : b->conf->n_turn;
+	return b->nstun ? b->nstun : b->nturn;
 }
 
 static struct node_stun stun_entry(const struct bases *b, unsigned i)
 {
-	if (b->conf->n_stun)
-		return b->conf->stun[i];
-	const struct node_turn *t = &b->conf->turn[i];
+	if (b->nstun)
+		return (struct node_stun){ (char *)b->stun_srv[i].host, b->stun_srv[i].port };
+	const struct bases_turn_srv *t = &b->turn_srv[i];
 	uint16_t port = t->transport == NODE_TURN_UDP && t->port ? t->port : NODE_CONF_DEFAULT_STUN_PORT;
-	return (struct node_stun){ t->host, port };
+	return (struct node_stun){ (char *)t->host, port };
 }
 
 static void stun_next(struct bases *b, uint64_t now_ms)
@@ -194,6 +247,8 @@ bool gather_stun_input(struct bases *b, const struct sockaddr_in *from, uint32_t
 {
 	char a[ADDR_STRLEN], bb[ADDR_STRLEN], c[ADDR_STRLEN];
 
+	if (natkind_input(b, from, buf, len, now_ms))
+		return true;
 	if (!b->stun_running || !addr_equal((const struct sockaddr *)from, (const struct sockaddr *)&b->stun_server))
 		return false;
 	if (stun_client_input(&b->stun, buf, len, now_ms) != 0)
@@ -217,6 +272,8 @@ bool gather_stun_input(struct bases *b, const struct sockaddr_in *from, uint32_t
 	 * mapping or its public address shows up here. */
 	b->stun_retry_ms = now_ms + BASES_SRFLX_REFRESH_MS - randombytes_uniform(BASES_SRFLX_REFRESH_MS / 5);
 	b->stun_refresh = true;
+	if (changed)
+		natkind_srflx(b, now_ms);
 	if (changed) {
 		log_info("gather: server-reflexive candidate %s (base %s, via %s)",
 			 addr_format((struct sockaddr *)&m, true, a),

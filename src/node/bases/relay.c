@@ -46,16 +46,16 @@ static void add_attempt(struct relay *r, unsigned entry, enum node_turn_transpor
 static void build_attempts(struct bases *b, unsigned start)
 {
 	struct relay *r = &b->relay;
-	unsigned nt = b->conf->n_turn;
+	unsigned nt = b->nturn;
 
 	r->nattempts = r->tried = 0;
 	for (unsigned i = 0; i < nt; i++) {
-		const struct node_turn *t = &b->conf->turn[(start + i) % nt];
+		const struct bases_turn_srv *t = &b->turn_srv[(start + i) % nt];
 		add_attempt(r, (start + i) % nt, t->transport, t->port ? t->port : default_port(t->transport), false);
 	}
 	for (unsigned i = 0; i < nt; i++) {
 		unsigned e = (start + i) % nt;
-		const struct node_turn *t = &b->conf->turn[e];
+		const struct bases_turn_srv *t = &b->turn_srv[e];
 		if (t->transport != NODE_TURN_UDP)
 			continue;
 		/* 443 first: "only TCP 443 goes out" is the usual firewall */
@@ -78,14 +78,19 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_in *out)
 	return 0;
 }
 
-static void out_raw(struct bases *b, const uint8_t *buf, size_t len)
+static void out_raw_df(struct bases *b, const uint8_t *buf, size_t len, bool df)
 {
 	struct relay *r = &b->relay;
 
 	if (r->transport == NODE_TURN_UDP)
-		udp_send_one(b, LINK_BASE_ANY, &r->server, buf, len);
+		udp_send_opt(b, LINK_BASE_ANY, &r->server, buf, len, 0, df);
 	else if (relay_stream_write(b, buf, len) < 0)
 		r->stats.tx_dropped++;
+}
+
+static void out_raw(struct bases *b, const uint8_t *buf, size_t len)
+{
+	out_raw_df(b, buf, len, false);
 }
 
 static void flush_client(struct bases *b)
@@ -129,7 +134,7 @@ static void teardown(struct bases *b)
 static int client_start(struct bases *b, uint64_t now_ms)
 {
 	struct relay *r = &b->relay;
-	const struct node_turn *t = &b->conf->turn[r->attempts[r->cur].entry];
+	const struct bases_turn_srv *t = &b->turn_srv[r->attempts[r->cur].entry];
 	struct turn_client_config cfg = {
 		.username = t->user,
 		.password = t->pass,
@@ -168,14 +173,21 @@ static void attempt_next(struct bases *b, uint64_t now_ms)
 	while (r->tried < r->nattempts) {
 		r->cur = r->tried++;
 		const struct relay_attempt *at = &r->attempts[r->cur];
-		const struct node_turn *t = &b->conf->turn[at->entry];
+		const struct bases_turn_srv *t = &b->turn_srv[at->entry];
 		if (at->fallback && !r->udp_timed_out)
 			continue;
+		if (!t->user[0]) {
+			log_info("relay: %s:%u has no credentials yet (config.json gives none: waiting for the XMPP "
+				 "server's)", t->host, t->port);
+			continue;
+		}
 		if (resolve(t->host, at->port, &r->server) < 0) {
 			log_warn("relay: cannot resolve TURN server %s", t->host);
 			continue;
 		}
 		r->transport = at->transport;
+		snprintf(r->cur_host, sizeof(r->cur_host), "%s", t->host);
+		r->cur_port = at->port;
 		r->redirected = false;
 		r->got_rx = false;
 		snprintf(r->server_name, sizeof(r->server_name), "%s (%s%s)",
@@ -203,10 +215,42 @@ static void attempt_next(struct bases *b, uint64_t now_ms)
 
 void relay_start(struct bases *b, uint64_t now_ms)
 {
-	if (b->conf->n_turn == 0)
+	if (b->nturn == 0)
 		return;
-	build_attempts(b, randombytes_uniform(b->conf->n_turn));
+	build_attempts(b, randombytes_uniform(b->nturn));
 	attempt_next(b, now_ms);
+}
+
+void relay_servers_changed(struct bases *b, bool servers_changed, uint64_t now_ms)
+{
+	struct relay *r = &b->relay;
+
+	if (!r->inited || !b->started)
+		return;
+	switch (r->phase) {
+	case RELAY_OFF:
+	case RELAY_WAITING: /* new servers or fresh credentials: try now */
+		relay_start(b, now_ms);
+		return;
+	default:
+		break;
+	}
+	if (!servers_changed)
+		return; /* same entries: the next allocation takes the new credentials */
+	/* Keep the allocation (or attempt) under way; failover goes on from
+	 * its server in the new list, or from the start if it is gone. */
+	for (unsigned i = 0; i < b->nturn; i++) {
+		const struct bases_turn_srv *t = &b->turn_srv[i];
+		if (t->transport == r->transport && strcmp(t->host, r->cur_host) == 0 && t->port == r->cur_port) {
+			build_attempts(b, i);
+			r->cur = 0;
+			r->tried = 1;
+			return;
+		}
+	}
+	build_attempts(b, 0);
+	r->cur = 0;
+	r->tried = 0;
 }
 
 int relay_init(struct bases *b)
@@ -255,7 +299,7 @@ static void lost_how(struct bases *b, uint64_t now_ms, const char *why, bool ret
 		r->phase = RELAY_ALLOCATING; /* no relayed candidate from now on */
 		if (b->ops.relay_lost)
 			b->ops.relay_lost(b->ops.ctx, r->base_id, now_ms);
-		build_attempts(b, (r->attempts[r->cur].entry + (retry_same ? 0 : 1)) % b->conf->n_turn);
+		build_attempts(b, b->nturn ? (r->attempts[r->cur].entry + (retry_same ? 0 : 1)) % b->nturn : 0);
 	} else {
 		log_warn("relay: %s: %s", r->server_name, why);
 	}
@@ -287,6 +331,11 @@ static void on_allocated(struct bases *b, const struct turn_client_event *ev, ui
 	log_info("relay: relayed candidate %s on %s (lifetime %u s, mapped %s)",
 		 addr_format((const struct sockaddr *)&ev->addr, true, a), r->server_name, ev->lifetime,
 		 addr_format(turn_client_mapped(&r->tc), true, bb));
+	if (r->transport == NODE_TURN_UDP && turn_client_mapped(&r->tc)->sa_family == AF_INET) {
+		struct sockaddr_in m;
+		memcpy(&m, turn_client_mapped(&r->tc), sizeof(m));
+		natkind_seen(b, &r->server, &m, now_ms); /* a second view of our mapping */
+	}
 	if (b->ops.relay_sync)
 		b->ops.relay_sync(b->ops.ctx, now_ms);
 	if (b->ops.cands_changed)
@@ -339,7 +388,7 @@ static void follow_redirect(struct bases *b, const struct turn_client_event *ev,
 		return;
 	}
 	r->phase = RELAY_CONNECTING;
-	if (relay_stream_open(b, b->conf->turn[r->attempts[r->cur].entry].ca_file, NULL) < 0)
+	if (relay_stream_open(b, b->turn_srv[r->attempts[r->cur].entry].ca_file, NULL) < 0)
 		lost(b, now_ms, "cannot connect to the alternate server");
 }
 
@@ -378,6 +427,12 @@ static void client_events(struct bases *b, uint64_t now_ms, bool flush)
 			if (ev.code)
 				log_info("relay: %s for %s refused (%d)", turn_client_event_name(ev.type),
 					 addr_format((const struct sockaddr *)&ev.addr, true, a), ev.code);
+			if (ev.code == STUN_ERR_UNAUTHORIZED || ev.code == TURN_ERR_WRONG_CREDENTIALS) {
+				/* short-lived credentials expired: a new allocation with
+				 * the latest ones, on the same server */
+				lost_how(b, now_ms, "credentials no longer accepted", true);
+				return;
+			}
 			break;
 		case TURN_EV_DATA:
 			deliver(b, &ev, now_ms);
@@ -602,6 +657,12 @@ bool relay_server(const struct bases *b, struct sockaddr_in *out)
 
 int relay_send(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len)
 {
+	return relay_send_df(b, base_id, dst, buf, len, false);
+}
+
+int relay_send_df(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
+		  bool df)
+{
 	struct relay *r = &b->relay;
 
 	if (r->phase != RELAY_READY || base_id != r->base_id) {
@@ -614,7 +675,7 @@ int relay_send(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst,
 		return k;
 	}
 	r->stats.tx_packets++;
-	out_raw(b, r->buf, (size_t)k);
+	out_raw_df(b, r->buf, (size_t)k, df);
 	return 0;
 }
 

@@ -68,6 +68,8 @@ struct relay {
 	enum node_turn_transport transport;
 	struct sockaddr_in server;
 	char server_name[80];     /* "host:port (tls)" for logs */
+	char cur_host[256];       /* the current attempt's server entry... */
+	uint16_t cur_port;        /* ...and port, to find it in a new server list */
 	bool redirected;          /* one 300 followed in this attempt */
 	bool got_rx;              /* the server said anything in this attempt */
 	struct turn_client tc;
@@ -106,6 +108,10 @@ struct relay {
 /* Called through bases.c. */
 int relay_init(struct bases *b);
 void relay_start(struct bases *b, uint64_t now_ms);
+/* The server list changed (servers.c): new servers or credentials are
+ * tried at once when there is no allocation; an allocation stays, and
+ * failover goes on in the new list. */
+void relay_servers_changed(struct bases *b, bool servers_changed, uint64_t now_ms);
 void relay_free(struct bases *b);
 void relay_tick(struct bases *b, uint64_t now_ms);
 uint64_t relay_deadline(const struct bases *b);
@@ -122,6 +128,9 @@ bool relay_candidate(const struct bases *b, struct sockaddr_in *relayed, struct 
 		     uint32_t *base_id);
 /* Sends one datagram from a relay base to dst. Returns 0 or -errno. */
 int relay_send(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len);
+/* The same, with DF on the datagram to a UDP relay server. */
+int relay_send_df(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
+		  bool df);
 /* For the batched data path: turns a sealed datagram (*len bytes at buf,
  * which has room for b->slot_cap) for dst into ChannelData in place and
  * returns the server address to send it to; or sends it itself (stream,

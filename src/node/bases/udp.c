@@ -51,6 +51,9 @@ int udp_open(struct bases *b, uint16_t port)
 	getsockname(fd, (struct sockaddr *)&sin, &sl);
 	b->udp_port = ntohs(sin.sin_port);
 	b->udp_fd = fd;
+	sl = sizeof(b->udp_pmtudisc);
+	if (getsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &b->udp_pmtudisc, &sl) < 0)
+		b->udp_pmtudisc = IP_PMTUDISC_WANT;
 	offloads_on(b);
 	log_info("udp: listening on %s", addr_format((struct sockaddr *)&sin, true, a));
 	return 0;
@@ -93,7 +96,34 @@ void udp_set_cmsgs(const struct bases *b, struct msghdr *mh, char *cbuf, size_t 
 	mh->msg_control = mh->msg_controllen ? cbuf : NULL;
 }
 
-int udp_send_one(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len)
+/* An IP_TTL control message after the ones udp_set_cmsgs wrote. */
+static void add_ttl(struct msghdr *mh, char *cbuf, size_t cap, uint8_t ttl)
+{
+	int v = ttl;
+	size_t at = mh->msg_controllen;
+
+	if (at + CMSG_SPACE(sizeof(v)) > cap)
+		return;
+	struct cmsghdr *cm = (struct cmsghdr *)(void *)(cbuf + at);
+	cm->cmsg_level = IPPROTO_IP;
+	cm->cmsg_type = IP_TTL;
+	cm->cmsg_len = CMSG_LEN(sizeof(v));
+	memcpy(CMSG_DATA(cm), &v, sizeof(v));
+	mh->msg_controllen = at + CMSG_SPACE(sizeof(v));
+	mh->msg_control = cbuf;
+}
+
+/* DF for one datagram: IP_PMTUDISC_PROBE sets it and refuses (EMSGSIZE)
+ * what the interface cannot carry whole, whatever the route's cached
+ * path MTU says; the socket's own mode comes back after the send. */
+static void set_df(struct bases *b, bool on)
+{
+	int v = on ? IP_PMTUDISC_PROBE : b->udp_pmtudisc;
+	setsockopt(b->udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
+}
+
+int udp_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
+		 uint8_t ttl, bool df)
 {
 	union {
 		char buf[64];
@@ -101,6 +131,7 @@ int udp_send_one(struct bases *b, uint32_t base_id, const struct sockaddr_in *ds
 	} c;
 	struct msghdr mh;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	int rc = 0;
 
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_name = (void *)dst;
@@ -108,12 +139,25 @@ int udp_send_one(struct bases *b, uint32_t base_id, const struct sockaddr_in *ds
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	udp_set_cmsgs(b, &mh, c.buf, sizeof(c.buf), base_id, 0);
-	if (sendmsg(b->udp_fd, &mh, MSG_DONTWAIT) < 0) {
+	if (ttl)
+		add_ttl(&mh, c.buf, sizeof(c.buf), ttl);
+	if (df)
+		set_df(b, true);
+	if (sendmsg(b->udp_fd, &mh, MSG_DONTWAIT) < 0)
+		rc = -errno;
+	if (df)
+		set_df(b, false);
+	if (rc < 0) {
 		b->cnt.udp_tx_err++;
-		return -errno;
+		return rc;
 	}
 	b->cnt.udp_tx++;
 	return 0;
+}
+
+int udp_send_one(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len)
+{
+	return udp_send_opt(b, base_id, dst, buf, len, 0, false);
 }
 
 uint32_t udp_base_of(const struct bases *b, struct in_addr local)

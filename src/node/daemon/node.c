@@ -87,8 +87,13 @@ static int init_state(struct node *n, struct node_conf *conf)
 	e->social = n->social_on;
 	e->noise = &n->noise;
 	e->slot_cap = dp_slot_cap(conf);
+	/* A full-size check is as big as the largest data datagram. */
+	e->full_size = conf->full_size_checks ? (uint16_t)(conf->mtu + TUNNEL_DATA_HEADER_LEN + TUNNEL_TAG_LEN) : 0;
+	e->prime_ttl = (uint8_t)conf->nat_prime_ttl;
+	e->hard_sockets = conf->hard_nat_sockets;
+	e->hard_ports = conf->hard_nat_ports;
 	set_wall_offset(n, n->start_ms);
-	n->scratch_cap = NODE_SCRATCH;
+	n->scratch_cap = e->slot_cap + 256 > NODE_SCRATCH ? e->slot_cap + 256 : NODE_SCRATCH;
 	n->scratch = malloc(n->scratch_cap);
 	return n->scratch ? 0 : -ENOMEM;
 }
@@ -147,6 +152,7 @@ static int start_signalling(struct node *n)
 		.resource = n->resource,
 		.auto_accept = c->auto_accept,
 		.n_auto_accept = c->n_auto_accept,
+		.ext_services = c->xmpp_services,
 		.presence = n->social_on ? NULL : &n->presence,
 	};
 	for (unsigned i = 0; i < c->n_xmpp_hosts && i < XMPP_SERVERS_MAX; i++) {

@@ -146,6 +146,7 @@ void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_p
 	struct path_env pe = { .udp_blocked = n->bases.relay.udp_blocked, .have_srflx = n->bases.have_srflx,
 			       .stun_timed_out = n->bases.stun_timed_out };
 	path_why_not_direct(p, &pe, o->why_not_direct, sizeof(o->why_not_direct));
+	path_refused(p, o->paths_refused, sizeof(o->paths_refused));
 }
 
 static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)

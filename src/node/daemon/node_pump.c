@@ -66,6 +66,8 @@ void node_remove_link(struct node *n, struct link *l, const char *why)
 	log_info("peer %s: link removed (%s)", l->jid, why);
 	node_overlay_link_removed(n, l, evloop_now_ms());
 	node_metrics_fold(n, l); /* its traffic stays in the node's totals */
+	if (n->bases.pool.owner == l)
+		portpool_close(&n->bases);
 	if (!n->social_on) {
 		node_routes_drop(n, l);
 		links_remove(&n->links, l);
@@ -90,6 +92,39 @@ static void sync_relay(struct node *n, uint64_t now_ms)
 	bases_relay_sync(&n->bases, a, k, now_ms);
 }
 
+/* Multi-port probing (link/hardnat.c): the port pool follows what the
+ * link wants; one link holds it at a time. */
+static void pool_sync(struct node *n, struct link *l, uint64_t now_ms)
+{
+	struct bases *b = &n->bases;
+	uint32_t keep = hardnat_pool_keep(l);
+	unsigned want = hardnat_pool_want(l);
+
+	if (b->pool.owner && b->pool.owner != l) {
+		if (want && l->hn.phase == HARDNAT_POOL)
+			link_pool_granted(l, 0, now_ms); /* busy: this link stays relayed */
+		return;
+	}
+	if (keep != LINK_BASE_ANY) {
+		if (b->pool.owner == l) {
+			portpool_keep(b, keep);
+			link_pool_kept(l, keep, b->pool.port[keep - LINK_POOL_BASE], now_ms);
+		}
+		return;
+	}
+	if (want && l->hn.phase == HARDNAT_POOL) {
+		int err = 0;
+		int k = portpool_open(b, l, want, &err);
+		if (k <= 0)
+			log_warn("peer %s: no sockets for multi-port probing: %s", l->jid,
+				 strerror(k < 0 ? -k : -err));
+		link_pool_granted(l, k > 0 ? (unsigned)k : 0, now_ms);
+		return;
+	}
+	if (!want && b->pool.owner == l)
+		portpool_close(b);
+}
+
 /* Handles one event; false when the link is gone. */
 static bool on_event(struct node *n, struct link *l, const struct link_event *ev, const struct signal_msg *msg,
 		     uint64_t now_ms)
@@ -110,6 +145,9 @@ static bool on_event(struct node *n, struct link *l, const struct link_event *ev
 	case LINK_EV_GONE:
 		node_remove_link(n, l, "peer went offline");
 		return false;
+	case LINK_EV_POOL:
+		pool_sync(n, l, now_ms);
+		break;
 	case LINK_EV_STATE:
 	case LINK_EV_PATH:
 		node_overlay_link_changed(n, l, now_ms);
@@ -124,7 +162,7 @@ static void pump_send(struct node *n, struct link *l, const struct link_tx *tx, 
 	if (tx->base_id == LINK_BASE_OVERLAY)
 		dp_overlay_send(&n->dp, l, tx->data, tx->len, now_ms);
 	else
-		bases_send(&n->bases, tx->base_id, &tx->dst, tx->data, tx->len);
+		bases_send_opt(&n->bases, tx->base_id, &tx->dst, tx->data, tx->len, tx->ttl, tx->df);
 }
 
 static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
@@ -159,6 +197,9 @@ static void local_cands(struct node *n, bool trickle, uint64_t now_ms)
 	struct ice_cand c[ICE_MAX_LOCAL];
 	unsigned k = bases_local_cands(&n->bases, c, ICE_MAX_LOCAL);
 
+	n->links.env.nat = n->bases.nat == BASES_NAT_HARD   ? SIGNAL_NAT_HARD
+			   : n->bases.nat == BASES_NAT_EASY ? SIGNAL_NAT_EASY
+							    : SIGNAL_NAT_UNKNOWN;
 	links_set_local(&n->links, c, k, n->bases.nhosts, trickle, now_ms);
 }
 
@@ -206,7 +247,14 @@ static void on_relayed(void *ctx, uint32_t base_id, const struct sockaddr_in *fr
 	dp_receive_relayed(&n->dp, base_id, from, buf, len, cap, now_ms);
 }
 
+static void on_nat_kind(void *ctx, uint64_t now_ms)
+{
+	local_cands(ctx, true, now_ms);
+}
+
 const struct bases_ops node_bases_ops = {
+	.pool_rx = on_relayed, /* a datagram on a pool socket: the same way in */
+	.nat_kind = on_nat_kind,
 	.cands_changed = on_cands_changed,
 	.moved = on_moved,
 	.relay_lost = on_relay_lost,

@@ -3,6 +3,7 @@
  * the data thread hands it. Every signalling message is decoded and
  * checked here (its sender's node id against its XMPP resource, its
  * addressee) before a link sees it. */
+#include <sodium.h>
 #include <string.h>
 
 #include "log.h"
@@ -102,7 +103,34 @@ static void on_state(struct node *n, enum xmpp_sig_state st, uint64_t now_ms)
 	links_xmpp_state(&n->links, st == XMPP_SIG_ONLINE, now_ms);
 }
 
-static void handle(struct node *n, const struct sigmsg *m, uint64_t now_ms)
+/* XEP-0215: the XMPP server's STUN/TURN services, to the bases. */
+static void on_services(struct node *n, struct sigmsg *m, uint64_t now_ms)
+{
+	struct extdisco_service sv;
+	struct bases_disc d[EXTDISCO_MAX];
+	unsigned k = 0;
+
+	for (size_t off = 0; off + sizeof(sv) <= m->len && k < EXTDISCO_MAX; off += sizeof(sv)) {
+		memcpy(&sv, m->body + off, sizeof(sv));
+		struct bases_disc *o = &d[k++];
+		memset(o, 0, sizeof(*o));
+		o->turn = sv.kind == EXTDISCO_TURN;
+		snprintf(o->host, sizeof(o->host), "%s", sv.host);
+		o->port = sv.port;
+		o->transport = sv.transport == EXTDISCO_TLS   ? NODE_TURN_TLS
+			       : sv.transport == EXTDISCO_TCP ? NODE_TURN_TCP
+							      : NODE_TURN_UDP;
+		snprintf(o->user, sizeof(o->user), "%s", sv.username);
+		snprintf(o->pass, sizeof(o->pass), "%s", sv.password);
+		o->expires = sv.expires;
+	}
+	bases_set_discovered(&n->bases, d, k, now_ms);
+	sodium_memzero(&sv, sizeof(sv));
+	sodium_memzero(d, sizeof(d));
+	sodium_memzero(m->body, m->len); /* the credentials go no further */
+}
+
+static void handle(struct node *n, struct sigmsg *m, uint64_t now_ms)
 {
 	struct link *l;
 
@@ -133,6 +161,9 @@ static void handle(struct node *n, const struct sigmsg *m, uint64_t now_ms)
 		break;
 	case SIGMSG_MESSAGE:
 		on_message(n, m->jid, m->body, m->len, now_ms);
+		break;
+	case SIGMSG_SERVICES:
+		on_services(n, m, now_ms);
 		break;
 	default:
 		break; /* data -> signalling kinds never come this way */

@@ -33,7 +33,8 @@ static bool seal(struct datapath *dp, struct link *p, struct dp_slot *s, uint64_
 	/* With crypto workers, a packet sent from this batch's sendmmsg gets
 	 * its counter and header now and its AEAD in flush (in parallel);
 	 * one the relay wraps or streams must be complete at once. */
-	bool defer = dp->cpool.nworkers && !link_base_is_relay(p->base_id) && !link_path_overlay(p);
+	bool defer = dp->cpool.nworkers && !link_base_is_relay(p->base_id) && !link_base_is_pool(p->base_id) &&
+		     !link_path_overlay(p);
 	int ok = defer ? tunnel_seal_prepare(&p->sess, &b, now_ms, &rekey, &dp->tx_jobs[dp->ntx_jobs])
 		       : tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey);
 	if (ok != 1) {
@@ -270,6 +271,13 @@ static void route_one(struct datapath *dp, struct tx_batch *b, struct dp_slot *s
 	const struct sockaddr_in *to = &p->endpoint;
 	if (link_base_is_relay(p->base_id) && !(to = relay_wrap(dp->bases, s->buf, &s->len, p->base_id, &p->endpoint)))
 		return; /* sent another way (stream, indication) or dropped */
+	if (link_base_is_pool(p->base_id)) { /* through a hard NAT: the probing's socket, one by one */
+		if (portpool_send(dp->bases, p->base_id, to, s->buf, s->len, false) < 0)
+			dp->cnt.udp_tx_err++;
+		else
+			dp->cnt.udp_tx++;
+		return;
+	}
 	tx_add(dp, b, p, s, to);
 }
 

@@ -25,9 +25,14 @@ enum {
 	LINK_FAIL_RETRY_MAX_MS = 60000, /* ...doubling up to this */
 	LINK_NOMINATE_WAIT_MS = 300,
 	/* Failed pairs better than the selected one (direct, while on the
-	 * relay) are checked again this soon, so the link upgrades within a
-	 * few seconds of a direct path becoming possible. */
+	 * relay) are checked again after 2 s, 4 s, ... up to 32-40 s: soon at
+	 * first, then seldom enough that the state a failed check leaves in a
+	 * Linux NAT (30 s) expires between rounds (docs/nat.md). */
 	LINK_RECHECK_MS = 2000,
+	LINK_RECHECK_MAX_MS = 32000,
+	/* Controlled side: checks to the peer's reflexive candidates wait for
+	 * its first check (it primed its NAT by then), at most this long. */
+	LINK_HOLD_MS = 5000,
 	/* A selected pair that stops answering consent checks (every ~5 s)
 	 * for this long is left for another pair that worked, the relay
 	 * included, well before consent expires (30 s). */
@@ -111,8 +116,13 @@ static void ice_start(struct link *l, uint64_t now_ms)
 	ice_config_default(&cfg);
 	cfg.nominate_wait_ms = LINK_NOMINATE_WAIT_MS;
 	cfg.recheck_ms = LINK_RECHECK_MS;
+	cfg.recheck_max_ms = LINK_RECHECK_MAX_MS;
 	cfg.switch_silent_ms = LINK_SWITCH_SILENT_MS;
+	cfg.prime_ttl = e->prime_ttl;
+	cfg.hold_ms = e->prime_ttl ? LINK_HOLD_MS : 0;
+	cfg.pad_to = e->full_size;
 	ice_agent_init(&l->ice, &cfg, l->controlling, tb, l->lufrag, l->lpwd);
+	hardnat_reset(l);
 	link_drop_signals(l, SIGNAL_CANDIDATES); /* the old session's trickles */
 	for (unsigned i = 0; i < e->nlocal; i++)
 		ice_agent_add_local_candidate(&l->ice, &e->local[i], now_ms);
@@ -315,6 +325,7 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 	l->ip4 = m->ip4;
 	changed |= link_sig_take_net(l, m);
 	l->have_info = true;
+	l->peer_nat = m->nat;
 	l->peer_probes = m->probes;
 	if (changed || !l->routed)
 		link_queue_event(l, LINK_EV_PEER_INFO);
@@ -512,6 +523,7 @@ static void ice_events(struct link *l, uint64_t now_ms)
 		case ICE_EV_CONNECTED:
 		case ICE_EV_SELECTED_CHANGED:
 			set_path(l, &ev, now_ms);
+			hardnat_selected(l, ev.local.base_id, link_path_relayed(l), now_ms);
 			if (l->state == LINK_CHECKING || l->state == LINK_OFFERED)
 				link_set_state(l, LINK_HANDSHAKE, now_ms, "ICE connected");
 			/* A new ICE session means the peer may have restarted:
@@ -535,6 +547,8 @@ static void ice_events(struct link *l, uint64_t now_ms)
 bool link_on_stun(struct link *l, uint32_t base_id, const struct sockaddr *from, const uint8_t *buf, size_t len,
 		  uint64_t now_ms)
 {
+	if (l->ice_on && hardnat_input(l, base_id, from, buf, len, now_ms))
+		return true;
 	if (!l->ice_on || !ice_agent_input(&l->ice, base_id, from, buf, len, now_ms))
 		return false;
 	link_handle_timeout(l, now_ms);
@@ -606,6 +620,7 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 		}
 	}
 	session_timer(l, now_ms, &d);
+	hardnat_tick(l, now_ms, &d);
 	gone_tick(l, now_ms, &d);
 	roam_tick(l, now_ms);
 	link_rtt_tick(l, now_ms, &d);

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hardnat.h"
 #include "ice_agent.h"
 #include "link_base.h"
 #include "rtt.h"
@@ -66,6 +67,7 @@ enum link_ev_type {
 	LINK_EV_REMOTES,    /* the peer's candidates changed: relay permissions */
 	LINK_EV_CHECK_PUBLIC, /* we send, the peer is silent: check our public address */
 	LINK_EV_GONE,       /* the peer is offline (presence) and its data path died */
+	LINK_EV_POOL,       /* multi-port probing wants, keeps or frees the port pool (hardnat.h) */
 };
 
 struct link_event {
@@ -80,6 +82,8 @@ struct link_tx {
 	struct sockaddr_in dst;
 	const uint8_t *data;
 	size_t len;
+	uint8_t ttl; /* IP TTL of this datagram (a NAT prime); 0: the socket's default */
+	bool df;     /* don't fragment (a full-size check) */
 };
 
 enum link_tx_kind { LINK_TX_INIT = 1, LINK_TX_RESP, LINK_TX_KEEPALIVE };
@@ -106,6 +110,7 @@ struct link {
 	char idhex[2 * SIGNAL_ID_LEN + 1];
 	bool controlling; /* lower node id: ICE controlling, sends the offer */
 	bool have_info;   /* key and ip4 received in an offer/answer */
+	enum signal_nat peer_nat; /* the peer's NAT kind, from its offer/answer */
 	bool peer_probes; /* the peer answers tunnel probes (its offer/answer said so) */
 	uint8_t key[SIGNAL_KEY_LEN];
 	struct in_addr ip4;  /* the address the peer announced: its own */
@@ -172,6 +177,8 @@ struct link {
 	bool restart_asked;      /* controlled: restart requested, no offer yet */
 	uint64_t restart_ask_ms;
 	char restart_ask_ufrag[SIGNAL_UFRAG_MAX + 1]; /* the peer's ufrag then */
+
+	struct hardnat hn; /* multi-port probing (hardnat.c) */
 
 	/* outputs */
 	bool dirty; /* on the table's list of links with output */

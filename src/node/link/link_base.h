@@ -11,6 +11,10 @@
 enum {
 	/* 0 .. LINK_MAX_HOSTS-1: the host addresses of the node's UDP socket */
 	LINK_MAX_HOSTS = 8,
+	/* LINK_POOL_BASE + i: extra UDP sockets of multi-port probing
+	 * (hard NATs, node/link/hardnat.c, node/bases/portpool.c) */
+	LINK_POOL_BASE = 0x1000,
+	LINK_POOL_MAX = 1024,
 	/* >= this: a TURN allocation (LINK_RELAY_BASE + generation) */
 	LINK_RELAY_BASE = 0x10000,
 };
@@ -24,6 +28,11 @@ enum {
 static inline bool link_base_is_relay(uint32_t base_id)
 {
 	return base_id >= LINK_RELAY_BASE && base_id < LINK_BASE_OVERLAY;
+}
+
+static inline bool link_base_is_pool(uint32_t base_id)
+{
+	return base_id >= LINK_POOL_BASE && base_id < LINK_POOL_BASE + LINK_POOL_MAX;
 }
 
 #endif

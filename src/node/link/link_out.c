@@ -205,9 +205,15 @@ bool link_poll_transmit(struct link *l, struct link_tx *tx, uint8_t *buf, size_t
 		memcpy(&tx->dst, &t.dst, sizeof(tx->dst));
 		tx->data = buf;
 		tx->len = (size_t)len;
+		tx->ttl = t.ttl;
+		tx->df = t.df;
 		return true;
 	}
-	return poll_queued(l, tx, buf, cap, now_ms) || poll_staged(l, tx, now_ms);
+	tx->ttl = 0;
+	tx->df = false;
+	if (poll_queued(l, tx, buf, cap, now_ms) || poll_staged(l, tx, now_ms))
+		return true;
+	return hardnat_poll_transmit(l, tx, buf, cap, now_ms);
 }
 
 bool link_poll_event(struct link *l, struct link_event *ev, struct signal_msg *msg)

@@ -51,6 +51,7 @@ static void fill_identity(const struct link *l, struct signal_msg *m)
 	memcpy(m->key, e->self_key, SIGNAL_KEY_LEN);
 	m->has_ip4 = true;
 	m->ip4 = e->self_ip4;
+	m->nat = e->nat;
 	m->probes = true; /* rtt.c answers tunnel pings */
 	m->has_ip6 = e->has_ip6;
 	m->ip6 = e->self_ip6;
@@ -131,5 +132,6 @@ void link_sig_add_remotes(struct link *l, const struct signal_msg *m, uint64_t n
 			  addr_format((struct sockaddr *)&c.addr, true, a), rc);
 	}
 	link_queue_event(l, LINK_EV_REMOTES); /* permissions for the new addresses */
+	hardnat_check(l, now_ms);
 	l->deadline_ms = now_ms;
 }

@@ -41,6 +41,17 @@ struct link_env {
 	unsigned nhosts;          /* bases 0..nhosts-1 are host addresses */
 	/* Wall clock = now_ms * 1e6 + wall_offset_ns (Noise timestamps). */
 	int64_t wall_offset_ns;
+	/* NAT traversal (docs/nat.md): the IP TTL of the primes that open our
+	 * NAT's mapping before a check (0: none), and the size of the
+	 * tunnel's largest datagram that every path must carry before it is
+	 * used (0: no full-size checks). */
+	uint8_t prime_ttl;
+	uint16_t full_size;
+	/* Our NAT's mapping (signalled to peers), and the bounds of
+	 * multi-port probing (hardnat.h): sockets on the hard side, primed
+	 * ports on the easy side; 0 turns that side off. */
+	enum signal_nat nat;
+	unsigned hard_sockets, hard_ports;
 	/* A handshake came (through the overlay) with a static key no link
 	 * has: the link of the group member with that key, created by the
 	 * caller, or NULL. */

@@ -5,11 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr.h"
 #include "link.h"
 #include "path.h"
 
 struct direct_pairs {
-	unsigned total, failed, pending, timed_out;
+	unsigned total, failed, pending, timed_out, mtu;
 	unsigned to_srflx; /* direct pairs whose remote is srflx/prflx */
 	unsigned to_srflx_timed_out;
 };
@@ -32,6 +33,7 @@ static void count_direct(const struct ice_agent *a, struct direct_pairs *d)
 				d->timed_out++;
 				d->to_srflx_timed_out += refl;
 			}
+			d->mtu += pi.err == ICE_ERR_MTU;
 		} else if (pi.state != ICE_PAIR_SUCCEEDED) {
 			d->pending++;
 		}
@@ -44,6 +46,27 @@ static bool remote_has_srflx(const struct ice_agent *a)
 		if (a->remote[i].type == ICE_CAND_SRFLX || a->remote[i].type == ICE_CAND_PRFLX)
 			return true;
 	return false;
+}
+
+void path_refused(const struct link *l, char *buf, size_t cap)
+{
+	size_t off = 0;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	buf[0] = '\0';
+	for (unsigned i = 0; l->ice_on && i < ice_agent_pair_count(&l->ice) && off < cap; i++) {
+		struct ice_pair_info pi;
+		if (ice_agent_pair_info(&l->ice, i, &pi) != 0 || pi.err != ICE_ERR_MTU)
+			continue;
+		int n = snprintf(buf + off, cap - off, "%s%s %s -> %s %s: %s", off ? "; " : "",
+				 ice_cand_type_name(pi.local.type),
+				 addr_format((const struct sockaddr *)&pi.local.addr, true, a),
+				 ice_cand_type_name(pi.remote.type),
+				 addr_format((const struct sockaddr *)&pi.remote.addr, true, b), ice_pair_err_name(pi.err));
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
 }
 
 void path_why_not_direct(const struct link *l, const struct path_env *e, char *buf, size_t cap)
@@ -75,7 +98,10 @@ void path_why_not_direct(const struct link *l, const struct path_env *e, char *b
 		snprintf(buf, cap, "peer has no server-reflexive candidate");
 		return;
 	}
-	if (d.to_srflx && d.to_srflx_timed_out == d.to_srflx)
+	if (d.mtu)
+		snprintf(buf, cap, "%u of %u direct pairs pass small checks but lose full-size packets", d.mtu,
+			 d.total);
+	else if (d.to_srflx && d.to_srflx_timed_out == d.to_srflx)
 		snprintf(buf, cap, "checks to srflx pairs timed out");
 	else if (d.total && d.failed == d.total)
 		snprintf(buf, cap, "all %u direct pairs failed", d.total);

@@ -18,5 +18,8 @@ struct path_env {
  * server-reflexive candidate", "checks to srflx pairs timed out", "UDP
  * blocked". */
 void path_why_not_direct(const struct link *l, const struct path_env *env, char *buf, size_t cap);
+/* "" or the pairs that passed small checks but not the full-size one,
+ * "host A -> host B: full-size packets lost; ...", for ipopctl. */
+void path_refused(const struct link *l, char *buf, size_t cap);
 
 #endif

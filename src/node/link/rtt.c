@@ -110,6 +110,8 @@ static bool seal_probe(struct link *l, struct link_tx *tx, uint8_t *buf, size_t 
 	tx->dst = l->endpoint;
 	tx->data = buf;
 	tx->len = b.len;
+	tx->ttl = 0; /* the socket's, like any data */
+	tx->df = false;
 	return true;
 }
 

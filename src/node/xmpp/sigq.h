@@ -3,7 +3,8 @@
  * that wakes the receiving thread (its loop polls the eventfd). Each
  * direction has its own queue. Messages are allocated by the sender and
  * freed by the receiver; a message is at most XMPP_SIGNAL_MAX_BODY bytes
- * of body, and only signalling messages have one. */
+ * of body; signalling messages have one, and the external services (an
+ * array of structs, copied out with memcpy). */
 #ifndef IPOP_SIGQ_H
 #define IPOP_SIGQ_H
 
@@ -22,6 +23,7 @@ enum sigmsg_type {
 	SIGMSG_MESSAGE,       /* jid, body: a signalling message from a peer */
 	SIGMSG_STATE,         /* u.state: the XMPP connection's state */
 	SIGMSG_FRIEND,        /* jid (bare), u.friend: a roster change for ipopctl */
+	SIGMSG_SERVICES,      /* body: n struct extdisco_service (XEP-0215), len = n * size */
 	SIGMSG_PEER_INFO,     /* jid, u.info: what an ipop resource's presence says */
 	/* data thread -> signalling thread */
 	SIGMSG_SEND,          /* jid, body: send a signalling message */

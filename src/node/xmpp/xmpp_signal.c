@@ -13,13 +13,16 @@
 #include <resolv.h>
 #include <sodium.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dns_srv.h"
 #include "log.h"
+#include "xmpp_extdisco.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PING "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 
 struct xmpp_sig {
 	struct xmpp_sig_conf conf;
@@ -35,6 +38,7 @@ struct xmpp_sig {
 	bool ping_outstanding;
 	bool release_conn; /* disconnected: release on the next run */
 	int fd;            /* the connection's socket, -1 when unknown */
+	bool ext_timer;    /* the XEP-0215 refresh timer is set */
 	int connect_errno; /* why the last connect failed, from libstrophe's log */
 	bool secured;      /* the session runs over TLS: its errors are TLS codes */
 };
@@ -444,6 +448,93 @@ void xmpp_sig_probe(struct xmpp_sig *s)
 	xmpp_timed_handler_add(s->conn, on_probe_timeout, XMPP_PROBE_TIMEOUT_MS, s);
 }
 
+/* ---- XEP-0215 external services ---- */
+
+static void send_get(struct xmpp_sig *s, const char *name, const char *ns, xmpp_handler h)
+{
+	char *id = xmpp_uuid_gen(s->ctx);
+	char *domain = xmpp_jid_domain(s->ctx, s->conf.jid);
+	xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "get", id);
+	xmpp_stanza_t *q = xmpp_stanza_new(s->ctx);
+
+	xmpp_stanza_set_to(iq, domain);
+	xmpp_stanza_set_name(q, name);
+	xmpp_stanza_set_ns(q, ns);
+	xmpp_stanza_add_child(iq, q);
+	xmpp_stanza_release(q);
+	xmpp_id_handler_add(s->conn, h, id, s);
+	xmpp_send(s->conn, iq);
+	xmpp_stanza_release(iq);
+	xmpp_free(s->ctx, domain);
+	xmpp_free(s->ctx, id);
+}
+
+static int on_services(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+
+static int on_services_timer(xmpp_conn_t *conn, void *ud)
+{
+	struct xmpp_sig *s = ud;
+	(void)conn;
+	s->ext_timer = false;
+	if (s->state == XMPP_SIG_ONLINE && !s->release_conn)
+		send_get(s, "services", EXTDISCO_NS, on_services);
+	return 0; /* one shot */
+}
+
+static void log_services(const struct extdisco_service *sv, unsigned n, unsigned skipped, int64_t now)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct extdisco_service *v = &sv[i];
+		log_info("xmpp: external service %s %s:%u (%s)%s%s, credentials for %lld s",
+			 v->kind == EXTDISCO_TURN ? "TURN" : "STUN", v->host, v->port,
+			 v->transport == EXTDISCO_TLS ? "tls" : v->transport == EXTDISCO_TCP ? "tcp" : "udp",
+			 v->username[0] ? " user " : "", v->username,
+			 v->expires ? (long long)(v->expires - now) : -1LL);
+	}
+	if (skipped)
+		log_info("xmpp: %u external service(s) skipped (not STUN/TURN, or malformed)", skipped);
+}
+
+static int on_services(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+	struct xmpp_sig *s = ud;
+	struct extdisco_service sv[EXTDISCO_MAX];
+	unsigned skipped = 0, n = 0;
+	int64_t now = (int64_t)time(NULL);
+	const char *type = xmpp_stanza_get_type(st);
+
+	if (type && strcmp(type, "result") == 0) {
+		n = xmpp_extdisco_parse(st, sv, EXTDISCO_MAX, &skipped);
+		log_services(sv, n, skipped, now);
+		if (s->ops.services)
+			s->ops.services(s->ops.ctx, sv, n);
+	} else {
+		log_warn("xmpp: the server refused the external services query (XEP-0215)");
+	}
+	/* again before the credentials expire (or hourly, for new servers) */
+	int64_t at = extdisco_refresh_at(sv, n, now);
+	if (s->ext_timer)
+		xmpp_timed_handler_delete(conn, on_services_timer);
+	xmpp_timed_handler_add(conn, on_services_timer, (unsigned long)(at - now) * 1000ul, s);
+	s->ext_timer = true;
+	explicit_bzero(sv, sizeof(sv));
+	return 0;
+}
+
+static int on_disco_info(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+	struct xmpp_sig *s = ud;
+	const char *type = xmpp_stanza_get_type(st);
+	(void)conn;
+	if (type && strcmp(type, "result") == 0 && xmpp_extdisco_offered(st)) {
+		log_info("xmpp: the server offers external services (XEP-0215); asking for STUN/TURN");
+		send_get(s, "services", EXTDISCO_NS, on_services);
+	} else {
+		log_info("xmpp: the server offers no external services (XEP-0215); STUN/TURN from config.json only");
+	}
+	return 0;
+}
+
 /* Our overlay address and key in our presence (signal_presence.h). */
 static void add_presence_info(struct xmpp_sig *s, xmpp_stanza_t *pres)
 {
@@ -477,6 +568,9 @@ static void send_initial(struct xmpp_sig *s)
 	add_presence_info(s, pres);
 	xmpp_send(s->conn, pres);
 	xmpp_stanza_release(pres);
+	s->ext_timer = false; /* timers went with the old connection */
+	if (s->conf.ext_services)
+		send_get(s, "query", NS_DISCO_INFO, on_disco_info);
 }
 
 /* RFC 6120 4.9.3, in libstrophe's xmpp_error_type_t order. */

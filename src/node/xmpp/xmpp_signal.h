@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "extdisco.h"
 #include "signal_presence.h"
 #include "xmpp_roster.h"
 #include "xmpp_servers.h"
@@ -49,6 +50,9 @@ struct xmpp_sig_conf {
 	 * (jid_pattern_match) are accepted without asking. */
 	char *const *auto_accept;
 	unsigned n_auto_accept;
+	/* XEP-0215: ask the server for STUN/TURN services after login, and
+	 * again before their credentials expire. */
+	bool ext_services;
 	/* What our presence tells the group (signal_presence.h), or NULL. */
 	const struct signal_presence *presence;
 };
@@ -68,6 +72,8 @@ struct xmpp_sig_ops {
 	void (*state)(void *ctx, enum xmpp_sig_state st);
 	/* ask: we asked them and they have not answered yet. */
 	void (*friend)(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum roster_sub sub, bool ask);
+	/* The server's STUN/TURN services (XEP-0215), each time it answers. */
+	void (*services)(void *ctx, const struct extdisco_service *s, unsigned n);
 	/* An authorized ipop resource's presence said this about it. */
 	void (*info)(void *ctx, const char *full_jid, const struct signal_presence *p);
 };

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +27,10 @@ struct ep {
 	uint32_t base;
 	struct sockaddr_storage addr, pub; /* pub family 0: not behind a NAT */
 	bool down;
+	bool tun; /* reached through a tunnel: datagrams over tun_mtu bytes sent with DF do not arrive */
 };
+
+enum { TUN_MTU = 1252 }; /* UDP payload through a 1280-byte tunnel */
 
 struct sent {
 	uint64_t at;
@@ -122,6 +126,8 @@ static void route(int from, const struct ice_transmit *t, const uint8_t *buf, in
 	struct ep *dst = ep_by_dst(SA(t->dst));
 	if (W.silent[from] || src->down || !dst || dst->down)
 		return;
+	if (dst->tun && t->df && n > TUN_MTU)
+		return; /* EMSGSIZE on the tunnel's interface */
 	const struct sockaddr *seen = src->pub.ss_family ? SA(src->pub) : SA(src->addr);
 	assert_true(ice_agent_input(&W.ag[dst->agent], dst->base, seen, buf, (size_t)n, W.now));
 }
@@ -736,9 +742,67 @@ static void test_bad_credentials_rejected(void **state)
 	assert_int_equal(ice_agent_next_deadline(&a, 5), UINT64_MAX);
 }
 
+static bool sel_remote_is(int who, const char *addr)
+{
+	struct sockaddr_storage a = A(addr);
+	int s = ice_agent_selected(&W.ag[who]);
+	struct ice_pair_info pi;
+	return s >= 0 && ice_agent_pair_info(&W.ag[who], (unsigned)s, &pi) == 0 && addr_equal(SA(pi.remote.addr), SA(a));
+}
+
+static bool both_on_lan(void)
+{
+	return sel_remote_is(0, "192.0.2.12:2000") && sel_remote_is(1, "192.0.2.11:1000");
+}
+
+/* Both hosts also sit on another VPN's tunnel (MTU 1280), whose addresses
+ * rank first. Small checks pass through it; only with full-size checks
+ * (padded requests, and answers padded as big, both with DF) is it left
+ * alone, in both directions, and the pairs that need it say why. */
+static void full_size_world(uint16_t pad)
+{
+	struct ice_config cfg;
+	ice_config_default(&cfg);
+	cfg.pad_to = pad;
+	w_init(true, false, 11, 22, &cfg);
+	w_cand(0, ICE_CAND_HOST, 1, "10.99.0.1:1000", NULL, 65535)->tun = true;
+	w_cand(0, ICE_CAND_HOST, 2, "192.0.2.11:1000", NULL, 65534);
+	w_cand(1, ICE_CAND_HOST, 1, "10.99.0.2:2000", NULL, 65535)->tun = true;
+	w_cand(1, ICE_CAND_HOST, 2, "192.0.2.12:2000", NULL, 65534);
+}
+
+static void test_full_size_checks(void **state)
+{
+	(void)state;
+	full_size_world(0);
+	assert_true(run_until(both_selected, 5000));
+	assert_false(both_on_lan()); /* without: the tunnel's pair wins */
+	full_size_world(1312);
+	assert_true(run_until(both_on_lan, 10000));
+	run_until(NULL, 15000);
+	assert_true(both_on_lan());
+	unsigned mtu = 0;
+	for (unsigned i = 0; i < ice_agent_pair_count(&W.ag[0]); i++) {
+		struct ice_pair_info pi;
+		assert_int_equal(ice_agent_pair_info(&W.ag[0], i, &pi), 0);
+		mtu += pi.err == ICE_ERR_MTU;
+		if (pi.err == ICE_ERR_MTU) /* through the tunnel one way or the other */
+			assert_true(pi.local.addr.ss_family == AF_INET &&
+				    (((struct sockaddr_in *)&pi.local.addr)->sin_addr.s_addr == htonl(0x0a630001) ||
+				     ((struct sockaddr_in *)&pi.remote.addr)->sin_addr.s_addr == htonl(0x0a630002)));
+	}
+	assert_true(mtu >= 2);
+	char why[256];
+	assert_true(ice_agent_describe(&W.ag[0], why, sizeof why) > 0);
+	assert_non_null(strstr(why, "full-size packets lost"));
+	/* consent checks are full size too: the selection keeps consent */
+	assert_int_equal(count_ev(0, ICE_EV_PAIR_FAILED), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_size_checks),
 		cmocka_unit_test(test_host_only_select),
 		cmocka_unit_test(test_nat_peer_reflexive),
 		cmocka_unit_test(test_dead_candidate_fails_other_succeeds),

@@ -361,6 +361,7 @@ static void test_max_candidates(void **state)
 		snprintf(r, sizeof(r), "2abc:2def:%x:4444:5555:6666:7777:8800/120", 0x1000 + i);
 		assert_null(ip_prefix_parse(r, &m->routes[i], NULL));
 	}
+	m->nat = SIGNAL_NAT_HARD;
 	int n = signal_msg_encode(m, buf, SIGNAL_MSG_MAX + 1);
 	assert_true(n > 3000);
 	print_message("worst-case message: %d bytes\n", n);
@@ -463,6 +464,34 @@ static void test_names_and_equality(void **state)
  * a message without them decodes as before, and a message with them is
  * what an old node reads as the same message minus two unknown members
  * (which v1 ignores), so old and new nodes link both ways. */
+/* "nat" (easy/hard) round-trips; a value of a later version reads as
+ * unknown, as does its absence; a non-string is refused. */
+static void test_nat_member(void **state)
+{
+	(void)state;
+	char text[512], buf[SIGNAL_MSG_MAX + 1];
+	struct signal_msg *m = malloc(sizeof(*m));
+	assert_non_null(m);
+	static const char *const in[] = { "\"easy\"", "\"hard\"", "\"cgnat\"", "" };
+	static const enum signal_nat want[] = { SIGNAL_NAT_EASY, SIGNAL_NAT_HARD, SIGNAL_NAT_UNKNOWN,
+						SIGNAL_NAT_UNKNOWN };
+	for (int i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text),
+			 "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\"%s%s}",
+			 FROM, KEY_B64, in[i][0] ? ",\"nat\":" : "", in[i]);
+		assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+		assert_int_equal(m->nat, want[i]);
+		assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
+		assert_true((strstr(buf, "\"nat\"") != NULL) == (i < 2));
+		roundtrip(m);
+	}
+	snprintf(text, sizeof(text),
+		 "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\",\"nat\":1}",
+		 FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	free(m);
+}
+
 static void test_ip6_and_routes_compatible(void **state)
 {
 	(void)state;
@@ -623,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_max_candidates),
 		cmocka_unit_test(test_ip6_and_routes_compatible),
+		cmocka_unit_test(test_nat_member),
 		cmocka_unit_test(test_probes_member),
 		cmocka_unit_test(test_bye_reason),
 		cmocka_unit_test(test_encode_nospace),

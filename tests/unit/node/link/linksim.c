@@ -120,15 +120,25 @@ void sim_set_relay(struct sim *s, int i, bool on, uint32_t base, const char *rel
 		addr_set(&x->relayed, relayed);
 }
 
+void sim_set_srflx(struct sim *s, int i, const char *addr)
+{
+	s->node[i].has_srflx = true;
+	addr_set(&s->node[i].srflx, addr);
+}
+
 void sim_local_changed(struct sim *s, int i, bool moved)
 {
 	struct sim_node *x = &s->node[i];
-	struct ice_cand c[2];
+	struct ice_cand c[3];
 	struct sockaddr_in server;
 	unsigned k = 0;
 
 	addr_set(&server, "192.0.2.1:3478");
 	assert_int_equal(ice_cand_init(&c[k++], ICE_CAND_HOST, (struct sockaddr *)&x->host, NULL, 0, 65535, NULL), 0);
+	if (x->has_srflx)
+		assert_int_equal(ice_cand_init(&c[k++], ICE_CAND_SRFLX, (struct sockaddr *)&x->srflx,
+					       (struct sockaddr *)&x->host, 0, 65535, (struct sockaddr *)&server),
+				 0);
 	if (x->has_relay)
 		assert_int_equal(ice_cand_init(&c[k++], ICE_CAND_RELAY, (struct sockaddr *)&x->relayed,
 					       (struct sockaddr *)&x->host, x->relay_base, 65535,
@@ -230,6 +240,21 @@ static void send_signal(struct sim *s, int i, const char *jid, const struct sign
 	snprintf(g->from, sizeof(g->from), "%s", s->node[i].jid);
 }
 
+/* One datagram a link wants sent: primes and the pool's checks are
+ * counted (they die before the peer or leave on sockets the sim does not
+ * model), the rest goes on the fake network. */
+static void sim_transmit(struct sim *s, int i, const struct link_tx *tx)
+{
+	struct sim_node *x = &s->node[i];
+
+	if (tx->ttl)
+		x->tx_ttl++; /* a prime: it dies before the peer */
+	else if (link_base_is_pool(tx->base_id))
+		x->tx_pool++;
+	else
+		send_dgram(s, i, tx->base_id, &tx->dst, tx->data, tx->len);
+}
+
 static void pump(struct sim *s, int i)
 {
 	struct sim_node *x = &s->node[i];
@@ -242,12 +267,17 @@ static void pump(struct sim *s, int i)
 	while ((l = links_next_dirty(&x->t))) {
 		bool gone = false;
 		while (link_poll_transmit(l, &tx, scratch, sizeof(scratch), s->now))
-			send_dgram(s, i, tx.base_id, &tx.dst, tx.data, tx.len);
+			sim_transmit(s, i, &tx);
 		while (link_poll_probe(l, &tx, scratch, sizeof(scratch), s->cur_us))
-			send_dgram(s, i, tx.base_id, &tx.dst, tx.data, tx.len);
+			sim_transmit(s, i, &tx);
 		while (!gone && link_poll_event(l, &ev, &msg)) {
 			if (ev.type == LINK_EV_SIGNAL)
 				send_signal(s, i, l->jid, &msg);
+			if (ev.type == LINK_EV_POOL) {
+				x->pool_events++;
+				if (hardnat_pool_want(l) && l->hn.phase == HARDNAT_POOL)
+					link_pool_granted(l, s->pool_grant, s->now);
+			}
 			gone = ev.type == LINK_EV_GONE;
 		}
 		if (gone)

@@ -32,6 +32,11 @@ struct sim_node {
 	bool has_relay;
 	uint32_t relay_base;
 	struct sockaddr_in relayed; /* delivers to relay_base */
+	bool has_srflx;             /* a server-reflexive candidate (no route: a NAT is not modelled) */
+	struct sockaddr_in srflx;
+	uint64_t tx_ttl;            /* datagrams sent with a TTL (primes: they die on the way) */
+	uint64_t tx_pool;           /* datagrams sent from port-pool bases (no route) */
+	unsigned pool_events;       /* LINK_EV_POOL seen */
 	bool online;                /* its XMPP session is up */
 	uint64_t rx_data;           /* data packets that opened (keepalives excluded) */
 	uint64_t rx_bytes;
@@ -62,6 +67,7 @@ struct sim {
 	bool block_direct;   /* drop host <-> host datagrams */
 	bool block_relay;    /* drop everything through relays */
 	bool drop_signals;   /* the XMPP server loses messages */
+	unsigned pool_grant; /* sockets the fake bases open for multi-port probing */
 	int hold_from;       /* messages from this node wait for sim_release (-1: none) */
 	unsigned xmpp_ms;    /* signalling latency */
 	unsigned latency_us; /* one-way latency of every datagram (0: at once) */
@@ -78,6 +84,8 @@ void sim_free(struct sim *s);
 /* Node i's identity: keys whose node ids sort as the index (node 0 is
  * ICE controlling toward every other). */
 void sim_set_relay(struct sim *s, int i, bool on, uint32_t base, const char *relayed);
+/* A server-reflexive candidate for node i (call sim_local_changed after). */
+void sim_set_srflx(struct sim *s, int i, const char *addr);
 /* The node's candidates changed (after changing host/relay): trickle or,
  * with moved, a local move (every link restarts ICE). */
 void sim_local_changed(struct sim *s, int i, bool moved);

@@ -461,6 +461,54 @@ static int setup(void **state)
 	return noise_init();
 }
 
+/* Multi-port probing between a hard and an easy NAT, bounded: the easy
+ * side sends hard_ports primes a round (2 rounds) with the prime TTL, the
+ * hard side asks for sockets once, sends one check per socket a round (10
+ * rounds), then stops and gives the sockets back. (No NAT is modelled
+ * here: nothing meets; bench/nat_hard measures the meeting.) */
+static bool probing_over(struct sim *s, void *arg)
+{
+	(void)arg;
+	struct link *a = sim_link(s, 0, 1), *b = sim_link(s, 1, 0);
+	return a && b && a->hn.phase == HARDNAT_OVER && b->hn.phase == HARDNAT_OVER;
+}
+
+static void test_hard_nat_probing_bounded(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	for (int i = 0; i < 2; i++) {
+		struct link_env *e = &s->node[i].t.env;
+		e->nat = i == 0 ? SIGNAL_NAT_HARD : SIGNAL_NAT_EASY;
+		e->prime_ttl = 2;
+		e->hard_sockets = 8;
+		e->hard_ports = 16;
+	}
+	sim_set_srflx(s, 0, "198.51.100.2:40000");
+	sim_set_srflx(s, 1, "203.0.113.2:40000");
+	sim_set_relay(s, 0, true, SIM_RELAY_BASE, "192.0.2.1:50000");
+	sim_set_relay(s, 1, true, SIM_RELAY_BASE, "192.0.2.1:50001");
+	s->block_direct = true; /* relayed: nothing direct ends the probing early */
+	sim_local_changed(s, 0, false);
+	sim_local_changed(s, 1, false);
+	s->pool_grant = 8;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, both_up, NULL, 20000));
+	assert_int_equal(sim_link(s, 0, 1)->hn.role, HARDNAT_SPRAY);
+	assert_int_equal(sim_link(s, 1, 0)->hn.role, HARDNAT_PRIME);
+	assert_true(sim_until(s, probing_over, NULL, 60000));
+	sim_run(s, 30000);
+	assert_int_equal(s->node[0].tx_pool, 8 * HARDNAT_ROUNDS);
+	assert_int_equal(sim_link(s, 1, 0)->hn.sent, 16 * HARDNAT_PRIME_ROUNDS);
+	/* every prime with the TTL (ICE primes its srflx pairs too, a few) */
+	assert_true(s->node[1].tx_ttl >= 16 * HARDNAT_PRIME_ROUNDS && s->node[1].tx_ttl <= 16 * HARDNAT_PRIME_ROUNDS + 12);
+	assert_int_equal(hardnat_pool_want(sim_link(s, 0, 1)), 0); /* given back */
+	assert_true(s->node[0].pool_events >= 2);                     /* asked, then released */
+	assert_true(both_up(s, NULL));
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_roaming),
 		cmocka_unit_test(test_relay_loss),
 		cmocka_unit_test(test_offline_grace),
+		cmocka_unit_test(test_hard_nat_probing_bounded),
 		cmocka_unit_test(test_offline_data_path_alive),
 		cmocka_unit_test(test_offline_data_path_dies),
 	};
