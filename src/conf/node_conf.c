@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
+#include "conf_file.h"
 #include "json_pos.h"
 #include "node_conf_int.h"
 
@@ -402,8 +404,20 @@ static void set_str(struct ctx *x, char **dst, const char *s)
 static void h_ip4(struct ctx *x, const char *k, const json_t *v)
 {
 	const char *what = "an IPv4 address string like \"172.31.0.100\"";
-	if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), &x->c->ip4) != 1)
+	struct in_addr a;
+	if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), &a) != 1) {
 		expected(x, k, what, v);
+		return;
+	}
+	/* loopback, multicast, 0.0.0.0/8, broadcast: never a node's address */
+	const char *why = ip_addr_unusable(AF_INET, &a);
+	if (why) {
+		char b[80];
+		conf_error(x, k, "expected a unicast IPv4 address (172.16.0.0/12 suits an overlay), got %s: it %s",
+			   describe(v, b), why);
+		return;
+	}
+	x->c->ip4 = a;
 }
 
 static void h_ip4_mask(struct ctx *x, const char *k, const json_t *v)
@@ -972,24 +986,30 @@ static void check_root(struct ctx *x, const json_t *root)
 
 /* ---- loading ---- */
 
+/* The file holds the XMPP password (and TURN passwords): a regular file
+ * only (a FIFO would hang `ipopd -n`), and a warning when others may read
+ * it. */
 static char *read_file(struct ctx *x, size_t *len)
 {
-	FILE *f = fopen(x->file, "rb");
-	if (!f) {
-		conf_error(x, NULL, "cannot open: %s", strerror(errno));
+	struct conf_file f;
+	const char *why = NULL;
+	int rc = conf_file_read(x->file, NODE_CONF_MAX_FILE, &f, &why);
+	if (rc < 0) {
+		if (why)
+			conf_error(x, NULL, "%s", why);
+		else
+			conf_error(x, NULL, "cannot %s: %s", rc == -ENOENT || rc == -EACCES ? "open" : "read",
+				   strerror(-rc));
 		return NULL;
 	}
-	char *buf = malloc(NODE_CONF_MAX_FILE + 1);
-	size_t n = buf ? fread(buf, 1, NODE_CONF_MAX_FILE + 1, f) : 0;
-	bool bad = ferror(f);
-	fclose(f);
-	if (!buf || bad || n > NODE_CONF_MAX_FILE) {
-		conf_error(x, NULL, "%s", !buf ? "out of memory" : bad ? "read error" : "larger than 1 MiB");
-		free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
+	/* group access is how a deployment lets the daemon's user read it
+	 * (install -m 640 -g ipop); others never need it */
+	if (f.mode & (S_IROTH | S_IWOTH))
+		conf_warn(x, NULL, "mode %04o lets others %s the passwords in it (xmpp_password, TURN pass); "
+			  "run: chmod o-rw %s", (unsigned)(f.mode & 07777), f.mode & S_IROTH ? "read" : "change",
+			  x->file);
+	*len = f.len;
+	return f.text;
 }
 
 static json_t *parse_json(struct ctx *x, const char *text, size_t len)
