@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xmpp_redact.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PING "urn:xmpp:ping"
@@ -70,9 +71,14 @@ static void set_state(struct xmpp_sig *s, enum xmpp_sig_state st)
 		s->ops.state(s->ops.ctx, st);
 }
 
+/* libstrophe's own lines; the SASL exchange never reaches the log, at any
+ * level (xmpp_redact.h). */
 static void strophe_log(void *userdata, xmpp_log_level_t level, const char *area, const char *msg)
 {
+	char buf[96];
+
 	(void)userdata;
+	msg = xmpp_redact(msg, buf, sizeof(buf));
 	if (level >= XMPP_LEVEL_ERROR)
 		log_warn("xmpp(%s): %s", area, msg);
 	else
