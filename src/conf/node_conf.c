@@ -36,6 +36,7 @@ static void node_conf_defaults(struct node_conf *c)
 	c->xmpp_port = NODE_CONF_DEFAULT_XMPP_PORT;
 	c->xmpp_tls = NODE_TLS_REQUIRED;
 	c->log_level = LOG_LVL_INFO;
+	c->max_links_per_member = NODE_CONF_DEFAULT_LINKS_PER_MEMBER;
 }
 
 static char *strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -60,7 +61,9 @@ static int node_conf_derive_defaults(struct node_conf *c)
 		c->control_socket = strfmt("%s/%s.sock", DEFAULT_RUN_DIR, c->interface);
 	if (!c->social_map_file && c->state_dir)
 		c->social_map_file = strfmt("%s/%s.social", c->state_dir, c->interface);
-	return c->state_dir && c->key_file && c->control_socket && c->social_map_file ? 0 : -ENOMEM;
+	if (node_conf_trust_defaults(c) < 0)
+		return -ENOMEM;
+	return c->state_dir && c->key_file && c->control_socket && c->social_map_file && c->trust_file ? 0 : -ENOMEM;
 }
 
 /* ---- diagnostics ---- */
@@ -901,6 +904,9 @@ static const struct key_def keys[] = {
 	{ "routes", node_conf_net_routes, NULL, NULL },
 	{ "accept_routes", node_conf_net_accept_routes, NULL, NULL },
 	{ "router_mode", node_conf_net_router_mode, NULL, NULL },
+	{ "trust_file", node_conf_trust_file, NULL, NULL },
+	{ "address_map_file", node_conf_address_map_file, NULL, NULL },
+	{ "max_links_per_member", node_conf_max_links_per_member, NULL, NULL },
 };
 
 /* Keys of the original IPOP controllers that ipopd accepts and ignores. */
@@ -1110,6 +1116,7 @@ void node_conf_free(struct node_conf *c)
 	for (unsigned i = 0; i < c->n_auto_accept; i++)
 		free(c->auto_accept[i]);
 	node_conf_net_free(c);
+	node_conf_trust_free(c);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -28,6 +28,8 @@ enum {
 	NODE_CONF_DEFAULT_XMPP_PORT = 5222,
 	NODE_CONF_DEFAULT_STUN_PORT = 3478,
 	NODE_CONF_DEFAULT_TURNS_PORT = 5349,
+	NODE_CONF_DEFAULT_LINKS_PER_MEMBER = 4, /* slots.h's SLOTS_PER_MEMBER_DEFAULT */
+	NODE_CONF_MAX_LINKS_PER_MEMBER = 64,    /* the link table's size */
 };
 
 enum node_tls_mode { NODE_TLS_REQUIRED = 0, NODE_TLS_OPTIONAL, NODE_TLS_OFF };
@@ -78,6 +80,10 @@ struct node_conf {
 	char *key_file;
 	char *control_socket;
 	char *state_dir;
+	/* trust inside the group (docs/security.md) */
+	char *trust_file;       /* pins and address owners, written by the node */
+	char *address_map_file; /* the operator's "JID ADDRESS" map: strict ownership, or NULL */
+	unsigned max_links_per_member;
 	enum log_level log_level;
 	/* NAT traversal */
 	unsigned n_stun, n_turn, n_ignore;

@@ -41,4 +41,11 @@ void node_conf_net_router_mode(struct ctx *x, const char *k, const json_t *v);
 void node_conf_net_check(struct ctx *x, const json_t *root);
 void node_conf_net_free(struct node_conf *c);
 
+/* node_conf_trust.c: trust_file, address_map_file, max_links_per_member. */
+void node_conf_trust_file(struct ctx *x, const char *k, const json_t *v);
+void node_conf_address_map_file(struct ctx *x, const char *k, const json_t *v);
+void node_conf_max_links_per_member(struct ctx *x, const char *k, const json_t *v);
+int node_conf_trust_defaults(struct node_conf *c);
+void node_conf_trust_free(struct node_conf *c);
+
 #endif

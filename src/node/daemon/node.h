@@ -28,13 +28,17 @@
 #include "node_conf.h"
 #include "noise.h"
 #include "signal_msg.h"
+#include "slots.h"
 #include "social.h"
+#include "trust.h"
 #include "xmpp_thread.h"
 
 struct ctl_server;
 
 struct node_counters {
 	uint64_t sig_bad, sig_not_for_us;
+	uint64_t sig_refused; /* judged and refused by trust.h */
+	uint64_t slots_refused, slots_evicted; /* slots.h */
 };
 
 struct node {
@@ -55,6 +59,8 @@ struct node {
 	struct social social;
 	struct xmpp_thread sig;
 	struct friends friends;
+	struct trust trust;       /* pins and address owners (trust.h) */
+	uint64_t trust_save_ms;   /* when the changed trust file is written */
 	struct ctl_server *ctl;
 	uint8_t *scratch; /* link datagrams built for sending (ICE, keepalives) */
 	size_t scratch_cap;
@@ -82,6 +88,13 @@ void node_say_bye_all(struct node *n);
 void node_pump(struct node *n, uint64_t now_ms);
 void node_remove_link(struct node *n, struct link *l, const char *why);
 extern const struct bases_ops node_bases_ops;
+
+/* node_trust.c: the trust file (pins, owners) and the address map. */
+int node_trust_open(struct node *n);
+int node_trust_save(struct node *n);
+/* Writes the trust file a moment after a change; returns its deadline. */
+uint64_t node_trust_tick(struct node *n, uint64_t now_ms);
+int64_t node_trust_now_s(void);
 
 /* node_ctl.c: the control socket's view of the daemon. */
 int node_ctl_open(struct node *n);

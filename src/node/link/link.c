@@ -17,6 +17,7 @@
 #include "links.h"
 #include "log.h"
 #include "roam.h"
+#include "slots.h"
 
 enum {
 	LINK_OFFER_TIMEOUT_MS = 10000,
@@ -71,7 +72,7 @@ struct link *link_new(struct links *t, const char *jid, const uint8_t id[SIGNAL_
 	sodium_bin2hex(l->idhex, sizeof(l->idhex), id, SIGNAL_ID_LEN);
 	l->controlling = memcmp(t->env.self_id, id, SIGNAL_ID_LEN) < 0;
 	l->state = LINK_NEW;
-	l->state_ms = now_ms;
+	l->state_ms = l->created_ms = now_ms;
 	l->deadline_ms = now_ms;
 	uint8_t zero[NOISE_KEY_LEN] = { 0 };
 	session_peer_init(&l->sess, zero);
@@ -156,6 +157,7 @@ void link_ice_restart(struct link *l, uint64_t now_ms, const char *why)
 
 void link_online(struct link *l, uint64_t now_ms)
 {
+	l->presence = true;
 	/* Offline then back while XMPP stayed up: the peer restarted, so its
 	 * link state is gone. */
 	if (l->gone_ms) {
@@ -177,6 +179,7 @@ void link_offline(struct link *l, uint64_t now_ms)
 	/* A server going down says "unavailable" for everyone first: wait a
 	 * little, and end the link only if XMPP stayed up meanwhile
 	 * (links_xmpp_state cancels this when it drops). */
+	l->presence = false;
 	if (!l->gone_ms) {
 		l->gone_ms = now_ms + LINKS_GONE_GRACE_MS;
 		l->deadline_ms = now_ms;
@@ -284,14 +287,17 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 			 inet_ntop(AF_INET, &m->ip4, ip, sizeof(ip)));
 		return false;
 	}
+	/* A node id has one key (trust.h checked it is the key's hash): a
+	 * different one is refused, never taken over. */
+	if (l->have_info && sodium_memcmp(l->key, m->key, SIGNAL_KEY_LEN) != 0) {
+		log_warn("peer %s: announces another static key than before; refused", l->jid);
+		return false;
+	}
 	bool changed = !l->have_info || l->ip4.s_addr != m->ip4.s_addr;
-	if (!l->have_info || memcmp(l->key, m->key, SIGNAL_KEY_LEN) != 0) {
-		if (l->have_info)
-			log_warn("peer %s: static key changed; old sessions dropped", l->jid);
+	if (!l->have_info) {
 		session_peer_wipe(&l->sess);
 		session_peer_init(&l->sess, m->key);
 		memcpy(l->key, m->key, SIGNAL_KEY_LEN);
-		changed = true;
 	}
 	l->ip4 = m->ip4;
 	l->have_info = true;
@@ -562,6 +568,7 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 		}
 	}
 	session_timer(l, now_ms, &d);
+	slots_tick(l, now_ms, &d);
 	roam_tick(l, now_ms);
 	offer_timer(l, now_ms, &d);
 	l->deadline_ms = d;
@@ -622,6 +629,7 @@ void link_handshake_done(struct link *l, uint64_t now_ms)
 				 l->jid, path, addr_format((struct sockaddr *)&l->endpoint, true, a));
 		link_set_state(l, LINK_UP, now_ms, "handshake complete");
 		l->fail_backoff_ms = 0;
+		l->ever_up = true;
 	} else {
 		log_info("peer %s: rekeyed (new session keys)", l->jid);
 	}

@@ -1046,6 +1046,37 @@ static void test_file_mode_and_kind(void **state)
 	rmdir(fifo);
 }
 
+/* trust_file sits next to the key file; the map and the per-member cap. */
+static void test_trust_keys(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, BASE ",\"state_dir\":\"/s\"}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(l.c.key_file, "/s/ipop0.key");
+	assert_string_equal(l.c.trust_file, "/s/ipop0.trust");
+	assert_null(l.c.address_map_file);
+	assert_int_equal(l.c.max_links_per_member, 4);
+	unload(&l);
+	load_text(&l, BASE ",\"key_file\":\"/k/node.key\",\"address_map_file\":\"/etc/ipop/map\","
+		      "\"max_links_per_member\":8}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(l.c.trust_file, "/k/node.trust");
+	assert_string_equal(l.c.address_map_file, "/etc/ipop/map");
+	assert_int_equal(l.c.max_links_per_member, 8);
+	unload(&l);
+	load_text(&l, BASE ",\"key_file\":\"/k/secret\",\"trust_file\":\"/t\"}");
+	assert_string_equal(l.c.trust_file, "/t");
+	unload(&l);
+	load_text(&l, BASE ",\"key_file\":\"/k/secret\"}");
+	assert_string_equal(l.c.trust_file, "/k/secret.trust");
+	unload(&l);
+	load_text(&l, BASE ",\n\"max_links_per_member\":0,\"address_map_file\":\"\"}");
+	assert_int_equal(l.errors, 2);
+	assert_line(&l, "2:24: key \"max_links_per_member\": expected an integer from 1 to 64, got 0");
+	unload(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1078,6 +1109,7 @@ int main(void)
 		cmocka_unit_test(test_social_is_ipv4_only),
 		cmocka_unit_test(test_ip4_unusable),
 		cmocka_unit_test(test_file_mode_and_kind),
+		cmocka_unit_test(test_trust_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
