@@ -12,8 +12,17 @@ _Static_assert(crypto_generichash_BYTES_MAX == NOISE_HASH_LEN, "BLAKE2b-512");
 _Static_assert(crypto_scalarmult_BYTES == NOISE_KEY_LEN, "X25519");
 _Static_assert(crypto_aead_chacha20poly1305_ietf_ABYTES == NOISE_TAG_LEN, "tag");
 
+/* libsodium's own ChaCha20 generator, seeded from the kernel, instead of
+ * a getrandom() call for every random value: a node under a flood of
+ * initiations makes one (an ephemeral key, a session index, a cookie
+ * nonce) for many of them, and system calls are what a flood costs. */
 int noise_init(void)
 {
+	static bool set;
+	if (!set) {
+		randombytes_set_implementation(&randombytes_internal_implementation);
+		set = true;
+	}
 	return sodium_init() < 0 ? -EIO : 0;
 }
 

@@ -7,7 +7,8 @@
 #   stun_lab_start NS IP           # ipop-turnserver as the STUN server on IP:3478 in NS
 #   node_config NAME IP4 USER [STUN [EXTRA]]  # $LIB_TMP/NAME/config.json (xmpp_host $XMPP_IP);
 #                                  # EXTRA: more members, e.g. '"mtu": 1400,' 
-#   node_start NS NAME [ARGS...]   # ipopd in NS, log $LIB_TMP/NAME.log (ARGS: e.g. -p PORT)
+#   node_start NS NAME [ARGS...]   # ipopd in NS, log $LIB_TMP/NAME.log (ARGS: e.g. -p PORT);
+#                                  # NODE_ENV="VAR=value ..." puts variables in its environment
 #   node_wait NAME REGEX [SECONDS] # until the node's log matches
 #   node_ctl NAME ARGS...          # ipopctl against the node's control socket
 #   vpn_ping NS IP                 # ping across the VPN (3 answers needed)
@@ -110,7 +111,7 @@ node_start() { # NS NAME
 	[ -e "$LIB_TMP/$2.log" ] && mv "$LIB_TMP/$2.log" "$LIB_TMP/$2.log.$(date +%s%N)"
 	local ns=$1 name=$2
 	shift 2
-	ns_bg "$ns" "$LIB_TMP/$name.log" "$IPOPD" -c "$LIB_TMP/$name/config.json" "$@"
+	ns_bg "$ns" "$LIB_TMP/$name.log" ${NODE_ENV:+env $NODE_ENV} "$IPOPD" -c "$LIB_TMP/$name/config.json" "$@"
 	NODE_PID[$name]=$LIB_PID
 	NODE_NS[$name]=$ns
 }

@@ -41,6 +41,19 @@ enum {
 	DP_GSO_BYTES = 65000, /* UDP payload bytes per UDP_SEGMENT send (< 65507) */
 	DP_RX_GRO_CAP = 65536 + 64, /* rx buffer for one GRO'd UDP message */
 	DP_HEADROOM = TUNNEL_DATA_HEADER_LEN,
+	DP_REPLIES = DP_BATCH, /* cookie replies sent at once (cookie_tx.c) */
+};
+
+/* A cookie reply waiting for the end of the receive batch. */
+struct dp_reply {
+	struct sockaddr_in dst;
+	uint32_t base_id;
+	uint8_t buf[TUNNEL_COOKIE_REPLY_LEN];
+	union {
+		char cbuf[64];
+		size_t align;
+	} c;
+	struct iovec iov;
 };
 
 /* One datagram's I/O slot, preallocated once. */
@@ -100,6 +113,9 @@ struct datapath {
 	struct tunnel_crypt_job rx_jobs[DP_RX_JOBS];
 	struct dp_rx_pend rx_pend[DP_RX_JOBS];
 	unsigned nrx_jobs;
+	struct dp_reply replies[DP_REPLIES];
+	struct mmsghdr reply_msgs[DP_REPLIES];
+	unsigned nreplies;
 
 	struct dp_counters cnt;
 };
@@ -121,6 +137,10 @@ void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sock
 /* Writes the TCP segments the coalescer holds to the TUN (the end of a
  * receive batch, of a relay stream read, of a loop round). */
 void dp_tun_flush(struct datapath *dp);
+
+/* cookie_tx.c: cookie replies, sent together at the end of a batch. */
+void dp_reply_queue(struct datapath *dp, const struct link_tx *tx);
+void dp_reply_flush(struct datapath *dp);
 
 /* offload.c */
 int dp_offload_tun_open(struct datapath *dp, const char *name);

@@ -146,7 +146,7 @@ static void on_tunnel(struct datapath *dp, struct dp_slot *s, bool defer, uint64
 		struct link_tx tx;
 		links_on_initiation(dp->links, s->base_id, &s->addr, s->buf, s->len, now_ms);
 		if (links_poll_reply(dp->links, &tx)) /* under load: a cookie instead */
-			bases_send(dp->bases, tx.base_id, &tx.dst, tx.data, tx.len);
+			dp_reply_queue(dp, &tx);
 		break;
 	}
 	case TUNNEL_MSG_RESPONSE:
@@ -187,6 +187,7 @@ void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sock
 	(void)cap; /* relay slots are slot_cap bytes, as the open needs */
 	run_pending(dp, now_ms); /* keep arrival order with deferred opens */
 	receive_datagram(dp, &s, false, now_ms);
+	dp_reply_flush(dp);
 }
 
 static void prepare(struct datapath *dp)
@@ -282,6 +283,7 @@ void dp_receive_udp(struct datapath *dp, uint64_t now_ms)
 			dispatch_msg(dp, s, mh, now_ms);
 		}
 		run_pending(dp, now_ms);
+		dp_reply_flush(dp);
 		dp_tun_flush(dp);
 		if (r < DP_BATCH)
 			return;

@@ -32,6 +32,12 @@ enum {
 	 * for this long is left for another pair that worked, the relay
 	 * included, well before consent expires (30 s). */
 	LINK_SWITCH_SILENT_MS = 12000,
+	/* An unanswered initiation goes again (the same bytes: a duplicate
+	 * is a replay the responder drops) this often until the rekey
+	 * timeout allows a new one; every 250 ms while the peer is under load
+	 * (we hold its cookie), where its socket drops what it cannot read. */
+	LINK_INIT_RESEND_MS = 1000,
+	LINK_INIT_RESEND_LOAD_MS = 250,
 };
 
 static const char *const state_names[] = {
@@ -399,8 +405,34 @@ static void resend_initiation(struct link *l, bool moved, uint64_t now_ms)
 	    (!moved && now_ms - l->sess.noise.last_init_tx_ms < NOISE_INIT_RX_MIN_INTERVAL_MS))
 		return;
 	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
+	l->init_sent_ms = now_ms;
 	log_info("peer %s: handshake initiation sent again on the new path to %s", l->jid,
 		 addr_format((struct sockaddr *)&l->endpoint, true, a));
+}
+
+/* The pending initiation again while it is unanswered (a lost datagram,
+ * a responder under load), until a new one may be made. */
+static void init_retry(struct link *l, uint64_t now_ms, uint64_t *d)
+{
+	const struct noise_peer *np = &l->sess.noise;
+
+	if (np->state != NOISE_PEER_INIT_SENT || !l->init_len || !l->have_path ||
+	    now_ms - np->last_init_tx_ms >= NOISE_REKEY_TIMEOUT_MS)
+		return;
+	bool load = cookie_maker_fresh(&np->cookie, now_ms);
+	uint64_t at = l->init_sent_ms + (load ? LINK_INIT_RESEND_LOAD_MS : LINK_INIT_RESEND_MS);
+	if (now_ms < at) {
+		if (at < *d)
+			*d = at;
+		return;
+	}
+	noise_initiation_add_mac2(np, l->init_msg, &l->init_len, sizeof(l->init_msg), now_ms);
+	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
+	l->init_sent_ms = now_ms;
+	log_debug("peer %s: handshake initiation repeated%s", l->jid, load ? " (the peer is under load)" : "");
+	at = now_ms + (load ? LINK_INIT_RESEND_LOAD_MS : LINK_INIT_RESEND_MS);
+	if (at < *d)
+		*d = at;
 }
 
 static void set_path(struct link *l, const struct ice_event *ev, uint64_t now_ms)
@@ -536,6 +568,7 @@ static void session_timer(struct link *l, uint64_t now_ms, uint64_t *d)
 	}
 	if (!l->have_info)
 		return;
+	init_retry(l, now_ms, d);
 	int act = session_tick(&l->sess, now_ms, &sd);
 	if (act & SESSION_ACT_INITIATE)
 		link_initiate(l, now_ms);
@@ -606,6 +639,7 @@ void link_initiate(struct link *l, uint64_t now_ms)
 		return;
 	}
 	l->init_len = len;
+	l->init_sent_ms = now_ms;
 	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
 	log_info("peer %s: handshake initiation sent to %s", l->jid,
 		 addr_format((struct sockaddr *)&l->endpoint, true, a));

@@ -121,6 +121,7 @@ struct link {
 	bool hs_wanted;     /* an initiation was refused as too early; retry */
 	uint8_t init_msg[TUNNEL_INITIATION_MAC2_LEN]; /* the last initiation sent (mac2 with a cookie)... */
 	size_t init_len;    /* ...resent when ICE moves the path before the answer */
+	uint64_t init_sent_ms; /* when those bytes last left */
 	uint8_t resp_msg[TUNNEL_RESPONSE_LEN];   /* our answer to the last initiation */
 	bool ice_restarting; /* controlling: a restart offer is out, the link stays up */
 	bool relay_lost;    /* the path used our relay allocation, which died */

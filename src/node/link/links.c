@@ -242,6 +242,7 @@ struct link *links_on_cookie_reply(struct links *t, uint32_t base_id, const stru
 		 * now rather than after the retry timer */
 		noise_initiation_add_mac2(&l->sess.noise, l->init_msg, &l->init_len, sizeof(l->init_msg), now_ms);
 		link_queue_tx(l, LINK_TX_INIT, base_id, from);
+		l->init_sent_ms = now_ms;
 		log_info("peer %s: %s is under load and sent a cookie; handshake initiation sent again with it", l->jid,
 			 addr_format((const struct sockaddr *)from, true, a));
 		return l;
