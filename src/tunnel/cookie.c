@@ -76,21 +76,25 @@ bool cookie_checker_mac2_ok(struct cookie_checker *c, const uint8_t *msg, const 
 	return ok;
 }
 
-bool cookie_checker_src_allow(struct cookie_checker *c, const struct cookie_src *src, uint64_t now_ms)
+/* One token of the bucket of src's address in table t (shared by the
+ * addresses that hash alike; the hash is keyed, so nobody picks whom to
+ * share with). */
+static bool take(const struct cookie_checker *c, struct cookie_bucket *t, const struct cookie_src *src,
+		 uint32_t rate_per_s, uint32_t burst, uint64_t now_ms)
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	uint64_t slot;
 
 	crypto_shorthash(h, src->b, src->addr_len, c->src_key);
 	memcpy(&slot, h, sizeof(slot));
-	struct cookie_bucket *b = &c->src[slot % COOKIE_SRC_SLOTS];
-	const uint32_t cap = COOKIE_SRC_BURST * 1000u;
+	struct cookie_bucket *b = &t[slot % COOKIE_SRC_SLOTS];
+	const uint32_t cap = burst * 1000u;
 	if (!b->used) {
 		b->used = true;
 		b->tokens_milli = cap;
 		b->last_ms = now_ms;
 	} else if (now_ms > b->last_ms) {
-		uint64_t add = (now_ms - b->last_ms) * COOKIE_SRC_RATE_PER_S;
+		uint64_t add = (now_ms - b->last_ms) * rate_per_s;
 		b->tokens_milli = add >= cap - b->tokens_milli ? cap : b->tokens_milli + (uint32_t)add;
 		b->last_ms = now_ms;
 	}
@@ -98,6 +102,16 @@ bool cookie_checker_src_allow(struct cookie_checker *c, const struct cookie_src 
 		return false;
 	b->tokens_milli -= 1000;
 	return true;
+}
+
+bool cookie_checker_src_allow(struct cookie_checker *c, const struct cookie_src *src, uint64_t now_ms)
+{
+	return take(c, c->src, src, COOKIE_SRC_RATE_PER_S, COOKIE_SRC_BURST, now_ms);
+}
+
+bool cookie_checker_reply_allow(struct cookie_checker *c, const struct cookie_src *src, uint64_t now_ms)
+{
+	return take(c, c->reply, src, COOKIE_REPLY_RATE_PER_S, COOKIE_REPLY_BURST, now_ms);
 }
 
 void cookie_checker_reply(struct cookie_checker *c, const uint8_t *init, const struct cookie_src *src,

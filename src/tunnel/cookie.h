@@ -35,6 +35,8 @@ enum {
 	COOKIE_SRC_SLOTS = 1024,           /* per-source buckets (hashed, shared on collision) */
 	COOKIE_SRC_RATE_PER_S = 10,        /* initiations with a valid mac2 per source, under load */
 	COOKIE_SRC_BURST = 10,
+	COOKIE_REPLY_RATE_PER_S = 20,      /* cookie replies per source address */
+	COOKIE_REPLY_BURST = 20,
 };
 
 /* A message's source as bytes: IPv4 address and port (6), or IPv6 (18). */
@@ -57,7 +59,8 @@ struct cookie_checker {
 	bool have_secret;
 	uint8_t enc_key[COOKIE_KEY_LEN]; /* BLAKE2b-256(TUNNEL_COOKIE_LABEL || our static key) */
 	uint8_t src_key[16];            /* keys the hash that picks a source's bucket */
-	struct cookie_bucket src[COOKIE_SRC_SLOTS];
+	struct cookie_bucket src[COOKIE_SRC_SLOTS];   /* initiations with a valid mac2 */
+	struct cookie_bucket reply[COOKIE_SRC_SLOTS]; /* cookie replies */
 };
 
 void cookie_checker_init(struct cookie_checker *c, const uint8_t our_pub[COOKIE_KEY_LEN]);
@@ -68,6 +71,10 @@ bool cookie_checker_mac2_ok(struct cookie_checker *c, const uint8_t *msg, const 
 			    uint64_t now_ms);
 /* A token of src's address bucket (COOKIE_SRC_RATE_PER_S). */
 bool cookie_checker_src_allow(struct cookie_checker *c, const struct cookie_src *src, uint64_t now_ms);
+/* May src's address get another cookie reply (COOKIE_REPLY_RATE_PER_S)?
+ * A flood from a few addresses then costs a hash per datagram, not a
+ * reply; a member at another address still gets its cookie at once. */
+bool cookie_checker_reply_allow(struct cookie_checker *c, const struct cookie_src *src, uint64_t now_ms);
 /* The cookie reply to an initiation (at least TUNNEL_INITIATION_LEN bytes,
  * mac1 already checked) from src. */
 void cookie_checker_reply(struct cookie_checker *c, const uint8_t *init, const struct cookie_src *src,

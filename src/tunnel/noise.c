@@ -486,6 +486,10 @@ static int admit(struct noise_local *l, const uint8_t *msg, size_t len, const st
 		return -EBUSY;
 	}
 	if (len != TUNNEL_INITIATION_MAC2_LEN || !cookie_checker_mac2_ok(&l->cookie, msg, src, now_ms)) {
+		if (!cookie_checker_reply_allow(&l->cookie, src, now_ms)) {
+			l->rx_dropped_ratelimit++;
+			return -EBUSY;
+		}
 		l->rx_cookie_replies++;
 		return -EAGAIN;
 	}

@@ -13,6 +13,9 @@
 #      never send presence: they hold at most max_links_per_member (4)
 #      links at alice, expire, and carol (a new member) links meanwhile.
 #   4. ipopd -n refuses a FIFO as config.json at once (it used to hang).
+#   5. alice restarted with an operator's address map: a free address that
+#      is not in the map (mallory) is refused, mapped ones (bob) link;
+#      ipopctl pin forget drops a pin.
 #
 #                      lan: bridge br0, 192.0.2.0/24
 #     +-----------+-------------+-------------+-------------+
@@ -183,3 +186,28 @@ out=$("$IPOPD" -n -c "$LIB_TMP/alice/config.json" 2>&1) || { echo "$out"; fail "
 grep -q 'warning: mode 0644 lets others read the passwords' <<<"$out" || { echo "$out"; fail "no warning about a readable config"; }
 chmod 600 "$LIB_TMP/alice/config.json"
 pass "ipopd -n: a FIFO refused at once, a config others can read warned about"
+
+# ---- 5. the operator's address map; forgetting a pin ----
+node_ctl alice pins | grep -q "$own_id" || { node_ctl alice pins; fail "the honest probe's node id is not pinned"; }
+out=$(node_ctl alice pin forget "$own_id") || fail "ipopctl pin forget failed: $out"
+grep -q 'forgot 1 pinned node id' <<<"$out" || fail "pin forget says: $out"
+node_ctl alice pins | grep -q "$own_id" && fail "the forgotten pin is still listed"
+printf '# the group, as the operator assigns it\nalice@example.test 172.31.0.1\nbob@example.test 172.31.0.2\ncarol@example.test 172.31.0.3\n' \
+	>"$LIB_TMP/alice/map"
+python3 - "$LIB_TMP/alice/config.json" "$LIB_TMP/alice/map" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["address_map_file"] = sys.argv[2]
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+stop_node carol
+stop_node alice
+node_start a alice
+node_wait alice 'address map .*: 3 address\(es\), only mapped claims are accepted' 10 || { node_logs; fail "the map was not loaded"; }
+node_config mallory 172.31.0.5 mallory 192.0.2.1:3478
+node_start m mallory
+node_wait alice 'peer mallory@.*refused: 172.31.0.5 is not in the address map for mallory@example.test' 30 ||
+	{ node_logs; fail "alice accepted an unmapped address"; }
+node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "bob (mapped) did not link"; }
+vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob under the map"; }
+node_ctl alice pins | grep -q '172.31.0.3 *carol@example.test *address map' || { node_ctl alice pins; fail "ipopctl pins does not show the map"; }
+pass "address map: mallory's unmapped 172.31.0.5 refused, bob links; ipopctl pin forget drops a pin"

@@ -3,10 +3,11 @@
  * key (unknown to the target) and carries a valid mac1 for the target's
  * public key, so without cookies every one costs the target two
  * Diffie-Hellmans before it finds the key unknown.
- *   hs_flood TARGET_IP PORT TARGET_KEY_B64 RATE SECONDS [SOCKETS]
+ *   hs_flood TARGET_IP PORT TARGET_KEY_B64 RATE SECONDS [SOCKETS [SRC_IP N]]
  * Sends RATE datagrams per second for SECONDS, round-robin from SOCKETS
- * UDP sockets (default 64, each its own source port), and counts the
- * cookie replies that come back. Prints one summary line at the end (or
+ * UDP sockets (default 64, each its own source port; bound in turn to the
+ * N addresses from SRC_IP on, which the caller gave its interface), and
+ * counts the cookie replies that come back. Prints one summary line at the end (or
  * on SIGTERM). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -96,11 +97,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dst.sin_port = htons((uint16_t)atoi(argv[2]));
+	struct in_addr src0 = { 0 };
+	int nsrc = argc > 8 ? atoi(argv[8]) : 0;
+	if (argc > 8 && (inet_pton(AF_INET, argv[7], &src0) != 1 || nsrc <= 0 || nsrc > 256)) {
+		fprintf(stderr, "hs_flood: bad source addresses\n");
+		return 2;
+	}
 	if (make_msgs(target, msgs) != 0)
 		return 1;
 	for (int i = 0; i < nfd; i++) {
 		fd[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd[i] < 0 || connect(fd[i], (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+		struct sockaddr_in me = { .sin_family = AF_INET };
+		me.sin_addr.s_addr = nsrc ? htonl(ntohl(src0.s_addr) + (uint32_t)(i % nsrc)) : 0;
+		if (fd[i] < 0 || bind(fd[i], (struct sockaddr *)&me, sizeof(me)) < 0 ||
+		    connect(fd[i], (struct sockaddr *)&dst, sizeof(dst)) < 0) {
 			perror("hs_flood: socket");
 			return 1;
 		}
@@ -136,9 +146,9 @@ int main(int argc, char **argv)
 	usleep(200000);
 	cookies += drain(fd, nfd);
 	double dt = (double)(now_us() - t0) / 1e6;
-	printf("hs_flood: sent %llu initiations in %.1f s (%.0f/s) from %d ports, %llu send errors, %llu cookie "
-	       "replies back\n",
-	       (unsigned long long)sent, dt, (double)sent / dt, nfd, (unsigned long long)errors,
+	printf("hs_flood: sent %llu initiations in %.1f s (%.0f/s) from %d ports on %d address(es), %llu send errors, "
+	       "%llu cookie replies back\n",
+	       (unsigned long long)sent, dt, (double)sent / dt, nfd, nsrc ? nsrc : 1, (unsigned long long)errors,
 	       (unsigned long long)cookies);
 	return 0;
 }

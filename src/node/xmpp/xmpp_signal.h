@@ -90,4 +90,10 @@ const char *xmpp_sig_state_name(enum xmpp_sig_state st);
  * `rnd` is a uniform random 32-bit value. */
 uint64_t xmpp_backoff_ms(unsigned attempt, uint32_t rnd);
 
+/* One stanza from the server, as XML text, through the same handlers as
+ * a live connection's (roster, presence, subscriptions, our messages);
+ * replies are not sent without a connection. For fuzzers and tests.
+ * 0, or -EINVAL when the text is not one XML element. */
+int xmpp_sig_stanza_text(struct xmpp_sig *s, const char *xml);
+
 #endif

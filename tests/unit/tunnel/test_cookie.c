@@ -237,6 +237,32 @@ static void test_source_limited(void **state)
 	assert_int_equal(consume(f, buf, n, &f->other_ip, now + 100), 0);
 }
 
+/* A flood from one address gets COOKIE_REPLY_BURST cookie replies at
+ * once, then COOKIE_REPLY_RATE_PER_S: the rest is dropped after a hash;
+ * a member at another address gets its cookie meanwhile. */
+static void test_replies_limited_per_source(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[TUNNEL_INITIATION_MAC2_LEN];
+	uint64_t now = 60000;
+	unsigned cookie = 0, busy = 0;
+
+	overload(f, now);
+	size_t n = initiate(f, now, buf);
+	for (int i = 0; i < 3 * COOKIE_REPLY_BURST; i++) {
+		int rc = consume(f, buf, n, &f->src, now);
+		cookie += rc == -EAGAIN;
+		busy += rc == -EBUSY;
+	}
+	assert_int_equal(cookie, COOKIE_REPLY_BURST);
+	assert_int_equal(busy, 2 * COOKIE_REPLY_BURST);
+	assert_int_equal(consume(f, buf, n, &f->other_port, now), -EBUSY); /* by address, not port */
+	assert_int_equal(consume(f, buf, n, &f->other_ip, now), -EAGAIN);
+	/* 50 ms later: one more for the flooding address (20 per second) */
+	assert_int_equal(consume(f, buf, n, &f->src, now + 50), -EAGAIN);
+	assert_int_equal(consume(f, buf, n, &f->src, now + 50), -EBUSY);
+}
+
 /* With cookies off (IPOP_COOKIE=0, the old behaviour) an initiation under
  * load is dropped unless it gets a token; no cookie reply is asked for. */
 static void test_cookies_off(void **state)
@@ -282,6 +308,7 @@ int main(void)
 		cmocka_unit_test_setup(test_secret_rotates, setup),
 		cmocka_unit_test_setup(test_reply_bound_to_initiation, setup),
 		cmocka_unit_test_setup(test_source_limited, setup),
+		cmocka_unit_test_setup(test_replies_limited_per_source, setup),
 		cmocka_unit_test_setup(test_cookies_off, setup),
 		cmocka_unit_test_setup(test_load_ends, setup),
 	};
