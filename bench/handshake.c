@@ -6,10 +6,12 @@
  *
  * Part 1: the responder's CPU per message: a bad mac1, an unknown key
  * without load (two Diffie-Hellmans, then refused), a cookie reply under
- * load, a member's handshake (consume + response).
+ * load (each from a new address), one dropped under load because its
+ * address is over its reply budget, a member's handshake (consume +
+ * response).
  *
  * Part 2: FLOOD initiations per second (random static keys, valid mac1,
- * random source ports) for SECONDS, while MEMBERS members (each its own
+ * from 256 addresses and many ports) for SECONDS, while MEMBERS members (each its own
  * address) all start a handshake in the first second and retry as ipopd
  * does: every second; with a cookie at once and then every 250 ms. The
  * responder sees every datagram (no socket drops). Reported per mode:
@@ -158,8 +160,10 @@ static double per_msg(int kind, int rounds)
 	for (int r = 0; r < 5; r++) {
 		double t = cpu_us();
 		for (int i = 0; i < rounds; i++) {
-			src_of(&s, 0xcb007100u + (uint32_t)(i & 255), (uint16_t)(1024 + i));
-			resp.load_until_ms = kind == 2 ? UINT64_MAX : 0;
+			/* kind 2: a new address each time (a reply each); 3: one
+			 * address, over its reply budget at once (dropped) */
+			src_of(&s, kind == 3 ? 0xcb007101u : 0x0a000000u + (uint32_t)(r * rounds + i), (uint16_t)(1024 + i));
+			resp.load_until_ms = kind >= 2 ? UINT64_MAX : 0;
 			noise_bucket_init(&resp.init_bucket, 1000000000, 1000000000, 0);
 			const uint8_t *m = kind == 0 ? bad : flood[i % FLOOD_MSGS];
 			int rc = noise_consume_initiation(&resp, m, TUNNEL_INITIATION_LEN, &s, 0, lookup, NULL, &who, &hs, &ridx);
@@ -315,12 +319,14 @@ int main(int argc, char **argv)
 	}
 	make_flood(resp.s.pub);
 
-	double bad = per_msg(0, 20000), dh = per_msg(1, 2000), ck = per_msg(2, 20000), hsk = per_handshake(500);
+	double bad = per_msg(0, 20000), dh = per_msg(1, 2000), ck = per_msg(2, 20000), drop = per_msg(3, 20000);
+	double hsk = per_handshake(500);
 	printf("bench/handshake: the responder's CPU per message (best of 5 rounds)\n");
 	printf("  %-46s %8.2f us\n", "bad mac1 (dropped)", bad);
 	printf("  %-46s %8.2f us  -> at most %.0f/s per core\n", "unknown key, no load (2 DH, then refused)", dh,
 	       1e6 / dh);
 	printf("  %-46s %8.2f us  -> at most %.0f/s per core\n", "under load: a cookie reply instead", ck, 1e6 / ck);
+	printf("  %-46s %8.2f us\n", "under load, its address over 20 replies/s", drop);
 	printf("  %-46s %8.2f us\n", "a member's handshake (consume + response)", hsk);
 	printf("\n%u initiations/s of valid-looking junk for %u s; %u members each start a handshake in the\n"
 	       "first second (own address each), retrying as ipopd does:\n",

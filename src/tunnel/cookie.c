@@ -76,24 +76,40 @@ bool cookie_checker_mac2_ok(struct cookie_checker *c, const uint8_t *msg, const 
 	return ok;
 }
 
-/* One token of the bucket of src's address in table t (shared by the
- * addresses that hash alike; the hash is keyed, so nobody picks whom to
- * share with). */
+/* The bucket of src's address in table t: its own way of the set its
+ * keyed hash picks, or the set's least recently used one, refilled. */
+static struct cookie_bucket *bucket(const struct cookie_checker *c, struct cookie_bucket *t,
+				    const struct cookie_src *src, uint32_t burst, uint64_t now_ms)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t hv;
+
+	crypto_shorthash(h, src->b, src->addr_len, c->src_key);
+	memcpy(&hv, h, sizeof(hv));
+	struct cookie_bucket *set = &t[(hv % (COOKIE_SRC_SLOTS / COOKIE_SRC_WAYS)) * COOKIE_SRC_WAYS], *old = set;
+	for (unsigned w = 0; w < COOKIE_SRC_WAYS; w++) {
+		struct cookie_bucket *b = &set[w];
+		if (b->used && b->len == src->addr_len && memcmp(b->addr, src->b, src->addr_len) == 0)
+			return b;
+		if (!b->used || (old->used && b->last_ms < old->last_ms))
+			old = b;
+	}
+	memset(old, 0, sizeof(*old));
+	memcpy(old->addr, src->b, src->addr_len);
+	old->len = src->addr_len;
+	old->used = true;
+	old->tokens_milli = burst * 1000u;
+	old->last_ms = now_ms;
+	return old;
+}
+
 static bool take(const struct cookie_checker *c, struct cookie_bucket *t, const struct cookie_src *src,
 		 uint32_t rate_per_s, uint32_t burst, uint64_t now_ms)
 {
-	uint8_t h[crypto_shorthash_BYTES];
-	uint64_t slot;
-
-	crypto_shorthash(h, src->b, src->addr_len, c->src_key);
-	memcpy(&slot, h, sizeof(slot));
-	struct cookie_bucket *b = &t[slot % COOKIE_SRC_SLOTS];
+	struct cookie_bucket *b = bucket(c, t, src, burst, now_ms);
 	const uint32_t cap = burst * 1000u;
-	if (!b->used) {
-		b->used = true;
-		b->tokens_milli = cap;
-		b->last_ms = now_ms;
-	} else if (now_ms > b->last_ms) {
+
+	if (now_ms > b->last_ms) {
 		uint64_t add = (now_ms - b->last_ms) * rate_per_s;
 		b->tokens_milli = add >= cap - b->tokens_milli ? cap : b->tokens_milli + (uint32_t)add;
 		b->last_ms = now_ms;

@@ -32,7 +32,8 @@ enum {
 	COOKIE_SECRET_MAX_AGE_MS = 120000, /* the responder's secret changes this often */
 	COOKIE_LATENCY_MS = 5000,          /* a cookie is used this much less long */
 	COOKIE_KEY_LEN = 32,
-	COOKIE_SRC_SLOTS = 1024,           /* per-source buckets (hashed, shared on collision) */
+	COOKIE_SRC_SLOTS = 1024,           /* per-source buckets: sets of COOKIE_SRC_WAYS */
+	COOKIE_SRC_WAYS = 4,
 	COOKIE_SRC_RATE_PER_S = 10,        /* initiations with a valid mac2 per source, under load */
 	COOKIE_SRC_BURST = 10,
 	COOKIE_REPLY_RATE_PER_S = 20,      /* cookie replies per source address */
@@ -47,10 +48,16 @@ struct cookie_src {
 };
 void cookie_src_ipv4(struct cookie_src *s, const void *addr4, uint16_t port_be);
 
+/* A source address's bucket. The table is set-associative: an address
+ * picks a set by a keyed hash and has its own way in it; when the set is
+ * full, the way used least recently is given to the newcomer (which only
+ * ever hands out a full bucket: nobody can drain another address's). */
 struct cookie_bucket {
-	uint64_t last_ms;
-	uint32_t tokens_milli;
+	uint8_t addr[16];
+	uint8_t len;
 	bool used;
+	uint32_t tokens_milli;
+	uint64_t last_ms;
 };
 
 struct cookie_checker {
@@ -58,7 +65,7 @@ struct cookie_checker {
 	uint64_t secret_ms;
 	bool have_secret;
 	uint8_t enc_key[COOKIE_KEY_LEN]; /* BLAKE2b-256(TUNNEL_COOKIE_LABEL || our static key) */
-	uint8_t src_key[16];            /* keys the hash that picks a source's bucket */
+	uint8_t src_key[16];            /* keys the hash that picks a source's set */
 	struct cookie_bucket src[COOKIE_SRC_SLOTS];   /* initiations with a valid mac2 */
 	struct cookie_bucket reply[COOKIE_SRC_SLOTS]; /* cookie replies */
 };

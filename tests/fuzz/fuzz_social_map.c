@@ -4,7 +4,7 @@
  * must stay consistent (unique addresses of the subnet, never ours), and
  * what ipopd saves must load back to the same map. The file lives in a
  * memfd, so nothing touches the disk. */
-#define _GNU_SOURCE
+
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>

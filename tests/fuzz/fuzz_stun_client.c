@@ -7,6 +7,7 @@
  * transport and the change flags. A STUN-looking datagram gets the
  * client's transaction id, so the answer parsers are reached. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
