@@ -1,6 +1,7 @@
 # ipop build. `make` builds every binary into build/, `make test` builds and
 # runs all tests (unit tests under ASan+UBSan, the namespace lab, fuzzers for
-# a bounded time) and ends with "N passed, N failed".
+# a bounded time) and ends with "N passed, N failed". `make test-under-load`
+# runs the same suite while stress-ng keeps every core busy.
 
 CC       ?= gcc
 B        ?= build
@@ -56,7 +57,7 @@ UNIT_BINS := $(foreach s,$(UNIT_SRCS),$(B)/tests/$(basename $(notdir $(s))))
 TEST_INC := $(addprefix -I,$(sort $(dir $(UNIT_HELPER_SRCS))))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all tools unit asan fuzz test check-net check-layers demo bench install clean deps
+.PHONY: all tools unit asan fuzz test test-under-load check-net check-layers demo bench install clean deps
 all: $(BINS) tools
 
 tools: $(BENCH_BINS) $(TOOL_BINS)
@@ -112,7 +113,7 @@ $(B)/libtesthelp.a: $(call obj,$(UNIT_HELPER_SRCS))
 define unit_rule
 $(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(B)/libtesthelp.a $(B)/libturnsrv.a $(B)/libnode.a $(B)/libctl.a $(B)/libipop.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS) -lcmocka
+	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS) -lcmocka -lm
 endef
 $(foreach s,$(UNIT_SRCS),$(eval $(call unit_rule,$(s))))
 
@@ -151,6 +152,13 @@ test: deps
 check-layers:
 	bash tests/check_layers.sh
 
+# The same suite while `stress-ng --cpu <nproc>` keeps the cores busy (the
+# script starts the load and always stops it): tests must not need a quiet
+# machine (docs/testing.md).
+test-under-load: deps
+	$(MAKE) all asan fuzz
+	bash tests/under-load.sh
+
 check-net: all
 	bash tests/run.sh net
 
@@ -160,6 +168,7 @@ demo: deps
 
 bench: all tools
 	bash bench/turnserver
+	bash bench/turnserver_guess
 
 # Installs binaries, man pages, systemd units (+ sysusers.d for their users)
 # and the deployment kit (templates, accounts script, example configs,
@@ -174,7 +183,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/ejabberd $(DESTDIR)$(DATADIR)/prosody \
-	  $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/prometheus
+	  $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DATADIR)/prometheus/consoles
 	install -m 755 $(B)/ipop-turnserver $(DESTDIR)$(SBINDIR)/
 	for b in ipopd; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(SBINDIR)/ || true; done
 	for b in ipopctl; do [ -f $(B)/$$b ] && install -m 755 $(B)/$$b $(DESTDIR)$(BINDIR)/ || true; done
@@ -193,6 +202,7 @@ install: all
 	  deploy/accounts.example $(DESTDIR)$(DATADIR)/examples/
 	install -m 644 deploy/prometheus/prometheus.yml deploy/prometheus/ipop-alerts.yml \
 	  $(DESTDIR)$(DATADIR)/prometheus/
+	install -m 644 deploy/prometheus/consoles/ipop-map.html $(DESTDIR)$(DATADIR)/prometheus/consoles/
 
 clean:
 	rm -rf build

@@ -29,6 +29,7 @@ struct probe {
 	size_t expect_len;
 	bool got_echo;
 	uint16_t echo_channel;
+	unsigned resends;       /* echo payloads sent again after ECHO_RESEND_MS */
 	uint8_t io[70000];
 };
 
@@ -150,16 +151,30 @@ static bool run_until(struct probe *pr, const bool *flag, uint64_t deadline)
 	}
 }
 
+enum { ECHO_RESEND_MS = 2000 };
+
+/* Sends one payload to the peer through the relay and waits for its echo.
+ * A datagram may be lost (on a busy machine a socket buffer overflows), so
+ * the same payload goes again every ECHO_RESEND_MS until the echo comes or
+ * timeout_ms is over: only an echo that never comes fails. */
 static bool echo(struct probe *pr, int i, const char *kind, uint64_t timeout_ms)
 {
 	uint8_t out[256];
+	uint64_t end = now_ms() + timeout_ms;
 	pr->expect_len = (size_t)snprintf(pr->expect, sizeof(pr->expect), "turn_probe %s %d", kind, i);
 	pr->got_echo = false;
-	int n = turn_client_send(&pr->c, (struct sockaddr *)&pr->peer, (const uint8_t *)pr->expect,
-				 pr->expect_len, out, sizeof(out));
-	if (n < 0 || write_all(pr->fd, out, (size_t)n) < 0)
-		return false;
-	return run_until(pr, &pr->got_echo, now_ms() + timeout_ms);
+	for (unsigned k = 0;; k++) {
+		int n = turn_client_send(&pr->c, (struct sockaddr *)&pr->peer, (const uint8_t *)pr->expect,
+					 pr->expect_len, out, sizeof(out));
+		if (n < 0 || write_all(pr->fd, out, (size_t)n) < 0)
+			return false;
+		pr->resends += k > 0;
+		uint64_t until = now_ms() + ECHO_RESEND_MS;
+		if (run_until(pr, &pr->got_echo, until < end ? until : end))
+			return true;
+		if (pr->failed || pr->redirected || now_ms() >= end)
+			return false;
+	}
 }
 
 static void usage(void)
@@ -262,8 +277,8 @@ int main(int argc, char **argv)
 	turn_client_close(&pr.c, now_ms());
 	run_until(&pr, &pr.closed, now_ms() + 5000);
 	printf("close %s\n", pr.closed ? "ok" : "no answer");
-	printf("stats rx_bad=%llu retransmits=%llu\n", (unsigned long long)pr.c.stats.rx_bad,
-	       (unsigned long long)pr.c.stats.retransmits);
+	printf("stats rx_bad=%llu retransmits=%llu echo_resends=%u\n", (unsigned long long)pr.c.stats.rx_bad,
+	       (unsigned long long)pr.c.stats.retransmits, pr.resends);
 	printf("result %s %d/%d echoes\n", ok == want ? "PASS" : "FAIL", ok, want);
 	turn_client_free(&pr.c);
 	close(pr.fd);

@@ -18,8 +18,9 @@ LAYER_ctl        := common stun proto conf
 # bases (sockets, STUN gathering, TURN relays, netmon), the signalling
 # thread, SocialVPN, the data path, and the daemon that wires them.
 LAYER_node/link     := common stun tunnel ice proto packet
+LAYER_node/overlay  := common
 LAYER_node/bases    := common stun ice conf node/link
 LAYER_node/xmpp     := common proto
 LAYER_node/social   := common tunnel ice stun proto packet conf node/link node/xmpp
-LAYER_node/datapath := common stun tunnel ice packet proto conf node/link node/bases node/social
-LAYER_node/daemon   := common stun tunnel ice packet proto conf node/link node/bases node/xmpp node/social node/datapath
+LAYER_node/datapath := common stun tunnel ice packet proto conf node/link node/overlay node/bases node/social
+LAYER_node/daemon   := common stun tunnel ice packet proto conf node/link node/overlay node/bases node/xmpp node/social node/datapath

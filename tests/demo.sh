@@ -131,7 +131,7 @@ for n in "${NODES[@]}"; do printf '    %-6s %s\n' "$n" "${WHERE[$n]}"; done
 say "ejabberd on 192.0.2.1 (config from deploy/ejabberd/make-config.sh)"
 ejabberd_lab_start srv 192.0.2.1
 echo "    XMPP 192.0.2.1:5222 (STARTTLS required, SCRAM-SHA-256), STUN 192.0.2.1:3478/udp"
-out=$(ns_exec bob timeout 5 turnutils_stunclient 192.0.2.1 2>&1 | grep -m1 -o 'UDP reflexive addr: [0-9.:]*')
+out=$(stun_udp_client bob 192.0.2.1 | grep -m1 -o 'UDP reflexive addr: [0-9.:]*')
 echo "    bob asks ejabberd's STUN: ${out:-no answer}"
 
 say "users and the GroupVPN group 'demo' (deploy/ipop-accounts.sh)"
@@ -157,7 +157,7 @@ users = { "alice:turn-alice", "bob:turn-bob", "carol:turn-carol", "dave:turn-dav
 CONF
 ns_bg turn "$LIB_TMP/turnserver.log" "$TURNSRV" -f -c "$LIB_TMP/turn.conf"
 TURN_PID=$LIB_PID
-wait_udp_port turn 3478 10 || { cat "$LIB_TMP/turnserver.log"; fail "ipop-turnserver did not start"; }
+wait_udp_port turn 3478 || { cat "$LIB_TMP/turnserver.log"; fail "ipop-turnserver did not start"; }
 grep -E 'listening on|relay address' "$LIB_TMP/turnserver.log" | sed 's/^.*\]: /    /'
 
 say "four nodes (ipopd), each with ejabberd's STUN and the TURN server"
@@ -273,7 +273,7 @@ ping_all() {
 		for b in "${NODES[@]}"; do
 			[ $a = $b ] && continue
 			(
-				out=$(ns_exec "${NS[$a]}" ping -n -q -c 5 -i 0.2 -W 2 "${IP4[$b]}" 2>&1)
+				out=$(ns_exec "${NS[$a]}" ping -n -q -c 5 -i 0.2 -W 5 "${IP4[$b]}" 2>&1)
 				avg=$(sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out")
 				rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
 				if [ "${rx:-0}" -ge 3 ] && [ -n "$avg" ]; then echo "ok $avg $rx"; else echo "fail - ${rx:-0}"; fi \

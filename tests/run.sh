@@ -4,6 +4,11 @@
 #   tests/run.sh unit|fuzz|net [NAME...]
 # A test program passes when it exits 0, is skipped when it exits 77 (and
 # must say why), and fails otherwise. Logs of failures are printed.
+# A lab script that runs longer than NET_TIMEOUT seconds gets SIGTERM (its
+# EXIT trap removes its namespaces and processes), SIGKILL 60 s later if it
+# is still there, and is reported as TIMEOUT. Every lab script runs with
+# this run's namespace prefix (IPOP_NS_PREFIX=ipr<pid>): whatever namespace
+# it leaves behind is removed here, and the script fails.
 set -u
 cd "$(dirname "$0")/.."
 suites=${1:-all}
@@ -14,6 +19,21 @@ failed=()
 logdir=$(mktemp -d /tmp/ipop-tests.XXXXXX)
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 NET_TIMEOUT=${NET_TIMEOUT:-900}
+NET_KILL_AFTER=60
+export IPOP_NS_PREFIX=ipr$$
+t_start=$SECONDS
+
+# Namespaces of this run still there: printed, and removed with whatever
+# runs inside them.
+ns_leftovers() {
+	local n p out=""
+	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$IPOP_NS_PREFIX-"); do
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "$n" 2>/dev/null
+		out+="$n "
+	done
+	echo "$out"
+}
 
 wanted() {
 	[ ${#filter[@]} -eq 0 ] && return 0
@@ -25,11 +45,23 @@ wanted() {
 run_one() { # name, command...
 	local name=$1; shift
 	wanted "$name" || return 0
-	local log="$logdir/${name//\//_}.log" t0=$SECONDS rc
+	local log="$logdir/${name//\//_}.log" t0=$SECONDS rc left
 	"$@" >"$log" 2>&1
 	rc=$?
 	local dt=$((SECONDS - t0))
-	if [ $rc -eq 0 ]; then
+	if [[ $name == net/* ]]; then
+		left=$(ns_leftovers)
+		if [ -n "$left" ]; then
+			echo "run.sh: $name left namespaces behind (removed now): $left" >>"$log"
+			[ $rc -eq 0 ] && rc=1
+		fi
+	fi
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		fail=$((fail + 1)); failed+=("$name")
+		printf 'FAIL  %-40s %4ss (TIMEOUT: still running after NET_TIMEOUT=%ss%s)\n' "$name" "$dt" \
+			"$NET_TIMEOUT" "$([ $rc -eq 137 ] && echo ", killed: it ignored SIGTERM for ${NET_KILL_AFTER}s")"
+		echo "----- $name (last 60 lines of $log)"; tail -n 60 "$log"; echo "-----"
+	elif [ $rc -eq 0 ]; then
 		pass=$((pass + 1)); printf 'PASS  %-40s %4ss\n' "$name" "$dt"
 	elif [ $rc -eq 77 ]; then
 		skip=$((skip + 1)); printf 'SKIP  %-40s %s\n' "$name" "$(grep -m1 -i 'skip' "$log")"
@@ -66,11 +98,13 @@ if [[ $suites == all || $suites == net ]]; then
 	for s in tests/net/*.sh; do
 		[ -f "$s" ] || continue
 		case "$(basename "$s")" in lib*.sh) continue ;; esac
-		run_one "net/$(basename "$s" .sh)" timeout -k 10 "$NET_TIMEOUT" bash "$s"
+		run_one "net/$(basename "$s" .sh)" timeout -k "$NET_KILL_AFTER" "$NET_TIMEOUT" bash "$s"
 	done
 fi
 
 rm -rf "$logdir"
+el=$((SECONDS - t_start))
+printf 'total time %dm%02ds (load average now: %s)\n' $((el / 60)) $((el % 60)) "$(cut -d' ' -f1-3 /proc/loadavg)"
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 if [ $skip -gt 0 ]; then
 	echo "$pass passed, $fail failed, $skip skipped"

@@ -43,6 +43,8 @@ void evloop_del(struct evloop *l, int fd);
 int evloop_run_once(struct evloop *l, uint64_t deadline_ms);
 
 uint64_t evloop_now_ms(void);
+/* The same clock in microseconds (round-trip times). */
+uint64_t evloop_now_us(void);
 /* CLOCK_REALTIME in ns (wall time, for protocol timestamps). */
 uint64_t evloop_wall_ns(void);
 

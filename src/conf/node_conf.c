@@ -32,6 +32,13 @@ static void node_conf_defaults(struct node_conf *c)
 	c->mode = NODE_MODE_GROUP;
 	snprintf(c->interface, sizeof(c->interface), "%s", DEFAULT_INTERFACE);
 	c->mtu = NODE_CONF_DEFAULT_MTU;
+	c->max_links = NODE_CONF_DEFAULT_MAX_LINKS;
+	c->multihop = true;
+	c->hop_limit = NODE_CONF_DEFAULT_HOP_LIMIT;
+	c->on_demand = true;
+	c->on_demand_bps = NODE_CONF_DEFAULT_DEMAND_BPS;
+	c->on_demand_timeout_s = NODE_CONF_DEFAULT_DEMAND_TIMEOUT_S;
+	c->trim = true;
 	c->crypto_threads = -1; /* auto */
 	c->xmpp_port = NODE_CONF_DEFAULT_XMPP_PORT;
 	c->xmpp_tls = NODE_TLS_REQUIRED;
@@ -277,6 +284,11 @@ static const char *split_hostport(const char *s, size_t n, char **host, uint16_t
 	return NULL;
 }
 
+const char *node_conf_split_hostport(const char *s, size_t n, char **host, uint16_t *port)
+{
+	return split_hostport(s, n, host, port);
+}
+
 const char *node_turn_transport_name(enum node_turn_transport t)
 {
 	switch (t) {
@@ -454,19 +466,6 @@ static void h_xmpp_password(struct ctx *x, const char *k, const json_t *v)
 		return;
 	}
 	set_str(x, &x->c->xmpp_password, json_string_value(v));
-}
-
-static void h_xmpp_host(struct ctx *x, const char *k, const json_t *v)
-{
-	const char *what = "a host name or IP address without a port (the port is \"xmpp_port\")";
-	const char *s = get_str(x, k, v, what);
-	if (!s)
-		return;
-	if (!is_host(s)) {
-		expected(x, k, what, v);
-		return;
-	}
-	set_str(x, &x->c->xmpp_host, s);
 }
 
 static void h_xmpp_port(struct ctx *x, const char *k, const json_t *v)
@@ -875,7 +874,7 @@ static const struct key_def keys[] = {
 	{ "ip4_mask", h_ip4_mask, NULL, NULL },
 	{ "xmpp_username", h_xmpp_username, "a bare JID string like \"ipopuser@ejabberd\"", NULL },
 	{ "xmpp_password", h_xmpp_password, "a non-empty string (ipopd does not prompt for it)", NULL },
-	{ "xmpp_host", h_xmpp_host, "the XMPP server's host name or IP address", NULL },
+	{ "xmpp_host", node_conf_xmpp_host, NULL, NULL },
 	{ "xmpp_port", h_xmpp_port, NULL, NULL },
 	{ "xmpp_tls", h_xmpp_tls, NULL, NULL },
 	{ "xmpp_ca_file", h_xmpp_ca_file, NULL, NULL },
@@ -888,6 +887,7 @@ static const struct key_def keys[] = {
 	{ "control_socket", h_control_socket, NULL, NULL },
 	{ "state_dir", h_state_dir, NULL, NULL },
 	{ "log_level", h_log_level, NULL, NULL },
+	{ "metrics_address", node_conf_obs_metrics_address, NULL, NULL },
 	{ "controller_logging", h_controller_logging, NULL, "log_level" },
 	{ "stun", h_stun, NULL, NULL },
 	{ "turn", h_turn, NULL, NULL },
@@ -907,14 +907,23 @@ static const struct key_def keys[] = {
 	{ "trust_file", node_conf_trust_file, NULL, NULL },
 	{ "address_map_file", node_conf_address_map_file, NULL, NULL },
 	{ "max_links_per_member", node_conf_max_links_per_member, NULL, NULL },
+	{ "max_links", node_conf_ovl_max_links, NULL, NULL },
+	{ "multihop_cl", node_conf_ovl_max_links, NULL, "max_links" },
+	{ "multihop", node_conf_ovl_multihop, NULL, NULL },
+	{ "multihop_hl", node_conf_ovl_hop_limit, NULL, NULL },
+	{ "multihop_ihc", node_conf_ovl_unused, NULL, NULL },
+	{ "multihop_tl", node_conf_ovl_unused, NULL, NULL },
+	{ "multihop_sr", node_conf_ovl_unused, NULL, NULL },
+	{ "on-demand_connection", node_conf_ovl_on_demand, NULL, NULL },
+	{ "on-demand_inactive_timeout", node_conf_ovl_demand_timeout, NULL, NULL },
+	{ "on-demand_threshold", node_conf_ovl_demand_bps, NULL, NULL },
+	{ "trim_enabled", node_conf_ovl_trim, NULL, NULL },
 };
 
 /* Keys of the original IPOP controllers that ipopd accepts and ignores. */
 static const char *const ignored_keys[] = {
 	"subnet_mask", "router_ip", "router_ip4_mask", "router_ip6_mask", "sec", "tincan_logging", "svpn_port",
-	"uid_size", "wait_time", "buf_size", "on-demand_connection",
-	"on-demand_inactive_timeout", "trim_enabled", "switchmode", "multihop", "multihop_cl",
-	"multihop_ihc", "multihop_hl", "multihop_tl", "multihop_sr", "icc", "icc_port",
+	"uid_size", "wait_time", "buf_size", "switchmode", "icc", "icc_port",
 	"contr_port", "local_uid", "localhost", "localhost6", "stat_report", "stat_server",
 	"stat_server_port", "dhcp_servers", "seed", "use_central_visualizer",
 	"central_visualizer_addr", "central_visualizer_port",
@@ -975,6 +984,7 @@ static void check_together(struct ctx *x, const json_t *root)
 	}
 	check_pins(x);
 	node_conf_net_check(x, root);
+	node_conf_ovl_check(x, root);
 }
 
 static void check_root(struct ctx *x, const json_t *root)
@@ -1094,7 +1104,7 @@ void node_conf_free(struct node_conf *c)
 	free(c->xmpp_local);
 	free(c->xmpp_domain);
 	free_secret(c->xmpp_password);
-	free(c->xmpp_host);
+	node_conf_xmpp_free(c);
 	free(c->xmpp_ca_file);
 	free(c->key_file);
 	free(c->control_socket);

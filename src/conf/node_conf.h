@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "ip_prefix.h"
 #include "log.h"
@@ -20,8 +21,13 @@ enum {
 	NODE_CONF_MAX_ROUTES = 16,      /* "routes" (what one signalling message carries) */
 	NODE_CONF_MAX_ACCEPT = 64,      /* "accept_routes" members */
 	NODE_CONF_MAX_ACCEPT_PREFIXES = 16, /* prefixes per member */
+	NODE_CONF_MAX_XMPP_HOSTS = 16,  /* "xmpp_host" list: members of a cluster */
 	NODE_CONF_IFNAMSIZ = 16, /* Linux IFNAMSIZ: 15 characters + NUL */
 	NODE_CONF_DEFAULT_MTU = 1280,
+	NODE_CONF_DEFAULT_MAX_LINKS = 32,
+	NODE_CONF_DEFAULT_HOP_LIMIT = 16,
+	NODE_CONF_DEFAULT_DEMAND_BPS = 128,   /* IPOP's on-demand threshold */
+	NODE_CONF_DEFAULT_DEMAND_TIMEOUT_S = 600, /* on-demand_inactive_timeout */
 	NODE_CONF_DEFAULT_IP4_MASK = 24,
 	NODE_CONF_DEFAULT_IP6_MASK = 64, /* the original IPOP's, and IPv6's usual subnet */
 	NODE_CONF_MIN_IP6_MTU = 1280,    /* RFC 8200: Linux turns IPv6 off below */
@@ -29,7 +35,8 @@ enum {
 	NODE_CONF_DEFAULT_STUN_PORT = 3478,
 	NODE_CONF_DEFAULT_TURNS_PORT = 5349,
 	NODE_CONF_DEFAULT_LINKS_PER_MEMBER = 4, /* slots.h's SLOTS_PER_MEMBER_DEFAULT */
-	NODE_CONF_MAX_LINKS_PER_MEMBER = 64,    /* the link table's size */
+	NODE_CONF_MAX_LINKS_PER_MEMBER = 64,    /* a member with more devices than this is no group */
+	NODE_CONF_DEFAULT_METRICS_PORT = 9642, /* the relay's is 9641 (coturn's) */
 };
 
 enum node_tls_mode { NODE_TLS_REQUIRED = 0, NODE_TLS_OPTIONAL, NODE_TLS_OFF };
@@ -40,6 +47,12 @@ enum node_turn_transport { NODE_TURN_UDP = 0, NODE_TURN_TCP, NODE_TURN_TLS };
 struct node_stun {
 	char *host; /* IPv6 literals without brackets */
 	uint16_t port;
+};
+
+/* One XMPP server of "xmpp_host". */
+struct node_xmpp_host {
+	char *host; /* IPv6 literals without brackets */
+	uint16_t port; /* 0: "xmpp_port" */
 };
 
 struct node_turn {
@@ -67,12 +80,24 @@ struct node_conf {
 	char interface[NODE_CONF_IFNAMSIZ];
 	unsigned mtu;
 	int crypto_threads; /* -1: "auto" (cpool_workers_for) */
+	/* GroupVPN at scale (docs/config.md "Overlay"): direct links at most,
+	 * forwarding through the overlay, on-demand links and their trimming */
+	unsigned max_links;
+	bool multihop;
+	unsigned hop_limit;
+	bool on_demand;
+	unsigned on_demand_bps;
+	unsigned on_demand_timeout_s;
+	bool trim;
 	/* XMPP */
 	char *xmpp_username; /* bare JID as written */
 	char *xmpp_local;    /* part before '@' */
 	char *xmpp_domain;   /* part after '@' */
 	char *xmpp_password;
-	char *xmpp_host;
+	/* "xmpp_host": one server or a cluster's members, tried in random
+	 * order; none: the _xmpp-client._tcp SRV records of xmpp_domain. */
+	unsigned n_xmpp_hosts;
+	struct node_xmpp_host xmpp_hosts[NODE_CONF_MAX_XMPP_HOSTS];
 	uint16_t xmpp_port;
 	enum node_tls_mode xmpp_tls;
 	char *xmpp_ca_file; /* NULL: system trust store */
@@ -85,6 +110,10 @@ struct node_conf {
 	char *address_map_file; /* the operator's "JID ADDRESS" map: strict ownership, or NULL */
 	unsigned max_links_per_member;
 	enum log_level log_level;
+	/* Prometheus: GET /metrics on this address ("metrics_address"), off
+	 * unless given (docs/metrics.md) */
+	bool metrics;
+	struct sockaddr_storage metrics_addr;
 	/* NAT traversal */
 	unsigned n_stun, n_turn, n_ignore;
 	struct node_stun stun[NODE_CONF_MAX_STUN];

@@ -27,6 +27,10 @@ void node_conf_warn(struct ctx *x, const char *where, const char *fmt, ...) __at
 void node_conf_expected(struct ctx *x, const char *where, const char *what, const json_t *v);
 /* A short JSON rendering of v for messages. */
 const char *node_conf_describe(const json_t *v, char buf[80]);
+/* "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 literal (n
+ * bytes of s): NULL and *host (malloc'd) and *port (0 when none is given),
+ * else the reason. */
+const char *node_conf_split_hostport(const char *s, size_t n, char **host, uint16_t *port);
 /* NULL when s is a bare JID (user@domain), else why not. */
 const char *node_conf_bare_jid_why(const char *s);
 
@@ -47,5 +51,22 @@ void node_conf_address_map_file(struct ctx *x, const char *k, const json_t *v);
 void node_conf_max_links_per_member(struct ctx *x, const char *k, const json_t *v);
 int node_conf_trust_defaults(struct node_conf *c);
 void node_conf_trust_free(struct node_conf *c);
+
+/* node_conf_overlay.c: GroupVPN at scale (max_links, the original
+ * multihop and on-demand keys). */
+void node_conf_ovl_max_links(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_multihop(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_hop_limit(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_unused(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_on_demand(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_demand_timeout(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_demand_bps(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_trim(struct ctx *x, const char *k, const json_t *v);
+void node_conf_ovl_check(struct ctx *x, const json_t *root);
+/* node_conf_obs.c: keys for observing the node. */
+void node_conf_obs_metrics_address(struct ctx *x, const char *k, const json_t *v);
+/* node_conf_xmpp.c: "xmpp_host", one server or a list. */
+void node_conf_xmpp_host(struct ctx *x, const char *k, const json_t *v);
+void node_conf_xmpp_free(struct node_conf *c);
 
 #endif

@@ -37,6 +37,7 @@ int ctl_cmd_hosts(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_netcheck(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_pins(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_pin(struct ctl_cli *c, int argc, char **argv);
+int ctl_cmd_members(struct ctl_cli *c, int argc, char **argv);
 
 /* ---- ctl_cli.c: I/O glue ---- */
 /* Sends req; on failure prints "ipopctl: REASON" to c->err and returns
@@ -56,12 +57,27 @@ const char *ctl_color(const struct ctl_cli *c, enum ctl_color k);
 const char *ctl_fmt_bytes(uint64_t v, char buf[CTL_FMT_LEN]);
 /* "never" for then <= 0, "now", "12s ago", "3m 4s ago", "2h 5m ago", "3d 2h ago". */
 const char *ctl_fmt_ago(int64_t then, time_t now, char buf[CTL_FMT_LEN]);
-/* "-" for a negative value, "0.42 ms", "12.3 ms", "250 ms". */
+/* "-" for a negative value, "0.423 ms", "12.35 ms", "250.0 ms": microseconds
+ * show below 10 ms. */
 const char *ctl_fmt_rtt(double ms, char buf[CTL_FMT_LEN]);
 /* A JID for a table: the "ipop-<40 hex>" resource cut to 8 hex digits. */
 const char *ctl_fmt_jid(const char *jid, char *buf, size_t cap);
 /* Terminal columns s takes: UTF-8 code points (no wide characters). */
 size_t ctl_fmt_width(const char *s);
+
+/* ---- ctl_table.c: tables for people ---- */
+enum { CTL_TABLE_MAX_COLS = 16 };
+struct ctl_table {
+	const char *const *names;  /* ncols column headings */
+	size_t ncols;
+	const char *cells;         /* row r, column k: cells + r * row_stride + k * cell_len */
+	size_t cell_len, row_stride, nrows;
+	int color_col;             /* the column coloured by color(), or -1 */
+	enum ctl_color (*color)(const char *cell);
+	void (*after)(struct ctl_cli *c, size_t row, void *ctx); /* detail lines; may be NULL */
+	void *ctx;
+};
+void ctl_table_print(struct ctl_cli *c, const struct ctl_table *t);
 
 /* JSON accessors that tolerate missing members and wrong types. */
 const char *ctl_jstr(const json_t *o, const char *key); /* NULL unless a string */

@@ -58,7 +58,7 @@ const char *ctl_fmt_rtt(double ms, char buf[CTL_FMT_LEN])
 	if (!(ms >= 0)) /* also NaN */
 		snprintf(buf, CTL_FMT_LEN, "-");
 	else
-		snprintf(buf, CTL_FMT_LEN, "%.*f ms", ms < 10 ? 2 : ms < 100 ? 1 : 0, ms);
+		snprintf(buf, CTL_FMT_LEN, "%.*f ms", ms < 10 ? 3 : ms < 100 ? 2 : 1, ms);
 	return buf;
 }
 

@@ -44,6 +44,23 @@ static void path_text(const json_t *p, char *buf, size_t cap)
 		snprintf(buf + n, cap - (size_t)n, " via %s", relay);
 }
 
+/* "0.523 ms (4s ago)": the smoothed RTT and when it was last measured;
+ * "-" when the path has not been measured. */
+static void rtt_text(const json_t *p, char *buf, size_t cap)
+{
+	char tmp[CTL_FMT_LEN];
+	int64_t us = ctl_jint(p, "rtt_us", -1), age = ctl_jint(p, "rtt_age_ms", -1);
+	double ms = us >= 0 ? (double)us / 1000 : ctl_jnum(p, "rtt_ms", -1); /* older daemons: rtt_ms only */
+
+	ctl_fmt_rtt(ms, tmp);
+	if (ms < 0 || age < 0)
+		snprintf(buf, cap, "%s", tmp);
+	else if (age < 1000)
+		snprintf(buf, cap, "%s (now)", tmp);
+	else
+		snprintf(buf, cap, "%s (%" PRId64 "s ago)", tmp, age / 1000);
+}
+
 static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 {
 	char tmp[CTL_FMT_LEN];
@@ -57,7 +74,7 @@ static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 	snprintf(r->cell[COL_KEY], CELL_LEN, "%.8s%s", key ? key : "-", key ? "..." : "");
 	snprintf(r->cell[COL_STATE], CELL_LEN, "%s", st ? st : "?");
 	path_text(p, r->cell[COL_PATH], CELL_LEN);
-	snprintf(r->cell[COL_RTT], CELL_LEN, "%s", ctl_fmt_rtt(ctl_jnum(p, "rtt_ms", -1), tmp));
+	rtt_text(p, r->cell[COL_RTT], CELL_LEN);
 	snprintf(r->cell[COL_RX], CELL_LEN, "%s",
 		 ctl_fmt_bytes((uint64_t)ctl_jint(p, "rx_bytes", 0), tmp));
 	snprintf(r->cell[COL_TX], CELL_LEN, "%s",
@@ -90,45 +107,16 @@ static void routes_print(struct ctl_cli *c, const struct peer_row *r)
 	}
 }
 
-static void cell_print(struct ctl_cli *c, const char *s, size_t width, enum ctl_color k, bool last)
+static void row_details(struct ctl_cli *c, size_t i, void *ctx)
 {
-	if (k == CTL_C_RESET)
-		fputs(s, c->out);
-	else
-		fprintf(c->out, "%s%s%s", ctl_color(c, k), s, ctl_color(c, CTL_C_RESET));
-	if (last)
-		return;
-	for (size_t w = ctl_fmt_width(s); w < width + 2; w++)
-		fputc(' ', c->out);
-}
+	const struct peer_row *r = (const struct peer_row *)ctx + i;
 
-static void table_print(struct ctl_cli *c, const struct peer_row *rows, size_t n)
-{
-	size_t width[N_COLS];
-	for (int k = 0; k < N_COLS; k++) {
-		width[k] = strlen(col_names[k]);
-		for (size_t i = 0; i < n; i++) {
-			size_t w = ctl_fmt_width(rows[i].cell[k]);
-			width[k] = w > width[k] ? w : width[k];
-		}
-	}
-	for (int k = 0; k < N_COLS; k++)
-		cell_print(c, col_names[k], width[k], CTL_C_BOLD, k == N_COLS - 1);
-	fputc('\n', c->out);
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < N_COLS; k++) {
-			enum ctl_color col = k == COL_STATE ? state_color(rows[i].cell[k]) : CTL_C_RESET;
-			cell_print(c, rows[i].cell[k], width[k], col, k == N_COLS - 1);
-		}
-		fputc('\n', c->out);
-		if (rows[i].why)
-			fprintf(c->out, "  %snot direct:%s %s\n", ctl_color(c, CTL_C_YELLOW),
-				ctl_color(c, CTL_C_RESET), rows[i].why);
-		routes_print(c, &rows[i]);
-		if (rows[i].trust_refused)
-			fprintf(c->out, "  %srefused:%s %s\n", ctl_color(c, CTL_C_RED), ctl_color(c, CTL_C_RESET),
-				rows[i].trust_refused);
-	}
+	if (r->why)
+		fprintf(c->out, "  %snot direct:%s %s\n", ctl_color(c, CTL_C_YELLOW), ctl_color(c, CTL_C_RESET), r->why);
+	routes_print(c, r);
+	if (r->trust_refused)
+		fprintf(c->out, "  %srefused:%s %s\n", ctl_color(c, CTL_C_RED), ctl_color(c, CTL_C_RESET),
+			r->trust_refused);
 }
 
 static int peers_print(struct ctl_cli *c, const json_t *list)
@@ -145,7 +133,9 @@ static int peers_print(struct ctl_cli *c, const json_t *list)
 	}
 	for (size_t i = 0; i < n; i++)
 		row_fill(c, json_array_get(list, i), &rows[i]);
-	table_print(c, rows, n);
+	const struct ctl_table t = { col_names, N_COLS, rows[0].cell[0], CELL_LEN, sizeof(rows[0]), n,
+				     COL_STATE, state_color, row_details, rows };
+	ctl_table_print(c, &t);
 	free(rows);
 	return CTL_EXIT_OK;
 }

@@ -21,7 +21,7 @@ static void status_line(struct ctl_cli *c, const char *label, const char *value)
 
 static void status_print(struct ctl_cli *c, const json_t *st)
 {
-	char buf[160];
+	char buf[256];
 	const char *ifname = ctl_jstr(st, "interface");
 	fprintf(c->out, "%sinterface%s: %s%s%s\n", ctl_color(c, CTL_C_BOLD), ctl_color(c, CTL_C_RESET),
 		ctl_color(c, CTL_C_GREEN), ifname ? ifname : "-", ctl_color(c, CTL_C_RESET));
@@ -64,11 +64,24 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 	snprintf(buf, sizeof(buf), "%" PRId64 " up of %" PRId64, ctl_jint(st, "peers_up", 0),
 		 ctl_jint(st, "peers_total", 0));
 	status_line(c, "peers:", buf);
+	const json_t *o = json_object_get(st, "overlay");
+	if (json_is_object(o)) {
+		const char *shape = ctl_jstr(o, "shape");
+		snprintf(buf, sizeof(buf),
+			 "%s, %" PRId64 " of %" PRId64 " links, %" PRId64 " members online; frames %" PRId64
+			 " sent, %" PRId64 " received, %" PRId64 " forwarded, %" PRId64 " dropped",
+			 shape ? shape : "?", ctl_jint(o, "links", 0), ctl_jint(o, "max_links", 0),
+			 ctl_jint(o, "members", 0), ctl_jint(o, "sent", 0), ctl_jint(o, "received", 0),
+			 ctl_jint(o, "forwarded", 0), ctl_jint(o, "dropped", 0));
+		status_line(c, "overlay:", buf);
+	}
 	const json_t *d = json_object_get(st, "drops");
 	int n = snprintf(buf, sizeof(buf), "%" PRId64 " no route, %" PRId64 " bad source, %" PRId64 " untranslatable",
 			 ctl_jint(d, "no_route", 0), ctl_jint(d, "bad_source", 0), ctl_jint(d, "untranslatable", 0));
 	if (ctl_jint(d, "link_local", 0) > 0 && n > 0 && (size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " link-local", ctl_jint(d, "link_local", 0));
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " link-local", ctl_jint(d, "link_local", 0));
+	if (ctl_jint(d, "too_big", 0) > 0 && n > 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " too big", ctl_jint(d, "too_big", 0));
 	status_line(c, "dropped:", buf);
 	const json_t *t = json_object_get(st, "trust");
 	if (json_is_object(t)) {

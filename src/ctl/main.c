@@ -19,6 +19,8 @@ static const struct {
 } commands[] = {
 	{ "status", "", "show this node: JID, node id, address, XMPP state, public address", ctl_cmd_status },
 	{ "peers", "", "show each peer's link: state, path, RTT, traffic, last handshake", ctl_cmd_peers },
+	{ "members", "", "GroupVPN: every member, how it is reached (link, or via whom), hops, RTT",
+	  ctl_cmd_members },
 	{ "friends", "", "list friends: JID, address in our space, online, relation, link", ctl_cmd_friends },
 	{ "friend", "add|accept|remove JID", "ask JID to be friends, accept their request, or end it",
 	  ctl_cmd_friend },

@@ -37,9 +37,21 @@ const char *ctl_path_name(enum ctl_path p)
 	switch (p) {
 	case CTL_PATH_DIRECT: return "direct";
 	case CTL_PATH_RELAY: return "relay";
+	case CTL_PATH_OVERLAY: return "overlay";
 	case CTL_PATH_NONE: break;
 	}
 	return NULL;
+}
+
+const char *ctl_reach_name(enum ctl_reach r)
+{
+	switch (r) {
+	case CTL_REACH_LINK: return "link";
+	case CTL_REACH_OVERLAY: return "overlay";
+	case CTL_REACH_CONNECTING: return "connecting";
+	case CTL_REACH_NONE: break;
+	}
+	return "none";
 }
 
 const char *ctl_cand_type_name(enum ctl_cand_type t)
@@ -178,6 +190,34 @@ static json_t *j_trust(const struct ctl_node_status *st)
 	return t;
 }
 
+static json_t *j_overlay(const struct ctl_overlay_status *v)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	ok = ok && j_set(o, "shape", json_string(v->mesh ? "mesh" : "structured"));
+	ok = ok && j_set(o, "members", json_integer(v->members));
+	ok = ok && j_set(o, "links", json_integer(v->links));
+	ok = ok && j_set(o, "max_links", json_integer(v->max_links));
+	ok = ok && j_set(o, "multihop", json_boolean(v->multihop));
+	ok = ok && j_set(o, "on_demand", json_boolean(v->on_demand));
+	ok = ok && j_set(o, "trim", json_boolean(v->trim));
+	ok = ok && j_set(o, "sent", j_u64(v->sent));
+	ok = ok && j_set(o, "received", j_u64(v->received));
+	ok = ok && j_set(o, "forwarded", j_u64(v->forwarded));
+	ok = ok && j_set(o, "dropped", j_u64(v->dropped));
+	ok = ok && j_set(o, "requests", j_u64(v->requests));
+	ok = ok && j_set(o, "refused_in", j_u64(v->refused_in));
+	ok = ok && j_set(o, "refused_out", j_u64(v->refused_out));
+	ok = ok && j_set(o, "evictions", j_u64(v->evictions));
+	ok = ok && j_set(o, "on_demand_links", j_u64(v->demand_links));
+	ok = ok && j_set(o, "trimmed", j_u64(v->trimmed));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *ctl_json_node_status(const struct ctl_node_status *st)
 {
 	json_t *o = json_object(), *drops = json_object();
@@ -202,10 +242,12 @@ json_t *ctl_json_node_status(const struct ctl_node_status *st)
 	ok = ok && j_set(drops, "bad_source", j_u64(st->drop_bad_source));
 	ok = ok && j_set(drops, "untranslatable", j_u64(st->drop_untranslatable));
 	ok = ok && j_set(drops, "link_local", j_u64(st->drop_link_local));
+	ok = ok && j_set(drops, "too_big", j_u64(st->drop_too_big));
 	ok = ok && json_object_set(o, "drops", drops) == 0;
 	json_decref(drops);
 	ok = ok && j_set(o, "key", j_field(st->key, sizeof(st->key)));
 	ok = ok && j_set(o, "trust", j_trust(st));
+	ok = ok && j_set(o, "overlay", st->ovl.on ? j_overlay(&st->ovl) : json_null());
 	if (!ok) {
 		json_decref(o);
 		return NULL;
@@ -230,6 +272,10 @@ json_t *ctl_json_peer(const struct ctl_peer_status *p)
 	ok = ok && j_set(o, "endpoint", j_addr(&p->endpoint));
 	ok = ok && j_set(o, "relay", j_addr(&p->relay));
 	ok = ok && j_set(o, "rtt_ms", p->has_rtt ? json_real(p->rtt_us / 1000.0) : json_null());
+	ok = ok && j_set(o, "rtt_us", p->has_rtt ? json_integer(p->rtt_us) : json_null());
+	ok = ok && j_set(o, "rtt_last_us", p->has_rtt ? json_integer(p->rtt_last_us) : json_null());
+	ok = ok && j_set(o, "rtt_min_us", p->has_rtt ? json_integer(p->rtt_min_us) : json_null());
+	ok = ok && j_set(o, "rtt_age_ms", p->has_rtt ? j_u64(p->rtt_age_ms) : json_null());
 	ok = ok && j_set(o, "rx_bytes", j_u64(p->rx_bytes));
 	ok = ok && j_set(o, "tx_bytes", j_u64(p->tx_bytes));
 	ok = ok && j_set(o, "rx_packets", j_u64(p->rx_packets));
@@ -297,6 +343,27 @@ json_t *ctl_json_friend(const struct ctl_friend_status *f)
 	return o;
 }
 
+json_t *ctl_json_member(const struct ctl_member_status *m)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	ok = ok && j_set(o, "jid", j_field(m->jid, sizeof(m->jid)));
+	ok = ok && j_set(o, "node_id", j_field(m->node_id, sizeof(m->node_id)));
+	ok = ok && j_set(o, "ip4", m->ip4.s_addr ? j_ip4(m->ip4) : json_null());
+	ok = ok && j_set(o, "reach", json_string(ctl_reach_name(m->reach)));
+	ok = ok && j_set(o, "path", j_name(ctl_path_name(m->path)));
+	ok = ok && j_set(o, "via", m->via[0] ? j_field(m->via, sizeof(m->via)) : json_null());
+	ok = ok && j_set(o, "hops", m->hops ? json_integer(m->hops) : json_null());
+	ok = ok && j_set(o, "rtt_ms", m->has_rtt ? json_real(m->rtt_us / 1000.0) : json_null());
+	ok = ok && j_set(o, "kept_for", m->kept_for[0] ? j_field(m->kept_for, sizeof(m->kept_for)) : json_null());
+	ok = ok && j_set(o, "why_not_linked", j_field(m->why_not_linked, sizeof(m->why_not_linked)));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* ---- requests ---- */
 
 struct ctl_req {
@@ -334,75 +401,90 @@ static int cmd_status(const struct ctl_ops *ops, void *ctx, const struct ctl_req
 	return 0;
 }
 
-static int cmd_peers(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r,
-		     json_t *reply, char *err, size_t errlen)
+/* A command that lists records: "peers", "friends", "members". */
+struct ctl_list {
+	const char *name;
+	size_t size;                                            /* of one record */
+	int (*fill)(const struct ctl_ops *ops, void *ctx, void *arr, unsigned max); /* -ENOTSUP: no op */
+	json_t *(*to_json)(const void *rec);
+};
+
+static int cmd_list(const struct ctl_list *k, const struct ctl_ops *ops, void *ctx, json_t *reply, char *err,
+		    size_t errlen)
 {
-	(void)r;
-	if (!ops->peers) {
-		snprintf(err, errlen, "peers: not supported by this daemon");
-		return -1;
-	}
-	struct ctl_peer_status *arr = calloc(CTL_MAX_PEERS, sizeof(*arr));
+	char *arr = calloc(CTL_MAX_PEERS, k->size);
 	json_t *list = json_array();
-	int rc = arr && list ? 0 : -ENOMEM;
-	int n = rc ? rc : ops->peers(ctx, arr, CTL_MAX_PEERS);
+	int n = arr && list ? k->fill(ops, ctx, arr, CTL_MAX_PEERS) : -ENOMEM;
+	if (n == -ENOTSUP) {
+		snprintf(err, errlen, "%s: not supported by this daemon", k->name);
+		goto fail;
+	}
 	if (n < 0) {
-		snprintf(err, errlen, "peers: %s", strerror(-n));
+		snprintf(err, errlen, "%s: %s", k->name, strerror(-n));
 		goto fail;
 	}
 	unsigned shown = (unsigned)n < CTL_MAX_PEERS ? (unsigned)n : CTL_MAX_PEERS;
 	for (unsigned i = 0; i < shown; i++) {
-		if (json_array_append_new(list, ctl_json_peer(&arr[i])) != 0)
+		if (json_array_append_new(list, k->to_json(arr + i * k->size)) != 0)
 			goto nomem;
 	}
 	if ((unsigned)n > shown && !j_set(reply, "truncated", json_true()))
 		goto nomem;
 	free(arr);
 	if (!j_set(reply, "result", list)) {
-		snprintf(err, errlen, "peers: out of memory");
+		snprintf(err, errlen, "%s: out of memory", k->name);
 		return -1;
 	}
 	return 0;
 nomem:
-	snprintf(err, errlen, "peers: out of memory");
+	snprintf(err, errlen, "%s: out of memory", k->name);
 fail:
 	json_decref(list);
 	free(arr);
 	return -1;
 }
 
-static int cmd_friends(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r,
-		       json_t *reply, char *err, size_t errlen)
+static int fill_peers(const struct ctl_ops *ops, void *ctx, void *arr, unsigned max)
 {
+	return ops->peers ? ops->peers(ctx, arr, max) : -ENOTSUP;
+}
+
+static int fill_friends(const struct ctl_ops *ops, void *ctx, void *arr, unsigned max)
+{
+	return ops->friends ? ops->friends(ctx, arr, max) : -ENOTSUP;
+}
+
+static int fill_members(const struct ctl_ops *ops, void *ctx, void *arr, unsigned max)
+{
+	return ops->members ? ops->members(ctx, arr, max) : -ENOTSUP;
+}
+
+static json_t *peer_json(const void *r) { return ctl_json_peer(r); }
+static json_t *friend_json(const void *r) { return ctl_json_friend(r); }
+static json_t *member_json(const void *r) { return ctl_json_member(r); }
+
+static int cmd_peers(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r, json_t *reply, char *err,
+		     size_t errlen)
+{
+	static const struct ctl_list k = { "peers", sizeof(struct ctl_peer_status), fill_peers, peer_json };
 	(void)r;
-	if (!ops->friends) {
-		snprintf(err, errlen, "friends: not supported by this daemon");
-		return -1;
-	}
-	struct ctl_friend_status *arr = calloc(CTL_MAX_PEERS, sizeof(*arr));
-	json_t *list = json_array();
-	int n = arr && list ? ops->friends(ctx, arr, CTL_MAX_PEERS) : -ENOMEM;
-	if (n < 0) {
-		snprintf(err, errlen, "friends: %s", strerror(-n));
-		goto fail;
-	}
-	unsigned shown = (unsigned)n < CTL_MAX_PEERS ? (unsigned)n : CTL_MAX_PEERS;
-	for (unsigned i = 0; i < shown; i++) {
-		if (json_array_append_new(list, ctl_json_friend(&arr[i])) != 0) {
-			snprintf(err, errlen, "friends: out of memory");
-			goto fail;
-		}
-	}
-	free(arr);
-	if (!j_set(reply, "result", list) || ((unsigned)n > shown && !j_set(reply, "truncated", json_true()))) {
-		snprintf(err, errlen, "friends: out of memory");
-		return -1;
-	}
-	return 0;
-fail:
-	json_decref(list);
-	free(arr);
-	return -1;
+	return cmd_list(&k, ops, ctx, reply, err, errlen);
+}
+
+static int cmd_friends(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r, json_t *reply, char *err,
+		       size_t errlen)
+{
+	static const struct ctl_list k = { "friends", sizeof(struct ctl_friend_status), fill_friends, friend_json };
+	(void)r;
+	return cmd_list(&k, ops, ctx, reply, err, errlen);
+}
+
+static int cmd_members(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r, json_t *reply, char *err,
+		       size_t errlen)
+{
+	static const struct ctl_list k = { "members", sizeof(struct ctl_member_status), fill_members, member_json };
+	(void)r;
+	return cmd_list(&k, ops, ctx, reply, err, errlen);
 }
 
 /* "friend add|accept|remove JID" */
@@ -509,6 +591,7 @@ static const struct ctl_cmd {
 	{ "status", 0, 0, cmd_status },
 	{ "peers", 0, 0, cmd_peers },
 	{ "friends", 0, 0, cmd_friends },
+	{ "members", 0, 0, cmd_members },
 	{ "friend", 2, 2, cmd_friend },
 	{ "pins", 0, 0, cmd_pins },
 	{ "pin", 2, 2, cmd_pin },

@@ -14,6 +14,7 @@ const char *ctl_xmpp_state_name(enum ctl_xmpp_state st);
 const char *ctl_peer_state_name(enum ctl_peer_state st);
 const char *ctl_path_name(enum ctl_path p);          /* NULL for NONE */
 const char *ctl_cand_type_name(enum ctl_cand_type t); /* NULL for NONE */
+const char *ctl_reach_name(enum ctl_reach r);
 
 /* New references, or NULL when out of memory. */
 json_t *ctl_json_node_status(const struct ctl_node_status *st);
@@ -21,6 +22,7 @@ json_t *ctl_json_peer(const struct ctl_peer_status *p);
 json_t *ctl_json_friend(const struct ctl_friend_status *f);
 json_t *ctl_json_pin(const struct ctl_pin *p);
 json_t *ctl_json_owner(const struct ctl_owner *o);
+json_t *ctl_json_member(const struct ctl_member_status *m);
 
 /* Parses one request (line without its newline, len bytes, not
  * NUL-terminated), runs it through ops and returns the reply as a

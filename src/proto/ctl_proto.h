@@ -64,11 +64,25 @@ enum ctl_peer_state {
 	CTL_PEER_UP,          /* handshake completed: packets flow */
 };
 
-enum ctl_path { CTL_PATH_NONE = 0, CTL_PATH_DIRECT, CTL_PATH_RELAY };
+/* OVERLAY: the link has no path of its own; its packets ride the group's
+ * overlay through other members (docs/overlay.md). */
+enum ctl_path { CTL_PATH_NONE = 0, CTL_PATH_DIRECT, CTL_PATH_RELAY, CTL_PATH_OVERLAY };
 
 /* Same order as enum ice_cand_type and enum signal_cand_type, shifted by
  * one so that zero means "no candidate selected". */
 enum ctl_cand_type { CTL_CAND_NONE = 0, CTL_CAND_HOST, CTL_CAND_SRFLX, CTL_CAND_PRFLX, CTL_CAND_RELAY };
+
+/* The GroupVPN overlay of this node (docs/overlay.md). */
+struct ctl_overlay_status {
+	bool on;                        /* group mode */
+	bool mesh;                      /* few enough members for a full mesh */
+	bool multihop, on_demand, trim;
+	unsigned members;               /* other members online */
+	unsigned max_links, links;      /* links held (up or being set up) */
+	uint64_t sent, received, forwarded; /* frames */
+	uint64_t dropped;               /* hop limit, no next hop, malformed */
+	uint64_t requests, refused_in, refused_out, evictions, demand_links, trimmed;
+};
 
 /* Everything is copied in by value: the server never follows a pointer
  * into daemon state. Strings are NUL-terminated (the server terminates
@@ -98,9 +112,11 @@ struct ctl_node_status {
 	uint64_t uptime_s;
 	/* Packets dropped and counted (issue: no link / cryptokey routing). */
 	uint64_t drop_no_route;         /* TUN packet for an address with no link */
-	uint64_t drop_bad_source;       /* inner source is not the peer's ip4 */
+	uint64_t drop_bad_source;       /* inner source is not the peer's (ip4, ip6, its routes) */
 	uint64_t drop_untranslatable;   /* social mode: a packet xlate refused */
 	uint64_t drop_link_local;       /* IPv6 link-local, multicast or NDP kept off the overlay */
+	uint64_t drop_too_big;          /* TUN packet over the tunnel's MTU (an ICMP error went back) */
+	struct ctl_overlay_status ovl;  /* GroupVPN only (ovl.on) */
 	char key[CTL_KEY_LEN];          /* this node's static public key, base64 */
 	/* Trust inside the group (docs/security.md). */
 	uint64_t refused_signals;       /* signalling messages refused (key, pin, address) */
@@ -124,8 +140,13 @@ struct ctl_peer_status {
 	enum ctl_cand_type local_type, remote_type;
 	struct sockaddr_storage endpoint; /* remote candidate address */
 	struct sockaddr_storage relay;    /* TURN relay carrying the link */
+	/* Round-trip time of the link's current path, from tunnel probes: the
+	 * smoothed estimate (SRTT), the last sample, the smallest, and how long
+	 * ago the last sample was taken. has_rtt false: not measured on this
+	 * path yet (or the peer does not answer probes). */
 	bool has_rtt;
-	uint32_t rtt_us;
+	uint32_t rtt_us, rtt_last_us, rtt_min_us;
+	uint64_t rtt_age_ms;
 	uint64_t rx_bytes, tx_bytes;    /* tunnel payload, after decryption */
 	uint64_t rx_packets, tx_packets;
 	int64_t last_handshake;         /* unix seconds; 0: never */
@@ -148,6 +169,27 @@ struct ctl_owner {
 	char jid[CTL_JID_LEN];
 	int64_t seen;                   /* unix seconds its link with it was last up; 0 mapped, never seen */
 	bool mapped;                    /* from the operator's address map */
+};
+
+/* One group member for "members": how this node reaches it. */
+enum ctl_reach {
+	CTL_REACH_NONE = 0,   /* no link and no next hop */
+	CTL_REACH_LINK,       /* a direct link (path direct or relay) */
+	CTL_REACH_OVERLAY,    /* through the overlay, via another member */
+	CTL_REACH_CONNECTING, /* a direct link being set up; nothing carries packets yet */
+};
+struct ctl_member_status {
+	char jid[CTL_JID_LEN];
+	char node_id[CTL_NODE_ID_LEN];
+	struct in_addr ip4;             /* from its presence; 0: not announced */
+	enum ctl_reach reach;
+	enum ctl_path path;             /* of the direct link (REACH_LINK) */
+	char via[CTL_JID_LEN];          /* REACH_OVERLAY: the linked member packets go to first */
+	unsigned hops;                  /* overlay hops of its last frame to us; 0: none seen */
+	bool has_rtt;
+	uint32_t rtt_us;
+	char kept_for[64];              /* why the direct link is kept: "ring", "long-distance", ... */
+	char why_not_linked[CTL_REASON_LEN]; /* "" when linked */
 };
 
 /* One friend (roster contact or pending request) for "friends". */
@@ -182,6 +224,8 @@ struct ctl_ops {
 	/* Starts a friends command for a bare JID; 0, or -errno with a reason
 	 * in err. The XMPP exchange completes later (see "friends"). */
 	int (*friend_cmd)(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen);
+	/* Like peers, for the group's members (GroupVPN). */
+	int (*members)(void *ctx, struct ctl_member_status *arr, unsigned max);
 	/* Like peers, for pinned node ids and for address owners. */
 	int (*pins)(void *ctx, struct ctl_pin *arr, unsigned max);
 	int (*owners)(void *ctx, struct ctl_owner *arr, unsigned max);

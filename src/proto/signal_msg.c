@@ -1,7 +1,7 @@
 /* Wire format (v1), one compact JSON object per XMPP <ipop/> element:
  *   {"v":1,"kind":"offer","from":"<40 hex>","to":"<40 hex>",
  *    "key":"<base64 of 32 bytes>","ip4":"172.31.0.2",
- *    "ip6":"fd00::2","routes":["10.77.0.0/24","fd00:77::/64"],
+ *    "ip6":"fd00::2","routes":["10.77.0.0/24","fd00:77::/64"],"probes":true,
  *    "ufrag":"<4-32 ice-chars>","pwd":"<22-256 ice-chars>",
  *    "tiebreaker":"<16 hex>",
  *    "cands":["<RFC 8839 candidate-attribute value>", ...]}
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum { KEY_B64_LEN = 44, CAND_TEXT_MAX = 256 };
+enum { KEY_B64_LEN = SIGNAL_KEY_B64_LEN, CAND_TEXT_MAX = 256 };
 
 static const char *const kind_names[] = {
 	[SIGNAL_HELLO] = "hello",		[SIGNAL_OFFER] = "offer", [SIGNAL_ANSWER] = "answer",
@@ -67,13 +67,13 @@ static bool hex_decode(const char *s, size_t slen, uint8_t *out, size_t n)
 	       end == s + slen;
 }
 
-static void key_encode(const uint8_t key[SIGNAL_KEY_LEN], char out[KEY_B64_LEN + 1])
+void signal_key_encode(const uint8_t key[SIGNAL_KEY_LEN], char out[SIGNAL_KEY_B64_LEN + 1])
 {
 	EVP_EncodeBlock((unsigned char *)out, key, SIGNAL_KEY_LEN);
 }
 
 /* Only the canonical form: 44 characters, one '=', zero padding bits. */
-static bool key_decode(const char *s, size_t slen, uint8_t key[SIGNAL_KEY_LEN])
+bool signal_key_decode(const char *s, size_t slen, uint8_t key[SIGNAL_KEY_LEN])
 {
 	unsigned char raw[SIGNAL_KEY_LEN + 1];
 	char again[KEY_B64_LEN + 1];
@@ -81,7 +81,7 @@ static bool key_decode(const char *s, size_t slen, uint8_t key[SIGNAL_KEY_LEN])
 		return false;
 	if (EVP_DecodeBlock(raw, (const unsigned char *)s, KEY_B64_LEN) != SIGNAL_KEY_LEN + 1)
 		return false;
-	key_encode(raw, again);
+	signal_key_encode(raw, again);
 	if (memcmp(again, s, KEY_B64_LEN) != 0)
 		return false;
 	memcpy(key, raw, SIGNAL_KEY_LEN);
@@ -361,6 +361,9 @@ const char *signal_msg_check(const struct signal_msg *m)
 		return "\"offer\" must be 4 to 32 ice-chars";
 	if (m->n_cands > SIGNAL_MAX_CANDS)
 		return "more than 16 candidates";
+	if (m->has_reason && (m->kind != SIGNAL_BYE || !m->reason[0] || strlen(m->reason) > SIGNAL_REASON_MAX ||
+			      strspn(m->reason, "abcdefghijklmnopqrstuvwxyz-") != strlen(m->reason)))
+		return "\"reason\" goes with a bye and is 1 to 16 of a-z and -";
 	for (unsigned i = 0; i < m->n_cands; i++) {
 		const char *why = check_cand(&m->cands[i]);
 		if (why)
@@ -376,11 +379,12 @@ bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b)
 	    (a->has_key && memcmp(a->key, b->key, SIGNAL_KEY_LEN)) || a->has_ip4 != b->has_ip4 ||
 	    (a->has_ip4 && a->ip4.s_addr != b->ip4.s_addr) || a->has_ip6 != b->has_ip6 ||
 	    (a->has_ip6 && memcmp(&a->ip6, &b->ip6, sizeof(a->ip6))) || a->n_routes != b->n_routes ||
-	    a->has_ice != b->has_ice ||
+	    a->probes != b->probes || a->has_ice != b->has_ice ||
 	    (a->has_ice && (strcmp(a->ufrag, b->ufrag) || strcmp(a->pwd, b->pwd))) ||
 	    a->has_tiebreaker != b->has_tiebreaker || (a->has_tiebreaker && a->tiebreaker != b->tiebreaker) ||
 	    a->has_offer_ufrag != b->has_offer_ufrag ||
-	    (a->has_offer_ufrag && strcmp(a->offer_ufrag, b->offer_ufrag)) || a->n_cands != b->n_cands)
+	    (a->has_offer_ufrag && strcmp(a->offer_ufrag, b->offer_ufrag)) || a->n_cands != b->n_cands ||
+	    a->has_reason != b->has_reason || (a->has_reason && strcmp(a->reason, b->reason)))
 		return false;
 	for (unsigned i = 0; i < a->n_routes && i < SIGNAL_MAX_ROUTES; i++)
 		if (!ip_prefix_equal(&a->routes[i], &b->routes[i]))
@@ -428,7 +432,7 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 		put(&o, ",\"to\":\"%s\"", hex);
 	}
 	if (m->has_key) {
-		key_encode(m->key, key);
+		signal_key_encode(m->key, key);
 		put(&o, ",\"key\":\"%s\"", key);
 	}
 	if (m->has_ip4)
@@ -442,12 +446,16 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 			put(&o, "%s\"%s\"", i ? "," : "", ip_prefix_format(&m->routes[i], pfx));
 		put(&o, "]");
 	}
+	if (m->probes)
+		put(&o, ",\"probes\":true");
 	if (m->has_ice)
 		put(&o, ",\"ufrag\":\"%s\",\"pwd\":\"%s\"", m->ufrag, m->pwd);
 	if (m->has_tiebreaker)
 		put(&o, ",\"tiebreaker\":\"%016llx\"", (unsigned long long)m->tiebreaker);
 	if (m->has_offer_ufrag)
 		put(&o, ",\"offer\":\"%s\"", m->offer_ufrag);
+	if (m->has_reason)
+		put(&o, ",\"reason\":\"%s\"", m->reason);
 	if (m->n_cands) {
 		put(&o, ",\"cands\":[");
 		for (unsigned i = 0; i < m->n_cands; i++) {
@@ -522,7 +530,7 @@ static int decode_peer(struct signal_msg *m, const json_t *root)
 	const char *s;
 	size_t n;
 	int r = opt_str(root, "key", &s, &n);
-	if (r < 0 || (r > 0 && !key_decode(s, n, m->key)))
+	if (r < 0 || (r > 0 && !signal_key_decode(s, n, m->key)))
 		return bad(m, "\"key\" must be 32 bytes in base64 (44 characters)");
 	m->has_key = r > 0;
 	r = opt_str(root, "ip4", &s, &n);
@@ -540,6 +548,10 @@ static int decode_peer(struct signal_msg *m, const json_t *root)
 	m->has_tiebreaker = r > 0;
 	for (size_t i = 0; m->has_tiebreaker && i < sizeof(tb); i++)
 		m->tiebreaker = m->tiebreaker << 8 | tb[i];
+	const json_t *pr = json_object_get(root, "probes");
+	if (pr && !json_is_boolean(pr))
+		return bad(m, "\"probes\" must be true or false");
+	m->probes = json_is_true(pr);
 	return 0;
 }
 
@@ -611,12 +623,29 @@ static int decode_routes(struct signal_msg *m, const json_t *root)
 	return 0;
 }
 
+/* "reason": a short token in a bye (old nodes ignore it). */
+static int decode_reason(struct signal_msg *m, const json_t *root)
+{
+	const char *s;
+	size_t n;
+	int r = opt_str(root, "reason", &s, &n);
+
+	if (r < 0 || (r > 0 && (n == 0 || n > SIGNAL_REASON_MAX || strspn(s, "abcdefghijklmnopqrstuvwxyz-") != n)))
+		return bad(m, "\"reason\" must be 1 to %d of a-z and -", SIGNAL_REASON_MAX);
+	if (r > 0) {
+		memcpy(m->reason, s, n + 1);
+		m->has_reason = true;
+	}
+	return 0;
+}
+
 static int decode_root(struct signal_msg *m, const json_t *root)
 {
 	int r;
 	if (!json_is_object(root))
 		return bad(m, "not a JSON object");
 	if ((r = decode_header(m, root)) || (r = decode_peer(m, root)) || (r = decode_routes(m, root)) ||
+	    (r = decode_reason(m, root)) ||
 	    (r = decode_ice(m, root)) || (r = decode_cands(m, root)))
 		return r;
 	const char *why = signal_msg_check(m);

@@ -26,6 +26,8 @@ enum {
 	SIGNAL_PWD_MAX = 256,
 	SIGNAL_FOUNDATION_MAX = 32,
 	SIGNAL_ERR_LEN = 96,
+	SIGNAL_REASON_MAX = 16,
+	SIGNAL_KEY_B64_LEN = 44, /* a key in base64, with its one '=' */
 };
 
 enum signal_kind {
@@ -65,6 +67,9 @@ struct signal_msg {
 	 * only what its own config authorises (docs/ipv6.md). */
 	unsigned n_routes;
 	struct ip_prefix routes[SIGNAL_MAX_ROUTES];
+	/* Optional: the sender answers tunnel probes (tunnel_proto.h), so the
+	 * receiver may ping it to measure the link's round-trip time. */
+	bool probes;
 	bool has_ice;       /* ufrag and pwd go together */
 	char ufrag[SIGNAL_UFRAG_MAX + 1];
 	char pwd[SIGNAL_PWD_MAX + 1];
@@ -72,6 +77,10 @@ struct signal_msg {
 	uint64_t tiebreaker;
 	/* In an answer: the ufrag of the offer it answers, so that an answer
 	 * to an older offer (offers crossed) is recognised and ignored. */
+	/* In a bye: why, as a short token; "full" means "no room for another
+	 * link: try again much later" (the requester backs off). */
+	bool has_reason;
+	char reason[SIGNAL_REASON_MAX + 1];
 	bool has_offer_ufrag;
 	char offer_ufrag[SIGNAL_UFRAG_MAX + 1];
 	unsigned n_cands;
@@ -96,6 +105,11 @@ const char *signal_msg_check(const struct signal_msg *m);
 bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b);
 
 const char *signal_kind_name(enum signal_kind k);
+
+/* A static key in base64 (the form messages and presence carry); decode
+ * takes only the canonical 44-character form. */
+void signal_key_encode(const uint8_t key[SIGNAL_KEY_LEN], char out[SIGNAL_KEY_B64_LEN + 1]);
+bool signal_key_decode(const char *s, size_t len, uint8_t key[SIGNAL_KEY_LEN]);
 const char *signal_cand_type_name(enum signal_cand_type t);
 
 #endif

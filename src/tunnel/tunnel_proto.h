@@ -24,7 +24,14 @@
  * nodes without cookies still link with nodes that have them.
  *
  * Data: ChaCha20-Poly1305 with the session's key, nonce = counter, AD = the
- * 16-byte header. An empty payload is a keepalive. */
+ * 16-byte header. An empty payload is a keepalive. A payload whose first
+ * byte is 0 is not an IP packet (IPv4 and IPv6 start with 0x4_ and 0x6_)
+ * but a probe of the tunnel itself (struct tunnel_probe): a ping, which
+ * the receiver answers at once with a pong carrying the same sequence
+ * number, on its current path. Round trips of probes are the link's RTT.
+ * Probes are sealed like data, so nobody but the peer can forge, replay
+ * or answer one; a node sends pings only to peers that said in signalling
+ * that they answer them ("probes", docs/signalling.md). */
 #ifndef IPOP_TUNNEL_PROTO_H
 #define IPOP_TUNNEL_PROTO_H
 
@@ -89,7 +96,17 @@ struct tunnel_msg_data_header {
 	/* then ciphertext and a 16-byte tag */
 };
 
+/* The plaintext of a probe, inside a data packet. */
+enum tunnel_probe_type { TUNNEL_PROBE_PING = 1, TUNNEL_PROBE_PONG = 2 };
+struct tunnel_probe {
+	uint8_t zero;        /* 0: not an IP packet */
+	uint8_t type;        /* enum tunnel_probe_type */
+	uint8_t reserved[2]; /* 0 when sent, ignored when received */
+	uint8_t seq[4];      /* the ping's number; a pong echoes it */
+};
+
 enum {
+	TUNNEL_PROBE_LEN = 8, /* longer probes are accepted: later versions may add members */
 	TUNNEL_INITIATION_LEN = 132,
 	TUNNEL_RESPONSE_LEN = 76,
 	TUNNEL_NOISE_MSG1_LEN = 32 + 48 + 28, /* ephemeral .. enc_timestamp */
@@ -114,6 +131,7 @@ _Static_assert(sizeof(struct tunnel_msg_data_header) == TUNNEL_DATA_HEADER_LEN, 
 _Static_assert(sizeof(struct tunnel_msg_initiation_mac2) == TUNNEL_INITIATION_MAC2_LEN, "initiation+mac2 size");
 _Static_assert(sizeof(struct tunnel_msg_cookie_reply) == TUNNEL_COOKIE_REPLY_LEN, "cookie reply size");
 _Static_assert(TUNNEL_COOKIE_REPLY_LEN == 8 + TUNNEL_COOKIE_NONCE_LEN + TUNNEL_COOKIE_LEN + 16, "cookie layout");
+_Static_assert(sizeof(struct tunnel_probe) == TUNNEL_PROBE_LEN, "probe size");
 _Static_assert(TUNNEL_INITIATION_LEN == 8 + TUNNEL_NOISE_MSG1_LEN + TUNNEL_MAC_LEN, "msg1 layout");
 _Static_assert(TUNNEL_RESPONSE_LEN == 12 + TUNNEL_NOISE_MSG2_LEN + TUNNEL_MAC_LEN, "msg2 layout");
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <ifaddrs.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,8 +24,10 @@
 #include "log.h"
 #include "metrics_http.h"
 #include "turn_accounts.h"
+#include "turn_alloc.h"
 #include "turn_conf.h"
 #include "turn_metrics.h"
+#include "turn_self.h"
 #include "turn_server.h"
 #include "turn_worker.h"
 
@@ -189,31 +192,63 @@ static void log_stats(const char *what, struct turn_worker **w, unsigned n)
 	}
 	const struct turn_stats *c = &sum.core;
 	log_info("%s: allocs_active=%llu allocs_created=%llu allocs_expired=%llu stun_in=%llu "
-		 "bad_in=%llu auth_fail=%llu rate_limited=%llu relayed_to_peer=%llu "
+		 "bad_in=%llu auth_fail=%llu auth_limited=%llu rate_limited=%llu relayed_to_peer=%llu "
 		 "relayed_to_client=%llu dropped_no_perm=%llu dropped_bw=%llu dropped_policy=%llu",
 		 what, (unsigned long long)c->allocs_active, (unsigned long long)c->allocs_created,
 		 (unsigned long long)c->allocs_expired, (unsigned long long)c->stun_in,
 		 (unsigned long long)c->bad_in, (unsigned long long)c->auth_fail,
+		 (unsigned long long)c->auth_limited,
 		 (unsigned long long)c->rate_limited, (unsigned long long)c->relayed_to_peer,
 		 (unsigned long long)c->relayed_to_client, (unsigned long long)c->dropped_no_perm,
 		 (unsigned long long)c->dropped_bw, (unsigned long long)c->dropped_policy);
 	log_info("%s: udp_in=%llu udp_out=%llu udp_send_failed=%llu udp_truncated=%llu udp_gso_msgs=%llu udp_gro_trains=%llu "
 		 "relays_open=%llu relay_open_failed=%llu conns_open=%llu conns_accepted=%llu conns_rejected=%llu "
-		 "conns_idle_closed=%llu accept_paused=%llu stream_dropped_wq=%llu stream_bad_framing=%llu tls_failed=%llu",
+		 "conns_idle_closed=%llu conns_ip_limited=%llu conns_shed=%llu accept_paused=%llu "
+		 "stream_dropped_wq=%llu stream_bad_framing=%llu tls_failed=%llu",
 		 what, (unsigned long long)sum.udp_in, (unsigned long long)sum.tx.out,
 		 (unsigned long long)sum.tx.send_failed, (unsigned long long)sum.udp_truncated,
 		 (unsigned long long)sum.tx.gso_msgs, (unsigned long long)sum.udp_gro_trains,
 		 (unsigned long long)sum.relays_open, (unsigned long long)sum.relay_open_failed,
 		 (unsigned long long)sum.conns_open,
 		 (unsigned long long)sum.conns_accepted, (unsigned long long)sum.conns_rejected,
-		 (unsigned long long)sum.conns_idle_closed, (unsigned long long)sum.accept_paused,
+		 (unsigned long long)sum.conns_idle_closed, (unsigned long long)sum.conns_ip_limited,
+		 (unsigned long long)sum.conns_shed, (unsigned long long)sum.accept_paused,
 		 (unsigned long long)sum.stream.dropped_wq,
 		 (unsigned long long)sum.stream.bad_framing, (unsigned long long)sum.stream.tls_failed);
 }
 
-/* Runs until SIGTERM/SIGINT; SIGHUP reloads accounts, SIGUSR1 logs stats. */
-static void signal_loop(int sfd, struct turn_accounts *acc, struct turn_worker **w, unsigned n)
+/* Every address of this host joins the server's own ones (turn_self.h),
+ * which no client may reach through the relay. Read at start and on
+ * SIGHUP; addresses that went away stay refused. */
+static void add_host_addresses(struct turn_self *self)
 {
+	struct ifaddrs *ifa, *i;
+	unsigned before = turn_self_count(self);
+	bool full = false;
+
+	if (getifaddrs(&ifa) < 0) {
+		log_warn("getifaddrs: %s; only the configured addresses are refused as peers",
+			 strerror(errno));
+		return;
+	}
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		full |= turn_self_add(self, i->ifa_addr) == -ENOSPC;
+	}
+	freeifaddrs(ifa);
+	if (full)
+		log_warn("more than %d host addresses: the rest are not refused as peers",
+			 TURN_SELF_MAX);
+	if (turn_self_count(self) != before)
+		log_info("%u addresses of this host refused as peers", turn_self_count(self));
+}
+
+/* Runs until SIGTERM/SIGINT; SIGHUP reloads accounts, SIGUSR1 logs stats. */
+static void signal_loop(int sfd, struct turn_worker_shared *sh, struct turn_worker **w, unsigned n)
+{
+	struct turn_accounts *acc = sh->accounts;
 	for (;;) {
 		struct signalfd_siginfo si;
 		ssize_t r = read(sfd, &si, sizeof(si));
@@ -230,6 +265,7 @@ static void signal_loop(int sfd, struct turn_accounts *acc, struct turn_worker *
 					 strerror(-cnt));
 			else
 				log_info("SIGHUP: accounts reloaded, %d accounts", cnt);
+			add_host_addresses(turn_shared_self(sh->shared));
 		} else if (si.ssi_signo == SIGUSR1) {
 			log_stats("stats", w, n);
 		} else {
@@ -288,6 +324,11 @@ static int setup_shared(struct daemon_state *d)
 			return -EINVAL;
 	}
 	sh->max_conns = c->max_client ? c->max_client * 2 : 20000;
+	sh->connlimit = turn_connlimit_new(sh->max_conns, c->max_connections_per_ip);
+	if (!sh->connlimit)
+		return -ENOMEM;
+	sh->wq_budget.cap = (size_t)c->stream_queue_total_kb * 1024;
+	add_host_addresses(turn_shared_self(sh->shared));
 	sh->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return sh->stop_fd < 0 ? -errno : 0;
 }
@@ -351,6 +392,7 @@ static void teardown(struct daemon_state *d)
 		turn_worker_free(d->workers[i]);
 	if (d->sh.shared)
 		turn_shared_free(d->sh.shared);
+	turn_connlimit_free(d->sh.connlimit);
 	if (d->sh.accounts)
 		turn_accounts_free(d->sh.accounts);
 	SSL_CTX_free(d->sh.tls);
@@ -421,7 +463,7 @@ int main(int argc, char **argv)
 	if (d.sfd < 0 || setup_shared(&d) < 0 || start_workers(&d) < 0)
 		goto out;
 	print_listening(&d.conf, d.sh.tls != NULL);
-	signal_loop(d.sfd, d.sh.accounts, d.workers, d.n_workers);
+	signal_loop(d.sfd, &d.sh, d.workers, d.n_workers);
 	rc = 0;
 out:
 	teardown(&d);

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "turn_conf.h"
+#include "turn_file.h"
 
 /* Accounts live in an open-addressing hash table that is never modified
  * once built: a reload builds a new one and swaps the pointer under the
@@ -224,9 +227,16 @@ static bool blank_or_comment(const char *s)
  * failing to read the file at all is an error (-errno). */
 static int load_file(const char *path, const char *realm, struct acct_list *l)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -errno;
+	struct stat st;
+	int fd = turn_file_open(path, &st); /* a FIFO must not hang a SIGHUP */
+	if (fd < 0)
+		return fd;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -303,7 +313,7 @@ struct turn_accounts *turn_accounts_new(const struct turn_conf *conf)
 		a->table = build(a, &err);
 	if (oom || !a->table) {
 		if (err && a->file)
-			log_error("%s: cannot load accounts: %s", a->file, strerror(-err));
+			log_error("%s: cannot load accounts: %s", a->file, turn_file_strerror(err));
 		turn_accounts_free(a);
 		return NULL;
 	}
@@ -334,7 +344,7 @@ int turn_accounts_reload(struct turn_accounts *a)
 	struct acct_table *t = build(a, &err);
 	if (!t) {
 		log_error("%s: reload failed (%s); keeping the previous accounts",
-			  a->file ? a->file : "accounts", strerror(-err));
+			  a->file ? a->file : "accounts", turn_file_strerror(err));
 		return err;
 	}
 	pthread_rwlock_wrlock(&a->lock);

@@ -8,8 +8,10 @@
 #include "addr.h"
 #include "hash.h"
 #include "stun_proto.h"
+#include "turn_authlimit.h"
 #include "turn_conf.h"
 #include "turn_reserve.h"
+#include "turn_self.h"
 
 /* ---- allocation ---- */
 
@@ -146,6 +148,13 @@ const struct turn_chan *turn_alloc_chan_by_peer(const struct turn_alloc *a,
 }
 
 /* An entry past its binding and its reuse guard no longer reserves anything. */
+void turn_alloc_chan_set_self(struct turn_alloc *a, uint16_t num, bool self)
+{
+	struct turn_chan *c = chan_find_num(a, num);
+	if (c)
+		c->self = self;
+}
+
 static bool chan_reserved(const struct turn_chan *c, uint64_t now_ms)
 {
 	return now_ms < c->expires_ms + (uint64_t)TURN_CHANNEL_REUSE_GUARD * 1000;
@@ -377,6 +386,8 @@ struct turn_shared {
 	unsigned total;
 	struct shared_user *buckets[SHARED_BUCKETS];
 	struct turn_reserve *reserve; /* EVEN-PORT R=1 reservations, own lock */
+	struct turn_self *self;          /* lock-free, see turn_self.h */
+	struct turn_authlimit *authlimit; /* lock-free, see turn_authlimit.h */
 };
 
 static unsigned user_bucket(const char *user)
@@ -394,6 +405,12 @@ struct turn_shared *turn_shared_new(const struct turn_conf *conf)
 		return NULL;
 	if (pthread_mutex_init(&s->lock, NULL)) {
 		free(s);
+		return NULL;
+	}
+	s->self = turn_self_new(conf);
+	s->authlimit = turn_authlimit_new();
+	if (!s->self || !s->authlimit) {
+		turn_shared_free(s);
 		return NULL;
 	}
 	s->max_total = conf->max_client;
@@ -420,6 +437,8 @@ void turn_shared_free(struct turn_shared *s)
 		}
 	}
 	turn_reserve_free(s->reserve);
+	turn_self_free(s->self);
+	turn_authlimit_free(s->authlimit);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -427,6 +446,16 @@ void turn_shared_free(struct turn_shared *s)
 struct turn_reserve *turn_shared_reserve(struct turn_shared *s)
 {
 	return s->reserve;
+}
+
+struct turn_self *turn_shared_self(struct turn_shared *s)
+{
+	return s->self;
+}
+
+struct turn_authlimit *turn_shared_authlimit(struct turn_shared *s)
+{
+	return s->authlimit;
 }
 
 static struct shared_user **user_slot(struct turn_shared *s, const char *user)

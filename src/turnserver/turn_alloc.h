@@ -43,6 +43,7 @@ struct turn_chan {
 	uint64_t expires_ms;
 	union turn_sa peer;
 	uint16_t num;
+	bool self;          /* peer is a relayed address of this server: checked per packet */
 };
 
 enum {
@@ -95,6 +96,10 @@ int turn_alloc_chan_check(const struct turn_alloc *a, uint16_t num, const struct
 int turn_alloc_chan_bind(struct turn_alloc *a, uint16_t num, const struct sockaddr *peer,
 			 uint64_t now_ms);
 
+/* Marks the binding of num as one to this server's own relay address,
+ * whose port must be checked on every packet (turn_self.h). */
+void turn_alloc_chan_set_self(struct turn_alloc *a, uint16_t num, bool self);
+
 /* Drops expired permissions and channels whose reuse guard ended. Returns
  * the earliest time something of this allocation (itself included) needs
  * attention. */
@@ -132,11 +137,17 @@ void turn_shared_release(struct turn_shared *s, const char *user);
 unsigned turn_shared_total(struct turn_shared *s);
 /* The port reservations of EVEN-PORT R=1 (turn_reserve.h). */
 struct turn_reserve *turn_shared_reserve(struct turn_shared *s);
+/* The host's own addresses and the live relay ports (turn_self.h), and
+ * the failed-authentication buckets (turn_authlimit.h), both shared. */
+struct turn_self *turn_shared_self(struct turn_shared *s);
+struct turn_authlimit *turn_shared_authlimit(struct turn_shared *s);
 
 /* ---- The worker's core, shared by turn_server.c (requests, lifecycle)
  * and turn_data.c (data paths). Private to these files. ---- */
 
 struct stun_msg;
+
+enum { AUTH_LOG_FAILED = 0, AUTH_LOG_LIMITED = 1 };
 
 struct turn_server {
 	const struct turn_conf *conf;
@@ -149,6 +160,10 @@ struct turn_server {
 	struct turn_ratelimit rl;   /* answers to unauthenticated requests */
 	struct turn_stats stats;
 	struct log_ratelimit log_rl; /* debug lines remote input can trigger */
+	struct turn_auth_log {
+		struct log_ratelimit rl;
+		uint64_t reported;  /* rl.suppressed at the last line */
+	} auth_log[2];              /* AUTH_LOG_FAILED, AUTH_LOG_LIMITED */
 	/* expiry sweep: a bounded slice of buckets per tick, a full pass a second */
 	size_t sweep_cursor;
 	uint64_t sweep_next_ms;
@@ -163,6 +178,9 @@ struct turn_alloc *turn_find_live(struct turn_server *s, const struct turn_conn 
 				  uint64_t now_ms);
 /* Closes the relay, releases the quota, logs and frees. */
 void turn_delete_alloc(struct turn_server *s, struct turn_alloc *a, bool expired);
+/* The configured policy, then this host's own addresses: with the port
+ * (a send, a channel) or the address only (a permission). */
+bool turn_peer_allowed(struct turn_server *s, const struct sockaddr *peer, bool port_matters);
 void turn_data_channel(struct turn_server *s, const struct turn_conn *conn,
 			     const uint8_t *data, size_t len, uint64_t now_ms);
 void turn_data_send_indication(struct turn_server *s, const struct turn_conn *conn,

@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "turn_file.h"
 
 /* The original TurnServer's turn.conf, read with libconfuse, plus our keys.
  *
@@ -41,6 +45,7 @@ struct conf_ctx {
 	struct conf_msg *msgs; /* printed sorted by line at the end */
 	unsigned n_msgs, cap_msgs;
 	char *buf;      /* file contents, comments blanked */
+	struct stat st; /* of the file itself */
 	int nlines;
 	int errors;
 	int err_line;   /* line of the last libconfuse error of this attempt */
@@ -87,7 +92,9 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("static_auth_secret", NULL, CFGF_NONE),
 	CFG_STR_LIST("users", NULL, CFGF_NONE),
 	CFG_INT("max_client", 10000, CFGF_NONE),
-	CFG_INT("max_relay_per_username", 10, CFGF_NONE),
+	CFG_INT("max_relay_per_username", 0, CFGF_NONE),
+	CFG_INT("max_connections_per_ip", 64, CFGF_NONE),
+	CFG_INT("stream_queue_total_kb", 65536, CFGF_NONE),
 	CFG_INT("allocation_lifetime", 3600, CFGF_NONE),
 	CFG_INT("bandwidth_per_allocation", 0, CFGF_NONE),
 	CFG_INT("restricted_bandwidth", 10, CFGF_NONE),
@@ -171,26 +178,85 @@ static int msg_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void flush_msgs(struct conf_ctx *c)
+static void flush_msgs(struct conf_ctx *c, FILE *out)
 {
 	if (c->n_msgs)
 		qsort(c->msgs, c->n_msgs, sizeof(*c->msgs), msg_cmp);
 	for (unsigned i = 0; i < c->n_msgs; i++) {
-		fprintf(stderr, "%s\n", c->msgs[i].text);
+		fprintf(out, "%s\n", c->msgs[i].text);
 		free(c->msgs[i].text);
 	}
-	fflush(stderr);
+	fflush(out);
 	free(c->msgs);
 	c->msgs = NULL;
 	c->n_msgs = c->cap_msgs = 0;
 }
 
+static const char *const secret_keys[] = { "users", "static_auth_secret", "nonce_key",
+					    "account_db_password" };
+
+static char *line_start(char *buf, int line);
+
+static bool line_has(const char *p, char ch)
+{
+	for (; *p && *p != '\n'; p++)
+		if (*p == ch)
+			return true;
+	return false;
+}
+
+/* The key whose value a line is part of: its own "key =" or "key +=", or
+ * that of a list still open above it. NULL when there is none. */
+static const char *key_of_line(const struct conf_ctx *c, int line, char *key, size_t cap)
+{
+	for (int l = line; l >= 1; l--) {
+		const char *p = line_start(c->buf, l);
+		if (!p)
+			return NULL;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t n = 0;
+		while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') || p[n] == '_')
+			n++;
+		const char *q = p + n;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		bool is_key = n && n < cap && (*q == '=' || (q[0] == '+' && q[1] == '='));
+		if (is_key && l < line && (!line_has(q, '{') || line_has(q, '}')))
+			return NULL; /* its value ended above the line */
+		if (is_key) {
+			memcpy(key, p, n);
+			key[n] = '\0';
+			return key;
+		}
+		if (l < line && line_has(p, '}'))
+			return NULL; /* a list closed above the line */
+	}
+	return NULL;
+}
+
+static bool is_secret_key(const char *key)
+{
+	for (size_t i = 0; key && i < sizeof(secret_keys) / sizeof(secret_keys[0]); i++)
+		if (strcmp(key, secret_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* libconfuse quotes the offending token, which on a line with a secret
+ * value may be the secret: then only the key is named. */
 static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct conf_ctx *c = g_ctx;
+	char key[64];
 	if (!c)
 		return;
 	c->err_line = cfg ? cfg->line : 0;
+	if (c->err_line > 0 && is_secret_key(key_of_line(c, c->err_line, key, sizeof(key)))) {
+		report(c, c->err_line, "syntax error in the value of %s (not shown: it is secret)",
+		       key);
+		return;
+	}
 	add_msg(c, c->err_line, true, fmt, ap);
 }
 
@@ -223,11 +289,17 @@ static bool is_set(const struct conf_ctx *c, const cfg_t *sec, const char *name)
 
 /* ---- reading and syntax recovery ---- */
 
-static char *read_file(const char *path, int *err)
+static char *read_file(const char *path, struct stat *st, int *err)
 {
-	FILE *f = fopen(path, "r");
+	int fd = turn_file_open(path, st);
+	if (fd < 0) {
+		*err = -fd;
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		*err = errno;
+		close(fd);
 		return NULL;
 	}
 	char *buf = NULL;
@@ -252,7 +324,7 @@ static char *read_file(const char *path, int *err)
 	/* libconfuse reads a C string: a NUL in the file would silently end it */
 	if (strlen(buf) != len) {
 		free(buf);
-		*err = EINVAL;
+		*err = ENOTSUP;
 		return NULL;
 	}
 	return buf;
@@ -405,13 +477,26 @@ static cfg_t *parse_with_recovery(struct conf_ctx *c)
 		}
 		c->n_recs = 0;
 		c->err_line = 0;
+		int errors = c->errors;
 		int rc = cfg_parse_buf(cfg, c->buf);
 		if (rc == CFG_SUCCESS)
 			return cfg;
+		/* libconfuse fails some input without a word (e.g. "key =!\"\""):
+		 * its line counter still says where, and a file that did not
+		 * parse must never count as clean. */
+		if (c->errors == errors) {
+			c->err_line = cfg->line;
+			report(c, c->err_line, "syntax error");
+		}
 		cfg_free(cfg);
-		if (!skip_bad_line(c, c->err_line))
+		if (!skip_bad_line(c, c->err_line)) {
+			report(c, c->err_line, "cannot read past this syntax error; the rest of the "
+					       "file is not checked");
 			return NULL;
+		}
 	}
+	report(c, 0, "more than %d syntax errors; the rest of the file is not checked",
+	       CONF_MAX_ATTEMPTS);
 	return NULL;
 }
 
@@ -550,11 +635,64 @@ static void check_ports(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	conf->max_port = (uint16_t)hi;
 }
 
-static void check_readable(struct conf_ctx *c, cfg_t *cfg, const char *name, const char *path)
+/* The groups the server reads its files as: its own, unpriv_user's after
+ * dropping privileges (SIGHUP re-reads the account file), and the group
+ * of the packaged service (deploy/systemd: files are root:ipop-turnserver
+ * 640, and root runs -n on them). Members of these may read secret files
+ * without a warning. */
+static size_t server_groups(cfg_t *cfg, gid_t out[3])
 {
-	if (access(path, R_OK) != 0)
-		report(c, line_of(c, cfg, name, UINT32_MAX), "%s: cannot read '%s': %s", name, path,
-		       strerror(errno));
+	const char *user = cfg_getstr(cfg, "unpriv_user");
+	struct passwd *pw = user && *user ? getpwnam(user) : NULL;
+	struct group *gr = getgrnam("ipop-turnserver");
+	size_t n = 0;
+	out[n++] = getegid();
+	if (pw)
+		out[n++] = pw->pw_gid;
+	if (gr)
+		out[n++] = gr->gr_gid;
+	return n;
+}
+
+/* A file the server will read: readable, and a regular file (a FIFO would
+ * hang the server, a directory has nothing to read). With secret, a
+ * warning when others may read it. */
+static void check_readable(struct conf_ctx *c, cfg_t *cfg, const char *name, const char *path,
+			   bool secret)
+{
+	int line = line_of(c, cfg, name, UINT32_MAX);
+	struct stat st;
+	int fd = turn_file_open(path, &st);
+	if (fd < 0) {
+		report(c, line, "%s: cannot read '%s': %s", name, path, turn_file_strerror(fd));
+		return;
+	}
+	close(fd);
+	char why[64];
+	gid_t ok[3];
+	size_t nok = server_groups(cfg, ok);
+	if (secret && turn_file_exposed(&st, ok, nok, why, sizeof(why)))
+		warn(c, line, "%s: '%s' holds secrets and is %s: chmod 600 it, or 640 with "
+			      "the server's group", name, path, why);
+}
+
+/* turn.conf itself holds secrets when it has passwords in it. */
+static void check_conf_secrets(struct conf_ctx *c, cfg_t *cfg)
+{
+	const char *const *keys = secret_keys;
+	char why[64];
+	gid_t ok[3];
+	size_t nok = server_groups(cfg, ok);
+	if (!c->st.st_mode || !turn_file_exposed(&c->st, ok, nok, why, sizeof(why)))
+		return; /* (no file: turn_conf_load_buf) */
+	for (size_t i = 0; i < sizeof(secret_keys) / sizeof(secret_keys[0]); i++) {
+		int line = line_of(c, cfg, keys[i], UINT32_MAX);
+		if (line) {
+			warn(c, line, "this file holds secrets (%s) and is %s: chmod 600 it, "
+				      "or 640 with the server's group", keys[i], why);
+			return;
+		}
+	}
 }
 
 static void check_tls(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
@@ -568,11 +706,11 @@ static void check_tls(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	if (!conf->cert_file)
 		report(c, line, "tls = true needs cert_file");
 	else
-		check_readable(c, cfg, "cert_file", conf->cert_file);
+		check_readable(c, cfg, "cert_file", conf->cert_file, false);
 	if (!conf->private_key_file)
 		report(c, line, "tls = true needs private_key_file");
 	else
-		check_readable(c, cfg, "private_key_file", conf->private_key_file);
+		check_readable(c, cfg, "private_key_file", conf->private_key_file, true);
 }
 
 /* "24", "/24" or a contiguous dotted IPv4 netmask. */
@@ -690,8 +828,18 @@ static void check_users(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 			       TURN_CONF_MAX_USERS);
 			return;
 		}
-		if (!colon || colon == s || colon[1] == '\0') {
-			report(c, line, "users: '%s' is not \"name:password\"", s);
+		/* The entry itself is not quoted: it may hold a password. */
+		if (!colon) {
+			report(c, line, "users: an entry has no ':' (not \"name:password\"; not shown)");
+			continue;
+		}
+		if (colon == s) {
+			report(c, line, "users: an entry has an empty name (not \"name:password\")");
+			continue;
+		}
+		if (colon[1] == '\0') {
+			report(c, line, "users: '%.*s' has an empty password (not \"name:password\")",
+			       (int)(colon - s > 64 ? 64 : colon - s), s);
 			continue;
 		}
 		size_t nlen = (size_t)(colon - s);
@@ -748,7 +896,7 @@ static void check_auth(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	/* No account_file: accounts come only from users/static_auth_secret. */
 	conf->account_method = conf->account_file ? TURN_ACCOUNT_FILE : TURN_ACCOUNT_NONE;
 	if (conf->account_file && conf->account_file[0])
-		check_readable(c, cfg, "account_file", conf->account_file);
+		check_readable(c, cfg, "account_file", conf->account_file, true);
 	check_users(c, cfg, conf);
 	if (!conf->account_file && conf->n_users == 0 && !conf->static_auth_secret &&
 	    cfg_size(cfg, "users") == 0)
@@ -761,8 +909,12 @@ static void check_limits(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	long v;
 	if (get_int(c, cfg, "max_client", 1, 10000000, &v))
 		conf->max_client = (unsigned)v;
-	if (get_int(c, cfg, "max_relay_per_username", 1, 1000000, &v))
+	if (get_int(c, cfg, "max_relay_per_username", 0, 1000000, &v))
 		conf->max_relay_per_username = (unsigned)v;
+	if (get_int(c, cfg, "max_connections_per_ip", 0, 1000000, &v))
+		conf->max_connections_per_ip = (unsigned)v;
+	if (get_int(c, cfg, "stream_queue_total_kb", 1024, 64 * 1024 * 1024, &v))
+		conf->stream_queue_total_kb = (unsigned)v;
 	if (get_int(c, cfg, "allocation_lifetime", 1, INT32_MAX, &v)) {
 		if (v > 3600) {
 			warn(c, line_of(c, cfg, "allocation_lifetime", UINT32_MAX),
@@ -932,27 +1084,12 @@ static void check_all(struct conf_ctx *c, cfg_t *cfg, struct turn_conf *conf)
 	check_process(c, cfg, conf);
 	check_alt(c, cfg, conf);
 	check_metrics(c, cfg, conf);
+	check_conf_secrets(c, cfg);
 }
 
-int turn_conf_load(struct turn_conf *conf, const char *path)
+/* Parses c->buf (owned by c, freed here) into conf; messages to out. */
+static int load_ctx(struct conf_ctx *c, struct turn_conf *conf, FILE *out)
 {
-	memset(conf, 0, sizeof(*conf));
-	struct conf_ctx *c = calloc(1, sizeof(*c));
-	if (!c) {
-		fprintf(stderr, "%s: out of memory\n", path);
-		return 1;
-	}
-	c->path = path;
-	conf->path = strdup(path);
-
-	int err = 0;
-	c->buf = read_file(path, &err);
-	if (!c->buf) {
-		fprintf(stderr, "%s: cannot read: %s\n", path,
-			err == EINVAL ? "contains a NUL byte" : strerror(err));
-		free(c);
-		return 1;
-	}
 	strip_comments(c->buf);
 	c->nlines = c->buf[0] ? count_lines(c->buf) : 0;
 
@@ -964,11 +1101,62 @@ int turn_conf_load(struct turn_conf *conf, const char *path)
 	}
 	g_ctx = NULL;
 
-	flush_msgs(c);
+	flush_msgs(c, out);
 	int errors = c->errors;
 	free(c->buf);
 	free(c);
 	return errors;
+}
+
+static struct conf_ctx *ctx_new(struct turn_conf *conf, const char *path, FILE *out)
+{
+	memset(conf, 0, sizeof(*conf));
+	struct conf_ctx *c = calloc(1, sizeof(*c));
+	if (!c) {
+		fprintf(out, "%s: out of memory\n", path);
+		return NULL;
+	}
+	c->path = path;
+	conf->path = strdup(path);
+	return c;
+}
+
+int turn_conf_load(struct turn_conf *conf, const char *path)
+{
+	struct conf_ctx *c = ctx_new(conf, path, stderr);
+	if (!c)
+		return 1;
+	int err = 0;
+	c->buf = read_file(path, &c->st, &err);
+	if (!c->buf) {
+		fprintf(stderr, "%s: cannot read: %s\n", path,
+			err == ENOTSUP ? "contains a NUL byte" : turn_file_strerror(-err));
+		free(c);
+		return 1;
+	}
+	return load_ctx(c, conf, stderr);
+}
+
+int turn_conf_load_buf(struct turn_conf *conf, const char *name, const char *text, size_t len,
+		       FILE *out)
+{
+	struct conf_ctx *c = ctx_new(conf, name, out);
+	if (!c)
+		return 1;
+	if (memchr(text, '\0', len)) {
+		fprintf(out, "%s: cannot read: contains a NUL byte\n", name);
+		free(c);
+		return 1;
+	}
+	c->buf = malloc(len + 1);
+	if (!c->buf) {
+		fprintf(out, "%s: out of memory\n", name);
+		free(c);
+		return 1;
+	}
+	memcpy(c->buf, text, len);
+	c->buf[len] = '\0';
+	return load_ctx(c, conf, out);
 }
 
 /* Secrets should not linger in freed heap memory. */

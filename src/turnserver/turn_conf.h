@@ -3,7 +3,9 @@
 #define IPOP_TURN_CONF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 enum { TURN_CONF_MAX_LISTEN = 16, TURN_CONF_MAX_RULES = 64, TURN_CONF_MAX_USERS = 256 };
@@ -52,7 +54,9 @@ struct turn_conf {
 	struct turn_user users[TURN_CONF_MAX_USERS]; /* users = { "name:password", ... } */
 	/* limits */
 	unsigned max_client;         /* total allocations, 508 beyond; default 10000 */
-	unsigned max_relay_per_username; /* 486 beyond; default 10 */
+	unsigned max_relay_per_username; /* 486 beyond; default 0 = unlimited */
+	unsigned max_connections_per_ip; /* TCP + TLS per source IP (/64); default 64, 0 = unlimited */
+	unsigned stream_queue_total_kb;  /* write queues of all TCP/TLS connections; default 64 MB */
 	unsigned allocation_lifetime; /* max lifetime granted, default 3600 (capped there) */
 	unsigned bandwidth_per_allocation; /* KB/s, 0 = unlimited */
 	unsigned restricted_bandwidth;    /* KB/s for "restricted" accounts, default 10 */
@@ -83,6 +87,10 @@ struct turn_conf {
  * conf must be freed with turn_conf_free() whatever the result. Not
  * thread-safe: libconfuse's lexer is global. Keys: docs/turn-conf.md. */
 int turn_conf_load(struct turn_conf *conf, const char *path);
+/* The same for text already in memory (len bytes, no NUL), named name in
+ * messages, which go to out. The file's own permissions are not checked. */
+int turn_conf_load_buf(struct turn_conf *conf, const char *name, const char *text, size_t len,
+		       FILE *out);
 void turn_conf_free(struct turn_conf *conf);
 
 #endif

@@ -10,6 +10,7 @@
 #include "stun_chan.h"
 #include "stun_msg.h"
 #include "turn_alloc.h"
+#include "turn_self.h"
 
 static const uint8_t zero_pad[4];
 
@@ -70,6 +71,12 @@ void turn_data_send_indication(struct turn_server *s, const struct turn_conn *co
 		a->dont_fragment = true;
 	}
 	const struct sockaddr *p = (const struct sockaddr *)&peer;
+	/* The permission covers the peer's IP; the port is vetted here, per
+	 * send (a denied_address port, this server's own ports). */
+	if (!turn_peer_allowed(s, p, true)) {
+		s->stats.dropped_policy++;
+		return;
+	}
 	if (may_relay(s, a, p, da->len, now_ms))
 		to_peer(s, a, p, stun_attr_value(m, da), da->len);
 }
@@ -94,6 +101,11 @@ void turn_data_channel(struct turn_server *s, const struct turn_conn *conn,
 	c = turn_alloc_chan_by_num(a, chan, now_ms);
 	if (!c) {
 		s->stats.dropped_no_perm++;
+		return;
+	}
+	/* To another allocation of this server: only while it lives. */
+	if (c->self && turn_self_refused(turn_shared_self(s->shared), &c->peer.sa)) {
+		s->stats.dropped_policy++;
 		return;
 	}
 	if (may_relay(s, a, &c->peer.sa, dlen, now_ms))

@@ -98,15 +98,63 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)
 	return (a[full] & m) == (b[full] & m);
 }
 
-/* The peer as the rules see it: its own address, plus the IPv4 address it
- * stands for when it is an IPv6 spelling of one, so that IPv4 rules cover
- * ::ffff:10.0.0.1 as they cover 10.0.0.1. */
+/* Ranges refused unless an allowed_address names them: they belong to
+ * networks behind the relay (RFC 1918, CGNAT RFC 6598, ULA RFC 4193 and
+ * the deprecated site-local fec0::/10), which an internet client has no
+ * business reaching through it. The documentation ranges (TEST-NET-1/2/3,
+ * 2001:db8::/32) are not on this list: they stand for public addresses. */
+static bool v4_private(const uint8_t a[4])
+{
+	return a[0] == 10 ||                               /* 10.0.0.0/8 */
+	       (a[0] == 172 && (a[1] & 0xf0) == 16) ||     /* 172.16.0.0/12 */
+	       (a[0] == 192 && a[1] == 168) ||             /* 192.168.0.0/16 */
+	       (a[0] == 100 && (a[1] & 0xc0) == 64);       /* 100.64.0.0/10 */
+}
+
+static bool v6_private(const uint8_t a[16])
+{
+	return (a[0] & 0xfe) == 0xfc ||                    /* fc00::/7 */
+	       (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0);    /* fec0::/10 */
+}
+
+/* The peer as the rules see it: its own address, plus every IPv4 address
+ * a packet to it may end up at when it is an IPv6 spelling of one
+ * (mapped, SIIT, NAT64, 6to4, and Teredo's server and client), so that
+ * IPv4 rules cover ::ffff:10.0.0.1 and 2002:a00:1:: as they cover
+ * 10.0.0.1. */
 struct peer_view {
-	const uint8_t *v6;
-	uint8_t v4[4];
-	bool has_v4;
+	const uint8_t *v6;      /* NULL for an IPv4 peer */
+	uint8_t v4[2][4];
+	unsigned nv4;
 	uint16_t port;
 };
+
+static void view_of(const struct sockaddr *peer, struct peer_view *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (peer->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)peer;
+		memcpy(p->v4[0], &sin->sin_addr, 4);
+		p->nv4 = 1;
+		p->port = ntohs(sin->sin_port);
+		return;
+	}
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+	const uint8_t *a = sin6->sin6_addr.s6_addr;
+	p->v6 = a;
+	p->port = ntohs(sin6->sin6_port);
+	if (v6_embedded_v4(a, p->v4[0])) {
+		p->nv4 = 1;
+	} else if (a[0] == 0x20 && a[1] == 0x02) {
+		memcpy(p->v4[0], a + 2, 4);                /* 6to4 2002:V4ADDR::/48 */
+		p->nv4 = 1;
+	} else if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) {
+		memcpy(p->v4[0], a + 4, 4);                /* Teredo server */
+		for (int i = 0; i < 4; i++)
+			p->v4[1][i] = (uint8_t)~a[12 + i]; /* client, inverted */
+		p->nv4 = 2;
+	}
+}
 
 static bool rule_matches(const struct turn_addr_rule *r, const struct peer_view *p)
 {
@@ -114,8 +162,11 @@ static bool rule_matches(const struct turn_addr_rule *r, const struct peer_view 
 		return false;
 	if (r->addr.ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)&r->addr;
-		return p->has_v4 && prefix_match((const uint8_t *)&sin->sin_addr, p->v4,
-						 r->prefix > 32 ? 32 : r->prefix);
+		for (unsigned i = 0; i < p->nv4; i++)
+			if (prefix_match((const uint8_t *)&sin->sin_addr, p->v4[i],
+					 r->prefix > 32 ? 32 : r->prefix))
+				return true;
+		return false;
 	}
 	if (r->addr.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&r->addr;
@@ -134,27 +185,45 @@ static bool any_rule_matches(const struct turn_addr_rule *rules, unsigned n,
 	return false;
 }
 
+static bool view_private(const struct peer_view *p)
+{
+	if (p->v6 && v6_private(p->v6))
+		return true;
+	for (unsigned i = 0; i < p->nv4; i++)
+		if (v4_private(p->v4[i]))
+			return true;
+	return false;
+}
+
+unsigned turn_policy_v4_of(const struct sockaddr *peer, uint8_t v4[2][4])
+{
+	struct peer_view p;
+	if (!peer || (peer->sa_family != AF_INET && peer->sa_family != AF_INET6))
+		return 0;
+	view_of(peer, &p);
+	memcpy(v4, p.v4, sizeof(p.v4));
+	return p.nv4;
+}
+
+bool turn_policy_private(const struct sockaddr *peer)
+{
+	struct peer_view p;
+	if (!peer || (peer->sa_family != AF_INET && peer->sa_family != AF_INET6))
+		return false;
+	view_of(peer, &p);
+	return view_private(&p);
+}
+
 bool turn_policy_peer_allowed(const struct turn_conf *conf, const struct sockaddr *peer)
 {
+	struct peer_view p;
+
 	if (turn_policy_always_banned(peer))
 		return false;
-	if (!conf)
+	view_of(peer, &p);
+	if (conf && any_rule_matches(conf->allowed, conf->n_allowed, &p))
 		return true;
-
-	struct peer_view p = { 0 };
-	if (peer->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)peer;
-		memcpy(p.v4, &sin->sin_addr, 4);
-		p.has_v4 = true;
-		p.port = ntohs(sin->sin_port);
-	} else {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
-		p.v6 = sin6->sin6_addr.s6_addr;
-		p.has_v4 = v6_embedded_v4(p.v6, p.v4);
-		p.port = ntohs(sin6->sin6_port);
-	}
-
-	if (any_rule_matches(conf->allowed, conf->n_allowed, &p))
-		return true;
-	return !any_rule_matches(conf->denied, conf->n_denied, &p);
+	if (view_private(&p))
+		return false;
+	return !conf || !any_rule_matches(conf->denied, conf->n_denied, &p);
 }

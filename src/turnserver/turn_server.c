@@ -23,6 +23,17 @@
  * - Channel numbers up to 0x7FFF (RFC 5766) are accepted, see
  *   turn_channel_valid() in stun_chan.h.
  * - A refused account and an unknown user both get 401.
+ * - Failed authentications are limited per source, username and pair
+ *   (turn_authlimit.h): over the limit, a request with credentials is
+ *   dropped without its password being checked, and unanswered. A 401
+ *   would tell the guesser nothing new but would spend the source's share
+ *   of unauthenticated answers (the 401 bucket below), which other clients
+ *   behind the same IP need for their own challenges; and a client that
+ *   only just fixed its password retransmits (STUN: 7 tries over 39.5 s)
+ *   and gets through once the bucket refilled, where a 401 would have made
+ *   it give up. Requests from the 5-tuple of an allocation of the same
+ *   user are never held back, so an attack on a shared IP or account does
+ *   not cut live allocations off.
  * - Every answer to an unauthenticated request (401, 438, 400, 420 ...)
  *   passes a per-source-IP token bucket and carries nothing optional, so the
  *   relay is no useful amplifier: a 401 is 88 bytes (header, ERROR-CODE with
@@ -33,6 +44,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +56,12 @@
 #include "stun_nonce.h"
 #include "turn_accounts.h"
 #include "turn_alloc.h"
+#include "turn_authlimit.h"
 #include "turn_conf.h"
 #include "turn_policy.h"
 #include "turn_ratelimit.h"
 #include "turn_reserve.h"
+#include "turn_self.h"
 
 enum {
 	NONCE_LIFETIME_S = 600,
@@ -169,6 +183,39 @@ static void reply_error(struct turn_server *s, struct turn_req *r, int code)
 		s->stats.binding_err++;
 }
 
+/* A username as it may appear in a log line: printable ASCII, at most 64
+ * bytes (remote input must neither forge lines nor flood the log). */
+static const char *printable(const char *in, char out[72])
+{
+	size_t i = 0;
+	for (; in[i] && i < 64; i++)
+		out[i] = in[i] >= 0x20 && in[i] < 0x7f && in[i] != '\'' ? in[i] : '?';
+	if (in[i]) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = '\0';
+	return out;
+}
+
+/* Warnings about failed (AUTH_LOG_FAILED) and held-back (AUTH_LOG_LIMITED)
+ * authentications, each kind rate-limited per worker. Never the password,
+ * a key or an integrity value. */
+static void log_auth(struct turn_server *s, struct turn_req *r, int kind, const char *what)
+{
+	struct turn_auth_log *l = &s->auth_log[kind];
+	char ab[ADDR_STRLEN], ub[72];
+	if (!log_ratelimit_ok(&l->rl, r->now_ms))
+		return;
+	uint64_t missed = l->rl.suppressed - l->reported;
+	l->reported = l->rl.suppressed;
+	log_warn("turn: %s: user '%s' from %s (this worker: auth_fail=%llu auth_limited=%llu, "
+		 "%llu lines like this suppressed)", what, printable(r->user, ub),
+		 addr_format((const struct sockaddr *)&r->conn->client, true, ab),
+		 (unsigned long long)s->stats.auth_fail, (unsigned long long)s->stats.auth_limited,
+		 (unsigned long long)missed);
+}
+
 static void log_attack(struct turn_server *s, struct turn_req *r, const char *what)
 {
 	char ab[ADDR_STRLEN];
@@ -212,7 +259,16 @@ static int pick_key(struct turn_req *r)
 	return 0;
 }
 
-/* 0 when authenticated; otherwise the error was sent (or rate-limited). */
+/* The request comes from the 5-tuple of a live allocation of the user it
+ * names: a client refreshing what it has, never held back. */
+static bool own_session(struct turn_server *s, const struct turn_req *r)
+{
+	const struct turn_alloc *a = turn_alloc_find(&s->table, r->conn);
+	return a && r->now_ms < a->expires_ms && strcmp(a->user, r->user) == 0;
+}
+
+/* 0 when authenticated; otherwise the error was sent (or rate-limited), or,
+ * for a guess held back (turn_authlimit.h), nothing at all. */
 static int authenticate(struct turn_server *s, struct turn_req *r)
 {
 	char realm[256];
@@ -235,12 +291,27 @@ static int authenticate(struct turn_server *s, struct turn_req *r)
 		reply_error(s, r, STUN_ERR_STALE_NONCE);
 		return -ESTALE;
 	}
+	/* Credentials with a nonce this address was given: a guess. */
+	const struct sockaddr *src = (const struct sockaddr *)&r->conn->client;
+	struct turn_authlimit *al = turn_shared_authlimit(s->shared);
+	if (!own_session(s, r)) {
+		enum turn_authlimit_verdict v = turn_authlimit_check(al, src, r->user, r->now_ms);
+		if (v != TURN_AUTHLIMIT_OK) {
+			s->stats.auth_limited++;
+			char what[96];
+			snprintf(what, sizeof(what), "too many failed authentications for %s, "
+				 "not checked", turn_authlimit_verdict_name(v));
+			log_auth(s, r, AUTH_LOG_LIMITED, what);
+			return -EACCES; /* no answer, see the top of this file */
+		}
+	}
 	if (strcmp(realm, realm_of(s)) != 0 || !s->accounts ||
 	    turn_accounts_lookup(s->accounts, r->user, r->now_unix, &r->acct) != 0 ||
 	    r->acct.state == TURN_ACCT_REFUSED || pick_key(r) != 0 ||
 	    stun_check_integrity(&r->m, r->key, r->keylen) != 0) {
 		s->stats.auth_fail++;
-		log_attack(s, r, "authentication failure");
+		turn_authlimit_failed(al, src, r->user, r->now_ms);
+		log_auth(s, r, AUTH_LOG_FAILED, "authentication failed");
 		reply_error(s, r, STUN_ERR_UNAUTHORIZED);
 		return -EACCES;
 	}
@@ -262,8 +333,10 @@ void turn_delete_alloc(struct turn_server *s, struct turn_alloc *a, bool expired
 {
 	log_alloc(a, expired ? "expired" : "deleted");
 	turn_alloc_remove(&s->table, a);
-	if (a->relay)
+	if (a->relay) {
+		turn_self_relay_live(turn_shared_self(s->shared), &a->relay_addr.sa, false);
 		s->io.relay_close(s->io.ctx, a->relay);
+	}
 	turn_shared_release(s->shared, a->user);
 	if (expired)
 		s->stats.allocs_expired++;
@@ -536,6 +609,7 @@ static int create_alloc(struct turn_server *s, struct turn_req *r, const struct 
 	turn_alloc_bw_set(a, a->restricted ? s->conf->restricted_bandwidth
 					   : s->conf->bandwidth_per_allocation, r->now_ms);
 	turn_alloc_insert(&s->table, a);
+	turn_self_relay_live(turn_shared_self(s->shared), &a->relay_addr.sa, true);
 	s->stats.allocs_created++;
 	s->stats.allocs_active++;
 	if (a->conn.proto < 3)
@@ -638,18 +712,31 @@ static void do_refresh(struct turn_server *s, struct turn_req *r)
 	reply_ok(s, r, true, lifetime);
 }
 
-/* Reads and vets one XOR-PEER-ADDRESS: 0 or the error code. */
-static int peer_of(struct turn_server *s, const struct turn_req *r, const struct turn_alloc *a,
-		   const struct stun_attr *at, struct sockaddr_storage *peer)
+bool turn_peer_allowed(struct turn_server *s, const struct sockaddr *peer, bool port_matters)
+{
+	if (!turn_policy_peer_allowed(s->conf, peer))
+		return false;
+	const struct turn_self *self = turn_shared_self(s->shared);
+	if (port_matters)
+		return !turn_self_refused(self, peer);
+	return turn_self_classify(self, peer) != TURN_SELF_HOST;
+}
+
+/* Reads and vets one XOR-PEER-ADDRESS: 0 or the error code. A permission
+ * covers a whole IP (a relay address of this server included: its live
+ * ports are checked per send); a channel is vetted with its port. */
+static int peer_of(struct turn_server *s, struct turn_req *r, const struct turn_alloc *a,
+		   const struct stun_attr *at, bool port_matters, struct sockaddr_storage *peer)
 {
 	if (stun_attr_get_addr(&r->m, at, peer))
 		return STUN_ERR_BAD_REQUEST;
 	if (peer->ss_family != a->relay_addr.sa.sa_family)
 		return TURN_ERR_PEER_ADDRESS_FAMILY;
-	if (!turn_policy_peer_allowed(s->conf, (const struct sockaddr *)peer)) {
+	if (!turn_peer_allowed(s, (const struct sockaddr *)peer, port_matters)) {
 		s->stats.dropped_policy++;
 		if (turn_policy_always_banned((const struct sockaddr *)peer))
 			s->stats.policy_special++;
+		log_attack(s, r, "peer refused by policy");
 		return STUN_ERR_FORBIDDEN;
 	}
 	return 0;
@@ -668,7 +755,7 @@ static void do_create_permission(struct turn_server *s, struct turn_req *r)
 	for (unsigned i = 0; i < r->m.nattrs && !code; i++) {
 		if (r->m.attrs[i].type != TURN_ATTR_XOR_PEER_ADDRESS)
 			continue;
-		code = peer_of(s, r, a, &r->m.attrs[i], &peer);
+		code = peer_of(s, r, a, &r->m.attrs[i], false, &peer);
 		n++;
 	}
 	if (!code && n == 0)
@@ -700,12 +787,15 @@ static void do_channel_bind(struct turn_server *s, struct turn_req *r)
 	if (!ca || !pa || stun_attr_get_channel(&r->m, ca, &chan) || !turn_channel_valid(chan))
 		code = STUN_ERR_BAD_REQUEST;
 	if (!code)
-		code = peer_of(s, r, a, pa, &peer);
+		code = peer_of(s, r, a, pa, true, &peer);
 	const struct sockaddr *p = (const struct sockaddr *)&peer;
 	if (!code && turn_alloc_chan_check(a, chan, p, r->now_ms))
 		code = STUN_ERR_BAD_REQUEST;
 	if (!code && (turn_alloc_perm_add(a, p, r->now_ms) || turn_alloc_chan_bind(a, chan, p, r->now_ms)))
 		code = TURN_ERR_INSUFFICIENT_CAPACITY;
+	if (!code)
+		turn_alloc_chan_set_self(a, chan, turn_self_classify(turn_shared_self(s->shared), p) ==
+							  TURN_SELF_RELAY_IP);
 	if (code)
 		reply_error(s, r, code);
 	else
@@ -877,6 +967,8 @@ struct turn_server *turn_server_new(const struct turn_conf *conf, struct turn_ac
 	memcpy(s->nonce_key, nonce_key, nonce_key_len);
 	s->nonce_key_len = nonce_key_len;
 	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1000);
+	for (int i = 0; i < 2; i++)
+		s->auth_log[i].rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5, 2000);
 	return s;
 }
 
@@ -898,6 +990,12 @@ void turn_server_conn_closed(struct turn_server *s, const void *stream)
 	struct turn_alloc *a = stream ? turn_alloc_find_stream(&s->table, stream) : NULL;
 	if (a)
 		turn_delete_alloc(s, a, false);
+}
+
+bool turn_server_conn_has_alloc(struct turn_server *s, const void *stream, uint64_t now_ms)
+{
+	const struct turn_alloc *a = stream ? turn_alloc_find_stream(&s->table, stream) : NULL;
+	return a && now_ms < a->expires_ms;
 }
 
 const struct turn_stats *turn_server_stats(const struct turn_server *s)

@@ -70,6 +70,7 @@ enum { TURN_STATS_NERR = 13 };
  * uint64_t fields: workers publish them as words (stats_pub.h). */
 struct turn_stats {
 	uint64_t stun_in, bad_in, auth_fail, rate_limited;
+	uint64_t auth_limited; /* credentials not checked: too many failures (turn_authlimit.h) */
 	uint64_t allocs_created, allocs_expired, allocs_active;
 	uint64_t relayed_to_peer, relayed_to_client, dropped_no_perm, dropped_bw, dropped_policy;
 	uint64_t allocs_by_proto[3];      /* active, by enum turn_proto */
@@ -105,6 +106,8 @@ void turn_server_on_peer(struct turn_server *s, struct turn_alloc *a, const stru
 			 const uint8_t *data, size_t len, uint64_t now_ms);
 /* A TCP/TLS client connection closed: its allocation goes with it. */
 void turn_server_conn_closed(struct turn_server *s, const void *stream);
+/* true while the TCP/TLS connection holds a live allocation. */
+bool turn_server_conn_has_alloc(struct turn_server *s, const void *stream, uint64_t now_ms);
 /* Expires allocations, permissions and channels. Returns the next deadline
  * (monotonic ms), or UINT64_MAX when there is nothing to expire. */
 uint64_t turn_server_tick(struct turn_server *s, uint64_t now_ms);

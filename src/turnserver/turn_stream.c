@@ -16,6 +16,7 @@ enum { WQ_INITIAL = 4096 };
 
 struct turn_stream {
 	int fd;
+	struct turn_stream_budget *budget;
 	SSL *ssl;             /* NULL for plain TCP */
 	bool handshake_done;
 	int failed;           /* sticky -errno once the connection broke */
@@ -27,13 +28,34 @@ struct turn_stream {
 	uint8_t rbuf[TURN_STREAM_RBUF];
 };
 
-struct turn_stream *turn_stream_new(int fd, SSL_CTX *tls, struct turn_stream_stats *stats)
+static bool budget_get(struct turn_stream_budget *b, size_t n)
+{
+	if (!b || n == 0)
+		return true;
+	size_t before = atomic_fetch_add_explicit(&b->used, n, memory_order_relaxed);
+	if (b->cap && before + n > b->cap) {
+		atomic_fetch_sub_explicit(&b->used, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->refused, 1, memory_order_relaxed);
+		return false;
+	}
+	return true;
+}
+
+static void budget_put(struct turn_stream_budget *b, size_t n)
+{
+	if (b && n)
+		atomic_fetch_sub_explicit(&b->used, n, memory_order_relaxed);
+}
+
+struct turn_stream *turn_stream_new(int fd, SSL_CTX *tls, struct turn_stream_stats *stats,
+				    struct turn_stream_budget *budget)
 {
 	struct turn_stream *st = calloc(1, sizeof(*st));
 
 	if (!st)
 		return NULL;
 	st->fd = fd;
+	st->budget = budget;
 	st->stats = stats;
 	st->handshake_done = tls == NULL;
 	if (tls) {
@@ -58,6 +80,7 @@ void turn_stream_free(struct turn_stream *st)
 		SSL_free(st->ssl);
 	}
 	close(st->fd);
+	budget_put(st->budget, st->wq_cap);
 	free(st->wq);
 	free(st);
 }
@@ -66,6 +89,31 @@ int turn_stream_fd(const struct turn_stream *st) { return st->fd; }
 int turn_stream_ready(const struct turn_stream *st) { return st->handshake_done; }
 
 static size_t wq_len(const struct turn_stream *st) { return st->wq_tail - st->wq_head; }
+
+size_t turn_stream_queued(const struct turn_stream *st) { return st->wq_cap; }
+
+size_t turn_stream_shed_above(struct turn_stream_budget *b, unsigned nconns, uint64_t *seen)
+{
+	if (!b || !b->cap)
+		return SIZE_MAX;
+	uint64_t refused = atomic_load_explicit(&b->refused, memory_order_relaxed);
+	size_t used = atomic_load_explicit(&b->used, memory_order_relaxed);
+	bool pressure = refused != *seen || used > b->cap / 4 * 3;
+	*seen = refused;
+	if (!pressure)
+		return SIZE_MAX;
+	/* Everyone at or below the share fits in the budget together. */
+	return b->cap / (nconns ? nconns : 1);
+}
+
+/* An empty queue gives its memory back to the budget. */
+static void wq_release(struct turn_stream *st)
+{
+	budget_put(st->budget, st->wq_cap);
+	free(st->wq);
+	st->wq = NULL;
+	st->wq_cap = st->wq_head = st->wq_tail = 0;
+}
 
 /* Makes room for n more bytes; false when the queue would exceed its cap. */
 static bool wq_reserve(struct turn_stream *st, size_t n)
@@ -88,9 +136,13 @@ static bool wq_reserve(struct turn_stream *st, size_t n)
 		cap *= 2;
 	if (cap > TURN_STREAM_WQ_MAX)
 		cap = TURN_STREAM_WQ_MAX;
-	uint8_t *p = realloc(st->wq, cap);
-	if (!p)
+	if (!budget_get(st->budget, cap - st->wq_cap))
 		return false;
+	uint8_t *p = realloc(st->wq, cap);
+	if (!p) {
+		budget_put(st->budget, cap - st->wq_cap);
+		return false;
+	}
 	st->wq = p;
 	st->wq_cap = cap;
 	return true;
@@ -148,7 +200,7 @@ static int wq_flush(struct turn_stream *st)
 		st->wq_head += (size_t)w;
 		st->stats->bytes_out += (uint64_t)w;
 	}
-	st->wq_head = st->wq_tail = 0;
+	wq_release(st);
 	return 0;
 }
 

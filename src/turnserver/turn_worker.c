@@ -72,7 +72,7 @@ struct wstream {
 	struct turn_worker *w;
 	struct turn_stream *st;
 	struct turn_conn conn;
-	uint64_t accepted_ms, last_rx_ms;
+	uint64_t accepted_ms, alloc_seen_ms;
 	bool got_frame, closing;
 	struct wstream *prev, *next;   /* the worker's open connections */
 	struct wstream *next_closing, *next_dead;
@@ -105,6 +105,7 @@ struct turn_worker {
 	struct relay *dead_relays;
 	bool accept_paused;
 	struct log_ratelimit accept_rl;
+	uint64_t wq_refused_seen;      /* wq_budget.refused at the last sweep */
 	uint64_t now_ms, deadline_ms, next_sweep_ms;
 	int64_t now_unix;
 	struct rx_batch *rx;
@@ -453,7 +454,6 @@ static void on_frame(void *ctx, const uint8_t *frame, size_t len)
 	struct turn_worker *w = ws->w;
 
 	ws->got_frame = true;
-	ws->last_rx_ms = w->now_ms;
 	turn_server_on_client(w->core, &ws->conn, frame, len, w->now_ms, w->now_unix);
 }
 
@@ -474,6 +474,7 @@ static void stream_close(struct turn_worker *w, struct wstream *ws)
 	if (ws->next)
 		ws->next->prev = ws->prev;
 	atomic_fetch_sub(&w->sh->conns, 1);
+	turn_connlimit_release(w->sh->connlimit, (const struct sockaddr *)&ws->conn.client);
 	w->st.conns_open--;
 	if (ws->conn.proto == TURN_PROTO_TLS)
 		w->st.conns_open_tls--;
@@ -497,14 +498,14 @@ static struct wstream *stream_open(struct turn_worker *w, int fd, bool tls,
 	struct wstream *ws = calloc(1, sizeof(*ws));
 	if (!ws)
 		return NULL;
-	ws->st = turn_stream_new(fd, tls ? w->sh->tls : NULL, &w->st.stream);
+	ws->st = turn_stream_new(fd, tls ? w->sh->tls : NULL, &w->st.stream, &w->sh->wq_budget);
 	if (!ws->st) {
 		free(ws);
 		return NULL;
 	}
 	ws->w = w;
 	ws->ev = (struct wev){ EV_STREAM, fd, 0 };
-	ws->accepted_ms = ws->last_rx_ms = w->now_ms;
+	ws->accepted_ms = ws->alloc_seen_ms = w->now_ms;
 	ws->conn.proto = tls ? TURN_PROTO_TLS : TURN_PROTO_TCP;
 	ws->conn.fd = fd;
 	ws->conn.stream = ws;
@@ -538,6 +539,15 @@ static void pause_accepting(struct turn_worker *w, int err)
 		log_warn("worker %u: accept: %s; not accepting for a second", w->id, strerror(err));
 }
 
+static void log_ip_limited(struct turn_worker *w, const struct sockaddr_storage *sa)
+{
+	char as[ADDR_STRLEN];
+	if (log_ratelimit_ok(&w->accept_rl, w->now_ms))
+		log_warn("worker %u: %s has max_connections_per_ip (%u) connections open; "
+			 "refusing more", w->id, addr_format((const struct sockaddr *)sa, false, as),
+			 w->sh->conf->max_connections_per_ip);
+}
+
 static void on_accept(struct turn_worker *w, struct wev *ev)
 {
 	bool tls = ev->kind == EV_TLS_LISTEN;
@@ -557,6 +567,13 @@ static void on_accept(struct turn_worker *w, struct wev *ev)
 			close(fd);
 			continue;
 		}
+		if (!turn_connlimit_take(w->sh->connlimit, (const struct sockaddr *)&sa)) {
+			atomic_fetch_sub(&w->sh->conns, 1);
+			w->st.conns_ip_limited++;
+			log_ip_limited(w, &sa);
+			close(fd);
+			continue;
+		}
 		int one = 1;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct wstream *ws = stream_open(w, fd, tls, &sa);
@@ -567,6 +584,7 @@ static void on_accept(struct turn_worker *w, struct wev *ev)
 			} else {
 				close(fd);
 			}
+			turn_connlimit_release(w->sh->connlimit, (const struct sockaddr *)&sa);
 			atomic_fetch_sub(&w->sh->conns, 1);
 			w->st.conns_rejected++;
 			continue;
@@ -584,22 +602,43 @@ static void on_accept(struct turn_worker *w, struct wev *ev)
 	}
 }
 
-/* Closes connections that never spoke, and those idle for longer than any
- * allocation could live without a refresh. */
+/* A connection that never spoke, or has gone TURN_WORKER_NOALLOC_S
+ * without an allocation. */
+static bool stream_stale(struct turn_worker *w, struct wstream *ws)
+{
+	if (!ws->got_frame)
+		return w->now_ms - ws->accepted_ms > TURN_WORKER_FIRST_FRAME_S * 1000u;
+	if (turn_server_conn_has_alloc(w->core, ws, w->now_ms)) {
+		ws->alloc_seen_ms = w->now_ms;
+		return false;
+	}
+	return w->now_ms - ws->alloc_seen_ms > TURN_WORKER_NOALLOC_S * 1000u;
+}
+
+/* Closes stale connections and, when write-queue memory runs short, the
+ * ones holding more than their share of it: the slowest readers. */
 static void sweep_streams(struct turn_worker *w)
 {
-	uint64_t idle_ms = ((uint64_t)w->sh->conf->allocation_lifetime + TURN_WORKER_IDLE_SLACK_S) * 1000u;
+	unsigned nconns = atomic_load(&w->sh->conns);
+	size_t share = turn_stream_shed_above(&w->sh->wq_budget, nconns, &w->wq_refused_seen);
 	struct wstream *ws = w->streams, *next;
+	unsigned shed = 0;
 
 	for (; ws; ws = next) {
 		next = ws->next;
-		bool stale = ws->got_frame ? w->now_ms - ws->last_rx_ms > idle_ms
-					   : w->now_ms - ws->accepted_ms > TURN_WORKER_FIRST_FRAME_S * 1000u;
-		if (stale) {
+		if (stream_stale(w, ws)) {
 			w->st.conns_idle_closed++;
+			stream_close(w, ws);
+		} else if (turn_stream_queued(ws->st) > share) {
+			w->st.conns_shed++;
+			shed++;
 			stream_close(w, ws);
 		}
 	}
+	if (shed && log_ratelimit_ok(&w->accept_rl, w->now_ms))
+		log_warn("worker %u: write queues of all connections near their limit "
+			 "(stream_queue_total_kb); closed %u slow reader%s holding more than %zu KB",
+			 w->id, shed, shed == 1 ? "" : "s", share / 1024);
 }
 
 /* ---- the loop ---- */

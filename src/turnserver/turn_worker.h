@@ -13,6 +13,7 @@
 
 #include <openssl/ssl.h>
 
+#include "turn_connlimit.h"
 #include "turn_server.h"
 #include "turn_stream.h"
 #include "turn_udp_tx.h"
@@ -28,6 +29,8 @@ struct turn_worker_shared {
 	int stop_fd;             /* an eventfd; once readable, every worker exits */
 	unsigned max_conns;      /* TCP + TLS connections, all workers together */
 	atomic_uint conns;
+	struct turn_connlimit *connlimit; /* connections per source IP */
+	struct turn_stream_budget wq_budget; /* write-queue memory of all connections */
 };
 
 struct turn_worker_stats {
@@ -41,15 +44,18 @@ struct turn_worker_stats {
 	uint64_t relay_open_failed, relays_open;
 	uint64_t conns_open, conns_accepted, conns_rejected, conns_idle_closed, accept_paused;
 	uint64_t conns_open_tls, conns_accepted_tls; /* of conns_open / conns_accepted */
+	uint64_t conns_ip_limited;    /* refused: max_connections_per_ip reached */
+	uint64_t conns_shed;          /* closed as slow readers when queue memory ran short */
 };
 
 /* Seconds a TCP/TLS connection may take to deliver its first frame (and
  * finish its TLS handshake); then it is closed. */
 #define TURN_WORKER_FIRST_FRAME_S 10
-/* Beyond the longest allocation lifetime, a connection that received no
- * frame can hold no allocation any more (a client must refresh before its
- * lifetime ends), so it is closed after allocation_lifetime + this. */
-#define TURN_WORKER_IDLE_SLACK_S 60
+/* Seconds a TCP/TLS connection may go without an allocation (since it was
+ * accepted, or since its allocation ended), whatever it sends meanwhile:
+ * a connection is for one allocation (RFC 8656 3.1), and STUN Bindings
+ * alone must not keep a slot taken. Checked once a second. */
+#define TURN_WORKER_NOALLOC_S 30
 
 struct turn_worker;
 

@@ -5,7 +5,14 @@
  * valid packets). An initiation is also fed to B under load, where it
  * gets a cookie reply (its mac2 cannot be right) that A then consumes; a
  * cookie reply goes to A's pending initiation. Finally the input as a
- * plaintext must seal and open back to itself. Keys (fixed, for reproducible seeds):
+ * plaintext must seal and open back to itself. Every opened plaintext then
+ * goes through what ipopd's receive path does with it (receive.c), for IPv4
+ * and IPv6 alike (the seeds hold both): link-scope IPv6 kept off, the
+ * cryptokey check against a prefix table where A owns 172.31.0.1/32,
+ * fd00::1/128, 10.77.0.0/24 and fd00:77::/64 and another peer owns
+ * 10.77.0.128/25 and fd00:77::/80 inside them, then the MSS clamp. Checks: a
+ * packet passes only when its source lies in one of A's prefixes and in none
+ * of the other peer's (longest match). Keys (fixed, for reproducible seeds):
  *   node A private key 32 x 0x41, node B private key 32 x 0x42;
  *   B's session: local index 0x01020304, remote 0x05060708,
  *   recv key 32 x 0x11 (A->B), send key 32 x 0x22. */
@@ -15,8 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ip_pkt.h"
+#include "ip_prefix.h"
 #include "noise.h"
+#include "prefix_table.h"
 #include "session.h"
+#include "tun_offload.h"
 #include "tunnel_packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -38,6 +49,56 @@ static struct noise_peer *lookup(void *ctx, const uint8_t pub[NOISE_KEY_LEN])
 {
 	(void)ctx;
 	return memcmp(b_sees_a.noise.remote_static, pub, NOISE_KEY_LEN) == 0 ? &b_sees_a.noise : NULL;
+}
+
+static struct prefix_table pt;
+static const char *const a_owns[] = { "172.31.0.1/32", "fd00::1/128", "10.77.0.0/24", "fd00:77::/64" };
+static const char *const c_owns[] = { "10.77.0.128/25", "fd00:77::/80" };
+static struct ip_prefix a_pfx[4], c_pfx[2];
+static int peer_a, peer_c; /* owners: their addresses */
+
+static void table_init(void)
+{
+	CHECK(prefix_table_init(&pt, 64) == 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK(ip_prefix_parse(a_owns[i], &a_pfx[i], NULL) == NULL);
+		CHECK(prefix_table_insert(&pt, &a_pfx[i], &peer_a) == 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		CHECK(ip_prefix_parse(c_owns[i], &c_pfx[i], NULL) == NULL);
+		CHECK(prefix_table_insert(&pt, &c_pfx[i], &peer_c) == 0);
+	}
+}
+
+static bool in_any(const struct ip_prefix *p, int n, int family, const unsigned char *addr)
+{
+	for (int i = 0; i < n; i++)
+		if (p[i].family == family && ip_prefix_has_addr(&p[i], family, addr))
+			return true;
+	return false;
+}
+
+/* What receive.c does with a plaintext from A's link: true when it would
+ * reach the TUN. pkt is writable (the clamp patches it in place). */
+static bool deliver_from_a(uint8_t *pkt, size_t len)
+{
+	int family;
+	if (ip_pkt_link_scope6(pkt, len)) {
+		CHECK(ip_pkt_version(pkt, len) == 6);
+		return false;
+	}
+	const unsigned char *src = ip_pkt_src(pkt, len, &family);
+	if (!src || prefix_table_lookup(&pt, family, src) != &peer_a) {
+		/* dropped: no source, or one that is not (only) A's */
+		CHECK(!src || !in_any(a_pfx, 4, family, src) || in_any(c_pfx, 2, family, src));
+		return false;
+	}
+	CHECK(family == (ip_pkt_version(pkt, len) == 4 ? AF_INET : AF_INET6));
+	CHECK(in_any(a_pfx, 4, family, src) && !in_any(c_pfx, 2, family, src));
+	size_t before = ip_pkt_len(pkt, len);
+	tun_clamp_mss_mtu(pkt, len, 1280);
+	CHECK(ip_pkt_len(pkt, len) == before);
+	return true;
 }
 
 static void fixed_keys(struct noise_keys *k, bool for_b)
@@ -83,6 +144,7 @@ static void init_once(void)
 	if (done)
 		return;
 	done = true;
+	table_init();
 	CHECK(noise_init() == 0);
 	memset(priv, 0x41, sizeof(priv));
 	CHECK(noise_keypair_from_private(&ka, priv) == 0);
@@ -169,8 +231,10 @@ static void handle(const uint8_t *data, size_t size, const struct tunnel_packet 
 		struct tunnel_buf b = { copy, size, size, 0 };
 		int opened = tunnel_open_batch(&b_sees_a, &b, 1, now_ms);
 		CHECK(opened == (b.err == 0));
-		if (opened)
+		if (opened) {
 			CHECK(b.len == tp->payload_len && tp->receiver_index == B_INDEX);
+			deliver_from_a(copy + TUNNEL_DATA_HEADER_LEN, b.len);
+		}
 		free(copy);
 	}
 }
@@ -189,6 +253,7 @@ static void roundtrip(const uint8_t *data, size_t size)
 	CHECK(b.len == cap);
 	CHECK(tunnel_open_batch(&b_sees_a, &b, 1, now_ms) == 1);
 	CHECK(b.len == size && memcmp(buf + TUNNEL_DATA_HEADER_LEN, data, size) == 0);
+	deliver_from_a(buf + TUNNEL_DATA_HEADER_LEN, size);
 	free(buf);
 }
 

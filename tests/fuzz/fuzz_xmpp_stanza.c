@@ -13,6 +13,13 @@
 #include "xmpp_roster.h"
 #include "xmpp_signal.h"
 
+static void on_info(void *ctx, const char *full, const struct signal_presence *p)
+{
+	(void)ctx;
+	(void)p;
+	CHECK(strlen(full) < XMPP_JID_MAX);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x)                 \
@@ -44,19 +51,27 @@ static void on_friend(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum 
 	CHECK(ev == XMPP_FRIEND_RESET || strlen(bare) < XMPP_JID_MAX);
 }
 
+static void on_info(void *ctx, const char *full, const struct signal_presence *p)
+{
+	(void)ctx;
+	(void)p;
+	CHECK(strlen(full) < XMPP_JID_MAX);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char *const accept[] = { (char *)"*@example.test" };
 	struct xmpp_sig_conf conf = {
 		.jid = "alice@example.test",
 		.password = "pw",
-		.host = "127.0.0.1",
+		.servers = { { .host = "127.0.0.1", .port = 5222 } },
+		.n_servers = 1,
 		.port = 5222,
 		.resource = "ipop-0000000000000000000000000000000000000001",
 		.auto_accept = accept,
 		.n_auto_accept = 1,
 	};
-	struct xmpp_sig_ops ops = { NULL, on_peer, on_message, NULL, on_friend };
+	struct xmpp_sig_ops ops = { NULL, on_peer, on_message, NULL, on_friend, on_info };
 	struct xmpp_sig *s = xmpp_sig_new(&conf, &ops);
 	if (!s || size > 1 << 16)
 		goto out;

@@ -54,7 +54,7 @@ ejabberd_lab_start srv 192.0.2.1
 pass "ejabberd started from deploy/ejabberd/make-config.sh's config"
 
 # Its own STUN service answers before any node relies on it.
-out=$(ns_exec a timeout 5 turnutils_stunclient 192.0.2.1 2>&1) || true
+out=$(stun_udp_client a 192.0.2.1)
 grep -q 'reflexive addr: 198\.51\.100\.2:' <<<"$out" ||
 	{ echo "$out"; fail "ejabberd's STUN did not give alice's NAT address"; }
 pass "ejabberd_stun answers a Binding request through the NAT: 198.51.100.2"
@@ -96,19 +96,19 @@ for n in alice bob carol; do
 done
 for n in alice bob carol; do
 	# ejabberd writes its log a moment later.
-	lib_wait 5 grep -q "Accepted c2s SCRAM-SHA-256 authentication for $n@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
+	lib_wait "$LIB_WAIT_S" grep -q "Accepted c2s SCRAM-SHA-256 authentication for $n@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
 		{ grep -i auth "$XDIR/log/ejabberd.log"; fail "ejabberd did not log a SCRAM-SHA-256 login for $n"; }
 done
 pass "alice, bob, carol logged in over STARTTLS with SCRAM-SHA-256 (ejabberd's log)"
 
-node_wait alice 'server-reflexive candidate 198\.51\.100\.2:' 20 || { node_logs; fail "alice learned no srflx from ejabberd's STUN"; }
-node_wait bob 'server-reflexive candidate 203\.0\.113\.2:' 20 || { node_logs; fail "bob learned no srflx from ejabberd's STUN"; }
+node_wait alice 'server-reflexive candidate 198\.51\.100\.2:' || { node_logs; fail "alice learned no srflx from ejabberd's STUN"; }
+node_wait bob 'server-reflexive candidate 203\.0\.113\.2:' || { node_logs; fail "bob learned no srflx from ejabberd's STUN"; }
 pass "nodes learned their NAT's public address from ejabberd's STUN (the only STUN server)"
 
-node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "alice's link to bob did not come up"; }
-node_wait alice 'peer carol@.*-> up' 40 || { node_logs; fail "alice's link to carol did not come up"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
-node_wait carol 'peer alice@.*-> up' 10 || { node_logs; fail "carol's link to alice did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait alice 'peer carol@.*-> up' || { node_logs; fail "alice's link to carol did not come up"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's link to alice did not come up"; }
+node_wait carol 'peer alice@.*-> up' || { node_logs; fail "carol's link to alice did not come up"; }
 
 vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob"; }
 vpn_ping b 172.31.0.1 || { node_logs; fail "bob cannot ping alice"; }
@@ -147,10 +147,10 @@ sed -i 's/"xmpp_password": "pw-dave"/"xmpp_password": "wrong"/' "$LIB_TMP/dave/c
 ns_create d
 lan_attach lan d eth0 192.0.2.4/24
 node_start d dave
-lib_wait 20 grep -q "Failed c2s SCRAM-SHA-256 authentication for dave@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
+lib_wait "$LIB_WAIT_S" grep -q "Failed c2s SCRAM-SHA-256 authentication for dave@$XMPP_DOMAIN" "$XDIR/log/ejabberd.log" ||
 	{ grep -i dave "$XDIR/log/ejabberd.log"; fail "ejabberd did not log dave's failed SCRAM login"; }
-node_wait dave 'xmpp\(auth\): Cannot authenticate' 10 || { node_logs; fail "dave's node did not report the failed login"; }
-node_wait dave 'xmpp: .*next attempt in' 10 || { node_logs; fail "dave's node does not retry"; }
+node_wait dave 'xmpp\(auth\): Cannot authenticate' || { node_logs; fail "dave's node did not report the failed login"; }
+node_wait dave 'xmpp: .*next attempt in' || { node_logs; fail "dave's node does not retry"; }
 grep -hE 'xmpp\(auth\)|next attempt' "$LIB_TMP/dave.log" | head -2
 kill -0 "${NODE_PID[dave]}" || fail "a wrong password stopped the node"
 grep -q 'logged in' "$LIB_TMP/dave.log" && fail "dave logged in with a wrong password"

@@ -50,13 +50,15 @@ xmpp_prosody_start() { # NS IP DIR
 	local ns=$1 ip=$2 dir=$3
 	ip netns exec "$ns" prosody --config "$dir/prosody.cfg.lua" -F >"$dir/stdout.log" 2>&1 &
 	echo $! >"$dir/prosody.pidfile"
-	local i
-	for i in $(seq 1 100); do
+	# Up to 60 s (a busy machine starts Lua slowly); done once it listens.
+	local end=$((SECONDS + 60))
+	while [ $SECONDS -le $end ]; do
 		if ip netns exec "$ns" ss -ltn "sport = :5222" | grep -q 5222; then
 			sleep 0.2
 			kill -0 "$(cat "$dir/prosody.pidfile")" 2>/dev/null && return 0
 			break
 		fi
+		kill -0 "$(cat "$dir/prosody.pidfile")" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "prosody did not start:"; cat "$dir/stdout.log" "$dir/prosody.log" 2>/dev/null
@@ -67,6 +69,6 @@ xmpp_prosody_stop() { # DIR
 	local pid
 	pid=$(cat "$1/prosody.pidfile" 2>/dev/null) || return 0
 	kill "$pid" 2>/dev/null
-	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 	kill -9 "$pid" 2>/dev/null || true
 }

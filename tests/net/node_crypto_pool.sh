@@ -28,8 +28,8 @@ node_config alice 172.31.0.1 alice "" '"mtu": 1420, "crypto_threads": 2,'
 node_config bob 172.31.0.2 bob "" '"mtu": 1420, "crypto_threads": 2,'
 node_start a alice
 node_start b bob
-node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "link did not come up"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's side of the link did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "link did not come up"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's side of the link did not come up"; }
 for n in alice bob; do
 	grep -q 'crypto: 2 worker threads (crypto_threads 2' "$LIB_TMP/$n.log" ||
 		{ node_logs; fail "$n does not log 2 crypto worker threads"; }

@@ -56,16 +56,16 @@ pass "command line: -h, -V, -n on a good and a bad config ($out)"
 node_start a alice
 node_start b bob
 
-node_wait alice 'xmpp: online' 20 || { node_logs; fail "alice did not log in"; }
-node_wait bob 'xmpp: online' 20 || { node_logs; fail "bob did not log in"; }
+node_wait alice 'xmpp: online' || { node_logs; fail "alice did not log in"; }
+node_wait bob 'xmpp: online' || { node_logs; fail "bob did not log in"; }
 pass "both nodes logged in to XMPP over TLS"
 grep -q 'host candidate 192\.0\.2\.11:.* (eth0)' "$LIB_TMP/alice.log" || { node_logs; fail "no host candidate on eth0"; }
 grep -q 'host candidate 198\.51\.100\.77:.* (use0)' "$LIB_TMP/alice.log" || { node_logs; fail "no host candidate on use0"; }
 grep -q 'host candidate 203\.0\.113\.77' "$LIB_TMP/alice.log" && fail "ign0 (network_ignore_list) was offered"
 grep -Eq 'host candidate (127\.|172\.31\.)' "$LIB_TMP/alice.log" && fail "loopback or the TUN was offered"
 pass "host candidates: every interface but loopback, the TUN and network_ignore_list"
-node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "alice's link to bob did not come up"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's link to alice did not come up"; }
 grep -E 'ICE selected pair' "$LIB_TMP/alice.log" | tail -1
 pass "link up"
 
@@ -95,7 +95,10 @@ ns_exec b ip addr add 172.31.0.99/32 dev ipop0
 ns_exec b ping -c 3 -i 0.2 -W 1 -I 172.31.0.99 172.31.0.1 >/dev/null 2>&1 &&
 	fail "alice answered a packet whose inner source is not bob's address"
 if [ -x "$IPOPCTL" ]; then
-	bad=$(node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["bad_source"])')
+	bad_source() { node_ctl alice --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["bad_source"])'; }
+	three_bad() { [ "$(bad_source)" -ge 3 ]; }
+	lib_wait "$LIB_WAIT_S" three_bad
+	bad=$(bad_source)
 	[ "$bad" -ge 3 ] || fail "alice counted $bad bad-source drops, expected >= 3"
 	pass "cryptokey routing: 3 spoofed-source packets from bob dropped and counted ($bad)"
 else
@@ -106,10 +109,10 @@ vpn_ping b 172.31.0.1 || fail "bob's own address stopped working"
 # --- restarts: a clean stop says bye; a crash is noticed through presence.
 kill -TERM "${NODE_PID[bob]}"
 wait "${NODE_PID[bob]}" 2>/dev/null
-node_wait alice 'peer bob@.*link removed \(bye received\)' 10 || { node_logs; fail "alice did not get bob's bye"; }
+node_wait alice 'peer bob@.*link removed \(bye received\)' || { node_logs; fail "alice did not get bob's bye"; }
 pass "bob stopped cleanly: alice removed the link on his bye"
 node_start b bob
-node_wait bob 'peer alice@.*-> up' 20 || { node_logs; fail "the link did not come back after bob restarted"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "the link did not come back after bob restarted"; }
 vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after bob restarted"; }
 pass "bob restarted: link up again, ping"
 
@@ -117,7 +120,7 @@ kill -KILL "${NODE_PID[bob]}"
 wait "${NODE_PID[bob]}" 2>/dev/null
 sleep 1
 node_start b bob
-node_wait bob 'peer alice@.*-> up' 30 || { node_logs; fail "the link did not come back after bob crashed and restarted"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "the link did not come back after bob crashed and restarted"; }
 for ((k = 0; k < 20; k++)); do vpn_ping a 172.31.0.2 && break; sleep 0.5; done
 vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after bob crashed and restarted"; }
 vpn_xfer b a 172.31.0.1 5 || { node_logs; fail "transfer after bob crashed and restarted"; }

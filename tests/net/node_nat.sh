@@ -26,11 +26,11 @@ MB=${XFER_MB:-50}
 nat_lab
 node_pair_start
 
-node_wait alice 'server-reflexive candidate 198\.51\.100\.2:' 20 || { node_logs; fail "alice learned no srflx"; }
-node_wait bob 'server-reflexive candidate 203\.0\.113\.2:' 20 || { node_logs; fail "bob learned no srflx"; }
+node_wait alice 'server-reflexive candidate 198\.51\.100\.2:' || { node_logs; fail "alice learned no srflx"; }
+node_wait bob 'server-reflexive candidate 203\.0\.113\.2:' || { node_logs; fail "bob learned no srflx"; }
 pass "both nodes learned their NAT's public address by STUN"
-node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "alice's link to bob did not come up"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's link to alice did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's link to alice did not come up"; }
 grep -E 'ICE selected pair' "$LIB_TMP/alice.log" "$LIB_TMP/bob.log"
 pass "link up through both NATs"
 

@@ -30,21 +30,25 @@ node_config alice 172.31.0.1 alice "" '"mtu": 1420,'
 node_config bob 172.31.0.2 bob "" '"mtu": 1420,'
 node_start a alice
 IPOP_OFFLOAD=0 node_start b bob
-node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "link did not come up"; }
-node_wait bob 'peer alice@.*-> up' 10 || { node_logs; fail "bob's side of the link did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "link did not come up"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "bob's side of the link did not come up"; }
 
 grep -Eq 'offloads: tun vnet \(0x[0-9a-f]+\), udp gso on, udp gro on' "$LIB_TMP/alice.log" ||
 	{ node_logs; fail "alice does not log tun vnet + udp gso + udp gro"; }
 grep -q 'offloads:' "$LIB_TMP/bob.log" && fail "bob (IPOP_OFFLOAD=0) logged offloads"
 pass "alice uses TUN and UDP offloads, bob (IPOP_OFFLOAD=0) none"
 
-# Largest TCP payload tcpdump saw on NS's ipop0 while CMD ran.
+# Largest TCP payload tcpdump saw on NS's ipop0 while CMD ran. CMD starts
+# once tcpdump says it listens; tcpdump stops once it printed 100 packets
+# of it (or 60 s passed): a busy machine may run it late.
+tcp_lines() { [ "$(grep -c 'tcp [0-9]' "$1")" -ge 100 ]; }
 largest_tcp() { # NS CMD...
 	local ns=$1 f="$LIB_TMP/dump.$RANDOM"; shift
 	ns_bg "$ns" "$f" tcpdump -i ipop0 -nn -q -l tcp
 	local pid=$LIB_PID
-	sleep 1
+	lib_wait "$LIB_WAIT_S" grep -q 'listening on' "$f" || { kill "$pid"; echo "tcpdump did not start" >&2; return 1; }
 	"$@" >&2 || { kill "$pid"; return 1; }
+	lib_wait "$LIB_WAIT_S" tcp_lines "$f"
 	sleep 0.5
 	kill "$pid"
 	wait "$pid" 2>/dev/null
@@ -61,25 +65,29 @@ pass "$MB MiB bob -> alice, sha256 verified; alice's TUN got merged segments (la
 kill "${NODE_PID[bob]}"
 wait "${NODE_PID[bob]}" 2>/dev/null
 node_start b bob
-node_wait bob 'peer alice@.*-> up' 30 || { node_logs; fail "link did not come back with bob's offloads on"; }
+node_wait bob 'peer alice@.*-> up' || { node_logs; fail "link did not come back with bob's offloads on"; }
 vpn_ping a 172.31.0.2 || { node_logs; fail "no ping after bob's restart"; }
 big=$(largest_tcp b vpn_xfer a b 172.31.0.2 "$MB") || { node_logs; fail "transfer alice -> bob, both with offloads"; }
 [ "$big" -gt 1380 ] || fail "bob's TUN saw no merged TCP packet (largest payload $big)"
 pass "$MB MiB alice -> bob, both with offloads, sha256 verified; bob's TUN got super-packets (largest payload $big)"
 
 # USO: one sendmsg of 20 x 1000 bytes with UDP_SEGMENT through alice's TUN.
-ns_exec b python3 -c '
+ns_exec b timeout 60 python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("172.31.0.2", 5555)); s.settimeout(5)
+import time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("172.31.0.2", 5555))
 got = []
+end = time.monotonic() + 30  # all 20 within 30 s; the outer timeout is 60 s
 try:
-    while len(got) < 20: got.append(s.recv(4096))
+    while len(got) < 20 and time.monotonic() < end:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        got.append(s.recv(4096))
 except socket.timeout: pass
 ok = all(len(g) == 1000 and g == bytes([i % 251]) * 1000 for i, g in enumerate(got))
 open(sys.argv[1], "w").write("%d %s\n" % (len(got), ok))
 ' "$LIB_TMP/uso.got" &
 rpid=$!
-sleep 0.5
+wait_udp_port b 5555 || fail "the USO receiver did not bind"
 ns_exec a python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -22,7 +22,8 @@
 #     port-restricted cone instead, carol's NAT would drop that check and
 #     the link would be relayed like (a).)
 # (g) the TURN server carrying alice-bob is killed: the link fails over to
-#     the other one within 10 s.
+#     the other one. (The time is printed as a figure; its budget, 10 s, is
+#     bench/'s: the test waits up to 120 s.)
 set -u
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_xmpp.sh"
@@ -65,8 +66,8 @@ node_start b bob
 node_start c carol -p $CAROL_PORT
 
 for n in alice bob carol; do
-	node_wait $n 'relay: relayed candidate 192\.0\.2\.[13]:' 20 || { node_logs; fail "$n got no relayed candidate"; }
-	node_wait $n 'server-reflexive candidate .* via 192\.0\.2\.[13]:3478' 20 ||
+	node_wait $n 'relay: relayed candidate 192\.0\.2\.[13]:' || { node_logs; fail "$n got no relayed candidate"; }
+	node_wait $n 'server-reflexive candidate .* via 192\.0\.2\.[13]:3478' ||
 		{ node_logs; fail "$n learned no srflx from a TURN server"; }
 done
 pass "every node has a relayed candidate, and its srflx from a TURN server (stun is empty)"
@@ -78,9 +79,9 @@ else
 	pass "carol picked 192.0.2.3 first (the refusal path runs when the random pick is the other one)"
 fi
 
-node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "alice's link to bob did not come up"; }
-node_wait alice 'peer carol@.*-> up' 40 || { node_logs; fail "alice's link to carol did not come up"; }
-node_wait bob 'peer carol@.*-> up' 40 || { node_logs; fail "bob's link to carol did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "alice's link to bob did not come up"; }
+node_wait alice 'peer carol@.*-> up' || { node_logs; fail "alice's link to carol did not come up"; }
+node_wait bob 'peer carol@.*-> up' || { node_logs; fail "bob's link to carol did not come up"; }
 grep -hE 'ICE selected pair' "$LIB_TMP"/{alice,bob,carol}.log
 
 # --- (a) symmetric <-> symmetric: relayed
@@ -104,10 +105,8 @@ node_ctl alice peers
 vpn_ping a 172.31.0.3 || { node_logs; fail "(b) alice cannot ping carol"; }
 vpn_ping c 172.31.0.1 || { node_logs; fail "(b) carol cannot ping alice"; }
 # Both sides check the relay pairs too; give the direct one its moment.
-for ((i = 0; i < 50; i++)); do
-	[ "$(node_peer_field alice 172.31.0.3 path)" = direct ] && break
-	sleep 0.1
-done
+alice_carol_direct() { [ "$(node_peer_field alice 172.31.0.3 path)" = direct ]; }
+lib_wait "$LIB_WAIT_S" alice_carol_direct
 path=$(node_peer_field alice 172.31.0.3 path)
 ep=$(node_peer_field alice 172.31.0.3 endpoint)
 echo "alice -> carol: path=$path endpoint=$ep"
@@ -119,11 +118,9 @@ vpn_xfer a c 172.31.0.3 "$MB" || { node_logs; fail "(b) transfer alice -> carol"
 pass "(b) symmetric + full cone: direct (alice's fresh mapping reaches carol's srflx), $MB MiB verified"
 
 # (a) again: once the first round of direct checks is over, the link says why.
-for ((i = 0; i < 150; i++)); do
-	why=$(node_peer_field alice 172.31.0.2 why_not_direct)
-	[[ $why == *"srflx pairs timed out"* ]] && break
-	sleep 0.1
-done
+srflx_timed_out() { [[ $(node_peer_field alice 172.31.0.2 why_not_direct) == *"srflx pairs timed out"* ]]; }
+lib_wait 120 srflx_timed_out
+why=$(node_peer_field alice 172.31.0.2 why_not_direct)
 echo "alice -> bob: why_not_direct='$why'"
 [[ $why == *"srflx pairs timed out"* ]] || fail "(a) why_not_direct is '$why', expected the srflx checks to have timed out"
 pass "(a) ipopctl says why alice-bob is not direct: $why"
@@ -135,19 +132,14 @@ other=192.0.2.1
 [ "$dead" = 192.0.2.1 ] && other=192.0.2.3
 echo "(g) killing the TURN server on $dead (alice-bob relay $relay)"
 kill -KILL "${TURN_LAB_PID[$dead]}"
-t0=$(date +%s%N)
-ok=0
-for ((i = 0; i < 100; i++)); do
-	if ns_exec a ping -c 1 -W 0.3 172.31.0.2 >/dev/null 2>&1; then
-		r=$(node_peer_field alice 172.31.0.2 relay)
-		[[ $r == $other:* ]] && { ok=1; break; }
-	fi
-	sleep 0.1
-done
-dt=$((($(date +%s%N) - t0) / 1000000))
-[ $ok = 1 ] || { node_logs; fail "(g) no failover to $other after $dt ms"; }
+t0=$(lib_now_us)
+failed_over() {
+	ns_exec a ping -c 1 -W 0.5 172.31.0.2 >/dev/null 2>&1 && [[ $(node_peer_field alice 172.31.0.2 relay) == $other:* ]]
+}
+lib_wait 120 failed_over || { node_logs; fail "(g) no failover to $other within 120 s"; }
+dt=$((($(lib_now_us) - t0) / 1000))
 echo "(g) alice-bob relayed via $(node_peer_field alice 172.31.0.2 relay) after $dt ms"
-[ $dt -le 10000 ] || fail "(g) failover took $dt ms, more than 10 s"
+figure relay_failover_ms "$dt" "<= 10000"
 vpn_ping b 172.31.0.1 || fail "(g) bob cannot ping alice after the failover"
 [ "$(node_peer_field bob 172.31.0.1 path)" = relay ] || fail "(g) bob's path is not relay"
 vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "(g) transfer after the failover"; }
@@ -160,17 +152,14 @@ grep -h 'relay: allocation on .* lost' "$LIB_TMP"/*.log
 # restarts ICE on the new relayed candidate.
 if command -v conntrack >/dev/null; then
 	ns_exec ra conntrack -F >/dev/null 2>&1
-	t0=$(date +%s%N)
-	ok=0
-	for ((i = 0; i < 150; i++)); do
-		ns_exec a ping -c 1 -W 0.3 172.31.0.2 >/dev/null 2>&1 && ns_exec b ping -c 1 -W 0.3 172.31.0.1 >/dev/null 2>&1 &&
-			{ ok=1; break; }
-		sleep 0.1
-	done
-	dt=$((($(date +%s%N) - t0) / 1000000))
-	[ $ok = 1 ] || { node_logs; fail "no ping $dt ms after alice's NAT was flushed"; }
+	t0=$(lib_now_us)
+	pings_both() {
+		ns_exec a ping -c 1 -W 0.5 172.31.0.2 >/dev/null 2>&1 && ns_exec b ping -c 1 -W 0.5 172.31.0.1 >/dev/null 2>&1
+	}
+	lib_wait 120 pings_both || { node_logs; fail "no ping within 120 s of alice's NAT being flushed"; }
+	dt=$((($(lib_now_us) - t0) / 1000))
 	echo "alice-bob answer pings again $dt ms after the flush; path $(node_peer_field alice 172.31.0.2 path)"
-	[ $dt -le 10000 ] || fail "the relayed link took $dt ms to recover from the NAT flush"
+	figure relay_nat_flush_recovery_ms "$dt" "<= 10000"
 	vpn_xfer b a 172.31.0.1 "$MB" || { node_logs; fail "transfer after the NAT flush"; }
 	grep -h 'relay: allocation on .* lost (our address' "$LIB_TMP/alice.log" | tail -1
 	pass "relayed link back $dt ms after alice's NAT flushed its mappings; $MB MiB verified"
@@ -179,7 +168,10 @@ else
 fi
 # ICE restarts re-signal the same addresses: their channels must be kept,
 # not bound again under new numbers (a TURN server refuses that with 400).
-if grep -h 'relay: channel for .* refused' "$LIB_TMP"/*.log; then
+# 403s are expected: ipop-turnserver refuses private peers (the nodes'
+# 10.x host candidates, unreachable from the relay anyway) and its host's
+# own addresses (both TURN servers share the srv namespace here).
+if grep -h 'relay: channel for .* refused (400)' "$LIB_TMP"/*.log; then
 	fail "a channel bind was refused"
 fi
 pass "no channel bind refused by the TURN servers"

@@ -16,7 +16,9 @@
 # (d) bob and carol are behind ordinary NATs, but UDP between their
 #     networks is dropped in inet at first: the link comes up relayed.
 #     Then the block is lifted during a paced TCP transfer: the link
-#     upgrades to direct within 5 s and the transfer completes intact.
+#     upgrades to direct and the transfer completes intact. Blocked again,
+#     the link falls back to the relay. (The times are printed as figures;
+#     their budgets, 5 s and 20 s, are bench/'s: the test waits up to 120 s.)
 set -u
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_xmpp.sh"
@@ -75,17 +77,17 @@ XMPP_IP=192.0.2.2 node_config dave 172.31.0.4 dave "" \
 node_start a dave
 
 # --- (c)
-node_wait alice 'relay: TLS with 192\.0\.2\.1:443 .*established' 30 || { node_logs; fail "(c) no TLS to 443"; }
-node_wait alice 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:443 \(tls' 10 ||
+node_wait alice 'relay: TLS with 192\.0\.2\.1:443 .*established' || { node_logs; fail "(c) no TLS to 443"; }
+node_wait alice 'relay: relayed candidate 192\.0\.2\.1:[0-9]+ on 192\.0\.2\.1:443 \(tls' ||
 	{ node_logs; fail "(c) alice got no relayed candidate over TLS"; }
 grep -E 'relay: (allocating|192|TLS|relayed)' "$LIB_TMP/alice.log"
 pass "(c) alice's UDP is blocked: she fell back to TLS on 443 with the certificate verified"
-node_wait dave 'relay: .*192\.0\.2\.1:443 \(tls, UDP fallback\): TLS handshake: certificate' 30 ||
+node_wait dave 'relay: .*192\.0\.2\.1:443 \(tls, UDP fallback\): TLS handshake: certificate' ||
 	{ node_logs; fail "(c) dave did not refuse the TLS server whose certificate his CA did not sign"; }
 grep -q 'relay: relayed candidate' "$LIB_TMP/dave.log" && fail "(c) dave used a relay he could not verify"
 grep -h 'TLS handshake' "$LIB_TMP/dave.log" | head -2
 pass "(c) with another CA in ca_file the TLS relay is refused (no relayed candidate)"
-node_wait alice 'peer bob@.*-> up' 40 || { node_logs; fail "(c) alice's link to bob did not come up"; }
+node_wait alice 'peer bob@.*-> up' || { node_logs; fail "(c) alice's link to bob did not come up"; }
 vpn_ping a 172.31.0.2 || { node_logs; fail "(c) alice cannot ping bob"; }
 vpn_ping b 172.31.0.1 || { node_logs; fail "(c) bob cannot ping alice"; }
 path=$(node_peer_field alice 172.31.0.2 path)
@@ -104,31 +106,30 @@ vpn_xfer a b 172.31.0.2 "$MB" || { node_logs; fail "(c) transfer alice -> bob"; 
 pass "(c) relayed over TLS on 443: ping, $MB MiB verified, ipopctl says '$why'"
 
 # --- (d)
-node_wait bob 'peer carol@.*-> up' 30 || { node_logs; fail "(d) bob's link to carol did not come up"; }
+node_wait bob 'peer carol@.*-> up' || { node_logs; fail "(d) bob's link to carol did not come up"; }
 vpn_ping b 172.31.0.3 || { node_logs; fail "(d) bob cannot ping carol"; }
 [ "$(node_peer_field bob 172.31.0.3 path)" = relay ] || { node_ctl bob --json peers; fail "(d) bob-carol is not relayed while UDP between them is blocked"; }
-for ((i = 0; i < 150; i++)); do
-	[[ $(node_peer_field bob 172.31.0.3 why_not_direct) == *"timed out"* ]] && break
-	sleep 0.1
-done
+direct_timed_out() { [[ $(node_peer_field bob 172.31.0.3 why_not_direct) == *"timed out"* ]]; }
+lib_wait 120 direct_timed_out
 why=$(node_peer_field bob 172.31.0.3 why_not_direct)
 echo "bob -> carol before: $(node_peer_field bob 172.31.0.3 path) why='$why'"
 [[ $why == *"timed out"* ]] || { node_ctl bob --json peers; fail "(d) why_not_direct does not say the direct checks timed out: '$why'"; }
 pass "(d) bob-carol relayed first, the direct checks timed out"
+# Paced; half way it keeps going (the data again) until the upgrade has
+# been seen, so it spans the switch however slow the machine is.
 XMB=$((MB < 30 ? MB : 30))
-vpn_xfer b c 172.31.0.3 "$XMB" 3 >"$LIB_TMP/xfer-d.log" 2>&1 &
+hold="$LIB_TMP/hold-d"
+XFER_HOLD=$hold vpn_xfer b c 172.31.0.3 "$XMB" 3 >"$LIB_TMP/xfer-d.log" 2>&1 &
 xpid=$!
-sleep 3
+xfer_half "$hold" || { cat "$LIB_TMP/xfer-d.log"; fail "(d) the transfer did not get going"; }
 block -D
-t0=$(date +%s%N)
-for ((i = 0; i < 100; i++)); do
-	[ "$(node_peer_field bob 172.31.0.3 path)" = direct ] && [ "$(node_peer_field carol 172.31.0.2 path)" = direct ] && break
-	sleep 0.05
-done
-dt=$((($(date +%s%N) - t0) / 1000000))
+t0=$(lib_now_us)
+both_direct() { [ "$(node_peer_field bob 172.31.0.3 path)" = direct ] && [ "$(node_peer_field carol 172.31.0.2 path)" = direct ]; }
+lib_wait 120 both_direct || { node_logs; fail "(d) no upgrade to direct within 120 s of lifting the block"; }
+dt=$((($(lib_now_us) - t0) / 1000))
+touch "$hold"
 echo "bob -> carol after: $(node_peer_field bob 172.31.0.3 path) $(node_peer_field bob 172.31.0.3 endpoint) after $dt ms"
-[ "$(node_peer_field bob 172.31.0.3 path)" = direct ] || { node_logs; fail "(d) no upgrade to direct after $dt ms"; }
-[ $dt -le 5000 ] || fail "(d) upgrade took $dt ms, more than 5 s"
+figure relay_tls_upgrade_ms "$dt" "<= 5000"
 [[ $(node_peer_field bob 172.31.0.3 endpoint) == 198.51.100.130:* ]] || fail "(d) the direct endpoint is not carol's NAT"
 wait $xpid || { cat "$LIB_TMP/xfer-d.log"; node_logs; fail "(d) the TCP transfer across the switch failed"; }
 cat "$LIB_TMP/xfer-d.log"
@@ -139,14 +140,11 @@ pass "(d) $MB MiB verified on the direct path"
 # --- (d) the other way: the direct path dies, the link falls back to the relay
 # (12 s of silence on the direct pair while the relay pair had worked).
 block -A
-t0=$(date +%s%N)
-for ((i = 0; i < 450; i++)); do
-	[ "$(node_peer_field bob 172.31.0.3 path)" = relay ] && ns_exec b ping -c 1 -W 1 172.31.0.3 >/dev/null 2>&1 && break
-	sleep 0.1
-done
-dt=$((($(date +%s%N) - t0) / 1000000))
-[ "$(node_peer_field bob 172.31.0.3 path)" = relay ] || { node_logs; fail "(d) no fallback to the relay $dt ms after the direct path died"; }
-[ $dt -le 20000 ] || fail "(d) the fallback took $dt ms, more than 20 s (12 s of silence + a consent interval + checks)"
+t0=$(lib_now_us)
+relayed_and_pings() { [ "$(node_peer_field bob 172.31.0.3 path)" = relay ] && ns_exec b ping -c 1 -W 1 172.31.0.3 >/dev/null 2>&1; }
+lib_wait 120 relayed_and_pings || { node_logs; fail "(d) no fallback to the relay within 120 s of the direct path dying"; }
+dt=$((($(lib_now_us) - t0) / 1000))
+figure relay_fallback_ms "$dt" "<= 20000 (12 s of silence + a consent interval + checks)"
 echo "bob -> carol: back on the relay after $dt ms: $(node_peer_field bob 172.31.0.3 endpoint)"
 vpn_ping c 172.31.0.2 || fail "(d) carol cannot ping bob after the fallback"
 vpn_xfer c b 172.31.0.2 "$MB" || { node_logs; fail "(d) transfer after the fallback"; }

@@ -9,9 +9,10 @@
 #     node sees it by rtnetlink, gathers again and restarts ICE;
 #  4. bob's router restarts: its WAN link goes down for 1 s and its
 #     conntrack state is lost (the mapping comes back on the same port).
-# After each, a ping must answer within 10 s; at the end the transfer must
-# be intact (sha256) and ipopctl must show the direct path to the new
-# addresses. Topology: lib_nat.sh. After the flush, MASQUERADE gives
+# After each, a ping must answer again (the test waits up to 120 s; the
+# time is printed as a figure, budget 10 s, which bench/recovery compares);
+# at the end the transfer must be intact (sha256) and ipopctl must show the
+# direct path to the new addresses. Topology: lib_nat.sh. After the flush, MASQUERADE gives
 # alice's next packet the same public port again (it is free: the router
 # drops bob's packets without confirming a conntrack entry), so case 1
 # checks that nothing on top breaks; case 2 is the mapping that moves.
@@ -26,23 +27,25 @@ need_cmd prosody prosodyctl python3 openssl ping ss iptables conntrack
 need_root
 node_bins
 MB=${XFER_MB:-50}
-LIMIT_MS=10000
 
 nat_lab
 nat_lab_nodes
 vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob"; }
 pass "link up through both NATs"
 
-# Paced so that it lasts through the four events (~40 s).
-vpn_xfer a b 172.31.0.2 "$MB" 1.2 >"$LIB_TMP/xfer.out" 2>&1 &
+# Paced, and held: it keeps sending (the data again) until all four events
+# are over, however long they take.
+hold="$LIB_TMP/hold"
+XFER_HOLD=$hold vpn_xfer a b 172.31.0.2 "$MB" 1.2 >"$LIB_TMP/xfer.out" 2>&1 &
 XFER=$!
-sleep 4
+xfer_started "$hold" || { cat "$LIB_TMP/xfer.out"; fail "the transfer did not get going"; }
 
 check_recovery() { # WHAT
 	local ms
-	ms=$(ms_until_ping a 172.31.0.2 20)
+	ms=$(ms_until_ping a 172.31.0.2 120)
 	echo "recovery after $1: ${ms} ms"
-	[ "$ms" -ge 0 ] && [ "$ms" -le $LIMIT_MS ] || { node_logs; fail "$1: no ping within 10 s ($ms ms)"; }
+	[ "$ms" -ge 0 ] || { node_logs; fail "$1: no ping within 120 s"; }
+	figure "roam_recovery_ms[${1// /_}]" "$ms" "<= 10000"
 	RECOVERY+=("$1=${ms}ms")
 }
 RECOVERY=()
@@ -69,7 +72,10 @@ ns_exec a ip addr del 10.0.1.2/24 dev eth0
 ns_exec a ip addr add 10.0.1.3/24 dev eth0
 ns_exec a ip route add default via 10.0.1.1
 check_recovery "interface address change"
-node_wait alice 'netmon: local addresses changed \(10\.0\.1\.2 -> 10\.0\.1\.3\)' 5 ||
+# One line "(10.0.1.2 -> 10.0.1.3)", or two when a busy machine runs the
+# del and the add far enough apart ("10.0.1.2 -> none", "none -> 10.0.1.3").
+node_wait alice 'netmon: local addresses changed \(.* -> (.* )?10\.0\.1\.3' &&
+	grep -Eq 'netmon: local addresses changed \((.* )?10\.0\.1\.2( .*)? -> ' "$LIB_TMP/alice.log" ||
 	{ node_logs; fail "alice did not log the address change"; }
 pass "link recovered after alice's interface address changed"
 sleep 2
@@ -83,6 +89,7 @@ ns_exec rb ip route add default via 203.0.113.1
 check_recovery "router restart"
 pass "link recovered after bob's router restarted"
 
+touch "$hold"
 wait $XFER
 rc=$?
 cat "$LIB_TMP/xfer.out"
@@ -91,13 +98,11 @@ pass "$MB MiB TCP transfer alice -> bob survived all four, sha256 verified"
 
 # Once ICE has settled on the new addresses (restart offers go over XMPP,
 # which alice had to reconnect), ipopctl shows them.
-ok=
-for ((k = 0; k < 40; k++)); do
+bob_settled() {
 	read -r st path ep <<<"$(node_path_json bob 172.31.0.1)"
-	[ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 198.51.100.3:* ]] && { ok=1; break; }
-	sleep 0.5
-done
-[ -n "$ok" ] || { node_ctl bob --json peers; node_logs; fail "bob's path is '$st $path $ep', expected up direct 198.51.100.3:*"; }
+	[ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 198.51.100.3:* ]]
+}
+lib_wait 120 bob_settled || { node_ctl bob --json peers; node_logs; fail "bob's path is '$st $path $ep', expected up direct 198.51.100.3:*"; }
 bob_ep=$ep
 read -r st path ep <<<"$(node_path_json alice 172.31.0.2)"
 [ "$st" = up ] && [ "$path" = direct ] && [[ $ep == 203.0.113.2:* ]] ||

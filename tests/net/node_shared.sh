@@ -32,15 +32,12 @@ for n in a b c; do
 	i=$((i + 1))
 done
 for n in a b c; do
-	node_wait $n 'xmpp: online' 20 || { node_logs; fail "$n did not log in"; }
+	node_wait $n 'xmpp: online' || { node_logs; fail "$n did not log in"; }
 done
 for n in a b c; do
 	# two links each: the other two resources of the same account
-	for ((k = 0; k < 300; k++)); do
-		[ "$(grep -c -- '-> up (' "$LIB_TMP/$n.log")" -ge 2 ] && break
-		sleep 0.1
-	done
-	[ "$(grep -c -- '-> up (' "$LIB_TMP/$n.log")" -ge 2 ] || { node_logs; fail "$n does not have 2 links up"; }
+	two_links() { [ "$(grep -c -- '-> up (' "$LIB_TMP/$1.log")" -ge 2 ]; }
+	lib_wait 120 two_links $n || { node_logs; fail "$n does not have 2 links up"; }
 done
 pass "three resources of one account: every pair linked"
 

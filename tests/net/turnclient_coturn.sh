@@ -44,8 +44,10 @@ wait_udp_port cli 3480 || fail "turnutils_peer did not start"
 rc=0
 for tr in udp tcp; do
 	echo "== turn_probe over $tr"
-	ns_exec cli timeout 60 "$PROBE" -s 192.0.2.1:3478 -u probe -w probepass \
-		-p 192.0.2.2:3480 -T "$tr" -n 5 | tee "$LIB_TMP/probe-$tr.log"
+	# The probe's own bounds: 45 s to allocate, 20 s per step and echo (8
+	# steps), 5 s to close; the outer timeout is longer than all of them.
+	ns_exec cli timeout 300 "$PROBE" -s 192.0.2.1:3478 -u probe -w probepass \
+		-p 192.0.2.2:3480 -T "$tr" -n 5 -t 20 | tee "$LIB_TMP/probe-$tr.log"
 	if grep -q '^result PASS 6/6' "$LIB_TMP/probe-$tr.log"; then
 		pass "$tr: Send indication and 5 ChannelData echoes came back through coturn's relay"
 	else

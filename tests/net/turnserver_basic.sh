@@ -68,7 +68,7 @@ done
 pass "the server prints what it listens on"
 
 # --- STUN Binding over UDP, TCP, TLS
-out=$(ns_exec client timeout 5 turnutils_stunclient -p 19302 "$TURN_SERVER_IP" 2>&1)
+out=$(stun_udp_client client "$TURN_SERVER_IP" 19302)
 grep -q "UDP reflexive addr: $TURN_CLIENT_IP:" <<<"$out" || { echo "$out"; fail "udp binding"; }
 pass "udp binding: $(grep -m1 -o 'reflexive addr: [0-9.:]*' <<<"$out")"
 for proto in tcp tls; do

@@ -1,6 +1,7 @@
 /* Local candidates of ipopd: host candidates from every usable IPv4
  * interface address (never the TUN, never loopback, never an interface in
- * network_ignore_list), one server-reflexive candidate learned by a
+ * network_ignore_list, never an address inside the node's own "routes"),
+ * one server-reflexive candidate learned by a
  * STUN Binding to a server picked at random from `stun` (or `turn` when
  * `stun` is empty), moving on to the next server when one fails, and the
  * relayed candidate of relay.c when it has an allocation. All of them share the node's one UDP socket:
@@ -18,6 +19,18 @@
 #include "addr.h"
 #include "log.h"
 #include "bases.h"
+
+/* An address inside one of our own "routes" is the LAN this node routes
+ * for the overlay: the members reach it through the tunnel (their kernel
+ * routes send it into their TUN), so as a candidate it would carry the
+ * tunnel inside itself. */
+static bool in_own_routes(const struct bases *b, struct in_addr a)
+{
+	for (unsigned i = 0; i < b->conf->n_routes; i++)
+		if (ip_prefix_has_addr(&b->conf->routes[i], AF_INET, &a))
+			return true;
+	return false;
+}
 
 static bool ignored(const struct bases *b, const char *ifname)
 {
@@ -46,6 +59,11 @@ int gather_hosts(struct bases *b)
 		memcpy(&sin, it->ifa_addr, sizeof(sin));
 		if ((ntohl(sin.sin_addr.s_addr) >> 24) == 127 || (ntohl(sin.sin_addr.s_addr) >> 16) == 0xa9fe)
 			continue; /* loopback or link-local */
+		if (in_own_routes(b, sin.sin_addr)) {
+			log_info("gather: %s (%s) lies in this node's routes: not a candidate",
+				 addr_format((struct sockaddr *)&sin, false, a), it->ifa_name);
+			continue;
+		}
 		if (b->nhosts == LINK_MAX_HOSTS) {
 			log_warn("gather: more than %d IPv4 addresses, ignoring %s", LINK_MAX_HOSTS, it->ifa_name);
 			break;

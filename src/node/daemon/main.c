@@ -15,7 +15,6 @@
 #include "node_conf.h"
 #include "node_keyfile.h"
 
-#define IPOPD_VERSION "0.1.0"
 
 static struct node g_node;
 

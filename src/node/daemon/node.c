@@ -31,6 +31,7 @@
 #include "node.h"
 
 enum { NODE_SCRATCH = 2048 };
+_Static_assert((int)NODE_CONF_MAX_ROUTES <= (int)SIGNAL_MAX_ROUTES, "our routes fit one signalling message");
 
 int64_t node_wall_s_of(uint64_t mono_ms)
 {
@@ -85,6 +86,10 @@ static int init_state(struct node *n, struct node_conf *conf)
 	memcpy(e->self_id, n->id, SIGNAL_ID_LEN);
 	memcpy(e->self_key, n->kp.pub, SIGNAL_KEY_LEN);
 	e->self_ip4 = conf->ip4;
+	e->has_ip6 = conf->has_ip6; /* never in social mode (node_conf) */
+	e->self_ip6 = conf->ip6;
+	e->n_routes = conf->n_routes;
+	memcpy(e->routes, conf->routes, conf->n_routes * sizeof(conf->routes[0]));
 	e->social = n->social_on;
 	e->noise = &n->noise;
 	e->slot_cap = dp_slot_cap(conf);
@@ -110,7 +115,8 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	preinit(n);
 	n->kp = kp;
 	sodium_memzero(&kp, sizeof(kp));
-	if ((rc = init_state(n, conf)) < 0 || (rc = node_trust_open(n)) < 0 || (rc = dp_open(&n->dp, conf, &n->links)) < 0)
+	if ((rc = init_state(n, conf)) < 0 || (rc = node_trust_open(n)) < 0 || (rc = node_overlay_init(n)) < 0 ||
+	    (rc = dp_open(&n->dp, conf, &n->links)) < 0)
 		return rc;
 	if (n->social_on && (rc = social_init(&n->social, conf, &n->friends, &n->loop)) < 0)
 		return rc;
@@ -119,13 +125,15 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	n->bases.ops.ctx = n;
 	unsigned k = bases_local_cands(&n->bases, c, ICE_MAX_LOCAL);
 	links_set_local(&n->links, c, k, n->bases.nhosts, false, n->start_ms);
-	if ((rc = dp_start(&n->dp, &n->bases, n->social_on ? &n->social : NULL, &n->loop)) < 0)
+	if ((rc = dp_start(&n->dp, &n->bases, n->social_on ? &n->social : NULL, n->social_on ? NULL : &n->ov,
+			   &n->members, &n->loop)) < 0)
 		return rc;
 	if (n->social_on && conf->social_dns)
 		social_dns_open(&n->social);
 	if ((rc = evloop_add(&n->loop, n->sig.to_data.evfd, EPOLLIN, on_sig_queue, n)) < 0 ||
-	    (rc = node_ctl_open(n)) < 0)
+	    (rc = node_ctl_open(n)) < 0 || (rc = node_metrics_open(n)) < 0)
 		return rc;
+	node_routes_start(conf);
 	log_info("node id %s, xmpp %s/%s", n->idhex, conf->xmpp_username, n->resource);
 	return 0;
 }
@@ -136,7 +144,6 @@ static int start_signalling(struct node *n)
 	struct xmpp_sig_conf sc = {
 		.jid = n->xmpp_jid,
 		.password = c->xmpp_password,
-		.host = c->xmpp_host,
 		.port = c->xmpp_port,
 		.tls = c->xmpp_tls == NODE_TLS_OFF	? XMPP_TLS_OFF
 		       : c->xmpp_tls == NODE_TLS_OPTIONAL ? XMPP_TLS_OPTIONAL
@@ -146,7 +153,13 @@ static int start_signalling(struct node *n)
 		.resource = n->resource,
 		.auto_accept = c->auto_accept,
 		.n_auto_accept = c->n_auto_accept,
+		.presence = n->social_on ? NULL : &n->presence,
 	};
+	for (unsigned i = 0; i < c->n_xmpp_hosts && i < XMPP_SERVERS_MAX; i++) {
+		struct xmpp_server *s = &sc.servers[sc.n_servers++];
+		snprintf(s->host, sizeof(s->host), "%s", c->xmpp_hosts[i].host);
+		s->port = c->xmpp_hosts[i].port; /* 0: xmpp_port */
+	}
 	return xmpp_thread_start(&n->sig, &sc);
 }
 
@@ -155,7 +168,11 @@ static uint64_t run_timers(struct node *n, uint64_t now_ms)
 {
 	set_wall_offset(n, now_ms);
 	bases_handle_timeout(&n->bases, now_ms);
+	node_overlay_tick(n, now_ms);
 	uint64_t d = links_handle_timeout(&n->links, now_ms);
+	uint64_t od = node_overlay_deadline(n);
+	if (od < d)
+		d = od;
 	uint64_t bd = bases_next_deadline(&n->bases);
 	if (bd < d)
 		d = bd;
@@ -217,6 +234,7 @@ void node_request_stop(struct node *n)
 void node_free(struct node *n)
 {
 	atomic_store(&n->stop, true);
+	node_metrics_close(n); /* its thread reads nothing of ours, but waits for the loop */
 	xmpp_thread_stop(&n->sig);
 	while (n->links.n)
 		node_remove_link(n, n->links.l[0], "shutdown");
@@ -224,6 +242,7 @@ void node_free(struct node *n)
 	bases_close(&n->bases);
 	if (n->social_on)
 		social_free(&n->social);
+	node_overlay_free(n);
 	friends_free(&n->friends);
 	trust_free(&n->trust);
 	ctl_server_free(n->ctl);

@@ -14,10 +14,12 @@
 #include "node.h"
 #include "path.h"
 
+_Static_assert((int)CTL_MAX_ROUTES >= (int)SIGNAL_MAX_ROUTES && (int)CTL_MAX_ROUTES >= (int)NODE_CONF_MAX_ROUTES,
+	       "ipopctl shows every route");
+_Static_assert((int)CTL_ROUTE_WHY_LEN >= (int)LINK_NET_WHY_LEN, "a refusal's reason fits");
 
-static int ctl_status(void *ctx, struct ctl_node_status *st)
+void node_ctl_fill_status(struct node *n, struct ctl_node_status *st)
 {
-	struct node *n = ctx;
 	const struct node_conf *c = n->conf;
 
 	snprintf(st->jid, sizeof(st->jid), "%.400s/%s", c->xmpp_username, n->resource);
@@ -25,6 +27,11 @@ static int ctl_status(void *ctx, struct ctl_node_status *st)
 	snprintf(st->interface, sizeof(st->interface), "%s", n->dp.tun.name);
 	st->ip4 = c->ip4;
 	st->ip4_mask = c->ip4_mask;
+	st->has_ip6 = c->has_ip6;
+	st->ip6 = c->ip6;
+	st->ip6_mask = c->ip6_mask;
+	st->n_routes = c->n_routes;
+	memcpy(st->routes, c->routes, c->n_routes * sizeof(c->routes[0]));
 	st->mtu = c->mtu;
 	st->social = c->mode == NODE_MODE_SOCIAL;
 	int xs = atomic_load(&n->sig.state);
@@ -39,9 +46,13 @@ static int ctl_status(void *ctx, struct ctl_node_status *st)
 		memcpy(&st->relay_server, &srv, sizeof(srv));
 		snprintf(st->relay_transport, sizeof(st->relay_transport), "%s", relay_transport_name(&n->bases));
 	}
-	for (unsigned i = 0; i < n->links.n; i++)
-		st->peers_up += n->links.l[i]->state == LINK_UP;
-	st->peers_total = n->links.n;
+	for (unsigned i = 0; i < n->links.n; i++) {
+		const struct link *l = n->links.l[i];
+		if (!node_link_listed(l))
+			continue;
+		st->peers_up += l->state == LINK_UP;
+		st->peers_total++;
+	}
 	st->uptime_s = (evloop_now_ms() - n->start_ms) / 1000;
 	st->drop_no_route = n->dp.cnt.no_route;
 	st->drop_bad_source = n->dp.cnt.cryptokey_drop;
@@ -51,10 +62,27 @@ static int ctl_status(void *ctx, struct ctl_node_status *st)
 	st->refused_links = n->cnt.slots_refused;
 	st->under_load = noise_local_under_load(&n->noise, evloop_now_ms());
 	st->cookie_replies = n->noise.rx_cookie_replies;
+	st->drop_link_local = n->dp.cnt.link_local;
+	st->drop_too_big = n->dp.cnt.too_big;
+	node_overlay_ctl_status(n, &st->ovl);
+}
+
+static int ctl_status(void *ctx, struct ctl_node_status *st)
+{
+	node_ctl_fill_status(ctx, st);
 	return 0;
 }
 
-static enum ctl_peer_state map_state(enum link_state s)
+enum ctl_path node_ctl_path(const struct link *l)
+{
+	if (!l->have_path)
+		return CTL_PATH_NONE;
+	if (link_path_overlay(l))
+		return CTL_PATH_OVERLAY;
+	return link_path_relayed(l) ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
+}
+
+enum ctl_peer_state node_ctl_state(enum link_state s)
 {
 	switch (s) {
 	case LINK_NEW:
@@ -72,16 +100,32 @@ static enum ctl_peer_state map_state(enum link_state s)
 	return CTL_PEER_DOWN;
 }
 
-static void fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o)
+static uint32_t sat32(uint64_t v)
 {
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_peer_status *o, uint64_t now_ms)
+{
+	(void)now_ms;
 	snprintf(o->jid, sizeof(o->jid), "%.*s", (int)sizeof(o->jid) - 1, p->jid);
 	snprintf(o->node_id, sizeof(o->node_id), "%s", p->idhex);
 	o->ip4 = n->social_on ? p->map4 : p->ip4;
-	o->state = map_state(p->state);
-	if (p->have_path) {
-		bool relay = link_path_relayed(p);
+	o->has_ip6 = p->own.ip6;
+	if (p->own.ip6)
+		o->ip6 = p->net.ip6;
+	o->n_routes = p->own.n_routes;
+	memcpy(o->routes, p->own.routes, p->own.n_routes * sizeof(p->own.routes[0]));
+	o->n_refused = p->own.n_refused;
+	for (unsigned i = 0; i < p->own.n_refused; i++) {
+		o->refused[i].prefix = p->own.refused[i].prefix;
+		snprintf(o->refused[i].why, sizeof(o->refused[i].why), "%s", p->own.refused[i].why);
+	}
+	o->state = node_ctl_state(p->state);
+	o->path = node_ctl_path(p);
+	if (p->have_path && o->path != CTL_PATH_OVERLAY) {
+		bool relay = o->path == CTL_PATH_RELAY;
 		struct sockaddr_in srv;
-		o->path = relay ? CTL_PATH_RELAY : CTL_PATH_DIRECT;
 		memcpy(&o->endpoint, &p->endpoint, sizeof(p->endpoint));
 		/* our TURN server when we send through it, else the peer's relayed address */
 		if (link_base_is_relay(p->base_id) && relay_server(&n->bases, &srv))
@@ -93,13 +137,13 @@ static void fill_peer(const struct node *n, const struct link *p, struct ctl_pee
 			o->remote_type = (enum ctl_cand_type)(p->sel_remote.type + 1);
 		}
 	}
-	if (p->ice_on) {
-		struct ice_pair_info pi;
-		int sel = ice_agent_selected(&p->ice);
-		if (sel >= 0 && ice_agent_pair_info(&p->ice, (unsigned)sel, &pi) == 0 && pi.rtt_ms) {
-			o->has_rtt = true;
-			o->rtt_us = pi.rtt_ms * 1000;
-		}
+	const struct rtt_est *e = &p->rtt.est;
+	if (e->samples) {
+		o->has_rtt = true;
+		o->rtt_us = sat32(e->srtt_us);
+		o->rtt_last_us = sat32(e->last_us);
+		o->rtt_min_us = sat32(e->min_us);
+		o->rtt_age_ms = now_ms >= e->at_ms ? now_ms - e->at_ms : 0;
 	}
 	o->rx_bytes = p->rx_bytes;
 	o->tx_bytes = p->tx_bytes;
@@ -119,10 +163,20 @@ static void fill_peer(const struct node *n, const struct link *p, struct ctl_pee
 static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 {
 	struct node *n = ctx;
+	uint64_t now_ms = evloop_now_ms();
 
-	for (unsigned i = 0; i < n->links.n && i < max; i++)
-		fill_peer(n, n->links.l[i], &arr[i]);
-	return (int)n->links.n;
+	unsigned k = 0;
+
+	/* links through the overlay alone are members' business ("members") */
+	for (unsigned i = 0; i < n->links.n; i++) {
+		const struct link *l = n->links.l[i];
+		if (!node_link_listed(l))
+			continue;
+		if (k < max)
+			node_ctl_fill_peer(n, l, &arr[k], now_ms);
+		k++;
+	}
+	return (int)k;
 }
 
 /* The most advanced link among the friend's nodes. */
@@ -134,14 +188,14 @@ static void friend_link(const struct node *n, const char *bare, struct ctl_frien
 		const struct link *p = n->links.l[i];
 		if (!jid_split(p->jid, b, sizeof(b), NULL) || strcmp(b, bare) != 0)
 			continue;
-		if (!best || map_state(p->state) > map_state(best->state))
+		if (!best || node_ctl_state(p->state) > node_ctl_state(best->state))
 			best = p;
 	}
 	if (!best)
 		return;
 	struct ctl_peer_status ps;
 	memset(&ps, 0, sizeof(ps));
-	fill_peer(n, best, &ps);
+	node_ctl_fill_peer(n, best, &ps, evloop_now_ms());
 	o->online = true;
 	o->state = ps.state;
 	o->path = ps.path;
@@ -240,6 +294,11 @@ static int ctl_pin_forget(void *ctx, const char *what, unsigned *np, unsigned *n
 	return 0;
 }
 
+static int ctl_members(void *ctx, struct ctl_member_status *arr, unsigned max)
+{
+	return node_overlay_ctl_members(ctx, arr, max);
+}
+
 static void on_ctl(void *ctx, uint32_t events, uint64_t now_ms)
 {
 	struct node *n = ctx;
@@ -250,8 +309,8 @@ static void on_ctl(void *ctx, uint32_t events, uint64_t now_ms)
 
 int node_ctl_open(struct node *n)
 {
-	static const struct ctl_ops ops = { ctl_status, ctl_peers,  ctl_friends,   ctl_friend_cmd,
-					    ctl_pins,	ctl_owners, ctl_pin_forget };
+	static const struct ctl_ops ops = { ctl_status, ctl_peers, ctl_friends, ctl_friend_cmd,
+					    ctl_members, ctl_pins, ctl_owners, ctl_pin_forget };
 
 	if (!n->conf->control_socket)
 		return 0;

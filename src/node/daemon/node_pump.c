@@ -1,7 +1,8 @@
 /* The daemon's wiring between the link core and everything with I/O:
  *  - node_pump drains every link that has output: datagrams leave through
  *    the bases (the socket or the relay), signalling messages go to the
- *    signalling thread, and events install routes, ask the relay for
+ *    signalling thread, and events install routes (the prefix table, and
+ *    kernel routes for subnets behind peers), ask the relay for
  *    channels, the gathering base for a STUN check, or end a link;
  *  - the bases' reports (candidates changed, addresses moved, the relay
  *    lost or back, a relayed datagram) go to the link table or the data
@@ -13,46 +14,42 @@
 #include "log.h"
 #include "node.h"
 
-/* Group mode routes the address the peer announced; social mode the
- * address its friend has in our space (fixed when the link was made). */
+/* Social mode routes the address the friend has in our space (fixed when
+ * the link was made); group mode the addresses and routes the peer
+ * announced (node_routes.c). */
 static void route(struct node *n, struct link *l)
 {
 	char ip[INET_ADDRSTRLEN];
-	struct routing *rt = &n->dp.rt;
+	struct ip_prefix p;
 
-	if (n->social_on) {
-		social_link_own_addr(l, l->ip4.s_addr);
-		if (l->routed)
-			return;
-		int rc = routing_add(rt, l->map4, l);
-		l->routed = rc == 0;
-		l->route4 = l->map4;
-		if (rc == -EEXIST)
-			log_warn("peer %s: %s already carries another node of this friend; not routed", l->jid,
-				 inet_ntop(AF_INET, &l->map4, ip, sizeof(ip)));
+	if (!n->social_on) {
+		node_routes_peer(n, l);
 		return;
 	}
-	if (l->routed && l->route4.s_addr == l->ip4.s_addr)
-		return;
+	social_link_own_addr(l, l->ip4.s_addr);
 	if (l->routed)
-		routing_del(rt, l->route4, l);
-	l->route4 = l->ip4;
-	int rc = routing_add(rt, l->ip4, l);
+		return;
+	ip_prefix_from_addr(&p, AF_INET, &l->map4);
+	int rc = prefix_table_insert(&n->dp.pt, &p, l);
 	l->routed = rc == 0;
+	l->route4 = l->map4;
 	if (rc == -EEXIST)
-		log_warn("peer %s: virtual address %s already belongs to another peer; not routed", l->jid,
-			 inet_ntop(AF_INET, &l->ip4, ip, sizeof(ip)));
+		log_warn("peer %s: %s already carries another node of this friend; not routed", l->jid,
+			 inet_ntop(AF_INET, &l->map4, ip, sizeof(ip)));
 }
 
 /* Social mode: the link that carried a friend's address is gone; another
  * node of the same friend that knows its keys takes the route. */
 static void route_takeover(struct node *n, struct in_addr map4)
 {
+	struct ip_prefix p;
+
+	ip_prefix_from_addr(&p, AF_INET, &map4);
 	for (unsigned i = 0; i < n->links.n; i++) {
 		struct link *l = n->links.l[i];
 		if (l->routed || !l->have_info || l->map4.s_addr != map4.s_addr)
 			continue;
-		l->routed = routing_add(&n->dp.rt, map4, l) == 0;
+		l->routed = prefix_table_insert(&n->dp.pt, &p, l) == 0;
 		l->route4 = map4;
 		if (l->routed) {
 			log_info("peer %s: now carries this friend's address", l->jid);
@@ -67,12 +64,17 @@ void node_remove_link(struct node *n, struct link *l, const char *why)
 	struct in_addr addr = l->route4;
 
 	log_info("peer %s: link removed (%s)", l->jid, why);
-	if (routed)
-		routing_del(&n->dp.rt, addr, l);
-	if (n->social_on)
-		social_link_detach(l);
+	node_overlay_link_removed(n, l, evloop_now_ms());
+	node_metrics_fold(n, l); /* its traffic stays in the node's totals */
+	if (!n->social_on) {
+		node_routes_drop(n, l);
+		links_remove(&n->links, l);
+		return;
+	}
+	prefix_table_remove_owner(&n->dp.pt, l);
+	social_link_detach(l);
 	links_remove(&n->links, l);
-	if (n->social_on && routed)
+	if (routed)
 		route_takeover(n, addr);
 }
 
@@ -113,9 +115,19 @@ static bool on_event(struct node *n, struct link *l, const struct link_event *ev
 			trust_link_up(&n->trust, l, node_trust_now_s());
 		break; /* otherwise logged by the link; ipopctl reads the link itself */
 	case LINK_EV_PATH:
+		node_overlay_link_changed(n, l, now_ms);
 		break;
 	}
 	return true;
+}
+
+/* A packet the link core wants sent: on a base, or through the overlay. */
+static void pump_send(struct node *n, struct link *l, const struct link_tx *tx, uint64_t now_ms)
+{
+	if (tx->base_id == LINK_BASE_OVERLAY)
+		dp_overlay_send(&n->dp, l, tx->data, tx->len, now_ms);
+	else
+		bases_send(&n->bases, tx->base_id, &tx->dst, tx->data, tx->len);
 }
 
 static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
@@ -125,10 +137,14 @@ static void pump_link(struct node *n, struct link *l, uint64_t now_ms)
 	struct signal_msg msg;
 
 	while (link_poll_transmit(l, &tx, n->scratch, n->scratch_cap, now_ms))
-		bases_send(&n->bases, tx.base_id, &tx.dst, tx.data, tx.len);
+		pump_send(n, l, &tx, now_ms);
+	/* probes are timed: each with the time it leaves */
+	while (link_poll_probe(l, &tx, n->scratch, n->scratch_cap, evloop_now_us()))
+		pump_send(n, l, &tx, now_ms);
 	while (link_poll_event(l, &ev, &msg))
 		if (!on_event(n, l, &ev, &msg, now_ms))
 			return;
+	node_metrics_fold(n, l); /* the path may have moved */
 }
 
 void node_pump(struct node *n, uint64_t now_ms)

@@ -70,8 +70,8 @@ static bool make_room(struct node *n, const char *jid, uint64_t now_ms)
 }
 
 /* The link for jid, created when asked and new (social mode gives it its
- * friend's address first). */
-static struct link *link_get(struct node *n, const char *jid, uint64_t now_ms, bool create)
+ * friend's address first), if its member has room (slots.h). */
+struct link *node_link_get(struct node *n, const char *jid, uint64_t now_ms, bool create)
 {
 	struct link *l = links_by_jid(&n->links, jid);
 	uint8_t id[SIGNAL_ID_LEN];
@@ -82,6 +82,10 @@ static struct link *link_get(struct node *n, const char *jid, uint64_t now_ms, b
 	if (links_id_of_jid(jid, id) == 0 && memcmp(id, n->id, SIGNAL_ID_LEN) != 0 && !make_room(n, jid, now_ms))
 		return NULL;
 	l = links_get(&n->links, jid, now_ms, true);
+	/* group mode makes links after the presence (the overlay decides):
+	 * an online member's new link has shown it (slots.h) */
+	if (l && !n->social_on && members_by_jid(&n->members, jid))
+		l->presence = true;
 	if (l && n->social_on && !social_link_attach(&n->social, l)) {
 		links_remove(&n->links, l);
 		return NULL;
@@ -115,11 +119,17 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 	}
 	if (m.kind == SIGNAL_BYE) {
 		struct link *l = links_by_jid(&n->links, jid);
-		if (l)
-			node_remove_link(n, l, "bye received");
+		bool full = m.has_reason && strcmp(m.reason, "full") == 0;
+		if (l && !(full && link_keep_overlay(l, now_ms)))
+			node_remove_link(n, l, full ? "bye received: its links are full" : "bye received");
+		if (full)
+			node_overlay_refused(n, jid, now_ms);
 		return;
 	}
-	struct link *l = link_get(n, jid, now_ms, m.kind == SIGNAL_OFFER || m.kind == SIGNAL_HELLO);
+	bool request = m.kind == SIGNAL_OFFER || m.kind == SIGNAL_HELLO;
+	if (request && !node_overlay_accept(n, jid, now_ms))
+		return; /* answered "full" */
+	struct link *l = node_link_get(n, jid, now_ms, request);
 	if (l)
 		link_on_signal(l, &m, now_ms);
 }
@@ -139,13 +149,24 @@ static void handle(struct node *n, const struct sigmsg *m, uint64_t now_ms)
 		on_state(n, m->u.state, now_ms);
 		break;
 	case SIGMSG_PEER_UP:
-		if ((l = link_get(n, m->jid, now_ms, true)))
+		/* social mode links every friend; the group's overlay decides */
+		if ((l = node_link_get(n, m->jid, now_ms, n->social_on)))
 			link_online(l, now_ms);
+		node_overlay_member(n, m->jid, true, now_ms);
 		break;
 	case SIGMSG_PEER_DOWN:
 		if ((l = links_by_jid(&n->links, m->jid)))
 			link_offline(l, now_ms);
+		node_overlay_member(n, m->jid, false, now_ms);
 		break;
+	case SIGMSG_PEER_INFO: {
+		/* the key and address the overlay may use for it (trust.h) */
+		struct signal_presence p = m->u.info;
+		if (trust_judge_presence(&n->trust, &n->links, m->jid, &p, node_trust_now_s()))
+			n->cnt.sig_refused++;
+		node_overlay_info(n, m->jid, &p, now_ms);
+		break;
+	}
 	case SIGMSG_PEER_REVOKED:
 		if ((l = links_by_jid(&n->links, m->jid)))
 			node_remove_link(n, l, "no longer a friend (subscription removed)");

@@ -27,11 +27,35 @@ static int alloc_slots(struct datapath *dp)
 	for (unsigned i = 0; i < DP_BATCH; i++)
 		if (!(dp->rx[i].buf = malloc(dp->rx_cap)))
 			return -ENOMEM;
-	for (unsigned i = 0; i < DP_TX_SEGS; i++)
-		if (!(dp->tx[i].buf = malloc(dp->slot_cap)))
+	for (unsigned i = 0; i < DP_TX_SEGS; i++) {
+		if (!(dp->tx[i].mem = malloc(DP_OVL_ROOM + dp->slot_cap)))
 			return -ENOMEM;
+		dp->tx[i].buf = dp->tx[i].mem + DP_OVL_ROOM;
+	}
 	if (dp->conf->social_broadcast && !(dp->bcast_buf = malloc(dp->slot_cap)))
 		return -ENOMEM;
+	return 0;
+}
+
+/* The IPv6 overlay address next to ip4 (the kernel adds the on-link route
+ * for its prefix). Linux keeps its own link-local address on the TUN;
+ * link-scope packets never cross the overlay (docs/ipv6.md). */
+static int add_ip6(struct datapath *dp)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const struct node_conf *c = dp->conf;
+	int rc = tun_add_ip6(&dp->tun, &c->ip6, c->ip6_mask);
+
+	inet_ntop(AF_INET6, &c->ip6, ip, sizeof(ip));
+	if (rc < 0) {
+		log_error("tun: cannot add %s/%u to %s: %s%s", ip, c->ip6_mask, dp->tun.name, strerror(-rc),
+			  rc == -EACCES || rc == -EAFNOSUPPORT || rc == -EPERM
+				  ? " (is IPv6 disabled? net.ipv6.conf.all.disable_ipv6 must be 0)"
+				  : "");
+		return rc;
+	}
+	log_info("tun: %s has %s/%u%s", dp->tun.name, ip, c->ip6_mask,
+		 c->ip6_derived ? " (from ip6_prefix and ip4, as the original IPOP made it)" : "");
 	return 0;
 }
 
@@ -45,10 +69,10 @@ int dp_open(struct datapath *dp, const struct node_conf *conf, struct links *lin
 	dp->links = links;
 	for (unsigned i = 0; i < sizeof(dp->tun.fds) / sizeof(dp->tun.fds[0]); i++)
 		dp->tun.fds[i] = -1;
-	routing_init(&dp->rt);
 	dp->slot_cap = dp_slot_cap(conf);
-	if ((rc = alloc_slots(dp)) < 0)
+	if ((rc = prefix_table_init(&dp->pt, DP_PREFIXES)) < 0 || (rc = alloc_slots(dp)) < 0)
 		return rc;
+	icmp_err_limit_init(&dp->icmp_limit, DP_ICMP_RATE, DP_ICMP_BURST, evloop_now_ms());
 	if ((rc = dp_offload_tun_open(dp, conf->interface)) < 0) {
 		log_error("tun: cannot open %s: %s", conf->interface, strerror(-rc));
 		return rc;
@@ -59,7 +83,7 @@ int dp_open(struct datapath *dp, const struct node_conf *conf, struct links *lin
 	}
 	log_info("tun: %s up with %s/%u, mtu %u", dp->tun.name, inet_ntop(AF_INET, &conf->ip4, ip, sizeof(ip)),
 		 conf->ip4_mask, conf->mtu);
-	return 0;
+	return conf->has_ip6 ? add_ip6(dp) : 0;
 }
 
 static void on_tun(void *ctx, uint32_t events, uint64_t now_ms)
@@ -91,13 +115,29 @@ static int start_crypto(struct datapath *dp)
 	return 0;
 }
 
-int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct evloop *loop)
+/* A handshake through the overlay from a key no link has: the member's. */
+static struct link *key_link(void *ctx, const uint8_t key[SIGNAL_KEY_LEN], uint64_t now_ms)
+{
+	struct datapath *dp = ctx;
+	const struct member *m = members_by_key(dp->members, key);
+
+	return m && m->has_ip4 ? dp_overlay_link(dp, m->ip4, now_ms) : NULL;
+}
+
+int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct overlay *ov,
+	     struct members *members, struct evloop *loop)
 {
 	int rc;
 
 	dp->bases = bases;
 	dp->social = social;
+	dp->ov = ov;
+	dp->members = members;
 	dp->loop = loop;
+	if (ov) {
+		dp->links->env.unknown_key = key_link;
+		dp->links->env.unknown_key_ctx = dp;
+	}
 	if (!bases->udp_gro && dp->rx_cap > dp->slot_cap)
 		dp->rx_cap = dp->slot_cap; /* the kernel cuts trains for us */
 	if (udp_offload_wanted())
@@ -124,8 +164,9 @@ void dp_close(struct datapath *dp)
 	for (unsigned i = 0; i < DP_BATCH; i++)
 		free(dp->rx[i].buf);
 	for (unsigned i = 0; i < DP_TX_SEGS; i++)
-		free(dp->tx[i].buf);
+		free(dp->tx[i].mem);
 	free(dp->bcast_buf);
 	dp_offload_free(dp);
+	prefix_table_free(&dp->pt);
 	tun_close(&dp->tun);
 }

@@ -6,8 +6,10 @@
  * an ICE check or answer for a link's agent; datagrams from our TURN
  * server go to the relay, which hands relayed ones back through
  * dp_receive_relayed. Data opens in place; the inner packet goes to the
- * TUN only if its source is the sending link's virtual address (cryptokey
- * routing). Anything malformed is counted and dropped. */
+ * TUN only if its source belongs to the sending link in the prefix table:
+ * its ip4 or ip6, or a route it was authorised for (cryptokey routing; in
+ * social mode its ip4). IPv6 link-scope packets never pass. Anything
+ * malformed is counted and dropped. */
 #include <errno.h>
 #include <string.h>
 #include <netinet/udp.h>
@@ -42,18 +44,46 @@ static void tun_deliver(struct datapath *dp, uint8_t *pkt, size_t len)
 		tun_emit(dp, pkt, len);
 }
 
+/* Cryptokey routing: the inner source is an address the prefix table
+ * gives to the link the packet came from. A member's own LAN hosts pass;
+ * a source from another member's prefix (or nobody's) does not. Social
+ * mode: the friend's own ip4 (translation maps it afterwards). */
+static bool source_ok(const struct datapath *dp, const struct link *p, const uint8_t *pkt, size_t len)
+{
+	int family;
+	const unsigned char *src = ip_pkt_src(pkt, len, &family);
+
+	if (!src)
+		return false;
+	if (dp->social)
+		return family == AF_INET && memcmp(src, &p->ip4, 4) == 0;
+	return prefix_table_lookup(&dp->pt, family, src) == p;
+}
+
 /* The rest of a data packet once it opened: the link's path and
  * handshake state, the cryptokey check and delivery. */
 static void data_opened(struct datapath *dp, struct link *p, uint8_t *buf, size_t len, uint32_t base_id,
 			const struct sockaddr_in *from, uint64_t now_ms)
 {
-	struct in_addr src;
-
 	link_data_rx(p, base_id, from, len, now_ms);
+	if (base_id == LINK_BASE_OVERLAY)
+		p->ovl_hops = dp->ovl_rx_hops;
 	if (len == 0)
 		return; /* keepalive */
 	uint8_t *pkt = buf + TUNNEL_DATA_HEADER_LEN;
-	if (!ip_pkt_src4(pkt, len, &src) || src.s_addr != p->ip4.s_addr) {
+	if (link_probe_is(pkt, len)) {
+		link_probe_rx(p, pkt, len, dp->rx_us); /* a ping or pong: not for the TUN */
+		return;
+	}
+	if (pkt[0] == OVERLAY_FRAME_TYPE) {
+		dp_overlay_in(dp, p, buf, len, now_ms);
+		return;
+	}
+	if (ip_pkt_link_scope6(pkt, len)) {
+		dp->cnt.link_local++;
+		return;
+	}
+	if (!source_ok(dp, p, pkt, len)) {
 		dp->cnt.cryptokey_drop++;
 		p->cryptokey_drops++;
 		return;
@@ -62,7 +92,7 @@ static void data_opened(struct datapath *dp, struct link *p, uint8_t *buf, size_
 		return;
 	p->rx_bytes += len;
 	p->rx_packets++;
-	tun_clamp_mss(pkt, len, (uint16_t)(dp->tun.mtu - 40));
+	tun_clamp_mss_mtu(pkt, len, (unsigned)dp->tun.mtu);
 	tun_deliver(dp, pkt, len);
 }
 
@@ -179,12 +209,25 @@ static void receive_datagram(struct datapath *dp, struct dp_slot *s, bool defer,
 		dp->cnt.stun_unmatched++;
 }
 
+void dp_receive_overlay(struct datapath *dp, uint8_t *buf, size_t len, size_t cap, uint64_t now_ms)
+{
+	struct dp_slot s = { .buf = buf, .len = len, .base_id = LINK_BASE_OVERLAY };
+
+	(void)cap; /* the frame's tunnel packet opens in place, within it */
+	if (tunnel_packet_is_tunnel(buf, len))
+		on_tunnel(dp, &s, false, now_ms);
+	else
+		dp->cnt.ovl.nested++; /* only tunnel packets ride in frames */
+}
+
 void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sockaddr_in *from, uint8_t *buf,
 			size_t len, size_t cap, uint64_t now_ms)
 {
 	struct dp_slot s = { .buf = buf, .len = len, .addr = *from, .base_id = base_id };
 
 	(void)cap; /* relay slots are slot_cap bytes, as the open needs */
+	if (!dp->in_rx_batch) /* from a relay stream, not a datagram of our socket's batch */
+		dp->rx_us = evloop_now_us();
 	run_pending(dp, now_ms); /* keep arrival order with deferred opens */
 	receive_datagram(dp, &s, false, now_ms);
 	dp_reply_flush(dp);
@@ -270,6 +313,8 @@ void dp_receive_udp(struct datapath *dp, uint64_t now_ms)
 		int r = recvmmsg(dp->bases->udp_fd, dp->rx_msgs, DP_BATCH, MSG_DONTWAIT, NULL);
 		if (r <= 0)
 			return;
+		dp->rx_us = evloop_now_us();
+		dp->in_rx_batch = true;
 		for (int i = 0; i < r; i++) {
 			struct dp_slot *s = &dp->rx[i];
 			struct msghdr *mh = &dp->rx_msgs[i].msg_hdr;
@@ -283,6 +328,7 @@ void dp_receive_udp(struct datapath *dp, uint64_t now_ms)
 			dispatch_msg(dp, s, mh, now_ms);
 		}
 		run_pending(dp, now_ms);
+		dp->in_rx_batch = false;
 		dp_reply_flush(dp);
 		dp_tun_flush(dp);
 		if (r < DP_BATCH)

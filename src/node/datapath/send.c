@@ -1,9 +1,11 @@
 /* TUN -> link: read a batch of packets from the TUN, look each destination
- * up in the routing table, seal it in place for that link and send the
- * batch with one sendmmsg. A packet for an address without a link is
- * dropped and counted; one for a link without keys yet waits in the
- * link's stage and starts a handshake. No allocation: the slots are
- * preallocated in dp_open. */
+ * (IPv4 or IPv6) up in the prefix table, seal it in place for that link and
+ * send the batch with one sendmmsg. A packet for an address without a
+ * link is dropped and counted; so is an IPv6 packet that must stay on the
+ * TUN's link (link-local, multicast, NDP); one larger than the tunnel's
+ * MTU gets an ICMP error back (icmp_out.c); one for a link without keys
+ * yet waits in the link's stage and starts a handshake. No allocation: the
+ * slots are preallocated in dp_open. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -31,7 +33,7 @@ static bool seal(struct datapath *dp, struct link *p, struct dp_slot *s, uint64_
 	/* With crypto workers, a packet sent from this batch's sendmmsg gets
 	 * its counter and header now and its AEAD in flush (in parallel);
 	 * one the relay wraps or streams must be complete at once. */
-	bool defer = dp->cpool.nworkers && !link_base_is_relay(p->base_id);
+	bool defer = dp->cpool.nworkers && !link_base_is_relay(p->base_id) && !link_path_overlay(p);
 	int ok = defer ? tunnel_seal_prepare(&p->sess, &b, now_ms, &rekey, &dp->tx_jobs[dp->ntx_jobs])
 		       : tunnel_seal_batch(&p->sess, &b, 1, now_ms, &rekey);
 	if (ok != 1) {
@@ -141,6 +143,7 @@ static void flush(struct datapath *dp, struct tx_batch *b)
 static int read_plain(struct datapath *dp, int fd, unsigned i)
 {
 	struct dp_slot *s = &dp->tx[i];
+	s->buf = s->mem + DP_OVL_ROOM; /* an overlay send moved it */
 	ssize_t r = read(fd, s->buf + DP_HEADROOM, dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN);
 	if (r < 0)
 		return -1;
@@ -150,7 +153,7 @@ static int read_plain(struct datapath *dp, int fd, unsigned i)
 
 /* One TUN read with a virtio_net_hdr: a super-packet is split into slots
  * i, i+1, ... with complete checksums. */
-static int read_offload(struct datapath *dp, int fd, unsigned i)
+static int read_offload(struct datapath *dp, int fd, unsigned i, uint64_t now_ms)
 {
 	uint8_t *outs[DP_TX_SEGS];
 	size_t lens[DP_TX_SEGS];
@@ -163,10 +166,18 @@ static int read_offload(struct datapath *dp, int fd, unsigned i)
 	if ((size_t)r < TUN_VNET_HDR_LEN)
 		return 0;
 	memcpy(&vh, dp->tun_rbuf, sizeof(vh));
-	for (unsigned k = 0; k < max; k++)
+	for (unsigned k = 0; k < max; k++) {
+		dp->tx[i + k].buf = dp->tx[i + k].mem + DP_OVL_ROOM; /* an overlay send moved it */
 		outs[k] = dp->tx[i + k].buf + DP_HEADROOM;
-	int cnt = tun_offload_split(&vh, dp->tun_rbuf + TUN_VNET_HDR_LEN, (size_t)r - TUN_VNET_HDR_LEN, outs,
-				    dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN, lens, max);
+	}
+	size_t cap = dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN;
+	const uint8_t *pkt = dp->tun_rbuf + TUN_VNET_HDR_LEN;
+	size_t len = (size_t)r - TUN_VNET_HDR_LEN;
+	int cnt = tun_offload_split(&vh, pkt, len, outs, cap, lens, max);
+	if (cnt == -ENOBUFS && vh.gso_type == VIRTIO_NET_HDR_GSO_NONE && len > (size_t)dp->tun.mtu) {
+		dp_too_big(dp, pkt, len, now_ms); /* the TUN's MTU was raised past ours */
+		return 0;
+	}
 	if (cnt < 0) {
 		dp->cnt.tun_split_bad++;
 		log_debug("tun: packet of %zd bytes (gso type %u, size %u) not split: %s", r - TUN_VNET_HDR_LEN,
@@ -203,43 +214,72 @@ static bool broadcast(struct datapath *dp, uint8_t *pkt, size_t len, uint64_t no
 	return true;
 }
 
+static void no_route(struct datapath *dp, int family, const unsigned char *dst)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	dp->cnt.no_route++;
+	log_debug("tun: no link for %s; packet dropped", inet_ntop(family, dst, a, sizeof(a)));
+}
+
 /* Routes and seals one packet in slot s and queues it. */
 static void route_one(struct datapath *dp, struct tx_batch *b, struct dp_slot *s, uint64_t now_ms)
 {
-	struct in_addr dst;
+	uint8_t *pkt = s->buf + DP_HEADROOM;
+	int family;
+	const unsigned char *dst = ip_pkt_dst(pkt, s->len, &family);
 
-	if (!ip_pkt_dst4(s->buf + DP_HEADROOM, s->len, &dst)) {
+	if (!dst) {
 		dp->cnt.tun_rx_bad++;
 		return;
 	}
-	uint8_t *pkt = s->buf + DP_HEADROOM;
-	struct link *p = routing_lookup(&dp->rt, dst);
+	if (family == AF_INET6 && ip_pkt_link_scope6(pkt, s->len)) {
+		dp->cnt.link_local++; /* router solicitations, MLD, NDP: this link only */
+		return;
+	}
+	struct link *p = prefix_table_lookup(&dp->pt, family, dst);
 	if (!p && dp->social && broadcast(dp, pkt, s->len, now_ms))
 		return;
+	if (!p && dp->ov && family == AF_INET) {
+		struct in_addr a4;
+		memcpy(&a4, dst, sizeof(a4));
+		p = dp_overlay_link(dp, a4, now_ms); /* a group member without a link */
+	}
 	if (!p) {
-		dp->rt.no_route++;
-		dp->cnt.no_route++;
-		log_debug("tun: no link for %s; packet dropped", inet_ntoa(dst));
+		no_route(dp, family, dst);
+		return;
+	}
+	if (s->len > (size_t)dp->tun.mtu) {
+		dp_too_big(dp, pkt, s->len, now_ms); /* never fragmented */
 		return;
 	}
 	if (dp->social && !social_out(dp->social, p, pkt, s->len))
 		return;
-	/* A host routed through us learns the tunnel's MSS (no PMTU black hole). */
-	tun_clamp_mss(pkt, s->len, (uint16_t)(dp->tun.mtu - 40));
+	/* A host routed through us learns the tunnel's MSS (no PMTU black
+	 * hole); through the overlay a frame takes OVERLAY_OVERHEAD more. */
+	bool ovl = link_path_overlay(p);
+	tun_clamp_mss_mtu(pkt, s->len, (unsigned)dp->tun.mtu - (ovl ? OVERLAY_OVERHEAD : 0));
 	if (!seal(dp, p, s, now_ms))
 		return;
+	if (ovl) {
+		struct link *h = dp_overlay_wrap(dp, p, &s->buf, &s->len, dp->slot_cap, now_ms);
+		if (!h)
+			return;
+		p = h; /* the datagram goes to the next hop */
+	}
 	const struct sockaddr_in *to = &p->endpoint;
 	if (link_base_is_relay(p->base_id) && !(to = relay_wrap(dp->bases, s->buf, &s->len, p->base_id, &p->endpoint)))
 		return; /* sent another way (stream, indication) or dropped */
 	tx_add(dp, b, p, s, to);
 }
 
-/* Room for the largest split: a 64 KB super-packet in MSS-sized pieces. */
+/* Room for the largest split: a 64 KB super-packet in MSS-sized pieces,
+ * counted with IPv6's MSS (mtu - 60), the smaller of the two families. */
 static unsigned split_room(const struct datapath *dp)
 {
 	if (!dp->tun.vnet)
 		return 1;
-	size_t mss = dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN - 64 - 40;
+	size_t mss = dp->slot_cap - DP_HEADROOM - TUNNEL_TAG_LEN - 64 - 60;
 	unsigned need = (unsigned)(TUN_GSO_MAX / (mss < 500 ? 500 : mss)) + 1;
 	return need < DP_TX_SEGS ? need : DP_TX_SEGS;
 }
@@ -256,7 +296,7 @@ void dp_send_from_tun(struct datapath *dp, uint64_t now_ms)
 		for (; got < DP_BATCH; got++) {
 			if (DP_TX_SEGS - b.nslot < room)
 				flush(dp, &b);
-			int k = dp->tun.vnet ? read_offload(dp, fd, b.nslot) : read_plain(dp, fd, b.nslot);
+			int k = dp->tun.vnet ? read_offload(dp, fd, b.nslot, now_ms) : read_plain(dp, fd, b.nslot);
 			if (k < 0)
 				break;
 			dp->cnt.tun_rx++;

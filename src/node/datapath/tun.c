@@ -53,8 +53,8 @@ int tun_open(struct tun *t, const char *name, unsigned nqueues)
 int tun_open_offload(struct tun *t, const char *name)
 {
 	static const unsigned want[] = {
-		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_USO4 | TUN_F_USO6,
-		TUN_F_CSUM | TUN_F_TSO4, /* kernels before 6.2: no USO */
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, /* kernels before 6.2: no USO */
 	};
 
 	memset(t, 0, sizeof(*t));

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "gone.h"
 #include "link.h"
 #include "links.h"
 #include "log.h"
@@ -161,14 +162,33 @@ void link_ice_restart(struct link *l, uint64_t now_ms, const char *why)
 	log_info("peer %s: asked the controlling side for an ICE restart", l->jid);
 }
 
+/* A link up through the overlay is wanted directly (on-demand, or the
+ * overlay's structure): ICE runs as a restart would, and the overlay
+ * carries the packets, under the same session keys, until a pair works. */
+static void seek_direct(struct link *l, uint64_t now_ms)
+{
+	if (l->ice_on)
+		return; /* already checking */
+	if (l->controlling) {
+		l->ice_restarting = true;
+		log_info("peer %s: up through the overlay; looking for a direct path", l->jid);
+		send_offer(l, now_ms);
+		return;
+	}
+	link_queue_signal(l, SIGNAL_HELLO, false, 0, NULL);
+	log_info("peer %s: up through the overlay; hello sent for a direct path", l->jid);
+}
+
 void link_online(struct link *l, uint64_t now_ms)
 {
 	l->presence = true;
-	/* Offline then back while XMPP stayed up: the peer restarted, so its
-	 * link state is gone. */
-	if (l->gone_ms) {
-		l->gone_ms = 0;
+	/* Offline then back while XMPP stayed up, and its data path died
+	 * meanwhile: the peer restarted, so its link state is gone. */
+	if (gone_online(l, now_ms))
 		link_restart(l, now_ms, "peer came back online");
+	if (l->state == LINK_UP && link_path_overlay(l)) {
+		seek_direct(l, now_ms);
+		return;
 	}
 	if (l->controlling && (l->state == LINK_NEW || l->state == LINK_FAILED)) {
 		send_offer(l, now_ms);
@@ -182,14 +202,8 @@ void link_online(struct link *l, uint64_t now_ms)
 
 void link_offline(struct link *l, uint64_t now_ms)
 {
-	/* A server going down says "unavailable" for everyone first: wait a
-	 * little, and end the link only if XMPP stayed up meanwhile
-	 * (links_xmpp_state cancels this when it drops). */
 	l->presence = false;
-	if (!l->gone_ms) {
-		l->gone_ms = now_ms + LINKS_GONE_GRACE_MS;
-		l->deadline_ms = now_ms;
-	}
+	gone_offline(l, now_ms);
 }
 
 /* The peer lost its keys: drop ours too, so the next handshake is not
@@ -233,6 +247,10 @@ static void on_hello(struct link *l, const struct signal_msg *m, uint64_t now_ms
 	/* The peer still has this ICE session and wants it restarted. */
 	if (m->has_ice && l->state == LINK_UP && l->ice_on && strcmp(m->ufrag, l->rufrag) == 0) {
 		link_ice_restart(l, now_ms, "the peer asked for it");
+		return;
+	}
+	if (l->state == LINK_UP && link_path_overlay(l)) {
+		seek_direct(l, now_ms); /* it wants a direct path (or restarted: the handshake tells) */
 		return;
 	}
 	switch (l->state) {
@@ -280,7 +298,8 @@ void link_local_cands_changed(struct link *l, uint64_t now_ms)
 	l->deadline_ms = now_ms;
 }
 
-/* Takes the peer's key and virtual address from an offer/answer. */
+/* Takes the peer's key and virtual addresses (ip4; ip6 and routes in
+ * l->net) from an offer/answer. */
 static bool set_info(struct link *l, const struct signal_msg *m)
 {
 	const struct link_env *e = &l->tab->env;
@@ -306,7 +325,9 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 		memcpy(l->key, m->key, SIGNAL_KEY_LEN);
 	}
 	l->ip4 = m->ip4;
+	changed |= link_sig_take_net(l, m);
 	l->have_info = true;
+	l->peer_probes = m->probes;
 	if (changed || !l->routed)
 		link_queue_event(l, LINK_EV_PEER_INFO);
 	return true;
@@ -472,6 +493,28 @@ bool link_path_relayed(const struct link *l)
 	return l->sel_known && (l->sel_local.type == ICE_CAND_RELAY || l->sel_remote.type == ICE_CAND_RELAY);
 }
 
+static void back_to_overlay(struct link *l)
+{
+	l->ice_on = false;
+	l->ice_restarting = false;
+	l->have_path = true;
+	l->base_id = LINK_BASE_OVERLAY;
+	l->sel_known = false;
+	link_queue_event(l, LINK_EV_PATH);
+}
+
+bool link_keep_overlay(struct link *l, uint64_t now_ms)
+{
+	(void)now_ms;
+	if (l->state != LINK_UP || !l->overlay_ok)
+		return false;
+	if (!link_path_overlay(l) || l->ice_on) {
+		log_info("peer %s: no direct link; stays up through the overlay", l->jid);
+		back_to_overlay(l);
+	}
+	return true;
+}
+
 static void ice_failed(struct link *l, uint64_t now_ms)
 {
 	char why[160];
@@ -481,6 +524,13 @@ static void ice_failed(struct link *l, uint64_t now_ms)
 	l->ice_on = false;
 	l->have_path = false;
 	l->ice_restarting = false;
+	if (l->overlay_ok) { /* the overlay still carries it */
+		back_to_overlay(l);
+		if (l->state == LINK_UP) {
+			log_info("peer %s: stays up through the overlay", l->jid);
+			return; /* the overlay asks again after its back-off */
+		}
+	}
 	if (l->fail_backoff_ms < LINK_FAIL_RETRY_MS)
 		l->fail_backoff_ms = LINK_FAIL_RETRY_MS;
 	else if (l->fail_backoff_ms < LINK_FAIL_RETRY_MAX_MS)
@@ -584,12 +634,6 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 	/* On a whole-period boundary, so idle links share one wakeup. */
 	uint64_t d = (now_ms / TICK_MAX_MS + 1) * TICK_MAX_MS;
 
-	if (l->gone_ms && now_ms >= l->gone_ms) {
-		l->gone_ms = 0;
-		link_queue_event(l, LINK_EV_GONE);
-	}
-	if (l->gone_ms && l->gone_ms < d)
-		d = l->gone_ms;
 	if (l->ice_on) {
 		if (now_ms >= ice_agent_next_deadline(&l->ice, now_ms))
 			ice_agent_handle_timeout(&l->ice, now_ms);
@@ -602,7 +646,9 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 	}
 	session_timer(l, now_ms, &d);
 	slots_tick(l, now_ms, &d);
+	gone_tick(l, now_ms, &d);
 	roam_tick(l, now_ms);
+	link_rtt_tick(l, now_ms, &d);
 	offer_timer(l, now_ms, &d);
 	l->deadline_ms = d;
 	links_mark_dirty(l->tab, l); /* ICE may have checks to send */
@@ -641,9 +687,15 @@ void link_initiate(struct link *l, uint64_t now_ms)
 	l->init_len = len;
 	l->init_sent_ms = now_ms;
 	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
-	log_info("peer %s: handshake initiation sent to %s", l->jid,
-		 addr_format((struct sockaddr *)&l->endpoint, true, a));
+	log_info("peer %s: handshake initiation sent to %s", l->jid, link_where(l->base_id, &l->endpoint, a));
 	l->deadline_ms = now_ms;
+}
+
+const char *link_where(uint32_t base_id, const struct sockaddr_in *addr, char *buf)
+{
+	if (base_id == LINK_BASE_OVERLAY)
+		return "the overlay";
+	return addr_format((const struct sockaddr *)addr, true, buf);
 }
 
 void link_handshake_done(struct link *l, uint64_t now_ms)
@@ -651,9 +703,12 @@ void link_handshake_done(struct link *l, uint64_t now_ms)
 	char a[ADDR_STRLEN];
 
 	l->last_handshake_ms = now_ms;
+	l->tab->hs_completed++;
 	if (l->state != LINK_UP) {
 		const char *path = link_path_relayed(l) ? "relay" : "direct";
-		if (l->sel_known)
+		if (link_path_overlay(l))
+			log_info("peer %s: handshake complete, through the overlay", l->jid);
+		else if (l->sel_known)
 			log_info("peer %s: handshake complete, path %s %s %s -> %s", l->jid, path,
 				 ice_cand_type_name(l->sel_local.type), ice_cand_type_name(l->sel_remote.type),
 				 addr_format((struct sockaddr *)&l->endpoint, true, a));

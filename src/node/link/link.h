@@ -28,6 +28,9 @@
 #include <stdint.h>
 
 #include "ice_agent.h"
+#include "link_base.h"
+#include "rtt.h"
+#include "link_net.h"
 #include "session.h"
 #include "signal_msg.h"
 #include "tunnel_proto.h"
@@ -62,7 +65,7 @@ enum link_ev_type {
 	LINK_EV_PEER_INFO,  /* the peer's key or announced address is new: route it */
 	LINK_EV_REMOTES,    /* the peer's candidates changed: relay permissions */
 	LINK_EV_CHECK_PUBLIC, /* we send, the peer is silent: check our public address */
-	LINK_EV_GONE,       /* the peer went offline (presence) and stayed away */
+	LINK_EV_GONE,       /* the peer is offline (presence) and its data path died */
 };
 
 struct link_event {
@@ -103,12 +106,15 @@ struct link {
 	char idhex[2 * SIGNAL_ID_LEN + 1];
 	bool controlling; /* lower node id: ICE controlling, sends the offer */
 	bool have_info;   /* key and ip4 received in an offer/answer */
+	bool peer_probes; /* the peer answers tunnel probes (its offer/answer said so) */
 	uint8_t key[SIGNAL_KEY_LEN];
 	struct in_addr ip4;  /* the address the peer announced: its own */
 	struct in_addr map4; /* social: the peer's address in our space */
 	struct social_link *social; /* social mode's per-link state, or NULL */
 	bool routed;         /* the routing table sends route4 here */
 	struct in_addr route4; /* the address routed to this link (ip4, or map4 in social mode) */
+	struct link_net net;   /* group mode: the peer's ip6 and routes as announced */
+	struct link_owned own; /* what the daemon installed of them, and what it refused */
 
 	enum link_state state;
 	uint64_t state_ms;  /* when state was entered */
@@ -124,6 +130,7 @@ struct link {
 	uint64_t init_sent_ms; /* when those bytes last left */
 	uint8_t resp_msg[TUNNEL_RESPONSE_LEN];   /* our answer to the last initiation */
 	bool ice_restarting; /* controlling: a restart offer is out, the link stays up */
+	bool overlay_ok;    /* the peer is a group member the overlay reaches */
 	bool relay_lost;    /* the path used our relay allocation, which died */
 
 	bool ice_on;
@@ -140,18 +147,26 @@ struct link {
 	bool sel_known;
 
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t acct_bytes;  /* tx + rx at the daemon's last once-a-second look */
 	uint64_t last_handshake_ms; /* monotonic; 0: never */
+	struct link_rtt rtt;        /* round-trip time from tunnel probes (rtt.c) */
+	/* The daemon's per-path accounting (node_metrics.c): the counters
+	 * when they were last added to the node's tally, and the path then. */
+	struct {
+		int path;
+		uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	} acct;
 	uint64_t cryptokey_drops;
+	uint8_t ovl_hops;     /* overlay hops of the peer's last frame to us; 0: none */
 	uint64_t xlate_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */
 	uint8_t *stage;       /* LINK_STAGE_MAX slots of tab->env.slot_cap bytes */
 	uint16_t stage_len[LINK_STAGE_MAX];
 	unsigned nstaged, stage_sent;
 	uint64_t stage_dropped;
-	/* "unavailable" presence seen: the link ends at gone_ms unless XMPP
-	 * dropped meanwhile (a server shutting down sends unavailable for
-	 * everyone just before it closes) or the peer came back. */
-	uint64_t gone_ms;
+	/* When the peer's "unavailable" presence came (0: online). The link
+	 * ends only if its data path dies meanwhile (gone.h). */
+	uint64_t offline_ms;
 
 	/* Roaming (roam.c): an ICE restart of a link that stays up. */
 	uint64_t roam_restart_ms; /* when the last roaming restart began */
@@ -202,6 +217,20 @@ bool link_on_stun(struct link *l, uint32_t base_id, const struct sockaddr *from,
 void link_base_failed(struct link *l, uint32_t base_id, uint64_t now_ms);
 /* The selected path goes through a TURN relay (ours or the peer's). */
 bool link_path_relayed(const struct link *l);
+/* The link has no path of its own: its packets go through the overlay. */
+static inline bool link_path_overlay(const struct link *l)
+{
+	return l->have_path && l->base_id == LINK_BASE_OVERLAY;
+}
+
+/* The direct path was refused or is not wanted any more, but the peer is
+ * a group member the overlay reaches: the link stays up through the
+ * overlay (true), or has nothing left (false: the caller removes it). */
+bool link_keep_overlay(struct link *l, uint64_t now_ms);
+
+/* Where a packet on base_id from or to addr goes, for logs: the address,
+ * or "the overlay" (buf: ADDR_STRLEN bytes). */
+const char *link_where(uint32_t base_id, const struct sockaddr_in *addr, char *buf);
 
 /* Runs ICE and session timers and handles ICE events. */
 void link_handle_timeout(struct link *l, uint64_t now_ms);
@@ -238,5 +267,8 @@ void link_queue_tx(struct link *l, enum link_tx_kind kind, uint32_t base_id, con
 /* link_sig.c: the signalling message of a queued item. */
 void link_sig_build(const struct link *l, const struct link_sigq_item *it, struct signal_msg *m);
 void link_sig_add_remotes(struct link *l, const struct signal_msg *m, uint64_t now_ms);
+/* Takes the optional ip6 and routes of an offer/answer into l->net; true
+ * when they differ from what the peer announced before. */
+bool link_sig_take_net(struct link *l, const struct signal_msg *m);
 
 #endif

@@ -17,10 +17,13 @@ enum {
 /* The UDP socket with the kernel's choice of source address (STUN and
  * TURN servers). */
 #define LINK_BASE_ANY UINT32_MAX
+/* Through the group's overlay, hop by hop (node/overlay): the link has no
+ * path of its own to the peer; its packets ride in overlay frames. */
+#define LINK_BASE_OVERLAY (UINT32_MAX - 1)
 
 static inline bool link_base_is_relay(uint32_t base_id)
 {
-	return base_id >= LINK_RELAY_BASE && base_id != LINK_BASE_ANY;
+	return base_id >= LINK_RELAY_BASE && base_id < LINK_BASE_OVERLAY;
 }
 
 #endif

@@ -41,7 +41,8 @@ static void add_cands(struct signal_msg *m, const struct ice_cand *c, unsigned n
 			cand_to_signal(&c[i], &m->cands[m->n_cands++]);
 }
 
-/* Who we are, our key and address: hellos, offers and answers. */
+/* Who we are, our key and addresses (ip4, and ip6 and routes when we have
+ * them): hellos, offers and answers. */
 static void fill_identity(const struct link *l, struct signal_msg *m)
 {
 	const struct link_env *e = &l->tab->env;
@@ -50,6 +51,11 @@ static void fill_identity(const struct link *l, struct signal_msg *m)
 	memcpy(m->key, e->self_key, SIGNAL_KEY_LEN);
 	m->has_ip4 = true;
 	m->ip4 = e->self_ip4;
+	m->probes = true; /* rtt.c answers tunnel pings */
+	m->has_ip6 = e->has_ip6;
+	m->ip6 = e->self_ip6;
+	m->n_routes = e->n_routes;
+	memcpy(m->routes, e->routes, e->n_routes * sizeof(e->routes[0]));
 }
 
 static void fill_ice(const struct link *l, struct signal_msg *m)
@@ -93,6 +99,22 @@ void link_sig_build(const struct link *l, const struct link_sigq_item *it, struc
 	case SIGNAL_BYE:
 		break;
 	}
+}
+
+bool link_sig_take_net(struct link *l, const struct signal_msg *m)
+{
+	struct link_net n;
+
+	memset(&n, 0, sizeof(n));
+	n.has_ip6 = m->has_ip6;
+	if (m->has_ip6)
+		n.ip6 = m->ip6;
+	n.n_routes = m->n_routes < SIGNAL_MAX_ROUTES ? m->n_routes : SIGNAL_MAX_ROUTES;
+	memcpy(n.routes, m->routes, n.n_routes * sizeof(n.routes[0]));
+	if (memcmp(&n, &l->net, sizeof(n)) == 0)
+		return false;
+	memcpy(&l->net, &n, sizeof(n)); /* padding too: the next memcmp compares it */
+	return true;
 }
 
 void link_sig_add_remotes(struct link *l, const struct signal_msg *m, uint64_t now_ms)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "gone.h"
 #include "links.h"
 #include "log.h"
 #include "roam.h"
@@ -123,7 +124,9 @@ uint32_t links_new_index(const struct links *t)
 	}
 }
 
-/* Only the key the peer's JID announced over XMPP authenticates. */
+/* Only the key the peer's JID announced over XMPP authenticates: in an
+ * offer or answer, or in its presence (a member reached through the
+ * overlay). */
 static struct noise_peer *lookup_key(void *ctx, const uint8_t static_pub[NOISE_KEY_LEN])
 {
 	struct links *t = ctx;
@@ -132,7 +135,39 @@ static struct noise_peer *lookup_key(void *ctx, const uint8_t static_pub[NOISE_K
 		if (l->have_info && sodium_memcmp(l->key, static_pub, NOISE_KEY_LEN) == 0)
 			return &l->sess.noise;
 	}
+	if (t->env.unknown_key) {
+		struct link *l = t->env.unknown_key(t->env.unknown_key_ctx, static_pub, t->now_ms);
+		if (l && l->have_info && sodium_memcmp(l->key, static_pub, NOISE_KEY_LEN) == 0)
+			return &l->sess.noise;
+	}
 	return NULL;
+}
+
+struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[SIGNAL_KEY_LEN], struct in_addr ip4,
+			   uint64_t now_ms)
+{
+	struct link *l = links_get(t, jid, now_ms, true);
+
+	if (!l)
+		return NULL;
+	if (!l->have_info) {
+		session_peer_wipe(&l->sess);
+		session_peer_init(&l->sess, key);
+		memcpy(l->key, key, SIGNAL_KEY_LEN);
+		l->ip4 = ip4;
+		l->have_info = true;
+		link_queue_event(l, LINK_EV_PEER_INFO);
+	}
+	l->overlay_ok = true;
+	l->presence = true; /* a member of the presence table (slots.h) */
+	if (!l->have_path) {
+		l->have_path = true;
+		l->base_id = LINK_BASE_OVERLAY;
+		l->sel_known = false;
+		log_info("peer %s: reached through the overlay", l->jid);
+		link_queue_event(l, LINK_EV_PATH);
+	}
+	return l;
 }
 
 static void use_source_if_pathless(struct link *l, uint32_t base_id, const struct sockaddr_in *from)
@@ -177,10 +212,16 @@ struct link *links_on_initiation(struct links *t, uint32_t base_id, const struct
 	char a[ADDR_STRLEN];
 	struct cookie_src src;
 
-	cookie_src_ipv4(&src, &from->sin_addr, from->sin_port);
-	int rc = session_respond(t->env.noise, buf, len, &src, now_ms, lookup_key, t, links_new_index(t), out,
-				 sizeof(out), &olen, &sp);
-	if (rc == -EAGAIN) {
+	t->now_ms = now_ms;
+	/* A handshake through the overlay came inside a member's frame: it has
+	 * no address a cookie could be bound to or sent to, so under load it
+	 * gets only what the global bucket allows (src NULL). */
+	bool overlay = base_id == LINK_BASE_OVERLAY;
+	if (!overlay)
+		cookie_src_ipv4(&src, &from->sin_addr, from->sin_port);
+	int rc = session_respond(t->env.noise, buf, len, overlay ? NULL : &src, now_ms, lookup_key, t,
+				 links_new_index(t), out, sizeof(out), &olen, &sp);
+	if (rc == -EAGAIN && !overlay) {
 		queue_cookie_reply(t, base_id, from, buf, &src, now_ms);
 		return NULL;
 	}
@@ -196,8 +237,7 @@ struct link *links_on_initiation(struct links *t, uint32_t base_id, const struct
 	roam_rx(l, base_id, from, now_ms);
 	/* Answer where the initiation came from: it authenticated. */
 	link_queue_tx(l, LINK_TX_RESP, base_id, from);
-	log_info("peer %s: handshake initiation from %s answered", l->jid,
-		 addr_format((const struct sockaddr *)from, true, a));
+	log_info("peer %s: handshake initiation from %s answered", l->jid, link_where(base_id, from, a));
 	link_handshake_done(l, now_ms);
 	return l;
 }
@@ -335,9 +375,8 @@ void links_xmpp_state(struct links *t, bool online, uint64_t now_ms)
 		struct link *l = t->l[i];
 		if (online) {
 			roam_xmpp_online(l, now_ms);
-		} else if (l->gone_ms) {
-			log_info("peer %s: offline presence came with an XMPP outage; link kept", l->jid);
-			l->gone_ms = 0;
+		} else {
+			gone_xmpp_lost(l);
 		}
 	}
 }

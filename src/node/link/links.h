@@ -18,8 +18,8 @@
 #include "signal_msg.h"
 
 enum {
-	LINKS_MAX = 64,   /* links at once */
-	LINKS_GONE_GRACE_MS = 5000, /* unavailable presence -> link teardown */
+	LINKS_MAX = 256,  /* links at once: direct ones and sessions through the overlay */
+	LINKS_GONE_GRACE_MS = 5000, /* unavailable presence -> end of a link not up (gone.h) */
 };
 
 /* What every link of the node shares. */
@@ -27,6 +27,10 @@ struct link_env {
 	uint8_t self_id[SIGNAL_ID_LEN];
 	uint8_t self_key[SIGNAL_KEY_LEN];
 	struct in_addr self_ip4;
+	bool has_ip6;             /* group mode with "ip6": announced next to ip4 */
+	struct in6_addr self_ip6;
+	unsigned n_routes;        /* "routes": the subnets this node forwards */
+	struct ip_prefix routes[SIGNAL_MAX_ROUTES];
 	bool social;              /* SocialVPN: peers may announce our address */
 	struct noise_local *noise; /* our static key and handshake state */
 	size_t slot_cap;          /* bytes of one staged packet (headroom + MTU + tag) */
@@ -37,6 +41,11 @@ struct link_env {
 	unsigned nhosts;          /* bases 0..nhosts-1 are host addresses */
 	/* Wall clock = now_ms * 1e6 + wall_offset_ns (Noise timestamps). */
 	int64_t wall_offset_ns;
+	/* A handshake came (through the overlay) with a static key no link
+	 * has: the link of the group member with that key, created by the
+	 * caller, or NULL. */
+	struct link *(*unknown_key)(void *ctx, const uint8_t key[SIGNAL_KEY_LEN], uint64_t now_ms);
+	void *unknown_key_ctx;
 };
 
 struct links {
@@ -47,7 +56,9 @@ struct links {
 	struct link *dirty[LINKS_MAX];
 	unsigned ndirty;
 	bool xmpp_online;
+	uint64_t now_ms;        /* of the handshake being answered */
 	uint64_t hs_rejected;   /* handshakes that did not authenticate */
+	uint64_t hs_completed;  /* handshakes that installed keys (either role) */
 	uint64_t unknown_index; /* responses/data for no link */
 	/* A cookie reply to an initiation that came while under load, for
 	 * links_poll_reply (one at a time: the caller drains it after each
@@ -68,6 +79,11 @@ int links_id_of_jid(const char *jid, uint8_t id[SIGNAL_ID_LEN]);
  * an ipop resource "…/ipop-<node id>" that is not ours. */
 struct link *links_get(struct links *t, const char *jid, uint64_t now_ms, bool create);
 void links_remove(struct links *t, struct link *l);
+/* A group member's link through the overlay: created with what its
+ * presence said (key, address) when there is none; a link without a path
+ * of its own gets the overlay as its path. NULL when the table is full. */
+struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[SIGNAL_KEY_LEN], struct in_addr ip4,
+			   uint64_t now_ms);
 /* The link that owns a session index (data packets), or NULL. */
 struct link *links_by_index(struct links *t, uint32_t index);
 /* A fresh session index used by no link. */

@@ -40,8 +40,7 @@ static struct trust_refusal *refusal_slot(struct trust *tr, const char *jid)
 }
 
 /* Counted, kept for ipopctl, logged once per TRUST_LOG_INTERVAL_S. */
-static const char *refuse(struct trust *tr, const char *jid, const struct signal_msg *m, const char *why,
-			  int64_t now_s)
+static const char *refuse(struct trust *tr, const char *jid, const char *what, const char *why, int64_t now_s)
 {
 	struct trust_refusal *r = refusal_slot(tr, jid);
 	bool same = strcmp(r->why, why) == 0;
@@ -52,9 +51,9 @@ static const char *refuse(struct trust *tr, const char *jid, const struct signal
 	if (!same || !r->logged_s || now_s - r->logged_s >= TRUST_LOG_INTERVAL_S) {
 		snprintf(r->why, sizeof(r->why), "%s", why);
 		r->logged_s = now_s;
-		log_warn("peer %s: %s refused: %s", jid, signal_kind_name(m->kind), why);
+		log_warn("peer %s: %s refused: %s", jid, what, why);
 	} else {
-		log_debug("peer %s: %s refused: %s", jid, signal_kind_name(m->kind), why);
+		log_debug("peer %s: %s refused: %s", jid, what, why);
 	}
 	return r->why;
 }
@@ -118,7 +117,7 @@ const char *trust_judge(struct trust *tr, const struct links *t, const char *jid
 	const char *bad = NULL;
 
 	if (!jid_split(jid, bare, sizeof(bare), NULL) || links_id_of_jid(jid, id) < 0)
-		return refuse(tr, jid, m, "not an ipop-<node id> resource", now_s);
+		return refuse(tr, jid, signal_kind_name(m->kind), "not an ipop-<node id> resource", now_s);
 	if (m->has_key)
 		bad = key_refusal(tr, id, bare, m, why, sizeof(why));
 	if (!bad && tr->group && m->has_ip4) {
@@ -127,7 +126,7 @@ const char *trust_judge(struct trust *tr, const struct links *t, const char *jid
 			bad = in_use(t, bare, m->ip4, why, sizeof(why));
 	}
 	if (bad)
-		return refuse(tr, jid, m, bad, now_s);
+		return refuse(tr, jid, signal_kind_name(m->kind), bad, now_s);
 	if (m->has_key && pins_note(&tr->pins, id, m->key, bare, now_s) != 0)
 		log_warn("peer %s: cannot pin its node id (out of memory)", jid);
 	if (m->has_key || m->has_ip4)
@@ -135,11 +134,57 @@ const char *trust_judge(struct trust *tr, const struct links *t, const char *jid
 	return NULL;
 }
 
+unsigned trust_judge_presence(struct trust *tr, const struct links *t, const char *jid, struct signal_presence *p,
+			      int64_t now_s)
+{
+	char bare[XMPP_JID_MAX], why[TRUST_WHY_LEN];
+	uint8_t id[SIGNAL_ID_LEN];
+	const char *bad;
+	unsigned cleared = 0;
+
+	if (!p->has_key && !p->has_ip4)
+		return 0;
+	if (!jid_split(jid, bare, sizeof(bare), NULL) || links_id_of_jid(jid, id) < 0) {
+		cleared = p->has_key + p->has_ip4;
+		p->has_key = p->has_ip4 = false;
+		refuse(tr, jid, "presence", "not an ipop-<node id> resource", now_s);
+		return cleared;
+	}
+	if (p->has_key) {
+		struct signal_msg m;
+		memset(&m, 0, sizeof(m));
+		memcpy(m.key, p->key, SIGNAL_KEY_LEN);
+		if ((bad = key_refusal(tr, id, bare, &m, why, sizeof(why)))) {
+			p->has_key = false;
+			cleared++;
+			refuse(tr, jid, "presence", bad, now_s);
+		}
+	}
+	if (p->has_ip4 && tr->group) {
+		bad = owners_refusal(&tr->owners, p->ip4, bare, why, sizeof(why));
+		if (!bad)
+			bad = in_use(t, bare, p->ip4, why, sizeof(why));
+		if (bad) {
+			p->has_ip4 = false;
+			cleared++;
+			refuse(tr, jid, "presence", bad, now_s);
+		}
+	}
+	/* pinned only once a link proves the key (trust_judge on its
+	 * offer/answer, the handshake through the overlay) */
+	return cleared;
+}
+
 void trust_link_up(struct trust *tr, const struct link *l, int64_t now_s)
 {
 	char bare[XMPP_JID_MAX], a[INET_ADDRSTRLEN];
 
-	if (!tr->group || !l->have_info || !jid_split(l->jid, bare, sizeof(bare), NULL))
+	if (!l->have_info || !jid_split(l->jid, bare, sizeof(bare), NULL))
+		return;
+	/* a link through the overlay took its key from presence: pinned now */
+	if (pins_id_matches(l->id, l->key) && pins_note(&tr->pins, l->id, l->key, bare, now_s) != 0)
+		log_warn("peer %s: cannot pin its node id (out of memory)", l->jid);
+	if (!tr->group)
 		return;
 	bool known = owners_find(&tr->owners, l->ip4) != NULL;
 	int rc = owners_note(&tr->owners, l->ip4, bare, now_s);

@@ -24,6 +24,7 @@
 #include "owners.h"
 #include "pins.h"
 #include "signal_msg.h"
+#include "signal_presence.h"
 
 enum {
 	TRUST_REFUSALS = 16,       /* recent refusals kept for ipopctl */
@@ -53,6 +54,14 @@ void trust_free(struct trust *tr);
  * the link table (links of other members that hold the address). */
 const char *trust_judge(struct trust *tr, const struct links *t, const char *jid, const struct signal_msg *m,
 			int64_t now_s);
+/* A member's presence (signal_presence.h) names its key and overlay
+ * address for the overlay (members reached without a direct link). The
+ * same rules as for signalling: a key that is not its node id's or whose
+ * node id is pinned to another member, and (group mode) an address it
+ * may not use, are cleared from *p, counted and logged like a refused
+ * message. Returns how many of the two were cleared. */
+unsigned trust_judge_presence(struct trust *tr, const struct links *t, const char *jid, struct signal_presence *p,
+			      int64_t now_s);
 /* The link is up (a handshake proved its key): its member owns the
  * address it announced from now on. */
 void trust_link_up(struct trust *tr, const struct link *l, int64_t now_s);

@@ -22,6 +22,7 @@ enum sigmsg_type {
 	SIGMSG_MESSAGE,       /* jid, body: a signalling message from a peer */
 	SIGMSG_STATE,         /* u.state: the XMPP connection's state */
 	SIGMSG_FRIEND,        /* jid (bare), u.friend: a roster change for ipopctl */
+	SIGMSG_PEER_INFO,     /* jid, u.info: what an ipop resource's presence says */
 	/* data thread -> signalling thread */
 	SIGMSG_SEND,          /* jid, body: send a signalling message */
 	SIGMSG_FRIEND_CMD,    /* jid (bare), u.friend_cmd: add/accept/remove */
@@ -40,6 +41,7 @@ struct sigmsg {
 			bool ask;
 		} friend;
 		enum xmpp_friend_cmd friend_cmd;
+		struct signal_presence info;
 	} u;
 	size_t len;
 	char body[]; /* NUL-terminated, len bytes before the NUL */

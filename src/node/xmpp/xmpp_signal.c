@@ -1,15 +1,21 @@
 #include "xmpp_signal.h"
 
+#include <arpa/nameser.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <resolv.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dns_srv.h"
 #include "log.h"
 #include "xmpp_redact.h"
 
@@ -26,10 +32,12 @@ struct xmpp_sig {
 	struct xmpp_roster roster;
 	char full_jid[XMPP_JID_MAX];
 	uint64_t now_ms, next_attempt_ms;
-	unsigned attempt;
+	struct xmpp_servers servers; /* which server next (xmpp_servers.h) */
 	bool ping_outstanding;
 	bool release_conn; /* disconnected: release on the next run */
 	int fd;            /* the connection's socket, -1 when unknown */
+	int connect_errno; /* why the last connect failed, from libstrophe's log */
+	bool secured;      /* the session runs over TLS: its errors are TLS codes */
 };
 
 /* libstrophe creates the socket inside xmpp_connect_client() and shows
@@ -52,13 +60,12 @@ const char *xmpp_sig_state_name(enum xmpp_sig_state st)
 	return st <= XMPP_SIG_ONLINE ? state_names[st] : "?";
 }
 
-uint64_t xmpp_backoff_ms(unsigned attempt, uint32_t rnd)
+/* Server order and backoff jitter: distinct in every node, so that the
+ * nodes of a group spread over a cluster's members. */
+static uint32_t sig_random(void *ctx)
 {
-	uint64_t base = 1000ull << (attempt > 6 ? 6 : attempt);
-	if (base > 60000)
-		base = 60000;
-	/* +-25%: base * (0.75 + 0.5 * rnd / 2^32) */
-	return base * 3 / 4 + (base / 2) * rnd / 0x100000000ull;
+	(void)ctx;
+	return randombytes_random();
 }
 
 static void set_state(struct xmpp_sig *s, enum xmpp_sig_state st)
@@ -75,9 +82,15 @@ static void set_state(struct xmpp_sig *s, enum xmpp_sig_state st)
  * level (xmpp_redact.h). */
 static void strophe_log(void *userdata, xmpp_log_level_t level, const char *area, const char *msg)
 {
+	struct xmpp_sig *s = userdata;
+	int e;
+
+	/* libstrophe 0.12 reports why a connect failed (refused,
+	 * unreachable) only in this line, not to the connection handler. */
+	if (s && area && strcmp(area, "xmpp") == 0 && sscanf(msg, "connection failed, error %d", &e) == 1)
+		s->connect_errno = e;
 	char buf[96];
 
-	(void)userdata;
 	msg = xmpp_redact(msg, buf, sizeof(buf));
 	if (level >= XMPP_LEVEL_ERROR)
 		log_warn("xmpp(%s): %s", area, msg);
@@ -106,6 +119,7 @@ struct xmpp_sig *xmpp_sig_new(const struct xmpp_sig_conf *conf, const struct xmp
 		s->conf.ping_timeout_s = 10;
 	s->ops = *ops;
 	s->fd = -1;
+	xmpp_servers_init(&s->servers, sig_random, NULL);
 	xmpp_initialize();
 	s->logger = (xmpp_log_t){ strophe_log, s };
 	s->ctx = xmpp_ctx_new(NULL, &s->logger);
@@ -291,6 +305,22 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	return 1;
 }
 
+/* The ipop element of an available presence from an authorized ipop
+ * resource: its overlay address and key, for the overlay. */
+static void presence_info(struct xmpp_sig *s, xmpp_stanza_t *st, const char *from)
+{
+	struct signal_presence p;
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_ns(st, SIGNAL_PRESENCE_NS);
+
+	if (!e || !s->ops.info || !roster_peer_allowed(&s->roster, from))
+		return;
+	if (signal_presence_parse(&p, xmpp_stanza_get_attribute(e, "ip4"), xmpp_stanza_get_attribute(e, "key")) < 0) {
+		log_debug("xmpp: malformed ipop presence from %s; ignored", from);
+		return;
+	}
+	s->ops.info(s->ops.ctx, from, &p);
+}
+
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
 	struct xmpp_sig *s = ud;
@@ -299,8 +329,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	const char *type = xmpp_stanza_get_type(st);
 	if (!from)
 		return 1;
-	if (!type)
+	if (!type) {
 		roster_presence(&s->roster, from, true);
+		presence_info(s, st, from);
+	}
 	else if (strcmp(type, "unavailable") == 0)
 		roster_presence(&s->roster, from, false);
 	else if (strcmp(type, "subscribe") == 0)
@@ -442,6 +474,25 @@ void xmpp_sig_probe(struct xmpp_sig *s)
 	xmpp_timed_handler_add(s->conn, on_probe_timeout, XMPP_PROBE_TIMEOUT_MS, s);
 }
 
+/* Our overlay address and key in our presence (signal_presence.h). */
+static void add_presence_info(struct xmpp_sig *s, xmpp_stanza_t *pres)
+{
+	char ip4[INET_ADDRSTRLEN], key[SIGNAL_KEY_B64_LEN + 1];
+
+	if (!s->conf.presence)
+		return;
+	xmpp_stanza_t *e = xmpp_stanza_new(s->ctx);
+	xmpp_stanza_set_name(e, "ipop");
+	xmpp_stanza_set_ns(e, SIGNAL_PRESENCE_NS);
+	signal_presence_format(s->conf.presence, ip4, key);
+	if (ip4[0])
+		xmpp_stanza_set_attribute(e, "ip4", ip4);
+	if (key[0])
+		xmpp_stanza_set_attribute(e, "key", key);
+	xmpp_stanza_add_child(pres, e);
+	xmpp_stanza_release(e);
+}
+
 static void send_initial(struct xmpp_sig *s)
 {
 	xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "get", "roster1");
@@ -453,19 +504,152 @@ static void send_initial(struct xmpp_sig *s)
 	xmpp_send(s->conn, iq);
 	xmpp_stanza_release(iq);
 	xmpp_stanza_t *pres = xmpp_presence_new(s->ctx);
+	add_presence_info(s, pres);
 	xmpp_send(s->conn, pres);
 	xmpp_stanza_release(pres);
+}
+
+/* RFC 6120 4.9.3, in libstrophe's xmpp_error_type_t order. */
+static const char *const stream_errors[] = {
+	"bad-format", "bad-namespace-prefix", "conflict", "connection-timeout", "host-gone",
+	"host-unknown", "improper-addressing", "internal-server-error", "invalid-from", "invalid-id",
+	"invalid-namespace", "invalid-xml", "not-authorized", "policy-violation", "remote-connection-failed",
+	"resource-constraint", "restricted-xml", "see-other-host", "system-shutdown", "undefined-condition",
+	"unsupported-encoding", "unsupported-stanza-type", "unsupported-version", "not-well-formed",
+};
+
+/* Why a connection ended, for the log: the socket's error, or the
+ * server's stream error. */
+static const char *end_reason(int err, bool tls, const xmpp_stream_error_t *se, char *buf, size_t cap)
+{
+	const unsigned nse = sizeof(stream_errors) / sizeof(stream_errors[0]);
+	const char *sen = se && (unsigned)se->type < nse ? stream_errors[se->type] : "?";
+
+	if (se && se->text)
+		snprintf(buf, cap, "stream error %s: %.80s", sen, se->text);
+	else if (se)
+		snprintf(buf, cap, "stream error %s", sen);
+	else if (err > 0 && tls) /* libstrophe gives SSL_get_error() codes then */
+		snprintf(buf, cap, "connection lost, TLS error %d", err);
+	else if (err > 0)
+		snprintf(buf, cap, "%s", strerror(err));
+	else if (err == 0)
+		snprintf(buf, cap, "closed");
+	else if (err == -1) /* xmpp_connect_client() failed at once */
+		snprintf(buf, cap, "no address: the name did not resolve, or no route");
+	else
+		snprintf(buf, cap, "error %d", err);
+	return buf;
+}
+
+/* The attempt at the current server is over: the next server of the
+ * round at once, or the backoff when every one failed. */
+static void conn_ended(struct xmpp_sig *s, int err, const xmpp_stream_error_t *se)
+{
+	const struct xmpp_server *srv = xmpp_servers_current(&s->servers);
+	char where[XMPP_SERVER_HOST_MAX + 16], why[128];
+	bool was_up = s->state == XMPP_SIG_ONLINE;
+	const char *what = was_up ? "disconnected" : "connection failed";
+
+	if (err == 0 && !se && !was_up && s->connect_errno)
+		err = s->connect_errno;
+	s->connect_errno = 0;
+
+	snprintf(where, sizeof(where), "%s port %u", srv ? srv->host : "?", srv ? srv->port : 0);
+	end_reason(err, was_up && s->secured, se, why, sizeof(why));
+	uint64_t wait = xmpp_servers_down(&s->servers, was_up);
+	if (wait == 0)
+		log_warn("xmpp: %s: %s (%s); trying the next server", where, what, why);
+	else
+		log_warn("xmpp: %s: %s (%s); %s; next attempt in %llu ms", where, what, why,
+			 was_up ? "other servers first" : "every server of this round failed",
+			 (unsigned long long)wait);
+	s->next_attempt_ms = s->now_ms + wait;
+}
+
+/* The _xmpp-client._tcp SRV records of domain (RFC 6120 3.2.1), asked
+ * now through the system's resolver (blocking, as libstrophe's own name
+ * lookups are). Returns how many, 0 (none or the lookup failed) or
+ * DNS_SRV_NONE. */
+static int lookup_srv(const char *domain, struct xmpp_server *out, unsigned max)
+{
+	uint8_t ans[8192];
+	char name[XMPP_SERVER_HOST_MAX + 32];
+	struct __res_state st;
+	struct dns_srv r[DNS_SRV_MAX];
+
+	snprintf(name, sizeof(name), "_xmpp-client._tcp.%s", domain);
+	memset(&st, 0, sizeof(st));
+	if (res_ninit(&st) != 0) {
+		log_warn("xmpp: cannot read the resolver configuration for the SRV lookup of %s", name);
+		return 0;
+	}
+	int len = res_nquery(&st, name, ns_c_in, ns_t_srv, ans, sizeof(ans));
+	int herr = st.res_h_errno;
+	res_nclose(&st);
+	if (len < 0) {
+		log_info("xmpp: no SRV records for %s (%s)", name, hstrerror(herr));
+		return 0;
+	}
+	int n = dns_srv_parse(ans, (size_t)len < sizeof(ans) ? (size_t)len : sizeof(ans), r,
+			      max < DNS_SRV_MAX ? max : DNS_SRV_MAX);
+	if (n < 0 && n != DNS_SRV_NONE)
+		log_warn("xmpp: malformed answer to the SRV lookup of %s", name);
+	for (int i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		snprintf(out[i].host, sizeof(out[i].host), "%s", r[i].target);
+		out[i].port = r[i].port;
+		out[i].priority = r[i].priority;
+		out[i].weight = r[i].weight;
+		log_info("xmpp: SRV %s: %s port %u (priority %u, weight %u)", name, r[i].target, r[i].port,
+			 r[i].priority, r[i].weight);
+	}
+	return n < 0 && n != DNS_SRV_NONE ? 0 : n;
+}
+
+/* A new round: the configured servers, or the domain's SRV records, or
+ * without any the domain itself (RFC 6120 3.2.2). */
+static void start_round(struct xmpp_sig *s)
+{
+	struct xmpp_server list[XMPP_SERVERS_MAX];
+	unsigned n = s->conf.n_servers;
+	const char *at = strchr(s->conf.jid, '@');
+	const char *domain = at ? at + 1 : s->conf.jid;
+
+	if (n) {
+		memcpy(list, s->conf.servers, n * sizeof(list[0]));
+		for (unsigned i = 0; i < n; i++)
+			if (!list[i].port)
+				list[i].port = s->conf.port;
+		xmpp_servers_start(&s->servers, list, n, false);
+		return;
+	}
+	int k = lookup_srv(domain, list, XMPP_SERVERS_MAX);
+	if (k == DNS_SRV_NONE) {
+		log_warn("xmpp: %s says it offers no XMPP service (SRV target \".\")", domain);
+		xmpp_servers_start(&s->servers, list, 0, true);
+		return;
+	}
+	if (k > 0) {
+		xmpp_servers_start(&s->servers, list, (unsigned)k, true);
+		return;
+	}
+	memset(&list[0], 0, sizeof(list[0]));
+	snprintf(list[0].host, sizeof(list[0].host), "%s", domain);
+	list[0].port = s->conf.port;
+	xmpp_servers_start(&s->servers, list, 1, false);
 }
 
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_stream_error_t *se,
 		    void *ud)
 {
 	struct xmpp_sig *s = ud;
-	(void)se;
 	if (ev == XMPP_CONN_CONNECT) {
-		log_info("xmpp: logged in as %s (%s)", xmpp_conn_get_bound_jid(conn),
-			 xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
-		s->attempt = 0;
+		const struct xmpp_server *srv = xmpp_servers_current(&s->servers);
+		log_info("xmpp: logged in as %s on %s port %u (%s)", xmpp_conn_get_bound_jid(conn),
+			 srv ? srv->host : "?", srv ? srv->port : 0, xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
+		xmpp_servers_up(&s->servers);
+		s->secured = xmpp_conn_is_secured(conn);
 		s->ping_outstanding = false;
 		xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, s);
 		xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, s);
@@ -475,13 +659,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
 		send_initial(s);
 		return;
 	}
-	uint32_t rnd = (uint32_t)random();
-	uint64_t wait = xmpp_backoff_ms(s->attempt++, rnd);
-	log_warn("xmpp: %s (error %d); next attempt in %llu ms",
-		 ev == XMPP_CONN_FAIL ? "connection failed" : "disconnected", err,
-		 (unsigned long long)wait);
+	conn_ended(s, err, se);
 	roster_clear_presence(&s->roster);
-	s->next_attempt_ms = s->now_ms + wait;
 	s->release_conn = true;
 	s->fd = -1;
 	set_state(s, XMPP_SIG_OFFLINE);
@@ -496,6 +675,19 @@ static int accept_any_cert(const xmpp_tlscert_t *cert, const char *errormsg)
 
 static void sig_connect(struct xmpp_sig *s)
 {
+	const struct xmpp_server *srv = xmpp_servers_next(&s->servers);
+	if (!srv) {
+		start_round(s);
+		srv = xmpp_servers_next(&s->servers);
+	}
+	if (!srv) {
+		uint64_t wait = xmpp_servers_down(&s->servers, false);
+		log_warn("xmpp: no server to connect to; next attempt in %llu ms", (unsigned long long)wait);
+		s->next_attempt_ms = s->now_ms + wait;
+		return;
+	}
+	log_info("xmpp: connecting to %s port %u (%s %u of %u)", srv->host, srv->port,
+		 s->servers.srv ? "SRV record" : "server", s->servers.next, s->servers.n);
 	s->conn = xmpp_conn_new(s->ctx);
 	long flags = 0;
 	if (s->conf.tls == XMPP_TLS_REQUIRED)
@@ -512,8 +704,9 @@ static void sig_connect(struct xmpp_sig *s)
 	xmpp_conn_set_sockopt_callback(s->conn, on_sockopt);
 	set_state(s, XMPP_SIG_CONNECTING);
 	s->fd = -1;
+	s->connect_errno = 0;
 	connecting_sig = s;
-	int rc = xmpp_connect_client(s->conn, s->conf.host, s->conf.port, on_conn, s);
+	int rc = xmpp_connect_client(s->conn, srv->host, srv->port, on_conn, s);
 	connecting_sig = NULL;
 	if (rc != XMPP_EOK)
 		on_conn(s->conn, XMPP_CONN_FAIL, -1, NULL, s);

@@ -1,7 +1,9 @@
 /* XMPP signalling over libstrophe: login (STARTTLS + SASL), presence,
- * roster, project-namespace messages, keepalive pings, and reconnects with
- * exponential backoff and jitter. libstrophe runs its own select loop, so
- * this module lives on the node's signalling thread; it is not thread-safe. */
+ * roster, project-namespace messages, keepalive pings, and reconnects: to
+ * the next server of the list or of the domain's SRV records at once
+ * (xmpp_servers.h), with exponential backoff and jitter once all failed.
+ * libstrophe runs its own select loop, so this module lives on the node's
+ * signalling thread; it is not thread-safe. */
 #ifndef IPOP_XMPP_SIGNAL_H
 #define IPOP_XMPP_SIGNAL_H
 
@@ -9,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "signal_presence.h"
 #include "xmpp_roster.h"
+#include "xmpp_servers.h"
 
 #define XMPP_SIGNAL_NS "urn:ipop:signal:1"
 enum {
@@ -28,7 +32,12 @@ enum xmpp_sig_state {
 struct xmpp_sig_conf {
 	const char *jid;       /* bare user@domain */
 	const char *password;
-	const char *host;      /* server to connect to (name or IP) */
+	/* Servers to try, in random order, the next on failure ("xmpp_host");
+	 * none: the _xmpp-client._tcp SRV records of the JID's domain, and
+	 * without records the domain itself at `port`. A server's port 0
+	 * means `port`. */
+	struct xmpp_server servers[XMPP_SERVERS_MAX];
+	unsigned n_servers;
 	uint16_t port;
 	enum xmpp_tls_mode tls;
 	bool tls_verify;       /* verify the server certificate */
@@ -40,6 +49,8 @@ struct xmpp_sig_conf {
 	 * (jid_pattern_match) are accepted without asking. */
 	char *const *auto_accept;
 	unsigned n_auto_accept;
+	/* What our presence tells the group (signal_presence.h), or NULL. */
+	const struct signal_presence *presence;
 };
 
 /* Friends (roster contacts and requests), reported to the daemon so it can
@@ -57,6 +68,8 @@ struct xmpp_sig_ops {
 	void (*state)(void *ctx, enum xmpp_sig_state st);
 	/* ask: we asked them and they have not answered yet. */
 	void (*friend)(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum roster_sub sub, bool ask);
+	/* An authorized ipop resource's presence said this about it. */
+	void (*info)(void *ctx, const char *full_jid, const struct signal_presence *p);
 };
 
 struct xmpp_sig;
@@ -86,9 +99,6 @@ int xmpp_sig_friend(struct xmpp_sig *s, enum xmpp_friend_cmd cmd, const char *ba
 void xmpp_sig_probe(struct xmpp_sig *s);
 enum xmpp_sig_state xmpp_sig_state(const struct xmpp_sig *s);
 const char *xmpp_sig_state_name(enum xmpp_sig_state st);
-/* Exponential backoff with +-25% jitter: 1 s, 2 s, ... capped at 60 s.
- * `rnd` is a uniform random 32-bit value. */
-uint64_t xmpp_backoff_ms(unsigned attempt, uint32_t rnd);
 
 /* One stanza from the server, as XML text, through the same handlers as
  * a live connection's (roster, presence, subscriptions, our messages);

@@ -53,6 +53,15 @@ static void on_friend(void *ctx, enum xmpp_friend_ev ev, const char *bare, enum 
 	to_data(ctx, m);
 }
 
+static void on_info(void *ctx, const char *full_jid, const struct signal_presence *p)
+{
+	struct sigmsg *m = sigmsg_new(SIGMSG_PEER_INFO, full_jid, NULL, 0);
+
+	if (m)
+		m->u.info = *p;
+	to_data(ctx, m);
+}
+
 static void handle(struct xmpp_sig *s, const struct sigmsg *m)
 {
 	int rc = 0;
@@ -108,7 +117,7 @@ static bool round_once(struct xmpp_thread *t, struct xmpp_sig *s, bool after_rea
 static void *thread_main(void *arg)
 {
 	struct xmpp_thread *t = arg;
-	struct xmpp_sig_ops ops = { t, on_peer, on_message, on_state, on_friend };
+	struct xmpp_sig_ops ops = { t, on_peer, on_message, on_state, on_friend, on_info };
 	struct xmpp_sig *s = xmpp_sig_new(&t->conf, &ops);
 	bool read = false;
 

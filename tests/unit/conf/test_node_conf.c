@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
+#include "addr.h"
 #include "json_pos.h"
 #include "node_conf.h"
 
@@ -130,7 +131,9 @@ static void test_original_verbatim(void **state)
 	assert_string_equal(l.c.xmpp_local, "ipopuser");
 	assert_string_equal(l.c.xmpp_domain, "ejabberd");
 	assert_string_equal(l.c.xmpp_password, "password");
-	assert_string_equal(l.c.xmpp_host, "public-ip-of-ejabberd-server");
+	assert_int_equal(l.c.n_xmpp_hosts, 1);
+	assert_string_equal(l.c.xmpp_hosts[0].host, "public-ip-of-ejabberd-server");
+	assert_int_equal(l.c.xmpp_hosts[0].port, 0); /* xmpp_port */
 	assert_int_equal(l.c.n_stun, 1);
 	assert_string_equal(l.c.stun[0].host, "public-ip-of-your-vm");
 	assert_int_equal(l.c.stun[0].port, 19302);
@@ -195,7 +198,8 @@ static void test_every_key(void **state)
 	assert_int_equal(l.diag_len, 0);
 	assert_string_equal(ip4_str(l.c.ip4, b), "192.168.77.9");
 	assert_int_equal(l.c.ip4_mask, 16);
-	assert_string_equal(l.c.xmpp_host, "2001:db8::5");
+	assert_int_equal(l.c.n_xmpp_hosts, 1);
+	assert_string_equal(l.c.xmpp_hosts[0].host, "2001:db8::5");
 	assert_int_equal(l.c.xmpp_port, 5223);
 	assert_int_equal(l.c.xmpp_tls, NODE_TLS_OPTIONAL);
 	assert_string_equal(l.c.xmpp_ca_file, "/etc/ipop/xmpp-ca.pem");
@@ -265,8 +269,8 @@ static void test_many_errors_one_run(void **state)
 		"2:12: key \"ip4\": expected an IPv4 address string like \"172.31.0.100\", got 172",
 		"3:22: key \"xmpp_username\": expected a bare JID string like \"ipopuser@ejabberd\", got "
 		"\"ipopuser@ejabberd/laptop\": a bare JID has no /resource",
-		"4:18: key \"xmpp_host\": expected a host name or IP address without a port (the port is "
-		"\"xmpp_port\"), got \"ejabberd:5222\"",
+		"4:18: key \"xmpp_host\": expected a \"host\" or \"host:port\" string, got \"ejabberd:0\": the "
+		"port must be a number from 1 to 65535",
 		"5:18: key \"xmpp_port\": expected an integer from 1 to 65535, got 70000",
 		"6:17: key \"xmpp_tls\": expected \"required\", \"optional\" or \"off\", got \"maybe\"",
 		"7:18: key \"interface\": expected an interface name of 1 to 15 characters without '/', "
@@ -325,8 +329,8 @@ static void test_legacy_and_unknown_keys(void **state)
 			"subnets (docs/ipv6.md)");
 	assert_line(&l, "7:5: warning: key \"tincan_logging\": ignored (an original IPOP setting "
 			"ipopd does not implement)");
-	assert_line(&l, "10:5: warning: key \"on-demand_connection\": ignored (an original IPOP "
-			"setting ipopd does not implement)");
+	assert_line(&l, "10:5: warning: key \"on-demand_connection\": ignored: social mode links friends "
+			"directly (the overlay is GroupVPN's)");
 	assert_line(&l, "11:5: warning: key \"note\xc3\xa9\": unknown key, ignored");
 	assert_line(&l, "12:5: warning: key \"colour\": unknown key, ignored");
 	assert_int_equal(l.c.mode, NODE_MODE_SOCIAL);
@@ -402,6 +406,43 @@ static void test_crypto_threads(void **state)
 	unload(&l);
 }
 
+/* metrics_address: off by default; "IP" gets port 9642; errors and the
+ * wildcard warning point at the key's line and column. */
+static void test_metrics_address(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char a[64];
+	load_text(&l, "{" MIN_KEYS "}");
+	assert_int_equal(l.errors, 0);
+	assert_false(l.c.metrics);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"metrics_address\":\"127.0.0.1\"}");
+	assert_int_equal(l.errors, 0);
+	assert_true(l.c.metrics);
+	assert_string_equal(addr_format((struct sockaddr *)&l.c.metrics_addr, true, a), "127.0.0.1:9642");
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"metrics_address\":\"[::1]:9100\"}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(addr_format((struct sockaddr *)&l.c.metrics_addr, true, a), "[::1]:9100");
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\n  \"metrics_address\": \"localhost:9642\"}");
+	assert_int_equal(l.errors, 1);
+	assert_false(l.c.metrics);
+	assert_line(&l, "2:22: key \"metrics_address\": expected an IP address with an optional port, like "
+			"\"127.0.0.1:9642\" or \"[::1]:9642\", got \"localhost:9642\"");
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\n\"metrics_address\":9642}");
+	assert_int_equal(l.errors, 1);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\n\"metrics_address\":\"0.0.0.0\"}");
+	assert_int_equal(l.errors, 0);
+	assert_true(l.c.metrics);
+	assert_line(&l, "2:1: warning: key \"metrics_address\": 0.0.0.0 answers on every interface and has no "
+			"authentication; bind it to localhost or a management network");
+	unload(&l);
+}
+
 static void test_social_keys(void **state)
 {
 	(void)state;
@@ -454,7 +495,7 @@ static void test_missing_file_and_not_object(void **state)
 	assert_line(&l, " expected a JSON object { ... } at the top level, got an array");
 	unload(&l);
 	load_text(&l, "{}");
-	assert_int_equal(l.errors, 4); /* the four required keys */
+	assert_int_equal(l.errors, 3); /* the three required keys (xmpp_host is optional: SRV) */
 	unload(&l);
 }
 
@@ -473,7 +514,13 @@ static void test_jid_and_host_forms(void **state)
 		{ "a@b@c", "b", 1 },         /* two '@' */
 		{ "a b@c", "b", 1 },         /* space */
 		{ "a@b..c", "b", 1 },        /* empty label */
-		{ "a@b", "[2001:db8::1]", 1 }, /* brackets belong to URIs */
+		{ "a@b", "[2001:db8::1]", 0 },
+		{ "a@b", "[2001:db8::1]:5223", 0 },
+		{ "a@b", "b:5223", 0 },
+		{ "a@b", "b:0", 1 },
+		{ "a@b", "b:65536", 1 },
+		{ "a@b", "[2001:db8::1", 1 },
+		{ "a@b", "b:5222:1", 1 },     /* neither host:port nor IPv6 */
 		{ "a@b", "b c", 1 },
 		{ "a@b", "", 1 },
 	};
@@ -489,6 +536,72 @@ static void test_jid_and_host_forms(void **state)
 		assert_int_equal(l.errors, cases[i].errors);
 		unload(&l);
 	}
+}
+
+/* "xmpp_host": one server, a list (a cluster), or absent (SRV records). */
+static void test_xmpp_host_list(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@example.test\",\"xmpp_password\":\"p\"}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_xmpp_hosts, 0);
+	assert_int_equal(l.diag_len, 0);
+	unload(&l);
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@example.test\",\"xmpp_password\":\"p\",\n"
+		      "\"xmpp_host\": [\"m1.example.test\", \"198.51.100.3:5223\", \"[2001:db8::2]:5222\", \"2001:db8::3\"]}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_xmpp_hosts, 4);
+	assert_string_equal(l.c.xmpp_hosts[0].host, "m1.example.test");
+	assert_int_equal(l.c.xmpp_hosts[0].port, 0);
+	assert_string_equal(l.c.xmpp_hosts[1].host, "198.51.100.3");
+	assert_int_equal(l.c.xmpp_hosts[1].port, 5223);
+	assert_string_equal(l.c.xmpp_hosts[2].host, "2001:db8::2");
+	assert_int_equal(l.c.xmpp_hosts[2].port, 5222);
+	assert_string_equal(l.c.xmpp_hosts[3].host, "2001:db8::3");
+	assert_int_equal(l.c.xmpp_hosts[3].port, 0);
+	unload(&l);
+	load_fixture(&l, "cluster.json");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_xmpp_hosts, 3);
+	assert_string_equal(l.c.xmpp_hosts[2].host, "xmpp3.example.test");
+	assert_int_equal(l.c.xmpp_hosts[2].port, 5223);
+	unload(&l);
+	load_fixture(&l, "srv.json");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_xmpp_hosts, 0);
+	assert_string_equal(l.c.xmpp_domain, "example.test");
+	unload(&l);
+	/* every bad member, each at its own position */
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\n"
+		      "\"xmpp_host\": [\"m1\", 5, \"M1\", \"m2:0\", \"\", \"m3:5222\", \"m3:5222\"]}");
+	assert_int_equal(l.errors, 5);
+	assert_line(&l, "2:21: key \"xmpp_host[1]\": expected a \"host\" or \"host:port\" string, got 5");
+	assert_line(&l, "2:24: key \"xmpp_host[2]\": \"M1\" is listed twice");
+	assert_line(&l, "2:30: key \"xmpp_host[3]\": expected a \"host\" or \"host:port\" string, got \"m2:0\": "
+			"the port must be a number from 1 to 65535");
+	assert_line(&l, "2:38: key \"xmpp_host[4]\": expected a \"host\" or \"host:port\" string, got \"\"");
+	assert_line(&l, "2:53: key \"xmpp_host[6]\": \"m3:5222\" is listed twice");
+	assert_int_equal(count_lines(&l), 5);
+	unload(&l);
+	static const char *const bad[] = { "[]", "{}", "7", "null", "\"a\\u0000b\"",
+		"[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\"xmpp_host\":%s}", bad[i]);
+		load_text(&l, text);
+		if (l.errors != 1)
+			print_error("case %s: %s", bad[i], l.diag);
+		assert_int_equal(l.errors, 1);
+		assert_int_equal(l.c.n_xmpp_hosts, 0);
+		unload(&l);
+	}
+	/* the error text says how to get SRV records */
+	load_text(&l, "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\"xmpp_host\":[]}");
+	assert_line(&l, "1:73: key \"xmpp_host\": expected a \"host\" or \"host:port\" string, or a list of 1 to 16 "
+			"of them (leave the key out to use the domain's DNS SRV records), got []");
+	unload(&l);
 }
 
 static void test_password_never_echoed(void **state)
@@ -1094,8 +1207,10 @@ int main(void)
 		cmocka_unit_test(test_broadcast_address),
 		cmocka_unit_test(test_social_keys),
 		cmocka_unit_test(test_crypto_threads),
+		cmocka_unit_test(test_metrics_address),
 		cmocka_unit_test(test_missing_file_and_not_object),
 		cmocka_unit_test(test_jid_and_host_forms),
+		cmocka_unit_test(test_xmpp_host_list),
 		cmocka_unit_test(test_password_never_echoed),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_turn_server_specs),

@@ -98,6 +98,9 @@ static int fake_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 		addr_parse("198.51.100.7:4000", 0, &p->endpoint);
 		p->has_rtt = true;
 		p->rtt_us = 12345;
+		p->rtt_last_us = 12001;
+		p->rtt_min_us = 11800;
+		p->rtt_age_ms = 3200;
 		p->rx_bytes = 1536;
 		p->tx_bytes = 10u << 20;
 		p->last_handshake = FAKE_NOW - 12;
@@ -276,7 +279,7 @@ static char *pump_reply(struct ctl_server *s, int fd, size_t *len)
 
 static const char *const required_peer_keys[] = {
 	"jid", "ip4", "state", "path", "local_type", "remote_type", "endpoint", "relay", "rtt_ms",
-	"rx_bytes", "tx_bytes", "last_handshake", "why_not_direct",
+	"rtt_us", "rtt_last_us", "rtt_min_us", "rtt_age_ms", "rx_bytes", "tx_bytes", "last_handshake", "why_not_direct",
 };
 
 /* ---- dispatcher ---- */
@@ -350,6 +353,10 @@ static void test_dispatch_peers(void **state)
 	assert_true(json_is_null(json_object_get(bob, "relay")));
 	assert_true(json_is_null(json_object_get(bob, "why_not_direct")));
 	assert_float_equal(ctl_jnum(bob, "rtt_ms", -1), 12.345, 1e-9);
+	assert_int_equal(ctl_jint(bob, "rtt_us", -1), 12345);
+	assert_int_equal(ctl_jint(bob, "rtt_last_us", -1), 12001);
+	assert_int_equal(ctl_jint(bob, "rtt_min_us", -1), 11800);
+	assert_int_equal(ctl_jint(bob, "rtt_age_ms", -1), 3200);
 	assert_int_equal(ctl_jint(bob, "rx_bytes", -1), 1536);
 	assert_int_equal(ctl_jint(bob, "tx_bytes", -1), 10 << 20);
 	assert_int_equal(ctl_jint(bob, "last_handshake", -1), FAKE_NOW - 12);
@@ -361,7 +368,7 @@ static void test_dispatch_peers(void **state)
 	assert_string_equal(ctl_jstr(carol, "why_not_direct"), "no server-reflexive candidate");
 	assert_string_equal(ctl_jstr(carol, "trust_refused"), "172.31.0.2 belongs to bob@example.org");
 	const char *nulls[] = { "path", "local_type", "remote_type", "endpoint", "relay", "rtt_ms",
-				"last_handshake" };
+				"rtt_us", "rtt_last_us", "rtt_min_us", "rtt_age_ms", "last_handshake" };
 	for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++)
 		assert_true(json_is_null(json_object_get(carol, nulls[k])));
 
@@ -856,7 +863,7 @@ static void test_cli_peers(void **state)
 	assert_non_null(strstr(o, "12s ago"));
 	assert_non_null(strstr(o, "1.50 KiB"));
 	assert_non_null(strstr(o, "10.0 MiB"));
-	assert_non_null(strstr(o, "12.3 ms"));
+	assert_non_null(strstr(o, "12.35 ms (3s ago)"));
 	assert_non_null(strstr(o, "not direct: no server-reflexive candidate"));
 	assert_non_null(strstr(o, "\n  refused: 172.31.0.2 belongs to bob@example.org\n"));
 	assert_non_null(strstr(o, " hSDwCYkw... "));
@@ -957,6 +964,7 @@ static void test_cli_status(void **state)
 	assert_int_equal(ctl_jint(o, "ip6_mask", 0), 64);
 	assert_int_equal(json_array_size(json_object_get(o, "routes")), 2);
 	assert_int_equal(ctl_jint(json_object_get(o, "drops"), "link_local", -1), 0);
+	assert_int_equal(ctl_jint(json_object_get(o, "drops"), "too_big", -1), 0);
 	json_decref(o);
 	cli_free(&cap);
 
@@ -998,9 +1006,10 @@ static void test_fmt(void **state)
 	assert_string_equal(ctl_fmt_ago(FAKE_NOW - 3700, FAKE_NOW, b), "1h 1m ago");
 	assert_string_equal(ctl_fmt_ago(FAKE_NOW - 90000, FAKE_NOW, b), "1d 1h ago");
 	assert_string_equal(ctl_fmt_rtt(-1, b), "-");
-	assert_string_equal(ctl_fmt_rtt(0.423, b), "0.42 ms");
-	assert_string_equal(ctl_fmt_rtt(12.345, b), "12.3 ms");
-	assert_string_equal(ctl_fmt_rtt(250, b), "250 ms");
+	assert_string_equal(ctl_fmt_rtt(0.423, b), "0.423 ms");
+	assert_string_equal(ctl_fmt_rtt(0.0421, b), "0.042 ms");
+	assert_string_equal(ctl_fmt_rtt(12.345, b), "12.35 ms"); /* 12.345 is 12.3449999... in binary */
+	assert_string_equal(ctl_fmt_rtt(250, b), "250.0 ms");
 	char j[64];
 	assert_string_equal(ctl_fmt_jid("bob@x/ipop-" NODE_ID, j, sizeof(j)), "bob@x/ipop-01234567");
 	assert_string_equal(ctl_fmt_jid("bob@x/laptop", j, sizeof(j)), "bob@x/laptop");

@@ -352,6 +352,7 @@ static void test_max_candidates(void **state)
 		set_ip(&c->related, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", 65535);
 	}
 	/* and the longest IPv6 address and sixteen of the longest prefixes */
+	m->probes = true;
 	m->has_ip6 = true;
 	inet_pton(AF_INET6, "fd00:1111:2222:3333:4444:5555:6666:7777", &m->ip6);
 	m->n_routes = SIGNAL_MAX_ROUTES;
@@ -508,6 +509,34 @@ static void test_ip6_and_routes_compatible(void **state)
 	free(old);
 }
 
+/* "probes": true says the sender answers tunnel pings; absent is false
+ * (nodes before it), anything but a boolean is refused. */
+static void test_probes_member(void **state)
+{
+	(void)state;
+	char text[512], buf[SIGNAL_MSG_MAX + 1];
+	struct signal_msg *m = malloc(sizeof(*m));
+	assert_non_null(m);
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
+		 "\"probes\":true}", FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_true(m->probes);
+	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"probes\":true"));
+	roundtrip(m);
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
+		 "\"probes\":false}", FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_false(m->probes);
+	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "probes"));
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
+		 "\"probes\":1}", FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	assert_non_null(strstr(m->error, "probes"));
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_max_candidates),
 		cmocka_unit_test(test_ip6_and_routes_compatible),
+		cmocka_unit_test(test_probes_member),
 		cmocka_unit_test(test_encode_nospace),
 		cmocka_unit_test(test_encode_invalid),
 		cmocka_unit_test(test_names_and_equality),

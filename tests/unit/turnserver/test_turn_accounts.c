@@ -2,6 +2,7 @@
  * reload while other threads look up. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -352,6 +353,7 @@ static void test_many_accounts(void **state)
 struct reader_arg {
 	struct turn_accounts *a;
 	_Atomic int *stop;
+	_Atomic int *started; /* readers that finished their first lookup */
 	long ok, bad;
 };
 
@@ -368,6 +370,8 @@ static void *reader(void *p)
 		else
 			r->bad++;
 		(void)turn_accounts_lookup(r->a, "flapping", 0, &out);
+		if (r->ok + r->bad == 1)
+			(*r->started)++;
 	}
 	return NULL;
 }
@@ -384,13 +388,17 @@ static void test_reload_concurrent(void **state)
 	struct turn_accounts *a = turn_accounts_new(c);
 	assert_non_null(a);
 
-	_Atomic int stop = 0;
+	_Atomic int stop = 0, started = 0;
 	struct reader_arg args[4];
 	pthread_t th[4];
 	for (int i = 0; i < 4; i++) {
-		args[i] = (struct reader_arg){ a, &stop, 0, 0 };
+		args[i] = (struct reader_arg){ a, &stop, &started, 0, 0 };
 		assert_int_equal(pthread_create(&th[i], NULL, reader, &args[i]), 0);
 	}
+	/* The reloads race the readers only if the readers run: on a busy
+	 * machine a new thread may wait a while for a core. */
+	while (started < 4)
+		sched_yield();
 	for (int i = 0; i < 200; i++) {
 		write_file(path, i % 2 ? "stable:s:" REALM ":authorized\n"
 					 "flapping:f:" REALM ":authorized\n"

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,24 +13,50 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include "addr.h"
 #include "turn_conf.h"
 
 #define DATA "tests/data/turn/"
+
+/* The fixtures hold passwords: as checked out (usually 0644) every load
+ * would warn about that. Only the owner may read them during the tests;
+ * test_secret_files checks the warnings on copies. */
+static int private_fixtures(void)
+{
+	DIR *d = opendir(DATA);
+	struct dirent *e;
+	char path[512];
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), DATA "%s", e->d_name);
+		if (chmod(path, 0600) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
 
 /* Tests run from the repo root; fall back to this file's location. */
 static int to_repo_root(void **state)
 {
 	(void)state;
 	if (access(DATA "good.conf", R_OK) == 0)
-		return 0;
+		return private_fixtures();
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", __FILE__);
 	char *slash = strrchr(dir, '/');
 	if (!slash)
 		return -1;
 	strcpy(slash, "/../../..");
-	return chdir(dir);
+	return chdir(dir) < 0 ? -1 : private_fixtures();
 }
 
 /* Loads path with stderr captured into *out (caller frees). */
@@ -94,8 +121,8 @@ static void test_good_file(void **state)
 	assert_int_equal(conf.tcp_port, 19303);
 	assert_int_equal(conf.tls_port, 5350);
 	assert_true(conf.tls);
-	assert_string_equal(conf.cert_file, "/dev/null");
-	assert_string_equal(conf.private_key_file, "/dev/null");
+	assert_string_equal(conf.cert_file, DATA "dummy.crt");
+	assert_string_equal(conf.private_key_file, DATA "dummy.key");
 	assert_int_equal(conf.min_port, 50000);
 	assert_int_equal(conf.max_port, 50999);
 	assert_int_equal(conf.n_relay, 2);
@@ -165,7 +192,9 @@ static void test_defaults(void **state)
 	assert_null(conf.static_auth_secret);
 	assert_int_equal(conf.n_users, 0);
 	assert_int_equal(conf.max_client, 10000);
-	assert_int_equal(conf.max_relay_per_username, 10);
+	assert_int_equal(conf.max_relay_per_username, 0); /* unlimited, as coturn */
+	assert_int_equal(conf.max_connections_per_ip, 64);
+	assert_int_equal(conf.stream_queue_total_kb, 65536);
 	assert_int_equal(conf.allocation_lifetime, 3600);
 	assert_int_equal(conf.bandwidth_per_allocation, 0);
 	assert_int_equal(conf.restricted_bandwidth, 10);
@@ -249,7 +278,7 @@ static void test_semantic_errors_all_reported(void **state)
 		DATA "bad_semantic.conf:13: allowed_address: 'not-an-ip' is not an IP address",
 		DATA "bad_semantic.conf:15: allocation_lifetime: 0 is out of range",
 		DATA "bad_semantic.conf:16: account_method 'db' is not supported",
-		DATA "bad_semantic.conf:17: users: 'nopassword' is not \"name:password\"",
+		DATA "bad_semantic.conf:17: users: an entry has no ':' (not \"name:password\"; not shown)",
 		DATA "bad_semantic.conf:18: relay_address: a wildcard address",
 		DATA "bad_semantic.conf:19: max_client: -1 is out of range",
 		DATA "bad_semantic.conf:20: account_file: cannot read",
@@ -294,8 +323,8 @@ static void test_users_and_misc_errors(void **state)
 	char *err;
 	int n = load_capture(&conf, DATA "bad_users.conf", &err);
 	assert_contains(err, DATA "bad_users.conf:3: users: 'a' is listed twice");
-	assert_contains(err, DATA "bad_users.conf:4: users: 'b:' is not \"name:password\"");
-	assert_contains(err, DATA "bad_users.conf:5: users: ':c' is not \"name:password\"");
+	assert_contains(err, DATA "bad_users.conf:4: users: 'b' has an empty password");
+	assert_contains(err, DATA "bad_users.conf:5: users: an entry has an empty name");
 	assert_contains(err, DATA "bad_users.conf:6: threads: 5000 is out of range");
 	assert_contains(err, DATA "bad_users.conf:7: realm must not be empty");
 	assert_contains(err, DATA "bad_users.conf:8: static_auth_secret must not be empty");
@@ -348,6 +377,197 @@ static void test_missing_file(void **state)
 	char *err;
 	assert_int_equal(load_capture(&conf, DATA "no-such-file.conf", &err), 1);
 	assert_contains(err, DATA "no-such-file.conf: cannot read: No such file or directory");
+	free(err);
+	turn_conf_free(&conf);
+}
+
+/* A file's path in a fresh temporary directory. */
+static char g_tmpdir[64];
+static const char *tmp_path(const char *name)
+{
+	static char path[128];
+	if (!g_tmpdir[0]) {
+		strcpy(g_tmpdir, "/tmp/ipop-test-turnconf-XXXXXX");
+		assert_non_null(mkdtemp(g_tmpdir));
+	}
+	snprintf(path, sizeof(path), "%s/%s", g_tmpdir, name);
+	return path;
+}
+
+static int remove_tmpdir(void **state)
+{
+	(void)state;
+	return g_tmpdir[0] ? rmdir(g_tmpdir) : 0;
+}
+
+static void write_file(const char *path, mode_t mode, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* turn.conf, the account file and the TLS files must be regular files: a
+ * FIFO or a directory is a clear error, never a hang. */
+static void test_not_regular_files(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err, conf_path[128], fifo[128], dir[128], text[512];
+	snprintf(fifo, sizeof(fifo), "%s", tmp_path("fifo"));
+	snprintf(dir, sizeof(dir), "%s", tmp_path("dir"));
+	unlink(fifo);
+	rmdir(dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+
+	/* turn.conf itself */
+	assert_int_equal(load_capture(&conf, fifo, &err), 1);
+	assert_contains(err, "fifo: cannot read: is not a regular file");
+	free(err);
+	turn_conf_free(&conf);
+	assert_int_equal(load_capture(&conf, dir, &err), 1);
+	assert_contains(err, "dir: cannot read: is a directory, not a file");
+	free(err);
+	turn_conf_free(&conf);
+
+	/* files it names */
+	snprintf(conf_path, sizeof(conf_path), "%s", tmp_path("turn.conf"));
+	snprintf(text, sizeof(text),
+		 "listen_address = { \"192.0.2.1\" }\naccount_file = \"%s\"\ntls = true\n"
+		 "cert_file = \"%s\"\nprivate_key_file = \"%s\"\n", fifo, dir, fifo);
+	write_file(conf_path, 0600, text);
+	assert_int_equal(load_capture(&conf, conf_path, &err), 3);
+	assert_contains(err, "turn.conf:2: account_file: cannot read");
+	assert_contains(err, "fifo': is not a regular file");
+	assert_contains(err, "turn.conf:4: cert_file: cannot read");
+	assert_contains(err, "dir': is a directory, not a file");
+	assert_contains(err, "turn.conf:5: private_key_file: cannot read");
+	free(err);
+	turn_conf_free(&conf);
+	unlink(conf_path);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+/* Files with passwords or keys that other users may read: a warning (the
+ * file still loads), naming the secret's line; none at 0600. */
+static void test_secret_files(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err, conf_path[128], acc[128], key[128], text[1024];
+	snprintf(conf_path, sizeof(conf_path), "%s", tmp_path("secret.conf"));
+	snprintf(acc, sizeof(acc), "%s", tmp_path("accounts"));
+	snprintf(key, sizeof(key), "%s", tmp_path("key.pem"));
+	write_file(acc, 0644, "alice:secret:ipop:authorized\n");
+	write_file(key, 0640, "not a key\n");
+	/* group-readable is fine for the server's own group, not another one
+	 * (only root can give the file away to another group) */
+	gid_t other = getegid() == 65534 ? 65533 : 65534;
+	bool key_other_group = chown(key, (uid_t)-1, other) == 0;
+	snprintf(text, sizeof(text),
+		 "listen_address = { \"192.0.2.1\" }\nrealm = \"ipop\"\n"
+		 "users = { \"bob:hunter2\" }\naccount_file = \"%s\"\ntls = true\n"
+		 "cert_file = \"%s\"\nprivate_key_file = \"%s\"\n", acc, acc, key);
+	write_file(conf_path, 0644, text);
+
+	assert_int_equal(load_capture(&conf, conf_path, &err), 0);
+	assert_contains(err, "secret.conf:3: warning: this file holds secrets (users) and is "
+			     "readable by every user (mode 0644)");
+	assert_contains(err, "secret.conf:4: warning: account_file: '");
+	assert_contains(err, "accounts' holds secrets and is readable by every user (mode 0644)");
+	if (key_other_group) {
+		assert_contains(err, "secret.conf:7: warning: private_key_file: '");
+		assert_contains(err, "key.pem' holds secrets and is readable by its group (mode 0640)");
+	}
+	/* the certificate is no secret */
+	assert_int_equal(count_lines(err), key_other_group ? 3 : 2);
+	assert_null(strstr(err, "hunter2"));
+	free(err);
+	turn_conf_free(&conf);
+
+	assert_int_equal(chmod(conf_path, 0640), 0); /* the server's own group: fine */
+	assert_int_equal(chmod(acc, 0600), 0);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(load_capture(&conf, conf_path, &err), 0);
+	assert_string_equal(err, "");
+	free(err);
+	turn_conf_free(&conf);
+	unlink(conf_path);
+	unlink(acc);
+	unlink(key);
+}
+
+/* Errors on lines that hold secrets name the key, never the value, also
+ * when libconfuse quotes the token it stumbled on; other errors still
+ * quote what is wrong. */
+static void test_errors_hide_secrets(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	char *err;
+	static const char *const texts[2] = {
+		"listen_address = { \"192.0.2.1\" }\n"
+		"users = { \"alice:Secret1\" \"bob:Secret2\" }\n"
+		"static_auth_secret = Secret3 Secret4\n"
+		"nonce_key = { \"Secret5\" }\n"
+		"users += { \":Secret6\", \"Secret7\",\n"
+		"   \"x:\" }\n"
+		"relay_addres = { \"192.0.2.1\" }\n",
+		/* a list over several lines */
+		"listen_address = { \"192.0.2.1\" }\n"
+		"users = {\n"
+		"   \"x:Secret8\" \"y:Secret9\" }\n",
+	};
+	static const char *const want[2][7] = {
+		{ "mem.conf:2: syntax error in the value of users (not shown: it is secret)",
+		  "mem.conf:3: syntax error in the value of static_auth_secret",
+		  "mem.conf:4: syntax error in the value of nonce_key",
+		  "users: an entry has an empty name",
+		  "users: an entry has no ':'",
+		  "users: 'x' has an empty password",
+		  "mem.conf:7: no such option 'relay_addres'" }, /* not a secret */
+		{ "mem.conf:3: syntax error in the value of users" },
+	};
+	for (int t = 0; t < 2; t++) {
+		FILE *out = tmpfile();
+		assert_non_null(out);
+		int n = turn_conf_load_buf(&conf, "mem.conf", texts[t], strlen(texts[t]), out);
+		long len = ftell(out);
+		rewind(out);
+		err = calloc(1, (size_t)len + 1);
+		assert_int_equal(fread(err, 1, (size_t)len, out), (size_t)len);
+		fclose(out);
+		assert_true(n >= 1);
+		assert_null(strstr(err, "Secret"));
+		for (int i = 0; i < 7 && want[t][i]; i++)
+			assert_contains(err, want[t][i]);
+		free(err);
+		turn_conf_free(&conf);
+	}
+}
+
+/* libconfuse refuses some input without calling its error function (found
+ * by fuzz_turn_conf): that used to load as a clean, empty configuration. */
+static void test_silent_syntax_error(void **state)
+{
+	(void)state;
+	struct turn_conf conf;
+	static const char text[] = "listen_address = { \"192.0.2.1\" }\nrealm =!\"\"\nthreads = 2\n";
+	FILE *out = tmpfile();
+	assert_non_null(out);
+	int n = turn_conf_load_buf(&conf, "mem.conf", text, sizeof(text) - 1, out);
+	long len = ftell(out);
+	rewind(out);
+	char *err = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(err, 1, (size_t)len, out), (size_t)len);
+	fclose(out);
+	assert_int_equal(n, 1);
+	assert_contains(err, "mem.conf:2: syntax error");
+	assert_int_equal(conf.threads, 2); /* the line after it was read */
 	free(err);
 	turn_conf_free(&conf);
 }
@@ -499,6 +719,10 @@ int main(void)
 		cmocka_unit_test(test_deploy_template),
 		cmocka_unit_test(test_alt_listen),
 		cmocka_unit_test(test_metrics_address),
+		cmocka_unit_test(test_not_regular_files),
+		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_errors_hide_secrets),
+		cmocka_unit_test(test_silent_syntax_error),
 	};
-	return cmocka_run_group_tests(tests, to_repo_root, NULL);
+	return cmocka_run_group_tests(tests, to_repo_root, remove_tmpdir);
 }

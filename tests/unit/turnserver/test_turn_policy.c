@@ -120,7 +120,8 @@ static void test_always_banned_table(void **state)
 		assert_int_equal(turn_policy_peer_allowed(conf, (struct sockaddr *)&ss),
 				 !ban_cases[i].banned);
 		assert_int_equal(turn_policy_peer_allowed(NULL, (struct sockaddr *)&ss),
-				 !ban_cases[i].banned);
+				 !ban_cases[i].banned &&
+					 !turn_policy_private((struct sockaddr *)&ss));
 		free(conf);
 	}
 }
@@ -191,6 +192,115 @@ static void test_denied_and_allowed_rules(void **state)
 	free(conf);
 }
 
+struct private_case {
+	const char *addr;
+	bool private_;
+};
+
+/* Private, CGNAT, ULA and site-local ranges, in every spelling; the
+ * documentation ranges the labs use as public addresses are not. */
+static const struct private_case private_cases[] = {
+	{ "10.0.0.1", true },
+	{ "10.255.255.255", true },
+	{ "172.16.0.1", true },
+	{ "172.31.255.255", true },
+	{ "192.168.1.1", true },
+	{ "100.64.0.1", true },
+	{ "100.127.255.255", true },
+	{ "[fd00::1]", true },
+	{ "[fc00::1]", true },
+	{ "[fec0::1]", true },
+	{ "[::ffff:10.1.2.3]", true },            /* mapped */
+	{ "[::ffff:0:192.168.0.1]", true },       /* SIIT */
+	{ "[64:ff9b::10.0.0.1]", true },          /* NAT64 */
+	{ "[64:ff9b:1::172.16.0.1]", true },      /* local-use NAT64 */
+	{ "[2002:a00:1::]", true },               /* 6to4 of 10.0.0.1 */
+	{ "[2002:c0a8:101::1]", true },           /* 6to4 of 192.168.1.1 */
+	{ "[2001:0:a00:1::ffff:fffe]", true },    /* Teredo, server 10.0.0.1 */
+	{ "[2001:0:c000:201::f5ff:fefe]", true },  /* Teredo, client 10.0.1.1 inverted */
+	{ "9.255.255.255", false },
+	{ "11.0.0.1", false },
+	{ "172.15.255.255", false },
+	{ "172.32.0.1", false },
+	{ "192.169.0.1", false },
+	{ "100.63.255.255", false },
+	{ "100.128.0.1", false },
+	{ "192.0.2.1", false },                   /* TEST-NET-1 */
+	{ "198.51.100.2", false },                /* TEST-NET-2 */
+	{ "203.0.113.2", false },                 /* TEST-NET-3 */
+	{ "[2001:db8::1]", false },
+	{ "[fe00::1]", false },
+	{ "[2002:c000:201::]", false },           /* 6to4 of 192.0.2.1 */
+	{ "[::ffff:198.51.100.1]", false },
+};
+
+static void test_private_ranges(void **state)
+{
+	(void)state;
+	struct turn_conf *conf = calloc(1, sizeof(*conf));
+	assert_non_null(conf);
+	for (size_t i = 0; i < sizeof(private_cases) / sizeof(private_cases[0]); i++) {
+		const struct private_case *c = &private_cases[i];
+		struct sockaddr_storage ss = sa(c->addr);
+		const struct sockaddr *p = (const struct sockaddr *)&ss;
+		if (turn_policy_private(p) != c->private_)
+			fail_msg("%s: private=%d, expected %d", c->addr, !c->private_, c->private_);
+		/* refused by default, with or without a configuration */
+		assert_int_equal(turn_policy_peer_allowed(NULL, p), !c->private_);
+		assert_int_equal(turn_policy_peer_allowed(conf, p), !c->private_);
+	}
+	/* allowed_address lifts it for what it names, in every spelling */
+	add_rule(conf->allowed, &conf->n_allowed, "10.0.0.0", 8, 0);
+	add_rule(conf->allowed, &conf->n_allowed, "fd00::", 8, 3478);
+	static const struct rule_case cases[] = {
+		{ "10.1.2.3:9", true },
+		{ "[::ffff:10.1.2.3]:9", true },
+		{ "[2002:a01:203::]:9", true },
+		{ "172.16.0.1:9", false },
+		{ "192.168.0.1:9", false },
+		{ "[fd00::1]:3478", true },
+		{ "[fd00::1]:3479", false },   /* the rule names one port */
+		{ "[fc00::1]:3478", false },
+		{ "127.0.0.1:9", false },      /* never the built-in bans */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss = sa(cases[i].peer);
+		if (turn_policy_peer_allowed(conf, (struct sockaddr *)&ss) != cases[i].allowed)
+			fail_msg("%s: allowed=%d, expected %d", cases[i].peer, !cases[i].allowed,
+				 cases[i].allowed);
+	}
+	free(conf);
+}
+
+/* A denied IPv4 address is refused in each of its IPv6 spellings. */
+static void test_denied_every_spelling(void **state)
+{
+	(void)state;
+	struct turn_conf *conf = calloc(1, sizeof(*conf));
+	assert_non_null(conf);
+	add_rule(conf->denied, &conf->n_denied, "203.0.113.0", 24, 0);
+	static const struct rule_case cases[] = {
+		{ "203.0.113.9:1", false },
+		{ "[::ffff:203.0.113.9]:1", false },          /* mapped */
+		{ "[::ffff:0:203.0.113.9]:1", false },        /* SIIT */
+		{ "[64:ff9b::203.0.113.9]:1", false },        /* NAT64 */
+		{ "[64:ff9b:1:2::cb00:7109]:1", false },      /* local-use NAT64 */
+		{ "[2002:cb00:7109::1]:1", false },           /* 6to4 */
+		{ "[2001:0:cb00:7109::1]:1", false },         /* Teredo server */
+		{ "[2001:0:c000:201::34ff:8ef6]:1", false },  /* Teredo client, inverted */
+		{ "203.0.114.9:1", true },
+		{ "[2002:cb00:7209::1]:1", true },            /* 6to4 of 203.0.114.9 */
+		{ "[2001:db8::cb00:7109]:1", true },          /* merely ends like it */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss = sa(cases[i].peer);
+		if (turn_policy_peer_allowed(conf, (struct sockaddr *)&ss) != cases[i].allowed)
+			fail_msg("%s: allowed=%d, expected %d", cases[i].peer, !cases[i].allowed,
+				 cases[i].allowed);
+	}
+	free(conf);
+}
+
 static void test_prefix_edges(void **state)
 {
 	(void)state;
@@ -223,6 +333,8 @@ int main(void)
 		cmocka_unit_test(test_unknown_family_banned),
 		cmocka_unit_test(test_denied_and_allowed_rules),
 		cmocka_unit_test(test_prefix_edges),
+		cmocka_unit_test(test_private_ranges),
+		cmocka_unit_test(test_denied_every_spelling),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,10 @@
 #include "stun_msg.h"
 #include "stun_nonce.h"
 #include "turn_accounts.h"
-#include "turn_alloc.h" /* turn_shared_total */
+#include "turn_alloc.h" /* turn_shared_total, turn_shared_self */
+#include "turn_authlimit.h"
 #include "turn_conf.h"
+#include "turn_self.h"
 #include "udp_gro.h"
 #include "turn_server.h"
 
@@ -1767,6 +1769,213 @@ static void test_metrics_counters(void **state)
 	assert_int_equal(st->allocs_active, 0);
 }
 
+/* ---- guessing, self-relay, private peers ---- */
+
+static unsigned g_allocs_before;
+
+/* An Allocate with these credentials from c, on the nonce c was given. */
+static int try_password(struct fx *f, const struct turn_conn *c, const char *user,
+			const char *pass, const char *nonce)
+{
+	struct req r = req_new(TURN_METHOD_ALLOCATE);
+	r.user = user;
+	r.pass = pass;
+	r.nonce = nonce;
+	return transact(f, c, &r);
+}
+
+/* Guessing from one source: a burst of wrong passwords is checked (401),
+ * then even the right one is dropped unanswered without being checked,
+ * until the bucket refills. Another user from that source and the same
+ * user from another source are served meanwhile. */
+static void test_guessing_slowed(void **state)
+{
+	struct fx *f = *state;
+	char nonce[STUN_NONCE_MAX + 1];
+	snprintf(nonce, sizeof(nonce), "%s", fetch_nonce(f, &f->conn));
+	char pw[32];
+	for (int i = 0; i < TURN_AUTHLIMIT_PAIR_BURST; i++) {
+		snprintf(pw, sizeof(pw), "guess%d", i);
+		assert_int_equal(try_password(f, &f->conn, "alice", pw, nonce), 401);
+	}
+	unsigned answers = F.nclient;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(pw, sizeof(pw), "more%d", i);
+		struct req r = req_new(TURN_METHOD_ALLOCATE);
+		r.user = "alice";
+		r.pass = pw;
+		r.nonce = nonce;
+		send_from(f, &f->conn, &r);
+	}
+	assert_int_equal(F.nclient, answers); /* held back: no answer at all */
+	const struct turn_stats *st = turn_server_stats(f->srv);
+	assert_int_equal(st->auth_fail, TURN_AUTHLIMIT_PAIR_BURST);
+	assert_int_equal(st->auth_limited, 1000);
+	assert_int_equal(st->rate_limited, 0); /* the 401 budget of the source is intact */
+	/* the right password now: not even looked at */
+	struct req right = req_new(TURN_METHOD_ALLOCATE);
+	right.user = "alice";
+	right.pass = "secret";
+	right.nonce = nonce;
+	send_from(f, &f->conn, &right);
+	assert_int_equal(F.nclient, answers);
+	assert_int_equal(st->auth_limited, 1001);
+	assert_int_equal(F.nrelays, 0);
+
+	/* bob on the same IP (another port), alice from another IP */
+	struct turn_conn bob = udp_conn("192.0.2.10:40001"), alice2 = udp_conn("203.0.113.50:1");
+	struct req r = authed(f, &bob, TURN_METHOD_ALLOCATE, "bob", "hunter2");
+	assert_int_equal(transact(f, &bob, &r), 0);
+	r = authed(f, &alice2, TURN_METHOD_ALLOCATE, "alice", "secret");
+	assert_int_equal(transact(f, &alice2, &r), 0);
+
+	/* a second later the attacker has PAIR_RATE more checks; the right
+	 * password goes through when it is one of them */
+	advance(f, 1000);
+	assert_int_equal(try_password(f, &f->conn, "alice", "secret", nonce), 0);
+	assert_int_equal(st->auth_fail, TURN_AUTHLIMIT_PAIR_BURST);
+}
+
+/* A source that sprays many usernames empties its own bucket: new users
+ * from it wait, but an allocation it already holds keeps refreshing. */
+static void test_guessing_spares_live_allocations(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	struct turn_conn att = udp_conn("192.0.2.10:50000");
+	char nonce[STUN_NONCE_MAX + 1], user[32];
+	snprintf(nonce, sizeof(nonce), "%s", fetch_nonce(f, &att));
+	for (int i = 0; i < 100; i++) {
+		snprintf(user, sizeof(user), "user%d", i);
+		struct req g = req_new(TURN_METHOD_ALLOCATE);
+		g.user = user;
+		g.pass = "x";
+		g.nonce = nonce;
+		send_from(f, &att, &g);
+	}
+	assert_int_equal(turn_server_stats(f->srv)->auth_fail, TURN_AUTHLIMIT_IP_BURST);
+	struct turn_conn newc = udp_conn("192.0.2.10:40002");
+	struct req r = authed(f, &newc, TURN_METHOD_ALLOCATE, "bob", "hunter2");
+	unsigned answers = F.nclient;
+	send_from(f, &newc, &r); /* this source is held back */
+	assert_int_equal(F.nclient, answers);
+	r = authed(f, &f->conn, TURN_METHOD_REFRESH, "alice", "secret");
+	assert_int_equal(transact(f, &f->conn, &r), 0); /* its allocation is not */
+	assert_int_equal(create_perm(f, "198.51.100.20:1"), 0);
+}
+
+/* Failures and held-back attempts are warned about, rate-limited, with the
+ * username made printable and never a password or key. */
+static void test_guessing_logged_without_secrets(void **state)
+{
+	struct fx *f = *state;
+	char nonce[STUN_NONCE_MAX + 1];
+	snprintf(nonce, sizeof(nonce), "%s", fetch_nonce(f, &f->conn));
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	assert_true(dup2(fileno(tmp), 2) >= 0);
+	log_set_level(LOG_LVL_DEBUG);
+	for (int i = 0; i < 300; i++) {
+		struct req r = req_new(TURN_METHOD_ALLOCATE);
+		r.user = i % 2 ? "alice" : "ev\nil'user";
+		r.pass = i == 299 ? "secret" : "Sup3rSecretGuess";
+		r.nonce = nonce;
+		send_from(f, &f->conn, &r);
+	}
+	log_set_level(LOG_LVL_WARN);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) >= 0);
+	close(saved);
+	long len = ftell(tmp);
+	rewind(tmp);
+	char *out = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(out, 1, (size_t)len, tmp), (size_t)len);
+	fclose(tmp);
+	assert_non_null(strstr(out, "authentication failed: user 'alice' from 192.0.2.10:40000"));
+	assert_non_null(strstr(out, "too many failed authentications for this source and "
+				    "username, not checked"));
+	assert_non_null(strstr(out, "user 'ev?il?user'")); /* no forged line, no quote */
+	assert_null(strstr(out, "Sup3rSecretGuess"));
+	assert_null(strstr(out, "secret"));
+	unsigned warns = 0;
+	for (const char *p = out; (p = strstr(p, " from 192.0.2.10:40000 ")); p++)
+		warns++;
+	assert_int_equal(warns, 10); /* 300 attempts: 5 lines of each kind, the rest counted */
+	free(out);
+}
+
+/* This server's own addresses: a relay address is reachable only on the
+ * ports of live allocations (relay to relay), never on the listening port
+ * (an allocation through an allocation); any other host address never. */
+static void test_self_relay_refused(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage r1 = allocate(f, &f->conn);
+	struct turn_conn c2 = udp_conn("198.51.100.9:1");
+	struct sockaddr_storage r2 = allocate(f, &c2);
+	char r2s[ADDR_STRLEN], r1s[ADDR_STRLEN];
+	addr_format((struct sockaddr *)&r2, true, r2s);
+	addr_format((struct sockaddr *)&r1, true, r1s);
+	assert_true(strncmp(r2s, "203.0.113.1:", 12) == 0);
+
+	/* a permission covers the relay IP: the ports are checked per send */
+	assert_int_equal(create_perm(f, "203.0.113.1:3478"), 0);
+	assert_int_equal(channel_bind(f, 0x4000, "203.0.113.1:3478"), 403);
+	assert_int_equal(channel_bind(f, 0x4001, r2s), 0);
+	unsigned np = F.npeer;
+	uint64_t pol = turn_server_stats(f->srv)->dropped_policy;
+	send_ind(f, "203.0.113.1:3478", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, np);
+	assert_int_equal(turn_server_stats(f->srv)->dropped_policy, pol + 1);
+	send_ind(f, r2s, PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, np + 1);
+	uint8_t cd[4 + 4] = { 0x40, 0x01, 0x00, 0x04, 'd', 'a', 't', 'a' };
+	turn_server_on_client(f->srv, &f->conn, cd, sizeof(cd), f->now_ms, f->now_unix);
+	assert_int_equal(F.npeer, np + 2);
+	/* the other allocation goes away: its port is the host's again */
+	struct req r = authed(f, &c2, TURN_METHOD_REFRESH, "alice", "secret");
+	r.lifetime = 0;
+	assert_int_equal(transact(f, &c2, &r), 0);
+	turn_server_on_client(f->srv, &f->conn, cd, sizeof(cd), f->now_ms, f->now_unix);
+	send_ind(f, r2s, PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, np + 2);
+
+	/* another address of the host (main adds the interfaces): refused */
+	struct sockaddr_storage host = sa("198.51.100.99");
+	assert_int_equal(turn_self_add(turn_shared_self(f->shared), (struct sockaddr *)&host), 0);
+	assert_int_equal(create_perm(f, "198.51.100.99:53"), 403);
+	assert_int_equal(channel_bind(f, 0x4002, "198.51.100.99:53"), 403);
+	(void)r1s;
+}
+
+/* Private ranges are refused unless allowed_address names them; a denied
+ * port is refused on every Send, not only when the permission was made. */
+static void test_private_peers_and_ports(void **state)
+{
+	struct fx *f = *state;
+	allocate(f, &f->conn);
+	assert_int_equal(create_perm(f, "10.0.0.5:7000"), 403);
+	assert_int_equal(create_perm(f, "192.168.1.5:7000"), 403);
+	assert_int_equal(create_perm(f, "100.64.0.5:7000"), 403);
+	f->conf.n_allowed = 1;
+	f->conf.allowed[0] = (struct turn_addr_rule){ .addr = sa("10.0.0.0"), .prefix = 8 };
+	assert_int_equal(create_perm(f, "10.0.0.5:7000"), 0);
+	assert_int_equal(create_perm(f, "192.168.1.5:7000"), 403);
+
+	f->conf.n_denied = 1;
+	f->conf.denied[0] = (struct turn_addr_rule){ .addr = sa("198.51.100.20"), .prefix = 32,
+						     .port = 53 };
+	assert_int_equal(create_perm(f, "198.51.100.20:7000"), 0);
+	unsigned np = F.npeer;
+	send_ind(f, "198.51.100.20:53", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, np);
+	send_ind(f, "198.51.100.20:7000", PAYLOAD, sizeof(PAYLOAD));
+	assert_int_equal(F.npeer, np + 1);
+	(void)g_allocs_before;
+}
+
 int main(void)
 {
 	log_init("test_turn_server", LOG_LVL_WARN, false);
@@ -1808,6 +2017,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reservation_expires, setup_full, teardown),
 		cmocka_unit_test_setup_teardown(test_dont_fragment, setup_full, teardown),
 		T(test_metrics_counters),
+		T(test_guessing_slowed),
+		T(test_guessing_spares_live_allocations),
+		T(test_guessing_logged_without_secrets),
+		T(test_self_relay_refused),
+		T(test_private_peers_and_ports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,7 @@ static int setup(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
 	p->peer = sv[1];
-	p->st = turn_stream_new(sv[0], NULL, &p->stats);
+	p->st = turn_stream_new(sv[0], NULL, &p->stats, NULL);
 	assert_non_null(p->st);
 	assert_true(turn_stream_ready(p->st));
 	*state = p;
@@ -206,6 +206,75 @@ static void test_send_after_peer_closed(void **state)
 	assert_int_equal(rc, -EPIPE);
 }
 
+static struct turn_stream *stream_pair(int *peer, struct turn_stream_stats *stats,
+				       struct turn_stream_budget *b)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	*peer = sv[1];
+	struct turn_stream *st = turn_stream_new(sv[0], NULL, stats, b);
+	assert_non_null(st);
+	return st;
+}
+
+static int send_chan(struct turn_stream *st, size_t len)
+{
+	uint8_t frame[1200];
+	assert_true(len <= sizeof(frame));
+	chan_frame(frame, 0x4000, (uint16_t)(len - 4));
+	struct iovec iov = { frame, len };
+	return turn_stream_send(st, &iov, 1);
+}
+
+/* Queues of all streams draw on one budget: past it no queue grows
+ * (frames dropped, never memory), the budget reports pressure and the
+ * share above which a stream is a slow reader to drop; a queue that
+ * drains gives its memory back. */
+static void test_budget_and_slow_readers(void **state)
+{
+	(void)state;
+	struct turn_stream_stats stats = { 0 };
+	struct turn_stream_budget b = { .cap = 192 * 1024 };
+	atomic_init(&b.used, 0);
+	atomic_init(&b.refused, 0);
+	int peer[3];
+	struct turn_stream *st[3];
+	for (int i = 0; i < 3; i++)
+		st[i] = stream_pair(&peer[i], &stats, &b);
+	uint64_t seen = 0;
+	assert_int_equal(turn_stream_shed_above(&b, 3, &seen), SIZE_MAX); /* no pressure */
+
+	/* two clients never read; the third reads everything */
+	unsigned dropped = 0;
+	for (int i = 0; i < 2000; i++) {
+		for (int k = 0; k < 2; k++)
+			dropped += send_chan(st[k], 1000) == -ENOBUFS;
+		assert_int_equal(send_chan(st[2], 1000), 0);
+		uint8_t sink[4096];
+		while (recv(peer[2], sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+		assert_int_equal(turn_stream_on_event(st[2], on_frame, &(struct got){ 0 }), 0);
+		assert_true(atomic_load(&b.used) <= b.cap);
+	}
+	assert_true(dropped > 0);
+	assert_true(atomic_load(&b.refused) > 0);
+	assert_int_equal(turn_stream_queued(st[2]), 0); /* drained: holds nothing */
+	size_t share = turn_stream_shed_above(&b, 3, &seen);
+	assert_int_equal(share, b.cap / 3);
+	assert_true(turn_stream_queued(st[0]) > share || turn_stream_queued(st[1]) > share);
+	assert_true(turn_stream_queued(st[2]) <= share);
+	/* the slow readers go: the budget is free again, pressure is over */
+	turn_stream_free(st[0]);
+	turn_stream_free(st[1]);
+	assert_int_equal(atomic_load(&b.used), 0);
+	assert_int_equal(turn_stream_shed_above(&b, 1, &seen), SIZE_MAX);
+	assert_int_equal(send_chan(st[2], 1000), 0);
+	turn_stream_free(st[2]);
+	for (int i = 0; i < 3; i++)
+		close(peer[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +284,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_queue_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_after_peer_closed, setup, teardown),
+		cmocka_unit_test(test_budget_and_slow_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,7 @@ struct sim *sim_new(unsigned nodes)
 	assert_non_null(s->sigs);
 	s->n = nodes;
 	s->now = 1000000;
+	s->cur_us = s->now * 1000;
 	s->xmpp_ms = 20;
 	s->hold_from = -1;
 	make_keys(s);
@@ -209,6 +210,7 @@ static void send_dgram(struct sim *s, int i, uint32_t base, const struct sockadd
 	}
 	p = &s->pkts[s->npkts++];
 	p->to = to;
+	p->at_us = s->cur_us + s->latency_us;
 	p->base = tobase;
 	p->from = from;
 	p->len = len;
@@ -244,6 +246,8 @@ static void pump(struct sim *s, int i)
 	while ((l = links_next_dirty(&x->t))) {
 		bool gone = false;
 		while (link_poll_transmit(l, &tx, scratch, sizeof(scratch), s->now))
+			send_dgram(s, i, tx.base_id, &tx.dst, tx.data, tx.len);
+		while (link_poll_probe(l, &tx, scratch, sizeof(scratch), s->cur_us))
 			send_dgram(s, i, tx.base_id, &tx.dst, tx.data, tx.len);
 		while (!gone && link_poll_event(l, &ev, &msg)) {
 			if (ev.type == LINK_EV_SIGNAL)
@@ -286,24 +290,41 @@ static void deliver_tunnel(struct sim *s, struct sim_pkt *p)
 	if (!l || tunnel_open_batch(&l->sess, &b, 1, s->now) != 1)
 		return;
 	link_data_rx(l, p->base, &p->from, b.len, s->now);
+	if (link_probe_is(p->buf + TUNNEL_DATA_HEADER_LEN, b.len)) {
+		link_probe_rx(l, p->buf + TUNNEL_DATA_HEADER_LEN, b.len, p->at_us);
+		return;
+	}
 	if (b.len) {
 		y->rx_data++;
 		y->rx_bytes += b.len;
 	}
 }
 
+/* Every datagram due by now, in the order sent (with one latency for
+ * all, that is the order of arrival): a FIFO drained to the end, as a
+ * datagram may make more; those still on their way stay. */
 static void deliver_pkts(struct sim *s)
 {
-	/* a datagram may make more: a FIFO drained to the end */
+	uint64_t step_us = s->now * 1000;
+	unsigned keep = 0;
+
 	for (unsigned k = 0; k < s->npkts; k++) {
 		struct sim_pkt *p = &s->pkts[k];
+		if (p->at_us > step_us) {
+			if (keep != k)
+				memmove(&s->pkts[keep], p, sizeof(*p));
+			keep++;
+			continue;
+		}
+		s->cur_us = p->at_us; /* answers leave as it arrives */
 		if (tunnel_packet_is_tunnel(p->buf, p->len))
 			deliver_tunnel(s, p);
 		else if (stun_is_message(p->buf, p->len))
 			links_on_stun(&s->node[p->to].t, p->base, (struct sockaddr *)&p->from, p->buf, p->len, s->now);
 		pump(s, p->to);
 	}
-	s->npkts = 0;
+	s->npkts = keep;
+	s->cur_us = step_us;
 }
 
 static void deliver_signal(struct sim *s, const struct sim_sig *g)
@@ -366,6 +387,7 @@ void sim_online(struct sim *s, int i, int j)
 
 static void step(struct sim *s)
 {
+	s->cur_us = s->now * 1000;
 	for (unsigned i = 0; i < s->n; i++) {
 		links_handle_timeout(&s->node[i].t, s->now);
 		pump(s, (int)i);

@@ -2,8 +2,15 @@
  * table each, a fake clock, a fake XMPP that carries the real signalling
  * codec's messages between them, and fake bases: one host address per node
  * and optionally a TURN relay (a relayed address that delivers to the
- * node's relay base). Datagrams are delivered in order, at once; a test
- * can block paths. Everything runs faster than real time. */
+ * node's relay base). Datagrams are delivered in order, at once or after
+ * a one-way latency in microseconds; a test can block paths. Everything
+ * runs faster than real time.
+ *
+ * Time: the clock steps in 5 ms (now, milliseconds, what the link core's
+ * ms inputs get); the probes of rtt.c are timed in microseconds: a
+ * datagram arrives at exactly its send time plus the latency, and what a
+ * node sends in answer leaves at that arrival time, so round trips come
+ * out exact whatever the step. */
 #ifndef IPOP_LINKSIM_H
 #define IPOP_LINKSIM_H
 
@@ -37,6 +44,7 @@ struct sim_node {
 
 struct sim_pkt {
 	int to;
+	uint64_t at_us;     /* arrives then */
 	uint32_t base;
 	struct sockaddr_in from;
 	size_t len;
@@ -60,6 +68,8 @@ struct sim {
 	bool drop_signals;   /* the XMPP server loses messages */
 	int hold_from;       /* messages from this node wait for sim_release (-1: none) */
 	unsigned xmpp_ms;    /* signalling latency */
+	unsigned latency_us; /* one-way latency of every datagram (0: at once) */
+	uint64_t cur_us;     /* the microsecond clock: the step, or an arrival being handled */
 	struct sim_pkt *pkts;
 	unsigned npkts;
 	struct sim_sig *sigs;

@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <sodium.h>
 
 #include "addr.h"
+#include "gone.h"
 #include "link.h"
 #include "linksim.h"
 #include "log.h"
@@ -156,6 +158,67 @@ static void test_peer_restart(void **state)
 	assert_true(sim_until(s, restarted_up, &before, 10000));
 	assert_data_flows(s, 0, 1);
 	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+static void set_net(struct sim *s, int i, const char *ip6, const char *route)
+{
+	struct link_env *e = &s->node[i].t.env;
+	e->has_ip6 = true;
+	assert_int_equal(inet_pton(AF_INET6, ip6, &e->self_ip6), 1);
+	e->n_routes = 1;
+	assert_null(ip_prefix_parse(route, &e->routes[0], NULL));
+}
+
+static void assert_net(struct link *l, const char *ip6, const char *route)
+{
+	char a[INET6_ADDRSTRLEN], r[IP_PREFIX_STRLEN];
+	assert_non_null(l);
+	assert_int_equal(l->net.has_ip6, ip6 != NULL);
+	assert_int_equal(l->net.n_routes, route != NULL);
+	if (ip6)
+		assert_string_equal(inet_ntop(AF_INET6, &l->net.ip6, a, sizeof(a)), ip6);
+	if (route)
+		assert_string_equal(ip_prefix_format(&l->net.routes[0], r), route);
+}
+
+static bool all_up(struct sim *s, void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < s->n; i++)
+		for (unsigned j = 0; j < s->n; j++)
+			if (i != j && !sim_up(s, (int)i, (int)j))
+				return false;
+	return true;
+}
+
+/* Offers and answers carry ip6 and routes next to ip4 (docs/ipv6.md): each
+ * link keeps what its peer announced, a v4-only node's links have none,
+ * and a peer that comes back with other routes replaces them. */
+static void test_ip6_and_routes_announced(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(3);
+	set_net(s, 0, "fd00::1", "10.77.0.0/24");
+	set_net(s, 1, "fd00::2", "fd00:77::/64");
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			if (i != j)
+				sim_online(s, i, j);
+	assert_true(sim_until(s, all_up, NULL, 10000));
+	assert_net(sim_link(s, 1, 0), "fd00::1", "10.77.0.0/24"); /* from an offer */
+	assert_net(sim_link(s, 0, 1), "fd00::2", "fd00:77::/64"); /* from an answer */
+	assert_net(sim_link(s, 2, 0), "fd00::1", "10.77.0.0/24");
+	assert_net(sim_link(s, 0, 2), NULL, NULL); /* node 2 has IPv4 only */
+	assert_net(sim_link(s, 1, 2), NULL, NULL);
+
+	unsigned before = (unsigned)sim_link(s, 0, 1)->last_handshake_ms;
+	sim_restart_node(s, 1);
+	set_net(s, 1, "fd00::2", "fd00:78::/64");
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, restarted_up, &before, 10000));
+	assert_net(sim_link(s, 0, 1), "fd00::2", "fd00:78::/64");
+	assert_net(sim_link(s, 1, 0), "fd00::1", "10.77.0.0/24");
 	sim_free(s);
 }
 
@@ -313,19 +376,81 @@ static void test_relay_loss(void **state)
 	sim_free(s);
 }
 
-/* "Unavailable" presence ends the link after a grace time, unless XMPP
- * itself went down meanwhile (a server shutting down says it for all). */
+/* A link that is not up (no working data path: here every path is
+ * blocked) ends LINKS_GONE_GRACE_MS after the peer's "unavailable"
+ * presence, unless our own XMPP went down meanwhile (a server shutting
+ * down says it for all). */
 static void test_offline_grace(void **state)
 {
 	(void)state;
-	struct sim *s = linked_pair();
+	struct sim *s = sim_new(2);
+	s->block_direct = true;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	sim_run(s, 1000);
+	assert_non_null(sim_link(s, 0, 1));
+	assert_int_not_equal(sim_link(s, 0, 1)->state, LINK_UP);
 	link_offline(sim_link(s, 0, 1), s->now);
 	links_xmpp_state(&s->node[0].t, false, s->now);
 	sim_run(s, LINKS_GONE_GRACE_MS + 1000);
 	assert_non_null(sim_link(s, 0, 1));
 	link_offline(sim_link(s, 0, 1), s->now);
-	sim_run(s, LINKS_GONE_GRACE_MS + 1000);
+	sim_run(s, LINKS_GONE_GRACE_MS - 1000);
+	assert_non_null(sim_link(s, 0, 1));
+	sim_run(s, 2000);
 	assert_null(sim_link(s, 0, 1));
+	sim_free(s);
+}
+
+/* The peer's XMPP session goes away (its server died) but the tunnel
+ * works: the link stays up, idle for a minute (only ICE consent checks
+ * prove the path), and data flows; when the peer is back online nothing
+ * starts over. */
+static void test_offline_data_path_alive(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	struct link *a = sim_link(s, 0, 1);
+	char ufrag[sizeof(a->lufrag)];
+	uint64_t hs = a->last_handshake_ms;
+	snprintf(ufrag, sizeof(ufrag), "%s", a->lufrag);
+	link_offline(a, s->now);
+	link_offline(sim_link(s, 1, 0), s->now);
+	sim_run(s, 60000);
+	assert_ptr_equal(sim_link(s, 0, 1), a);
+	assert_int_equal(a->state, LINK_UP);
+	assert_true(s->now - gone_heard_ms(a) < GONE_SILENT_MS);
+	assert_data_flows(s, 0, 1);
+	assert_data_flows(s, 1, 0);
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	sim_run(s, 3000);
+	assert_ptr_equal(sim_link(s, 0, 1), a);
+	assert_int_equal(a->state, LINK_UP);
+	assert_string_equal(a->lufrag, ufrag); /* no restart, no new ICE session */
+	assert_true(a->last_handshake_ms == hs);
+	assert_int_equal(a->offline_ms, 0);
+	sim_free(s);
+}
+
+/* The peer is offline and then its data path dies: the link ends
+ * GONE_SILENT_MS after the last answer, not at the presence. */
+static void test_offline_data_path_dies(void **state)
+{
+	(void)state;
+	struct sim *s = linked_pair();
+	link_offline(sim_link(s, 0, 1), s->now);
+	sim_run(s, 20000);
+	assert_non_null(sim_link(s, 0, 1));
+	s->block_direct = true;
+	uint64_t heard = gone_heard_ms(sim_link(s, 0, 1)), blocked = s->now;
+	assert_true(blocked - heard < 7000); /* consent answers every 4-6 s */
+	sim_run(s, heard + GONE_SILENT_MS - blocked - 100);
+	assert_non_null(sim_link(s, 0, 1));
+	sim_run(s, 1200);
+	assert_null(sim_link(s, 0, 1));
+	/* the other side, which still sees its peer online, keeps trying */
+	assert_non_null(sim_link(s, 1, 0));
 	sim_free(s);
 }
 
@@ -370,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_lost_offer_is_repeated),
 		cmocka_unit_test(test_crossed_offers_and_stale_answer),
 		cmocka_unit_test(test_peer_restart),
+		cmocka_unit_test(test_ip6_and_routes_announced),
 		cmocka_unit_test(test_restart_requests_cross),
 		cmocka_unit_test(test_relay_upgrade_fallback),
 		cmocka_unit_test(test_trickled_relay_candidate),
@@ -377,6 +503,8 @@ int main(void)
 		cmocka_unit_test(test_relay_loss),
 		cmocka_unit_test(test_offline_grace),
 		cmocka_unit_test(test_handshake_under_load),
+		cmocka_unit_test(test_offline_data_path_alive),
+		cmocka_unit_test(test_offline_data_path_dies),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -341,6 +341,60 @@ static void assert_flows(struct sim *s, int i, int j)
 	assert_true(s->node[j].rx_data > before);
 }
 
+/* A presence names a key and an address for the overlay (members reached
+ * without a direct link): what trust_judge refuses in a message is cleared
+ * from it, the rest stays. */
+static void test_judge_presence(void **state)
+{
+	(void)state;
+	struct trust tr;
+	struct links t;
+	uint8_t kb[32], ib[20], km[32], im[20];
+	char bob[200], mal[200], mal_as_bob[200];
+	key_id(0xb0, kb, ib);
+	key_id(0x30, km, im);
+	jid_of("bob@x.org", ib, bob, sizeof(bob));
+	jid_of("mallory@x.org", im, mal, sizeof(mal));
+	jid_of("mallory@x.org", ib, mal_as_bob, sizeof(mal_as_bob));
+	links_init(&t);
+	trust_init(&tr, true, ip("172.31.0.1"), 24);
+	struct signal_presence p = { .has_ip4 = true, .ip4 = ip("172.31.0.2"), .has_key = true };
+
+	/* benign: bob's own key and a free address; nothing is pinned yet */
+	memcpy(p.key, kb, 32);
+	assert_int_equal(trust_judge_presence(&tr, &t, bob, &p, 100), 0);
+	assert_true(p.has_key && p.has_ip4);
+	assert_null(pins_find(&tr.pins, ib));
+	struct signal_msg m = hello(ib, kb, "172.31.0.2");
+	assert_null(trust_judge(&tr, &t, bob, &m, 100));
+	assert_int_equal(owners_note(&tr.owners, ip("172.31.0.2"), "bob@x.org", 100), 0);
+
+	/* mallory: bob's key under her id, and bob's address */
+	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 101), 2);
+	assert_false(p.has_key);
+	assert_false(p.has_ip4);
+	assert_int_equal(tr.refused, 2);
+	assert_non_null(strstr(trust_refusal_of(&tr, mal)->why, "172.31.0.2 belongs to bob@x.org"));
+	/* bob's id from her account: the key goes, her free address stays */
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.5"), .has_key = true };
+	memcpy(p.key, kb, 32);
+	assert_int_equal(trust_judge_presence(&tr, &t, mal_as_bob, &p, 102), 1);
+	assert_false(p.has_key);
+	assert_true(p.has_ip4);
+	/* her own key and a free address */
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.5"), .has_key = true };
+	memcpy(p.key, km, 32);
+	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 103), 0);
+	/* outside the subnet; not an ipop resource */
+	p.ip4 = ip("10.77.0.2");
+	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 104), 1);
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.6") };
+	assert_int_equal(trust_judge_presence(&tr, &t, "mallory@x.org/laptop", &p, 105), 1);
+	assert_false(p.has_ip4);
+	trust_free(&tr);
+	links_free(&t);
+}
+
 /* Node 2 (another member) announces node 1's address: node 0 refuses it
  * while node 1 is online, and after node 1 left (it owns the address
  * since its link was up), and node 1 still links when it is back. */
@@ -476,7 +530,7 @@ static void test_slots_table_full(void **state)
 	char jid[200], bare[64];
 	uint8_t id[20] = { 0x77 };
 	unsigned k = 0;
-	for (unsigned m = 0; m < 16; m++) {
+	for (unsigned m = 0; m < LINKS_MAX / 4; m++) {
 		snprintf(bare, sizeof(bare), "m%u@x.org", m);
 		for (unsigned i = 0; i < 4; i++, k++) {
 			struct link *l = add(t, bare, k, 1000 + k);
@@ -529,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_owners),
 		cmocka_unit_test(test_owners_map),
 		cmocka_unit_test(test_judge),
+		cmocka_unit_test(test_judge_presence),
 		cmocka_unit_test(test_takeover_refused),
 		cmocka_unit_test(test_outside_subnet),
 		cmocka_unit_test(test_slots_per_member),

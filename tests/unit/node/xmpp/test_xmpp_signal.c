@@ -65,10 +65,11 @@ static void test_stanzas(void **state)
 	(void)state;
 	struct seen seen = { 0 };
 	struct xmpp_sig_conf conf = {
-		.jid = "alice@example.test", .password = "pw", .host = "127.0.0.1", .port = 5222,
+		.jid = "alice@example.test", .password = "pw",
+		.servers = { { .host = "127.0.0.1", .port = 5222 } }, .n_servers = 1, .port = 5222,
 		.resource = "ipop-0000000000000000000000000000000000000001",
 	};
-	struct xmpp_sig_ops ops = { &seen, on_peer, on_msg, NULL, NULL };
+	struct xmpp_sig_ops ops = { &seen, on_peer, on_msg, NULL, NULL, NULL };
 	struct xmpp_sig *s = xmpp_sig_new(&conf, &ops);
 	assert_non_null(s);
 	assert_int_equal(xmpp_sig_stanza_text(s, "<iq type='result' id='roster1'><query xmlns='jabber:iq:roster'>"

@@ -1,0 +1,198 @@
+/* The daemon's side of the GroupVPN overlay (node/overlay): members from
+ * presence, the overlay's actions carried out on links (a request is an
+ * offer or hello, a close a bye), requests from others let in or answered
+ * "full", links reported up and down, traffic fed in once a second for
+ * on-demand links and least-recently-used eviction. Social mode has no
+ * overlay. */
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+
+static bool on(const struct node *n)
+{
+	return !n->social_on;
+}
+
+int node_overlay_init(struct node *n)
+{
+	struct overlay_conf c;
+
+	members_init(&n->members);
+	if (!on(n))
+		return 0;
+	overlay_conf_default(&c);
+	c.max_links = n->conf->max_links;
+	c.multihop = n->conf->multihop;
+	c.hop_limit = n->conf->hop_limit;
+	c.on_demand = n->conf->on_demand;
+	c.demand_bps = n->conf->on_demand_bps;
+	c.idle_timeout_s = n->conf->on_demand_timeout_s;
+	c.trim = n->conf->trim;
+	n->presence.has_ip4 = true;
+	n->presence.ip4 = n->conf->ip4;
+	n->presence.has_key = true;
+	memcpy(n->presence.key, n->kp.pub, sizeof(n->presence.key));
+	return overlay_init(&n->ov, &c, n->id);
+}
+
+void node_overlay_free(struct node *n)
+{
+	if (on(n))
+		overlay_free(&n->ov);
+	members_free(&n->members);
+}
+
+static void refresh(struct node *n, uint64_t now_ms)
+{
+	size_t k;
+	const struct ov_member *m = members_sorted(&n->members, &k);
+
+	if (on(n))
+		overlay_set_members(&n->ov, m, k, now_ms);
+}
+
+void node_overlay_member(struct node *n, const char *jid, bool online, uint64_t now_ms)
+{
+	uint8_t id[SIGNAL_ID_LEN];
+
+	if (links_id_of_jid(jid, id) < 0 || memcmp(id, n->id, SIGNAL_ID_LEN) == 0)
+		return;
+	if (online)
+		members_up(&n->members, jid, id);
+	else
+		members_down(&n->members, jid);
+	refresh(n, now_ms);
+}
+
+void node_overlay_info(struct node *n, const char *jid, const struct signal_presence *p, uint64_t now_ms)
+{
+	(void)now_ms;
+	members_info(&n->members, jid, p->has_ip4 ? &p->ip4 : NULL, p->has_key ? p->key : NULL);
+}
+
+bool node_overlay_accept(struct node *n, const char *jid, uint64_t now_ms)
+{
+	uint8_t id[SIGNAL_ID_LEN];
+
+	if (!on(n) || links_id_of_jid(jid, id) < 0)
+		return true;
+	if (overlay_accept(&n->ov, id, now_ms))
+		return true;
+	struct signal_msg m;
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_BYE;
+	memcpy(m.from, n->id, SIGNAL_ID_LEN);
+	m.has_to = true;
+	memcpy(m.to, id, SIGNAL_ID_LEN);
+	m.has_reason = true;
+	snprintf(m.reason, sizeof(m.reason), "full");
+	node_signal_send(n, jid, &m);
+	log_info("peer %s: asks for a link; refused, %u links already (max_links)", jid, n->ov.nslots);
+	return false;
+}
+
+void node_overlay_refused(struct node *n, const char *jid, uint64_t now_ms)
+{
+	uint8_t id[SIGNAL_ID_LEN];
+
+	if (on(n) && links_id_of_jid(jid, id) == 0) {
+		log_info("peer %s: its links are full; asking again later", jid);
+		overlay_refused(&n->ov, id, now_ms);
+	}
+}
+
+/* A link with a path of its own counts for the overlay once it is up. */
+void node_overlay_link_changed(struct node *n, struct link *l, uint64_t now_ms)
+{
+	if (!on(n))
+		return;
+	if (l->state == LINK_UP && l->have_path && !link_path_overlay(l))
+		overlay_link_up(&n->ov, l->id, l, now_ms);
+	else if (l->state == LINK_UP || l->state == LINK_FAILED)
+		overlay_link_down(&n->ov, l->id, now_ms);
+}
+
+void node_overlay_link_removed(struct node *n, struct link *l, uint64_t now_ms)
+{
+	if (on(n))
+		overlay_link_down(&n->ov, l->id, now_ms);
+}
+
+static void do_request(struct node *n, const struct ov_action *a, uint64_t now_ms)
+{
+	const struct member *m = members_by_id(&n->members, a->id);
+	struct link *l = m ? node_link_get(n, m->jid, now_ms, true) : NULL;
+
+	if (!l) {
+		overlay_link_down(&n->ov, a->id, now_ms);
+		return;
+	}
+	log_info("peer %s: link wanted by the overlay (%s%s%s%s)", l->jid, a->why & OV_WHY_MESH ? "mesh " : "",
+		 a->why & OV_WHY_RING ? "ring " : "", a->why & OV_WHY_FINGER ? "long-distance " : "",
+		 a->why & OV_WHY_DEMAND ? "on-demand" : "");
+	link_online(l, now_ms);
+	if (l->state == LINK_UP && l->have_path && !link_path_overlay(l))
+		overlay_link_up(&n->ov, l->id, l, now_ms);
+}
+
+static void do_close(struct node *n, const struct ov_action *a)
+{
+	struct link *l = NULL;
+
+	for (unsigned i = 0; i < n->links.n && !l; i++)
+		if (memcmp(n->links.l[i]->id, a->id, SIGNAL_ID_LEN) == 0)
+			l = n->links.l[i];
+	if (!l)
+		return;
+	struct signal_msg m;
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_BYE;
+	memcpy(m.from, n->id, SIGNAL_ID_LEN);
+	m.has_to = true;
+	memcpy(m.to, l->id, SIGNAL_ID_LEN);
+	node_signal_send(n, l->jid, &m);
+	node_remove_link(n, l, "the overlay does not need it any more");
+}
+
+/* Once a second: traffic through the overlay (on-demand) and over direct
+ * links (least recently used). */
+static void account(struct node *n, uint64_t now_ms)
+{
+	if (now_ms - n->ov_acct_ms < 1000)
+		return;
+	n->ov_acct_ms = now_ms;
+	for (unsigned i = 0; i < n->links.n; i++) {
+		struct link *l = n->links.l[i];
+		uint64_t bytes = l->tx_bytes + l->rx_bytes, delta = bytes - l->acct_bytes;
+		l->acct_bytes = bytes;
+		if (link_path_overlay(l))
+			overlay_demand(&n->ov, l->id, delta, now_ms);
+		else if (delta)
+			overlay_used(&n->ov, l->id, now_ms);
+	}
+}
+
+void node_overlay_tick(struct node *n, uint64_t now_ms)
+{
+	struct ov_action a;
+
+	if (!on(n))
+		return;
+	account(n, now_ms);
+	overlay_handle_timeout(&n->ov, now_ms);
+	while (overlay_poll_action(&n->ov, &a)) {
+		if (a.type == OV_ACT_REQUEST)
+			do_request(n, &a, now_ms);
+		else
+			do_close(n, &a);
+	}
+}
+
+uint64_t node_overlay_deadline(const struct node *n)
+{
+	if (!on(n))
+		return UINT64_MAX;
+	uint64_t d = overlay_next_deadline(&n->ov);
+	return d < n->ov_acct_ms + 1000 ? d : n->ov_acct_ms + 1000;
+}

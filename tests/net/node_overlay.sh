@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# ipopd GroupVPN overlay (docs/overlay.md): ten members in one roster group,
+# max_links 6, so every node keeps its 4 ring neighbours and a long-distance
+# link, and has room for about one on-demand link. Checks:
+#   - bounded links: every node has at most max_links links, at least its ring;
+#   - multi-hop delivery between members with no direct link, end to end
+#     encrypted: the forwarding members' TUN never sees the packets and
+#     their wire never shows the payload;
+#   - on-demand: sustained traffic sets up a direct link, no ping lost;
+#   - eviction: traffic to another member takes the on-demand slot;
+#   - trimming: the idle on-demand link closes, ring links stay;
+#   - healing: after kill -9 of a ring member every pair still answers.
+#
+#            lan: bridge br0, 192.0.2.0/24
+#   srv .1 (prosody, STUN)   o1 .11 ... o10 .20
+#                            172.31.0.1 ... 172.31.0.10
+set -u
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_xmpp.sh"
+source "$(dirname "$0")/lib_node.sh"
+IPOP_NS_PREFIX=${IPOP_NS_PREFIX:-ipo}
+lib_init overlay
+need_cmd prosody prosodyctl python3 openssl ping ss tcpdump
+need_root
+node_bins
+[ -x "$IPOPCTL" ] || skip "$IPOPCTL not built: the test reads links from ipopctl"
+
+N=10
+MAX=6
+IDLE=20
+NODES=$(seq 1 $N)
+lab_lan $(for i in $NODES; do echo o$i; done)
+xmpp_lab_start srv 192.0.2.1
+xmpp_groups "$XDIR" "[team]" $(for i in $NODES; do echo u$i; done)
+for i in $NODES; do xmpp_register "$XDIR" u$i pw-u$i; done
+xmpp_lab_run
+stun_lab_start srv 192.0.2.1
+
+# on-demand_threshold 2000 B/s: the test's short pings (about 420 B/s)
+# stay below it, its 1200-byte pings every 0.1 s (12 KB/s) are above.
+for i in $NODES; do
+	node_config n$i 172.31.0.$i u$i 192.0.2.1:3478 \
+		"\"max_links\": $MAX, \"on-demand_connection\": true, \"on-demand_inactive_timeout\": $IDLE,
+	 \"on-demand_threshold\": 2000, \"trim_enabled\": true, \"multihop\": true,"
+	node_start o$i n$i
+done
+for i in $NODES; do
+	node_wait n$i 'xmpp: online' || { node_logs; fail "n$i did not log in"; }
+done
+
+# The peers a node has direct links to: "ip4 ..." of those up.
+up_links() { # NAME
+	node_ctl "$1" --json peers | python3 -c '
+import json, sys
+print(" ".join(p["ip4"] for p in json.load(sys.stdin) if p.get("state") == "up" and p.get("path") != "overlay"))'
+}
+n_links() { local l; l=$(up_links "$1"); set -- $l; echo $#; }
+ring_done() {
+	local i
+	for i in $NODES; do
+		[ -n "${DEAD:-}" ] && [ "$i" = "$DEAD" ] && continue
+		[ "$(n_links n$i)" -ge 4 ] || return 1
+	done
+}
+lib_wait 180 ring_done || { node_logs; fail "the ring did not form: not every node has 4 links"; }
+for i in $NODES; do
+	k=$(n_links n$i)
+	[ "$k" -le $MAX ] || { node_ctl n$i --json peers; fail "n$i has $k links, max_links is $MAX"; }
+	echo "n$i: $k links: $(up_links n$i)"
+done
+pass "bounded links: $N members, max_links $MAX, every node 4..$MAX links"
+grep -h 'already; ignored' "$LIB_TMP"/n*.log && fail "a node ignored offers (the old 64-link cap's warning)"
+
+# A pair with no direct link: src n1 and the first member it does not link.
+src=1
+dst=
+links1=" $(up_links n1) "
+for i in $NODES; do
+	[ $i = $src ] && continue
+	[[ $links1 == *" 172.31.0.$i "* ]] || { dst=$i; break; }
+done
+[ -n "$dst" ] || fail "n1 links every member: no multi-hop pair"
+echo "n1 links:$links1; multi-hop pair n1 -> n$dst"
+
+# Capture on every other member while n1 pings n$dst with a marked payload:
+# their ipop0 must see nothing of it, their eth0 never the marker.
+MARK=c0ffee5a1ad0f00d
+caps=()
+for i in $NODES; do
+	[ $i = $src ] || [ $i = $dst ] && continue
+	for ifn in ipop0 eth0; do
+		ns_exec o$i timeout 30 tcpdump -l -n -x -i $ifn -s 0 >"$LIB_TMP/cap-$i-$ifn.txt" 2>"$LIB_TMP/cap-$i-$ifn.err" &
+		caps+=($!)
+	done
+done
+cap_ready() { local f; for f in "$LIB_TMP"/cap-*.err; do grep -q 'listening on' "$f" || return 1; done; }
+lib_wait 60 cap_ready || fail "tcpdump did not start"
+ping_ok() { ns_exec o$src ping -c 5 -i 0.2 -W 5 -p $MARK 172.31.0.$dst >"$LIB_TMP/ping-mh.txt"; }
+lib_wait 60 ping_ok || { cat "$LIB_TMP/ping-mh.txt"; node_logs; fail "n1 cannot ping n$dst through the overlay"; }
+echo "multi-hop ping: $(tail -1 "$LIB_TMP/ping-mh.txt")"
+node_ctl n1 members
+sleep 1
+for p in "${caps[@]}"; do kill "$p" 2>/dev/null; done
+wait "${caps[@]}" 2>/dev/null
+[ " $(up_links n1) " = "$links1" ] || [[ " $(up_links n1) " != *" 172.31.0.$dst "* ]] ||
+	fail "n1 got a direct link to n$dst during the multi-hop ping (below the on-demand threshold)"
+hex=$(echo $MARK | sed 's/\(....\)/\1 /g' | cut -d' ' -f1-2)
+fwd=0
+for i in $NODES; do
+	[ $i = $src ] || [ $i = $dst ] && continue
+	if grep -q "172.31.0.$dst" "$LIB_TMP/cap-$i-ipop0.txt"; then
+		fail "n$i's TUN saw packets for 172.31.0.$dst: $(grep -m1 172.31.0.$dst "$LIB_TMP/cap-$i-ipop0.txt")"
+	fi
+	if tr -d ' \t\n' <"$LIB_TMP/cap-$i-eth0.txt" | grep -q "$MARK"; then
+		fail "n$i's wire shows the plaintext marker"
+	fi
+	f=$(node_ctl n$i --json status | python3 -c 'import json,sys; print((json.load(sys.stdin).get("overlay") or {}).get("forwarded", 0))')
+	[ "${f:-0}" -gt 0 ] && fwd=$((fwd + 1))
+done
+[ $fwd -ge 1 ] || { for i in $NODES; do node_ctl n$i --json status; done; fail "no member counted a forwarded frame"; }
+pass "multi-hop: n1 -> n$dst answered through $fwd forwarding member(s); their TUN saw nothing, their wire no plaintext"
+
+# ---- on-demand: 1200-byte pings every 0.1 s (12 KB/s) from n1 to n$dst set
+# up a direct link while the overlay carries them; none may be lost.
+ovl_field() { # NAME FIELD: a counter of ipopctl status's overlay object
+	node_ctl "$1" --json status | python3 -c 'import json,sys; print((json.load(sys.stdin).get("overlay") or {}).get(sys.argv[1], 0))' "$2"
+}
+linked() { [[ " $(up_links n$1) " == *" 172.31.0.$2 "* ]]; }
+ns_exec o$src ping -c 300 -i 0.1 -s 1200 -W 10 172.31.0.$dst >"$LIB_TMP/ping-od.txt" 2>&1 &
+odping=$!
+t0=$(lib_now_us)
+lib_wait 30 linked $src $dst || { wait $odping; cat "$LIB_TMP/ping-od.txt"; node_ctl n1 members; node_logs; fail "no on-demand link n1 -> n$dst within 30 s of traffic"; }
+echo "on-demand link n1 -> n$dst up after $((($(lib_now_us) - t0) / 1000)) ms of traffic"
+wait $odping
+loss=$(grep -o '[0-9.]*% packet loss' "$LIB_TMP/ping-od.txt")
+echo "on-demand ping: $(grep 'packets transmitted' "$LIB_TMP/ping-od.txt")"
+[ "$loss" = "0% packet loss" ] || { cat "$LIB_TMP/ping-od.txt"; fail "pings lost while the on-demand link came up: $loss"; }
+kept=$(node_ctl n1 --json members | python3 -c '
+import json, sys
+for m in json.load(sys.stdin):
+    if m.get("ip4") == sys.argv[1]: print(m.get("reach"), m.get("kept_for"))' 172.31.0.$dst)
+[[ $kept == "link "*on-demand* ]] || { node_ctl n1 members; fail "n1 members says n$dst is '$kept', not a link kept for on-demand"; }
+pass "on-demand: 12 KB/s to n$dst set up a direct link, 300 pings, none lost"
+
+# ---- eviction: traffic to one unlinked member after another until n1 is
+# full and a new demand pushes out its least recently used link (the
+# on-demand link above may already have evicted one: count from here).
+ev0=$(ovl_field n1 evictions)
+last=
+for i in $NODES; do
+	[ "$(ovl_field n1 evictions)" -gt "$ev0" ] && break
+	[ $i = $src ] && continue
+	linked $src $i && continue
+	ns_exec o$src ping -c 100 -i 0.1 -s 1200 -W 10 172.31.0.$i >"$LIB_TMP/ping-ev-$i.txt" 2>&1 &
+	evping=$!
+	lib_wait 30 linked $src $i || echo "n$i did not link with n1 (it may be full: $(grep -c 'links are full' "$LIB_TMP/n1.log") refusals so far)"
+	wait $evping
+	last=$i
+	[ "$(n_links n1)" -le $MAX ] || { node_ctl n1 members; fail "n1 has $(n_links n1) links, max_links is $MAX"; }
+done
+ev=$(($(ovl_field n1 evictions) - ev0))
+[ "$ev" -gt 0 ] && [ -n "$last" ] || { node_ctl n1 members; fail "n1 never evicted a link for new traffic"; }
+linked $src $last || { node_ctl n1 members; fail "n1's newest demand (n$last) did not get its link"; }
+node_ctl n1 members
+pass "eviction: n1 full at $MAX links evicted $ev least recently used link(s) for its newest traffic (n$last)"
+
+# ---- trimming: with the traffic stopped, on-demand links close after
+# on-demand_inactive_timeout ($IDLE s); ring and long-distance links stay.
+demand_links() {
+	node_ctl n1 --json members | python3 -c '
+import json, sys
+print(sum(1 for m in json.load(sys.stdin) if m.get("reach") == "link" and "on-demand" in (m.get("kept_for") or "")))'
+}
+trimmed() { [ "$(demand_links)" = 0 ] && [ "$(ovl_field n1 trimmed)" -gt 0 ]; }
+lib_wait $((IDLE + 90)) trimmed || { node_ctl n1 members; fail "n1's idle on-demand links were not trimmed"; }
+[ "$(n_links n1)" -ge 4 ] || { node_ctl n1 members; fail "trimming took ring links: n1 has $(n_links n1)"; }
+pass "trimming: $(ovl_field n1 trimmed) idle on-demand link(s) closed, n1 keeps $(n_links n1) structure links"
+
+# ---- healing: kill -9 one of n1's ring neighbours; the ring closes over
+# the gap and every pair of the nine answers.
+DEAD=$(node_ctl n1 --json members | python3 -c '
+import json, sys
+for m in json.load(sys.stdin):
+    if "ring" in (m.get("kept_for") or ""): print(m["ip4"].split(".")[3]); break')
+[ -n "$DEAD" ] || fail "n1 lists no ring neighbour"
+kill -9 "${NODE_PID[n$DEAD]}"
+echo "killed n$DEAD (a ring neighbour of n1)"
+gone_everywhere() {
+	local i
+	for i in $NODES; do
+		[ $i = $DEAD ] && continue
+		node_ctl n$i --json members | grep -q "\"172.31.0.$DEAD\"" && return 1
+	done
+	return 0
+}
+lib_wait 120 gone_everywhere || fail "n$DEAD is still a member somewhere"
+lib_wait 180 ring_done || { node_logs; fail "the ring did not heal after n$DEAD died"; }
+pair_pings() { # SRC: pings every other live member; prints failures
+	local s=$1 d
+	for d in $NODES; do
+		[ $d = $s ] || [ $d = $DEAD ] && continue
+		ns_exec o$s ping -c 3 -i 0.2 -W 5 172.31.0.$d >/dev/null 2>&1 ||
+			ns_exec o$s ping -c 3 -i 0.2 -W 5 172.31.0.$d >/dev/null 2>&1 || echo "n$s -> n$d"
+	done
+}
+pids=()
+for i in $NODES; do
+	[ $i = $DEAD ] && continue
+	pair_pings $i >"$LIB_TMP/pairs-$i.txt" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+bad=$(cat "$LIB_TMP"/pairs-*.txt)
+[ -z "$bad" ] || { for i in $NODES; do [ $i = $DEAD ] || node_ctl n$i members; done; fail "after n$DEAD died these pairs do not answer: $bad"; }
+pass "healing: after kill -9 of ring member n$DEAD all 72 pairs of the other nine answer"

@@ -1,0 +1,370 @@
+/* The overlay's topology and routing (src/node/overlay), sans-IO: a full
+ * mesh when small, a bounded ring + fingers when large, requests accepted
+ * or refused by capacity, on-demand links and their trimming, eviction,
+ * and greedy next hops. The ten-thousand-member simulation is
+ * test_overlay_sim.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "overlay.h"
+
+static void id_of(unsigned i, uint8_t id[OVERLAY_ID_LEN])
+{
+	/* positions spread evenly: member i at i * 2^64 / 1024, plus noise */
+	uint64_t pos = (uint64_t)i << 54 | (uint64_t)(i * 2654435761u) % 1000;
+	memset(id, 0, OVERLAY_ID_LEN);
+	for (int k = 0; k < 8; k++)
+		id[k] = (uint8_t)(pos >> (56 - 8 * k));
+	id[19] = (uint8_t)i;
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+	const struct ov_member *x = a, *y = b;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static size_t members(struct ov_member *m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		id_of(i, m[i].id);
+		m[i].pos = ring_pos_of(m[i].id, OVERLAY_ID_LEN);
+	}
+	qsort(m, n, sizeof(*m), cmp_member);
+	return n;
+}
+
+static unsigned count_actions(struct overlay *ov, enum ov_action_type t, unsigned why)
+{
+	struct ov_action a;
+	unsigned k = 0;
+	while (overlay_poll_action(ov, &a))
+		k += a.type == t && (!why || (a.why & why));
+	return k;
+}
+
+static void test_small_group_is_a_mesh(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	struct ov_member m[16];
+	uint8_t self[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 15;
+	id_of(3, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 16), 1000); /* 15 others: a mesh */
+	assert_true(overlay_is_mesh(&ov));
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_MESH), 15);
+	assert_int_equal(ov.nslots, 15);
+	overlay_free(&ov);
+}
+
+static void test_large_group_is_bounded(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 16;
+	id_of(500, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	assert_false(overlay_is_mesh(&ov));
+	unsigned ring = 0, fingers = 0;
+	for (size_t i = 0; i < ov.np; i++) {
+		ring += !!(ov.p[i].why & OV_WHY_RING);
+		fingers += !!(ov.p[i].why & OV_WHY_FINGER);
+	}
+	assert_int_equal(ring, OVERLAY_SUCC + OVERLAY_PRED);
+	assert_true(fingers >= 3 && fingers <= c.max_links / 2);
+	assert_true(ov.nslots <= c.max_links / 2);
+	/* the ring neighbours are the members next to self */
+	uint8_t id[OVERLAY_ID_LEN];
+	id_of(501, id);
+	assert_true(overlay_peer(&ov, id)->why & OV_WHY_RING);
+	id_of(499, id);
+	assert_true(overlay_peer(&ov, id)->why & OV_WHY_RING);
+	overlay_free(&ov);
+}
+
+static void test_full_refuses_but_structure_evicts(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], id[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(100, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	/* others fill the rest with incoming links */
+	unsigned accepted = 0;
+	for (unsigned i = 700; i < 740; i++) {
+		id_of(i, id);
+		if (overlay_accept(&ov, id, 2000)) {
+			overlay_link_up(&ov, id, (void *)(uintptr_t)(i + 1), 2000 + i);
+			accepted++;
+		}
+	}
+	assert_int_equal(ov.nslots, c.max_links);
+	assert_true(accepted < 40);
+	assert_true(ov.st.refused_in > 0);
+	/* a ring neighbour's request is accepted: the least recently used
+	 * incoming link goes */
+	id_of(101, id);
+	assert_true(overlay_accept(&ov, id, 3000));
+	assert_int_equal(ov.nslots, c.max_links);
+	assert_int_equal(count_actions(&ov, OV_ACT_CLOSE, 0), 0); /* already its own request: no eviction needed */
+	overlay_free(&ov);
+}
+
+static void test_on_demand_and_trim(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], far[OVERLAY_ID_LEN];
+	struct ov_action a;
+
+	overlay_conf_default(&c);
+	c.max_links = 16;
+	c.idle_timeout_s = 30;
+	id_of(10, self);
+	id_of(600, far);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	/* a trickle (below 128 B/s) asks for nothing */
+	uint64_t t = 1000;
+	for (int s = 0; s < 5; s++, t += 1000)
+		overlay_demand(&ov, far, 50, t);
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 0);
+	/* sustained traffic does, fed once a second with the overlay's own
+	 * timer running in between, as the daemon does */
+	for (int s = 0; s < 3; s++, t += 1000) {
+		overlay_demand(&ov, far, 10000, t);
+		overlay_handle_timeout(&ov, t + 500);
+	}
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 1);
+	overlay_link_up(&ov, far, (void *)1, t);
+	/* idle past on-demand_inactive_timeout: trimmed */
+	overlay_handle_timeout(&ov, t + 10000);
+	assert_int_equal(count_actions(&ov, OV_ACT_CLOSE, 0), 0);
+	overlay_handle_timeout(&ov, t + 31000);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_CLOSE);
+	assert_memory_equal(a.id, far, OVERLAY_ID_LEN);
+	assert_int_equal(ov.st.trimmed, 1);
+	overlay_free(&ov);
+}
+
+static void test_demand_evicts_least_recently_used(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], id[OVERLAY_ID_LEN];
+	struct ov_action a;
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(10, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	uint64_t t = 2000;
+	/* fill every slot with on-demand links 300..; 300 is used least recently */
+	for (unsigned i = 300; ov.nslots < c.max_links; i++) {
+		id_of(i, id);
+		for (int s = 0; s < 3; s++, t += 1000)
+			overlay_demand(&ov, id, 10000, t);
+		overlay_link_up(&ov, id, (void *)(uintptr_t)i, t);
+		count_actions(&ov, OV_ACT_REQUEST, 0);
+	}
+	for (unsigned i = 301; i < 320; i++) {
+		id_of(i, id);
+		overlay_used(&ov, id, t);
+	}
+	/* a new demand at a full node evicts 300 */
+	id_of(900, id);
+	for (int s = 0; s < 3; s++, t += 1000)
+		overlay_demand(&ov, id, 10000, t);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_CLOSE);
+	uint8_t lru[OVERLAY_ID_LEN];
+	id_of(300, lru);
+	assert_memory_equal(a.id, lru, OVERLAY_ID_LEN);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_REQUEST);
+	assert_memory_equal(a.id, id, OVERLAY_ID_LEN);
+	assert_int_equal(ov.st.evictions, 1);
+	assert_true(ov.nslots <= c.max_links);
+	overlay_free(&ov);
+}
+
+static void test_refused_backs_off(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], ring[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 16;
+	id_of(10, self);
+	id_of(11, ring);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	uint64_t t = 1000, gaps[4];
+	for (int k = 0; k < 4; k++) {
+		overlay_refused(&ov, ring, t);
+		uint64_t at = overlay_peer(&ov, ring)->retry_ms;
+		gaps[k] = at - t;
+		/* nothing until the retry time, then one request */
+		overlay_handle_timeout(&ov, at - 1);
+		assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_RING), 0);
+		overlay_handle_timeout(&ov, at + 1000);
+		assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_RING), 1);
+		t = at + 1000;
+	}
+	assert_true(gaps[1] > gaps[0] && gaps[2] > gaps[1] && gaps[3] > gaps[2]); /* exponential */
+	overlay_free(&ov);
+}
+
+/* Who may push out whom: a request from another member takes only a free
+ * slot; our traffic displaces a link only others asked for. */
+static void test_displacement_order(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], id[OVERLAY_ID_LEN];
+	struct ov_action a;
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(10, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	uint64_t t = 2000;
+	/* one on-demand link (400), then others' requests fill the rest */
+	id_of(400, id);
+	for (int s = 0; s < 3; s++, t += 1000)
+		overlay_demand(&ov, id, 10000, t);
+	overlay_link_up(&ov, id, (void *)(uintptr_t)400, t);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	for (unsigned i = 500; ov.nslots < c.max_links; i++) {
+		id_of(i, id);
+		assert_true(overlay_accept(&ov, id, t));
+		overlay_link_up(&ov, id, (void *)(uintptr_t)i, t + 1);
+	}
+	overlay_used(&ov, id, t + 5000);
+	/* full: another member's request is refused, nothing closes */
+	id_of(700, id);
+	assert_false(overlay_accept(&ov, id, t + 5000));
+	assert_false(overlay_poll_action(&ov, &a));
+	/* our traffic to 800 displaces the least recently used of them: the
+	 * on-demand link 400 and the incoming 500.. are older than the last */
+	id_of(800, id);
+	t += 6000;
+	for (int s = 0; s < 3; s++, t += 1000)
+		overlay_demand(&ov, id, 10000, t);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_CLOSE);
+	const struct ov_peer *gone = overlay_peer(&ov, a.id);
+	assert_non_null(gone);
+	assert_false(gone->why & OV_WHY_STRUCTURE);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_REQUEST);
+	assert_memory_equal(a.id, id, OVERLAY_ID_LEN);
+	assert_true(ov.nslots <= c.max_links);
+	overlay_free(&ov);
+}
+
+/* A member that left stops being a next hop at once, even while its link
+ * is still up; it is one again when it comes back. */
+static void test_departed_member_is_no_next_hop(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[100], fewer[100];
+	uint8_t self[OVERLAY_ID_LEN], dst[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 8;
+	id_of(10, self);
+	id_of(13, dst);
+	size_t n = members(m, 100);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, n, 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	for (size_t i = 0; i < ov.np; i++)
+		overlay_link_up(&ov, ov.p[i].id, (void *)(uintptr_t)(ov.p[i].id[19] + 1), 1100);
+	ring_pos to = ring_pos_of(dst, OVERLAY_ID_LEN);
+	void *h = overlay_next_hop(&ov, to);
+	assert_ptr_equal(h, (void *)(uintptr_t)(12 + 1)); /* the second successor is closest before 13 */
+	/* 12 leaves: its link is up still, but 11 carries the frame now */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].id[19] != 12)
+			fewer[k++] = m[i];
+	overlay_set_members(&ov, fewer, k, 2000);
+	assert_ptr_equal(overlay_next_hop(&ov, to), (void *)(uintptr_t)(11 + 1));
+	overlay_set_members(&ov, m, n, 3000);
+	assert_ptr_equal(overlay_next_hop(&ov, to), (void *)(uintptr_t)(12 + 1));
+	overlay_free(&ov);
+}
+
+static void test_next_hop_is_greedy(void **state)
+{
+	(void)state;
+	ring_pos cand[] = { 100, 1000, 5000, 9000 };
+	assert_int_equal(ring_closest_preceding(cand, 4, 0, 6000), 2);
+	assert_int_equal(ring_closest_preceding(cand, 4, 0, 1000), 1);  /* the destination itself */
+	assert_int_equal(ring_closest_preceding(cand, 4, 0, 50), -1);   /* nobody is closer */
+	assert_int_equal(ring_closest_preceding(cand, 4, 9500, 50), -1);  /* all of them lie past 50 */
+	assert_int_equal(ring_closest_preceding(cand, 4, 9500, 1050), 1); /* across the wrap */
+	ring_pos sorted[] = { 10, 20, 30 };
+	assert_int_equal(ring_successor(sorted, 3, 15), 1);
+	assert_int_equal(ring_successor(sorted, 3, 31), 0);
+	assert_int_equal(ring_successor(sorted, 3, 10), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_small_group_is_a_mesh),
+		cmocka_unit_test(test_large_group_is_bounded),
+		cmocka_unit_test(test_full_refuses_but_structure_evicts),
+		cmocka_unit_test(test_on_demand_and_trim),
+		cmocka_unit_test(test_demand_evicts_least_recently_used),
+		cmocka_unit_test(test_refused_backs_off),
+		cmocka_unit_test(test_displacement_order),
+		cmocka_unit_test(test_departed_member_is_no_next_hop),
+		cmocka_unit_test(test_next_hop_is_greedy),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
