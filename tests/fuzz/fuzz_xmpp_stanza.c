@@ -13,13 +13,6 @@
 #include "xmpp_roster.h"
 #include "xmpp_signal.h"
 
-static void on_info(void *ctx, const char *full, const struct signal_presence *p)
-{
-	(void)ctx;
-	(void)p;
-	CHECK(strlen(full) < XMPP_JID_MAX);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x)                 \

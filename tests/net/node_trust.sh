@@ -15,7 +15,8 @@
 #   4. ipopd -n refuses a FIFO as config.json at once (it used to hang).
 #   5. alice restarted with an operator's address map: a free address that
 #      is not in the map (mallory) is refused, mapped ones (bob) link;
-#      ipopctl pin forget drops a pin.
+#      mallory's flood churned only her own pins. (ipopctl pin forget drops
+#      a pin: end of part 2.)
 #
 #                      lan: bridge br0, 192.0.2.0/24
 #     +-----------+-------------+-------------+-------------+
@@ -137,6 +138,12 @@ vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob after the key 
 n=$(jq_status alice 'd["trust"]["refused_signals"]')
 [ "$n" -ge 3 ] || fail "ipopctl status counts $n refused signalling messages"
 pass "bob's key under another id, bob's id from mallory, another key for bob's id: refused ($n counted); an honest resource accepted"
+# the honest resource's id is pinned to mallory@; the operator can forget it
+node_ctl alice pins | grep -q "$own_id .*mallory@example.test" || { node_ctl alice pins; fail "the honest probe's node id is not pinned"; }
+out=$(node_ctl alice pin forget "$own_id") || fail "ipopctl pin forget failed: $out"
+grep -q 'forgot 1 pinned node id' <<<"$out" || fail "pin forget says: $out"
+node_ctl alice pins | grep -q "$own_id" && fail "the forgotten pin is still listed"
+pass "ipopctl pins lists the honest resource's pin; ipopctl pin forget drops it"
 
 # ---- 3. 64 throw-away resources without presence; a new member still links ----
 stop_node carol
@@ -188,10 +195,12 @@ chmod 600 "$LIB_TMP/alice/config.json"
 pass "ipopd -n: a FIFO refused at once, a config others can read warned about"
 
 # ---- 5. the operator's address map; forgetting a pin ----
-node_ctl alice pins | grep -q "$own_id" || { node_ctl alice pins; fail "the honest probe's node id is not pinned"; }
-out=$(node_ctl alice pin forget "$own_id") || fail "ipopctl pin forget failed: $out"
-grep -q 'forgot 1 pinned node id' <<<"$out" || fail "pin forget says: $out"
-node_ctl alice pins | grep -q "$own_id" && fail "the forgotten pin is still listed"
+# mallory's 64 throw-away ids of part 3 churned only her own pins (32 per
+# member at most); bob's stayed
+pins=$(node_ctl alice pins)
+nm=$(grep -c ' mallory@example.test ' <<<"$pins")
+[ "$nm" -le 32 ] || { echo "$pins"; fail "mallory holds $nm pins (at most 32 per member)"; }
+grep -q "^ *$bob_id .*bob@example.test" <<<"$pins" || { echo "$pins"; fail "bob's pin went during mallory's flood"; }
 printf '# the group, as the operator assigns it\nalice@example.test 172.31.0.1\nbob@example.test 172.31.0.2\ncarol@example.test 172.31.0.3\n' \
 	>"$LIB_TMP/alice/map"
 python3 - "$LIB_TMP/alice/config.json" "$LIB_TMP/alice/map" <<'PY'
@@ -210,4 +219,4 @@ node_wait alice 'peer mallory@.*refused: 172.31.0.5 is not in the address map fo
 node_wait alice 'peer bob@.*-> up' 30 || { node_logs; fail "bob (mapped) did not link"; }
 vpn_ping a 172.31.0.2 || { node_logs; fail "alice cannot ping bob under the map"; }
 node_ctl alice pins | grep -q '172.31.0.3 *carol@example.test *address map' || { node_ctl alice pins; fail "ipopctl pins does not show the map"; }
-pass "address map: mallory's unmapped 172.31.0.5 refused, bob links; ipopctl pin forget drops a pin"
+pass "address map: mallory's unmapped 172.31.0.5 refused, bob links; her flood churned only her own pins ($nm), bob's stayed"
