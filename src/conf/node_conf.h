@@ -25,6 +25,9 @@ enum {
 	NODE_CONF_IFNAMSIZ = 16, /* Linux IFNAMSIZ: 15 characters + NUL */
 	NODE_CONF_DEFAULT_MTU = 1280,
 	NODE_CONF_DEFAULT_MAX_LINKS = 32,
+	/* the link table (LINKS_MAX 256) also holds sessions through the
+	 * overlay: half of it stays theirs */
+	NODE_CONF_MAX_LINKS_MAX = 128,
 	NODE_CONF_DEFAULT_HOP_LIMIT = 16,
 	NODE_CONF_DEFAULT_DEMAND_BPS = 128,   /* IPOP's on-demand threshold */
 	NODE_CONF_DEFAULT_DEMAND_TIMEOUT_S = 600, /* on-demand_inactive_timeout */

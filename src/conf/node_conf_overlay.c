@@ -32,7 +32,7 @@ static bool get_range(struct ctx *x, const char *k, const json_t *v, long long l
  * limit per node"), which means the same. */
 void node_conf_ovl_max_links(struct ctx *x, const char *k, const json_t *v)
 {
-	get_range(x, k, v, 2, 1000, &x->c->max_links);
+	get_range(x, k, v, 2, NODE_CONF_MAX_LINKS_MAX, &x->c->max_links);
 }
 
 void node_conf_ovl_multihop(struct ctx *x, const char *k, const json_t *v)

@@ -361,7 +361,8 @@ const char *signal_msg_check(const struct signal_msg *m)
 		return "\"offer\" must be 4 to 32 ice-chars";
 	if (m->n_cands > SIGNAL_MAX_CANDS)
 		return "more than 16 candidates";
-	if (m->has_reason && (m->kind != SIGNAL_BYE || !m->reason[0] || strlen(m->reason) > SIGNAL_REASON_MAX ||
+	if (m->has_reason && (m->kind != SIGNAL_BYE || !m->reason[0] ||
+			      strnlen(m->reason, sizeof(m->reason)) > SIGNAL_REASON_MAX ||
 			      strspn(m->reason, "abcdefghijklmnopqrstuvwxyz-") != strlen(m->reason)))
 		return "\"reason\" goes with a bye and is 1 to 16 of a-z and -";
 	for (unsigned i = 0; i < m->n_cands; i++) {

@@ -71,6 +71,25 @@ struct dp_reply {
 	struct iovec iov;
 };
 
+/* Frames this member passes on during one receive batch: they leave
+ * together at its end (sendmmsg, equal-sized runs to one next hop as one
+ * UDP_SEGMENT send), from the receive slots they came in (forward.c). */
+enum { DP_FWD_MAX = 64 };
+struct dp_fwd_batch {
+	struct mmsghdr msgs[DP_FWD_MAX];
+	struct iovec iov[DP_FWD_MAX];
+	struct sockaddr_in to[DP_FWD_MAX];
+	union {
+		char cbuf[64];
+		size_t align;
+	} c[DP_FWD_MAX];
+	unsigned nmsg, niov;
+	unsigned cnt; /* datagrams in the last message */
+	uint32_t base;
+	size_t size, bytes;
+	bool closed; /* the last message's run ended with a shorter datagram */
+};
+
 /* One datagram's I/O slot, preallocated once. */
 struct dp_slot {
 	uint8_t *mem; /* the allocation; tx slots keep DP_OVL_ROOM in front of buf */
@@ -132,6 +151,7 @@ struct datapath {
 	struct dp_slot rx[DP_BATCH], tx[DP_TX_SEGS];
 	struct mmsghdr rx_msgs[DP_BATCH], tx_msgs[DP_TX_SEGS];
 	struct iovec tx_iov[DP_TX_SEGS]; /* datagram i of a sendmmsg batch */
+	struct dp_fwd_batch fwd;
 	/* offloads (tun_offload.h): TUN super-packets, UDP GSO/GRO */
 	uint8_t *tun_rbuf; /* one TUN read: virtio_net_hdr + up to 64 KB */
 	struct tun_coalescer co;
@@ -192,6 +212,9 @@ int dp_overlay_send(struct datapath *dp, struct link *e, const uint8_t *data, si
 /* A frame that arrived as the payload of a packet from link `from`
  * (frame at buf + TUNNEL_DATA_HEADER_LEN, len bytes): for us, or passed on. */
 void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t len, uint64_t now_ms);
+/* Sends the frames passed on during this receive batch (before its slots
+ * are reused). */
+void dp_overlay_flush(struct datapath *dp);
 /* The link through the overlay to the member that owns dst (created on
  * the first packet), or NULL. */
 struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t now_ms);

@@ -6,6 +6,7 @@
  * forwarding member sees only the endpoints' ciphertext. */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "byteorder.h"
 #include "datapath.h"
@@ -90,6 +91,59 @@ int dp_overlay_send(struct datapath *dp, struct link *e, const uint8_t *data, si
 	return bases_send(dp->bases, h->base_id, &h->endpoint, p, n);
 }
 
+/* A frame may wait for the end of the batch only where it came in: a
+ * receive slot, which lives until the next recvmmsg. */
+static bool in_rx_slot(const struct datapath *dp, const uint8_t *p)
+{
+	for (unsigned i = 0; i < DP_BATCH; i++)
+		if (p >= dp->rx[i].buf && p < dp->rx[i].buf + dp->rx_cap)
+			return true;
+	return false;
+}
+
+static bool same_dst(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/* Queues a sealed frame for next hop h: it joins the last message as one
+ * more UDP_SEGMENT datagram when it goes to the same place and fits the
+ * run (all equal but the last), else it starts a message. */
+static void fwd_add(struct datapath *dp, const struct link *h, uint8_t *buf, size_t len)
+{
+	struct dp_fwd_batch *f = &dp->fwd;
+
+	if (f->niov == DP_FWD_MAX)
+		dp_overlay_flush(dp);
+	struct iovec *iov = &f->iov[f->niov++];
+	iov->iov_base = buf;
+	iov->iov_len = len;
+	unsigned m = f->nmsg;
+	if (m && dp->bases->udp_gso && f->base == h->base_id && same_dst(&f->to[m - 1], &h->endpoint) && !f->closed &&
+	    len <= f->size && f->cnt < DP_GSO_SEGS && f->bytes + len <= DP_GSO_BYTES) {
+		struct msghdr *last = &f->msgs[m - 1].msg_hdr;
+		if (f->cnt++ == 1)
+			udp_set_cmsgs(dp->bases, last, f->c[m - 1].cbuf, sizeof(f->c[m - 1].cbuf), h->base_id,
+				      (uint16_t)f->size);
+		last->msg_iovlen++;
+		f->bytes += len;
+		f->closed = len < f->size;
+		return;
+	}
+	struct msghdr *mh = &f->msgs[f->nmsg++].msg_hdr;
+	f->to[m] = h->endpoint;
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	mh->msg_name = &f->to[m];
+	mh->msg_namelen = sizeof(f->to[m]);
+	udp_set_cmsgs(dp->bases, mh, f->c[m].cbuf, sizeof(f->c[m].cbuf), h->base_id, 0);
+	f->base = h->base_id;
+	f->cnt = 1;
+	f->size = f->bytes = len;
+	f->closed = false;
+}
+
 void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t len, uint64_t now_ms)
 {
 	uint8_t *f = buf + TUNNEL_DATA_HEADER_LEN;
@@ -130,7 +184,34 @@ void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t 
 		return;
 	}
 	dp->cnt.ovl.forwarded++;
-	bases_send(dp->bases, h->base_id, &h->endpoint, buf, out);
+	if (dp->in_rx_batch && !link_base_is_relay(h->base_id) && in_rx_slot(dp, buf))
+		fwd_add(dp, h, buf, out);
+	else
+		bases_send(dp->bases, h->base_id, &h->endpoint, buf, out);
+}
+
+void dp_overlay_flush(struct datapath *dp)
+{
+	struct dp_fwd_batch *f = &dp->fwd;
+	unsigned done = 0;
+
+	while (done < f->nmsg) {
+		int r = sendmmsg(dp->bases->udp_fd, &f->msgs[done], f->nmsg - done, MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) { /* drop the message that failed (unreachable, buffer full) */
+			dp->cnt.udp_tx_err += f->msgs[done].msg_hdr.msg_iovlen;
+			done++;
+			continue;
+		}
+		for (unsigned i = done; i < done + (unsigned)r; i++) {
+			size_t k = f->msgs[i].msg_hdr.msg_iovlen;
+			dp->cnt.udp_tx += k;
+			dp->cnt.udp_gso_sends += k > 1;
+		}
+		done += (unsigned)r;
+	}
+	f->nmsg = f->niov = 0;
 }
 
 struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t now_ms)

@@ -330,6 +330,7 @@ void dp_receive_udp(struct datapath *dp, uint64_t now_ms)
 		run_pending(dp, now_ms);
 		dp->in_rx_batch = false;
 		dp_reply_flush(dp);
+		dp_overlay_flush(dp);
 		dp_tun_flush(dp);
 		if (r < DP_BATCH)
 			return;

@@ -406,6 +406,46 @@ static void test_crypto_threads(void **state)
 	unload(&l);
 }
 
+/* The overlay's keys: their meaning, their bounds (max_links leaves half
+ * the link table to sessions through the overlay), the original's
+ * multihop_cl only without max_links. */
+static void test_overlay_keys(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, "{" MIN_KEYS ",\"max_links\":24,\"on-demand_connection\":false,\"on-demand_inactive_timeout\":60,"
+		      "\"on-demand_threshold\":2000,\"trim_enabled\":false,\"multihop\":false,\"multihop_hl\":8}");
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.max_links, 24);
+	assert_false(l.c.on_demand);
+	assert_int_equal(l.c.on_demand_timeout_s, 60);
+	assert_int_equal(l.c.on_demand_bps, 2000);
+	assert_false(l.c.trim);
+	assert_false(l.c.multihop);
+	assert_int_equal(l.c.hop_limit, 8);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"max_links\":128}");
+	assert_int_equal(l.errors, 0);
+	unload(&l);
+	static const char *const bad[] = { "\"max_links\":129", "\"max_links\":1", "\"max_links\":\"32\"",
+					   "\"multihop_hl\":0", "\"on-demand_inactive_timeout\":5",
+					   "\"on-demand_threshold\":0", "\"trim_enabled\":1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "{" MIN_KEYS ",%s}", bad[i]);
+		load_text(&l, text);
+		assert_int_equal(l.errors, 1);
+		unload(&l);
+	}
+	load_text(&l, "{" MIN_KEYS ",\"multihop_cl\":10}");
+	assert_int_equal(l.c.max_links, 10);
+	unload(&l);
+	load_text(&l, "{" MIN_KEYS ",\"multihop_cl\":10,\"max_links\":20}");
+	assert_int_equal(l.c.max_links, 20);
+	assert_int_equal(l.errors, 0);
+	unload(&l);
+}
+
 /* metrics_address: off by default; "IP" gets port 9642; errors and the
  * wildcard warning point at the key's line and column. */
 static void test_metrics_address(void **state)
@@ -1207,6 +1247,7 @@ int main(void)
 		cmocka_unit_test(test_broadcast_address),
 		cmocka_unit_test(test_social_keys),
 		cmocka_unit_test(test_crypto_threads),
+		cmocka_unit_test(test_overlay_keys),
 		cmocka_unit_test(test_metrics_address),
 		cmocka_unit_test(test_missing_file_and_not_object),
 		cmocka_unit_test(test_jid_and_host_forms),

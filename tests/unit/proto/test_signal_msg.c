@@ -537,6 +537,82 @@ static void test_probes_member(void **state)
 	free(m);
 }
 
+/* "reason" in a bye: "full" (a node whose links are all in use) round
+ * trips; it is 1 to SIGNAL_REASON_MAX of a-z and '-', only in a bye, and
+ * anything else is refused by the decoder and the encoder alike. */
+static void test_bye_reason(void **state)
+{
+	(void)state;
+	char text[512], buf[SIGNAL_MSG_MAX + 1];
+	struct signal_msg *m = malloc(sizeof(*m));
+	assert_non_null(m);
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"bye\",\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"full\"}",
+		 FROM, FROM);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_int_equal(m->kind, SIGNAL_BYE);
+	assert_true(m->has_reason);
+	assert_string_equal(m->reason, "full");
+	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"reason\":\"full\""));
+	roundtrip(m);
+	/* the longest, and the other characters allowed */
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"bye\",\"from\":\"%s\",\"reason\":\"abcdefghijklmno-\"}", FROM);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_int_equal(strlen(m->reason), SIGNAL_REASON_MAX);
+	roundtrip(m);
+	/* a bye without one is as before */
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"bye\",\"from\":\"%s\"}", FROM);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_false(m->has_reason);
+	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "reason"));
+
+	static const char *const bad_values[] = {
+		"1", "true", "null", "[\"full\"]", "{}", "\"\"", "\"Full\"", "\"ful l\"", "\"full!\"",
+		"\"abcdefghijklmnopq\"", /* 17 */
+		"\"f\\u00fcll\"",      /* not ASCII */
+	};
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+		snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"bye\",\"from\":\"%s\",\"reason\":%s}", FROM,
+			 bad_values[i]);
+		assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+		assert_non_null(strstr(m->error, "reason"));
+		assert_false(m->has_reason);
+		assert_int_equal(m->kind, 0); /* nothing half-decoded */
+	}
+	/* a NUL inside: jansson refuses the string before "reason" is read */
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"bye\",\"from\":\"%s\",\"reason\":\"full\\u0000x\"}", FROM);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	assert_false(m->has_reason);
+	/* only a bye carries one */
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
+		 "\"reason\":\"full\"}", FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	assert_non_null(strstr(m->error, "reason"));
+
+	/* the encoder refuses what the decoder would */
+	static const char *const bad_reasons[] = { "", "Full", "no space", "abcdefghijklmnop" };
+	full_msg(m, SIGNAL_BYE, 0);
+	m->has_ice = m->has_tiebreaker = false;
+	m->has_reason = true;
+	strcpy(m->reason, "full");
+	assert_null(signal_msg_check(m));
+	for (size_t i = 0; i < sizeof(bad_reasons) / sizeof(bad_reasons[0]); i++) {
+		snprintf(m->reason, sizeof(m->reason), "%s", bad_reasons[i]);
+		if (strlen(bad_reasons[i]) == SIGNAL_REASON_MAX)
+			m->reason[SIGNAL_REASON_MAX - 1] = 'P'; /* a valid length, a bad character */
+		assert_int_equal(signal_msg_encode(m, buf, sizeof(buf)), -EINVAL);
+	}
+	memset(m->reason, 'a', sizeof(m->reason)); /* no NUL within the array */
+	assert_int_equal(signal_msg_encode(m, buf, sizeof(buf)), -EINVAL);
+	full_msg(m, SIGNAL_OFFER, 1);
+	m->has_reason = true;
+	strcpy(m->reason, "full");
+	assert_int_equal(signal_msg_encode(m, buf, sizeof(buf)), -EINVAL);
+	assert_non_null(strstr(signal_msg_check(m), "reason"));
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_max_candidates),
 		cmocka_unit_test(test_ip6_and_routes_compatible),
 		cmocka_unit_test(test_probes_member),
+		cmocka_unit_test(test_bye_reason),
 		cmocka_unit_test(test_encode_nospace),
 		cmocka_unit_test(test_encode_invalid),
 		cmocka_unit_test(test_names_and_equality),
