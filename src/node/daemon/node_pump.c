@@ -113,7 +113,8 @@ static bool on_event(struct node *n, struct link *l, const struct link_event *ev
 	case LINK_EV_STATE:
 		if (ev->to == LINK_UP) /* a handshake proved its key: its address is its own now */
 			trust_link_up(&n->trust, l, node_trust_now_s());
-		break; /* otherwise logged by the link; ipopctl reads the link itself */
+		node_overlay_link_changed(n, l, now_ms); /* the overlay counts links up and down */
+		break;
 	case LINK_EV_PATH:
 		node_overlay_link_changed(n, l, now_ms);
 		break;
