@@ -204,6 +204,11 @@ const char *owners_map_line(struct owners *t, const char *line)
 		return "not a bare JID (user@domain)";
 	if (inet_pton(AF_INET, w[1], &a) != 1)
 		return "not an IPv4 address";
+	t->strict = true;
+	/* the group's map names this node too: nobody may claim its address
+	 * anyway (unusable), so there is nothing to keep */
+	if (a.s_addr == t->self.s_addr)
+		return NULL;
 	if (unusable(t, a, why, sizeof(why)))
 		return why;
 	const struct owner *o = owners_find(t, a);
@@ -211,7 +216,6 @@ const char *owners_map_line(struct owners *t, const char *line)
 		return "address mapped twice";
 	if (o) /* a learned owner gives way to the operator's word */
 		drop_at(t, (size_t)(o - t->o));
-	t->strict = true;
 	return add(t, a, bare, 0, true) == 0 ? NULL : "too many addresses";
 }
 

@@ -218,6 +218,12 @@ static void test_owners_map(void **state)
 	assert_null(owners_map_line(&t, "bob@x.org 172.31.0.2"));
 	assert_null(owners_map_line(&t, "carol@x.org\t172.31.0.3"));
 	assert_true(t.strict);
+	/* the group's map names this node too: accepted, nothing kept, and
+	 * its address stays nobody else's */
+	size_t before = t.n;
+	assert_null(owners_map_line(&t, "alice@x.org 172.31.0.1"));
+	assert_int_equal(t.n, before);
+	assert_non_null(owners_refusal(&t, ip("172.31.0.1"), "mallory@x.org", why, sizeof(why)));
 	assert_string_equal(owners_map_line(&t, "dave@x.org 172.31.0.3"), "address mapped twice");
 	assert_string_equal(owners_map_line(&t, "dave@x.org 10.1.1.1"), "10.1.1.1 is outside this overlay's 172.31.0.0/24");
 	assert_non_null(owners_map_line(&t, "dave@x.org"));
