@@ -129,12 +129,14 @@ asan:
 # libFuzzer harnesses (clang); each links the library sources built with clang.
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
 fuzz:
-	$(MAKE) B=$(FUZZ_B) CC=clang OPT="$(FUZZ_FLAGS)" $(FUZZ_B)/libipop.a $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a
+	$(MAKE) B=$(FUZZ_B) CC=clang OPT="$(FUZZ_FLAGS)" $(FUZZ_B)/libipop.a $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a \
+	  $(FUZZ_B)/libctl.a
 	@mkdir -p $(FUZZ_B)/bin
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  echo "clang $$f -> $(FUZZ_B)/bin/$$n"; \
 	  clang -std=c11 -D_GNU_SOURCE $(ALL_INC) $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
-	    $$f $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a $(FUZZ_B)/libipop.a -o $(FUZZ_B)/bin/$$n $(PKG_LIBS) -lpthread || exit 1; done
+	    $$f $(FUZZ_B)/libturnsrv.a $(FUZZ_B)/libnode.a $(FUZZ_B)/libctl.a $(FUZZ_B)/libipop.a \
+	    -o $(FUZZ_B)/bin/$$n $(PKG_LIBS) -lpthread || exit 1; done
 
 # `make demo` and `make test` first install missing Debian packages (as root);
 # with everything present this is one dpkg-query per package. The build runs

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
+#include "conf_file.h"
 #include "json_pos.h"
 #include "node_conf_int.h"
 
@@ -46,6 +48,7 @@ static void node_conf_defaults(struct node_conf *c)
 	c->hard_nat_sockets = NODE_CONF_DEFAULT_HARD_SOCKETS;
 	c->hard_nat_ports = NODE_CONF_DEFAULT_HARD_PORTS;
 	c->xmpp_services = true;
+	c->max_links_per_member = NODE_CONF_DEFAULT_LINKS_PER_MEMBER;
 }
 
 static char *strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -70,7 +73,9 @@ static int node_conf_derive_defaults(struct node_conf *c)
 		c->control_socket = strfmt("%s/%s.sock", DEFAULT_RUN_DIR, c->interface);
 	if (!c->social_map_file && c->state_dir)
 		c->social_map_file = strfmt("%s/%s.social", c->state_dir, c->interface);
-	return c->state_dir && c->key_file && c->control_socket && c->social_map_file ? 0 : -ENOMEM;
+	if (node_conf_trust_defaults(c) < 0)
+		return -ENOMEM;
+	return c->state_dir && c->key_file && c->control_socket && c->social_map_file && c->trust_file ? 0 : -ENOMEM;
 }
 
 /* ---- diagnostics ---- */
@@ -419,8 +424,20 @@ static void set_str(struct ctx *x, char **dst, const char *s)
 static void h_ip4(struct ctx *x, const char *k, const json_t *v)
 {
 	const char *what = "an IPv4 address string like \"172.31.0.100\"";
-	if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), &x->c->ip4) != 1)
+	struct in_addr a;
+	if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), &a) != 1) {
 		expected(x, k, what, v);
+		return;
+	}
+	/* loopback, multicast, 0.0.0.0/8, broadcast: never a node's address */
+	const char *why = ip_addr_unusable(AF_INET, &a);
+	if (why) {
+		char b[80];
+		conf_error(x, k, "expected a unicast IPv4 address (172.16.0.0/12 suits an overlay), got %s: it %s",
+			   describe(v, b), why);
+		return;
+	}
+	x->c->ip4 = a;
 }
 
 static void h_ip4_mask(struct ctx *x, const char *k, const json_t *v)
@@ -901,6 +918,9 @@ static const struct key_def keys[] = {
 	{ "hard_nat_sockets", node_conf_nat_hard_sockets, NULL, NULL },
 	{ "hard_nat_ports", node_conf_nat_hard_ports, NULL, NULL },
 	{ "xmpp_services", node_conf_nat_xmpp_services, NULL, NULL },
+	{ "trust_file", node_conf_trust_file, NULL, NULL },
+	{ "address_map_file", node_conf_address_map_file, NULL, NULL },
+	{ "max_links_per_member", node_conf_max_links_per_member, NULL, NULL },
 	{ "max_links", node_conf_ovl_max_links, NULL, NULL },
 	{ "multihop_cl", node_conf_ovl_max_links, NULL, "max_links" },
 	{ "multihop", node_conf_ovl_multihop, NULL, NULL },
@@ -996,24 +1016,30 @@ static void check_root(struct ctx *x, const json_t *root)
 
 /* ---- loading ---- */
 
+/* The file holds the XMPP password (and TURN passwords): a regular file
+ * only (a FIFO would hang `ipopd -n`), and a warning when others may read
+ * it. */
 static char *read_file(struct ctx *x, size_t *len)
 {
-	FILE *f = fopen(x->file, "rb");
-	if (!f) {
-		conf_error(x, NULL, "cannot open: %s", strerror(errno));
+	struct conf_file f;
+	const char *why = NULL;
+	int rc = conf_file_read(x->file, NODE_CONF_MAX_FILE, &f, &why);
+	if (rc < 0) {
+		if (why)
+			conf_error(x, NULL, "%s", why);
+		else
+			conf_error(x, NULL, "cannot %s: %s", rc == -ENOENT || rc == -EACCES ? "open" : "read",
+				   strerror(-rc));
 		return NULL;
 	}
-	char *buf = malloc(NODE_CONF_MAX_FILE + 1);
-	size_t n = buf ? fread(buf, 1, NODE_CONF_MAX_FILE + 1, f) : 0;
-	bool bad = ferror(f);
-	fclose(f);
-	if (!buf || bad || n > NODE_CONF_MAX_FILE) {
-		conf_error(x, NULL, "%s", !buf ? "out of memory" : bad ? "read error" : "larger than 1 MiB");
-		free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
+	/* group access is how a deployment lets the daemon's user read it
+	 * (install -m 640 -g ipop); others never need it */
+	if (f.mode & (S_IROTH | S_IWOTH))
+		conf_warn(x, NULL, "mode %04o lets others %s the passwords in it (xmpp_password, TURN pass); "
+			  "run: chmod o-rw %s", (unsigned)(f.mode & 07777), f.mode & S_IROTH ? "read" : "change",
+			  x->file);
+	*len = f.len;
+	return f.text;
 }
 
 static json_t *parse_json(struct ctx *x, const char *text, size_t len)
@@ -1114,6 +1140,7 @@ void node_conf_free(struct node_conf *c)
 	for (unsigned i = 0; i < c->n_auto_accept; i++)
 		free(c->auto_accept[i]);
 	node_conf_net_free(c);
+	node_conf_trust_free(c);
 	memset(c, 0, sizeof(*c));
 }
 

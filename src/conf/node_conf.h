@@ -43,6 +43,8 @@ enum {
 	NODE_CONF_DEFAULT_HARD_SOCKETS = 256, /* symmetric side: extra local ports */
 	NODE_CONF_DEFAULT_HARD_PORTS = 512,   /* cone side: destination ports primed */
 	NODE_CONF_MAX_HARD = 1024,
+	NODE_CONF_DEFAULT_LINKS_PER_MEMBER = 4, /* slots.h's SLOTS_PER_MEMBER_DEFAULT */
+	NODE_CONF_MAX_LINKS_PER_MEMBER = 64,    /* a member with more devices than this is no group */
 	NODE_CONF_DEFAULT_METRICS_PORT = 9642, /* the relay's is 9641 (coturn's) */
 };
 
@@ -112,6 +114,10 @@ struct node_conf {
 	char *key_file;
 	char *control_socket;
 	char *state_dir;
+	/* trust inside the group (docs/security.md) */
+	char *trust_file;       /* pins and address owners, written by the node */
+	char *address_map_file; /* the operator's "JID ADDRESS" map: strict ownership, or NULL */
+	unsigned max_links_per_member;
 	enum log_level log_level;
 	/* Prometheus: GET /metrics on this address ("metrics_address"), off
 	 * unless given (docs/metrics.md) */

@@ -53,6 +53,13 @@ void node_conf_nat_hard_sockets(struct ctx *x, const char *k, const json_t *v);
 void node_conf_nat_hard_ports(struct ctx *x, const char *k, const json_t *v);
 void node_conf_nat_xmpp_services(struct ctx *x, const char *k, const json_t *v);
 
+/* node_conf_trust.c: trust_file, address_map_file, max_links_per_member. */
+void node_conf_trust_file(struct ctx *x, const char *k, const json_t *v);
+void node_conf_address_map_file(struct ctx *x, const char *k, const json_t *v);
+void node_conf_max_links_per_member(struct ctx *x, const char *k, const json_t *v);
+int node_conf_trust_defaults(struct node_conf *c);
+void node_conf_trust_free(struct node_conf *c);
+
 /* node_conf_overlay.c: GroupVPN at scale (max_links, the original
  * multihop and on-demand keys). */
 void node_conf_ovl_max_links(struct ctx *x, const char *k, const json_t *v);

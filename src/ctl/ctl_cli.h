@@ -35,6 +35,8 @@ int ctl_cmd_friends(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_friend(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_hosts(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_netcheck(struct ctl_cli *c, int argc, char **argv);
+int ctl_cmd_pins(struct ctl_cli *c, int argc, char **argv);
+int ctl_cmd_pin(struct ctl_cli *c, int argc, char **argv);
 int ctl_cmd_members(struct ctl_cli *c, int argc, char **argv);
 
 /* ---- ctl_cli.c: I/O glue ---- */

@@ -5,17 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { COL_JID, COL_IP, COL_STATE, COL_PATH, COL_RTT, COL_RX, COL_TX, COL_HS, N_COLS };
+enum { COL_JID, COL_IP, COL_KEY, COL_STATE, COL_PATH, COL_RTT, COL_RX, COL_TX, COL_HS, N_COLS };
 enum { CELL_LEN = 192 };
 
 static const char *const col_names[N_COLS] = {
-	"JID", "ADDRESS", "STATE", "PATH", "RTT", "RX", "TX", "HANDSHAKE",
+	"JID", "ADDRESS", "KEY", "STATE", "PATH", "RTT", "RX", "TX", "HANDSHAKE",
 };
 
 struct peer_row {
 	char cell[N_COLS][CELL_LEN];
 	const char *why; /* why_not_direct, or NULL */
 	const char *refused_paths; /* paths_refused, or NULL */
+	const char *trust_refused; /* why its signalling was refused, or NULL */
 	const json_t *routes, *refused; /* arrays, or NULL */
 };
 
@@ -69,6 +70,9 @@ static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 	ctl_fmt_jid(jid ? jid : "-", r->cell[COL_JID], CELL_LEN);
 	/* dual-stack peers: both addresses in the column */
 	snprintf(r->cell[COL_IP], CELL_LEN, "%s%s%s", ip ? ip : "-", ip6 ? " " : "", ip6 ? ip6 : "");
+	/* the key's first characters, to compare with the peer's own status */
+	const char *key = ctl_jstr(p, "key");
+	snprintf(r->cell[COL_KEY], CELL_LEN, "%.8s%s", key ? key : "-", key ? "..." : "");
 	snprintf(r->cell[COL_STATE], CELL_LEN, "%s", st ? st : "?");
 	path_text(p, r->cell[COL_PATH], CELL_LEN);
 	rtt_text(p, r->cell[COL_RTT], CELL_LEN);
@@ -80,6 +84,7 @@ static void row_fill(struct ctl_cli *c, const json_t *p, struct peer_row *r)
 		 ctl_fmt_ago(ctl_jint(p, "last_handshake", 0), c->now, tmp));
 	r->why = ctl_jstr(p, "why_not_direct");
 	r->refused_paths = ctl_jstr(p, "paths_refused");
+	r->trust_refused = ctl_jstr(p, "trust_refused");
 	const json_t *a = json_object_get(p, "routes"), *b = json_object_get(p, "routes_refused");
 	r->routes = json_is_array(a) && json_array_size(a) ? a : NULL;
 	r->refused = json_is_array(b) && json_array_size(b) ? b : NULL;
@@ -114,6 +119,9 @@ static void row_details(struct ctl_cli *c, size_t i, void *ctx)
 		fprintf(c->out, "  %spath refused:%s %s\n", ctl_color(c, CTL_C_YELLOW), ctl_color(c, CTL_C_RESET),
 			r->refused_paths);
 	routes_print(c, r);
+	if (r->trust_refused)
+		fprintf(c->out, "  %srefused:%s %s\n", ctl_color(c, CTL_C_RED), ctl_color(c, CTL_C_RESET),
+			r->trust_refused);
 }
 
 static int peers_print(struct ctl_cli *c, const json_t *list)

@@ -27,6 +27,7 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 		ctl_color(c, CTL_C_GREEN), ifname ? ifname : "-", ctl_color(c, CTL_C_RESET));
 	status_line(c, "jid:", ctl_jstr(st, "jid"));
 	status_line(c, "node id:", ctl_jstr(st, "node_id"));
+	status_line(c, "key:", ctl_jstr(st, "key"));
 	const char *ip4 = ctl_jstr(st, "ip4"), *ip6 = ctl_jstr(st, "ip6");
 	char six[80] = "";
 	if (ip6)
@@ -82,6 +83,14 @@ static void status_print(struct ctl_cli *c, const json_t *st)
 	if (ctl_jint(d, "too_big", 0) > 0 && n > 0 && (size_t)n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - (size_t)n, ", %" PRId64 " too big", ctl_jint(d, "too_big", 0));
 	status_line(c, "dropped:", buf);
+	const json_t *t = json_object_get(st, "trust");
+	if (json_is_object(t)) {
+		snprintf(buf, sizeof(buf), "%" PRId64 " signalling messages and %" PRId64 " links refused; %s%s",
+			 ctl_jint(t, "refused_signals", 0), ctl_jint(t, "refused_links", 0),
+			 json_is_true(json_object_get(t, "under_load")) ? "handshakes under load" : "not under load",
+			 ctl_jint(t, "cookie_replies", 0) ? ", cookie replies sent" : "");
+		status_line(c, "trust:", buf);
+	}
 }
 
 int ctl_cmd_status(struct ctl_cli *c, int argc, char **argv)

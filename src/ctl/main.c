@@ -27,6 +27,9 @@ static const struct {
 	{ "hosts", "", "print /etc/hosts lines for the friends (ADDRESS user.ipop)", ctl_cmd_hosts },
 	{ "netcheck", "", "probe the network without the daemon: UDP, public address, NAT kind, relays",
 	  ctl_cmd_netcheck },
+	{ "pins", "", "list node ids pinned to their key and member, and who owns which address", ctl_cmd_pins },
+	{ "pin", "forget JID|ID|ADDRESS", "forget a member's pins and addresses (a re-assigned address...)",
+	  ctl_cmd_pin },
 	{ "help", "", "show this help", cmd_help },
 };
 

@@ -175,6 +175,21 @@ static json_t *j_relay(const struct ctl_node_status *st)
 	return r;
 }
 
+/* {"refused_signals": n, "refused_links": n, "under_load": b, "cookie_replies": n} */
+static json_t *j_trust(const struct ctl_node_status *st)
+{
+	json_t *t = json_object();
+	bool ok = t && j_set(t, "refused_signals", j_u64(st->refused_signals));
+	ok = ok && j_set(t, "refused_links", j_u64(st->refused_links));
+	ok = ok && j_set(t, "under_load", json_boolean(st->under_load));
+	ok = ok && j_set(t, "cookie_replies", j_u64(st->cookie_replies));
+	if (!ok) {
+		json_decref(t);
+		return NULL;
+	}
+	return t;
+}
+
 static json_t *j_overlay(const struct ctl_overlay_status *v)
 {
 	json_t *o = json_object();
@@ -230,6 +245,8 @@ json_t *ctl_json_node_status(const struct ctl_node_status *st)
 	ok = ok && j_set(drops, "too_big", j_u64(st->drop_too_big));
 	ok = ok && json_object_set(o, "drops", drops) == 0;
 	json_decref(drops);
+	ok = ok && j_set(o, "key", j_field(st->key, sizeof(st->key)));
+	ok = ok && j_set(o, "trust", j_trust(st));
 	ok = ok && j_set(o, "overlay", st->ovl.on ? j_overlay(&st->ovl) : json_null());
 	if (!ok) {
 		json_decref(o);
@@ -267,6 +284,38 @@ json_t *ctl_json_peer(const struct ctl_peer_status *p)
 			 p->last_handshake > 0 ? json_integer(p->last_handshake) : json_null());
 	ok = ok && j_set(o, "why_not_direct", j_field(p->why_not_direct, sizeof(p->why_not_direct)));
 	ok = ok && j_set(o, "paths_refused", j_field(p->paths_refused, sizeof(p->paths_refused)));
+	ok = ok && j_set(o, "key", j_field(p->key, sizeof(p->key)));
+	ok = ok && j_set(o, "trust_refused", j_field(p->trust_refused, sizeof(p->trust_refused)));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *ctl_json_pin(const struct ctl_pin *p)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	ok = ok && j_set(o, "node_id", j_field(p->node_id, sizeof(p->node_id)));
+	ok = ok && j_set(o, "key", j_field(p->key, sizeof(p->key)));
+	ok = ok && j_set(o, "jid", j_field(p->jid, sizeof(p->jid)));
+	ok = ok && j_set(o, "seen", p->seen > 0 ? json_integer(p->seen) : json_null());
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *ctl_json_owner(const struct ctl_owner *w)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	ok = ok && j_set(o, "ip4", j_ip4(w->ip4));
+	ok = ok && j_set(o, "jid", j_field(w->jid, sizeof(w->jid)));
+	ok = ok && j_set(o, "seen", w->seen > 0 ? json_integer(w->seen) : json_null());
+	ok = ok && j_set(o, "mapped", json_boolean(w->mapped));
 	if (!ok) {
 		json_decref(o);
 		return NULL;
@@ -470,6 +519,68 @@ static int cmd_friend(const struct ctl_ops *ops, void *ctx, const struct ctl_req
 	return -1;
 }
 
+/* "pins": {"pins": [...], "owners": [...]} (each truncated at CTL_MAX_PINS). */
+static int cmd_pins(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r, json_t *reply, char *err,
+		    size_t errlen)
+{
+	(void)r;
+	if (!ops->pins || !ops->owners) {
+		snprintf(err, errlen, "pins: not supported by this daemon");
+		return -1;
+	}
+	struct ctl_pin *pa = calloc(CTL_MAX_PINS, sizeof(*pa));
+	struct ctl_owner *oa = calloc(CTL_MAX_PINS, sizeof(*oa));
+	json_t *res = json_object(), *pl = json_array(), *ol = json_array();
+	int np = pa && oa && res && pl && ol ? ops->pins(ctx, pa, CTL_MAX_PINS) : -ENOMEM;
+	int no = np >= 0 ? ops->owners(ctx, oa, CTL_MAX_PINS) : np;
+	bool ok = np >= 0 && no >= 0;
+	for (int i = 0; ok && i < np && i < CTL_MAX_PINS; i++)
+		ok = json_array_append_new(pl, ctl_json_pin(&pa[i])) == 0;
+	for (int i = 0; ok && i < no && i < CTL_MAX_PINS; i++)
+		ok = json_array_append_new(ol, ctl_json_owner(&oa[i])) == 0;
+	ok = ok && json_object_set(res, "pins", pl) == 0 && json_object_set(res, "owners", ol) == 0;
+	if (ok && (np > CTL_MAX_PINS || no > CTL_MAX_PINS))
+		ok = j_set(reply, "truncated", json_true());
+	ok = ok && json_object_set(reply, "result", res) == 0;
+	free(pa);
+	free(oa);
+	json_decref(pl);
+	json_decref(ol);
+	json_decref(res);
+	if (!ok)
+		snprintf(err, errlen, "pins: %s", np < 0 || no < 0 ? strerror(-(np < 0 ? np : no)) : "out of memory");
+	return ok ? 0 : -1;
+}
+
+/* "pin forget WHAT" */
+static int cmd_pin(const struct ctl_ops *ops, void *ctx, const struct ctl_req *r, json_t *reply, char *err,
+		   size_t errlen)
+{
+	unsigned np = 0, no = 0;
+	if (!ops->pin_forget) {
+		snprintf(err, errlen, "pin: not supported by this daemon");
+		return -1;
+	}
+	if (strcmp(r->argv[0], "forget") != 0) {
+		snprintf(err, errlen, "pin: unknown action \"%.20s\" (forget)", r->argv[0]);
+		return -1;
+	}
+	if (!r->may_change) {
+		snprintf(err, errlen, "pin: permission denied (only root or the daemon's user may forget pins)");
+		return -1;
+	}
+	if (ops->pin_forget(ctx, r->argv[1], &np, &no, err, errlen) < 0)
+		return -1;
+	json_t *o = json_object();
+	if (!o || !j_set(o, "forgot", json_string(r->argv[1])) || !j_set(o, "pins", json_integer(np)) ||
+	    !j_set(o, "owners", json_integer(no)) || !j_set(reply, "result", o)) {
+		json_decref(o);
+		snprintf(err, errlen, "pin: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Later commands (netcheck, ...) slot in here with their own ctl_ops
  * member. Commands that change state must
  * also refuse callers without r->may_change (SO_PEERCRED, see cmd_friend). */
@@ -483,6 +594,8 @@ static const struct ctl_cmd {
 	{ "friends", 0, 0, cmd_friends },
 	{ "members", 0, 0, cmd_members },
 	{ "friend", 2, 2, cmd_friend },
+	{ "pins", 0, 0, cmd_pins },
+	{ "pin", 2, 2, cmd_pin },
 };
 
 /* Splits req into words. Returns NULL or why the request is malformed. */

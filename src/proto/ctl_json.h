@@ -20,6 +20,8 @@ const char *ctl_reach_name(enum ctl_reach r);
 json_t *ctl_json_node_status(const struct ctl_node_status *st);
 json_t *ctl_json_peer(const struct ctl_peer_status *p);
 json_t *ctl_json_friend(const struct ctl_friend_status *f);
+json_t *ctl_json_pin(const struct ctl_pin *p);
+json_t *ctl_json_owner(const struct ctl_owner *o);
 json_t *ctl_json_member(const struct ctl_member_status *m);
 
 /* Parses one request (line without its newline, len bytes, not
@@ -30,7 +32,7 @@ json_t *ctl_json_member(const struct ctl_member_status *m);
 char *ctl_json_dispatch(const struct ctl_ops *ops, void *ctx, const char *req, size_t len,
 			size_t *out_len, int *is_error);
 /* The same for a caller who may (root, the daemon's user) or may not
- * change state: without may_change, "friend ..." is refused. The socket
+ * change state: without may_change, "friend ..." and "pin forget" are refused. The socket
  * server passes what SO_PEERCRED says; ctl_json_dispatch trusts. */
 char *ctl_json_dispatch_as(const struct ctl_ops *ops, void *ctx, const char *req, size_t len, bool may_change,
 			   size_t *out_len, int *is_error);

@@ -39,6 +39,9 @@ enum {
 	CTL_REASON_LEN = 128,           /* why_not_direct + NUL */
 	CTL_MAX_ROUTES = 16,            /* routes per node and per peer (NODE_CONF_MAX_ROUTES) */
 	CTL_ROUTE_WHY_LEN = 96,         /* why a route was refused + NUL */
+	CTL_KEY_LEN = 45,               /* a static public key in base64 + NUL */
+	CTL_REFUSED_LEN = 192,          /* why a peer's signalling was refused + NUL */
+	CTL_MAX_PINS = 1024,            /* pins (and owners) one reply lists */
 };
 
 /* A route a peer advertised that this node did not install, and why
@@ -114,6 +117,12 @@ struct ctl_node_status {
 	uint64_t drop_link_local;       /* IPv6 link-local, multicast or NDP kept off the overlay */
 	uint64_t drop_too_big;          /* TUN packet over the tunnel's MTU (an ICMP error went back) */
 	struct ctl_overlay_status ovl;  /* GroupVPN only (ovl.on) */
+	char key[CTL_KEY_LEN];          /* this node's static public key, base64 */
+	/* Trust inside the group (docs/security.md). */
+	uint64_t refused_signals;       /* signalling messages refused (key, pin, address) */
+	uint64_t refused_links;         /* new links refused: the member or the table was full */
+	bool under_load;                /* handshakes need a cookie now */
+	uint64_t cookie_replies;        /* initiations answered with a cookie reply */
 };
 
 struct ctl_peer_status {
@@ -145,6 +154,24 @@ struct ctl_peer_status {
 	/* Paths ICE will not use although small checks passed: "" or e.g.
 	 * "host 10.99.0.1:4000 -> host 10.99.0.2:4000: full-size packets lost" */
 	char paths_refused[CTL_REASON_LEN];
+	char key[CTL_KEY_LEN];          /* its static public key, base64; "" before it announced one */
+	char trust_refused[CTL_REFUSED_LEN]; /* why its last signalling was refused ("" none): address conflicts... */
+};
+
+/* A node id pinned to its key and member ("pins"). */
+struct ctl_pin {
+	char node_id[CTL_NODE_ID_LEN];
+	char key[CTL_KEY_LEN];
+	char jid[CTL_JID_LEN];          /* bare: the member */
+	int64_t seen;                   /* unix seconds it last announced the key */
+};
+
+/* An overlay address and the member that owns it ("pins"). */
+struct ctl_owner {
+	struct in_addr ip4;
+	char jid[CTL_JID_LEN];
+	int64_t seen;                   /* unix seconds its link with it was last up; 0 mapped, never seen */
+	bool mapped;                    /* from the operator's address map */
 };
 
 /* One group member for "members": how this node reaches it. */
@@ -202,6 +229,12 @@ struct ctl_ops {
 	int (*friend_cmd)(void *ctx, enum ctl_friend_cmd cmd, const char *jid, char *err, size_t errlen);
 	/* Like peers, for the group's members (GroupVPN). */
 	int (*members)(void *ctx, struct ctl_member_status *arr, unsigned max);
+	/* Like peers, for pinned node ids and for address owners. */
+	int (*pins)(void *ctx, struct ctl_pin *arr, unsigned max);
+	int (*owners)(void *ctx, struct ctl_owner *arr, unsigned max);
+	/* "pin forget WHAT" (a bare JID, a node id, an address): how many pins
+	 * and owners went; 0, or -errno with a reason in err. */
+	int (*pin_forget)(void *ctx, const char *what, unsigned *pins, unsigned *owners, char *err, size_t errlen);
 };
 
 #endif

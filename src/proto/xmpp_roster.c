@@ -11,7 +11,9 @@ bool jid_split(const char *full, char *bare, size_t bare_cap, const char **resou
 {
 	const char *slash = strchr(full, '/');
 	size_t n = slash ? (size_t)(slash - full) : strlen(full);
-	if (n == 0 || n >= bare_cap || !strchr(full, '@'))
+	/* the '@' must be in the bare part: "example.test/a@b" is a server's
+	 * resource, not a user's JID (found by fuzz_xmpp_roster) */
+	if (n == 0 || n >= bare_cap || !memchr(full, '@', n))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		bare[i] = full[i] >= 'A' && full[i] <= 'Z' ? (char)(full[i] + 32) : full[i];

@@ -12,8 +12,17 @@ _Static_assert(crypto_generichash_BYTES_MAX == NOISE_HASH_LEN, "BLAKE2b-512");
 _Static_assert(crypto_scalarmult_BYTES == NOISE_KEY_LEN, "X25519");
 _Static_assert(crypto_aead_chacha20poly1305_ietf_ABYTES == NOISE_TAG_LEN, "tag");
 
+/* libsodium's own ChaCha20 generator, seeded from the kernel, instead of
+ * a getrandom() call for every random value: a node under a flood of
+ * initiations makes one (an ephemeral key, a session index, a cookie
+ * nonce) for many of them, and system calls are what a flood costs. */
 int noise_init(void)
 {
+	static bool set;
+	if (!set) {
+		randombytes_set_implementation(&randombytes_internal_implementation);
+		set = true;
+	}
 	return sodium_init() < 0 ? -EIO : 0;
 }
 
@@ -380,6 +389,13 @@ void noise_local_init(struct noise_local *l, const struct noise_keypair *s, uint
 	l->s = *s;
 	mac1_key(l->mac1_key, s->pub);
 	noise_bucket_init(&l->init_bucket, NOISE_INIT_RX_RATE_PER_S, NOISE_INIT_RX_BURST, now_ms);
+	cookie_checker_init(&l->cookie, s->pub);
+	l->cookies = true;
+}
+
+bool noise_local_under_load(const struct noise_local *l, uint64_t now_ms)
+{
+	return now_ms < l->load_until_ms;
 }
 
 void noise_peer_init(struct noise_peer *p, const uint8_t remote_static[NOISE_KEY_LEN])
@@ -387,6 +403,7 @@ void noise_peer_init(struct noise_peer *p, const uint8_t remote_static[NOISE_KEY
 	memset(p, 0, sizeof(*p));
 	memcpy(p->remote_static, remote_static, NOISE_KEY_LEN);
 	mac1_key(p->remote_mac1_key, remote_static);
+	cookie_maker_init(&p->cookie, remote_static);
 }
 
 void noise_peer_wipe(struct noise_peer *p)
@@ -433,18 +450,54 @@ int noise_create_initiation(struct noise_local *l, struct noise_peer *p, uint32_
 	memset(m->reserved, 0, sizeof(m->reserved));
 	tunnel_put_le32(m->sender_index, local_index);
 	mac1_compute(m->mac1, p->remote_mac1_key, out, offsetof(struct tunnel_msg_initiation, mac1));
+	cookie_maker_mac1_sent(&p->cookie, m->mac1);
 	p->hs_local_index = local_index;
 	p->state = NOISE_PEER_INIT_SENT;
 	p->last_init_tx_ms = now_ms;
 	p->init_tx_seen = true;
 	*out_len = TUNNEL_INITIATION_LEN;
+	cookie_maker_mac2(&p->cookie, out, out_len, cap, now_ms);
 	return 0;
 }
 
 static int check_initiation_header(const uint8_t *msg, size_t len)
 {
-	if (len != TUNNEL_INITIATION_LEN || msg[0] != TUNNEL_MSG_INITIATION || msg[1] || msg[2] || msg[3])
+	if ((len != TUNNEL_INITIATION_LEN && len != TUNNEL_INITIATION_MAC2_LEN) || msg[0] != TUNNEL_MSG_INITIATION ||
+	    msg[1] || msg[2] || msg[3])
 		return -EINVAL;
+	return 0;
+}
+
+/* Whether this initiation may cost a Diffie-Hellman now (see struct
+ * noise_local): 0, -EBUSY, or -EAGAIN for "answer with a cookie". */
+static int admit(struct noise_local *l, const uint8_t *msg, size_t len, const struct cookie_src *src,
+		 uint64_t now_ms)
+{
+	bool token = noise_bucket_take(&l->init_bucket, now_ms);
+
+	if (!token)
+		l->load_until_ms = now_ms + NOISE_LOAD_HOLD_MS;
+	if (!noise_local_under_load(l, now_ms))
+		return 0;
+	if (!l->cookies || !src) {
+		if (token)
+			return 0;
+		l->rx_dropped_ratelimit++;
+		return -EBUSY;
+	}
+	if (len != TUNNEL_INITIATION_MAC2_LEN || !cookie_checker_mac2_ok(&l->cookie, msg, src, now_ms)) {
+		if (!cookie_checker_reply_allow(&l->cookie, src, now_ms)) {
+			l->rx_dropped_ratelimit++;
+			return -EBUSY;
+		}
+		l->rx_cookie_replies++;
+		return -EAGAIN;
+	}
+	if (!cookie_checker_src_allow(&l->cookie, src, now_ms)) {
+		l->rx_dropped_ratelimit++;
+		return -EBUSY;
+	}
+	l->rx_mac2_ok++;
 	return 0;
 }
 
@@ -467,8 +520,8 @@ static int accept_initiator(struct noise_local *l, struct noise_peer *p, const u
 	return 0;
 }
 
-int noise_consume_initiation(struct noise_local *l, const uint8_t *msg, size_t len, uint64_t now_ms,
-			     noise_lookup_fn lookup, void *ctx, struct noise_peer **peer_out,
+int noise_consume_initiation(struct noise_local *l, const uint8_t *msg, size_t len, const struct cookie_src *src,
+			     uint64_t now_ms, noise_lookup_fn lookup, void *ctx, struct noise_peer **peer_out,
 			     struct noise_handshake *hs, uint32_t *remote_index)
 {
 	const struct tunnel_msg_initiation *m = (const struct tunnel_msg_initiation *)msg;
@@ -478,14 +531,12 @@ int noise_consume_initiation(struct noise_local *l, const uint8_t *msg, size_t l
 
 	if (check_initiation_header(msg, len) != 0)
 		return -EINVAL;
-	if (!mac1_ok(l->mac1_key, msg, len)) {
+	if (!mac1_ok(l->mac1_key, msg, TUNNEL_INITIATION_LEN)) {
 		l->rx_dropped_mac++;
 		return -EBADMSG;
 	}
-	if (!noise_bucket_take(&l->init_bucket, now_ms)) {
-		l->rx_dropped_ratelimit++;
-		return -EBUSY;
-	}
+	if ((rc = admit(l, msg, len, src, now_ms)) != 0)
+		return rc;
 	noise_ik_init(hs, false, (const uint8_t *)TUNNEL_PROLOGUE, sizeof(TUNNEL_PROLOGUE) - 1, &l->s, NULL);
 	rc = noise_ik_read_msg1(hs, m->ephemeral, TUNNEL_NOISE_MSG1_LEN, ts, sizeof(ts), &ts_len);
 	if (rc != 0 || ts_len != sizeof(ts)) {
@@ -507,6 +558,26 @@ int noise_consume_initiation(struct noise_local *l, const uint8_t *msg, size_t l
 	*remote_index = tunnel_get_le32(m->sender_index);
 	*peer_out = p;
 	return 0;
+}
+
+void noise_create_cookie_reply(struct noise_local *l, const uint8_t *msg, const struct cookie_src *src,
+			       uint64_t now_ms, uint8_t out[TUNNEL_COOKIE_REPLY_LEN])
+{
+	cookie_checker_reply(&l->cookie, msg, src, now_ms, out);
+}
+
+int noise_consume_cookie_reply(struct noise_peer *p, const uint8_t *msg, size_t len, uint64_t now_ms)
+{
+	if (len != TUNNEL_COOKIE_REPLY_LEN)
+		return -EINVAL;
+	if (p->state != NOISE_PEER_INIT_SENT || tunnel_get_le32(msg + 4) != p->hs_local_index)
+		return -ESTALE;
+	return cookie_maker_consume(&p->cookie, msg, len, now_ms);
+}
+
+void noise_initiation_add_mac2(const struct noise_peer *p, uint8_t *buf, size_t *len, size_t cap, uint64_t now_ms)
+{
+	cookie_maker_mac2(&p->cookie, buf, len, cap, now_ms);
 }
 
 int noise_create_response(struct noise_local *l, struct noise_peer *p, struct noise_handshake *hs,

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cookie.h"
 #include "tunnel_proto.h"
 
 enum {
@@ -37,6 +38,9 @@ enum {
 	NOISE_INIT_RX_MIN_INTERVAL_MS = 1000,   /* per peer, incoming initiations */
 	NOISE_INIT_RX_RATE_PER_S = 200,         /* default global bucket refill */
 	NOISE_INIT_RX_BURST = 400,              /* default global bucket size */
+	/* Once the global bucket ran dry the node is "under load" for at
+	 * least this long: initiations need a valid mac2 (cookie.h). */
+	NOISE_LOAD_HOLD_MS = 1000,
 };
 
 #define NOISE_PROTOCOL_NAME "Noise_IK_25519_ChaChaPoly_BLAKE2b"
@@ -118,14 +122,25 @@ struct noise_bucket {
 void noise_bucket_init(struct noise_bucket *b, uint32_t rate_per_s, uint32_t burst, uint64_t now_ms);
 bool noise_bucket_take(struct noise_bucket *b, uint64_t now_ms);
 
-/* This node: its static key and the global limit on incoming initiations. */
+/* This node: its static key and the global limit on incoming initiations.
+ * Every initiation with a valid mac1 takes a token of init_bucket; when
+ * none is left the node is under load (NOISE_LOAD_HOLD_MS after the last
+ * miss). Under load, with cookies on, an initiation is answered only with
+ * a valid mac2 (and within its source's rate), others get a cookie reply;
+ * with cookies off (the old behaviour) only those that got a token. */
 struct noise_local {
 	struct noise_keypair s;
 	uint8_t mac1_key[NOISE_KEY_LEN]; /* checks mac1 on messages to us */
 	struct noise_bucket init_bucket;
+	bool cookies;                    /* default on */
+	uint64_t load_until_ms;
+	struct cookie_checker cookie;
 	uint64_t rx_dropped_ratelimit, rx_dropped_mac, rx_dropped_auth, rx_dropped_unknown, rx_dropped_replay;
+	uint64_t rx_cookie_replies;      /* initiations answered with a cookie reply */
+	uint64_t rx_mac2_ok;             /* initiations let in under load by their mac2 */
 };
 void noise_local_init(struct noise_local *l, const struct noise_keypair *s, uint64_t now_ms);
+bool noise_local_under_load(const struct noise_local *l, uint64_t now_ms);
 
 enum noise_peer_state { NOISE_PEER_IDLE = 0, NOISE_PEER_INIT_SENT };
 
@@ -140,6 +155,7 @@ struct noise_peer {
 	enum noise_peer_state state;
 	uint32_t hs_local_index; /* index of our pending initiation */
 	struct noise_handshake hs;
+	struct cookie_maker cookie; /* the peer's cookie, when it is under load */
 };
 void noise_peer_init(struct noise_peer *p, const uint8_t remote_static[NOISE_KEY_LEN]);
 void noise_peer_wipe(struct noise_peer *p);
@@ -158,20 +174,38 @@ void noise_keys_wipe(struct noise_keys *k);
 /* TAI64N label of a wall-clock time (ns since the Unix epoch). */
 void noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t wall_ns);
 
-/* Writes a TUNNEL_INITIATION_LEN message. local_index is a fresh random
- * index the caller will route responses by. -EAGAIN when the previous
- * initiation is younger than NOISE_REKEY_TIMEOUT_MS. */
+/* Writes a TUNNEL_INITIATION_LEN message, or TUNNEL_INITIATION_MAC2_LEN
+ * with mac2 when the peer gave us a cookie that is still fresh and cap
+ * allows. local_index is a fresh random index the caller will route
+ * responses by. -EAGAIN when the previous initiation is younger than
+ * NOISE_REKEY_TIMEOUT_MS. */
 int noise_create_initiation(struct noise_local *l, struct noise_peer *p, uint32_t local_index, uint64_t now_ms,
 			    uint64_t wall_ns, uint8_t *out, size_t cap, size_t *out_len);
-/* Checks mac1 and the global bucket before any DH, then decrypts, requires
- * a known static key (lookup), a timestamp newer than the last one from
- * that peer and the per-peer interval. On success *peer_out and *hs_out
+/* Checks mac1 and the load (the global bucket; under load mac2 for src)
+ * before any DH, then decrypts, requires a known static key (lookup), a
+ * timestamp newer than the last one from that peer and the per-peer
+ * interval. src is where it came from (NULL: unknown, no cookie can be
+ * made: under load it is dropped). On success *peer_out and *hs_out
  * (caller storage, pass it to noise_create_response) are set.
  * Errors: -EINVAL malformed, -EBADMSG mac/auth, -EBUSY rate limited,
- * -ENOENT unknown key, -EALREADY replayed timestamp. */
-int noise_consume_initiation(struct noise_local *l, const uint8_t *msg, size_t len, uint64_t now_ms,
-			     noise_lookup_fn lookup, void *ctx, struct noise_peer **peer_out,
+ * -EAGAIN under load without a valid mac2 (answer with
+ * noise_create_cookie_reply), -ENOENT unknown key, -EALREADY replayed
+ * timestamp. */
+int noise_consume_initiation(struct noise_local *l, const uint8_t *msg, size_t len, const struct cookie_src *src,
+			     uint64_t now_ms, noise_lookup_fn lookup, void *ctx, struct noise_peer **peer_out,
 			     struct noise_handshake *hs_out, uint32_t *remote_index);
+/* The cookie reply to an initiation that noise_consume_initiation answered
+ * with -EAGAIN. Writes TUNNEL_COOKIE_REPLY_LEN bytes. */
+void noise_create_cookie_reply(struct noise_local *l, const uint8_t *msg, const struct cookie_src *src,
+			       uint64_t now_ms, uint8_t out[TUNNEL_COOKIE_REPLY_LEN]);
+/* A cookie reply for p (the caller routed its receiver index to p's
+ * pending initiation). 0: the cookie is kept, and the initiation should go
+ * again with mac2 (noise_initiation_add_mac2). -ESTALE when no initiation
+ * with that index is pending; -EINVAL, -EBADMSG as cookie_maker_consume. */
+int noise_consume_cookie_reply(struct noise_peer *p, const uint8_t *msg, size_t len, uint64_t now_ms);
+/* Re-stamps an initiation in buf (*len bytes, cap) with mac2 from p's
+ * cookie, or without mac2 when it is no longer fresh. */
+void noise_initiation_add_mac2(const struct noise_peer *p, uint8_t *buf, size_t *len, size_t cap, uint64_t now_ms);
 /* Writes a TUNNEL_RESPONSE_LEN message and the responder's keys. */
 int noise_create_response(struct noise_local *l, struct noise_peer *p, struct noise_handshake *hs,
 			  uint32_t local_index, uint32_t remote_index, uint8_t *out, size_t cap, size_t *out_len,

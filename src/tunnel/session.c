@@ -81,7 +81,8 @@ int session_initiate(struct noise_local *l, struct session_peer *p, uint32_t loc
 	return rc;
 }
 
-int session_respond(struct noise_local *l, const uint8_t *msg, size_t len, uint64_t now_ms, noise_lookup_fn lookup,
+int session_respond(struct noise_local *l, const uint8_t *msg, size_t len, const struct cookie_src *src,
+		    uint64_t now_ms, noise_lookup_fn lookup,
 		    void *ctx, uint32_t local_index, uint8_t *out, size_t cap, size_t *out_len,
 		    struct session_peer **peer_out)
 {
@@ -93,7 +94,7 @@ int session_respond(struct noise_local *l, const uint8_t *msg, size_t len, uint6
 
 	if (cap < TUNNEL_RESPONSE_LEN)
 		return -ENOBUFS;
-	rc = noise_consume_initiation(l, msg, len, now_ms, lookup, ctx, &np, &hs, &remote_index);
+	rc = noise_consume_initiation(l, msg, len, src, now_ms, lookup, ctx, &np, &hs, &remote_index);
 	if (rc != 0)
 		return rc;
 	rc = noise_create_response(l, np, &hs, local_index, remote_index, out, cap, out_len, &keys);

@@ -65,7 +65,8 @@ int session_initiate(struct noise_local *l, struct session_peer *p, uint32_t loc
 		     uint64_t wall_ns, uint8_t *out, size_t cap, size_t *out_len);
 /* Consumes an initiation and writes the response; *peer_out is the peer
  * the lookup matched. Errors as noise_consume_initiation. */
-int session_respond(struct noise_local *l, const uint8_t *msg, size_t len, uint64_t now_ms, noise_lookup_fn lookup,
+int session_respond(struct noise_local *l, const uint8_t *msg, size_t len, const struct cookie_src *src,
+		    uint64_t now_ms, noise_lookup_fn lookup,
 		    void *ctx, uint32_t local_index, uint8_t *out, size_t cap, size_t *out_len,
 		    struct session_peer **peer_out);
 /* After success the caller should send at once (a keepalive if nothing

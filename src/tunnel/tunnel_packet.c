@@ -20,9 +20,14 @@ int tunnel_packet_parse(const uint8_t *buf, size_t len, struct tunnel_packet *ou
 	out->type = buf[0];
 	switch (buf[0]) {
 	case TUNNEL_MSG_INITIATION:
-		if (len != TUNNEL_INITIATION_LEN)
+		if (len != TUNNEL_INITIATION_LEN && len != TUNNEL_INITIATION_MAC2_LEN)
 			return -EINVAL;
 		out->sender_index = tunnel_get_le32(buf + 4);
+		return 0;
+	case TUNNEL_MSG_COOKIE_REPLY:
+		if (len != TUNNEL_COOKIE_REPLY_LEN)
+			return -EINVAL;
+		out->receiver_index = tunnel_get_le32(buf + 4);
 		return 0;
 	case TUNNEL_MSG_RESPONSE:
 		if (len != TUNNEL_RESPONSE_LEN)

@@ -19,7 +19,7 @@
 struct tunnel_packet {
 	uint8_t type;            /* enum tunnel_msg_type */
 	uint32_t sender_index;   /* initiation, response */
-	uint32_t receiver_index; /* response, data: our index, to route by */
+	uint32_t receiver_index; /* response, cookie reply, data: our index, to route by */
 	uint64_t counter;        /* data */
 	size_t payload_len;      /* data: plaintext length (ciphertext minus tag) */
 };

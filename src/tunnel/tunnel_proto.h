@@ -11,6 +11,18 @@
  * key BLAKE2b-256(TUNNEL_MAC1_LABEL || receiver's static public key): it
  * lets a node drop junk before spending a Diffie-Hellman on it.
  *
+ * Under load (WireGuard's cookie, tunnel/cookie.h): a responder that gets
+ * more initiations than it wants to spend Diffie-Hellmans on answers those
+ * without a valid mac2 with a cookie reply instead. The cookie is a MAC of
+ * the initiator's source address and port under a secret that changes
+ * every 2 minutes, sent encrypted (XChaCha20-Poly1305, key BLAKE2b-256(
+ * TUNNEL_COOKIE_LABEL || responder's static key), AD = the mac1 it
+ * answers). The initiator sends the same initiation again with mac2 =
+ * keyed BLAKE2b-128 over the message up to mac2, key the cookie, appended:
+ * TUNNEL_INITIATION_MAC2_LEN bytes. Initiations without mac2 keep their old
+ * size, and only a node that sent a cookie reply gets the longer form, so
+ * nodes without cookies still link with nodes that have them.
+ *
  * Data: ChaCha20-Poly1305 with the session's key, nonce = counter, AD = the
  * 16-byte header. An empty payload is a keepalive. A payload whose first
  * byte is 0 is not an IP packet (IPv4 and IPv6 start with 0x4_ and 0x6_)
@@ -27,10 +39,12 @@
 
 #define TUNNEL_PROLOGUE "ipop v1"
 #define TUNNEL_MAC1_LABEL "mac1----"
+#define TUNNEL_COOKIE_LABEL "cookie--"
 
 enum tunnel_msg_type {
 	TUNNEL_MSG_INITIATION = 0xE1,
 	TUNNEL_MSG_RESPONSE = 0xE2,
+	TUNNEL_MSG_COOKIE_REPLY = 0xE3,
 	TUNNEL_MSG_DATA = 0xE4,
 	TUNNEL_MSG_PROBE = 0xE5, /* reserved for path probes; not parsed yet */
 };
@@ -57,6 +71,23 @@ struct tunnel_msg_response {
 	uint8_t mac1[16];
 };
 
+/* An initiation that carries mac2 (the first TUNNEL_INITIATION_LEN bytes
+ * are a plain initiation). */
+struct tunnel_msg_initiation_mac2 {
+	struct tunnel_msg_initiation init;
+	uint8_t mac2[16];
+};
+
+/* The answer of a responder under load to an initiation without a valid
+ * mac2: receiver_index is the initiation's sender_index. */
+struct tunnel_msg_cookie_reply {
+	uint8_t type;
+	uint8_t reserved[3];
+	uint8_t receiver_index[4];
+	uint8_t nonce[24];
+	uint8_t enc_cookie[16 + 16];
+};
+
 struct tunnel_msg_data_header {
 	uint8_t type;
 	uint8_t reserved[3];
@@ -81,6 +112,10 @@ enum {
 	TUNNEL_NOISE_MSG1_LEN = 32 + 48 + 28, /* ephemeral .. enc_timestamp */
 	TUNNEL_NOISE_MSG2_LEN = 32 + 16,      /* ephemeral .. enc_empty */
 	TUNNEL_MAC_LEN = 16,
+	TUNNEL_INITIATION_MAC2_LEN = TUNNEL_INITIATION_LEN + 16,
+	TUNNEL_COOKIE_LEN = 16,
+	TUNNEL_COOKIE_NONCE_LEN = 24,
+	TUNNEL_COOKIE_REPLY_LEN = 64,
 	TUNNEL_DATA_HEADER_LEN = 16,
 	TUNNEL_TAG_LEN = 16,
 	TUNNEL_DATA_MIN_LEN = TUNNEL_DATA_HEADER_LEN + TUNNEL_TAG_LEN, /* keepalive */
@@ -93,6 +128,9 @@ enum {
 _Static_assert(sizeof(struct tunnel_msg_initiation) == TUNNEL_INITIATION_LEN, "initiation size");
 _Static_assert(sizeof(struct tunnel_msg_response) == TUNNEL_RESPONSE_LEN, "response size");
 _Static_assert(sizeof(struct tunnel_msg_data_header) == TUNNEL_DATA_HEADER_LEN, "data header size");
+_Static_assert(sizeof(struct tunnel_msg_initiation_mac2) == TUNNEL_INITIATION_MAC2_LEN, "initiation+mac2 size");
+_Static_assert(sizeof(struct tunnel_msg_cookie_reply) == TUNNEL_COOKIE_REPLY_LEN, "cookie reply size");
+_Static_assert(TUNNEL_COOKIE_REPLY_LEN == 8 + TUNNEL_COOKIE_NONCE_LEN + TUNNEL_COOKIE_LEN + 16, "cookie layout");
 _Static_assert(sizeof(struct tunnel_probe) == TUNNEL_PROBE_LEN, "probe size");
 _Static_assert(TUNNEL_INITIATION_LEN == 8 + TUNNEL_NOISE_MSG1_LEN + TUNNEL_MAC_LEN, "msg1 layout");
 _Static_assert(TUNNEL_RESPONSE_LEN == 12 + TUNNEL_NOISE_MSG2_LEN + TUNNEL_MAC_LEN, "msg2 layout");

@@ -2,18 +2,21 @@
  * parser, then the handler each type goes to (initiation consume on a
  * responder, response consume on an initiator with a pending handshake,
  * data open on an established session with fixed keys so seeds can hold
- * valid packets). Finally the input as a plaintext must seal and open back
- * to itself. Every opened plaintext then goes through what ipopd's receive
- * path does with it (receive.c), for IPv4 and IPv6 alike (the seeds hold
- * both): link-scope IPv6 kept off, the cryptokey check against a prefix
- * table where A owns 172.31.0.1/32, fd00::1/128, 10.77.0.0/24 and
- * fd00:77::/64 and another peer owns 10.77.0.128/25 and fd00:77::/80 inside
- * them, then the MSS clamp. Checks: a packet passes only when its source
- * lies in one of A's prefixes and in none of the other peer's (longest
- * match). Keys (fixed, for reproducible seeds):
+ * valid packets). An initiation is also fed to B under load, where it
+ * gets a cookie reply (its mac2 cannot be right) that A then consumes; a
+ * cookie reply goes to A's pending initiation. Finally the input as a
+ * plaintext must seal and open back to itself. Every opened plaintext then
+ * goes through what ipopd's receive path does with it (receive.c), for IPv4
+ * and IPv6 alike (the seeds hold both): link-scope IPv6 kept off, the
+ * cryptokey check against a prefix table where A owns 172.31.0.1/32,
+ * fd00::1/128, 10.77.0.0/24 and fd00:77::/64 and another peer owns
+ * 10.77.0.128/25 and fd00:77::/80 inside them, then the MSS clamp. Checks: a
+ * packet passes only when its source lies in one of A's prefixes and in none
+ * of the other peer's (longest match). Keys (fixed, for reproducible seeds):
  *   node A private key 32 x 0x41, node B private key 32 x 0x42;
  *   B's session: local index 0x01020304, remote 0x05060708,
  *   recv key 32 x 0x11 (A->B), send key 32 x 0x22. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -124,6 +127,7 @@ static void reset_sessions(void)
 	memset(b_sees_a.noise.last_timestamp, 0, NOISE_TIMESTAMP_LEN);
 	b_sees_a.noise.init_rx_seen = false;
 	noise_bucket_init(&lb.init_bucket, NOISE_INIT_RX_RATE_PER_S, NOISE_INIT_RX_BURST, now_ms);
+	lb.load_until_ms = 0;
 
 	memset(&mirror, 0, sizeof(mirror));
 	fixed_keys(&k, false);
@@ -159,16 +163,47 @@ static void check_parse(const uint8_t *data, size_t size, const struct tunnel_pa
 	CHECK(tp->type == data[0]);
 	CHECK(tunnel_packet_is_tunnel(data, size));
 	if (tp->type == TUNNEL_MSG_INITIATION)
-		CHECK(size == TUNNEL_INITIATION_LEN);
+		CHECK(size == TUNNEL_INITIATION_LEN || size == TUNNEL_INITIATION_MAC2_LEN);
+	else if (tp->type == TUNNEL_MSG_COOKIE_REPLY)
+		CHECK(size == TUNNEL_COOKIE_REPLY_LEN && tp->receiver_index == tunnel_get_le32(data + 4));
 	else if (tp->type == TUNNEL_MSG_RESPONSE)
 		CHECK(size == TUNNEL_RESPONSE_LEN && tp->receiver_index == tunnel_get_le32(data + 8));
 	else
 		CHECK(tp->type == TUNNEL_MSG_DATA && tp->payload_len + TUNNEL_DATA_MIN_LEN == size);
 }
 
+/* B under load: without the cookie for this source, an initiation can only
+ * earn a cookie reply, which A accepts only for its own pending one. */
+static void under_load(const uint8_t *data, size_t size)
+{
+	struct noise_handshake hs;
+	struct noise_peer *who = NULL;
+	struct cookie_src src;
+	uint8_t ip[4] = { 198, 51, 100, 7 }, reply[TUNNEL_COOKIE_REPLY_LEN];
+	uint32_t ridx;
+
+	cookie_src_ipv4(&src, ip, 0x1234);
+	lb.init_bucket.tokens_milli = 0;
+	lb.init_bucket.last_ms = now_ms;
+	int rc = noise_consume_initiation(&lb, data, size, &src, now_ms, lookup, NULL, &who, &hs, &ridx);
+	CHECK(rc != 0);
+	if (rc != -EAGAIN)
+		return;
+	noise_create_cookie_reply(&lb, data, &src, now_ms, reply);
+	CHECK(tunnel_get_le32(reply + 4) == tunnel_get_le32(data + 4));
+	rc = noise_consume_cookie_reply(&a_sees_b.noise, reply, sizeof(reply), now_ms);
+	CHECK(rc == 0 || rc == -ESTALE || rc == -EBADMSG);
+	a_sees_b.noise.cookie.have_cookie = false;
+}
+
 static void handle(const uint8_t *data, size_t size, const struct tunnel_packet *tp)
 {
-	if (tp->type == TUNNEL_MSG_INITIATION) {
+	if (tp->type == TUNNEL_MSG_COOKIE_REPLY) {
+		/* only B, with A's mac1, could make one that decrypts */
+		int rc = noise_consume_cookie_reply(&a_sees_b.noise, data, size, now_ms);
+		CHECK(rc == -ESTALE || rc == -EBADMSG);
+		CHECK(!a_sees_b.noise.cookie.have_cookie);
+	} else if (tp->type == TUNNEL_MSG_INITIATION) {
 		struct noise_handshake hs;
 		struct noise_peer *who = NULL;
 		uint32_t ridx;
@@ -176,7 +211,10 @@ static void handle(const uint8_t *data, size_t size, const struct tunnel_packet 
 		size_t n;
 		struct noise_keys keys;
 
-		if (noise_consume_initiation(&lb, data, size, now_ms, lookup, NULL, &who, &hs, &ridx) != 0)
+		under_load(data, size);
+		noise_bucket_init(&lb.init_bucket, NOISE_INIT_RX_RATE_PER_S, NOISE_INIT_RX_BURST, now_ms);
+		lb.load_until_ms = 0;
+		if (noise_consume_initiation(&lb, data, size, NULL, now_ms, lookup, NULL, &who, &hs, &ridx) != 0)
 			return;
 		CHECK(who == &b_sees_a.noise && ridx == tp->sender_index);
 		CHECK(noise_create_response(&lb, who, &hs, B_INDEX + 1, ridx, resp, sizeof(resp), &n, &keys) == 0);

@@ -75,8 +75,14 @@ pass "5 man pages render warning-free and are found under PREFIX/share/man"
 # 4. Examples and templates pass the programs' own checks.
 E="$P/share/ipop/examples"
 for c in config-group.json config-social.json; do
-	out=$("$P/sbin/ipopd" -n -c "$E/$c" 2>&1) || { echo "$out"; fail "ipopd -n rejects $c"; }
+	# as deployed: copied to /etc/ipop with mode 640 (the installed
+	# example is 644, and ipopd warns about a password file others read)
+	install -m 640 "$E/$c" "$LIB_TMP/$c"
+	out=$("$P/sbin/ipopd" -n -c "$LIB_TMP/$c" 2>&1) || { echo "$out"; fail "ipopd -n rejects $c"; }
 	grep -q "ok (0 warning(s))" <<<"$out" || { echo "$out"; fail "ipopd -n warns about $c"; }
+	out=$("$P/sbin/ipopd" -n -c "$E/$c" 2>&1)
+	grep -q "warning: mode 0644 lets others read the passwords" <<<"$out" ||
+		{ echo "$out"; fail "ipopd -n does not warn about the readable example $c"; }
 done
 sed 's/public-ip-address/203.0.113.10/' "$E/turn.conf" >"$LIB_TMP/turn.conf"
 "$P/sbin/ipop-turnserver" -n -c "$LIB_TMP/turn.conf" >/dev/null || fail "ipop-turnserver -n rejects the turn.conf template"

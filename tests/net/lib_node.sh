@@ -9,7 +9,8 @@
 #                                  # or the JSON value $NODE_XMPP_HOST when set; set and
 #                                  # empty: no xmpp_host, the domain's SRV records);
 #                                  # EXTRA: more members, e.g. '"mtu": 1400,' 
-#   node_start NS NAME [ARGS...]   # ipopd in NS, log $LIB_TMP/NAME.log (ARGS: e.g. -p PORT)
+#   node_start NS NAME [ARGS...]   # ipopd in NS, log $LIB_TMP/NAME.log (ARGS: e.g. -p PORT);
+#                                  # NODE_ENV="VAR=value ..." puts variables in its environment
 #   node_wait NAME REGEX [SECONDS] # until the node's log matches (default LIB_WAIT_S, 60 s;
 #                                  # returns as soon as it does; fails at once if the node exits)
 #   node_ctl NAME ARGS...          # ipopctl against the node's control socket
@@ -132,7 +133,7 @@ node_start() { # NS NAME
 	[ -e "$LIB_TMP/$2.log" ] && mv "$LIB_TMP/$2.log" "$LIB_TMP/$2.log.$(date +%s%N)"
 	local ns=$1 name=$2
 	shift 2
-	ns_bg "$ns" "$LIB_TMP/$name.log" "$IPOPD" -c "$LIB_TMP/$name/config.json" "$@"
+	ns_bg "$ns" "$LIB_TMP/$name.log" ${NODE_ENV:+env $NODE_ENV} "$IPOPD" -c "$LIB_TMP/$name/config.json" "$@"
 	NODE_PID[$name]=$LIB_PID
 	NODE_NS[$name]=$ns
 }

@@ -41,7 +41,7 @@ xmpp_prosody_start "$NS" 192.0.2.10 "$DIR" || fail "prosody"
 export XMPP_PROBE_STOP=$DIR/stop
 probe() { # name jid pass resource [body]
 	local name=$1; shift
-	ip netns exec "$NS" "$PROBE" "$1" "$2" 192.0.2.10 5222 "$3" required \
+	ip netns exec "$NS" env ${DEBUG:+DEBUG=1} "$PROBE" "$1" "$2" 192.0.2.10 5222 "$3" required \
 		"$DIR/certs/example.test.crt" 300 ${4:+"$4"} >"$DIR/$name.out" 2>&1 &
 	PROBES+=($!)
 }
@@ -51,7 +51,7 @@ wait_for() { # SECONDS CHECK...: until the function CHECK succeeds
 	until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done
 }
 PROBES=()
-probe a1 alice@example.test pw-alice ipop-a1 "hello-from-a1"
+DEBUG=1 probe a1 alice@example.test pw-alice ipop-a1 "hello-from-a1"
 probe b1 bob@example.test pw-bob ipop-b1 "hello-from-b1"
 probe c1 carol@example.test pw-carol ipop-c1 "hello-from-c1"
 # A wrong password must not log in.
@@ -81,3 +81,11 @@ grep -q 'carol' "$DIR/a1.out" "$DIR/a2.out" "$DIR/b1.out" && fail "carol reached
 grep -q '^up ' "$DIR/c1.out" && fail "carol got a peer"
 grep -q '^state online' "$DIR/bad.out" && fail "a wrong password logged in"
 echo "PASS: roster/presence decide links; messages flow only between authorized peers"
+
+# a1 logged at debug level: libstrophe's stanzas are there, the SASL
+# exchange (SCRAM's messages, enough for offline guessing) is not.
+grep -q 'SENT: <presence' "$DIR/a1.out" || fail "a1's debug log shows no stanzas at all"
+grep -q 'SENT: <auth> (authentication; not logged)' "$DIR/a1.out" || fail "a1's debug log shows no (redacted) SASL auth"
+grep -q 'RECV: <challenge> (authentication; not logged)' "$DIR/a1.out" || fail "no (redacted) SCRAM challenge in a1's log"
+grep -n 'xmpp-sasl\|biws\|pw-alice' "$DIR/a1.out" && fail "a1's debug log holds SASL data"
+echo "PASS: debug log: stanzas logged, the SCRAM exchange is not"

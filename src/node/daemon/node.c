@@ -75,6 +75,12 @@ static int init_state(struct node *n, struct node_conf *conf)
 	snprintf(n->resource, sizeof(n->resource), "%s%s", XMPP_IPOP_RESOURCE_PREFIX, n->idhex);
 	snprintf(n->xmpp_jid, sizeof(n->xmpp_jid), "%s", conf->xmpp_username);
 	noise_local_init(&n->noise, &n->kp, n->start_ms);
+	/* IPOP_COOKIE=0: no cookie replies under load (bench/node_flood's
+	 * "without" case); the global bucket alone limits handshakes then */
+	const char *ck = getenv("IPOP_COOKIE");
+	n->noise.cookies = !(ck && strcmp(ck, "0") == 0);
+	if (!n->noise.cookies)
+		log_warn("IPOP_COOKIE=0: handshakes under load get no cookie replies");
 	n->social_on = conf->mode == NODE_MODE_SOCIAL;
 	links_init(&n->links);
 	memcpy(e->self_id, n->id, SIGNAL_ID_LEN);
@@ -114,7 +120,7 @@ int node_init(struct node *n, struct node_conf *conf, uint16_t udp_port)
 	preinit(n);
 	n->kp = kp;
 	sodium_memzero(&kp, sizeof(kp));
-	if ((rc = init_state(n, conf)) < 0 || (rc = node_overlay_init(n)) < 0 ||
+	if ((rc = init_state(n, conf)) < 0 || (rc = node_trust_open(n)) < 0 || (rc = node_overlay_init(n)) < 0 ||
 	    (rc = dp_open(&n->dp, conf, &n->links)) < 0)
 		return rc;
 	if (n->social_on && (rc = social_init(&n->social, conf, &n->friends, &n->loop)) < 0)
@@ -176,6 +182,9 @@ static uint64_t run_timers(struct node *n, uint64_t now_ms)
 	uint64_t bd = bases_next_deadline(&n->bases);
 	if (bd < d)
 		d = bd;
+	uint64_t td = node_trust_tick(n, now_ms);
+	if (td < d)
+		d = td;
 	if (n->ctl) {
 		if (now_ms >= ctl_server_next_deadline(n->ctl))
 			ctl_server_handle(n->ctl, now_ms);
@@ -213,6 +222,8 @@ int node_run(struct node *n)
 		node_pump(n, evloop_now_ms());
 	}
 	node_say_bye_all(n);
+	if (trust_dirty(&n->trust))
+		node_trust_save(n);
 	return 0;
 }
 
@@ -239,6 +250,7 @@ void node_free(struct node *n)
 		social_free(&n->social);
 	node_overlay_free(n);
 	friends_free(&n->friends);
+	trust_free(&n->trust);
 	ctl_server_free(n->ctl);
 	n->ctl = NULL;
 	xmpp_thread_free(&n->sig);

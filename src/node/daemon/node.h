@@ -31,8 +31,10 @@
 #include "node_conf.h"
 #include "noise.h"
 #include "signal_msg.h"
+#include "slots.h"
 #include "signal_presence.h"
 #include "social.h"
+#include "trust.h"
 #include "xmpp_thread.h"
 
 #ifndef IPOPD_VERSION
@@ -44,6 +46,8 @@ struct node_metrics;
 
 struct node_counters {
 	uint64_t sig_bad, sig_not_for_us;
+	uint64_t sig_refused; /* judged and refused by trust.h */
+	uint64_t slots_refused, slots_evicted; /* slots.h */
 };
 
 /* Traffic of every link there was, by the path it took (enum ctl_path:
@@ -70,6 +74,8 @@ struct node {
 	struct social social;
 	struct xmpp_thread sig;
 	struct friends friends;
+	struct trust trust;       /* pins and address owners (trust.h) */
+	uint64_t trust_save_ms;   /* when the changed trust file is written */
 	/* GroupVPN's overlay (node_overlay.c); unused in social mode */
 	struct members members;
 	struct overlay ov;
@@ -107,6 +113,13 @@ void node_say_bye_all(struct node *n);
 void node_pump(struct node *n, uint64_t now_ms);
 void node_remove_link(struct node *n, struct link *l, const char *why);
 extern const struct bases_ops node_bases_ops;
+
+/* node_trust.c: the trust file (pins, owners) and the address map. */
+int node_trust_open(struct node *n);
+int node_trust_save(struct node *n);
+/* Writes the trust file a moment after a change; returns its deadline. */
+uint64_t node_trust_tick(struct node *n, uint64_t now_ms);
+int64_t node_trust_now_s(void);
 
 /* "peers" lists links with a path of their own or trying to get one; a
  * session that only rides the overlay is shown by "members". */

@@ -1,7 +1,9 @@
 /* ipopd's answers to the control socket (ctl_proto.h): copies of the
  * daemon's state, filled on the data thread, which also owns that state,
  * so nothing needs a lock. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <sodium.h>
 #include <sys/epoll.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +57,11 @@ void node_ctl_fill_status(struct node *n, struct ctl_node_status *st)
 	st->drop_no_route = n->dp.cnt.no_route;
 	st->drop_bad_source = n->dp.cnt.cryptokey_drop;
 	st->drop_untranslatable = n->social_on ? n->social.xlate_drop : 0;
+	pins_key_b64(n->kp.pub, st->key);
+	st->refused_signals = n->cnt.sig_refused;
+	st->refused_links = n->cnt.slots_refused;
+	st->under_load = noise_local_under_load(&n->noise, evloop_now_ms());
+	st->cookie_replies = n->noise.rx_cookie_replies;
 	st->drop_link_local = n->dp.cnt.link_local;
 	st->drop_too_big = n->dp.cnt.too_big;
 	node_overlay_ctl_status(n, &st->ovl);
@@ -147,6 +154,11 @@ void node_ctl_fill_peer(const struct node *n, const struct link *p, struct ctl_p
 			       .stun_timed_out = n->bases.stun_timed_out };
 	path_why_not_direct(p, &pe, o->why_not_direct, sizeof(o->why_not_direct));
 	path_refused(p, o->paths_refused, sizeof(o->paths_refused));
+	if (p->have_info)
+		pins_key_b64(p->key, o->key);
+	const struct trust_refusal *r = trust_refusal_of(&n->trust, p->jid);
+	if (r)
+		snprintf(o->trust_refused, sizeof(o->trust_refused), "%s", r->why);
 }
 
 static int ctl_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
@@ -236,6 +248,53 @@ static int ctl_friend_cmd(void *ctx, enum ctl_friend_cmd cmd, const char *jid, c
 	return 0;
 }
 
+static int ctl_pins(void *ctx, struct ctl_pin *arr, unsigned max)
+{
+	const struct pins *t = &((struct node *)ctx)->trust.pins;
+
+	for (size_t i = 0; i < t->n && i < max; i++) {
+		sodium_bin2hex(arr[i].node_id, sizeof(arr[i].node_id), t->p[i].id, SIGNAL_ID_LEN);
+		pins_key_b64(t->p[i].key, arr[i].key);
+		snprintf(arr[i].jid, sizeof(arr[i].jid), "%.*s", (int)sizeof(arr[i].jid) - 1, t->p[i].bare);
+		arr[i].seen = t->p[i].seen_s;
+	}
+	return (int)t->n;
+}
+
+static int ctl_owners(void *ctx, struct ctl_owner *arr, unsigned max)
+{
+	const struct owners *t = &((struct node *)ctx)->trust.owners;
+
+	for (size_t i = 0; i < t->n && i < max; i++) {
+		arr[i].ip4 = t->o[i].ip4;
+		snprintf(arr[i].jid, sizeof(arr[i].jid), "%.*s", (int)sizeof(arr[i].jid) - 1, t->o[i].bare);
+		arr[i].seen = t->o[i].seen_s;
+		arr[i].mapped = t->o[i].mapped;
+	}
+	return (int)t->n;
+}
+
+static int ctl_pin_forget(void *ctx, const char *what, unsigned *np, unsigned *no, char *err, size_t errlen)
+{
+	struct node *n = ctx;
+	size_t p, o;
+	struct in_addr a;
+	char bare[XMPP_JID_MAX];
+	bool id = strlen(what) == 2 * SIGNAL_ID_LEN && strspn(what, "0123456789abcdefABCDEF") == 2 * SIGNAL_ID_LEN;
+
+	if (!id && inet_pton(AF_INET, what, &a) != 1 && (strchr(what, '/') || !jid_split(what, bare, sizeof(bare), NULL))) {
+		snprintf(err, errlen, "pin: \"%.200s\" is not a bare JID, a node id (40 hex digits) or an address", what);
+		return -EINVAL;
+	}
+	trust_forget(&n->trust, what, &p, &o);
+	log_info("ctl: forgot %zu pin(s) and %zu address owner(s) of %s", p, o, what);
+	if (p || o)
+		node_trust_save(n);
+	*np = (unsigned)p;
+	*no = (unsigned)o;
+	return 0;
+}
+
 static int ctl_members(void *ctx, struct ctl_member_status *arr, unsigned max)
 {
 	return node_overlay_ctl_members(ctx, arr, max);
@@ -251,7 +310,8 @@ static void on_ctl(void *ctx, uint32_t events, uint64_t now_ms)
 
 int node_ctl_open(struct node *n)
 {
-	static const struct ctl_ops ops = { ctl_status, ctl_peers, ctl_friends, ctl_friend_cmd, ctl_members };
+	static const struct ctl_ops ops = { ctl_status, ctl_peers, ctl_friends, ctl_friend_cmd,
+					    ctl_members, ctl_pins, ctl_owners, ctl_pin_forget };
 
 	if (!n->conf->control_socket)
 		return 0;

@@ -143,12 +143,16 @@ static bool on_event(struct node *n, struct link *l, const struct link_event *ev
 		gather_stun_refresh(&n->bases, now_ms);
 		break;
 	case LINK_EV_GONE:
-		node_remove_link(n, l, "peer went offline");
+		node_remove_link(n, l, l->gone_why ? l->gone_why : "peer went offline");
 		return false;
 	case LINK_EV_POOL:
 		pool_sync(n, l, now_ms);
 		break;
 	case LINK_EV_STATE:
+		if (ev->to == LINK_UP) /* a handshake proved its key: its address is its own now */
+			trust_link_up(&n->trust, l, node_trust_now_s());
+		node_overlay_link_changed(n, l, now_ms); /* the overlay counts links up and down */
+		break;
 	case LINK_EV_PATH:
 		node_overlay_link_changed(n, l, now_ms);
 		break;

@@ -11,10 +11,11 @@
  *     "PREFIX dev ipop0". Refused routes are kept with their reason for
  *     ipopctl and tried again whenever a link goes (a standby router takes
  *     over).
- * Every outcome is logged once per change. The address-ownership rules of
- * the trust work (a member's claim bound to its bare JID) are not in this
- * tree yet; until then an address belongs to the first link that claims
- * it, as routing.c had it for ip4. */
+ * Every outcome is logged once per change. An ip4 reaches this point only
+ * after the trust rules (node/link/trust.h: bound to its member's bare JID,
+ * remembered across restarts, the operator's map) let the message that
+ * announced it through; ip6 and routes are not under those rules yet, so
+ * for them an address belongs to the first link that claims it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>

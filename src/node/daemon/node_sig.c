@@ -45,13 +45,48 @@ void node_say_bye_all(struct node *n)
 	}
 }
 
+/* Room for a new link of jid (slots.h): a member at its cap, or a full
+ * table, gives up a link that never came up, or jid is refused. */
+static bool make_room(struct node *n, const char *jid, uint64_t now_ms)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5, 10000);
+	struct link *victim;
+	const char *why;
+
+	switch (slots_admit(&n->links, jid, n->conf->max_links_per_member, &victim, &why)) {
+	case SLOTS_ROOM:
+		return true;
+	case SLOTS_EVICT:
+		n->cnt.slots_evicted++;
+		log_info("peer %s: makes room for %s: %s", victim->jid, jid, why);
+		node_remove_link(n, victim, "evicted for a new link");
+		return true;
+	case SLOTS_FULL:
+		break;
+	}
+	n->cnt.slots_refused++;
+	if (log_ratelimit_ok(&rl, now_ms))
+		log_warn("peer %s: no link: %s", jid, why);
+	return false;
+}
+
+/* The link for jid, created when asked and new (social mode gives it its
+ * friend's address first), if its member has room (slots.h). */
 struct link *node_link_get(struct node *n, const char *jid, uint64_t now_ms, bool create)
 {
 	struct link *l = links_by_jid(&n->links, jid);
+	uint8_t id[SIGNAL_ID_LEN];
 
 	if (l || !create)
 		return l;
+	/* ourselves and non-ipop resources are links_get's to refuse */
+	if (links_id_of_jid(jid, id) == 0 && memcmp(id, n->id, SIGNAL_ID_LEN) != 0 && !make_room(n, jid, now_ms))
+		return NULL;
 	l = links_get(&n->links, jid, now_ms, true);
+	/* group mode makes links after the presence (the overlay decides):
+	 * an online member's new link has shown it (slots.h) */
+	if (l && !n->social_on && members_by_jid(&n->members, jid))
+		l->presence = true;
 	if (l && n->social_on && !social_link_attach(&n->social, l)) {
 		links_remove(&n->links, l);
 		return NULL;
@@ -76,6 +111,11 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 	}
 	if (m.has_to && memcmp(m.to, n->id, SIGNAL_ID_LEN) != 0) {
 		n->cnt.sig_not_for_us++;
+		return;
+	}
+	/* its key, its node id's pin, the address it claims (trust.h) */
+	if (trust_judge(&n->trust, &n->links, jid, &m, node_trust_now_s())) {
+		n->cnt.sig_refused++;
 		return;
 	}
 	if (m.kind == SIGNAL_BYE) {
@@ -149,9 +189,14 @@ static void handle(struct node *n, struct sigmsg *m, uint64_t now_ms)
 			link_offline(l, now_ms);
 		node_overlay_member(n, m->jid, false, now_ms);
 		break;
-	case SIGMSG_PEER_INFO:
-		node_overlay_info(n, m->jid, &m->u.info, now_ms);
+	case SIGMSG_PEER_INFO: {
+		/* the key and address the overlay may use for it (trust.h) */
+		struct signal_presence p = m->u.info;
+		if (trust_judge_presence(&n->trust, &n->links, m->jid, &p, node_trust_now_s()))
+			n->cnt.sig_refused++;
+		node_overlay_info(n, m->jid, &p, now_ms);
 		break;
+	}
 	case SIGMSG_PEER_REVOKED:
 		if ((l = links_by_jid(&n->links, m->jid)))
 			node_remove_link(n, l, "no longer a friend (subscription removed)");

@@ -56,6 +56,19 @@ enum {
 	DP_PREFIXES = LINKS_MAX * (2 + SIGNAL_MAX_ROUTES),
 	DP_ICMP_RATE = 10, /* ICMP errors per second into the TUN (RFC 4443 2.4(f)) */
 	DP_ICMP_BURST = 10,
+	DP_REPLIES = DP_BATCH, /* cookie replies sent at once (cookie_tx.c) */
+};
+
+/* A cookie reply waiting for the end of the receive batch. */
+struct dp_reply {
+	struct sockaddr_in dst;
+	uint32_t base_id;
+	uint8_t buf[TUNNEL_COOKIE_REPLY_LEN];
+	union {
+		char cbuf[64];
+		size_t align;
+	} c;
+	struct iovec iov;
 };
 
 /* Frames this member passes on during one receive batch: they leave
@@ -152,6 +165,9 @@ struct datapath {
 	struct tunnel_crypt_job rx_jobs[DP_RX_JOBS];
 	struct dp_rx_pend rx_pend[DP_RX_JOBS];
 	unsigned nrx_jobs;
+	struct dp_reply replies[DP_REPLIES];
+	struct mmsghdr reply_msgs[DP_REPLIES];
+	unsigned nreplies;
 
 	/* When the datagrams being handled arrived (CLOCK_MONOTONIC, us): read
 	 * once per recvmmsg batch, for round-trip times (link_probe_rx). */
@@ -179,6 +195,10 @@ void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sock
 /* Writes the TCP segments the coalescer holds to the TUN (the end of a
  * receive batch, of a relay stream read, of a loop round). */
 void dp_tun_flush(struct datapath *dp);
+
+/* cookie_tx.c: cookie replies, sent together at the end of a batch. */
+void dp_reply_queue(struct datapath *dp, const struct link_tx *tx);
+void dp_reply_flush(struct datapath *dp);
 
 /* forward.c: the overlay. dp_overlay_wrap turns a sealed end-to-end
  * packet of a link through the overlay (*buf, *len; DP_OVL_ROOM writable

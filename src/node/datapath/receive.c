@@ -1,6 +1,7 @@
 /* UDP -> TUN: one recvmmsg batch at a time from the node's socket, then
  * demultiplexing by first byte (RFC 7983): tunnel messages (0xE1..0xEF) are
- * handshakes (the link table answers them) or data; STUN (0..3) is the
+ * handshakes (the link table answers them, or under load a cookie reply
+ * goes back), cookie replies for our own initiations, or data; STUN (0..3) is the
  * answer of the STUN server we asked for our server-reflexive address, or
  * an ICE check or answer for a link's agent; datagrams from our TURN
  * server go to the relay, which hands relayed ones back through
@@ -171,11 +172,18 @@ static void on_tunnel(struct datapath *dp, struct dp_slot *s, bool defer, uint64
 	case TUNNEL_MSG_DATA:
 		on_data(dp, s, &tp, defer, now_ms);
 		break;
-	case TUNNEL_MSG_INITIATION:
+	case TUNNEL_MSG_INITIATION: {
+		struct link_tx tx;
 		links_on_initiation(dp->links, s->base_id, &s->addr, s->buf, s->len, now_ms);
+		if (links_poll_reply(dp->links, &tx)) /* under load: a cookie instead */
+			dp_reply_queue(dp, &tx);
 		break;
+	}
 	case TUNNEL_MSG_RESPONSE:
 		links_on_response(dp->links, s->base_id, &s->addr, s->buf, s->len, tp.receiver_index, now_ms);
+		break;
+	case TUNNEL_MSG_COOKIE_REPLY:
+		links_on_cookie_reply(dp->links, s->base_id, &s->addr, s->buf, s->len, tp.receiver_index, now_ms);
 		break;
 	default:
 		dp->cnt.tunnel_bad++;
@@ -222,6 +230,7 @@ void dp_receive_relayed(struct datapath *dp, uint32_t base_id, const struct sock
 		dp->rx_us = evloop_now_us();
 	run_pending(dp, now_ms); /* keep arrival order with deferred opens */
 	receive_datagram(dp, &s, false, now_ms);
+	dp_reply_flush(dp);
 }
 
 static void prepare(struct datapath *dp)
@@ -320,6 +329,7 @@ void dp_receive_udp(struct datapath *dp, uint64_t now_ms)
 		}
 		run_pending(dp, now_ms);
 		dp->in_rx_batch = false;
+		dp_reply_flush(dp);
 		dp_overlay_flush(dp);
 		dp_tun_flush(dp);
 		if (r < DP_BATCH)

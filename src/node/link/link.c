@@ -18,6 +18,7 @@
 #include "links.h"
 #include "log.h"
 #include "roam.h"
+#include "slots.h"
 
 enum {
 	LINK_OFFER_TIMEOUT_MS = 10000,
@@ -37,6 +38,12 @@ enum {
 	 * for this long is left for another pair that worked, the relay
 	 * included, well before consent expires (30 s). */
 	LINK_SWITCH_SILENT_MS = 12000,
+	/* An unanswered initiation goes again (the same bytes: a duplicate
+	 * is a replay the responder drops) this often until the rekey
+	 * timeout allows a new one; every 250 ms while the peer is under load
+	 * (we hold its cookie), where its socket drops what it cannot read. */
+	LINK_INIT_RESEND_MS = 1000,
+	LINK_INIT_RESEND_LOAD_MS = 250,
 };
 
 static const char *const state_names[] = {
@@ -77,7 +84,7 @@ struct link *link_new(struct links *t, const char *jid, const uint8_t id[SIGNAL_
 	sodium_bin2hex(l->idhex, sizeof(l->idhex), id, SIGNAL_ID_LEN);
 	l->controlling = memcmp(t->env.self_id, id, SIGNAL_ID_LEN) < 0;
 	l->state = LINK_NEW;
-	l->state_ms = now_ms;
+	l->state_ms = l->created_ms = now_ms;
 	l->deadline_ms = now_ms;
 	uint8_t zero[NOISE_KEY_LEN] = { 0 };
 	session_peer_init(&l->sess, zero);
@@ -184,6 +191,7 @@ static void seek_direct(struct link *l, uint64_t now_ms)
 
 void link_online(struct link *l, uint64_t now_ms)
 {
+	l->presence = true;
 	/* Offline then back while XMPP stayed up, and its data path died
 	 * meanwhile: the peer restarted, so its link state is gone. */
 	if (gone_online(l, now_ms))
@@ -204,6 +212,7 @@ void link_online(struct link *l, uint64_t now_ms)
 
 void link_offline(struct link *l, uint64_t now_ms)
 {
+	l->presence = false;
 	gone_offline(l, now_ms);
 }
 
@@ -313,14 +322,17 @@ static bool set_info(struct link *l, const struct signal_msg *m)
 			 inet_ntop(AF_INET, &m->ip4, ip, sizeof(ip)));
 		return false;
 	}
+	/* A node id has one key (trust.h checked it is the key's hash): a
+	 * different one is refused, never taken over. */
+	if (l->have_info && sodium_memcmp(l->key, m->key, SIGNAL_KEY_LEN) != 0) {
+		log_warn("peer %s: announces another static key than before; refused", l->jid);
+		return false;
+	}
 	bool changed = !l->have_info || l->ip4.s_addr != m->ip4.s_addr;
-	if (!l->have_info || memcmp(l->key, m->key, SIGNAL_KEY_LEN) != 0) {
-		if (l->have_info)
-			log_warn("peer %s: static key changed; old sessions dropped", l->jid);
+	if (!l->have_info) {
 		session_peer_wipe(&l->sess);
 		session_peer_init(&l->sess, m->key);
 		memcpy(l->key, m->key, SIGNAL_KEY_LEN);
-		changed = true;
 	}
 	l->ip4 = m->ip4;
 	changed |= link_sig_take_net(l, m);
@@ -425,8 +437,34 @@ static void resend_initiation(struct link *l, bool moved, uint64_t now_ms)
 	    (!moved && now_ms - l->sess.noise.last_init_tx_ms < NOISE_INIT_RX_MIN_INTERVAL_MS))
 		return;
 	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
+	l->init_sent_ms = now_ms;
 	log_info("peer %s: handshake initiation sent again on the new path to %s", l->jid,
 		 addr_format((struct sockaddr *)&l->endpoint, true, a));
+}
+
+/* The pending initiation again while it is unanswered (a lost datagram,
+ * a responder under load), until a new one may be made. */
+static void init_retry(struct link *l, uint64_t now_ms, uint64_t *d)
+{
+	const struct noise_peer *np = &l->sess.noise;
+
+	if (np->state != NOISE_PEER_INIT_SENT || !l->init_len || !l->have_path ||
+	    now_ms - np->last_init_tx_ms >= NOISE_REKEY_TIMEOUT_MS)
+		return;
+	bool load = cookie_maker_fresh(&np->cookie, now_ms);
+	uint64_t at = l->init_sent_ms + (load ? LINK_INIT_RESEND_LOAD_MS : LINK_INIT_RESEND_MS);
+	if (now_ms < at) {
+		if (at < *d)
+			*d = at;
+		return;
+	}
+	noise_initiation_add_mac2(np, l->init_msg, &l->init_len, sizeof(l->init_msg), now_ms);
+	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
+	l->init_sent_ms = now_ms;
+	log_debug("peer %s: handshake initiation repeated%s", l->jid, load ? " (the peer is under load)" : "");
+	at = now_ms + (load ? LINK_INIT_RESEND_LOAD_MS : LINK_INIT_RESEND_MS);
+	if (at < *d)
+		*d = at;
 }
 
 static void set_path(struct link *l, const struct ice_event *ev, uint64_t now_ms)
@@ -594,6 +632,7 @@ static void session_timer(struct link *l, uint64_t now_ms, uint64_t *d)
 	}
 	if (!l->have_info)
 		return;
+	init_retry(l, now_ms, d);
 	int act = session_tick(&l->sess, now_ms, &sd);
 	if (act & SESSION_ACT_INITIATE)
 		link_initiate(l, now_ms);
@@ -621,6 +660,7 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 	}
 	session_timer(l, now_ms, &d);
 	hardnat_tick(l, now_ms, &d);
+	slots_tick(l, now_ms, &d);
 	gone_tick(l, now_ms, &d);
 	roam_tick(l, now_ms);
 	link_rtt_tick(l, now_ms, &d);
@@ -660,6 +700,7 @@ void link_initiate(struct link *l, uint64_t now_ms)
 		return;
 	}
 	l->init_len = len;
+	l->init_sent_ms = now_ms;
 	link_queue_tx(l, LINK_TX_INIT, l->base_id, &l->endpoint);
 	log_info("peer %s: handshake initiation sent to %s", l->jid, link_where(l->base_id, &l->endpoint, a));
 	l->deadline_ms = now_ms;
@@ -692,6 +733,7 @@ void link_handshake_done(struct link *l, uint64_t now_ms)
 				 l->jid, path, addr_format((struct sockaddr *)&l->endpoint, true, a));
 		link_set_state(l, LINK_UP, now_ms, "handshake complete");
 		l->fail_backoff_ms = 0;
+		l->ever_up = true;
 	} else {
 		log_info("peer %s: rekeyed (new session keys)", l->jid);
 	}

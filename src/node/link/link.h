@@ -123,11 +123,16 @@ struct link {
 
 	enum link_state state;
 	uint64_t state_ms;  /* when state was entered */
+	uint64_t created_ms;
+	bool presence;      /* XMPP says the peer is online (slots.h: links without it expire) */
+	bool ever_up;       /* a handshake completed once */
+	const char *gone_why; /* LINK_EV_GONE for another reason than "went offline" */
 	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
 	uint64_t fail_backoff_ms; /* controlling: wait after an ICE failure */
 	bool hs_wanted;     /* an initiation was refused as too early; retry */
-	uint8_t init_msg[TUNNEL_INITIATION_LEN]; /* the last initiation sent... */
+	uint8_t init_msg[TUNNEL_INITIATION_MAC2_LEN]; /* the last initiation sent (mac2 with a cookie)... */
 	size_t init_len;    /* ...resent when ICE moves the path before the answer */
+	uint64_t init_sent_ms; /* when those bytes last left */
 	uint8_t resp_msg[TUNNEL_RESPONSE_LEN];   /* our answer to the last initiation */
 	bool ice_restarting; /* controlling: a restart offer is out, the link stays up */
 	bool overlay_ok;    /* the peer is a group member the overlay reaches */

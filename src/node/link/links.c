@@ -159,6 +159,7 @@ struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[S
 		link_queue_event(l, LINK_EV_PEER_INFO);
 	}
 	l->overlay_ok = true;
+	l->presence = true; /* a member of the presence table (slots.h) */
 	if (!l->have_path) {
 		l->have_path = true;
 		l->base_id = LINK_BASE_OVERLAY;
@@ -179,17 +180,51 @@ static void use_source_if_pathless(struct link *l, uint32_t base_id, const struc
 	link_queue_event(l, LINK_EV_PATH);
 }
 
+/* Under load: the cookie reply goes back where the initiation came from
+ * (links_poll_reply); the initiator sends it again with mac2. */
+static void queue_cookie_reply(struct links *t, uint32_t base_id, const struct sockaddr_in *from, const uint8_t *buf,
+			       const struct cookie_src *src, uint64_t now_ms)
+{
+	noise_create_cookie_reply(t->env.noise, buf, src, now_ms, t->reply);
+	t->reply_base = base_id;
+	t->reply_dst = *from;
+	t->reply_pending = true;
+}
+
+bool links_poll_reply(struct links *t, struct link_tx *tx)
+{
+	if (!t->reply_pending)
+		return false;
+	t->reply_pending = false;
+	tx->base_id = t->reply_base;
+	tx->dst = t->reply_dst;
+	tx->data = t->reply;
+	tx->len = sizeof(t->reply);
+	return true;
+}
+
 struct link *links_on_initiation(struct links *t, uint32_t base_id, const struct sockaddr_in *from,
 				 const uint8_t *buf, size_t len, uint64_t now_ms)
 {
 	struct session_peer *sp = NULL;
 	uint8_t out[TUNNEL_RESPONSE_LEN];
-	size_t olen;
+	size_t olen = 0;
 	char a[ADDR_STRLEN];
+	struct cookie_src src;
 
 	t->now_ms = now_ms;
-	int rc = session_respond(t->env.noise, buf, len, now_ms, lookup_key, t, links_new_index(t), out, sizeof(out),
-				 &olen, &sp);
+	/* A handshake through the overlay came inside a member's frame: it has
+	 * no address a cookie could be bound to or sent to, so under load it
+	 * gets only what the global bucket allows (src NULL). */
+	bool overlay = base_id == LINK_BASE_OVERLAY;
+	if (!overlay)
+		cookie_src_ipv4(&src, &from->sin_addr, from->sin_port);
+	int rc = session_respond(t->env.noise, buf, len, overlay ? NULL : &src, now_ms, lookup_key, t,
+				 links_new_index(t), out, sizeof(out), &olen, &sp);
+	if (rc == -EAGAIN && !overlay) {
+		queue_cookie_reply(t, base_id, from, buf, &src, now_ms);
+		return NULL;
+	}
 	if (rc != 0 || olen != sizeof(out)) {
 		t->hs_rejected++;
 		log_debug("handshake initiation from %s refused: %s", addr_format((const struct sockaddr *)from, true, a),
@@ -223,6 +258,33 @@ struct link *links_on_response(struct links *t, uint32_t base_id, const struct s
 		roam_rx(l, base_id, from, now_ms);
 		link_handshake_done(l, now_ms);
 		link_send_keepalive(l); /* confirms the keypair to the responder */
+		return l;
+	}
+	t->unknown_index++;
+	return NULL;
+}
+
+struct link *links_on_cookie_reply(struct links *t, uint32_t base_id, const struct sockaddr_in *from,
+				   const uint8_t *buf, size_t len, uint32_t receiver_index, uint64_t now_ms)
+{
+	char a[ADDR_STRLEN];
+
+	for (unsigned i = 0; i < t->n; i++) {
+		struct link *l = t->l[i];
+		if (!l->have_info || l->sess.noise.state != NOISE_PEER_INIT_SENT ||
+		    l->sess.noise.hs_local_index != receiver_index)
+			continue;
+		if (noise_consume_cookie_reply(&l->sess.noise, buf, len, now_ms) != 0 || !l->init_len) {
+			t->hs_rejected++;
+			return NULL;
+		}
+		/* the same initiation (its timestamp was never seen) with mac2,
+		 * now rather than after the retry timer */
+		noise_initiation_add_mac2(&l->sess.noise, l->init_msg, &l->init_len, sizeof(l->init_msg), now_ms);
+		link_queue_tx(l, LINK_TX_INIT, base_id, from);
+		l->init_sent_ms = now_ms;
+		log_info("peer %s: %s is under load and sent a cookie; handshake initiation sent again with it", l->jid,
+			 addr_format((const struct sockaddr *)from, true, a));
 		return l;
 	}
 	t->unknown_index++;

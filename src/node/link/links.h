@@ -71,6 +71,13 @@ struct links {
 	uint64_t hs_rejected;   /* handshakes that did not authenticate */
 	uint64_t hs_completed;  /* handshakes that installed keys (either role) */
 	uint64_t unknown_index; /* responses/data for no link */
+	/* A cookie reply to an initiation that came while under load, for
+	 * links_poll_reply (one at a time: the caller drains it after each
+	 * links_on_initiation). */
+	bool reply_pending;
+	uint32_t reply_base;
+	struct sockaddr_in reply_dst;
+	uint8_t reply[TUNNEL_COOKIE_REPLY_LEN];
 };
 
 void links_init(struct links *t);
@@ -100,6 +107,13 @@ struct link *links_on_initiation(struct links *t, uint32_t base_id, const struct
 				 const uint8_t *buf, size_t len, uint64_t now_ms);
 struct link *links_on_response(struct links *t, uint32_t base_id, const struct sockaddr_in *from,
 			       const uint8_t *buf, size_t len, uint32_t receiver_index, uint64_t now_ms);
+/* After links_on_initiation: the cookie reply it wants sent (the node is
+ * under load and the initiation had no valid mac2), or false. */
+bool links_poll_reply(struct links *t, struct link_tx *tx);
+/* A cookie reply for one of our pending initiations: the link keeps the
+ * cookie and queues the initiation again, with mac2. */
+struct link *links_on_cookie_reply(struct links *t, uint32_t base_id, const struct sockaddr_in *from,
+				   const uint8_t *buf, size_t len, uint32_t receiver_index, uint64_t now_ms);
 /* A STUN message for some link's ICE agent; false when none took it. */
 bool links_on_stun(struct links *t, uint32_t base_id, const struct sockaddr *from, const uint8_t *buf,
 		   size_t len, uint64_t now_ms);

@@ -106,4 +106,10 @@ void xmpp_sig_probe(struct xmpp_sig *s);
 enum xmpp_sig_state xmpp_sig_state(const struct xmpp_sig *s);
 const char *xmpp_sig_state_name(enum xmpp_sig_state st);
 
+/* One stanza from the server, as XML text, through the same handlers as
+ * a live connection's (roster, presence, subscriptions, our messages);
+ * replies are not sent without a connection. For fuzzers and tests.
+ * 0, or -EINVAL when the text is not one XML element. */
+int xmpp_sig_stanza_text(struct xmpp_sig *s, const char *xml);
+
 #endif

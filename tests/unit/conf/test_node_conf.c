@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -41,11 +42,31 @@ static void load_path(struct loaded *l, const char *path)
 	fclose(f);
 }
 
+/* A copy of path, mode 0600 like a real config.json (checkouts are 0644,
+ * which would add the "others may read it" warning), then loaded. */
+static void load_copy(struct loaded *l, const char *path)
+{
+	char p[] = "/tmp/test_node_conf_XXXXXX.json", buf[8192];
+	FILE *in = fopen(path, "rb");
+	if (!in) {
+		load_path(l, path); /* the "cannot open" case */
+		return;
+	}
+	size_t n = fread(buf, 1, sizeof(buf), in);
+	fclose(in);
+	int fd = mkstemps(p, 5);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+	load_path(l, p);
+	unlink(p);
+}
+
 static void load_fixture(struct loaded *l, const char *name)
 {
 	char p[512];
 	fixture_path(name, p, sizeof(p));
-	load_path(l, p);
+	load_copy(l, p);
 }
 
 /* Writes text to a temporary file and loads it. */
@@ -724,7 +745,7 @@ static void test_deploy_examples(void **state)
 		struct loaded l;
 		fixture_path("", p, sizeof(p));
 		snprintf(p + strlen(p), sizeof(p) - strlen(p), "../../../deploy/%s", names[i]);
-		load_path(&l, p);
+		load_copy(&l, p);
 		if (l.errors || l.diag_len)
 			print_error("%s", l.diag);
 		assert_int_equal(l.errors, 0);
@@ -1095,6 +1116,120 @@ static void test_social_is_ipv4_only(void **state)
 	unload(&l);
 }
 
+/* ip4 is a unicast address: loopback, multicast, 0.0.0.0/8 and the
+ * limited broadcast are refused with file:line:column and the reason. */
+static void test_ip4_unusable(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ip, *why;
+	} bad[] = {
+		{ "127.0.0.1", "127.0.0.0/8 (loopback)" },
+		{ "224.0.0.1", "224.0.0.0/4 (multicast)" },
+		{ "0.0.0.1", "0.0.0.0/8 (this network)" },
+		{ "255.255.255.255", "255.255.255.255/32 (broadcast)" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct loaded l;
+		char text[256], line[256];
+		snprintf(text, sizeof(text),
+			 "{\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\"xmpp_host\":\"b\",\n\"ip4\":\"%s\"}",
+			 bad[i].ip);
+		load_text(&l, text);
+		assert_int_equal(l.errors, 1);
+		snprintf(line, sizeof(line),
+			 "2:7: key \"ip4\": expected a unicast IPv4 address (172.16.0.0/12 suits an overlay), got "
+			 "\"%s\": it is in %s",
+			 bad[i].ip, bad[i].why);
+		assert_line(&l, line);
+		unload(&l);
+	}
+	struct loaded l; /* the benign case next to them */
+	load_text(&l, "{\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\"xmpp_host\":\"b\",\"ip4\":\"10.0.0.1\"}");
+	assert_int_equal(l.errors, 0);
+	unload(&l);
+}
+
+/* The file holds passwords: a warning when others may read it, none at
+ * 0600; a FIFO is refused at once instead of hanging the loader. */
+static void test_file_mode_and_kind(void **state)
+{
+	(void)state;
+	struct loaded l;
+	char p[] = "/tmp/test_node_conf_XXXXXX.json", line[512];
+	const char *text = "{\"ip4\":\"10.1.0.1\",\"xmpp_username\":\"a@b\",\"xmpp_password\":\"p\",\"xmpp_host\":\"b\"}";
+	int fd = mkstemps(p, 5);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	load_path(&l, p);
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 0);
+	assert_int_equal(l.diag_len, 0);
+	unload(&l);
+	assert_int_equal(chmod(p, 0644), 0);
+	load_path(&l, p);
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(l.c.n_warnings, 1);
+	snprintf(line, sizeof(line),
+		 " warning: mode 0644 lets others read the passwords in it (xmpp_password, TURN pass); "
+		 "run: chmod o-rw %s", p);
+	assert_line(&l, line);
+	unload(&l);
+	assert_int_equal(chmod(p, 0640), 0); /* root:ipop 640, as docs/deploy.md installs it */
+	load_path(&l, p);
+	assert_int_equal(l.c.n_warnings, 0);
+	unload(&l);
+	unlink(p);
+
+	char fifo[] = "/tmp/test_node_conf_fifoXXXXXX";
+	assert_non_null(mkdtemp(fifo));
+	char fp[64];
+	snprintf(fp, sizeof(fp), "%s/config.json", fifo);
+	assert_int_equal(mkfifo(fp, 0600), 0);
+	load_path(&l, fp); /* returns: nobody writes to the FIFO */
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, " not a regular file (a FIFO)");
+	unload(&l);
+	load_path(&l, fifo);
+	assert_int_equal(l.errors, 1);
+	assert_line(&l, " not a regular file (a directory)");
+	unload(&l);
+	unlink(fp);
+	rmdir(fifo);
+}
+
+/* trust_file sits next to the key file; the map and the per-member cap. */
+static void test_trust_keys(void **state)
+{
+	(void)state;
+	struct loaded l;
+	load_text(&l, BASE ",\"state_dir\":\"/s\"}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(l.c.key_file, "/s/ipop0.key");
+	assert_string_equal(l.c.trust_file, "/s/ipop0.trust");
+	assert_null(l.c.address_map_file);
+	assert_int_equal(l.c.max_links_per_member, 4);
+	unload(&l);
+	load_text(&l, BASE ",\"key_file\":\"/k/node.key\",\"address_map_file\":\"/etc/ipop/map\","
+		      "\"max_links_per_member\":8}");
+	assert_int_equal(l.errors, 0);
+	assert_string_equal(l.c.trust_file, "/k/node.trust");
+	assert_string_equal(l.c.address_map_file, "/etc/ipop/map");
+	assert_int_equal(l.c.max_links_per_member, 8);
+	unload(&l);
+	load_text(&l, BASE ",\"key_file\":\"/k/secret\",\"trust_file\":\"/t\"}");
+	assert_string_equal(l.c.trust_file, "/t");
+	unload(&l);
+	load_text(&l, BASE ",\"key_file\":\"/k/secret\"}");
+	assert_string_equal(l.c.trust_file, "/k/secret.trust");
+	unload(&l);
+	load_text(&l, BASE ",\n\"max_links_per_member\":0,\"address_map_file\":\"\"}");
+	assert_int_equal(l.errors, 2);
+	assert_line(&l, "2:24: key \"max_links_per_member\": expected an integer from 1 to 64, got 0");
+	unload(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1128,6 +1263,9 @@ int main(void)
 		cmocka_unit_test(test_accept_routes),
 		cmocka_unit_test(test_router_mode),
 		cmocka_unit_test(test_social_is_ipv4_only),
+		cmocka_unit_test(test_ip4_unusable),
+		cmocka_unit_test(test_file_mode_and_kind),
+		cmocka_unit_test(test_trust_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,6 +114,7 @@ static int fake_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 		assert_null(ip_prefix_parse("10.0.0.0/8", &p->refused[0].prefix, NULL));
 		snprintf(p->refused[0].why, sizeof(p->refused[0].why),
 			 "10.0.0.0/8 is not authorised for bob@example.org (\"accept_routes\")");
+		snprintf(p->key, sizeof(p->key), "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
 		if (f->bad_jid) {
 			memset(p->jid, 'a', sizeof(p->jid));
 			p->jid[3] = (char)0xff;
@@ -124,6 +125,7 @@ static int fake_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 		snprintf(p->jid, sizeof(p->jid), "carol@example.org/ipop-%s", NODE_ID);
 		p->state = CTL_PEER_CHECKING;
 		snprintf(p->why_not_direct, sizeof(p->why_not_direct), "no server-reflexive candidate");
+		snprintf(p->trust_refused, sizeof(p->trust_refused), "172.31.0.2 belongs to bob@example.org");
 	}
 	if (f->npeers > 2 && max > 2) {
 		struct ctl_peer_status *p = &arr[2];
@@ -358,10 +360,13 @@ static void test_dispatch_peers(void **state)
 	assert_int_equal(ctl_jint(bob, "rx_bytes", -1), 1536);
 	assert_int_equal(ctl_jint(bob, "tx_bytes", -1), 10 << 20);
 	assert_int_equal(ctl_jint(bob, "last_handshake", -1), FAKE_NOW - 12);
+	assert_string_equal(ctl_jstr(bob, "key"), "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
+	assert_true(json_is_null(json_object_get(bob, "trust_refused")));
 
 	json_t *carol = json_array_get(list, 1);
 	assert_string_equal(ctl_jstr(carol, "state"), "checking");
 	assert_string_equal(ctl_jstr(carol, "why_not_direct"), "no server-reflexive candidate");
+	assert_string_equal(ctl_jstr(carol, "trust_refused"), "172.31.0.2 belongs to bob@example.org");
 	const char *nulls[] = { "path", "local_type", "remote_type", "endpoint", "relay", "rtt_ms",
 				"rtt_us", "rtt_last_us", "rtt_min_us", "rtt_age_ms", "last_handshake" };
 	for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++)
@@ -860,6 +865,9 @@ static void test_cli_peers(void **state)
 	assert_non_null(strstr(o, "10.0 MiB"));
 	assert_non_null(strstr(o, "12.35 ms (3s ago)"));
 	assert_non_null(strstr(o, "not direct: no server-reflexive candidate"));
+	assert_non_null(strstr(o, "\n  refused: 172.31.0.2 belongs to bob@example.org\n"));
+	assert_non_null(strstr(o, " hSDwCYkw... "));
+	assert_int_equal(column_of(o, "KEY"), column_of(o, "hSDwCYkw..."));
 	assert_non_null(strstr(o, "172.31.0.101 fd00::101 "));
 	assert_non_null(strstr(o, "\n  routes: 10.77.0.0/24 fd00:77::/64\n"));
 	assert_non_null(strstr(o, "\n  route refused: 10.0.0.0/8: 10.0.0.0/8 is not authorised for bob@example.org "
@@ -1109,9 +1117,102 @@ static void test_dispatch_friends(void **state)
 	json_decref(j);
 }
 
+/* ---- pins, pin forget ---- */
+
+static int pn_list(void *ctx, struct ctl_pin *arr, unsigned max)
+{
+	(void)ctx;
+	if (max < 1)
+		return 1;
+	snprintf(arr[0].node_id, sizeof(arr[0].node_id), "%040d", 7);
+	snprintf(arr[0].key, sizeof(arr[0].key), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+	snprintf(arr[0].jid, sizeof(arr[0].jid), "bob@example.org");
+	arr[0].seen = 1700000000;
+	return 1;
+}
+
+static int ow_list(void *ctx, struct ctl_owner *arr, unsigned max)
+{
+	(void)ctx;
+	if (max < 2)
+		return 2;
+	arr[0].ip4.s_addr = htonl(0xac1f0002u);
+	snprintf(arr[0].jid, sizeof(arr[0].jid), "bob@example.org");
+	arr[0].seen = 1700000000;
+	arr[1].ip4.s_addr = htonl(0xac1f0009u);
+	snprintf(arr[1].jid, sizeof(arr[1].jid), "carol@example.org");
+	arr[1].mapped = true;
+	return 2;
+}
+
+static int pn_forget(void *ctx, const char *what, unsigned *np, unsigned *no, char *err, size_t errlen)
+{
+	struct fake_fr *f = ctx;
+	if (!strchr(what, '@')) {
+		snprintf(err, errlen, "pin: not a JID");
+		return -EINVAL;
+	}
+	snprintf(f->last_jid, sizeof(f->last_jid), "%s", what);
+	*np = 2;
+	*no = 1;
+	return 0;
+}
+
+static void test_dispatch_pins(void **state)
+{
+	(void)state;
+	static const struct ctl_ops ops = { .pins = pn_list, .owners = ow_list, .pin_forget = pn_forget };
+	struct fake_fr f = { -1, "" };
+	int is_err;
+	size_t n;
+	char *s = ctl_json_dispatch_as(&ops, &f, "pins", 4, false, &n, &is_err); /* reading needs no rights */
+	json_t *j = parse_reply(s, n);
+	free(s);
+	assert_int_equal(is_err, 0);
+	json_t *r = json_object_get(j, "result"), *p = json_array_get(json_object_get(r, "pins"), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "jid")), "bob@example.org");
+	assert_int_equal(json_string_length(json_object_get(p, "node_id")), 40);
+	assert_int_equal(json_string_length(json_object_get(p, "key")), 44);
+	assert_int_equal(json_integer_value(json_object_get(p, "seen")), 1700000000);
+	json_t *o = json_object_get(r, "owners");
+	assert_int_equal(json_array_size(o), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "ip4")), "172.31.0.2");
+	assert_true(json_is_true(json_object_get(json_array_get(o, 1), "mapped")));
+	assert_true(json_is_null(json_object_get(json_array_get(o, 1), "seen")));
+	json_decref(j);
+
+	s = ctl_json_dispatch_as(&ops, &f, "pin forget bob@example.org", 26, true, &n, &is_err);
+	j = parse_reply(s, n);
+	free(s);
+	assert_int_equal(is_err, 0);
+	assert_string_equal(f.last_jid, "bob@example.org");
+	r = json_object_get(j, "result");
+	assert_int_equal(json_integer_value(json_object_get(r, "pins")), 2);
+	assert_int_equal(json_integer_value(json_object_get(r, "owners")), 1);
+	json_decref(j);
+	/* changing state takes SO_PEERCRED's trust, like friend */
+	f.last_jid[0] = '\0';
+	s = ctl_json_dispatch_as(&ops, &f, "pin forget bob@example.org", 26, false, &n, &is_err);
+	j = parse_reply(s, n);
+	free(s);
+	assert_int_equal(is_err, 1);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "permission denied"));
+	assert_string_equal(f.last_jid, "");
+	json_decref(j);
+	static const char *const bad[] = { "pin forget", "pin drop bob@x", "pin forget nobody", "pins x" };
+	for (int i = 0; i < 4; i++) {
+		s = ctl_json_dispatch(&ops, &f, bad[i], strlen(bad[i]), &n, &is_err);
+		j = parse_reply(s, n);
+		free(s);
+		assert_int_equal(is_err, 1);
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dispatch_pins),
 		cmocka_unit_test(test_dispatch_status),
 		cmocka_unit_test(test_dispatch_peers),
 		cmocka_unit_test(test_dispatch_friends),

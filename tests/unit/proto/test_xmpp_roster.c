@@ -78,6 +78,7 @@ static void test_jid_parsing(void **state)
 	assert_string_equal(res, "ipop-x");
 	assert_false(jid_split("/ipop-x", bare, sizeof(bare), &res));
 	assert_false(jid_split("nodomain/ipop-x", bare, sizeof(bare), &res));
+	assert_false(jid_split("example.test/ipop-1@x", bare, sizeof(bare), &res)); /* a server resource */
 	assert_false(jid_split("a@b.c", bare, 3, &res));
 	assert_true(jid_is_ipop_resource("a@b/ipop-1"));
 	assert_false(jid_is_ipop_resource("a@b/ipo"));

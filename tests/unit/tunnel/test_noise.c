@@ -205,7 +205,7 @@ static int handshake(struct fixture *f, uint64_t now, uint64_t wall_ns, struct n
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 0x11111111, now, wall_ns, init,
 						 sizeof(init), &n), 0);
 	assert_int_equal(n, TUNNEL_INITIATION_LEN);
-	rc = noise_consume_initiation(&f->b.local, init, n, now, lookup_one, &f->b.peer, &who, &hs, &ridx);
+	rc = noise_consume_initiation(&f->b.local, init, n, NULL, now, lookup_one, &f->b.peer, &who, &hs, &ridx);
 	if (rc != 0)
 		return rc;
 	assert_ptr_equal(who, &f->b.peer);
@@ -273,19 +273,19 @@ static void test_tamper_initiation(void **state)
 			continue; /* sender index is not authenticated by design (like WireGuard) */
 		memcpy(bad, init, n);
 		bad[i] ^= 0x01;
-		int rc = noise_consume_initiation(&f->b.local, bad, n, 0, lookup_one, &f->b.peer, &who, &hs, &ridx);
+		int rc = noise_consume_initiation(&f->b.local, bad, n, NULL, 0, lookup_one, &f->b.peer, &who, &hs, &ridx);
 		assert_true(rc == -EINVAL || rc == -EBADMSG);
 		if (i >= n - TUNNEL_MAC_LEN)
 			continue;
 		remac(bad, n, f->kb.pub);
-		rc = noise_consume_initiation(&f->b.local, bad, n, 0, lookup_one, &f->b.peer, &who, &hs, &ridx);
+		rc = noise_consume_initiation(&f->b.local, bad, n, NULL, 0, lookup_one, &f->b.peer, &who, &hs, &ridx);
 		assert_true(rc == -EINVAL || rc == -EBADMSG);
 	}
 	assert_int_equal(f->b.local.rx_dropped_auth, n - 8 - TUNNEL_MAC_LEN);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n - 1, 0, lookup_one, &f->b.peer, &who, &hs,
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n - 1, NULL, 0, lookup_one, &f->b.peer, &who, &hs,
 						  &ridx), -EINVAL);
 	/* the untouched one still works */
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
 			 0);
 	noise_handshake_wipe(&hs);
 }
@@ -301,7 +301,7 @@ static void test_tamper_response(void **state)
 	size_t n;
 
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 7, 0, 1000, init, sizeof(init), &n), 0);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
 			 0);
 	assert_int_equal(noise_create_response(&f->b.local, who, &hs, 9, ridx, resp, sizeof(resp), &n, &kb), 0);
 	for (size_t i = 0; i < n; i++) {
@@ -356,12 +356,12 @@ static void test_wrong_static_key(void **state)
 	noise_peer_init(&mp, f->kb.pub);
 	assert_int_equal(noise_create_initiation(&ml, &mp, 3, 0, 5000, init, sizeof(init), &n), 0);
 	/* b only knows a */
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
 			 -ENOENT);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 10, lookup_none, NULL, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 10, lookup_none, NULL, &who, &hs, &ridx),
 			 -ENOENT);
 	/* even a sloppy lookup cannot admit a key that is not the peer's */
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 20, lookup_any, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 20, lookup_any, &f->b.peer, &who, &hs, &ridx),
 			 -ENOENT);
 	assert_null(who);
 	assert_int_equal(f->b.local.rx_dropped_unknown, 3);
@@ -370,7 +370,7 @@ static void test_wrong_static_key(void **state)
 	noise_peer_init(&mp, mallory.pub);
 	noise_peer_init(&f->a.peer, mallory.pub);
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 3, 0, 5000, init, sizeof(init), &n), 0);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 30, lookup_one, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 30, lookup_one, &f->b.peer, &who, &hs, &ridx),
 			 -EBADMSG);
 }
 
@@ -386,20 +386,20 @@ static void test_replayed_initiation(void **state)
 
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 1, 0, t0, init, sizeof(init), &n), 0);
 	memcpy(old, init, n);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 0, lookup_one, &f->b.peer, &who, &hs, &ridx),
 			 0);
 	noise_handshake_wipe(&hs);
 	/* the same bytes later: timestamp not newer */
-	assert_int_equal(noise_consume_initiation(&f->b.local, old, n, 60000, lookup_one, &f->b.peer, &who, &hs,
+	assert_int_equal(noise_consume_initiation(&f->b.local, old, n, NULL, 60000, lookup_one, &f->b.peer, &who, &hs,
 						  &ridx), -EALREADY);
 	/* a fresh initiation with a newer wall clock passes */
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 2, 60000, t0 + 1, init, sizeof(init), &n), 0);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 60000, lookup_one, &f->b.peer, &who, &hs,
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 60000, lookup_one, &f->b.peer, &who, &hs,
 						  &ridx), 0);
 	noise_handshake_wipe(&hs);
 	/* ... and an older wall clock (a clock stepped back, or a replay) does not */
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 3, 120000, t0, init, sizeof(init), &n), 0);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 120000, lookup_one, &f->b.peer, &who, &hs,
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 120000, lookup_one, &f->b.peer, &who, &hs,
 						  &ridx), -EALREADY);
 	assert_int_equal(f->b.local.rx_dropped_replay, 2);
 }
@@ -421,12 +421,12 @@ static void test_initiation_rate_limits(void **state)
 						 sizeof(init), &n), 0);
 
 	/* incoming, per peer */
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 200, lookup_one, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 200, lookup_one, &f->b.peer, &who, &hs, &ridx),
 			 0);
 	noise_handshake_wipe(&hs);
 	f->a.peer.init_tx_seen = false; /* let a send again at once */
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 3, 300, 3000, init, sizeof(init), &n), 0);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 300, lookup_one, &f->b.peer, &who, &hs, &ridx),
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 300, lookup_one, &f->b.peer, &who, &hs, &ridx),
 			 -EBUSY);
 
 	/* global bucket: drain it, then even valid initiations are refused
@@ -436,10 +436,10 @@ static void test_initiation_rate_limits(void **state)
 	assert_true(noise_bucket_take(&f->b.local.init_bucket, 1000000));
 	f->a.peer.init_tx_seen = false;
 	assert_int_equal(noise_create_initiation(&f->a.local, &f->a.peer, 4, 1000000, 4000, init, sizeof(init), &n), 0);
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 1000000, lookup_one, &f->b.peer, &who, &hs,
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 1000000, lookup_one, &f->b.peer, &who, &hs,
 						  &ridx), -EBUSY);
 	/* one second refills one token */
-	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, 1001000, lookup_one, &f->b.peer, &who, &hs,
+	assert_int_equal(noise_consume_initiation(&f->b.local, init, n, NULL, 1001000, lookup_one, &f->b.peer, &who, &hs,
 						  &ridx), 0);
 	noise_handshake_wipe(&hs);
 }

@@ -72,7 +72,7 @@ static int handshake(struct fixture *f, struct node *from, struct node *to, uint
 	rc = session_initiate(&from->local, &from->peer, from->next_index++, now, f->wall_ns, init, sizeof(init), &n);
 	if (rc != 0)
 		return rc;
-	rc = session_respond(&to->local, init, n, now, lookup, &to->peer, to->next_index++, resp, sizeof(resp), &m,
+	rc = session_respond(&to->local, init, n, NULL, now, lookup, &to->peer, to->next_index++, resp, sizeof(resp), &m,
 			     &who);
 	if (rc != 0)
 		return rc;

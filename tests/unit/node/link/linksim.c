@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "ice_cand.h"
 #include "stun_msg.h"
+#include "trust.h"
 #include "tunnel_packet.h"
 #include "xmpp_roster.h"
 
@@ -73,6 +74,7 @@ static void node_init(struct sim *s, int i)
 	e->slot_cap = 1600;
 	e->wall_offset_ns = 1700000000000000000LL;
 	x->online = true;
+	trust_init(&x->trust, true, e->self_ip4, 24);
 }
 
 struct sim *sim_new(unsigned nodes)
@@ -103,8 +105,10 @@ struct sim *sim_new(unsigned nodes)
 
 void sim_free(struct sim *s)
 {
-	for (unsigned i = 0; i < s->n; i++)
+	for (unsigned i = 0; i < s->n; i++) {
 		links_free(&s->node[i].t);
+		trust_free(&s->node[i].trust);
+	}
 	free(s->pkts);
 	free(s->sigs);
 	free(s);
@@ -278,6 +282,8 @@ static void pump(struct sim *s, int i)
 				if (hardnat_pool_want(l) && l->hn.phase == HARDNAT_POOL)
 					link_pool_granted(l, s->pool_grant, s->now);
 			}
+			if (ev.type == LINK_EV_STATE && ev.to == LINK_UP)
+				trust_link_up(&x->trust, l, (int64_t)(s->now / 1000));
 			gone = ev.type == LINK_EV_GONE;
 		}
 		if (gone)
@@ -293,7 +299,16 @@ static void deliver_tunnel(struct sim *s, struct sim_pkt *p)
 	if (tunnel_packet_parse(p->buf, p->len, &tp) != 0)
 		return;
 	if (tp.type == TUNNEL_MSG_INITIATION) {
+		struct link_tx tx;
 		links_on_initiation(&y->t, p->base, &p->from, p->buf, p->len, s->now);
+		if (links_poll_reply(&y->t, &tx)) { /* under load: a cookie reply */
+			y->cookie_replies++;
+			send_dgram(s, p->to, tx.base_id, &tx.dst, tx.data, tx.len);
+		}
+		return;
+	}
+	if (tp.type == TUNNEL_MSG_COOKIE_REPLY) {
+		links_on_cookie_reply(&y->t, p->base, &p->from, p->buf, p->len, tp.receiver_index, s->now);
 		return;
 	}
 	if (tp.type == TUNNEL_MSG_RESPONSE) {
@@ -351,6 +366,10 @@ static void deliver_signal(struct sim *s, const struct sim_sig *g)
 	if (signal_msg_decode(&m, g->body, g->len) != 0 || links_id_of_jid(g->from, id) != 0 ||
 	    memcmp(id, m.from, SIGNAL_ID_LEN) != 0)
 		fail_msg("a signalling message did not decode: %.200s", g->body);
+	if (trust_judge(&y->trust, &y->t, g->from, &m, (int64_t)(s->now / 1000))) { /* as node_sig.c */
+		y->refused++;
+		return;
+	}
 	if (m.kind == SIGNAL_BYE) {
 		struct link *l = links_by_jid(&y->t, g->from);
 		if (l)
@@ -461,6 +480,7 @@ void sim_restart_node(struct sim *s, int i)
 	char jid[XMPP_JID_MAX];
 	struct sockaddr_in host = s->node[i].host;
 
+	struct trust tr = s->node[i].trust; /* its trust file survives */
 	snprintf(jid, sizeof(jid), "%s", s->node[i].jid);
 	links_free(&s->node[i].t);
 	memset(&s->node[i], 0, sizeof(s->node[i]));
@@ -468,6 +488,8 @@ void sim_restart_node(struct sim *s, int i)
 	s->node[i].host = host;
 	snprintf(s->node[i].jid, sizeof(s->node[i].jid), "%s", jid);
 	node_init(s, i);
+	trust_free(&s->node[i].trust);
+	s->node[i].trust = tr;
 	sim_local_changed(s, i, false);
 	(void)node_of;
 }

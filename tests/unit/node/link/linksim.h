@@ -20,6 +20,7 @@
 
 #include "links.h"
 #include "noise.h"
+#include "trust.h"
 
 enum { SIM_NODES = 4, SIM_PKTS = 4096, SIM_SIGS = 512, SIM_RELAY_BASE = LINK_RELAY_BASE + 1 };
 
@@ -41,6 +42,9 @@ struct sim_node {
 	uint64_t rx_data;           /* data packets that opened (keepalives excluded) */
 	uint64_t rx_bytes;
 	uint64_t signals_sent;
+	uint64_t cookie_replies;    /* sent by this node (it was under load) */
+	struct trust trust;         /* judges its signalling, as node_sig.c does */
+	uint64_t refused;           /* signalling messages trust refused */
 };
 
 struct sim_pkt {

@@ -509,6 +509,32 @@ static void test_hard_nat_probing_bounded(void **state)
 	sim_free(s);
 }
 
+/* Node 1 is under load (its handshake bucket is empty, as in a flood of
+ * initiations): node 0's initiation gets a cookie reply, goes again at
+ * once with mac2, and the link comes up without waiting for the 5 s
+ * retry. With cookies off it waits for a token instead. */
+static void test_handshake_under_load(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	struct noise_local *busy = &s->node[1].noise;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	uint64_t t0 = s->now;
+	/* keep node 1's bucket empty for the whole setup */
+	while (!both_up(s, NULL) && s->now - t0 < 3000) {
+		busy->init_bucket.tokens_milli = 0;
+		busy->init_bucket.last_ms = s->now;
+		sim_run(s, 5);
+	}
+	assert_true(both_up(s, NULL));
+	assert_true(s->node[1].cookie_replies >= 1);
+	assert_true(busy->rx_mac2_ok >= 1);
+	assert_true(s->now - t0 < NOISE_REKEY_TIMEOUT_MS); /* no retry timer waited for */
+	assert_data_flows(s, 0, 1);
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_relay_loss),
 		cmocka_unit_test(test_offline_grace),
 		cmocka_unit_test(test_hard_nat_probing_bounded),
+		cmocka_unit_test(test_handshake_under_load),
 		cmocka_unit_test(test_offline_data_path_alive),
 		cmocka_unit_test(test_offline_data_path_dies),
 	};

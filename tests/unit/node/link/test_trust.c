@@ -1,0 +1,600 @@
+/* Trust inside the group (src/node/link: pins.c, owners.c, trust.c,
+ * slots.c): each attack a member can make is refused and the benign case
+ * next to it still works.
+ *   - a key that is not its node id's, a node id under another member;
+ *   - an address taken over (its owner online or offline), outside the
+ *     subnet, loopback/multicast/network/broadcast, the operator's map;
+ *   - a member's resources flooding the link table;
+ * with the fake network of linksim.h for what crosses links. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "link.h"
+#include "linksim.h"
+#include "owners.h"
+#include "pins.h"
+#include "slots.h"
+#include "trust.h"
+
+static struct in_addr ip(const char *s)
+{
+	struct in_addr a;
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a;
+}
+
+/* A key and its node id (seed makes it reproducible). */
+static void key_id(uint8_t seed, uint8_t key[SIGNAL_KEY_LEN], uint8_t id[SIGNAL_ID_LEN])
+{
+	memset(key, seed, SIGNAL_KEY_LEN);
+	crypto_generichash(id, SIGNAL_ID_LEN, key, SIGNAL_KEY_LEN, NULL, 0);
+}
+
+static void jid_of(const char *bare, const uint8_t id[SIGNAL_ID_LEN], char *out, size_t cap)
+{
+	char hex[2 * SIGNAL_ID_LEN + 1];
+	sodium_bin2hex(hex, sizeof(hex), id, SIGNAL_ID_LEN);
+	snprintf(out, cap, "%s/ipop-%s", bare, hex);
+}
+
+/* ---- pins ---- */
+
+static void test_pins(void **state)
+{
+	(void)state;
+	struct pins t;
+	uint8_t k1[32], id1[20], k2[32], id2[20];
+	const struct pin *p;
+	key_id(1, k1, id1);
+	key_id(2, k2, id2);
+	pins_init(&t);
+	assert_true(pins_id_matches(id1, k1));
+	assert_false(pins_id_matches(id1, k2));
+	assert_int_equal(pins_check(&t, id1, k1, "bob@x.org", &p), PIN_NEW);
+	assert_int_equal(pins_note(&t, id1, k1, "bob@x.org", 1000), 0);
+	assert_true(t.dirty);
+	assert_int_equal(pins_check(&t, id1, k1, "bob@x.org", &p), PIN_OK);
+	/* bob's id from mallory's account, and another key for bob's id */
+	assert_int_equal(pins_check(&t, id1, k1, "mallory@x.org", &p), PIN_OTHER_MEMBER);
+	assert_string_equal(p->bare, "bob@x.org");
+	assert_int_equal(pins_check(&t, id1, k2, "bob@x.org", &p), PIN_OTHER_KEY);
+
+	/* a member's pins are bounded: its oldest goes, nobody else's */
+	assert_int_equal(pins_note(&t, id2, k2, "carol@x.org", 1), 0);
+	for (int i = 0; i < PINS_PER_MEMBER + 5; i++) {
+		uint8_t k[32], id[20];
+		key_id((uint8_t)(10 + i), k, id);
+		assert_int_equal(pins_note(&t, id, k, "mallory@x.org", 2000 + i), 0);
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < t.n; i++)
+		m += strcmp(t.p[i].bare, "mallory@x.org") == 0;
+	assert_int_equal(m, PINS_PER_MEMBER);
+	assert_non_null(pins_find(&t, id2));
+	assert_non_null(pins_find(&t, id1));
+
+	/* persistence round trip, and what the parser refuses */
+	struct pins u;
+	pins_init(&u);
+	char line[PINS_LINE_MAX];
+	for (size_t i = 0; i < t.n; i++) {
+		assert_true(pins_format_line(&t.p[i], line, sizeof(line)) > 0);
+		assert_int_equal(strncmp(line, "pin ", 4), 0);
+		line[strlen(line) - 1] = '\0';
+		assert_null(pins_parse_line(&u, line + 4));
+	}
+	assert_int_equal(u.n, t.n);
+	assert_int_equal(pins_check(&u, id1, k1, "bob@x.org", NULL), PIN_OK);
+	assert_int_equal(pins_find(&u, id1)->seen_s, 1000);
+	assert_true(pins_format_line(pins_find(&t, id1), line, sizeof(line)) > 0);
+	line[strlen(line) - 1] = '\0';
+	assert_string_equal(pins_parse_line(&u, line + 4), "node id pinned twice");
+	char hex[41], b64[45];
+	sodium_bin2hex(hex, sizeof(hex), id1, 20);
+	pins_key_b64(k2, b64);
+	snprintf(line, sizeof(line), "%s %s bob@x.org 5", hex, b64);
+	assert_string_equal(pins_parse_line(&u, line), "node id is not the key's (BLAKE2b)");
+	assert_non_null(pins_parse_line(&u, "zz AAAA bob@x.org 5"));
+	snprintf(line, sizeof(line), "%s %s Bob@X.org 5", hex, b64);
+	assert_non_null(pins_parse_line(&u, line));
+	assert_non_null(pins_parse_line(&u, ""));
+	pins_free(&u);
+
+	/* forget: by member, by node id */
+	assert_int_equal(pins_forget(&t, "MALLORY@x.org"), PINS_PER_MEMBER);
+	assert_int_equal(pins_forget(&t, hex), 1);
+	assert_null(pins_find(&t, id1));
+	assert_int_equal(pins_forget(&t, "nothing"), 0);
+	assert_int_equal(t.n, 1);
+	pins_free(&t);
+}
+
+/* ---- owners ---- */
+
+static void test_owners_refusals(void **state)
+{
+	(void)state;
+	struct owners t;
+	char why[OWNERS_WHY_LEN];
+	owners_init(&t, ip("172.31.0.1"), 24);
+	static const struct {
+		const char *a, *why;
+	} bad[] = {
+		{ "10.77.0.2", "10.77.0.2 is outside this overlay's 172.31.0.0/24" },
+		{ "172.31.1.2", "172.31.1.2 is outside this overlay's 172.31.0.0/24" },
+		{ "172.31.0.0", "172.31.0.0 is the network or broadcast address of 172.31.0.0/24" },
+		{ "172.31.0.255", "172.31.0.255 is the network or broadcast address of 172.31.0.0/24" },
+		{ "172.31.0.1", "172.31.0.1 is this node's own address" },
+		{ "127.0.0.1", "127.0.0.1 is in 127.0.0.0/8 (loopback)" },
+		{ "224.0.0.1", "224.0.0.1 is in 224.0.0.0/4 (multicast)" },
+		{ "0.0.0.1", "0.0.0.1 is in 0.0.0.0/8 (this network)" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *r = owners_refusal(&t, ip(bad[i].a), "bob@x.org", why, sizeof(why));
+		assert_non_null(r);
+		assert_string_equal(r, bad[i].why);
+		assert_int_equal(owners_note(&t, ip(bad[i].a), "bob@x.org", 1), -EPERM);
+	}
+	/* the benign case: a free host address */
+	assert_null(owners_refusal(&t, ip("172.31.0.2"), "bob@x.org", why, sizeof(why)));
+	owners_free(&t);
+}
+
+static void test_owners(void **state)
+{
+	(void)state;
+	struct owners t;
+	char why[OWNERS_WHY_LEN];
+	owners_init(&t, ip("172.31.0.1"), 24);
+	assert_int_equal(owners_note(&t, ip("172.31.0.2"), "bob@x.org", 100), 0);
+	assert_true(t.dirty);
+	/* first come after the owner was seen: refused, whoever comes */
+	assert_string_equal(owners_refusal(&t, ip("172.31.0.2"), "mallory@x.org", why, sizeof(why)),
+			    "172.31.0.2 belongs to bob@x.org");
+	assert_int_equal(owners_note(&t, ip("172.31.0.2"), "mallory@x.org", 200), -EPERM);
+	assert_null(owners_refusal(&t, ip("172.31.0.2"), "bob@x.org", why, sizeof(why)));
+	assert_int_equal(owners_note(&t, ip("172.31.0.2"), "bob@x.org", 300), 0);
+	assert_int_equal(owners_find(&t, ip("172.31.0.2"))->seen_s, 300);
+
+	/* a member's learned addresses are bounded (its least recently seen goes) */
+	for (int i = 0; i < OWNERS_PER_MEMBER + 3; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "172.31.0.%d", 100 + i);
+		assert_int_equal(owners_note(&t, ip(a), "mallory@x.org", 1000 + i), 0);
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < t.n; i++)
+		m += strcmp(t.o[i].bare, "mallory@x.org") == 0;
+	assert_int_equal(m, OWNERS_PER_MEMBER);
+	assert_null(owners_find(&t, ip("172.31.0.100")));
+	assert_non_null(owners_find(&t, ip("172.31.0.2")));
+
+	/* round trip */
+	struct owners u;
+	owners_init(&u, ip("172.31.0.1"), 24);
+	char line[256];
+	for (size_t i = 0; i < t.n; i++) {
+		assert_true(owners_format_line(&t.o[i], line, sizeof(line)) > 0);
+		line[strlen(line) - 1] = '\0';
+		assert_null(owners_parse_line(&u, line + 6));
+	}
+	assert_int_equal(u.n, t.n);
+	assert_string_equal(owners_find(&u, ip("172.31.0.2"))->bare, "bob@x.org");
+	assert_string_equal(owners_parse_line(&u, "172.31.0.2 carol@x.org 1"), "address owned twice (or mapped)");
+	assert_string_equal(owners_parse_line(&u, "10.0.0.5 carol@x.org 1"), "10.0.0.5 is outside this overlay's 172.31.0.0/24");
+	assert_non_null(owners_parse_line(&u, "172.31.0.9 Carol@x.org 1"));
+	assert_non_null(owners_parse_line(&u, "172.31.0.9 carol@x.org"));
+	assert_non_null(owners_parse_line(&u, "172.31.0.9 carol@x.org 1 extra"));
+	assert_non_null(owners_parse_line(&u, "172.31.0.9 carol@x.org x1"));
+	owners_free(&u);
+
+	/* forget: an address, a member */
+	assert_int_equal(owners_forget(&t, "172.31.0.2"), 1);
+	assert_null(owners_refusal(&t, ip("172.31.0.2"), "mallory@x.org", why, sizeof(why)));
+	assert_int_equal(owners_forget(&t, "mallory@x.org"), OWNERS_PER_MEMBER);
+	assert_int_equal(t.n, 0);
+	owners_free(&t);
+}
+
+/* The operator's map: strict, mapped addresses are their JIDs' from the
+ * start, anything else is refused; it wins over a learned owner. */
+static void test_owners_map(void **state)
+{
+	(void)state;
+	struct owners t;
+	char why[OWNERS_WHY_LEN];
+	owners_init(&t, ip("172.31.0.1"), 24);
+	assert_int_equal(owners_note(&t, ip("172.31.0.3"), "mallory@x.org", 5), 0);
+	assert_null(owners_map_line(&t, "bob@x.org 172.31.0.2"));
+	assert_null(owners_map_line(&t, "carol@x.org\t172.31.0.3"));
+	assert_true(t.strict);
+	/* the group's map names this node too: accepted, nothing kept, and
+	 * its address stays nobody else's */
+	size_t before = t.n;
+	assert_null(owners_map_line(&t, "alice@x.org 172.31.0.1"));
+	assert_int_equal(t.n, before);
+	assert_non_null(owners_refusal(&t, ip("172.31.0.1"), "mallory@x.org", why, sizeof(why)));
+	assert_string_equal(owners_map_line(&t, "dave@x.org 172.31.0.3"), "address mapped twice");
+	assert_string_equal(owners_map_line(&t, "dave@x.org 10.1.1.1"), "10.1.1.1 is outside this overlay's 172.31.0.0/24");
+	assert_non_null(owners_map_line(&t, "dave@x.org"));
+	assert_non_null(owners_map_line(&t, "dave 172.31.0.4"));
+	assert_non_null(owners_map_line(&t, "dave@x.org/res 172.31.0.4"));
+	assert_non_null(owners_map_line(&t, "dave@x.org 172.31.0.4 x"));
+	assert_null(owners_refusal(&t, ip("172.31.0.2"), "bob@x.org", why, sizeof(why)));
+	assert_null(owners_refusal(&t, ip("172.31.0.3"), "carol@x.org", why, sizeof(why)));
+	assert_string_equal(owners_refusal(&t, ip("172.31.0.3"), "mallory@x.org", why, sizeof(why)),
+			    "172.31.0.3 belongs to carol@x.org (address map)");
+	assert_string_equal(owners_refusal(&t, ip("172.31.0.9"), "bob@x.org", why, sizeof(why)),
+			    "172.31.0.9 is not in the address map for bob@x.org");
+	/* mapped owners are the map's: not forgotten, not saved */
+	assert_int_equal(owners_forget(&t, "carol@x.org"), 0);
+	owners_free(&t);
+}
+
+/* ---- trust_judge on messages ---- */
+
+static struct signal_msg hello(const uint8_t id[20], const uint8_t key[32], const char *addr)
+{
+	struct signal_msg m;
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_HELLO;
+	memcpy(m.from, id, 20);
+	m.has_key = true;
+	memcpy(m.key, key, 32);
+	m.has_ip4 = true;
+	m.ip4 = ip(addr);
+	return m;
+}
+
+static void test_judge(void **state)
+{
+	(void)state;
+	struct trust tr;
+	struct links t;
+	uint8_t kb[32], ib[20], km[32], im[20];
+	char bob[200], mal[200], mal_as_bob[200];
+	key_id(0xb0, kb, ib);
+	key_id(0x30, km, im);
+	jid_of("bob@x.org", ib, bob, sizeof(bob));
+	jid_of("mallory@x.org", im, mal, sizeof(mal));
+	jid_of("mallory@x.org", ib, mal_as_bob, sizeof(mal_as_bob));
+	links_init(&t);
+	trust_init(&tr, true, ip("172.31.0.1"), 24);
+
+	struct signal_msg m = hello(ib, kb, "172.31.0.2");
+	assert_null(trust_judge(&tr, &t, bob, &m, 100)); /* benign: bob */
+	assert_int_equal(pins_check(&tr.pins, ib, kb, "bob@x.org", NULL), PIN_OK);
+
+	/* mallory announces bob's key under her own node id */
+	m = hello(im, kb, "172.31.0.5");
+	const char *why = trust_judge(&tr, &t, mal, &m, 101);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "is not its node id's"));
+	assert_string_equal(trust_refusal_of(&tr, mal)->why, why);
+	/* ...or under bob's node id, from her account */
+	m = hello(ib, kb, "172.31.0.5");
+	assert_non_null(strstr(trust_judge(&tr, &t, mal_as_bob, &m, 102), "first seen under bob@x.org"));
+	/* her own key, with bob's address once bob owns it */
+	tr.owners.dirty = false;
+	assert_int_equal(owners_note(&tr.owners, ip("172.31.0.2"), "bob@x.org", 103), 0);
+	m = hello(im, km, "172.31.0.2");
+	assert_string_equal(trust_judge(&tr, &t, mal, &m, 104), "172.31.0.2 belongs to bob@x.org");
+	m = hello(im, km, "10.77.0.2");
+	assert_string_equal(trust_judge(&tr, &t, mal, &m, 104), "10.77.0.2 is outside this overlay's 172.31.0.0/24");
+	assert_int_equal(tr.refused, 4);
+	assert_int_equal(trust_refusal_of(&tr, mal)->count, 3);
+	/* benign: her own key and a free address; the refusal is cleared */
+	m = hello(im, km, "172.31.0.5");
+	assert_null(trust_judge(&tr, &t, mal, &m, 105));
+	assert_null(trust_refusal_of(&tr, mal));
+	/* social mode: addresses are the friends' own, not checked */
+	struct trust soc;
+	trust_init(&soc, false, ip("172.31.0.1"), 24);
+	m = hello(im, km, "172.31.0.1");
+	assert_null(trust_judge(&soc, &t, mal, &m, 1));
+	m = hello(im, kb, "172.31.0.1");
+	assert_non_null(trust_judge(&soc, &t, mal, &m, 1)); /* keys are checked in both modes */
+	trust_free(&soc);
+
+	/* the trust file: every line back, mapped owners not */
+	struct trust back;
+	trust_init(&back, true, ip("172.31.0.1"), 24);
+	char line[PINS_LINE_MAX + 64];
+	size_t cur = 0, lines = 0;
+	while (trust_next_line(&tr, &cur, line, sizeof(line))) {
+		line[strcspn(line, "\n")] = '\0';
+		assert_null(trust_parse_line(&back, line));
+		lines++;
+	}
+	assert_int_equal(lines, 1 + tr.pins.n + tr.owners.n);
+	assert_int_equal(back.pins.n, tr.pins.n);
+	assert_int_equal(back.owners.n, tr.owners.n);
+	assert_non_null(trust_parse_line(&back, "pin"));
+	assert_non_null(trust_parse_line(&back, "key AAAA"));
+	assert_null(trust_parse_line(&back, "   # comment"));
+	size_t np, no;
+	trust_forget(&back, "bob@x.org", &np, &no);
+	assert_int_equal(np, 1);
+	assert_int_equal(no, 1);
+	trust_free(&back);
+	trust_free(&tr);
+	links_free(&t);
+}
+
+/* ---- the same on the fake network ---- */
+
+static bool up01(struct sim *s, void *arg)
+{
+	(void)arg;
+	return sim_up(s, 0, 1) && sim_up(s, 1, 0);
+}
+
+static void assert_flows(struct sim *s, int i, int j)
+{
+	uint64_t before = s->node[j].rx_data;
+	sim_send_data(s, i, j, 100);
+	sim_run(s, 20);
+	assert_true(s->node[j].rx_data > before);
+}
+
+/* A presence names a key and an address for the overlay (members reached
+ * without a direct link): what trust_judge refuses in a message is cleared
+ * from it, the rest stays. */
+static void test_judge_presence(void **state)
+{
+	(void)state;
+	struct trust tr;
+	struct links t;
+	uint8_t kb[32], ib[20], km[32], im[20];
+	char bob[200], mal[200], mal_as_bob[200];
+	key_id(0xb0, kb, ib);
+	key_id(0x30, km, im);
+	jid_of("bob@x.org", ib, bob, sizeof(bob));
+	jid_of("mallory@x.org", im, mal, sizeof(mal));
+	jid_of("mallory@x.org", ib, mal_as_bob, sizeof(mal_as_bob));
+	links_init(&t);
+	trust_init(&tr, true, ip("172.31.0.1"), 24);
+	struct signal_presence p = { .has_ip4 = true, .ip4 = ip("172.31.0.2"), .has_key = true };
+
+	/* benign: bob's own key and a free address; nothing is pinned yet */
+	memcpy(p.key, kb, 32);
+	assert_int_equal(trust_judge_presence(&tr, &t, bob, &p, 100), 0);
+	assert_true(p.has_key && p.has_ip4);
+	assert_null(pins_find(&tr.pins, ib));
+	struct signal_msg m = hello(ib, kb, "172.31.0.2");
+	assert_null(trust_judge(&tr, &t, bob, &m, 100));
+	assert_int_equal(owners_note(&tr.owners, ip("172.31.0.2"), "bob@x.org", 100), 0);
+
+	/* mallory: bob's key under her id, and bob's address */
+	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 101), 2);
+	assert_false(p.has_key);
+	assert_false(p.has_ip4);
+	assert_int_equal(tr.refused, 2);
+	assert_non_null(strstr(trust_refusal_of(&tr, mal)->why, "172.31.0.2 belongs to bob@x.org"));
+	/* bob's id from her account: the key goes, her free address stays */
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.5"), .has_key = true };
+	memcpy(p.key, kb, 32);
+	assert_int_equal(trust_judge_presence(&tr, &t, mal_as_bob, &p, 102), 1);
+	assert_false(p.has_key);
+	assert_true(p.has_ip4);
+	/* her own key and a free address */
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.5"), .has_key = true };
+	memcpy(p.key, km, 32);
+	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 103), 0);
+	/* outside the subnet; not an ipop resource */
+	p.ip4 = ip("10.77.0.2");
+	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 104), 1);
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.6") };
+	assert_int_equal(trust_judge_presence(&tr, &t, "mallory@x.org/laptop", &p, 105), 1);
+	assert_false(p.has_ip4);
+	trust_free(&tr);
+	links_free(&t);
+}
+
+/* Node 2 (another member) announces node 1's address: node 0 refuses it
+ * while node 1 is online, and after node 1 left (it owns the address
+ * since its link was up), and node 1 still links when it is back. */
+static void test_takeover_refused(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(3);
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, up01, NULL, 5000));
+	struct in_addr a1 = s->node[1].t.env.self_ip4;
+	assert_non_null(owners_find(&s->node[0].trust.owners, a1));
+
+	s->node[2].t.env.self_ip4 = a1; /* mallory's config says bob's address */
+	sim_online(s, 0, 2);
+	sim_online(s, 2, 0);
+	sim_run(s, 3000);
+	struct link *m = sim_link(s, 0, 2);
+	assert_non_null(m);
+	assert_false(m->have_info);
+	assert_true(m->state != LINK_UP);
+	const struct trust_refusal *r = trust_refusal_of(&s->node[0].trust, s->node[2].jid);
+	assert_non_null(r);
+	assert_non_null(strstr(r->why, "172.31.0.2 belongs to n1@example.test"));
+	assert_true(s->node[0].refused >= 1);
+	assert_flows(s, 0, 1);
+	assert_flows(s, 1, 0);
+
+	/* node 1 goes away; mallory claims again; then node 1 comes back */
+	links_remove(&s->node[0].t, sim_link(s, 0, 1));
+	links_remove(&s->node[0].t, m);
+	sim_restart_node(s, 1);
+	sim_restart_node(s, 2);
+	s->node[2].t.env.self_ip4 = a1;
+	uint64_t before = s->node[0].refused;
+	sim_online(s, 0, 2);
+	sim_online(s, 2, 0);
+	sim_run(s, 3000);
+	assert_true(s->node[0].refused > before);
+	assert_false(sim_link(s, 0, 2)->have_info);
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, up01, NULL, 5000));
+	assert_flows(s, 0, 1);
+	sim_free(s);
+}
+
+/* Node 2 announces an address outside node 0's subnet: refused; with a
+ * free address of the subnet it links (the benign case). */
+static void test_outside_subnet(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(3);
+	s->node[2].t.env.self_ip4 = ip("10.77.0.2");
+	sim_online(s, 0, 2);
+	sim_online(s, 2, 0);
+	sim_run(s, 3000);
+	assert_false(sim_up(s, 0, 2));
+	assert_non_null(strstr(trust_refusal_of(&s->node[0].trust, s->node[2].jid)->why, "outside"));
+	s->node[2].t.env.self_ip4 = ip("172.31.0.9");
+	sim_run(s, 12000); /* node 0 offers again; node 2's answer now claims .9 */
+	assert_true(sim_up(s, 0, 2));
+	assert_null(trust_refusal_of(&s->node[0].trust, s->node[2].jid));
+	sim_free(s);
+}
+
+/* ---- slots ---- */
+
+static struct links *table(void)
+{
+	struct links *t = calloc(1, sizeof(*t));
+	static struct noise_local nl;
+	struct noise_keypair kp;
+	assert_non_null(t);
+	links_init(t);
+	assert_int_equal(noise_keypair_generate(&kp), 0);
+	noise_local_init(&nl, &kp, 0);
+	t->env.noise = &nl;
+	t->env.slot_cap = 1600;
+	memset(t->env.self_id, 0xff, SIGNAL_ID_LEN);
+	return t;
+}
+
+static struct link *add(struct links *t, const char *bare, unsigned n, uint64_t now)
+{
+	uint8_t id[20];
+	char jid[200];
+	memset(id, 0, sizeof(id));
+	memcpy(id, &n, sizeof(n));
+	jid_of(bare, id, jid, sizeof(jid));
+	struct link *l = links_get(t, jid, now, true);
+	assert_non_null(l);
+	return l;
+}
+
+static void test_slots_per_member(void **state)
+{
+	(void)state;
+	struct links *t = table();
+	struct link *victim;
+	const char *why;
+	char jid[200];
+	uint8_t id[20] = { 0x99 };
+	for (unsigned i = 0; i < 4; i++)
+		add(t, "mallory@x.org", i, 1000 + i);
+	jid_of("mallory@x.org", id, jid, sizeof(jid));
+	/* her fifth: her own oldest never-up link makes room */
+	assert_int_equal(slots_admit(t, jid, 4, &victim, &why), SLOTS_EVICT);
+	assert_int_equal(victim->created_ms, 1000);
+	/* all four up: refused */
+	for (unsigned i = 0; i < t->n; i++)
+		t->l[i]->ever_up = true;
+	assert_int_equal(slots_admit(t, jid, 4, &victim, &why), SLOTS_FULL);
+	assert_null(victim);
+	/* another member is not held back by her */
+	jid_of("alice@x.org", id, jid, sizeof(jid));
+	assert_int_equal(slots_admit(t, jid, 4, &victim, &why), SLOTS_ROOM);
+	/* the cap is configurable */
+	jid_of("mallory@x.org", id, jid, sizeof(jid));
+	assert_int_equal(slots_admit(t, jid, 8, &victim, &why), SLOTS_ROOM);
+	links_free(t);
+	free(t);
+}
+
+/* A full table: a newcomer takes the place of the oldest never-up link of
+ * the member holding the most; up links are never evicted. */
+static void test_slots_table_full(void **state)
+{
+	(void)state;
+	struct links *t = table();
+	struct link *victim;
+	const char *why;
+	char jid[200], bare[64];
+	uint8_t id[20] = { 0x77 };
+	unsigned k = 0;
+	for (unsigned m = 0; m < LINKS_MAX / 4; m++) {
+		snprintf(bare, sizeof(bare), "m%u@x.org", m);
+		for (unsigned i = 0; i < 4; i++, k++) {
+			struct link *l = add(t, bare, k, 1000 + k);
+			l->ever_up = m != 5; /* only m5's are pending */
+		}
+	}
+	assert_int_equal(t->n, LINKS_MAX);
+	jid_of("newcomer@x.org", id, jid, sizeof(jid));
+	assert_int_equal(slots_admit(t, jid, 64, &victim, &why), SLOTS_EVICT);
+	assert_non_null(strstr(victim->jid, "m5@x.org"));
+	for (unsigned i = 0; i < t->n; i++)
+		if (strstr(t->l[i]->jid, "m5@x.org"))
+			t->l[i]->ever_up = true;
+	assert_int_equal(slots_admit(t, jid, 64, &victim, &why), SLOTS_FULL);
+	links_free(t);
+	free(t);
+}
+
+/* A link that never came up and whose peer never showed presence ends
+ * after SLOTS_UNSEEN_MS; one with presence stays. */
+static void test_slots_expiry(void **state)
+{
+	(void)state;
+	struct links *t = table();
+	struct link *ghost = add(t, "mallory@x.org", 1, 1000), *real = add(t, "bob@x.org", 2, 1000);
+	struct link_event ev;
+	struct signal_msg msg;
+	link_online(real, 1000);
+	links_handle_timeout(t, 1000 + SLOTS_UNSEEN_MS - 1);
+	while (link_poll_event(ghost, &ev, &msg))
+		assert_int_not_equal(ev.type, LINK_EV_GONE);
+	links_handle_timeout(t, 1000 + SLOTS_UNSEEN_MS);
+	bool gone = false;
+	while (link_poll_event(ghost, &ev, &msg))
+		gone |= ev.type == LINK_EV_GONE;
+	assert_true(gone);
+	assert_non_null(ghost->gone_why);
+	links_handle_timeout(t, 1000 + 10 * SLOTS_UNSEEN_MS);
+	while (link_poll_event(real, &ev, &msg))
+		assert_int_not_equal(ev.type, LINK_EV_GONE);
+	links_free(t);
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pins),
+		cmocka_unit_test(test_owners_refusals),
+		cmocka_unit_test(test_owners),
+		cmocka_unit_test(test_owners_map),
+		cmocka_unit_test(test_judge),
+		cmocka_unit_test(test_judge_presence),
+		cmocka_unit_test(test_takeover_refused),
+		cmocka_unit_test(test_outside_subnet),
+		cmocka_unit_test(test_slots_per_member),
+		cmocka_unit_test(test_slots_table_full),
+		cmocka_unit_test(test_slots_expiry),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
