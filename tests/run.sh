@@ -4,6 +4,12 @@
 #   tests/run.sh unit|fuzz|net [NAME...]
 # A test program passes when it exits 0, is skipped when it exits 77 (and
 # must say why), and fails otherwise. Logs of failures are printed.
+# Two lanes run side by side (LANES=2, the default; LANES=1 runs everything
+# in one): lane 1 has the layers check, the unit tests and the node's labs,
+# lane 2 the fuzzers and the TURN server's labs, which share nothing with
+# the node's (namespaces carry the lane in their prefix). Lane 2's report
+# follows lane 1's. Both cores stay busy, which the tests must bear anyway
+# (make test-under-load).
 # A lab script that runs longer than NET_TIMEOUT seconds gets SIGTERM (its
 # EXIT trap removes its namespaces and processes), SIGKILL 60 s later if it
 # is still there, and is reported as TIMEOUT. Every lab script runs with
@@ -45,6 +51,7 @@ wanted() {
 run_one() { # name, command...
 	local name=$1; shift
 	wanted "$name" || return 0
+	in_lane "$name" || return 0
 	local log="$logdir/${name//\//_}.log" t0=$SECONDS rc left
 	"$@" >"$log" 2>&1
 	rc=$?
@@ -72,7 +79,26 @@ run_one() { # name, command...
 	fi
 }
 
-if [[ $suites == all || $suites == unit ]]; then
+LANES=${LANES:-2}
+# lane 2: the fuzzers and the TURN server's labs
+lane2_wants() { [[ $1 == fuzz/* || $1 == net/turnserver_* || $1 == net/turnclient_* ]]; }
+lane=1
+
+run_lane() { # 1|2: runs the suites, skipping what belongs to the other lane
+	lane=$1
+	if [ "$LANES" -gt 1 ] && [ "$lane" = 2 ]; then
+		export IPOP_NS_PREFIX=ipr$$l2
+	fi
+	run_suites
+}
+
+in_lane() { # name: whether this lane runs it
+	[ "$LANES" -le 1 ] && return 0
+	if lane2_wants "$1"; then [ "$lane" = 2 ]; else [ "$lane" = 1 ]; fi
+}
+
+run_suites() {
+if [[ $suites == all || $suites == unit ]] && { [ "$LANES" -le 1 ] || [ "$lane" = 1 ]; }; then
 	echo "== layers"
 	run_one "check-layers" bash tests/check_layers.sh
 	echo "== unit tests (ASan + UBSan)"
@@ -82,7 +108,7 @@ if [[ $suites == all || $suites == unit ]]; then
 	done
 fi
 
-if [[ $suites == all || $suites == fuzz ]]; then
+if [[ $suites == all || $suites == fuzz ]] && { [ "$LANES" -le 1 ] || [ "$lane" = 2 ]; }; then
 	echo "== fuzzers (${FUZZ_SECONDS}s each)"
 	for f in build/fuzz/bin/fuzz_*; do
 		[ -x "$f" ] || continue
@@ -100,6 +126,29 @@ if [[ $suites == all || $suites == net ]]; then
 		case "$(basename "$s")" in lib*.sh) continue ;; esac
 		run_one "net/$(basename "$s" .sh)" timeout -k "$NET_KILL_AFTER" "$NET_TIMEOUT" bash "$s"
 	done
+fi
+
+}
+
+if [ "$LANES" -gt 1 ]; then
+	lane2_out=$logdir/lane2.out
+	( run_lane 2 >"$lane2_out" 2>&1
+	  printf '%s %s %s %s\n' "$pass" "$fail" "$skip" "${failed[*]}" >"$logdir/lane2.sum" ) &
+	lane2_pid=$!
+	trap 'kill $lane2_pid 2>/dev/null' EXIT
+	run_lane 1
+	wait $lane2_pid
+	echo "== lane 2 (fuzzers and the TURN server's labs, run beside lane 1)"
+	cat "$lane2_out"
+	if read -r p2 f2 s2 names2 <"$logdir/lane2.sum"; then
+		pass=$((pass + p2)) fail=$((fail + f2)) skip=$((skip + s2))
+		[ -n "$names2" ] && failed+=($names2)
+	else
+		fail=$((fail + 1)); failed+=("lane2")
+		echo "lane 2 ended without a summary"
+	fi
+else
+	run_lane 1
 fi
 
 rm -rf "$logdir"

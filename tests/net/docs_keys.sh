@@ -8,7 +8,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 lib_init docs
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-NODE_C=$ROOT/src/node/node_conf.c
+NODE_C=$ROOT/src/conf/node_conf.c
 TURN_C=$ROOT/src/turnserver/turn_conf.c
 [ -f "$NODE_C" ] && [ -f "$TURN_C" ] || fail "parsers not found"
 

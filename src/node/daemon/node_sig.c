@@ -80,7 +80,7 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 	if (m.kind == SIGNAL_BYE) {
 		struct link *l = links_by_jid(&n->links, jid);
 		bool full = m.has_reason && strcmp(m.reason, "full") == 0;
-		if (l)
+		if (l && !(full && link_keep_overlay(l, now_ms)))
 			node_remove_link(n, l, full ? "bye received: its links are full" : "bye received");
 		if (full)
 			node_overlay_refused(n, jid, now_ms);

@@ -155,12 +155,33 @@ void link_ice_restart(struct link *l, uint64_t now_ms, const char *why)
 	log_info("peer %s: asked the controlling side for an ICE restart", l->jid);
 }
 
+/* A link up through the overlay is wanted directly (on-demand, or the
+ * overlay's structure): ICE runs as a restart would, and the overlay
+ * carries the packets, under the same session keys, until a pair works. */
+static void seek_direct(struct link *l, uint64_t now_ms)
+{
+	if (l->ice_on)
+		return; /* already checking */
+	if (l->controlling) {
+		l->ice_restarting = true;
+		log_info("peer %s: up through the overlay; looking for a direct path", l->jid);
+		send_offer(l, now_ms);
+		return;
+	}
+	link_queue_signal(l, SIGNAL_HELLO, false, 0, NULL);
+	log_info("peer %s: up through the overlay; hello sent for a direct path", l->jid);
+}
+
 void link_online(struct link *l, uint64_t now_ms)
 {
 	/* Offline then back while XMPP stayed up, and its data path died
 	 * meanwhile: the peer restarted, so its link state is gone. */
 	if (gone_online(l, now_ms))
 		link_restart(l, now_ms, "peer came back online");
+	if (l->state == LINK_UP && link_path_overlay(l)) {
+		seek_direct(l, now_ms);
+		return;
+	}
 	if (l->controlling && (l->state == LINK_NEW || l->state == LINK_FAILED)) {
 		send_offer(l, now_ms);
 	} else if (!l->controlling && l->state == LINK_NEW) {
@@ -217,6 +238,10 @@ static void on_hello(struct link *l, const struct signal_msg *m, uint64_t now_ms
 	/* The peer still has this ICE session and wants it restarted. */
 	if (m->has_ice && l->state == LINK_UP && l->ice_on && strcmp(m->ufrag, l->rufrag) == 0) {
 		link_ice_restart(l, now_ms, "the peer asked for it");
+		return;
+	}
+	if (l->state == LINK_UP && link_path_overlay(l)) {
+		seek_direct(l, now_ms); /* it wants a direct path (or restarted: the handshake tells) */
 		return;
 	}
 	switch (l->state) {
@@ -430,6 +455,28 @@ bool link_path_relayed(const struct link *l)
 	return l->sel_known && (l->sel_local.type == ICE_CAND_RELAY || l->sel_remote.type == ICE_CAND_RELAY);
 }
 
+static void back_to_overlay(struct link *l)
+{
+	l->ice_on = false;
+	l->ice_restarting = false;
+	l->have_path = true;
+	l->base_id = LINK_BASE_OVERLAY;
+	l->sel_known = false;
+	link_queue_event(l, LINK_EV_PATH);
+}
+
+bool link_keep_overlay(struct link *l, uint64_t now_ms)
+{
+	(void)now_ms;
+	if (l->state != LINK_UP || !l->overlay_ok)
+		return false;
+	if (!link_path_overlay(l) || l->ice_on) {
+		log_info("peer %s: no direct link; stays up through the overlay", l->jid);
+		back_to_overlay(l);
+	}
+	return true;
+}
+
 static void ice_failed(struct link *l, uint64_t now_ms)
 {
 	char why[160];
@@ -438,13 +485,14 @@ static void ice_failed(struct link *l, uint64_t now_ms)
 	log_warn("peer %s: ICE failed: %s", l->jid, why);
 	l->ice_on = false;
 	l->have_path = false;
-	if (l->overlay_ok) { /* the overlay still carries it */
-		l->have_path = true;
-		l->base_id = LINK_BASE_OVERLAY;
-		l->sel_known = false;
-		link_queue_event(l, LINK_EV_PATH);
-	}
 	l->ice_restarting = false;
+	if (l->overlay_ok) { /* the overlay still carries it */
+		back_to_overlay(l);
+		if (l->state == LINK_UP) {
+			log_info("peer %s: stays up through the overlay", l->jid);
+			return; /* the overlay asks again after its back-off */
+		}
+	}
 	if (l->fail_backoff_ms < LINK_FAIL_RETRY_MS)
 		l->fail_backoff_ms = LINK_FAIL_RETRY_MS;
 	else if (l->fail_backoff_ms < LINK_FAIL_RETRY_MAX_MS)

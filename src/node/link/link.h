@@ -218,6 +218,11 @@ static inline bool link_path_overlay(const struct link *l)
 	return l->have_path && l->base_id == LINK_BASE_OVERLAY;
 }
 
+/* The direct path was refused or is not wanted any more, but the peer is
+ * a group member the overlay reaches: the link stays up through the
+ * overlay (true), or has nothing left (false: the caller removes it). */
+bool link_keep_overlay(struct link *l, uint64_t now_ms);
+
 /* Where a packet on base_id from or to addr goes, for logs: the address,
  * or "the overlay" (buf: ADDR_STRLEN bytes). */
 const char *link_where(uint32_t base_id, const struct sockaddr_in *addr, char *buf);

@@ -363,21 +363,31 @@ void overlay_set_members(struct overlay *ov, const struct ov_member *m, size_t n
 	plan(ov, now_ms);
 }
 
+/* What a link the other side asks for is to us: our own traffic above
+ * the threshold makes it an on-demand link of ours as well (both ends see
+ * the same flow; the one whose request crossed a refusal must not keep it
+ * as someone else's). */
+static unsigned incoming_why(const struct overlay *ov, const struct ov_peer *p)
+{
+	return ov->c.on_demand && p->demand_hot >= OVERLAY_DEMAND_S ? OV_WHY_INCOMING | OV_WHY_DEMAND : OV_WHY_INCOMING;
+}
+
 bool overlay_accept(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms)
 {
 	struct ov_peer *p = get(ov, id);
 
 	if (!p)
 		return false;
+	unsigned why = incoming_why(ov, p);
 	if (p->state == OV_WANTED || p->state == OV_UP) {
-		p->why |= OV_WHY_INCOMING;
+		p->why |= why;
 		return true;
 	}
-	if (!make_room(ov, p->why & OV_WHY_STRUCTURE ? p->why : OV_WHY_INCOMING, now_ms)) {
+	if (!make_room(ov, p->why & OV_WHY_STRUCTURE ? p->why : why, now_ms)) {
 		ov->st.refused_in++;
 		return false;
 	}
-	p->why |= OV_WHY_INCOMING;
+	p->why |= why;
 	p->used_ms = now_ms;
 	set_state(ov, p, OV_WANTED, now_ms);
 	ov->st.accepted++;
@@ -391,9 +401,13 @@ void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void 
 	if (!p)
 		return;
 	if (p->state != OV_WANTED && p->state != OV_UP)
-		p->why |= OV_WHY_INCOMING; /* it came up without a request of ours */
+		p->why |= incoming_why(ov, p); /* it came up without a request of ours */
 	p->backoff_ms = 0;
 	p->used_ms = now_ms;
+	/* the demand is met: measured again only once the link is gone */
+	p->demand_hot = 0;
+	p->demand_bytes = 0;
+	p->demand_from = 0;
 	set_state(ov, p, OV_UP, now_ms);
 	p->link = link;
 	rebuild_hops(ov);
@@ -405,8 +419,10 @@ void overlay_link_down(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uin
 
 	if (!p || (p->state != OV_WANTED && p->state != OV_UP))
 		return;
+	bool never_up = p->state == OV_WANTED;
 	p->why &= ~(unsigned)(OV_WHY_INCOMING | OV_WHY_DEMAND);
-	if (p->why & OV_WHY_STRUCTURE)
+	/* a link asked for that failed is not asked for again at once */
+	if ((p->why & OV_WHY_STRUCTURE) || never_up)
 		back_off(ov, p, now_ms);
 	else
 		set_state(ov, p, OV_IDLE, now_ms);

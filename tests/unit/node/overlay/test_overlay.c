@@ -172,6 +172,48 @@ static void test_on_demand_and_trim(void **state)
 	assert_int_equal(a.type, OV_ACT_CLOSE);
 	assert_memory_equal(a.id, far, OVERLAY_ID_LEN);
 	assert_int_equal(ov.st.trimmed, 1);
+	/* the traffic that asked for it is history: no stale "requested soon" */
+	overlay_link_down(&ov, far, t + 31000);
+	assert_null(strstr(overlay_why_not_linked(&ov, far), "traffic above"));
+	overlay_free(&ov);
+}
+
+/* Both ends of a flow see its traffic: when our request crossed the other
+ * side's refusal and its own request then arrives, the link is our
+ * on-demand link too (trimmed when idle), not only one it asked for. */
+static void test_demand_crossing_a_refusal(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[100];
+	uint8_t self[OVERLAY_ID_LEN], far[OVERLAY_ID_LEN];
+	struct ov_action a;
+
+	overlay_conf_default(&c);
+	c.max_links = 8;
+	c.idle_timeout_s = 30;
+	id_of(10, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 100), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	id_of(60, far);
+	uint64_t t = 2000;
+	for (int s = 0; s < 3; s++, t += 1000)
+		overlay_demand(&ov, far, 10000, t);
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 1);
+	overlay_refused(&ov, far, t);
+	overlay_demand(&ov, far, 10000, t += 1000);
+	assert_true(overlay_accept(&ov, far, t));
+	overlay_link_up(&ov, far, (void *)1, t);
+	assert_true(overlay_peer(&ov, far)->why & OV_WHY_DEMAND);
+	/* idle: trimmed like any on-demand link of ours */
+	while (overlay_poll_action(&ov, &a))
+		;
+	overlay_handle_timeout(&ov, t + 31000);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_CLOSE);
+	assert_memory_equal(a.id, far, OVERLAY_ID_LEN);
 	overlay_free(&ov);
 }
 
@@ -360,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_large_group_is_bounded),
 		cmocka_unit_test(test_full_refuses_but_structure_evicts),
 		cmocka_unit_test(test_on_demand_and_trim),
+		cmocka_unit_test(test_demand_crossing_a_refusal),
 		cmocka_unit_test(test_demand_evicts_least_recently_used),
 		cmocka_unit_test(test_refused_backs_off),
 		cmocka_unit_test(test_displacement_order),
