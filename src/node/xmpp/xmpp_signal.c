@@ -37,6 +37,7 @@ struct xmpp_sig {
 	uint64_t now_ms, next_attempt_ms;
 	struct xmpp_servers servers; /* which server next (xmpp_servers.h) */
 	bool ping_outstanding;
+	bool rx_since_ping; /* a stanza arrived since the last ping went out */
 	bool release_conn; /* disconnected: release on the next run */
 	int fd;            /* the connection's socket, -1 when unknown */
 	bool ext_timer;    /* the XEP-0215 refresh timer is set */
@@ -411,13 +412,34 @@ static void send_ping(struct xmpp_sig *s, xmpp_conn_t *conn)
 	xmpp_stanza_release(iq);
 	xmpp_free(s->ctx, id);
 	s->ping_outstanding = true;
+	s->rx_since_ping = false;
 }
 
-/* XEP-0199 keepalive: a ping unanswered for a whole interval means the
- * connection is dead even if TCP has not noticed. */
+/* Any stanza from the server proves the session alive, even when the
+ * answer to our ping is still queued behind it. */
+static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+	struct xmpp_sig *s = ud;
+	(void)conn;
+	(void)st;
+	s->rx_since_ping = true;
+	return 1;
+}
+
+/* XEP-0199 keepalive: a ping unanswered for a whole interval, with nothing
+ * else received meanwhile, means the connection is dead even if TCP has not
+ * noticed. A server that delivers other stanzas is busy, not dead (a group
+ * of hundreds logging in at once): dropping the session would add a
+ * presence storm to its load, so the ping stays outstanding one more
+ * interval. */
 static int on_ping_timer(xmpp_conn_t *conn, void *ud)
 {
 	struct xmpp_sig *s = ud;
+	if (s->ping_outstanding && s->rx_since_ping) {
+		log_debug("xmpp: the server is slow to answer a ping but delivers; waiting one more interval");
+		s->rx_since_ping = false;
+		return 1;
+	}
 	if (s->ping_outstanding) {
 		log_warn("xmpp: server did not answer a ping; reconnecting");
 		xmpp_disconnect(conn);
@@ -745,6 +767,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
 		xmpp_servers_up(&s->servers);
 		s->secured = xmpp_conn_is_secured(conn);
 		s->ping_outstanding = false;
+		s->rx_since_ping = false;
+		xmpp_handler_add(conn, on_any, NULL, NULL, NULL, s);
 		xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, s);
 		xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, s);
 		xmpp_handler_add(conn, on_message, NULL, "message", NULL, s);
