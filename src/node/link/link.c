@@ -5,7 +5,9 @@
  * Noise initiation over that pair. The other side answers the offer and
  * waits. Either side may start a later handshake (rekey, or keys that
  * lapsed while idle). The controlling side re-offers when no answer came
- * within LINK_OFFER_TIMEOUT_MS or ICE failed. */
+ * within LINK_OFFER_TIMEOUT_MS (doubling for each offer left unanswered,
+ * up to LINK_OFFER_TIMEOUT_MAX_MS: a slow or silent peer is not flooded)
+ * or ICE failed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
@@ -22,6 +24,7 @@
 
 enum {
 	LINK_OFFER_TIMEOUT_MS = 10000,
+	LINK_OFFER_TIMEOUT_MAX_MS = 80000,
 	LINK_FAIL_RETRY_MS = 5000,      /* first retry after ICE failed... */
 	LINK_FAIL_RETRY_MAX_MS = 60000, /* ...doubling up to this */
 	LINK_NOMINATE_WAIT_MS = 300,
@@ -138,13 +141,29 @@ static void ice_start(struct link *l, uint64_t now_ms)
 	l->deadline_ms = now_ms;
 }
 
+/* How long an offer waits for its answer: 10 s, then doubling while
+ * offers go unanswered (a busy XMPP server, a peer that ignores us), with
+ * a spread of up to 2 s from the peer's id so that a group's re-offers do
+ * not come in step. */
+static uint64_t offer_timeout(const struct link *l)
+{
+	uint64_t t = LINK_OFFER_TIMEOUT_MS;
+	for (unsigned i = 0; i < l->offers_unanswered && t < LINK_OFFER_TIMEOUT_MAX_MS; i++)
+		t *= 2;
+	if (t > LINK_OFFER_TIMEOUT_MAX_MS)
+		t = LINK_OFFER_TIMEOUT_MAX_MS;
+	return t + (uint64_t)(l->id[0] % 16) * 125;
+}
+
 static void send_offer(struct link *l, uint64_t now_ms)
 {
 	ice_start(l, now_ms);
 	link_queue_signal(l, SIGNAL_OFFER, false, 0, NULL);
 	log_info("peer %s: offer sent (ufrag %s, %u candidates%s)", l->jid, l->lufrag, l->tab->env.nlocal,
 		 l->ice_restarting ? ", ICE restart" : "");
-	l->retry_ms = now_ms + LINK_OFFER_TIMEOUT_MS;
+	l->retry_ms = now_ms + offer_timeout(l);
+	if (l->offers_unanswered < 8)
+		l->offers_unanswered++;
 	if (l->ice_restarting)
 		return; /* the link stays up on its current path meanwhile */
 	link_set_state(l, LINK_OFFERED, now_ms, "offer sent");
@@ -393,6 +412,7 @@ static void on_answer(struct link *l, const struct signal_msg *m, uint64_t now_m
 	snprintf(l->rufrag, sizeof(l->rufrag), "%s", m->ufrag);
 	link_sig_add_remotes(l, m, now_ms);
 	l->retry_ms = 0;
+	l->offers_unanswered = 0;
 	l->ice_restarting = false;
 	if (l->state == LINK_OFFERED)
 		link_set_state(l, LINK_CHECKING, now_ms, "answer received");

@@ -128,6 +128,7 @@ struct link {
 	bool ever_up;       /* a handshake completed once */
 	const char *gone_why; /* LINK_EV_GONE for another reason than "went offline" */
 	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
+	unsigned offers_unanswered; /* controlling: in a row; backs the re-offer off */
 	uint64_t fail_backoff_ms; /* controlling: wait after an ICE failure */
 	bool hs_wanted;     /* an initiation was refused as too early; retry */
 	uint8_t init_msg[TUNNEL_INITIATION_MAC2_LEN]; /* the last initiation sent (mac2 with a cookie)... */

@@ -123,7 +123,7 @@ static void test_crossed_offers_and_stale_answer(void **state)
 	struct link *a = sim_link(s, 0, 1);
 	char first[SIGNAL_UFRAG_MAX + 1];
 	snprintf(first, sizeof(first), "%s", a->lufrag);
-	sim_run(s, 10500); /* no answer: node 0 offered again at 10 s */
+	sim_run(s, 12500); /* no answer: node 0 offered again after 10 s (+ at most 2 s spread) */
 	assert_string_not_equal(first, a->lufrag);
 	assert_int_equal(a->state, LINK_OFFERED);
 	sim_release(s);
@@ -136,6 +136,28 @@ static void test_crossed_offers_and_stale_answer(void **state)
 	assert_true(both_up(s, NULL));
 	assert_int_equal(s->node[0].signals_sent + s->node[1].signals_sent, sent);
 	assert_data_flows(s, 0, 1);
+	sim_free(s);
+}
+
+/* A peer that never answers (or a server that holds the messages) gets
+ * offers 10 s, then 20, 40 and 80 s apart, not one every 10 s; an answer
+ * resets the back-off. */
+static void test_unanswered_offers_back_off(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	s->hold_from = 1;
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	uint64_t before = s->node[0].signals_sent;
+	sim_run(s, 160000);
+	/* offers at about 0, 10, 30, 70 and 150 s */
+	uint64_t offers = s->node[0].signals_sent - before + 1;
+	assert_true(offers >= 4 && offers <= 5);
+	assert_true(sim_link(s, 0, 1)->offers_unanswered >= 4);
+	sim_release(s);
+	assert_true(sim_until(s, both_up, NULL, 100000));
+	assert_int_equal(sim_link(s, 0, 1)->offers_unanswered, 0);
 	sim_free(s);
 }
 
@@ -542,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_staged_packets_leave_after_handshake),
 		cmocka_unit_test(test_lost_offer_is_repeated),
 		cmocka_unit_test(test_crossed_offers_and_stale_answer),
+		cmocka_unit_test(test_unanswered_offers_back_off),
 		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_ip6_and_routes_announced),
 		cmocka_unit_test(test_restart_requests_cross),
