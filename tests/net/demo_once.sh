@@ -20,9 +20,11 @@ demo=$!
 wait $demo
 rc=$?
 out=$(cat "$tmp")
-echo "$out" | sed -n '/== every pair/,$p'
 grep -q '^another demo is running' <<<"$out" && skip "another demo started meanwhile; not disturbing it"
-[ $rc -eq 0 ] || { echo "$out" | head -60; fail "the demo exited $rc"; }
+# the set-up first, the table last: a failure's tail shows the pairs
+[ $rc -eq 0 ] || echo "$out" | sed -n '1,/== every pair/p' | head -60
+echo "$out" | sed -n '/== every pair/,$p'
+[ $rc -eq 0 ] || fail "the demo exited $rc"
 grep -q 'result: every pair reached each other by its expected path' <<<"$out" || fail "no success line"
 [ "$(grep -c '  ok$' <<<"$out")" -eq 6 ] || fail "not six ok rows"
 left=$(ip netns list | grep -c "^ipop-demo-demo-$demo-")
