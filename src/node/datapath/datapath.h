@@ -212,6 +212,8 @@ int dp_overlay_send(struct datapath *dp, struct link *e, const uint8_t *data, si
 /* A frame that arrived as the payload of a packet from link `from`
  * (frame at buf + TUNNEL_DATA_HEADER_LEN, len bytes): for us, or passed on. */
 void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t len, uint64_t now_ms);
+/* send.c: sendmmsg of msgs[0..cnt), failures dropped and counted. */
+void dp_send_msgs(struct datapath *dp, struct mmsghdr *msgs, unsigned cnt);
 /* Sends the frames passed on during this receive batch (before its slots
  * are reused). */
 void dp_overlay_flush(struct datapath *dp);

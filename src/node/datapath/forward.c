@@ -6,7 +6,6 @@
  * forwarding member sees only the endpoints' ciphertext. */
 #include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "byteorder.h"
 #include "datapath.h"
@@ -193,24 +192,8 @@ void dp_overlay_in(struct datapath *dp, struct link *from, uint8_t *buf, size_t 
 void dp_overlay_flush(struct datapath *dp)
 {
 	struct dp_fwd_batch *f = &dp->fwd;
-	unsigned done = 0;
 
-	while (done < f->nmsg) {
-		int r = sendmmsg(dp->bases->udp_fd, &f->msgs[done], f->nmsg - done, MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) { /* drop the message that failed (unreachable, buffer full) */
-			dp->cnt.udp_tx_err += f->msgs[done].msg_hdr.msg_iovlen;
-			done++;
-			continue;
-		}
-		for (unsigned i = done; i < done + (unsigned)r; i++) {
-			size_t k = f->msgs[i].msg_hdr.msg_iovlen;
-			dp->cnt.udp_tx += k;
-			dp->cnt.udp_gso_sends += k > 1;
-		}
-		done += (unsigned)r;
-	}
+	dp_send_msgs(dp, f->msgs, f->nmsg);
 	f->nmsg = f->niov = 0;
 }
 

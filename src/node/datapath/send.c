@@ -104,22 +104,19 @@ static void tx_add(struct datapath *dp, struct tx_batch *b, struct link *p, stru
 	b->closed = false;
 }
 
-static void flush(struct datapath *dp, struct tx_batch *b)
+/* Sends msgs[0..cnt) from the UDP socket: a message the kernel refuses is
+ * dropped and counted, and a refused UDP_SEGMENT group turns GSO off. */
+void dp_send_msgs(struct datapath *dp, struct mmsghdr *msgs, unsigned cnt)
 {
-	unsigned done = 0, cnt = b->nmsg;
-
-	if (dp->ntx_jobs) { /* the deferred AEADs, before anything leaves */
-		cpool_run(&dp->cpool, dp->tx_jobs, dp->ntx_jobs);
-		dp->ntx_jobs = 0;
-	}
+	unsigned done = 0;
 
 	while (done < cnt) {
-		int r = sendmmsg(dp->bases->udp_fd, &dp->tx_msgs[done], cnt - done, MSG_DONTWAIT);
+		int r = sendmmsg(dp->bases->udp_fd, &msgs[done], cnt - done, MSG_DONTWAIT);
 		if (r <= 0) {
 			if (r < 0 && errno == EINTR)
 				continue;
 			/* drop the message that failed (unreachable, buffer full) */
-			struct msghdr *mh = &dp->tx_msgs[done].msg_hdr;
+			struct msghdr *mh = &msgs[done].msg_hdr;
 			if (mh->msg_iovlen > 1 && r < 0 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
 				log_warn("udp: segmentation offload refused (%s); datagrams go one by one",
 					 strerror(errno));
@@ -130,12 +127,21 @@ static void flush(struct datapath *dp, struct tx_batch *b)
 			continue;
 		}
 		for (int i = 0; i < r; i++) {
-			size_t k = dp->tx_msgs[done + (unsigned)i].msg_hdr.msg_iovlen;
+			size_t k = msgs[done + (unsigned)i].msg_hdr.msg_iovlen;
 			dp->cnt.udp_tx += k;
 			dp->cnt.udp_gso_sends += k > 1;
 		}
 		done += (unsigned)r;
 	}
+}
+
+static void flush(struct datapath *dp, struct tx_batch *b)
+{
+	if (dp->ntx_jobs) { /* the deferred AEADs, before anything leaves */
+		cpool_run(&dp->cpool, dp->tx_jobs, dp->ntx_jobs);
+		dp->ntx_jobs = 0;
+	}
+	dp_send_msgs(dp, dp->tx_msgs, b->nmsg);
 	memset(b, 0, sizeof(*b));
 }
 
