@@ -49,6 +49,15 @@ static unsigned count_actions(struct overlay *ov, enum ov_action_type t, unsigne
 	return k;
 }
 
+/* Three one-second windows of 10 KB to id, well above the threshold:
+ * enough to ask for an on-demand link. Returns the time after them. */
+static uint64_t hot(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t t)
+{
+	for (int s = 0; s < 3; s++, t += 1000)
+		overlay_demand(ov, id, 10000, t);
+	return t;
+}
+
 static void test_small_group_is_a_mesh(void **state)
 {
 	(void)state;
@@ -199,8 +208,7 @@ static void test_demand_crossing_a_refusal(void **state)
 	count_actions(&ov, OV_ACT_REQUEST, 0);
 	id_of(60, far);
 	uint64_t t = 2000;
-	for (int s = 0; s < 3; s++, t += 1000)
-		overlay_demand(&ov, far, 10000, t);
+	t = hot(&ov, far, t);
 	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 1);
 	overlay_refused(&ov, far, t);
 	overlay_demand(&ov, far, 10000, t += 1000);
@@ -236,8 +244,7 @@ static void test_demand_evicts_least_recently_used(void **state)
 	/* fill every slot with on-demand links 300..; 300 is used least recently */
 	for (unsigned i = 300; ov.nslots < c.max_links; i++) {
 		id_of(i, id);
-		for (int s = 0; s < 3; s++, t += 1000)
-			overlay_demand(&ov, id, 10000, t);
+		t = hot(&ov, id, t);
 		overlay_link_up(&ov, id, (void *)(uintptr_t)i, t);
 		count_actions(&ov, OV_ACT_REQUEST, 0);
 	}
@@ -247,8 +254,7 @@ static void test_demand_evicts_least_recently_used(void **state)
 	}
 	/* a new demand at a full node evicts 300 */
 	id_of(900, id);
-	for (int s = 0; s < 3; s++, t += 1000)
-		overlay_demand(&ov, id, 10000, t);
+	t = hot(&ov, id, t);
 	assert_true(overlay_poll_action(&ov, &a));
 	assert_int_equal(a.type, OV_ACT_CLOSE);
 	uint8_t lru[OVERLAY_ID_LEN];
@@ -313,8 +319,7 @@ static void test_displacement_order(void **state)
 	uint64_t t = 2000;
 	/* one on-demand link (400), then others' requests fill the rest */
 	id_of(400, id);
-	for (int s = 0; s < 3; s++, t += 1000)
-		overlay_demand(&ov, id, 10000, t);
+	t = hot(&ov, id, t);
 	overlay_link_up(&ov, id, (void *)(uintptr_t)400, t);
 	count_actions(&ov, OV_ACT_REQUEST, 0);
 	for (unsigned i = 500; ov.nslots < c.max_links; i++) {
@@ -331,8 +336,7 @@ static void test_displacement_order(void **state)
 	 * on-demand link 400 and the incoming 500.. are older than the last */
 	id_of(800, id);
 	t += 6000;
-	for (int s = 0; s < 3; s++, t += 1000)
-		overlay_demand(&ov, id, 10000, t);
+	t = hot(&ov, id, t);
 	assert_true(overlay_poll_action(&ov, &a));
 	assert_int_equal(a.type, OV_ACT_CLOSE);
 	const struct ov_peer *gone = overlay_peer(&ov, a.id);
