@@ -70,7 +70,7 @@ run_one() { # name, command...
 		echo "----- $name (last 60 lines of $log)"; tail -n 60 "$log"; echo "-----"
 	elif [ $rc -eq 0 ]; then
 		pass=$((pass + 1)); printf 'PASS  %-40s %4ss\n' "$name" "$dt"
-	elif [ $rc -eq 77 ]; then
+	elif [ $rc -eq 77 ] && [[ $name != fuzz/* ]] && grep -qi 'skip' "$log"; then
 		skip=$((skip + 1)); printf 'SKIP  %-40s %s\n' "$name" "$(grep -m1 -i 'skip' "$log")"
 	else
 		fail=$((fail + 1)); failed+=("$name")
@@ -115,7 +115,7 @@ if [[ $suites == all || $suites == fuzz ]] && { [ "$LANES" -le 1 ] || [ "$lane" 
 		n=$(basename "$f")
 		corpus="$logdir/corpus-$n"; mkdir -p "$corpus"
 		[ -d "tests/fuzz/corpus/$n" ] && cp -r "tests/fuzz/corpus/$n/." "$corpus/"
-		run_one "fuzz/$n" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 "$corpus"
+		run_one "fuzz/$n" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -error_exitcode=1 "$corpus"
 	done
 fi
 

@@ -82,7 +82,7 @@ lib_init() {
 pass() { echo "PASS: $*"; }
 figure() { echo "figure: $1 $2 (budget $3)"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
 
 need_cmd() {
 	local c
