@@ -75,6 +75,19 @@ static void follow_path(struct link_rtt *r, const struct link *l, uint64_t now_m
 	r->endpoint = l->endpoint;
 	r->sent_us = 0;
 	r->next_ms = now_ms + LINK_RTT_FIRST_MS;
+	r->data_ms = now_ms ? now_ms : 1; /* a new path counts as busy for a while */
+}
+
+/* Whether data packets (not probes) moved either way lately. */
+static bool carries_data(struct link_rtt *r, const struct link *l, uint64_t now_ms)
+{
+	uint64_t seen = l->tx_packets + l->rx_packets;
+
+	if (seen != r->data_seen) {
+		r->data_seen = seen;
+		r->data_ms = now_ms ? now_ms : 1;
+	}
+	return now_ms - r->data_ms < LINK_RTT_IDLE_AFTER_MS;
 }
 
 void link_rtt_tick(struct link *l, uint64_t now_ms, uint64_t *deadline)
@@ -86,9 +99,12 @@ void link_rtt_tick(struct link *l, uint64_t now_ms, uint64_t *deadline)
 		return;
 	}
 	follow_path(r, l, now_ms);
+	uint64_t every = carries_data(r, l, now_ms) ? LINK_RTT_PROBE_MS : LINK_RTT_IDLE_PROBE_MS;
 	if (now_ms >= r->next_ms) {
 		r->ping_due = true;
-		r->next_ms = now_ms + LINK_RTT_PROBE_MS;
+		r->next_ms = now_ms + every;
+	} else if (r->next_ms > now_ms + every) {
+		r->next_ms = now_ms + every; /* traffic again after a quiet spell */
 	}
 	if (r->next_ms < *deadline)
 		*deadline = r->next_ms;

@@ -1,10 +1,14 @@
 /* A link's round-trip time, measured on its data path: a ping sealed in
  * the tunnel (struct tunnel_probe) leaves on the link's current path, the
  * peer answers with a pong at once, and the time between the two is one
- * sample. Every up link whose peer answers probes is measured every
- * LINK_RTT_PROBE_MS, direct or relayed, the first time LINK_RTT_FIRST_MS
- * after it came up (past the burst of its setup); a move to another path
- * starts the estimate over.
+ * sample. Every up link whose peer answers probes is measured, direct or
+ * relayed, the first time LINK_RTT_FIRST_MS after it came up (past the
+ * burst of its setup), then every LINK_RTT_PROBE_MS while data packets
+ * move either way and every LINK_RTT_IDLE_PROBE_MS once none has for
+ * LINK_RTT_IDLE_AFTER_MS: an idle group of hundreds of links would
+ * otherwise wake every node several times a second for probes alone.
+ * When data moves again the next ping goes within LINK_RTT_PROBE_MS. A
+ * move to another path starts the estimate over (and counts as busy).
  *
  * Probes are timed in microseconds, given as input like every other time:
  * the caller says when a probe leaves (link_poll_probe, just before it
@@ -28,8 +32,10 @@
 #include <stdint.h>
 
 enum {
-	LINK_RTT_PROBE_MS = 2000, /* a ping this often on an up link */
-	LINK_RTT_FIRST_MS = 1000, /* the first one this long after the link came up */
+	LINK_RTT_PROBE_MS = 2000,       /* a ping this often on a link that carries data */
+	LINK_RTT_IDLE_PROBE_MS = 30000, /* ...and this often on an idle one */
+	LINK_RTT_IDLE_AFTER_MS = 10000, /* idle: no data packet either way for this long */
+	LINK_RTT_FIRST_MS = 1000,       /* the first one this long after the link came up */
 };
 
 /* The smoothed estimate, usable on its own (pure). */
@@ -46,6 +52,8 @@ void rtt_est_sample(struct rtt_est *e, uint64_t sample_us, uint64_t now_ms);
 struct link_rtt {
 	struct rtt_est est;
 	uint64_t next_ms;   /* the next ping is due (0: as soon as the link is up) */
+	uint64_t data_seen; /* the link's tx + rx data packets at the last tick... */
+	uint64_t data_ms;   /* ...and when that last changed */
 	bool ping_due;
 	uint32_t seq;       /* of the last ping sent */
 	uint64_t sent_us;   /* when it left; 0: no ping awaits its pong */

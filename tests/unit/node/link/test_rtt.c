@@ -39,6 +39,17 @@ static struct sim *pair_with_latency(unsigned one_way_us)
 	return s;
 }
 
+/* Runs ms of time with a data packet each way every 500 ms: a link that
+ * carries traffic. */
+static void run_busy(struct sim *s, uint64_t ms)
+{
+	for (uint64_t t = 0; t < ms; t += 500) {
+		sim_send_data(s, 0, 1, 100);
+		sim_send_data(s, 1, 0, 100);
+		sim_run(s, 500);
+	}
+}
+
 /* The median of the last three round trips, smoothed by RFC 6298's rules
  * in integer microseconds; srtt follows the filtered value directly until
  * three are known. */
@@ -82,7 +93,8 @@ static void test_estimator(void **state)
 
 /* Both ends measure exactly twice the one-way latency, to the
  * microsecond, within a second of the link coming up, and again every
- * LINK_RTT_PROBE_MS. Probes are not data: no byte counter moves. */
+ * LINK_RTT_PROBE_MS while the path is new. Probes are not data: no byte
+ * counter moves. */
 static void test_direct_exact(void **state)
 {
 	(void)state;
@@ -117,10 +129,10 @@ static void test_delay_change(void **state)
 	assert_true(sim_until(s, both_measured, NULL, 2000));
 	assert_int_equal(a->rtt.est.srtt_us, 1000);
 	s->latency_us = 40000;
-	sim_run(s, 2 * LINK_RTT_PROBE_MS + 200);
+	run_busy(s, 2 * LINK_RTT_PROBE_MS + 500);
 	assert_int_equal(a->rtt.est.last_us, 80000);
 	assert_true(a->rtt.est.srtt_us > 1000 && a->rtt.est.srtt_us < 80000);
-	sim_run(s, 45 * LINK_RTT_PROBE_MS);
+	run_busy(s, 45 * LINK_RTT_PROBE_MS);
 	assert_true(a->rtt.est.srtt_us > 79000 && a->rtt.est.srtt_us <= 80000);
 	assert_int_equal(a->rtt.est.min_us, 1000);
 	sim_free(s);
@@ -162,6 +174,32 @@ static void test_relayed_and_path_change(void **state)
 	assert_true(a->rtt.est.samples >= 1);
 	assert_int_equal(a->rtt.est.last_us, 2000);
 	assert_int_equal(a->rtt.est.min_us, 2000); /* the relayed samples are gone */
+	sim_free(s);
+}
+
+/* A link that carries no data is pinged every LINK_RTT_IDLE_PROBE_MS, not
+ * every LINK_RTT_PROBE_MS; once data moves again the next ping goes within
+ * LINK_RTT_PROBE_MS (plus the 1 s tick) and they keep that pace. */
+static void test_idle_link_probes_rarely(void **state)
+{
+	(void)state;
+	struct sim *s = pair_with_latency(1000);
+	struct link *a = sim_link(s, 0, 1);
+	sim_run(s, LINK_RTT_IDLE_AFTER_MS + LINK_RTT_IDLE_PROBE_MS); /* settle into the idle pace */
+	uint64_t sent = a->rtt.pings_tx;
+	sim_run(s, 4 * LINK_RTT_IDLE_PROBE_MS);
+	uint64_t idle = a->rtt.pings_tx - sent;
+	assert_true(idle >= 3 && idle <= 5);
+	assert_true(s->now - a->rtt.est.at_ms <= LINK_RTT_IDLE_PROBE_MS + 1100);
+
+	sent = a->rtt.pings_tx;
+	sim_send_data(s, 0, 1, 100);
+	sim_run(s, LINK_RTT_PROBE_MS + 1100);
+	assert_true(a->rtt.pings_tx > sent);
+	assert_true(s->now - a->rtt.est.at_ms <= LINK_RTT_PROBE_MS + 1100);
+	sent = a->rtt.pings_tx;
+	run_busy(s, 10 * LINK_RTT_PROBE_MS);
+	assert_true(a->rtt.pings_tx - sent >= 9);
 	sim_free(s);
 }
 
@@ -216,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_direct_exact),
 		cmocka_unit_test(test_delay_change),
 		cmocka_unit_test(test_relayed_and_path_change),
+		cmocka_unit_test(test_idle_link_probes_rarely),
 		cmocka_unit_test(test_no_probes_to_old_peers),
 		cmocka_unit_test(test_bad_probes),
 	};
