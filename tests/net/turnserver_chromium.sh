@@ -91,7 +91,19 @@ async function selected(pc) {
     st.forEach(s => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
   if (!pair) return null;
   return {state: pair.state, nominated: !!pair.nominated, bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived,
+          responsesReceived: pair.responsesReceived,
           local: candInfo(st.get(pair.localCandidateId)), remote: candInfo(st.get(pair.remoteCandidateId))};
+}
+
+// Chromium shows a pair "in-progress" while a keepalive check on it waits
+// for its answer: ask again until the pair is "succeeded" (or the bound).
+async function selectedSucceeded(pc) {
+  const end = Date.now() + BOUND_MS;
+  for (;;) {
+    const s = await selected(pc);
+    if ((s && s.state === 'succeeded') || Date.now() > end) return s;
+    await new Promise(ok => setTimeout(ok, 100));
+  }
 }
 
 async function runCase(c) {
@@ -135,7 +147,7 @@ async function runCase(c) {
       dc.send(ping);
       await bounded(Promise.all([gotPing, gotPong]), 'message both ways');
       r.sent = [ping, pong];
-      r.selected = [await selected(pcs[0]), await selected(pcs[1])];
+      r.selected = [await selectedSucceeded(pcs[0]), await selectedSucceeded(pcs[1])];
     }
   } catch (e) {
     r.failure = String(e);
@@ -213,8 +225,9 @@ allocs = set(re.findall(r"allocation created: user \S+ client 198\.51\.100\.2:\d
 for i, s in enumerate(r["selected"]):
     if not s:
         sys.exit("%s: pc%d has no selected candidate pair" % (name, i))
-    if s["state"] != "succeeded" or not s["nominated"]:
-        sys.exit("%s: pc%d's pair is %s, nominated %s" % (name, i, s["state"], s["nominated"]))
+    if s["state"] != "succeeded" or not s["nominated"] or not s["responsesReceived"]:
+        sys.exit("%s: pc%d's pair is %s, nominated %s, %s check answers" % (
+            name, i, s["state"], s["nominated"], s["responsesReceived"]))
     for side in ("local", "remote"):
         c = s[side]
         if c["type"] != "relay":
