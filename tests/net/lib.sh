@@ -28,6 +28,9 @@
 #                            # collects these lines and compares them with the budget)
 #   need_cmd CMD...          # skip unless every command exists
 #   need_root                # skip unless we may create namespaces
+#   need_chromium            # skip unless Debian's chromium is installed and renders a
+#                            # page headless here; LIB_CHROMIUM_ARGS: the flags it ran with
+#                            # (add --user-data-dir=DIR under $LIB_TMP)
 #
 # Namespaces and processes are removed on EXIT whatever happened, also when
 # the script is stopped by SIGTERM or SIGINT (tests/run.sh's timeout).
@@ -93,6 +96,20 @@ need_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
 	ip netns add "${LIB_PREFIX}-probe" 2>/dev/null || skip "cannot create network namespaces"
 	ip netns del "${LIB_PREFIX}-probe"
+}
+
+# Headless, as root (no sandbox), no GPU, and nothing fetched on its own.
+LIB_CHROMIUM_ARGS=(--headless --no-sandbox --disable-gpu --no-first-run
+	--disable-background-networking --disable-component-update --disable-sync)
+need_chromium() {
+	command -v chromium >/dev/null || skip "chromium is not installed (deploy/install-deps.sh installs it)"
+	# Chromium must be able to start here at all; say why when it cannot.
+	if ! timeout 60 chromium "${LIB_CHROMIUM_ARGS[@]}" --user-data-dir="$LIB_TMP/probe-profile" \
+		--dump-dom 'data:text/html,<p id=x>ok</p>' >"$LIB_TMP/probe.html" 2>"$LIB_TMP/probe.err" ||
+		! grep -q 'id="x"' "$LIB_TMP/probe.html"; then
+		tail -5 "$LIB_TMP/probe.err"
+		skip "headless chromium cannot render a page on this machine"
+	fi
 }
 
 lib_on_exit() { LIB_HOOKS+=("$*"); }

@@ -25,17 +25,8 @@ lib_init nmap
 need_cmd prosody prosodyctl prometheus curl python3 iptables ss
 need_root
 node_bins
-command -v chromium >/dev/null || skip "chromium is not installed (deploy/install-deps.sh installs it)"
+need_chromium
 command -v chromedriver >/dev/null || skip "chromedriver is not installed (package chromium-driver)"
-# Chromium must be able to start here at all; say why when it cannot.
-prof="$LIB_TMP/probe-profile"
-if ! timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-	--disable-component-update --disable-sync --no-first-run --user-data-dir="$prof" \
-	--dump-dom 'data:text/html,<p id=x>ok</p>' >"$LIB_TMP/probe.html" 2>"$LIB_TMP/probe.err" ||
-	! grep -q 'id="x"' "$LIB_TMP/probe.html"; then
-	tail -5 "$LIB_TMP/probe.err"
-	skip "headless chromium cannot render a page on this machine"
-fi
 PAGE_DIR="$NODE_REPO_ROOT/deploy/prometheus/consoles"
 CHECK="$NODE_REPO_ROOT/tests/tools/map_check.py"
 grep -q '{{' "$PAGE_DIR/ipop-map.html" && fail "ipop-map.html holds a template action ({{): Prometheus would run it"
