@@ -199,10 +199,16 @@ void dp_overlay_flush(struct datapath *dp)
 
 struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t now_ms)
 {
-	const struct member *m = dp->members && dp->ov && dp->ov->c.multihop ? members_by_ip4(dp->members, dst) : NULL;
+	const struct member *m = dp->members && dp->ov ? members_by_ip4(dp->members, dst) : NULL;
 
 	if (!m || !m->has_key)
 		return NULL;
+	if (!dp->ov->c.multihop) {
+		/* nothing carries it until a direct link is up: this packet
+		 * is dropped, and asks for the link */
+		overlay_want(dp->ov, m->id, now_ms);
+		return NULL;
+	}
 	struct link *l = links_overlay(dp->links, m->jid, m->key, m->ip4, now_ms);
 	if (!l)
 		return NULL;

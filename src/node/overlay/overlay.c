@@ -451,6 +451,20 @@ void overlay_used(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t
 		p->used_ms = now_ms;
 }
 
+/* Our traffic wants a direct link to p: ask, unless on-demand links are
+ * off, one is asked for or up, or p refused lately. */
+static void demand_request(struct overlay *ov, struct ov_peer *p, uint64_t now_ms)
+{
+	if (!ov->c.on_demand || p->state == OV_WANTED || p->state == OV_UP ||
+	    (p->state == OV_REFUSED && now_ms < p->retry_ms))
+		return;
+	p->used_ms = now_ms;
+	unsigned before = ov->nq;
+	request(ov, p, OV_WHY_DEMAND, now_ms);
+	if (ov->nq != before)
+		ov->st.demand_links++;
+}
+
 void overlay_demand(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t bytes, uint64_t now_ms)
 {
 	struct ov_peer *p = bytes ? get(ov, id) : find(ov, id);
@@ -466,14 +480,16 @@ void overlay_demand(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64
 	p->demand_hot = rate >= ov->c.demand_bps ? p->demand_hot + 1 : 0;
 	p->demand_bytes = 0;
 	p->demand_from = now_ms;
-	if (p->demand_hot < OVERLAY_DEMAND_S || !ov->c.on_demand || p->state == OV_WANTED || p->state == OV_UP ||
-	    (p->state == OV_REFUSED && now_ms < p->retry_ms))
-		return;
-	p->used_ms = now_ms;
-	unsigned before = ov->nq;
-	request(ov, p, OV_WHY_DEMAND, now_ms);
-	if (ov->nq != before)
-		ov->st.demand_links++;
+	if (p->demand_hot >= OVERLAY_DEMAND_S)
+		demand_request(ov, p, now_ms);
+}
+
+void overlay_want(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms)
+{
+	struct ov_peer *p = ov->c.on_demand ? get(ov, id) : NULL;
+
+	if (p)
+		demand_request(ov, p, now_ms);
 }
 
 void overlay_handle_timeout(struct overlay *ov, uint64_t now_ms)
@@ -524,7 +540,9 @@ const char *overlay_why_not_linked(const struct overlay *ov, const uint8_t id[OV
 	if (p && p->state == OV_REFUSED)
 		return "its links are full (it refused); retrying later";
 	if (!ov->c.multihop)
-		return "multihop is off and it is not among this node's links";
+		return ov->c.on_demand ? "not a ring or long-distance neighbour; multihop is off, so the first packet "
+					 "for it asks for an on-demand link"
+				       : "multihop and on-demand links are off and it is not among this node's links";
 	if (p && p->demand_hot)
 		return "traffic above the on-demand threshold; link requested soon";
 	return ov->c.on_demand ? "not a ring or long-distance neighbour; reached through the overlay (on-demand "

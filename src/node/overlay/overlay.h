@@ -145,6 +145,10 @@ void overlay_used(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t
 /* Bytes sent to id through the overlay since the last call: traffic above
  * the threshold asks for an on-demand direct link. */
 void overlay_demand(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t bytes, uint64_t now_ms);
+/* A packet for id that nothing but a direct link can carry (multihop
+ * off): asks for an on-demand link at once, whatever the rate (when
+ * on-demand links are on and id did not refuse lately). */
+void overlay_want(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);
 
 void overlay_handle_timeout(struct overlay *ov, uint64_t now_ms);
 uint64_t overlay_next_deadline(const struct overlay *ov);

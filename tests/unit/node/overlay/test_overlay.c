@@ -225,6 +225,60 @@ static void test_demand_crossing_a_refusal(void **state)
 	overlay_free(&ov);
 }
 
+/* multihop off: nothing carries a packet for a member outside the
+ * structure, so the first one asks for an on-demand link, whatever the
+ * rate; once, not per packet; not while the member's refusal holds; and
+ * not at all with on-demand links off. The link is trimmed when idle. */
+static void test_multihop_off_first_packet_asks(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], far[OVERLAY_ID_LEN], other[OVERLAY_ID_LEN];
+	struct ov_action a;
+
+	overlay_conf_default(&c);
+	c.max_links = 16;
+	c.idle_timeout_s = 30;
+	c.multihop = false;
+	id_of(10, self);
+	id_of(600, far);
+	id_of(700, other);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	assert_non_null(strstr(overlay_why_not_linked(&ov, far), "first packet"));
+	overlay_want(&ov, far, 2000);
+	overlay_want(&ov, far, 2001);
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 1);
+	assert_string_equal(overlay_why_not_linked(&ov, far), "on-demand link being set up");
+	/* a member that refused is asked again only after its back-off */
+	overlay_want(&ov, other, 2000);
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 1);
+	overlay_refused(&ov, other, 2100);
+	overlay_want(&ov, other, 2200);
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, 0), 0);
+	/* up, then idle past on-demand_inactive_timeout: trimmed */
+	overlay_link_up(&ov, far, (void *)1, 2500);
+	while (overlay_poll_action(&ov, &a))
+		;
+	overlay_handle_timeout(&ov, 2500 + 31000);
+	assert_true(overlay_poll_action(&ov, &a));
+	assert_int_equal(a.type, OV_ACT_CLOSE);
+	assert_memory_equal(a.id, far, OVERLAY_ID_LEN);
+	overlay_free(&ov);
+
+	c.on_demand = false;
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, 1000, 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	overlay_want(&ov, far, 2000);
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, 0), 0);
+	assert_non_null(strstr(overlay_why_not_linked(&ov, far), "multihop and on-demand links are off"));
+	overlay_free(&ov);
+}
+
 static void test_demand_evicts_least_recently_used(void **state)
 {
 	(void)state;
@@ -408,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_on_demand_and_trim),
 		cmocka_unit_test(test_demand_crossing_a_refusal),
 		cmocka_unit_test(test_demand_evicts_least_recently_used),
+		cmocka_unit_test(test_multihop_off_first_packet_asks),
 		cmocka_unit_test(test_refused_backs_off),
 		cmocka_unit_test(test_displacement_order),
 		cmocka_unit_test(test_departed_member_is_no_next_hop),
