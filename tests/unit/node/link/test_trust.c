@@ -798,6 +798,35 @@ static void test_slots_per_member(void **state)
 	free(t);
 }
 
+/* A live link of another member that announced the ip6, before any owner
+ * was recorded (its handshake still running): the claim is refused as in
+ * use, like an ip4. */
+static void test_in_use6(void **state)
+{
+	(void)state;
+	struct links *t = table();
+	struct trust tr;
+	struct in6_addr self6;
+	uint8_t km[32], im[20];
+	char mal[200];
+	struct link *b = add(t, "bob@x.org", 1, 1000);
+	b->have_info = true;
+	b->net.has_ip6 = inet_pton(AF_INET6, "fd00::2", &b->net.ip6) == 1;
+	trust_init(&tr, true, ip("172.31.0.1"), 24);
+	assert_int_equal(inet_pton(AF_INET6, "fd00::1", &self6), 1);
+	owners_set_ip6(&tr.owners, &self6, 64);
+	key_id(0x30, km, im);
+	jid_of("mallory@x.org", im, mal, sizeof(mal));
+	struct signal_msg m = hello(im, km, "172.31.0.5");
+	m.has_ip6 = inet_pton(AF_INET6, "fd00::2", &m.ip6) == 1;
+	assert_null(trust_judge(&tr, t, mal, &m, 100));
+	assert_false(m.has_ip6);
+	assert_string_equal(trust_refusal_of(&tr, mal)->why, "fd00::2 is in use by bob@x.org; IPv4 only");
+	trust_free(&tr);
+	links_free(t);
+	free(t);
+}
+
 /* A full table: a newcomer takes the place of the oldest never-up link of
  * the member holding the most; up links are never evicted. */
 static void test_slots_table_full(void **state)
@@ -871,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_takeover_refused),
 		cmocka_unit_test(test_outside_subnet),
 		cmocka_unit_test(test_takeover6_refused),
+		cmocka_unit_test(test_in_use6),
 		cmocka_unit_test(test_slots_per_member),
 		cmocka_unit_test(test_slots_table_full),
 		cmocka_unit_test(test_slots_expiry),
