@@ -188,3 +188,32 @@ const char *ip_addr_unusable(int family, const void *addr)
 	const struct range *r = local_range(&p);
 	return r ? r->addr_why : NULL;
 }
+
+struct ip_addr ip_addr_of(int family, const void *addr)
+{
+	struct ip_addr a = { .family = (uint8_t)family };
+	memcpy(a.addr, addr, ip_prefix_bits(family) / 8);
+	return a;
+}
+
+bool ip_addr_parse(struct ip_addr *a, const char *s)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->addr) == 1)
+		a->family = AF_INET;
+	else if (strlen(s) < INET6_ADDRSTRLEN && inet_pton(AF_INET6, s, a->addr) == 1)
+		a->family = AF_INET6;
+	return a->family != 0;
+}
+
+const char *ip_addr_format(const struct ip_addr *a, char buf[INET6_ADDRSTRLEN])
+{
+	if (!inet_ntop(a->family, a->addr, buf, INET6_ADDRSTRLEN))
+		snprintf(buf, INET6_ADDRSTRLEN, "?");
+	return buf;
+}
+
+bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}

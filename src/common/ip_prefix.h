@@ -62,4 +62,19 @@ const char *ip_prefix_unroutable(const struct ip_prefix *p);
  * the same ranges as ip_prefix_unroutable, for one address. */
 const char *ip_addr_unusable(int family, const void *addr);
 
+/* One address of either family, for tables that hold both (the owners of
+ * overlay addresses, ipopctl). Compare with ip_addr_equal: the unused
+ * bytes are zero. */
+struct ip_addr {
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order; IPv4 in addr[0..3], the rest zero */
+};
+
+struct ip_addr ip_addr_of(int family, const void *addr);
+/* Either family's text form (inet_pton's); false when s is neither. */
+bool ip_addr_parse(struct ip_addr *a, const char *s);
+/* inet_ntop's form. Returns buf. */
+const char *ip_addr_format(const struct ip_addr *a, char buf[INET6_ADDRSTRLEN]);
+bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
+
 #endif

@@ -22,9 +22,9 @@ static void pins_print(struct ctl_cli *c, const json_t *res)
 	fprintf(c->out, "%saddresses%s (owned by a member): %zu\n", ctl_color(c, CTL_C_BOLD), ctl_color(c, CTL_C_RESET),
 		json_array_size(owners));
 	json_array_foreach(owners, i, e) {
-		const char *ip = ctl_jstr(e, "ip4"), *jid = ctl_jstr(e, "jid");
+		const char *ip = ctl_jstr(e, "ip4"), *ip6 = ctl_jstr(e, "ip6"), *jid = ctl_jstr(e, "jid");
 		bool mapped = json_is_true(json_object_get(e, "mapped"));
-		fprintf(c->out, "  %-15s  %s  %s%s\n", ip ? ip : "?", jid ? jid : "?", mapped ? "address map" : "up ",
+		fprintf(c->out, "  %-15s  %s  %s%s\n", ip ? ip : ip6 ? ip6 : "?", jid ? jid : "?", mapped ? "address map" : "up ",
 			mapped ? "" : ctl_fmt_ago(ctl_jint(e, "seen", 0), c->now, ago));
 	}
 }

@@ -312,7 +312,11 @@ json_t *ctl_json_owner(const struct ctl_owner *w)
 {
 	json_t *o = json_object();
 	bool ok = o != NULL;
-	ok = ok && j_set(o, "ip4", j_ip4(w->ip4));
+	char s[INET6_ADDRSTRLEN];
+	bool v6 = w->addr.family == AF_INET6; /* the other one is null */
+	ip_addr_format(&w->addr, s);
+	ok = ok && j_set(o, "ip4", v6 ? json_null() : json_string(s));
+	ok = ok && j_set(o, "ip6", v6 ? json_string(s) : json_null());
 	ok = ok && j_set(o, "jid", j_field(w->jid, sizeof(w->jid)));
 	ok = ok && j_set(o, "seen", w->seen > 0 ? json_integer(w->seen) : json_null());
 	ok = ok && j_set(o, "mapped", json_boolean(w->mapped));

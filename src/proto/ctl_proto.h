@@ -168,7 +168,7 @@ struct ctl_pin {
 
 /* An overlay address and the member that owns it ("pins"). */
 struct ctl_owner {
-	struct in_addr ip4;
+	struct ip_addr addr;            /* IPv4 ("ip4") or IPv6 ("ip6") */
 	char jid[CTL_JID_LEN];
 	int64_t seen;                   /* unix seconds its link with it was last up; 0 mapped, never seen */
 	bool mapped;                    /* from the operator's address map */

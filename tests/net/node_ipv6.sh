@@ -7,14 +7,18 @@
 # Packet Too Big / fragmentation needed when the TUN's MTU is raised past
 # "mtu"; link-scope IPv6 stays off the overlay; dave (no ip6) still works
 # with everyone over IPv4; ipopctl shows the peers' IPv6 addresses.
+# Address ownership covers ip6 (docs/security.md): mallory, a member,
+# announces bob's fd00::2 next to her own ip4; alice refuses the ip6 (log,
+# ipopctl), mallory links IPv4 only, and alice's IPv6 traffic for fd00::2
+# still reaches bob.
 #
 #                          lan: bridge br0, 192.0.2.0/24
-#     +--------------+--------------+--------------+--------------+
-#     |              |              |              |              |
-#  srv .1          a .11          b .12          c .13          d .14
-#  prosody         alice          bob            carol          dave
-#  ipop-turnserver 172.31.0.1     172.31.0.2     172.31.0.3     172.31.0.4
-#  (STUN)          fd00::1        fd00::2        fd00::3        (no ip6)
+#     +--------------+--------------+--------------+--------------+--------------+
+#     |              |              |              |              |              |
+#  srv .1          a .11          b .12          c .13          d .14          m .15
+#  prosody         alice          bob            carol          dave           mallory
+#  ipop-turnserver 172.31.0.1     172.31.0.2     172.31.0.3     172.31.0.4     172.31.0.5
+#  (STUN)          fd00::1        fd00::2        fd00::3        (no ip6)       fd00::2 (bob's)
 #                                                  | lan0 fd00:c::1/64, mtu 1500
 #                                                  | (routes: fd00:c::/64)
 #                                                h fd00:c::2/64, mtu 1500
@@ -37,9 +41,9 @@ MB=${XFER_MB:-20}
 drop_count() { node_ctl "$1" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"][sys.argv[1]])' "$2"; }
 drops_reach() { [ "$(drop_count "$1" "$2")" -ge "$3" ]; }
 
-lab_lan a b c d
+lab_lan a b c d m
 ns_create h
-for n in a b c d h; do
+for n in a b c d m h; do
 	ns_exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 ||
 		skip "IPv6 cannot be enabled in a namespace"
 done
@@ -48,8 +52,8 @@ ns_exec h ip -6 route add default via fd00:c::1
 ns_exec c sysctl -qw net.ipv6.conf.all.forwarding=1
 
 xmpp_lab_start srv 192.0.2.1
-xmpp_groups "$XDIR" "[friends]" alice bob carol dave
-for u in alice bob carol dave; do xmpp_register "$XDIR" $u pw-$u; done
+xmpp_groups "$XDIR" "[friends]" alice bob carol dave mallory
+for u in alice bob carol dave mallory; do xmpp_register "$XDIR" $u pw-$u; done
 xmpp_lab_run
 stun_lab_start srv 192.0.2.1
 
@@ -58,6 +62,7 @@ node_config alice 172.31.0.1 alice 192.0.2.1:3478 \
 node_config bob 172.31.0.2 bob 192.0.2.1:3478 '"ip6": "fd00::2", "ip6_mask": 64,'
 node_config carol 172.31.0.3 carol 192.0.2.1:3478 '"ip6": "fd00::3", "routes": ["fd00:c::/64"],'
 node_config dave 172.31.0.4 dave 192.0.2.1:3478
+node_config mallory 172.31.0.5 mallory 192.0.2.1:3478 '"ip6": "fd00::2",' # started later
 node_start a alice
 node_start b bob
 node_start c carol
@@ -149,6 +154,36 @@ python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["ip6"]=="fd00::
 	fail "ipopctl status --json on bob: $st"
 node_ctl bob status | grep -q 'fd00::2/64' || { node_ctl bob status; fail "ipopctl status (human) shows no ip6"; }
 pass "ipopctl: peers show ip6 and routes (human and --json); status shows the node's own ip6"
+
+# --- ownership of ip6: mallory announces bob's fd00::2 (bob's since his
+# link to alice was up) next to her own free ip4
+lib_wait "$W" grep -q 'owner fd00::2 bob@example.test ' "$LIB_TMP/alice/node.trust" ||
+	{ cat "$LIB_TMP/alice/node.trust"; fail "alice's trust file does not keep fd00::2 as bob's"; }
+node_start m mallory
+node_wait alice 'peer mallory@.*: IPv6 address refused: fd00::2 belongs to bob@example.test; IPv4 only' "$W" ||
+	{ node_logs; fail "alice did not refuse mallory's claim on bob's ip6"; }
+node_wait alice 'peer mallory@.*-> up' "$W" || { node_logs; fail "mallory's IPv4 link to alice did not come up"; }
+lib_wait "$W" vpn_ping m 172.31.0.1 || { node_logs; fail "benign: mallory cannot reach alice over IPv4"; }
+bad0=$(drop_count alice bad_source)
+ns_exec m ping -6 -c 2 -i 0.2 -W 1 fd00::1 >/dev/null 2>&1 && fail "mallory reached alice from bob's fd00::2"
+lib_wait "$W" drops_reach alice bad_source $((bad0 + 2)) ||
+	fail "alice's bad_source went $bad0 -> $(drop_count alice bad_source), expected +2"
+vpn_xfer a b fd00::2 2 || { node_logs; fail "TCP over IPv6 alice -> fd00::2 did not reach bob"; }
+js=$(node_ctl alice --json peers)
+python3 - "$js" <<'PY' || { echo "$js"; fail "ipopctl peers --json: mallory's refused ip6"; }
+import json, sys
+peers = {p["ip4"]: p for p in json.loads(sys.argv[1])}
+m = peers["172.31.0.5"]
+assert m["ip6"] is None and m["state"] == "up", m
+assert m["trust_refused"] == "fd00::2 belongs to bob@example.test; IPv4 only", m
+assert peers["172.31.0.2"]["ip6"] == "fd00::2", peers["172.31.0.2"]
+PY
+node_ctl alice peers | grep -q 'refused: fd00::2 belongs to bob@example.test; IPv4 only' ||
+	{ node_ctl alice peers; fail "ipopctl peers (human) lacks the ip6 conflict"; }
+node_ctl alice pins | grep -q 'fd00::2 *bob@example.test' || { node_ctl alice pins; fail "ipopctl pins: no ip6 owner"; }
+kill -TERM "${NODE_PID[mallory]}" 2>/dev/null
+wait "${NODE_PID[mallory]}" 2>/dev/null
+pass "mallory's claim on bob's ip6 refused (log, ipopctl peers/pins, trust file); she links IPv4 only, her packets from fd00::2 are dropped ($bad0 -> $(drop_count alice bad_source)), 2 MiB alice -> fd00::2 reach bob (sha256)"
 
 # --- a 1500-byte-MTU host behind carol, through the 1280-byte tunnel
 lib_wait "$W" vpn_ping h fd00::1 || { node_logs; fail "h cannot ping alice through carol"; }

@@ -266,7 +266,7 @@ static int ctl_owners(void *ctx, struct ctl_owner *arr, unsigned max)
 	const struct owners *t = &((struct node *)ctx)->trust.owners;
 
 	for (size_t i = 0; i < t->n && i < max; i++) {
-		arr[i].ip4 = t->o[i].ip4;
+		arr[i].addr = t->o[i].addr;
 		snprintf(arr[i].jid, sizeof(arr[i].jid), "%.*s", (int)sizeof(arr[i].jid) - 1, t->o[i].bare);
 		arr[i].seen = t->o[i].seen_s;
 		arr[i].mapped = t->o[i].mapped;
@@ -278,11 +278,11 @@ static int ctl_pin_forget(void *ctx, const char *what, unsigned *np, unsigned *n
 {
 	struct node *n = ctx;
 	size_t p, o;
-	struct in_addr a;
+	struct ip_addr a;
 	char bare[XMPP_JID_MAX];
 	bool id = strlen(what) == 2 * SIGNAL_ID_LEN && strspn(what, "0123456789abcdefABCDEF") == 2 * SIGNAL_ID_LEN;
 
-	if (!id && inet_pton(AF_INET, what, &a) != 1 && (strchr(what, '/') || !jid_split(what, bare, sizeof(bare), NULL))) {
+	if (!id && !ip_addr_parse(&a, what) && (strchr(what, '/') || !jid_split(what, bare, sizeof(bare), NULL))) {
 		snprintf(err, errlen, "pin: \"%.200s\" is not a bare JID, a node id (40 hex digits) or an address", what);
 		return -EINVAL;
 	}

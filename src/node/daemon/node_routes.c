@@ -1,9 +1,7 @@
 /* What the node owns for each peer in the prefix table (cryptokey routing
  * for both families, docs/ipv6.md), group mode:
- *   - its ip4 (/32) and ip6 (/128): first come per address; an address
- *     another peer holds (or one overlapping another peer's entry) is
- *     refused and logged. The ip6 must also lie in this node's own
- *     ip6/ip6_mask (else the kernel would not send it to the TUN);
+ *   - its ip4 (/32) and ip6 (/128): an address another peer holds (or
+ *     one overlapping another peer's entry) is refused and logged;
  *   - each route it advertised: installed only when this node's config
  *     authorises that member for it (node_conf_route_refusal), it covers no
  *     address the tunnel itself uses (underlay), and it overlaps no entry
@@ -11,11 +9,12 @@
  *     "PREFIX dev ipop0". Refused routes are kept with their reason for
  *     ipopctl and tried again whenever a link goes (a standby router takes
  *     over).
- * Every outcome is logged once per change. An ip4 reaches this point only
- * after the trust rules (node/link/trust.h: bound to its member's bare JID,
- * remembered across restarts, the operator's map) let the message that
- * announced it through; ip6 and routes are not under those rules yet, so
- * for them an address belongs to the first link that claims it. */
+ * Every outcome is logged once per change. An ip4 or ip6 reaches this
+ * point only after the trust rules (node/link/trust.h: usable, inside the
+ * overlay's subnet, bound to its member's bare JID, remembered across
+ * restarts, the operator's map) let it through; routes are not under those
+ * rules (their allow-list is), so a prefix belongs to the first link that
+ * claims it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -105,29 +104,16 @@ static void own_ip4(struct node *n, struct link *l, bool was_routed, struct in_a
 		 r ? r : strerror(-rc));
 }
 
-/* Why the peer's announced ip6 is not owned for it, or NULL. */
+/* Why the peer's announced ip6 is not owned for it, or NULL. The trust
+ * rules judged it already (usable, inside ip6/ip6_mask, not ours, not
+ * another member's); what is left is a node without ip6, and an overlap
+ * with another peer's entry (one of its routes). */
 static const char *ip6_refusal(struct node *n, const struct link *l, char *why, size_t cap)
 {
-	const struct node_conf *c = n->conf;
-	struct ip_prefix nets[2], p;
+	struct ip_prefix p;
 
-	if (!c->has_ip6) {
+	if (!n->conf->has_ip6) {
 		snprintf(why, cap, "this node has no ip6");
-		return why;
-	}
-	const char *u = ip_addr_unusable(AF_INET6, &l->net.ip6);
-	if (u) {
-		snprintf(why, cap, "it %s", u);
-		return why;
-	}
-	if (memcmp(&l->net.ip6, &c->ip6, sizeof(c->ip6)) == 0) {
-		snprintf(why, cap, "it is this node's own address");
-		return why;
-	}
-	node_conf_overlay_subnets(c, nets);
-	if (!ip_prefix_has_addr(&nets[1], AF_INET6, &l->net.ip6)) {
-		char s[IP_PREFIX_STRLEN];
-		snprintf(why, cap, "it is outside this node's %s", ip_prefix_format(&nets[1], s));
 		return why;
 	}
 	ip_prefix_from_addr(&p, AF_INET6, &l->net.ip6);

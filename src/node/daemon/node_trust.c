@@ -77,6 +77,8 @@ int node_trust_open(struct node *n)
 	struct trust *tr = &n->trust;
 
 	trust_init(tr, !n->social_on, c->ip4, c->ip4_mask);
+	if (c->has_ip6 && !n->social_on) /* IPv6 claims are judged too */
+		owners_set_ip6(&tr->owners, &c->ip6, c->ip6_mask);
 	if (c->address_map_file && !n->social_on) {
 		int bad = read_lines(c->address_map_file, map_line, &tr->owners, true);
 		if (bad != 0) {

@@ -1,21 +1,40 @@
 /* Overlay address ownership, see owners.h. */
 #include "owners.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ip_prefix.h"
 #include "xmpp_roster.h"
 
-void owners_init(struct owners *t, struct in_addr self, unsigned mask)
+void owners_init(struct owners *t, struct in_addr ip4, unsigned mask)
 {
 	memset(t, 0, sizeof(*t));
-	t->self = self;
-	t->mask = mask;
+	t->self[0] = ip_addr_of(AF_INET, &ip4);
+	ip_prefix_from_addr(&t->net[0], AF_INET, &ip4);
+	t->net[0].len = (uint8_t)mask;
+	ip_prefix_mask(&t->net[0]);
+}
+
+void owners_set_ip6(struct owners *t, const struct in6_addr *ip6, unsigned mask)
+{
+	t->self[1] = ip_addr_of(AF_INET6, ip6);
+	ip_prefix_from_addr(&t->net[1], AF_INET6, ip6);
+	t->net[1].len = (uint8_t)mask;
+	ip_prefix_mask(&t->net[1]);
+}
+
+/* Index of a family in self[] and net[]. */
+static int fam(int family)
+{
+	return family == AF_INET6;
+}
+
+bool owners_has_family(const struct owners *t, int family)
+{
+	return t->self[fam(family)].family == family;
 }
 
 void owners_free(struct owners *t)
@@ -26,56 +45,71 @@ void owners_free(struct owners *t)
 	memset(t, 0, sizeof(*t));
 }
 
-const struct owner *owners_find(const struct owners *t, struct in_addr ip4)
+const struct owner *owners_find(const struct owners *t, struct ip_addr a)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (t->o[i].ip4.s_addr == ip4.s_addr)
+		if (ip_addr_equal(&t->o[i].addr, &a))
 			return &t->o[i];
 	return NULL;
 }
 
-static uint32_t netmask(const struct owners *t)
+/* Every bit of a after the subnet's length is bit. */
+static bool host_bits_all(const struct ip_prefix *net, const struct ip_addr *a, unsigned bit)
 {
-	return t->mask ? 0xffffffffu << (32 - t->mask) : 0;
+	for (unsigned i = net->len; i < ip_prefix_bits(a->family); i++)
+		if (((a->addr[i / 8] >> (7 - i % 8)) & 1u) != bit)
+			return false;
+	return true;
 }
 
-/* Why ip4 can be nobody's address in this overlay, or NULL. */
-static const char *unusable(const struct owners *t, struct in_addr ip4, char *buf, size_t cap)
+/* IPv4: the network or broadcast address; IPv6: the subnet-router anycast
+ * address (RFC 4291; none in a /127 or /128). */
+static const char *edge(const struct ip_prefix *net, const struct ip_addr *a)
 {
-	char a[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
-	uint32_t m = netmask(t), h = ntohl(ip4.s_addr);
-	struct in_addr n = { htonl(ntohl(t->self.s_addr) & m) };
-	const char *why = ip_addr_unusable(AF_INET, &ip4);
+	if (a->family == AF_INET)
+		return host_bits_all(net, a, 0) || host_bits_all(net, a, 1) ? "the network or broadcast address"
+									    : NULL;
+	return net->len < 127 && host_bits_all(net, a, 0) ? "the subnet-router anycast address" : NULL;
+}
 
-	inet_ntop(AF_INET, &ip4, a, sizeof(a));
-	inet_ntop(AF_INET, &n, net, sizeof(net));
+/* Why a can be nobody's address in this overlay, or NULL. Without a
+ * subnet of its family only the ranges are checked. */
+static const char *unusable(const struct owners *t, struct ip_addr a, char *buf, size_t cap)
+{
+	char s[INET6_ADDRSTRLEN], net[IP_PREFIX_STRLEN];
+	const char *why = ip_addr_unusable(a.family, a.addr), *e;
+	const struct ip_prefix *n = &t->net[fam(a.family)];
+
+	ip_addr_format(&a, s);
 	if (why)
-		snprintf(buf, cap, "%s %s", a, why);
-	else if ((h & m) != ntohl(n.s_addr))
-		snprintf(buf, cap, "%s is outside this overlay's %s/%u", a, net, t->mask);
-	else if ((h & ~m) == 0 || (h & ~m) == ~m)
-		snprintf(buf, cap, "%s is the network or broadcast address of %s/%u", a, net, t->mask);
-	else if (ip4.s_addr == t->self.s_addr)
-		snprintf(buf, cap, "%s is this node's own address", a);
+		snprintf(buf, cap, "%s %s", s, why);
+	else if (!owners_has_family(t, a.family))
+		return NULL;
+	else if (!ip_prefix_has_addr(n, a.family, a.addr))
+		snprintf(buf, cap, "%s is outside this overlay's %s", s, ip_prefix_format(n, net));
+	else if ((e = edge(n, &a)))
+		snprintf(buf, cap, "%s is %s of %s", s, e, ip_prefix_format(n, net));
+	else if (ip_addr_equal(&a, &t->self[fam(a.family)]))
+		snprintf(buf, cap, "%s is this node's own address", s);
 	else
 		return NULL;
 	return buf;
 }
 
-const char *owners_refusal(const struct owners *t, struct in_addr ip4, const char *bare, char *buf, size_t cap)
+const char *owners_refusal(const struct owners *t, struct ip_addr a, const char *bare, char *buf, size_t cap)
 {
-	char a[INET_ADDRSTRLEN];
-	const struct owner *o = owners_find(t, ip4);
+	char s[INET6_ADDRSTRLEN];
+	const struct owner *o = owners_find(t, a);
 
-	if (unusable(t, ip4, buf, cap))
+	if (unusable(t, a, buf, cap))
 		return buf;
-	inet_ntop(AF_INET, &ip4, a, sizeof(a));
+	ip_addr_format(&a, s);
 	if (o && strcmp(o->bare, bare) != 0) {
-		snprintf(buf, cap, "%s belongs to %.100s%s", a, o->bare, o->mapped ? " (address map)" : "");
+		snprintf(buf, cap, "%s belongs to %.100s%s", s, o->bare, o->mapped ? " (address map)" : "");
 		return buf;
 	}
 	if (t->strict && !(o && o->mapped)) {
-		snprintf(buf, cap, "%s is not in the address map for %.100s", a, bare);
+		snprintf(buf, cap, "%s is not in the address map for %.100s", s, bare);
 		return buf;
 	}
 	return NULL;
@@ -110,7 +144,7 @@ static void make_room(struct owners *t, const char *bare)
 		drop_at(t, old_all);
 }
 
-static int add(struct owners *t, struct in_addr ip4, const char *bare, int64_t seen_s, bool mapped)
+static int add(struct owners *t, struct ip_addr a, const char *bare, int64_t seen_s, bool mapped)
 {
 	if (!mapped)
 		make_room(t, bare);
@@ -127,41 +161,41 @@ static int add(struct owners *t, struct in_addr ip4, const char *bare, int64_t s
 	char *b = strdup(bare);
 	if (!b)
 		return -ENOMEM;
-	t->o[t->n++] = (struct owner){ .ip4 = ip4, .bare = b, .seen_s = seen_s, .mapped = mapped };
+	t->o[t->n++] = (struct owner){ .addr = a, .bare = b, .seen_s = seen_s, .mapped = mapped };
 	t->dirty |= !mapped;
 	return 0;
 }
 
-int owners_note(struct owners *t, struct in_addr ip4, const char *bare, int64_t now_s)
+int owners_note(struct owners *t, struct ip_addr a, const char *bare, int64_t now_s)
 {
 	char why[OWNERS_WHY_LEN];
 
-	if (owners_refusal(t, ip4, bare, why, sizeof(why)))
+	if (owners_refusal(t, a, bare, why, sizeof(why)))
 		return -EPERM;
 	for (size_t i = 0; i < t->n; i++) {
 		struct owner *o = &t->o[i];
-		if (o->ip4.s_addr != ip4.s_addr)
+		if (!ip_addr_equal(&o->addr, &a))
 			continue;
 		if (!o->mapped && o->seen_s / 86400 != now_s / 86400)
 			t->dirty = true; /* a mere "seen" is saved at most daily */
 		o->seen_s = now_s;
 		return 0;
 	}
-	return add(t, ip4, bare, now_s, false);
+	return add(t, a, bare, now_s, false);
 }
 
 size_t owners_forget(struct owners *t, const char *what)
 {
-	struct in_addr a;
+	struct ip_addr a;
 	char bare[XMPP_JID_MAX];
-	bool by_addr = inet_pton(AF_INET, what, &a) == 1;
+	bool by_addr = ip_addr_parse(&a, what);
 	size_t gone = 0;
 
 	if (!by_addr && !jid_split(what, bare, sizeof(bare), NULL))
 		return 0;
 	for (size_t i = t->n; i-- > 0;) {
 		const struct owner *o = &t->o[i];
-		if (o->mapped || (by_addr ? o->ip4.s_addr != a.s_addr : strcmp(o->bare, bare) != 0))
+		if (o->mapped || (by_addr ? !ip_addr_equal(&o->addr, &a) : strcmp(o->bare, bare) != 0))
 			continue;
 		drop_at(t, i);
 		gone++;
@@ -193,7 +227,7 @@ const char *owners_map_line(struct owners *t, const char *line)
 {
 	static char why[OWNERS_WHY_LEN];
 	char copy[1024], bare[XMPP_JID_MAX], *w[3];
-	struct in_addr a;
+	struct ip_addr a;
 
 	if (strlen(line) >= sizeof(copy))
 		return "line too long";
@@ -202,12 +236,12 @@ const char *owners_map_line(struct owners *t, const char *line)
 		return "expected: JID ADDRESS";
 	if (!plain_bare(w[0], bare, sizeof(bare)))
 		return "not a bare JID (user@domain)";
-	if (inet_pton(AF_INET, w[1], &a) != 1)
-		return "not an IPv4 address";
+	if (!ip_addr_parse(&a, w[1]))
+		return "not an IPv4 or IPv6 address";
 	t->strict = true;
 	/* the group's map names this node too: nobody may claim its address
 	 * anyway (unusable), so there is nothing to keep */
-	if (a.s_addr == t->self.s_addr)
+	if (ip_addr_equal(&a, &t->self[fam(a.family)]))
 		return NULL;
 	if (unusable(t, a, why, sizeof(why)))
 		return why;
@@ -221,10 +255,9 @@ const char *owners_map_line(struct owners *t, const char *line)
 
 int owners_format_line(const struct owner *o, char *buf, size_t cap)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 
-	inet_ntop(AF_INET, &o->ip4, a, sizeof(a));
-	int n = snprintf(buf, cap, "owner %s %s %" PRId64 "\n", a, o->bare, o->seen_s);
+	int n = snprintf(buf, cap, "owner %s %s %" PRId64 "\n", ip_addr_format(&o->addr, a), o->bare, o->seen_s);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
@@ -232,15 +265,15 @@ const char *owners_parse_line(struct owners *t, const char *rest)
 {
 	static char why[OWNERS_WHY_LEN];
 	char copy[1024], bare[XMPP_JID_MAX], *w[4], *end;
-	struct in_addr a;
+	struct ip_addr a;
 
 	if (strlen(rest) >= sizeof(copy))
 		return "line too long";
 	snprintf(copy, sizeof(copy), "%s", rest);
 	if (split(copy, w, 3) != 3)
 		return "expected: owner ADDRESS JID SEEN";
-	if (inet_pton(AF_INET, w[0], &a) != 1)
-		return "not an IPv4 address";
+	if (!ip_addr_parse(&a, w[0]))
+		return "not an IPv4 or IPv6 address";
 	if (!plain_bare(w[1], bare, sizeof(bare)) || strcmp(bare, w[1]) != 0)
 		return "not a bare JID in lower case";
 	long long seen = strtoll(w[2], &end, 10);

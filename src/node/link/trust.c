@@ -1,7 +1,6 @@
 /* Judging what members announce, see trust.h. */
 #include "trust.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,23 +92,56 @@ static const char *key_refusal(const struct trust *tr, const uint8_t id[SIGNAL_I
 	return NULL;
 }
 
-/* A live link of another member that announced this address. */
-static const char *in_use(const struct links *t, const char *bare, struct in_addr ip4, char *why, size_t cap)
+/* The address is one l announced (its ip4, or its ip6 as taken). */
+static bool link_has(const struct link *l, const struct ip_addr *a)
 {
-	char b[XMPP_JID_MAX], a[INET_ADDRSTRLEN];
+	if (a->family == AF_INET)
+		return memcmp(&l->ip4, a->addr, 4) == 0;
+	return l->net.has_ip6 && memcmp(&l->net.ip6, a->addr, 16) == 0;
+}
+
+/* A live link of another member that announced this address. */
+static const char *in_use(const struct links *t, const char *bare, struct ip_addr a, char *why, size_t cap)
+{
+	char b[XMPP_JID_MAX], s[INET6_ADDRSTRLEN];
 
 	for (unsigned i = 0; i < t->n; i++) {
 		const struct link *l = t->l[i];
-		if (!l->have_info || l->ip4.s_addr != ip4.s_addr || !jid_split(l->jid, b, sizeof(b), NULL) ||
-		    strcmp(b, bare) == 0)
+		if (!l->have_info || !link_has(l, &a) || !jid_split(l->jid, b, sizeof(b), NULL) || strcmp(b, bare) == 0)
 			continue;
-		snprintf(why, cap, "%s is in use by %.100s", inet_ntop(AF_INET, &ip4, a, sizeof(a)), b);
+		snprintf(why, cap, "%s is in use by %.100s", ip_addr_format(&a, s), b);
 		return why;
 	}
 	return NULL;
 }
 
-const char *trust_judge(struct trust *tr, const struct links *t, const char *jid, const struct signal_msg *m,
+/* Why bare may not claim a (owners.h, then live links), or NULL. */
+static const char *addr_refusal(const struct trust *tr, const struct links *t, const char *bare, struct ip_addr a,
+				char *why, size_t cap)
+{
+	const char *bad = owners_refusal(&tr->owners, a, bare, why, cap);
+	return bad ? bad : in_use(t, bare, a, why, cap);
+}
+
+/* The ip6 next to an accepted ip4 (group mode, when this node has an ip6
+ * to judge it by): a refused one is cleared from m, so the member links
+ * IPv4 only. true when it was refused. */
+static bool judge_ip6(struct trust *tr, const struct links *t, const char *jid, const char *bare,
+		      struct signal_msg *m, int64_t now_s)
+{
+	char why[TRUST_WHY_LEN], full[TRUST_WHY_LEN + 16];
+
+	if (!tr->group || !m->has_ip6 || !owners_has_family(&tr->owners, AF_INET6))
+		return false;
+	if (!addr_refusal(tr, t, bare, ip_addr_of(AF_INET6, &m->ip6), why, sizeof(why)))
+		return false;
+	m->has_ip6 = false;
+	snprintf(full, sizeof(full), "%s; IPv4 only", why);
+	refuse(tr, jid, "IPv6 address", full, now_s);
+	return true;
+}
+
+const char *trust_judge(struct trust *tr, const struct links *t, const char *jid, struct signal_msg *m,
 			int64_t now_s)
 {
 	char bare[XMPP_JID_MAX], why[TRUST_WHY_LEN];
@@ -120,16 +152,13 @@ const char *trust_judge(struct trust *tr, const struct links *t, const char *jid
 		return refuse(tr, jid, signal_kind_name(m->kind), "not an ipop-<node id> resource", now_s);
 	if (m->has_key)
 		bad = key_refusal(tr, id, bare, m, why, sizeof(why));
-	if (!bad && tr->group && m->has_ip4) {
-		bad = owners_refusal(&tr->owners, m->ip4, bare, why, sizeof(why));
-		if (!bad)
-			bad = in_use(t, bare, m->ip4, why, sizeof(why));
-	}
+	if (!bad && tr->group && m->has_ip4)
+		bad = addr_refusal(tr, t, bare, ip_addr_of(AF_INET, &m->ip4), why, sizeof(why));
 	if (bad)
 		return refuse(tr, jid, signal_kind_name(m->kind), bad, now_s);
 	if (m->has_key && pins_note(&tr->pins, id, m->key, bare, now_s) != 0)
 		log_warn("peer %s: cannot pin its node id (out of memory)", jid);
-	if (m->has_key || m->has_ip4)
+	if (!judge_ip6(tr, t, jid, bare, m, now_s) && (m->has_key || m->has_ip4))
 		accepted(tr, jid);
 	return NULL;
 }
@@ -161,9 +190,7 @@ unsigned trust_judge_presence(struct trust *tr, const struct links *t, const cha
 		}
 	}
 	if (p->has_ip4 && tr->group) {
-		bad = owners_refusal(&tr->owners, p->ip4, bare, why, sizeof(why));
-		if (!bad)
-			bad = in_use(t, bare, p->ip4, why, sizeof(why));
+		bad = addr_refusal(tr, t, bare, ip_addr_of(AF_INET, &p->ip4), why, sizeof(why));
 		if (bad) {
 			p->has_ip4 = false;
 			cleared++;
@@ -175,9 +202,23 @@ unsigned trust_judge_presence(struct trust *tr, const struct links *t, const cha
 	return cleared;
 }
 
+/* The member's link with a is up: a is theirs (owners_note), said once. */
+static void note(struct trust *tr, const struct link *l, const char *bare, struct ip_addr a, int64_t now_s)
+{
+	char s[INET6_ADDRSTRLEN];
+	bool known = owners_find(&tr->owners, a) != NULL;
+	int rc = owners_note(&tr->owners, a, bare, now_s);
+
+	ip_addr_format(&a, s);
+	if (rc != 0)
+		log_warn("peer %s: up, but %s could not be recorded as %s's (%d)", l->jid, s, bare, rc);
+	else if (!known)
+		log_info("peer %s: %s now belongs to %s", l->jid, s, bare);
+}
+
 void trust_link_up(struct trust *tr, const struct link *l, int64_t now_s)
 {
-	char bare[XMPP_JID_MAX], a[INET_ADDRSTRLEN];
+	char bare[XMPP_JID_MAX];
 
 	if (!l->have_info || !jid_split(l->jid, bare, sizeof(bare), NULL))
 		return;
@@ -186,13 +227,10 @@ void trust_link_up(struct trust *tr, const struct link *l, int64_t now_s)
 		log_warn("peer %s: cannot pin its node id (out of memory)", l->jid);
 	if (!tr->group)
 		return;
-	bool known = owners_find(&tr->owners, l->ip4) != NULL;
-	int rc = owners_note(&tr->owners, l->ip4, bare, now_s);
-	inet_ntop(AF_INET, &l->ip4, a, sizeof(a));
-	if (rc != 0)
-		log_warn("peer %s: up, but %s could not be recorded as %s's (%d)", l->jid, a, bare, rc);
-	else if (!known)
-		log_info("peer %s: %s now belongs to %s", l->jid, a, bare);
+	note(tr, l, bare, ip_addr_of(AF_INET, &l->ip4), now_s);
+	/* an ip6 is only there when judge_ip6 let it through */
+	if (l->net.has_ip6 && owners_has_family(&tr->owners, AF_INET6))
+		note(tr, l, bare, ip_addr_of(AF_INET6, &l->net.ip6), now_s);
 }
 
 const struct trust_refusal *trust_refusal_of(const struct trust *tr, const char *jid)

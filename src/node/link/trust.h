@@ -6,9 +6,12 @@
  *
  *   - its key must hash to the node id of its resource "ipop-<id>";
  *   - that node id must not be pinned to another member (pins.h);
- *   - group mode: the address it claims must be usable in the overlay,
- *     not owned by another member (owners.h), and not in use by a live
- *     link of another member.
+ *   - group mode: the addresses it claims (ip4, and ip6 when this node has
+ *     an ip6) must be usable in the overlay, not owned by another member
+ *     (owners.h), and not in use by a live link of another member. A
+ *     refused ip4 refuses the message; a refused ip6 is cleared from it
+ *     (refused, logged and shown the same way), and the member links
+ *     IPv4 only.
  *
  * A refusal is logged once a minute per JID and reason (the rest at debug
  * level), counted, and kept for ipopctl. Sans-IO: the daemon gives the wall
@@ -51,8 +54,9 @@ struct trust {
 void trust_init(struct trust *tr, bool group, struct in_addr self, unsigned mask);
 void trust_free(struct trust *tr);
 /* NULL when the message from jid may go to its link, else why not. t is
- * the link table (links of other members that hold the address). */
-const char *trust_judge(struct trust *tr, const struct links *t, const char *jid, const struct signal_msg *m,
+ * the link table (links of other members that hold the address). A
+ * refused ip6 is cleared from *m (m->has_ip6) and the rest goes on. */
+const char *trust_judge(struct trust *tr, const struct links *t, const char *jid, struct signal_msg *m,
 			int64_t now_s);
 /* A member's presence (signal_presence.h) names its key and overlay
  * address for the overlay (members reached without a direct link). The
@@ -63,7 +67,8 @@ const char *trust_judge(struct trust *tr, const struct links *t, const char *jid
 unsigned trust_judge_presence(struct trust *tr, const struct links *t, const char *jid, struct signal_presence *p,
 			      int64_t now_s);
 /* The link is up (a handshake proved its key): its member owns the
- * address it announced from now on. */
+ * addresses it announced (ip4, and the ip6 trust_judge let through) from
+ * now on. */
 void trust_link_up(struct trust *tr, const struct link *l, int64_t now_s);
 /* jid's latest refusal, or NULL. */
 const struct trust_refusal *trust_refusal_of(const struct trust *tr, const char *jid);

@@ -1136,10 +1136,10 @@ static int ow_list(void *ctx, struct ctl_owner *arr, unsigned max)
 	(void)ctx;
 	if (max < 2)
 		return 2;
-	arr[0].ip4.s_addr = htonl(0xac1f0002u);
+	arr[0].addr = ip_addr_of(AF_INET, &(struct in_addr){ htonl(0xac1f0002u) });
 	snprintf(arr[0].jid, sizeof(arr[0].jid), "bob@example.org");
 	arr[0].seen = 1700000000;
-	arr[1].ip4.s_addr = htonl(0xac1f0009u);
+	assert_true(ip_addr_parse(&arr[1].addr, "fd00::9"));
 	snprintf(arr[1].jid, sizeof(arr[1].jid), "carol@example.org");
 	arr[1].mapped = true;
 	return 2;
@@ -1177,6 +1177,9 @@ static void test_dispatch_pins(void **state)
 	json_t *o = json_object_get(r, "owners");
 	assert_int_equal(json_array_size(o), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "ip4")), "172.31.0.2");
+	assert_true(json_is_null(json_object_get(json_array_get(o, 0), "ip6")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 1), "ip6")), "fd00::9");
+	assert_true(json_is_null(json_object_get(json_array_get(o, 1), "ip4")));
 	assert_true(json_is_true(json_object_get(json_array_get(o, 1), "mapped")));
 	assert_true(json_is_null(json_object_get(json_array_get(o, 1), "seen")));
 	json_decref(j);

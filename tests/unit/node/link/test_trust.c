@@ -2,8 +2,9 @@
  * slots.c): each attack a member can make is refused and the benign case
  * next to it still works.
  *   - a key that is not its node id's, a node id under another member;
- *   - an address taken over (its owner online or offline), outside the
- *     subnet, loopback/multicast/network/broadcast, the operator's map;
+ *   - an address (ip4 or ip6) taken over, its owner online or offline, or
+ *     still in use; the trust file across the IPv6 change (the owners
+ *     table's own rules: test_owners.c);
  *   - a member's resources flooding the link table;
  * with the fake network of linksim.h for what crosses links. */
 #include <arpa/inet.h>
@@ -22,16 +23,10 @@
 #include "link.h"
 #include "linksim.h"
 #include "owners.h"
+#include "test_addr.h"
 #include "pins.h"
 #include "slots.h"
 #include "trust.h"
-
-static struct in_addr ip(const char *s)
-{
-	struct in_addr a;
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a;
-}
 
 /* A key and its node id (seed makes it reproducible). */
 static void key_id(uint8_t seed, uint8_t key[SIGNAL_KEY_LEN], uint8_t id[SIGNAL_ID_LEN])
@@ -119,129 +114,42 @@ static void test_pins(void **state)
 	pins_free(&t);
 }
 
-/* ---- owners ---- */
-
-static void test_owners_refusals(void **state)
+/* The trust file across the change: a file written before IPv6 ownership
+ * loads as it did; a new one loads in a v4-only node too (its IPv6 lines
+ * kept for when it gets an ip6) and is written back the same. */
+static void test_owners6_file(void **state)
 {
 	(void)state;
-	struct owners t;
-	char why[OWNERS_WHY_LEN];
-	owners_init(&t, ip("172.31.0.1"), 24);
-	static const struct {
-		const char *a, *why;
-	} bad[] = {
-		{ "10.77.0.2", "10.77.0.2 is outside this overlay's 172.31.0.0/24" },
-		{ "172.31.1.2", "172.31.1.2 is outside this overlay's 172.31.0.0/24" },
-		{ "172.31.0.0", "172.31.0.0 is the network or broadcast address of 172.31.0.0/24" },
-		{ "172.31.0.255", "172.31.0.255 is the network or broadcast address of 172.31.0.0/24" },
-		{ "172.31.0.1", "172.31.0.1 is this node's own address" },
-		{ "127.0.0.1", "127.0.0.1 is in 127.0.0.0/8 (loopback)" },
-		{ "224.0.0.1", "224.0.0.1 is in 224.0.0.0/4 (multicast)" },
-		{ "0.0.0.1", "0.0.0.1 is in 0.0.0.0/8 (this network)" },
+	static const char *old_file[] = {
+		"# ipopd trust state (docs/security.md): written by ipopd; edit only while it is stopped",
+		"owner 172.31.0.2 bob@x.org 1700000000",
+		"owner 172.31.0.3 carol@x.org 1700000100",
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *r = owners_refusal(&t, ip(bad[i].a), "bob@x.org", why, sizeof(why));
-		assert_non_null(r);
-		assert_string_equal(r, bad[i].why);
-		assert_int_equal(owners_note(&t, ip(bad[i].a), "bob@x.org", 1), -EPERM);
+	struct trust tr, v4;
+	char line[PINS_LINE_MAX + 64];
+	size_t cur = 0, n6 = 0;
+	struct in6_addr a;
+	assert_int_equal(inet_pton(AF_INET6, "fd00::1", &a), 1);
+	trust_init(&tr, true, ip("172.31.0.1"), 24);
+	owners_set_ip6(&tr.owners, &a, 64);
+	for (size_t i = 0; i < 3; i++)
+		assert_null(trust_parse_line(&tr, old_file[i]));
+	assert_int_equal(tr.owners.n, 2);
+	assert_string_equal(owners_find(&tr.owners, A("172.31.0.3"))->bare, "carol@x.org");
+	assert_null(trust_parse_line(&tr, "owner fd00::2 bob@x.org 1700000200"));
+
+	trust_init(&v4, true, ip("172.31.0.1"), 24);
+	while (trust_next_line(&tr, &cur, line, sizeof(line))) {
+		line[strcspn(line, "\n")] = '\0';
+		assert_null(trust_parse_line(&v4, line));
+		n6 += strncmp(line, "owner fd00::", 12) == 0;
 	}
-	/* the benign case: a free host address */
-	assert_null(owners_refusal(&t, ip("172.31.0.2"), "bob@x.org", why, sizeof(why)));
-	owners_free(&t);
+	assert_int_equal(n6, 1);
+	assert_int_equal(v4.owners.n, 3);
+	assert_string_equal(owners_find(&v4.owners, A("fd00::2"))->bare, "bob@x.org");
+	trust_free(&v4);
+	trust_free(&tr);
 }
-
-static void test_owners(void **state)
-{
-	(void)state;
-	struct owners t;
-	char why[OWNERS_WHY_LEN];
-	owners_init(&t, ip("172.31.0.1"), 24);
-	assert_int_equal(owners_note(&t, ip("172.31.0.2"), "bob@x.org", 100), 0);
-	assert_true(t.dirty);
-	/* first come after the owner was seen: refused, whoever comes */
-	assert_string_equal(owners_refusal(&t, ip("172.31.0.2"), "mallory@x.org", why, sizeof(why)),
-			    "172.31.0.2 belongs to bob@x.org");
-	assert_int_equal(owners_note(&t, ip("172.31.0.2"), "mallory@x.org", 200), -EPERM);
-	assert_null(owners_refusal(&t, ip("172.31.0.2"), "bob@x.org", why, sizeof(why)));
-	assert_int_equal(owners_note(&t, ip("172.31.0.2"), "bob@x.org", 300), 0);
-	assert_int_equal(owners_find(&t, ip("172.31.0.2"))->seen_s, 300);
-
-	/* a member's learned addresses are bounded (its least recently seen goes) */
-	for (int i = 0; i < OWNERS_PER_MEMBER + 3; i++) {
-		char a[32];
-		snprintf(a, sizeof(a), "172.31.0.%d", 100 + i);
-		assert_int_equal(owners_note(&t, ip(a), "mallory@x.org", 1000 + i), 0);
-	}
-	size_t m = 0;
-	for (size_t i = 0; i < t.n; i++)
-		m += strcmp(t.o[i].bare, "mallory@x.org") == 0;
-	assert_int_equal(m, OWNERS_PER_MEMBER);
-	assert_null(owners_find(&t, ip("172.31.0.100")));
-	assert_non_null(owners_find(&t, ip("172.31.0.2")));
-
-	/* round trip */
-	struct owners u;
-	owners_init(&u, ip("172.31.0.1"), 24);
-	char line[256];
-	for (size_t i = 0; i < t.n; i++) {
-		assert_true(owners_format_line(&t.o[i], line, sizeof(line)) > 0);
-		line[strlen(line) - 1] = '\0';
-		assert_null(owners_parse_line(&u, line + 6));
-	}
-	assert_int_equal(u.n, t.n);
-	assert_string_equal(owners_find(&u, ip("172.31.0.2"))->bare, "bob@x.org");
-	assert_string_equal(owners_parse_line(&u, "172.31.0.2 carol@x.org 1"), "address owned twice (or mapped)");
-	assert_string_equal(owners_parse_line(&u, "10.0.0.5 carol@x.org 1"), "10.0.0.5 is outside this overlay's 172.31.0.0/24");
-	assert_non_null(owners_parse_line(&u, "172.31.0.9 Carol@x.org 1"));
-	assert_non_null(owners_parse_line(&u, "172.31.0.9 carol@x.org"));
-	assert_non_null(owners_parse_line(&u, "172.31.0.9 carol@x.org 1 extra"));
-	assert_non_null(owners_parse_line(&u, "172.31.0.9 carol@x.org x1"));
-	owners_free(&u);
-
-	/* forget: an address, a member */
-	assert_int_equal(owners_forget(&t, "172.31.0.2"), 1);
-	assert_null(owners_refusal(&t, ip("172.31.0.2"), "mallory@x.org", why, sizeof(why)));
-	assert_int_equal(owners_forget(&t, "mallory@x.org"), OWNERS_PER_MEMBER);
-	assert_int_equal(t.n, 0);
-	owners_free(&t);
-}
-
-/* The operator's map: strict, mapped addresses are their JIDs' from the
- * start, anything else is refused; it wins over a learned owner. */
-static void test_owners_map(void **state)
-{
-	(void)state;
-	struct owners t;
-	char why[OWNERS_WHY_LEN];
-	owners_init(&t, ip("172.31.0.1"), 24);
-	assert_int_equal(owners_note(&t, ip("172.31.0.3"), "mallory@x.org", 5), 0);
-	assert_null(owners_map_line(&t, "bob@x.org 172.31.0.2"));
-	assert_null(owners_map_line(&t, "carol@x.org\t172.31.0.3"));
-	assert_true(t.strict);
-	/* the group's map names this node too: accepted, nothing kept, and
-	 * its address stays nobody else's */
-	size_t before = t.n;
-	assert_null(owners_map_line(&t, "alice@x.org 172.31.0.1"));
-	assert_int_equal(t.n, before);
-	assert_non_null(owners_refusal(&t, ip("172.31.0.1"), "mallory@x.org", why, sizeof(why)));
-	assert_string_equal(owners_map_line(&t, "dave@x.org 172.31.0.3"), "address mapped twice");
-	assert_string_equal(owners_map_line(&t, "dave@x.org 10.1.1.1"), "10.1.1.1 is outside this overlay's 172.31.0.0/24");
-	assert_non_null(owners_map_line(&t, "dave@x.org"));
-	assert_non_null(owners_map_line(&t, "dave 172.31.0.4"));
-	assert_non_null(owners_map_line(&t, "dave@x.org/res 172.31.0.4"));
-	assert_non_null(owners_map_line(&t, "dave@x.org 172.31.0.4 x"));
-	assert_null(owners_refusal(&t, ip("172.31.0.2"), "bob@x.org", why, sizeof(why)));
-	assert_null(owners_refusal(&t, ip("172.31.0.3"), "carol@x.org", why, sizeof(why)));
-	assert_string_equal(owners_refusal(&t, ip("172.31.0.3"), "mallory@x.org", why, sizeof(why)),
-			    "172.31.0.3 belongs to carol@x.org (address map)");
-	assert_string_equal(owners_refusal(&t, ip("172.31.0.9"), "bob@x.org", why, sizeof(why)),
-			    "172.31.0.9 is not in the address map for bob@x.org");
-	/* mapped owners are the map's: not forgotten, not saved */
-	assert_int_equal(owners_forget(&t, "carol@x.org"), 0);
-	owners_free(&t);
-}
-
-/* ---- trust_judge on messages ---- */
 
 static struct signal_msg hello(const uint8_t id[20], const uint8_t key[32], const char *addr)
 {
@@ -286,7 +194,7 @@ static void test_judge(void **state)
 	assert_non_null(strstr(trust_judge(&tr, &t, mal_as_bob, &m, 102), "first seen under bob@x.org"));
 	/* her own key, with bob's address once bob owns it */
 	tr.owners.dirty = false;
-	assert_int_equal(owners_note(&tr.owners, ip("172.31.0.2"), "bob@x.org", 103), 0);
+	assert_int_equal(owners_note(&tr.owners, A("172.31.0.2"), "bob@x.org", 103), 0);
 	m = hello(im, km, "172.31.0.2");
 	assert_string_equal(trust_judge(&tr, &t, mal, &m, 104), "172.31.0.2 belongs to bob@x.org");
 	m = hello(im, km, "10.77.0.2");
@@ -327,6 +235,61 @@ static void test_judge(void **state)
 	assert_int_equal(np, 1);
 	assert_int_equal(no, 1);
 	trust_free(&back);
+	trust_free(&tr);
+	links_free(&t);
+}
+
+/* ip6 next to ip4: a refused ip6 is cleared from the message, counted and
+ * kept for ipopctl, and the member links IPv4 only; a node without ip6
+ * judges no ip6 (a v4-only node next to dual-stack ones). */
+static void test_judge6(void **state)
+{
+	(void)state;
+	struct trust tr, v4;
+	struct links t;
+	uint8_t kb[32], ib[20], km[32], im[20];
+	char bob[200], mal[200];
+	struct in6_addr self6;
+	key_id(0xb0, kb, ib);
+	key_id(0x30, km, im);
+	jid_of("bob@x.org", ib, bob, sizeof(bob));
+	jid_of("mallory@x.org", im, mal, sizeof(mal));
+	links_init(&t);
+	trust_init(&tr, true, ip("172.31.0.1"), 24);
+	assert_int_equal(inet_pton(AF_INET6, "fd00::1", &self6), 1);
+	owners_set_ip6(&tr.owners, &self6, 64);
+
+	struct signal_msg m = hello(ib, kb, "172.31.0.2");
+	m.has_ip6 = inet_pton(AF_INET6, "fd00::2", &m.ip6) == 1;
+	assert_null(trust_judge(&tr, &t, bob, &m, 100)); /* benign: bob */
+	assert_true(m.has_ip6);
+	assert_int_equal(owners_note(&tr.owners, A("fd00::2"), "bob@x.org", 100), 0);
+
+	/* mallory, her own ip4 and bob's ip6: she links IPv4 only */
+	m = hello(im, km, "172.31.0.5");
+	m.has_ip6 = inet_pton(AF_INET6, "fd00::2", &m.ip6) == 1;
+	assert_null(trust_judge(&tr, &t, mal, &m, 101));
+	assert_false(m.has_ip6);
+	assert_int_equal(tr.refused, 1);
+	assert_string_equal(trust_refusal_of(&tr, mal)->why, "fd00::2 belongs to bob@x.org; IPv4 only");
+	/* outside the prefix, then the benign case: the refusal is cleared */
+	m.has_ip6 = inet_pton(AF_INET6, "fd01::5", &m.ip6) == 1;
+	assert_null(trust_judge(&tr, &t, mal, &m, 102));
+	assert_false(m.has_ip6);
+	assert_non_null(strstr(trust_refusal_of(&tr, mal)->why, "outside this overlay's fd00::/64"));
+	m.has_ip6 = inet_pton(AF_INET6, "fd00::5", &m.ip6) == 1;
+	assert_null(trust_judge(&tr, &t, mal, &m, 103));
+	assert_true(m.has_ip6);
+	assert_null(trust_refusal_of(&tr, mal));
+
+	/* a node without ip6 leaves the ip6 to the daemon ("IPv4 only") */
+	trust_init(&v4, true, ip("172.31.0.1"), 24);
+	m = hello(im, km, "172.31.0.5");
+	m.has_ip6 = inet_pton(AF_INET6, "fd00::2", &m.ip6) == 1;
+	assert_null(trust_judge(&v4, &t, mal, &m, 104));
+	assert_true(m.has_ip6);
+	assert_int_equal(v4.refused, 0);
+	trust_free(&v4);
 	trust_free(&tr);
 	links_free(&t);
 }
@@ -373,7 +336,7 @@ static void test_judge_presence(void **state)
 	assert_null(pins_find(&tr.pins, ib));
 	struct signal_msg m = hello(ib, kb, "172.31.0.2");
 	assert_null(trust_judge(&tr, &t, bob, &m, 100));
-	assert_int_equal(owners_note(&tr.owners, ip("172.31.0.2"), "bob@x.org", 100), 0);
+	assert_int_equal(owners_note(&tr.owners, A("172.31.0.2"), "bob@x.org", 100), 0);
 
 	/* mallory: bob's key under her id, and bob's address */
 	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 101), 2);
@@ -412,7 +375,7 @@ static void test_takeover_refused(void **state)
 	sim_online(s, 1, 0);
 	assert_true(sim_until(s, up01, NULL, 5000));
 	struct in_addr a1 = s->node[1].t.env.self_ip4;
-	assert_non_null(owners_find(&s->node[0].trust.owners, a1));
+	assert_non_null(owners_find(&s->node[0].trust.owners, ip_addr_of(AF_INET, &a1)));
 
 	s->node[2].t.env.self_ip4 = a1; /* mallory's config says bob's address */
 	sim_online(s, 0, 2);
@@ -464,6 +427,53 @@ static void test_outside_subnet(void **state)
 	sim_run(s, 12000); /* node 0 offers again; node 2's answer now claims .9 */
 	assert_true(sim_up(s, 0, 2));
 	assert_null(trust_refusal_of(&s->node[0].trust, s->node[2].jid));
+	sim_free(s);
+}
+
+/* Nodes with ip6 fd00::(i+1)/64 (as node_trust_open sets them up). */
+static void dual_stack(struct sim *s, int i, const char *ip6)
+{
+	struct link_env *e = &s->node[i].t.env;
+	e->has_ip6 = inet_pton(AF_INET6, ip6, &e->self_ip6) == 1;
+	assert_true(e->has_ip6);
+	if (i == 0)
+		owners_set_ip6(&s->node[0].trust.owners, &e->self_ip6, 64);
+}
+
+/* Node 2 announces node 1's ip6 next to its own ip4: node 0 refuses the
+ * ip6 (its link to node 2 carries none), keeps it node 1's, and node 1's
+ * link stays; node 3 has no ip6 and links like before. */
+static void test_takeover6_refused(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(4);
+	dual_stack(s, 0, "fd00::1");
+	dual_stack(s, 1, "fd00::2");
+	dual_stack(s, 2, "fd00::2"); /* mallory's config says bob's ip6 */
+	sim_online(s, 0, 1);
+	sim_online(s, 1, 0);
+	assert_true(sim_until(s, up01, NULL, 5000));
+	assert_true(sim_link(s, 0, 1)->net.has_ip6);
+	assert_string_equal(owners_find(&s->node[0].trust.owners, A("fd00::2"))->bare, "n1@example.test");
+
+	sim_online(s, 0, 2);
+	sim_online(s, 2, 0);
+	sim_online(s, 0, 3);
+	sim_online(s, 3, 0);
+	sim_run(s, 3000);
+	struct link *m = sim_link(s, 0, 2);
+	assert_true(sim_up(s, 0, 2)); /* IPv4 only */
+	assert_false(m->net.has_ip6);
+	const struct trust_refusal *r = trust_refusal_of(&s->node[0].trust, s->node[2].jid);
+	assert_non_null(r);
+	assert_string_equal(r->why, "fd00::2 belongs to n1@example.test; IPv4 only");
+	assert_true(sim_link(s, 0, 1)->net.has_ip6);
+	assert_string_equal(owners_find(&s->node[0].trust.owners, A("fd00::2"))->bare, "n1@example.test");
+	assert_flows(s, 0, 1);
+	/* the v4-only member */
+	assert_true(sim_up(s, 0, 3));
+	assert_false(sim_link(s, 0, 3)->net.has_ip6);
+	assert_null(trust_refusal_of(&s->node[0].trust, s->node[3].jid));
 	sim_free(s);
 }
 
@@ -521,6 +531,35 @@ static void test_slots_per_member(void **state)
 	/* the cap is configurable */
 	jid_of("mallory@x.org", id, jid, sizeof(jid));
 	assert_int_equal(slots_admit(t, jid, 8, &victim, &why), SLOTS_ROOM);
+	links_free(t);
+	free(t);
+}
+
+/* A live link of another member that announced the ip6, before any owner
+ * was recorded (its handshake still running): the claim is refused as in
+ * use, like an ip4. */
+static void test_in_use6(void **state)
+{
+	(void)state;
+	struct links *t = table();
+	struct trust tr;
+	struct in6_addr self6;
+	uint8_t km[32], im[20];
+	char mal[200];
+	struct link *b = add(t, "bob@x.org", 1, 1000);
+	b->have_info = true;
+	b->net.has_ip6 = inet_pton(AF_INET6, "fd00::2", &b->net.ip6) == 1;
+	trust_init(&tr, true, ip("172.31.0.1"), 24);
+	assert_int_equal(inet_pton(AF_INET6, "fd00::1", &self6), 1);
+	owners_set_ip6(&tr.owners, &self6, 64);
+	key_id(0x30, km, im);
+	jid_of("mallory@x.org", im, mal, sizeof(mal));
+	struct signal_msg m = hello(im, km, "172.31.0.5");
+	m.has_ip6 = inet_pton(AF_INET6, "fd00::2", &m.ip6) == 1;
+	assert_null(trust_judge(&tr, t, mal, &m, 100));
+	assert_false(m.has_ip6);
+	assert_string_equal(trust_refusal_of(&tr, mal)->why, "fd00::2 is in use by bob@x.org; IPv4 only");
+	trust_free(&tr);
 	links_free(t);
 	free(t);
 }
@@ -585,13 +624,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pins),
-		cmocka_unit_test(test_owners_refusals),
-		cmocka_unit_test(test_owners),
-		cmocka_unit_test(test_owners_map),
+		cmocka_unit_test(test_owners6_file),
 		cmocka_unit_test(test_judge),
+		cmocka_unit_test(test_judge6),
 		cmocka_unit_test(test_judge_presence),
 		cmocka_unit_test(test_takeover_refused),
 		cmocka_unit_test(test_outside_subnet),
+		cmocka_unit_test(test_takeover6_refused),
+		cmocka_unit_test(test_in_use6),
 		cmocka_unit_test(test_slots_per_member),
 		cmocka_unit_test(test_slots_table_full),
 		cmocka_unit_test(test_slots_expiry),
