@@ -361,6 +361,8 @@ const char *signal_msg_check(const struct signal_msg *m)
 		return "\"offer\" must be 4 to 32 ice-chars";
 	if (m->n_cands > SIGNAL_MAX_CANDS)
 		return "more than 16 candidates";
+	if (m->need && m->kind != SIGNAL_HELLO && m->kind != SIGNAL_OFFER)
+		return "\"need\" goes with a hello or an offer";
 	if (m->has_reason && (m->kind != SIGNAL_BYE || !m->reason[0] ||
 			      strnlen(m->reason, sizeof(m->reason)) > SIGNAL_REASON_MAX ||
 			      strspn(m->reason, "abcdefghijklmnopqrstuvwxyz-") != strlen(m->reason)))
@@ -380,7 +382,7 @@ bool signal_msg_equal(const struct signal_msg *a, const struct signal_msg *b)
 	    (a->has_key && memcmp(a->key, b->key, SIGNAL_KEY_LEN)) || a->has_ip4 != b->has_ip4 ||
 	    (a->has_ip4 && a->ip4.s_addr != b->ip4.s_addr) || a->has_ip6 != b->has_ip6 ||
 	    (a->has_ip6 && memcmp(&a->ip6, &b->ip6, sizeof(a->ip6))) || a->n_routes != b->n_routes ||
-	    a->probes != b->probes || a->has_ice != b->has_ice ||
+	    a->probes != b->probes || a->need != b->need || a->has_ice != b->has_ice ||
 	    (a->has_ice && (strcmp(a->ufrag, b->ufrag) || strcmp(a->pwd, b->pwd))) ||
 	    a->has_tiebreaker != b->has_tiebreaker || (a->has_tiebreaker && a->tiebreaker != b->tiebreaker) ||
 	    a->has_offer_ufrag != b->has_offer_ufrag || a->nat != b->nat ||
@@ -449,6 +451,8 @@ int signal_msg_encode(const struct signal_msg *m, char *out, size_t cap)
 	}
 	if (m->probes)
 		put(&o, ",\"probes\":true");
+	if (m->need)
+		put(&o, ",\"need\":true");
 	if (m->has_ice)
 		put(&o, ",\"ufrag\":\"%s\",\"pwd\":\"%s\"", m->ufrag, m->pwd);
 	if (m->has_tiebreaker)
@@ -562,6 +566,10 @@ static int decode_peer(struct signal_msg *m, const json_t *root)
 	if (pr && !json_is_boolean(pr))
 		return bad(m, "\"probes\" must be true or false");
 	m->probes = json_is_true(pr);
+	const json_t *nd = json_object_get(root, "need");
+	if (nd && !json_is_boolean(nd))
+		return bad(m, "\"need\" must be true or false");
+	m->need = json_is_true(nd);
 	return 0;
 }
 

@@ -76,6 +76,11 @@ struct signal_msg {
 	/* Optional: the sender answers tunnel probes (tunnel_proto.h), so the
 	 * receiver may ping it to measure the link's round-trip time. */
 	bool probes;
+	/* Optional, in a hello or an offer: the sender has no path to the
+	 * receiver but a direct link (its multihop is off), so a receiver
+	 * with max_links in use makes room as for its own on-demand traffic
+	 * instead of answering "full" (docs/overlay.md). */
+	bool need;
 	bool has_ice;       /* ufrag and pwd go together */
 	char ufrag[SIGNAL_UFRAG_MAX + 1];
 	char pwd[SIGNAL_PWD_MAX + 1];

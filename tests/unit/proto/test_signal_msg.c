@@ -538,6 +538,34 @@ static void test_ip6_and_routes_compatible(void **state)
 	free(old);
 }
 
+/* "need": true in a hello or an offer says the sender has no other path
+ * (multihop off); absent is false, a non-boolean or another kind is
+ * refused. */
+static void test_need_member(void **state)
+{
+	(void)state;
+	char text[512], buf[SIGNAL_MSG_MAX + 1];
+	struct signal_msg *m = malloc(sizeof(*m));
+	assert_non_null(m);
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
+		 "\"need\":true}", FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_true(m->need);
+	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"need\":true"));
+	roundtrip(m);
+	m->need = false;
+	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "need"));
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
+		 "\"need\":1}", FROM, KEY_B64);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"bye\",\"from\":\"%s\",\"need\":true}", FROM);
+	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	assert_non_null(strstr(m->error, "need"));
+	free(m);
+}
+
 /* "probes": true says the sender answers tunnel pings; absent is false
  * (nodes before it), anything but a boolean is refused. */
 static void test_probes_member(void **state)
@@ -654,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_ip6_and_routes_compatible),
 		cmocka_unit_test(test_nat_member),
 		cmocka_unit_test(test_probes_member),
+		cmocka_unit_test(test_need_member),
 		cmocka_unit_test(test_bye_reason),
 		cmocka_unit_test(test_encode_nospace),
 		cmocka_unit_test(test_encode_invalid),
