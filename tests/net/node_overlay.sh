@@ -9,7 +9,10 @@
 #   - on-demand: sustained traffic sets up a direct link, no ping lost;
 #   - eviction: traffic to another member takes the on-demand slot;
 #   - trimming: the idle on-demand link closes, ring links stay;
-#   - healing: after kill -9 of a ring member every pair still answers.
+#   - healing: after kill -9 of a ring member every pair still answers;
+#   - multihop off (n1 restarted with "multihop": false): a member outside
+#     its structure gets an on-demand link from the first packets, and
+#     nothing n1 sends goes through the overlay.
 #
 #            lan: bridge br0, 192.0.2.0/24
 #   srv .1 (prosody, STUN)   o1 .11 ... o10 .20
@@ -243,3 +246,35 @@ wait "${pids[@]}"
 bad=$(cat "$LIB_TMP"/pairs-*.txt)
 [ -z "$bad" ] || { for i in $NODES; do [ $i = $DEAD ] || node_ctl n$i members; done; fail "after n$DEAD died these pairs do not answer: $bad"; }
 pass "healing: after kill -9 of ring member n$DEAD all 72 pairs of the other nine answer"
+
+# ---- multihop off: n1 restarts with "multihop": false. Nothing may carry
+# its packets for a member outside its structure but a direct link, so the
+# first packets (dropped) ask for an on-demand link at once, whatever the
+# rate; after it is up the pings answer, and n1 sent no overlay frame.
+kill -TERM "${NODE_PID[n1]}"
+for _ in $(seq 1 100); do kill -0 "${NODE_PID[n1]}" 2>/dev/null || break; sleep 0.1; done
+sed -i 's/"multihop": true/"multihop": false/' "$LIB_TMP/n1/config.json"
+grep -q '"multihop": false' "$LIB_TMP/n1/config.json" || fail "could not turn multihop off in n1's config"
+node_start o1 n1
+node_wait n1 'xmpp: online' || { node_logs; fail "n1 did not log in again"; }
+lib_wait 180 ring_done || { node_logs; fail "the ring did not form again after n1 restarted"; }
+wants_first_packet() { # members n1 asks a link for on their first packet
+	node_ctl n1 --json members | python3 -c '
+import json, sys
+for m in json.load(sys.stdin):
+    if m.get("reach") != "link" and "first packet" in (m.get("why_not_linked") or ""):
+        print(m["ip4"].rsplit(".", 1)[1])'
+}
+pick_off() { dst=$(wants_first_packet | head -1); [ -n "$dst" ]; }
+lib_wait 60 pick_off || { node_ctl n1 members; fail "n1 with multihop off names no member outside its structure"; }
+sent0=$(ovl_field n1 sent)
+ns_exec o1 ping -c 120 -i 0.5 -W 5 172.31.0.$dst >"$LIB_TMP/ping-off.txt" 2>&1 &
+offping=$!
+lib_wait 60 linked 1 $dst || { kill $offping; node_ctl n1 members; node_logs; fail "multihop off: no on-demand link n1 -> n$dst from its first packets"; }
+kill $offping 2>/dev/null; wait $offping 2>/dev/null
+ns_exec o1 ping -c 5 -i 0.2 -W 5 172.31.0.$dst >"$LIB_TMP/ping-off2.txt" 2>&1 ||
+	{ cat "$LIB_TMP/ping-off2.txt"; node_ctl n1 members; fail "multihop off: n1 -> n$dst does not answer over its on-demand link"; }
+[[ $(kept_for $dst) == "link "*on-demand* ]] || { node_ctl n1 members; fail "multihop off: n1's link to n$dst is not kept for on-demand"; }
+sent1=$(ovl_field n1 sent)
+[ "$sent1" = "$sent0" ] || fail "multihop off: n1 sent $((sent1 - sent0)) overlay frame(s)"
+pass "multihop off: n1's first packets to n$dst (outside its structure) set up an on-demand link; no overlay frame sent"

@@ -91,6 +91,7 @@ static int init_state(struct node *n, struct node_conf *conf)
 	e->n_routes = conf->n_routes;
 	memcpy(e->routes, conf->routes, conf->n_routes * sizeof(conf->routes[0]));
 	e->social = n->social_on;
+	e->need_direct = !n->social_on && !conf->multihop;
 	e->noise = &n->noise;
 	e->slot_cap = dp_slot_cap(conf);
 	/* A full-size check is as big as the largest data datagram. */

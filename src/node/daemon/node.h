@@ -133,8 +133,9 @@ int node_overlay_init(struct node *n);
 void node_overlay_free(struct node *n);
 void node_overlay_member(struct node *n, const char *jid, bool online, uint64_t now_ms);
 void node_overlay_info(struct node *n, const char *jid, const struct signal_presence *p, uint64_t now_ms);
-/* A member asks for a direct link: false when refused ("full" sent). */
-bool node_overlay_accept(struct node *n, const char *jid, uint64_t now_ms);
+/* A member asks for a direct link (need: it has no other path to us):
+ * false when refused ("full" sent). */
+bool node_overlay_accept(struct node *n, const char *jid, bool need, uint64_t now_ms);
 void node_overlay_refused(struct node *n, const char *jid, uint64_t now_ms);
 void node_overlay_link_changed(struct node *n, struct link *l, uint64_t now_ms);
 void node_overlay_link_removed(struct node *n, struct link *l, uint64_t now_ms);

@@ -71,13 +71,13 @@ void node_overlay_info(struct node *n, const char *jid, const struct signal_pres
 	members_info(&n->members, jid, p->has_ip4 ? &p->ip4 : NULL, p->has_key ? p->key : NULL);
 }
 
-bool node_overlay_accept(struct node *n, const char *jid, uint64_t now_ms)
+bool node_overlay_accept(struct node *n, const char *jid, bool need, uint64_t now_ms)
 {
 	uint8_t id[SIGNAL_ID_LEN];
 
 	if (!on(n) || links_id_of_jid(jid, id) < 0)
 		return true;
-	if (overlay_accept(&n->ov, id, now_ms))
+	if (need ? overlay_accept_need(&n->ov, id, now_ms) : overlay_accept(&n->ov, id, now_ms))
 		return true;
 	struct signal_msg m;
 	memset(&m, 0, sizeof(m));

@@ -130,7 +130,7 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 		return;
 	}
 	bool request = m.kind == SIGNAL_OFFER || m.kind == SIGNAL_HELLO;
-	if (request && !node_overlay_accept(n, jid, now_ms))
+	if (request && !node_overlay_accept(n, jid, m.need, now_ms))
 		return; /* answered "full" */
 	struct link *l = node_link_get(n, jid, now_ms, request);
 	if (l)

@@ -78,6 +78,7 @@ void link_sig_build(const struct link *l, const struct link_sigq_item *it, struc
 	switch (it->kind) {
 	case SIGNAL_HELLO:
 		fill_identity(l, m);
+		m->need = e->need_direct;
 		if (it->with_ice)
 			fill_ice(l, m);
 		break;
@@ -87,6 +88,7 @@ void link_sig_build(const struct link *l, const struct link_sigq_item *it, struc
 		/* fall through */
 	case SIGNAL_OFFER:
 		fill_identity(l, m);
+		m->need = it->kind == SIGNAL_OFFER && e->need_direct;
 		m->has_tiebreaker = true;
 		m->tiebreaker = l->ice.tiebreaker;
 		fill_ice(l, m);

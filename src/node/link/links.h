@@ -32,6 +32,7 @@ struct link_env {
 	unsigned n_routes;        /* "routes": the subnets this node forwards */
 	struct ip_prefix routes[SIGNAL_MAX_ROUTES];
 	bool social;              /* SocialVPN: peers may announce our address */
+	bool need_direct;         /* GroupVPN with multihop off: our hellos and offers say "need" */
 	struct noise_local *noise; /* our static key and handshake state */
 	size_t slot_cap;          /* bytes of one staged packet (headroom + MTU + tag) */
 	/* The node's local candidates (hosts, srflx, relay), set by the daemon

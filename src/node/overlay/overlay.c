@@ -364,15 +364,18 @@ void overlay_set_members(struct overlay *ov, const struct ov_member *m, size_t n
 }
 
 /* What a link the other side asks for is to us: our own traffic above
- * the threshold makes it an on-demand link of ours as well (both ends see
- * the same flow; the one whose request crossed a refusal must not keep it
- * as someone else's). */
+ * the threshold makes it an on-demand link of ours as well. Both ends see
+ * the same flow and either may ask first: a second above the threshold on
+ * our side is enough (we would have asked a moment later), and the one
+ * whose request crossed a refusal must not keep it as someone else's. */
 static unsigned incoming_why(const struct overlay *ov, const struct ov_peer *p)
 {
-	return ov->c.on_demand && p->demand_hot >= OVERLAY_DEMAND_S ? OV_WHY_INCOMING | OV_WHY_DEMAND : OV_WHY_INCOMING;
+	return ov->c.on_demand && p->demand_hot ? OV_WHY_INCOMING | OV_WHY_DEMAND : OV_WHY_INCOMING;
 }
 
-bool overlay_accept(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms)
+/* need: the requester has no other path to us (its multihop is off), so
+ * room is made as for our own on-demand traffic. */
+static bool accept_as(struct overlay *ov, const uint8_t *id, bool need, uint64_t now_ms)
 {
 	struct ov_peer *p = get(ov, id);
 
@@ -383,7 +386,8 @@ bool overlay_accept(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64
 		p->why |= why;
 		return true;
 	}
-	if (!make_room(ov, p->why & OV_WHY_STRUCTURE ? p->why : why, now_ms)) {
+	unsigned room = p->why & OV_WHY_STRUCTURE ? p->why : need ? OV_WHY_DEMAND : why;
+	if (!make_room(ov, room, now_ms)) {
 		ov->st.refused_in++;
 		return false;
 	}
@@ -394,6 +398,16 @@ bool overlay_accept(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64
 	return true;
 }
 
+bool overlay_accept(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms)
+{
+	return accept_as(ov, id, false, now_ms);
+}
+
+bool overlay_accept_need(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms)
+{
+	return accept_as(ov, id, true, now_ms);
+}
+
 void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void *link, uint64_t now_ms)
 {
 	struct ov_peer *p = get(ov, id);
@@ -402,6 +416,8 @@ void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void 
 		return;
 	if (p->state != OV_WANTED && p->state != OV_UP)
 		p->why |= incoming_why(ov, p); /* it came up without a request of ours */
+	else if (p->why & OV_WHY_INCOMING)
+		p->why |= incoming_why(ov, p); /* our traffic grew while it was set up */
 	p->backoff_ms = 0;
 	p->used_ms = now_ms;
 	/* the demand is met: measured again only once the link is gone */

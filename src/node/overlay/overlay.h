@@ -135,6 +135,10 @@ void overlay_set_members(struct overlay *ov, const struct ov_member *m, size_t n
 /* A member asks us for a direct link: true to accept (the overlay may make
  * room by closing a less useful link), false to answer "full". */
 bool overlay_accept(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);
+/* The same for a member that has no other path to us (its multihop is
+ * off: "need" in its request): when full, room is made as for our own
+ * on-demand traffic (least recently used on-demand or asked-for link). */
+bool overlay_accept_need(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);
 /* The direct link to id is up (handle: the caller's), or it went away. */
 void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void *link, uint64_t now_ms);
 void overlay_link_down(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);

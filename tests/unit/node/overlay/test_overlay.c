@@ -225,6 +225,85 @@ static void test_demand_crossing_a_refusal(void **state)
 	overlay_free(&ov);
 }
 
+/* Both ends see one flow, and the other end may ask first: one second of
+ * our traffic above the threshold (we would have asked a moment later)
+ * makes its link our on-demand link too, trimmed when idle; a trickle
+ * does not. */
+static void test_peer_asks_first_for_our_flow(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[100];
+	uint8_t self[OVERLAY_ID_LEN], far[OVERLAY_ID_LEN], slow[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 8;
+	id_of(10, self);
+	id_of(60, far);
+	id_of(70, slow);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 100), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	overlay_demand(&ov, far, 10000, 2000);
+	overlay_demand(&ov, far, 10000, 3000); /* one hot second */
+	overlay_demand(&ov, slow, 50, 2000);
+	overlay_demand(&ov, slow, 50, 3000);
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_DEMAND), 0);
+	assert_true(overlay_accept(&ov, far, 3100));
+	assert_true(overlay_accept(&ov, slow, 3100));
+	overlay_link_up(&ov, far, (void *)1, 3200);
+	overlay_link_up(&ov, slow, (void *)2, 3200);
+	assert_true(overlay_peer(&ov, far)->why & OV_WHY_DEMAND);
+	assert_false(overlay_peer(&ov, slow)->why & OV_WHY_DEMAND);
+	overlay_free(&ov);
+}
+
+/* A full node refuses a plain request, but makes room for one that says
+ * "need" (the requester's multihop is off): its least recently used link
+ * that others asked for goes, its own structure stays. */
+static void test_need_makes_room(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[100];
+	uint8_t self[OVERLAY_ID_LEN], id[OVERLAY_ID_LEN];
+	struct ov_action a;
+
+	overlay_conf_default(&c);
+	c.max_links = 8;
+	id_of(10, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 100), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	unsigned i = 40, asked = 0;
+	for (; i < 90; i++) {
+		id_of(i, id);
+		if (!overlay_accept(&ov, id, 2000 + i))
+			break;
+		overlay_link_up(&ov, id, (void *)(uintptr_t)(i + 1), 2000 + i);
+		asked++;
+	}
+	assert_true(asked >= 1 && i < 90); /* full now */
+	uint64_t ev = ov.st.evictions;
+	id_of(i, id);
+	assert_false(overlay_accept(&ov, id, 3000));
+	assert_true(overlay_accept_need(&ov, id, 3001));
+	assert_int_equal(ov.st.evictions, ev + 1);
+	unsigned closes = 0;
+	while (overlay_poll_action(&ov, &a)) {
+		if (a.type != OV_ACT_CLOSE)
+			continue;
+		closes++;
+		uint8_t first[OVERLAY_ID_LEN];
+		id_of(40, first);
+		assert_memory_equal(a.id, first, OVERLAY_ID_LEN); /* the least recently used */
+	}
+	assert_int_equal(closes, 1);
+	overlay_free(&ov);
+}
+
 /* multihop off: nothing carries a packet for a member outside the
  * structure, so the first one asks for an on-demand link, whatever the
  * rate; once, not per packet; not while the member's refusal holds; and
@@ -463,6 +542,8 @@ int main(void)
 		cmocka_unit_test(test_demand_crossing_a_refusal),
 		cmocka_unit_test(test_demand_evicts_least_recently_used),
 		cmocka_unit_test(test_multihop_off_first_packet_asks),
+		cmocka_unit_test(test_peer_asks_first_for_our_flow),
+		cmocka_unit_test(test_need_makes_room),
 		cmocka_unit_test(test_refused_backs_off),
 		cmocka_unit_test(test_displacement_order),
 		cmocka_unit_test(test_departed_member_is_no_next_hop),
