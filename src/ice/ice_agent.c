@@ -256,6 +256,13 @@ uint64_t ice_agent_keepalive_interval(struct ice_agent *a)
 	return jitter(a, ICE_KEEPALIVE_MIN_MS, ICE_KEEPALIVE_MAX_MS);
 }
 
+uint64_t ice_agent_next_keepalive(struct ice_agent *a, uint64_t now_ms)
+{
+	uint64_t at = now_ms + ice_agent_keepalive_interval(a);
+
+	return (at + ICE_KEEPALIVE_GRID_MS - 1) / ICE_KEEPALIVE_GRID_MS * ICE_KEEPALIVE_GRID_MS;
+}
+
 static void select_pair(struct ice_agent *a, int pi, uint64_t now_ms)
 {
 	if (a->selected == pi)
@@ -266,7 +273,7 @@ static void select_pair(struct ice_agent *a, int pi, uint64_t now_ms)
 	 * its consent period here; the next consent check confirms it */
 	if (pair(a, pi)->last_rx_ms < now_ms)
 		pair(a, pi)->last_rx_ms = now_ms;
-	a->next_keepalive_ms = now_ms + ice_agent_keepalive_interval(a);
+	a->next_keepalive_ms = ice_agent_next_keepalive(a, now_ms);
 	if (!a->connected) {
 		a->connected = true;
 		push_event(a, ICE_EV_CONNECTED, pi);

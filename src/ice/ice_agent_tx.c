@@ -261,7 +261,7 @@ static int tx_keepalive(struct ice_agent *a, struct ice_transmit *t, uint8_t *bu
 	const struct ice_pair *p = pair(a, pi);
 	set_dest(t, a->local[p->local].base_id, &a->remote[p->remote].addr);
 	t->df = a->cfg.consent_freshness && a->cfg.pad_to;
-	a->next_keepalive_ms = now_ms + ice_agent_keepalive_interval(a);
+	a->next_keepalive_ms = ice_agent_next_keepalive(a, now_ms);
 	a->stats.tx_keepalives++;
 	return n;
 }

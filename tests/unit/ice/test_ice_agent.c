@@ -396,6 +396,8 @@ static void check_keepalive_gaps(bool consent, uint32_t lo, uint32_t hi)
 		assert_true(W.log[i].at - prev <= hi);
 		if (n > 0)
 			assert_true(W.log[i].at - prev >= lo);
+		/* on the grid, so a node's links share their wakeups */
+		assert_int_equal(W.log[i].at % ICE_KEEPALIVE_GRID_MS, 0);
 		prev = W.log[i].at;
 		n++;
 	}
