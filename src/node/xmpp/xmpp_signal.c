@@ -537,11 +537,17 @@ static void log_services(const struct extdisco_service *sv, unsigned n, unsigned
 {
 	for (unsigned i = 0; i < n; i++) {
 		const struct extdisco_service *v = &sv[i];
-		log_info("xmpp: external service %s %s:%u (%s)%s%s, credentials for %lld s",
-			 v->kind == EXTDISCO_TURN ? "TURN" : "STUN", v->host, v->port,
+		char life[48];
+		if (!v->username[0])
+			snprintf(life, sizeof(life), "no credentials");
+		else if (!v->expires)
+			snprintf(life, sizeof(life), "credentials without expiry");
+		else
+			snprintf(life, sizeof(life), "credentials for %lld s", (long long)(v->expires - now));
+		log_info("xmpp: external service %s %s:%u (%s)%s%s, %s", v->kind == EXTDISCO_TURN ? "TURN" : "STUN",
+			 v->host, v->port,
 			 v->transport == EXTDISCO_TLS ? "tls" : v->transport == EXTDISCO_TCP ? "tcp" : "udp",
-			 v->username[0] ? " user " : "", v->username,
-			 v->expires ? (long long)(v->expires - now) : -1LL);
+			 v->username[0] ? " user " : "", v->username, life);
 	}
 	if (skipped)
 		log_info("xmpp: %u external service(s) skipped (not STUN/TURN, or malformed)", skipped);
