@@ -142,7 +142,7 @@ fuzz:
 # with everything present this is one dpkg-query per package. The build runs
 # in a sub-make so that pkg-config flags are read after the install, on
 # every core (a plain `make test` would otherwise build the three trees one
-# file at a time: 6 of its minutes on 2 cores).
+# file at a time: 6 minutes of a run on 2 cores that other work shared).
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 deps:
 	bash deploy/install-deps.sh --if-missing
