@@ -538,6 +538,16 @@ static void test_ip6_and_routes_compatible(void **state)
 	free(old);
 }
 
+/* Decodes a hello from FROM with KEY_B64, 172.31.0.2 and one more member
+ * (JSON text such as "\"need\":true"). */
+static int decode_hello_with(struct signal_msg *m, const char *member)
+{
+	char text[512];
+	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\",%s}",
+		 FROM, KEY_B64, member);
+	return signal_msg_decode(m, text, strlen(text));
+}
+
 /* "need": true in a hello or an offer says the sender has no other path
  * (multihop off); absent is false, a non-boolean or another kind is
  * refused. */
@@ -547,9 +557,7 @@ static void test_need_member(void **state)
 	char text[512], buf[SIGNAL_MSG_MAX + 1];
 	struct signal_msg *m = malloc(sizeof(*m));
 	assert_non_null(m);
-	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
-		 "\"need\":true}", FROM, KEY_B64);
-	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_int_equal(decode_hello_with(m, "\"need\":true"), 0);
 	assert_true(m->need);
 	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, ",\"need\":true"));
@@ -557,9 +565,7 @@ static void test_need_member(void **state)
 	m->need = false;
 	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
 	assert_null(strstr(buf, "need"));
-	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
-		 "\"need\":1}", FROM, KEY_B64);
-	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	assert_int_equal(decode_hello_with(m, "\"need\":1"), -EBADMSG);
 	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"bye\",\"from\":\"%s\",\"need\":true}", FROM);
 	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
 	assert_non_null(strstr(m->error, "need"));
@@ -571,25 +577,19 @@ static void test_need_member(void **state)
 static void test_probes_member(void **state)
 {
 	(void)state;
-	char text[512], buf[SIGNAL_MSG_MAX + 1];
+	char buf[SIGNAL_MSG_MAX + 1];
 	struct signal_msg *m = malloc(sizeof(*m));
 	assert_non_null(m);
-	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
-		 "\"probes\":true}", FROM, KEY_B64);
-	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_int_equal(decode_hello_with(m, "\"probes\":true"), 0);
 	assert_true(m->probes);
 	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, ",\"probes\":true"));
 	roundtrip(m);
-	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
-		 "\"probes\":false}", FROM, KEY_B64);
-	assert_int_equal(signal_msg_decode(m, text, strlen(text)), 0);
+	assert_int_equal(decode_hello_with(m, "\"probes\":false"), 0);
 	assert_false(m->probes);
 	assert_true(signal_msg_encode(m, buf, sizeof(buf)) > 0);
 	assert_null(strstr(buf, "probes"));
-	snprintf(text, sizeof(text), "{\"v\":1,\"kind\":\"hello\",\"from\":\"%s\",\"key\":\"%s\",\"ip4\":\"172.31.0.2\","
-		 "\"probes\":1}", FROM, KEY_B64);
-	assert_int_equal(signal_msg_decode(m, text, strlen(text)), -EBADMSG);
+	assert_int_equal(decode_hello_with(m, "\"probes\":1"), -EBADMSG);
 	assert_non_null(strstr(m->error, "probes"));
 	free(m);
 }
