@@ -6,7 +6,7 @@
 # says why (a line with "skip" in its log), and fails otherwise; a fuzzer's
 # finding is a failure. The last lines of each failure's log are printed
 # after the results, and the logs are kept.
-# Lanes (LANES=2, the default; LANES=1 runs everything in one series) take
+# Lanes (LANES=3, the default; LANES=1 runs everything in one series) take
 # jobs from one queue: the layers check, the unit tests, the labs, then the
 # fuzzers, which fill the end. Labs that run ejabberd never run two at a
 # time. Each lane has its own namespace prefix. Both cores stay busy, which
@@ -85,7 +85,10 @@ run_one() { # name, command...
 	fi
 }
 
-LANES=${LANES:-2}
+# Three lanes on any machine: a lab spends most of its time waiting for
+# protocol timers (back-offs, keepalives, conntrack timeouts), so a third
+# lane uses CPU the first two leave idle (docs/testing.md has the figures).
+LANES=${LANES:-3}
 
 # ---- the job queue: one line per job, "kind name path". Lanes take jobs
 # from its head under a lock, so the work spreads over both lanes whatever
