@@ -127,6 +127,14 @@ static bool gro_on(int fd)
 	return !(off && strcmp(off, "0") == 0) && udp_gro_enable(fd);
 }
 
+/* Sends of one flush to many sockets in one io_uring call, unless
+ * IPOP_TURN_URING=0 (A/B benches). */
+static bool ring_on(void)
+{
+	const char *off = getenv("IPOP_TURN_URING");
+	return !(off && strcmp(off, "0") == 0);
+}
+
 static uint64_t mono_us(void)
 {
 	struct timespec ts;
@@ -876,7 +884,7 @@ struct turn_worker *turn_worker_new(struct turn_worker_shared *sh, unsigned id)
 	w->accept_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1, 10000);
 	w->deadline_ms = UINT64_MAX;
 	w->rx = malloc(sizeof(*w->rx));
-	w->tx = turn_udp_tx_new(&w->st.tx, 1);
+	w->tx = turn_udp_tx_new(&w->st.tx, TURN_UDP_TX_GSO | (ring_on() ? TURN_UDP_TX_RING : 0));
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!w->rx || !w->tx || w->epfd < 0 ||
 	    stats_pub_init(&w->pub, sizeof(w->st) / sizeof(uint64_t)) < 0)
