@@ -7,7 +7,7 @@ CC       ?= gcc
 B        ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe libmicrohttpd
+PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe libmicrohttpd liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

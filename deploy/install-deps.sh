@@ -7,7 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
 	build-essential pkg-config clang llvm libclang-rt-14-dev valgrind
-	libsodium-dev libssl-dev libjansson-dev libconfuse-dev libstrophe-dev libcmocka-dev libmicrohttpd-dev
+	libsodium-dev libssl-dev libjansson-dev libconfuse-dev libstrophe-dev libcmocka-dev libmicrohttpd-dev liburing-dev
 	iproute2 iptables iputils-ping iperf3 conntrack tcpdump procps psmisc openssl python3 stress-ng
 	coturn prosody lua-sec ejabberd stun-client prometheus curl chromium chromium-driver dnsmasq-base
 	golang-go golang-github-pion-stun-dev golang-github-pion-logging-dev

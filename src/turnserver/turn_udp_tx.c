@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "turn_udp_ring.h"
 
 enum {
 	CMSG_BYTES = 64,         /* pktinfo (<= 40) + UDP_SEGMENT (24) */
@@ -23,6 +24,8 @@ struct turn_udp_tx {
 	unsigned n;
 	unsigned gso_limit;  /* runs of datagrams shorter than this may merge */
 	bool warned;
+	bool want_ring;               /* TURN_UDP_TX_RING, until the ring fails */
+	struct turn_udp_ring *ring;   /* made by the first flush that needs it */
 	/* the queue, in push order */
 	int fd[TURN_UDP_TX_BATCH];
 	uint16_t len[TURN_UDP_TX_BATCH];
@@ -30,7 +33,10 @@ struct turn_udp_tx {
 	struct sockaddr_storage to[TURN_UDP_TX_BATCH];
 	struct sockaddr_storage src[TURN_UDP_TX_BATCH];
 	uint8_t buf[TURN_UDP_TX_BATCH][TURN_UDP_TX_SLOT];
-	/* one socket's messages while flushing */
+	/* the messages of a flush, grouped by socket (a group's messages
+	 * are adjacent, in push order) */
+	int msg_fd[TURN_UDP_TX_BATCH];
+	int res[TURN_UDP_TX_BATCH];
 	struct mmsghdr mm[TURN_UDP_TX_BATCH];
 	struct iovec iov[TURN_UDP_TX_BATCH];
 	uint8_t cmsg[TURN_UDP_TX_BATCH][CMSG_BYTES];
@@ -41,18 +47,21 @@ struct turn_udp_tx {
 	bool open[TURN_UDP_TX_BATCH];             /* every segment so far full-size */
 };
 
-struct turn_udp_tx *turn_udp_tx_new(struct turn_udp_tx_stats *stats, int gso)
+struct turn_udp_tx *turn_udp_tx_new(struct turn_udp_tx_stats *stats, int flags)
 {
 	struct turn_udp_tx *tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return NULL;
 	tx->st = stats;
-	tx->gso_limit = gso ? GSO_ANY : GSO_OFF;
+	tx->gso_limit = flags & TURN_UDP_TX_GSO ? GSO_ANY : GSO_OFF;
+	tx->want_ring = flags & TURN_UDP_TX_RING;
 	return tx;
 }
 
 void turn_udp_tx_free(struct turn_udp_tx *tx)
 {
+	if (tx)
+		turn_udp_ring_free(tx->ring);
 	free(tx);
 }
 
@@ -154,17 +163,19 @@ static bool can_join(const struct turn_udp_tx *tx, unsigned m, unsigned q)
 }
 
 /* Builds the messages for the datagrams of fd from queue index first on,
- * marking them done. Returns the number of messages. */
-static unsigned build_group(struct turn_udp_tx *tx, int fd, unsigned first, bool *done)
+ * marking them done, as messages k.. and iovecs *v.. . Returns the
+ * message index after the last. */
+static unsigned build_group(struct turn_udp_tx *tx, int fd, unsigned first, bool *done,
+			    unsigned k, unsigned *vp)
 {
-	unsigned k = 0, v = 0;
+	unsigned k0 = k, v = *vp;
 
 	for (unsigned q = first; q < tx->n; q++) {
 		if (done[q] || tx->fd[q] != fd)
 			continue;
 		done[q] = true;
 		tx->iov[v] = (struct iovec){ tx->buf[q], tx->len[q] };
-		if (k > 0 && can_join(tx, k - 1, q)) {
+		if (k > k0 && can_join(tx, k - 1, q)) {
 			unsigned m = k - 1;
 			tx->mm[m].msg_hdr.msg_iovlen++;
 			tx->segs[m]++;
@@ -179,6 +190,7 @@ static unsigned build_group(struct turn_udp_tx *tx, int fd, unsigned first, bool
 			.msg_iov = &tx->iov[v],
 			.msg_iovlen = 1,
 		};
+		tx->msg_fd[k] = fd;
 		tx->head[k] = (uint8_t)q;
 		tx->segs[k] = 1;
 		tx->bytes[k] = tx->len[q];
@@ -186,8 +198,9 @@ static unsigned build_group(struct turn_udp_tx *tx, int fd, unsigned first, bool
 		v++;
 		k++;
 	}
-	for (unsigned m = 0; m < k; m++)
+	for (unsigned m = k0; m < k; m++)
 		build_cmsg(tx, m);
+	*vp = v;
 	return k;
 }
 
@@ -240,39 +253,90 @@ static void gso_fallback(struct turn_udp_tx *tx, int fd, unsigned m, int err)
 	}
 }
 
-static void send_group(struct turn_udp_tx *tx, int fd, unsigned k)
+/* Counts message m sent (res >= 0) or handles its failure. */
+static void sent_one(struct turn_udp_tx *tx, unsigned m, int res)
 {
-	unsigned off = 0;
+	if (res >= 0) {
+		tx->st->out += tx->segs[m];
+		tx->st->gso_msgs += tx->segs[m] > 1;
+	} else if (tx->segs[m] > 1) {
+		gso_fallback(tx, tx->msg_fd[m], m, -res);
+	} else {
+		tx->st->send_failed++;
+	}
+}
 
-	while (off < k) {
-		int r = sendmmsg(fd, tx->mm + off, k - off, MSG_DONTWAIT);
+/* Messages [first, end) of one socket with sendmmsg. */
+static void send_group(struct turn_udp_tx *tx, unsigned first, unsigned end)
+{
+	unsigned off = first;
+	int fd = tx->msg_fd[first];
+
+	while (off < end) {
+		int r = sendmmsg(fd, tx->mm + off, end - off, MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (tx->segs[off] > 1)
-				gso_fallback(tx, fd, off, errno);
-			else
-				tx->st->send_failed++;
+			sent_one(tx, off, -errno);
 			off++; /* the first one failed: handled, go on with the rest */
 			continue;
 		}
-		for (unsigned m = off; m < off + (unsigned)r; m++) {
-			tx->st->out += tx->segs[m];
-			tx->st->gso_msgs += tx->segs[m] > 1;
-		}
+		for (unsigned m = off; m < off + (unsigned)r; m++)
+			sent_one(tx, m, 0);
 		off += (unsigned)r;
 	}
+}
+
+/* All k messages with one io_uring call; false when the ring is not there
+ * (or has just failed: what it did not send is left to sendmmsg, from
+ * message *first on). */
+static bool send_ring(struct turn_udp_tx *tx, unsigned k, unsigned *first)
+{
+	if (!tx->ring) {
+		tx->ring = turn_udp_ring_new(TURN_UDP_TX_BATCH);
+		if (!tx->ring) {
+			tx->want_ring = false;
+			log_info("udp: no io_uring here; one sendmmsg per relay socket");
+			return false;
+		}
+	}
+	int err = turn_udp_ring_send(tx->ring, tx->msg_fd, tx->mm, k, tx->res);
+	unsigned m = 0;
+	for (; m < k && tx->res[m] != -ECANCELED; m++)
+		sent_one(tx, m, tx->res[m]);
+	if (err == 0) {
+		tx->st->ring_calls++;
+		return true;
+	}
+	log_warn("udp: io_uring send failed (%s); one sendmmsg per relay socket from now on",
+		 strerror(-err));
+	turn_udp_ring_free(tx->ring);
+	tx->ring = NULL;
+	tx->want_ring = false;
+	*first = m;
+	return false;
 }
 
 void turn_udp_tx_flush(struct turn_udp_tx *tx)
 {
 	bool done[TURN_UDP_TX_BATCH] = { false };
+	unsigned k = 0, v = 0, groups = 0, first = 0;
 
 	for (unsigned i = 0; i < tx->n; i++) {
 		if (done[i])
 			continue;
-		unsigned k = build_group(tx, tx->fd[i], i, done);
-		send_group(tx, tx->fd[i], k);
+		k = build_group(tx, tx->fd[i], i, done, k, &v);
+		groups++;
 	}
 	tx->n = 0;
+	/* one socket: sendmmsg is one call already */
+	if (groups > 1 && tx->want_ring && send_ring(tx, k, &first))
+		return;
+	while (first < k) {
+		unsigned end = first + 1;
+		while (end < k && tx->msg_fd[end] == tx->msg_fd[first])
+			end++;
+		send_group(tx, first, end);
+		first = end;
+	}
 }

@@ -26,12 +26,21 @@ struct turn_udp_tx_stats {
 	uint64_t too_big;       /* datagrams over TURN_UDP_TX_SLOT, dropped */
 	uint64_t gso_msgs;      /* GSO messages sent (each carried >= 2 datagrams) */
 	uint64_t gso_fallbacks; /* GSO messages refused and sent again one by one */
+	uint64_t ring_calls;    /* flushes sent with one io_uring call */
 };
 
 struct turn_udp_tx;
 
-/* NULL when out of memory. gso: whether runs may be merged at all. */
-struct turn_udp_tx *turn_udp_tx_new(struct turn_udp_tx_stats *stats, int gso);
+enum {
+	TURN_UDP_TX_GSO = 1,   /* runs may be merged into GSO messages */
+	/* a flush sends the messages of all its sockets with one io_uring
+	 * call (turn_udp_ring.h) where the kernel allows; else one sendmmsg
+	 * per socket */
+	TURN_UDP_TX_RING = 2,
+};
+
+/* NULL when out of memory. flags: TURN_UDP_TX_*. */
+struct turn_udp_tx *turn_udp_tx_new(struct turn_udp_tx_stats *stats, int flags);
 void turn_udp_tx_free(struct turn_udp_tx *tx);
 
 /* Queues the concatenation of iov for fd -> to; src (or NULL) is the local

@@ -59,6 +59,7 @@ static void fill(struct turn_worker_stats *w, uint64_t k)
 	w->tx.too_big = k;
 	w->tx.gso_msgs = 50 * k;
 	w->tx.gso_fallbacks = k;
+	w->tx.ring_calls = 70 * k;
 	w->udp_in = 2100 * k;
 	w->udp_truncated = k;
 	w->udp_gro_trains = 40 * k;

@@ -1,7 +1,8 @@
 /* The worker's UDP send batch over real loopback sockets: datagrams keep
  * their boundaries, order and destination whether they leave one by one or
  * merged into UDP GSO runs, and the merge rules (same socket, destination,
- * source and length; the last may be shorter) hold. */
+ * source and length; the last may be shorter) hold; the same with the
+ * sockets' messages submitted together through io_uring. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,8 +60,10 @@ static int setup_gso(void **state, int gso)
 	return 0;
 }
 
-static int setup(void **state) { return setup_gso(state, 1); }
+static int setup(void **state) { return setup_gso(state, TURN_UDP_TX_GSO); }
 static int setup_nogso(void **state) { return setup_gso(state, 0); }
+/* flushes to several sockets go out with one io_uring call */
+static int setup_ring(void **state) { return setup_gso(state, TURN_UDP_TX_GSO | TURN_UDP_TX_RING); }
 
 static int teardown(void **state)
 {
@@ -265,6 +268,40 @@ static void test_without_gso(void **state)
 	assert_int_equal(l->st.gso_msgs, 0);
 }
 
+/* With the ring: one call for the flush to two sockets, and a message the
+ * kernel refuses (a closed socket) costs only itself. */
+static void test_ring_one_call(void **state)
+{
+	struct lab *l = *state;
+	int gone = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint8_t b = 7;
+	struct iovec iov = { &b, 1 };
+
+	assert_true(gone >= 0);
+	close(gone); /* a number no socket has: EBADF */
+	push(l, 0, 0, 100, 1);
+	turn_udp_tx_push(l->tx, gone, (struct sockaddr *)&l->rx_addr[0], NULL, &iov, 1);
+	push(l, 1, 1, 100, 2);
+	push(l, 0, 0, 100, 3);
+	turn_udp_tx_flush(l->tx);
+	expect(l, 0, 100, 1);
+	expect(l, 0, 100, 3);
+	expect_nothing(l, 0);
+	expect(l, 1, 100, 2);
+	expect_nothing(l, 1);
+	assert_int_equal(l->st.out, 3);
+	assert_int_equal(l->st.send_failed, 1);
+	assert_int_equal(l->st.gso_msgs, 1);
+	if (l->st.ring_calls == 0) /* the same datagrams went by sendmmsg */
+		skip(); /* no io_uring on this kernel (or kernel.io_uring_disabled) */
+	assert_int_equal(l->st.ring_calls, 1);
+	/* one socket only: sendmmsg, no ring call */
+	push(l, 0, 0, 50, 4);
+	turn_udp_tx_flush(l->tx);
+	expect(l, 0, 50, 4);
+	assert_int_equal(l->st.ring_calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +312,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_gso_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_with_source_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_gso, setup_nogso, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_one_call, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_destinations_and_sizes, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_gso_falls_back, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_run_with_source_address, setup_ring, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
