@@ -18,6 +18,7 @@
 #include "log.h"
 #include "stats_pub.h"
 #include "turn_conf.h"
+#include "turn_moderation.h"
 #include "turn_relay.h"
 #include "turn_rxq.h"
 #include "turn_udp_tx.h"
@@ -35,14 +36,11 @@ enum {
 	SWEEP_MS = 1000,     /* housekeeping: tick, idle connections, stats */
 	PUBLISH_MS = 100,    /* counters are published this often while busy */
 	CMSG_BYTES = 96,     /* fits in6_pktinfo (40) + UDP_GRO (24) */
-	/* Receive moderation: while datagrams come densely (an iteration got
-	 * at least MOD_MIN_DGRAMS after waiting less than MOD_DENSE_US), the
-	 * loop sleeps conf->rx_moderation_us before it polls again, so one
+	/* Receive moderation: while datagrams come densely (turn_mod_dense),
+	 * the loop sleeps conf->rx_moderation_us before it polls again, so one
 	 * wakeup and one recvmmsg/sendmmsg (and GSO run) carry several times
-	 * more datagrams. A lone or sparse flow (pings, interactive traffic)
-	 * never waits: it never gets MOD_MIN_DGRAMS in one iteration. */
-	MOD_MIN_DGRAMS = 2,
-	MOD_DENSE_US = 1000,
+	 * more datagrams. A sparse flow (pings, interactive traffic, a light
+	 * load bunched by a busy CPU) never waits. */
 };
 
 enum ev_kind { EV_UDP, EV_TCP_LISTEN, EV_TLS_LISTEN, EV_RELAY, EV_STREAM, EV_STOP };
@@ -737,6 +735,7 @@ static void *worker_main(void *arg)
 	w->now_unix = time(NULL);
 	w->next_sweep_ms = w->now_ms + SWEEP_MS;
 	bool dense = false;
+	uint64_t prev_t1 = mono_us();
 	while (running) {
 		if (dense && w->sh->conf->rx_moderation_us && wait_ms(w) > 0)
 			moderate(w);
@@ -756,7 +755,8 @@ static void *worker_main(void *arg)
 		else if (w->now_ms >= w->next_pub_ms)
 			publish(w);
 		end_of_iteration(w);
-		dense = w->st.udp_in - in0 >= MOD_MIN_DGRAMS && t1 - t0 < MOD_DENSE_US;
+		dense = turn_mod_dense(w->st.udp_in - in0, t1 - t0, t1 - prev_t1, w->sh->conf->rx_moderation_us);
+		prev_t1 = t1;
 	}
 	/* Clean stop: every connection, then the core with its relays. */
 	while (w->streams)
