@@ -18,6 +18,7 @@
 #include "log.h"
 #include "stats_pub.h"
 #include "turn_conf.h"
+#include "turn_moderation.h"
 #include "turn_relay.h"
 #include "turn_rxq.h"
 #include "turn_udp_tx.h"
@@ -35,18 +36,14 @@ enum {
 	SWEEP_MS = 1000,     /* housekeeping: tick, idle connections, stats */
 	PUBLISH_MS = 100,    /* counters are published this often while busy */
 	CMSG_BYTES = 96,     /* fits in6_pktinfo (40) + UDP_GRO (24) */
-	/* Receive moderation: while datagrams come densely (an iteration got
-	 * at least MOD_MIN_DGRAMS after waiting less than MOD_DENSE_US) AND
-	 * its sends merged into UDP GSO runs, the loop sleeps
+	/* Receive moderation: while datagrams come densely (turn_mod_dense)
+	 * AND the iteration's sends merged into UDP GSO runs, the loop sleeps
 	 * conf->rx_moderation_us before it polls again, so one wakeup and one
-	 * GSO run carry several times more datagrams. A lone or sparse flow
-	 * (pings, interactive traffic) never waits: it never gets
-	 * MOD_MIN_DGRAMS in one iteration. Nor does load spread over many
-	 * light flows: their datagrams go to different relay sockets and
-	 * peers, never merge, and waiting would only add latency (issue 14:
-	 * 385 us median against coturn's 35 us) for a few saved wakeups. */
-	MOD_MIN_DGRAMS = 2,
-	MOD_DENSE_US = 1000,
+	 * GSO run carry several times more datagrams. A sparse flow (pings,
+	 * interactive traffic, a light load bunched by a busy CPU) never waits.
+	 * Nor does load spread over many light flows: their datagrams go to
+	 * different relay sockets and peers, never merge, and waiting would
+	 * only add latency (issue 14: 385 us median against coturn's 35 us). */
 };
 
 enum ev_kind { EV_UDP, EV_TCP_LISTEN, EV_TLS_LISTEN, EV_RELAY, EV_STREAM, EV_STOP };
@@ -749,6 +746,7 @@ static void *worker_main(void *arg)
 	w->now_unix = time(NULL);
 	w->next_sweep_ms = w->now_ms + SWEEP_MS;
 	bool dense = false;
+	uint64_t prev_t1 = mono_us();
 	while (running) {
 		if (dense && w->sh->conf->rx_moderation_us && wait_ms(w) > 0)
 			moderate(w);
@@ -768,8 +766,9 @@ static void *worker_main(void *arg)
 		else if (w->now_ms >= w->next_pub_ms)
 			publish(w);
 		end_of_iteration(w);
-		dense = w->st.udp_in - in0 >= MOD_MIN_DGRAMS && t1 - t0 < MOD_DENSE_US &&
-			w->st.tx.gso_msgs != gso0;
+		dense = w->st.tx.gso_msgs != gso0 &&
+			turn_mod_dense(w->st.udp_in - in0, t1 - t0, t1 - prev_t1, w->sh->conf->rx_moderation_us);
+		prev_t1 = t1;
 	}
 	/* Clean stop: every connection, then the core with its relays. */
 	while (w->streams)
