@@ -28,6 +28,7 @@
 #include "links.h"
 #include "members.h"
 #include "overlay.h"
+#include "sessions.h"
 #include "node_conf.h"
 #include "noise.h"
 #include "signal_msg.h"
@@ -79,6 +80,7 @@ struct node {
 	/* GroupVPN's overlay (node_overlay.c); unused in social mode */
 	struct members members;
 	struct overlay ov;
+	struct ov_sessions ovs;   /* sessions through the overlay, ended when idle */
 	struct signal_presence presence; /* what our presence tells the group */
 	uint64_t ov_acct_ms;
 	struct ctl_server *ctl;

@@ -9,6 +9,8 @@
 #include "log.h"
 #include "node.h"
 
+_Static_assert((int)OV_SESSION_ID_LEN == (int)SIGNAL_ID_LEN, "sessions are named by node id");
+
 static bool on(const struct node *n)
 {
 	return !n->social_on;
@@ -33,13 +35,18 @@ int node_overlay_init(struct node *n)
 	n->presence.ip4 = n->conf->ip4;
 	n->presence.has_key = true;
 	memcpy(n->presence.key, n->kp.pub, sizeof(n->presence.key));
-	return overlay_init(&n->ov, &c, n->id);
+	/* sessions through the overlay take the link slots direct links leave */
+	size_t cap = LINKS_MAX > c.max_links + 16 ? LINKS_MAX - c.max_links : 16;
+	int rc = ov_sessions_init(&n->ovs, cap, 0);
+	return rc ? rc : overlay_init(&n->ov, &c, n->id);
 }
 
 void node_overlay_free(struct node *n)
 {
-	if (on(n))
+	if (on(n)) {
 		overlay_free(&n->ov);
+		ov_sessions_free(&n->ovs);
+	}
 	members_free(&n->members);
 }
 
@@ -62,6 +69,8 @@ void node_overlay_member(struct node *n, const char *jid, bool online, uint64_t 
 		members_up(&n->members, jid, id);
 	else
 		members_down(&n->members, jid);
+	if (on(n))
+		ov_sessions_member(&n->ovs, id, online, now_ms);
 	refresh(n, now_ms);
 }
 
@@ -115,8 +124,10 @@ void node_overlay_link_changed(struct node *n, struct link *l, uint64_t now_ms)
 
 void node_overlay_link_removed(struct node *n, struct link *l, uint64_t now_ms)
 {
-	if (on(n))
+	if (on(n)) {
 		overlay_link_down(&n->ov, l->id, now_ms);
+		ov_sessions_gone(&n->ovs, l->id);
+	}
 }
 
 static void do_request(struct node *n, const struct ov_action *a, uint64_t now_ms)
@@ -182,20 +193,40 @@ static void account(struct node *n, uint64_t now_ms)
 		struct link *l = n->links.l[i];
 		uint64_t bytes = l->tx_bytes + l->rx_bytes, delta = bytes - l->acct_bytes;
 		l->acct_bytes = bytes;
-		if (link_path_overlay(l))
+		if (link_path_overlay(l)) {
 			overlay_demand(&n->ov, l->id, delta, now_ms);
-		else if (delta)
+			ov_sessions_used(&n->ovs, l->id, delta, now_ms);
+		} else if (delta)
 			overlay_used(&n->ov, l->id, now_ms);
+	}
+}
+
+/* A session through the overlay that sessions.h says is done (idle, its
+ * member gone, or the least recently used of a full table): its link goes,
+ * unless it has a path of its own by now or ICE is setting one up. The
+ * next packet for the member starts a new one. */
+static void end_session(struct node *n, const uint8_t id[SIGNAL_ID_LEN])
+{
+	for (unsigned i = 0; i < n->links.n; i++) {
+		struct link *l = n->links.l[i];
+		if (memcmp(l->id, id, SIGNAL_ID_LEN) != 0)
+			continue;
+		if (link_path_overlay(l) && !l->ice_on)
+			node_remove_link(n, l, "session through the overlay idle or no longer needed");
+		return;
 	}
 }
 
 void node_overlay_tick(struct node *n, uint64_t now_ms)
 {
 	struct ov_action a;
+	uint8_t id[SIGNAL_ID_LEN];
 
 	if (!on(n))
 		return;
 	account(n, now_ms);
+	while (ov_sessions_poll_end(&n->ovs, id, now_ms))
+		end_session(n, id);
 	overlay_handle_timeout(&n->ov, now_ms);
 	while (overlay_poll_action(&n->ov, &a)) {
 		if (a.type == OV_ACT_REQUEST)
