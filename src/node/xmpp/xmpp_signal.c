@@ -855,10 +855,13 @@ int xmpp_sig_poll(const struct xmpp_sig *s, short *events, uint64_t *wake_ms)
 	*events = 0;
 	/* Logged in, our own timers are all that runs. Logging in or logging
 	 * out, libstrophe runs timers of its own that it does not tell us
-	 * about: XMPP_SIG_POLL_MS then. */
+	 * about: XMPP_SIG_POLL_MS then (also without a socket to sleep on).
+	 * A stream error from the server makes libstrophe log out on its own;
+	 * the server then closes the connection, or the next ping's wakeup
+	 * (at most 15 s later) runs libstrophe's cleanup timer. */
 	if (s->state == XMPP_SIG_OFFLINE)
 		*wake_ms = s->next_attempt_ms;
-	else if (s->state == XMPP_SIG_ONLINE && !s->disconnecting && s->conn && !s->release_conn)
+	else if (s->state == XMPP_SIG_ONLINE && !s->disconnecting && s->conn && !s->release_conn && s->fd >= 0)
 		*wake_ms = xmpp_ka_deadline(&s->ka);
 	else
 		*wake_ms = s->now_ms + XMPP_SIG_POLL_MS;
