@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "log.h"
 #include "bases.h"
+#include "tick.h"
 
 static bool sys_read(const char *ifname, const char *file, char *buf, size_t cap)
 {
@@ -269,8 +270,9 @@ bool gather_stun_input(struct bases *b, const struct sockaddr_in *from, uint32_t
 	b->srflx_base = base_id < b->nhosts ? base_id : 0;
 	b->have_srflx = true;
 	/* Asked again later, to the same server: a NAT that changed its
-	 * mapping or its public address shows up here. */
-	b->stun_retry_ms = now_ms + BASES_SRFLX_REFRESH_MS - randombytes_uniform(BASES_SRFLX_REFRESH_MS / 5);
+	 * mapping or its public address shows up here. On a whole second,
+	 * with the links' timers (tick.h). */
+	b->stun_retry_ms = tick_start(now_ms + BASES_SRFLX_REFRESH_MS - randombytes_uniform(BASES_SRFLX_REFRESH_MS / 5));
 	b->stun_refresh = true;
 	if (changed)
 		natkind_srflx(b, now_ms);

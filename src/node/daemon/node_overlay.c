@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "node.h"
+#include "tick.h"
 
 _Static_assert((int)OV_SESSION_ID_LEN == (int)SIGNAL_ID_LEN, "sessions are named by node id");
 
@@ -182,22 +183,27 @@ static void do_close(struct node *n, const struct ov_action *a, uint64_t now_ms)
 	node_remove_link(n, l, "the overlay does not need it any more");
 }
 
-/* Once a second: traffic through the overlay (on-demand) and over direct
- * links (least recently used). */
+/* Once a second, on the whole seconds the links' timers use (tick.h), so
+ * that it shares their wakeup: traffic through the overlay (on-demand)
+ * and over direct links (least recently used). The overlay is told the
+ * tick's time, not the moment the loop woke, so its one-second demand
+ * windows are whole seconds long. */
 static void account(struct node *n, uint64_t now_ms)
 {
-	if (now_ms - n->ov_acct_ms < 1000)
+	uint64_t tick = tick_start(now_ms);
+
+	if (n->ov_acct_ms && tick < n->ov_acct_ms + TICK_GRID_MS)
 		return;
-	n->ov_acct_ms = now_ms;
+	n->ov_acct_ms = tick;
 	for (unsigned i = 0; i < n->links.n; i++) {
 		struct link *l = n->links.l[i];
 		uint64_t bytes = l->tx_bytes + l->rx_bytes, delta = bytes - l->acct_bytes;
 		l->acct_bytes = bytes;
 		if (link_path_overlay(l)) {
-			overlay_demand(&n->ov, l->id, delta, now_ms);
-			ov_sessions_used(&n->ovs, l->id, delta, now_ms);
+			overlay_demand(&n->ov, l->id, delta, tick);
+			ov_sessions_used(&n->ovs, l->id, delta, tick);
 		} else if (delta)
-			overlay_used(&n->ov, l->id, now_ms);
+			overlay_used(&n->ov, l->id, tick);
 	}
 }
 
@@ -240,6 +246,6 @@ uint64_t node_overlay_deadline(const struct node *n)
 {
 	if (!on(n))
 		return UINT64_MAX;
-	uint64_t d = overlay_next_deadline(&n->ov);
-	return d < n->ov_acct_ms + 1000 ? d : n->ov_acct_ms + 1000;
+	uint64_t d = overlay_next_deadline(&n->ov), ad = n->ov_acct_ms + TICK_GRID_MS;
+	return d < ad ? d : ad;
 }

@@ -21,6 +21,9 @@
 #include "log.h"
 #include "roam.h"
 #include "slots.h"
+#include "tick.h"
+
+_Static_assert((int)ICE_KEEPALIVE_GRID_MS == (int)TICK_GRID_MS, "consent checks leave on the links' ticks");
 
 enum {
 	LINK_OFFER_TIMEOUT_MS = 10000,
@@ -664,9 +667,9 @@ static void session_timer(struct link *l, uint64_t now_ms, uint64_t *d)
 
 void link_handle_timeout(struct link *l, uint64_t now_ms)
 {
-	enum { TICK_MAX_MS = 1000 }; /* session timers are re-read at least this often */
-	/* On a whole-period boundary, so idle links share one wakeup. */
-	uint64_t d = (now_ms / TICK_MAX_MS + 1) * TICK_MAX_MS;
+	/* Session timers are re-read at least once a tick, on the shared
+	 * grid, so idle links share one wakeup (tick.h). */
+	uint64_t d = tick_next(now_ms);
 
 	if (l->ice_on) {
 		if (now_ms >= ice_agent_next_deadline(&l->ice, now_ms))

@@ -6,6 +6,7 @@
 #include "links.h"
 #include "log.h"
 #include "rtt.h"
+#include "tick.h"
 #include "tunnel_packet.h"
 
 void rtt_est_reset(struct rtt_est *e)
@@ -100,11 +101,14 @@ void link_rtt_tick(struct link *l, uint64_t now_ms, uint64_t *deadline)
 	}
 	follow_path(r, l, now_ms);
 	uint64_t every = carries_data(r, l, now_ms) ? LINK_RTT_PROBE_MS : LINK_RTT_IDLE_PROBE_MS;
+	/* On the whole second at or before now + every (tick.h), so that a
+	 * probe shares the wakeup of the link timers and consent checks. */
+	uint64_t at = tick_start(now_ms + every);
 	if (now_ms >= r->next_ms) {
 		r->ping_due = true;
-		r->next_ms = now_ms + every;
-	} else if (r->next_ms > now_ms + every) {
-		r->next_ms = now_ms + every; /* traffic again after a quiet spell */
+		r->next_ms = at;
+	} else if (r->next_ms > at) {
+		r->next_ms = at; /* traffic again after a quiet spell */
 	}
 	if (r->next_ms < *deadline)
 		*deadline = r->next_ms;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tick.h"
+
 enum { WANT_TIMEOUT_MS = 90000 }; /* a request that never came up is given up */
 
 void overlay_conf_default(struct overlay_conf *c)
@@ -372,7 +374,9 @@ static void plan(struct overlay *ov, uint64_t now_ms)
 	for (size_t i = 0; i < ov->np; i++)
 		plan_peer(ov, &ov->p[i], now_ms);
 	prune(ov, now_ms);
-	ov->deadline_ms = now_ms + 1000;
+	/* on the next whole second, with the links' ticks: an idle node
+	 * wakes once a second for all of them, not once for each */
+	ov->deadline_ms = tick_next(now_ms);
 }
 
 void overlay_set_members(struct overlay *ov, const struct ov_member *m, size_t n, uint64_t now_ms)

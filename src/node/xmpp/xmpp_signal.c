@@ -19,6 +19,7 @@
 #include "dns_srv.h"
 #include "log.h"
 #include "xmpp_extdisco.h"
+#include "xmpp_keepalive.h"
 #include "xmpp_redact.h"
 
 #define NS_ROSTER "jabber:iq:roster"
@@ -36,11 +37,10 @@ struct xmpp_sig {
 	char full_jid[XMPP_JID_MAX];
 	uint64_t now_ms, next_attempt_ms;
 	struct xmpp_servers servers; /* which server next (xmpp_servers.h) */
-	bool ping_outstanding;
-	bool rx_since_ping; /* a stanza arrived since the last ping went out */
+	struct xmpp_ka ka; /* keepalive, probe and services timers (xmpp_keepalive.h) */
+	bool disconnecting; /* xmpp_disconnect() called: libstrophe's cleanup timer runs */
 	bool release_conn; /* disconnected: release on the next run */
 	int fd;            /* the connection's socket, -1 when unknown */
-	bool ext_timer;    /* the XEP-0215 refresh timer is set */
 	int connect_errno; /* why the last connect failed, from libstrophe's log */
 	bool secured;      /* the session runs over TLS: its errors are TLS codes */
 };
@@ -394,7 +394,7 @@ static int on_ping_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	struct xmpp_sig *s = ud;
 	(void)conn;
 	(void)st;
-	s->ping_outstanding = false;
+	xmpp_ka_answered(&s->ka);
 	return 0;
 }
 
@@ -411,8 +411,7 @@ static void send_ping(struct xmpp_sig *s, xmpp_conn_t *conn)
 	xmpp_send(conn, iq);
 	xmpp_stanza_release(iq);
 	xmpp_free(s->ctx, id);
-	s->ping_outstanding = true;
-	s->rx_since_ping = false;
+	xmpp_ka_sent(&s->ka);
 }
 
 /* Any stanza from the server proves the session alive, even when the
@@ -422,45 +421,58 @@ static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	struct xmpp_sig *s = ud;
 	(void)conn;
 	(void)st;
-	s->rx_since_ping = true;
+	xmpp_ka_rx(&s->ka);
 	return 1;
 }
 
-/* XEP-0199 keepalive: a ping unanswered for a whole interval, with nothing
- * else received meanwhile, means the connection is dead even if TCP has not
- * noticed. A server that delivers other stanzas is busy, not dead (a group
- * of hundreds logging in at once): dropping the session would add a
- * presence storm to its load, so the ping stays outstanding one more
- * interval. */
-static int on_ping_timer(xmpp_conn_t *conn, void *ud)
+/* What the timers of xmpp_keepalive.h ask for (the reasons are there). */
+static void end_session(struct xmpp_sig *s)
 {
-	struct xmpp_sig *s = ud;
-	if (s->ping_outstanding && s->rx_since_ping) {
-		log_debug("xmpp: the server is slow to answer a ping but delivers; waiting one more interval");
-		s->rx_since_ping = false;
-		return 1;
-	}
-	if (s->ping_outstanding) {
-		log_warn("xmpp: server did not answer a ping; reconnecting");
-		xmpp_disconnect(conn);
-		return 0;
-	}
-	send_ping(s, conn);
-	return 1;
+	s->disconnecting = true;
+	xmpp_disconnect(s->conn);
 }
 
-static int on_probe_timeout(xmpp_conn_t *conn, void *ud)
+static void probe_failed(struct xmpp_sig *s)
 {
-	struct xmpp_sig *s = ud;
-	if (s->ping_outstanding) {
-		log_warn("xmpp: no answer to the ping after an address change; reconnecting");
-		/* A graceful close would wait for a server that cannot answer. */
-		if (s->fd >= 0)
-			shutdown(s->fd, SHUT_RDWR);
-		else
-			xmpp_disconnect(conn);
+	log_warn("xmpp: no answer to the ping after an address change; reconnecting");
+	/* A graceful close would wait for a server that cannot answer. */
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_RDWR);
+	else
+		end_session(s);
+}
+
+static void send_get(struct xmpp_sig *s, const char *name, const char *ns, xmpp_handler h);
+static int on_services(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+
+static void run_timers(struct xmpp_sig *s)
+{
+	enum xka_action a;
+
+	if (s->state != XMPP_SIG_ONLINE || !s->conn || s->release_conn)
+		return;
+	while ((a = xmpp_ka_poll(&s->ka, s->now_ms)) != XKA_NONE) {
+		switch (a) {
+		case XKA_PING:
+			send_ping(s, s->conn);
+			break;
+		case XKA_SLOW:
+			log_debug("xmpp: the server is slow to answer a ping but delivers; waiting one more interval");
+			break;
+		case XKA_RECONNECT:
+			log_warn("xmpp: server did not answer a ping; reconnecting");
+			end_session(s);
+			return;
+		case XKA_PROBE_FAILED:
+			probe_failed(s);
+			return;
+		case XKA_SERVICES:
+			send_get(s, "services", EXTDISCO_NS, on_services);
+			break;
+		case XKA_NONE:
+			break;
+		}
 	}
-	return 0; /* one shot */
 }
 
 /* Whether the connection's local address still exists on this host: a
@@ -497,7 +509,7 @@ void xmpp_sig_probe(struct xmpp_sig *s)
 	}
 	log_info("xmpp: local address changed; checking the server connection");
 	send_ping(s, s->conn);
-	xmpp_timed_handler_add(s->conn, on_probe_timeout, XMPP_PROBE_TIMEOUT_MS, s);
+	xmpp_ka_probe(&s->ka, s->now_ms);
 }
 
 /* ---- XEP-0215 external services ---- */
@@ -519,18 +531,6 @@ static void send_get(struct xmpp_sig *s, const char *name, const char *ns, xmpp_
 	xmpp_stanza_release(iq);
 	xmpp_free(s->ctx, domain);
 	xmpp_free(s->ctx, id);
-}
-
-static int on_services(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
-
-static int on_services_timer(xmpp_conn_t *conn, void *ud)
-{
-	struct xmpp_sig *s = ud;
-	(void)conn;
-	s->ext_timer = false;
-	if (s->state == XMPP_SIG_ONLINE && !s->release_conn)
-		send_get(s, "services", EXTDISCO_NS, on_services);
-	return 0; /* one shot */
 }
 
 static void log_services(const struct extdisco_service *sv, unsigned n, unsigned skipped, int64_t now)
@@ -571,10 +571,8 @@ static int on_services(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	}
 	/* again before the credentials expire (or hourly, for new servers) */
 	int64_t at = extdisco_refresh_at(sv, n, now);
-	if (s->ext_timer)
-		xmpp_timed_handler_delete(conn, on_services_timer);
-	xmpp_timed_handler_add(conn, on_services_timer, (unsigned long)(at - now) * 1000ul, s);
-	s->ext_timer = true;
+	(void)conn;
+	xmpp_ka_services_at(&s->ka, s->now_ms + (uint64_t)(at - now) * 1000u);
 	explicit_bzero(sv, sizeof(sv));
 	return 0;
 }
@@ -626,7 +624,6 @@ static void send_initial(struct xmpp_sig *s)
 	add_presence_info(s, pres);
 	xmpp_send(s->conn, pres);
 	xmpp_stanza_release(pres);
-	s->ext_timer = false; /* timers went with the old connection */
 	if (s->conf.ext_services)
 		send_get(s, "query", NS_DISCO_INFO, on_disco_info);
 }
@@ -772,18 +769,18 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
 			 srv ? srv->host : "?", srv ? srv->port : 0, xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
 		xmpp_servers_up(&s->servers);
 		s->secured = xmpp_conn_is_secured(conn);
-		s->ping_outstanding = false;
-		s->rx_since_ping = false;
+		s->disconnecting = false;
 		xmpp_handler_add(conn, on_any, NULL, NULL, NULL, s);
 		xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, s);
 		xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, s);
 		xmpp_handler_add(conn, on_message, NULL, "message", NULL, s);
-		xmpp_timed_handler_add(conn, on_ping_timer, s->conf.ping_interval_s * 1000ul, s);
+		xmpp_ka_start(&s->ka, s->conf.ping_interval_s * 1000ull, s->now_ms);
 		set_state(s, XMPP_SIG_ONLINE);
 		send_initial(s);
 		return;
 	}
 	conn_ended(s, err, se);
+	xmpp_ka_stop(&s->ka);
 	roster_clear_presence(&s->roster);
 	s->release_conn = true;
 	s->fd = -1;
@@ -846,6 +843,7 @@ void xmpp_sig_run(struct xmpp_sig *s, uint64_t now_ms, unsigned long timeout_ms)
 	}
 	if (s->state == XMPP_SIG_OFFLINE && now_ms >= s->next_attempt_ms)
 		sig_connect(s);
+	run_timers(s);
 	xmpp_run_once(s->ctx, timeout_ms);
 }
 
@@ -855,7 +853,18 @@ int xmpp_sig_poll(const struct xmpp_sig *s, short *events, uint64_t *wake_ms)
 	socklen_t sl = sizeof(peer);
 
 	*events = 0;
-	*wake_ms = s->state == XMPP_SIG_OFFLINE ? s->next_attempt_ms : UINT64_MAX;
+	/* Logged in, our own timers are all that runs. Logging in or logging
+	 * out, libstrophe runs timers of its own that it does not tell us
+	 * about: XMPP_SIG_POLL_MS then (also without a socket to sleep on).
+	 * A stream error from the server makes libstrophe log out on its own;
+	 * the server then closes the connection, or the next ping's wakeup
+	 * (at most 15 s later) runs libstrophe's cleanup timer. */
+	if (s->state == XMPP_SIG_OFFLINE)
+		*wake_ms = s->next_attempt_ms;
+	else if (s->state == XMPP_SIG_ONLINE && !s->disconnecting && s->conn && !s->release_conn && s->fd >= 0)
+		*wake_ms = xmpp_ka_deadline(&s->ka);
+	else
+		*wake_ms = s->now_ms + XMPP_SIG_POLL_MS;
 	if (s->state == XMPP_SIG_OFFLINE || s->fd < 0 || s->release_conn || !s->conn)
 		return -1;
 	*events = POLLIN;

@@ -19,7 +19,7 @@
 #define XMPP_SIGNAL_NS "urn:ipop:signal:1"
 enum {
 	XMPP_SIGNAL_MAX_BODY = 4096,
-	XMPP_PROBE_TIMEOUT_MS = 3000, /* xmpp_sig_probe: answer within this or reconnect */
+	XMPP_SIG_POLL_MS = 500, /* while logging in or out: libstrophe's own timers run this often */
 };
 
 enum xmpp_tls_mode { XMPP_TLS_REQUIRED = 0, XMPP_TLS_OPTIONAL, XMPP_TLS_OFF };
@@ -87,8 +87,9 @@ void xmpp_sig_free(struct xmpp_sig *s);
 void xmpp_sig_run(struct xmpp_sig *s, uint64_t now_ms, unsigned long timeout_ms);
 /* For a caller that sleeps in its own poll(): the connection's socket and
  * the events to wait for, or -1 when there is none; *wake_ms is when
- * xmpp_sig_run wants to run next on its own (a reconnect; UINT64_MAX:
- * no such time). */
+ * xmpp_sig_run wants to run next on its own (a reconnect, the keepalive
+ * ping; while logging in or out, within XMPP_SIG_POLL_MS for libstrophe's
+ * timers; UINT64_MAX: no such time). */
 int xmpp_sig_poll(const struct xmpp_sig *s, short *events, uint64_t *wake_ms);
 /* Sends body to an authorized peer. Returns 0, -ENOTCONN or -EPERM. */
 int xmpp_sig_send(struct xmpp_sig *s, const char *full_jid, const char *body);
@@ -101,7 +102,7 @@ int xmpp_sig_send(struct xmpp_sig *s, const char *full_jid, const char *body);
 int xmpp_sig_friend(struct xmpp_sig *s, enum xmpp_friend_cmd cmd, const char *bare);
 /* The node's address changed, so the TCP connection may be dead: pings
  * the server now and reconnects unless it answers within
- * XMPP_PROBE_TIMEOUT_MS. */
+ * XMPP_KA_PROBE_MS (xmpp_keepalive.h). */
 void xmpp_sig_probe(struct xmpp_sig *s);
 enum xmpp_sig_state xmpp_sig_state(const struct xmpp_sig *s);
 const char *xmpp_sig_state_name(enum xmpp_sig_state st);

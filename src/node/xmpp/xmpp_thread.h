@@ -1,8 +1,10 @@
 /* The signalling thread: libstrophe (xmpp_signal.c) is not thread-safe
  * and wants its own loop, so it runs alone on this thread. It sleeps in
  * poll() on the XMPP socket and on the eventfd of its inbound queue, so a
- * message the data thread queues leaves at once; libstrophe's timers
- * (pings, reconnects) are run at least every XMPP_THREAD_IDLE_MS.
+ * message the data thread queues leaves at once, and until the next
+ * deadline xmpp_sig_poll() names (the keepalive ping every 15 s when
+ * logged in; libstrophe's login timers every XMPP_SIG_POLL_MS while
+ * logging in; a reconnect), at most XMPP_THREAD_IDLE_MS.
  * Everything it hears goes to the data thread as typed messages (sigq.h). */
 #ifndef IPOP_XMPP_THREAD_H
 #define IPOP_XMPP_THREAD_H
@@ -15,7 +17,7 @@
 #include "xmpp_signal.h"
 
 enum {
-	XMPP_THREAD_IDLE_MS = 500, /* longest sleep: libstrophe's timers */
+	XMPP_THREAD_IDLE_MS = 60000, /* longest sleep, a safety net: xmpp_sig_poll names the deadlines */
 	XMPP_THREAD_TLS_MS = 20,   /* after a read: TLS may hold more than the socket shows */
 };
 

@@ -14,6 +14,7 @@
 #include "link.h"
 #include "linksim.h"
 #include "rtt.h"
+#include "tick.h"
 #include "tunnel_packet.h"
 
 static bool both_up(struct sim *s, void *arg)
@@ -191,6 +192,9 @@ static void test_idle_link_probes_rarely(void **state)
 	uint64_t idle = a->rtt.pings_tx - sent;
 	assert_true(idle >= 3 && idle <= 5);
 	assert_true(s->now - a->rtt.est.at_ms <= LINK_RTT_IDLE_PROBE_MS + 1100);
+	/* the next one leaves on a whole second, with the link's other timers */
+	assert_int_equal(a->rtt.next_ms % TICK_GRID_MS, 0);
+	assert_true(a->rtt.next_ms > s->now && a->rtt.next_ms <= s->now + LINK_RTT_IDLE_PROBE_MS);
 
 	sent = a->rtt.pings_tx;
 	sim_send_data(s, 0, 1, 100);

@@ -574,6 +574,33 @@ static void test_next_hop_is_greedy(void **state)
 	assert_int_equal(ring_successor(sorted, 3, 10), 0);
 }
 
+/* The plan runs on whole seconds of the clock, whatever moment it last
+ * ran at, so that an idle node's overlay shares the links' wakeup
+ * (tick.h) instead of waking at a phase of its own. */
+static void test_plan_on_whole_seconds(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[8];
+	uint8_t self[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	id_of(0, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 8), 5123);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	overlay_handle_timeout(&ov, 5123);
+	assert_int_equal(overlay_next_deadline(&ov), 6000);
+	overlay_handle_timeout(&ov, 5999); /* not due: nothing moves */
+	assert_int_equal(overlay_next_deadline(&ov), 6000);
+	overlay_handle_timeout(&ov, 6004); /* woken a little late */
+	assert_int_equal(overlay_next_deadline(&ov), 7000);
+	overlay_handle_timeout(&ov, 9876); /* or very late */
+	assert_int_equal(overlay_next_deadline(&ov), 10000);
+	overlay_free(&ov);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_displacement_order),
 		cmocka_unit_test(test_departed_member_is_no_next_hop),
 		cmocka_unit_test(test_next_hop_is_greedy),
+		cmocka_unit_test(test_plan_on_whole_seconds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
