@@ -1,6 +1,7 @@
 /* ChaCha20-Poly1305 through OpenSSL, libsodium as the fallback; see
  * aead.h. */
 #include "aead.h"
+#include "tunnel_proto.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -164,10 +165,8 @@ static int poly_tag(const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t l
 	uint8_t lens[16];
 	size_t tl;
 
-	for (int i = 0; i < 8; i++) {
-		lens[i] = (uint8_t)((uint64_t)adlen >> (8 * i));
-		lens[8 + i] = (uint8_t)((uint64_t)len >> (8 * i));
-	}
+	tunnel_put_le64(lens, adlen);
+	tunnel_put_le64(lens + 8, len);
 	if (EVP_MAC_init(m, op.buf, 32, NULL) != 1 || (adlen && EVP_MAC_update(m, ad, adlen) != 1) ||
 	    !mac_pad(m, adlen) || (len && EVP_MAC_update(m, ct, len) != 1) || !mac_pad(m, len) ||
 	    EVP_MAC_update(m, lens, sizeof(lens)) != 1 || EVP_MAC_final(m, tag, &tl, AEAD_TAG_LEN) != 1 ||
