@@ -156,11 +156,8 @@ enum { NODE_OVL_BUSY_MS = 10000 };
 
 static void do_close(struct node *n, const struct ov_action *a, uint64_t now_ms)
 {
-	struct link *l = NULL;
+	struct link *l = links_by_id(&n->links, a->id);
 
-	for (unsigned i = 0; i < n->links.n && !l; i++)
-		if (memcmp(n->links.l[i]->id, a->id, SIGNAL_ID_LEN) == 0)
-			l = n->links.l[i];
 	if (!l)
 		return;
 	struct signal_msg m;
@@ -213,14 +210,10 @@ static void account(struct node *n, uint64_t now_ms)
  * next packet for the member starts a new one. */
 static void end_session(struct node *n, const uint8_t id[SIGNAL_ID_LEN])
 {
-	for (unsigned i = 0; i < n->links.n; i++) {
-		struct link *l = n->links.l[i];
-		if (memcmp(l->id, id, SIGNAL_ID_LEN) != 0)
-			continue;
-		if (link_path_overlay(l) && !l->ice_on)
-			node_remove_link(n, l, "session through the overlay idle or no longer needed");
-		return;
-	}
+	struct link *l = links_by_id(&n->links, id);
+
+	if (l && link_path_overlay(l) && !l->ice_on)
+		node_remove_link(n, l, "session through the overlay idle or no longer needed");
 }
 
 void node_overlay_tick(struct node *n, uint64_t now_ms)

@@ -33,14 +33,6 @@ void node_overlay_ctl_status(struct node *n, struct ctl_overlay_status *o)
 	o->trimmed = ov->st.trimmed;
 }
 
-static const struct link *link_of(const struct node *n, const uint8_t *id)
-{
-	for (unsigned i = 0; i < n->links.n; i++)
-		if (memcmp(n->links.l[i]->id, id, SIGNAL_ID_LEN) == 0)
-			return n->links.l[i];
-	return NULL;
-}
-
 static void kept_for(unsigned why, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s%s%s%s%s", why & OV_WHY_MESH ? "mesh " : "", why & OV_WHY_RING ? "ring " : "",
@@ -53,7 +45,7 @@ static void kept_for(unsigned why, char *buf, size_t cap)
 
 static void fill_member(struct node *n, const struct member *m, struct ctl_member_status *o, uint64_t now_ms)
 {
-	const struct link *l = link_of(n, m->id);
+	const struct link *l = links_by_id(&n->links, m->id);
 	const struct ov_peer *p = overlay_peer(&n->ov, m->id);
 	struct ctl_peer_status ps;
 

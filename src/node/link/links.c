@@ -34,6 +34,14 @@ struct link *links_by_jid(const struct links *t, const char *jid)
 	return NULL;
 }
 
+struct link *links_by_id(const struct links *t, const uint8_t id[SIGNAL_ID_LEN])
+{
+	for (unsigned i = 0; i < t->n; i++)
+		if (memcmp(t->l[i]->id, id, SIGNAL_ID_LEN) == 0)
+			return t->l[i];
+	return NULL;
+}
+
 /* The node id in an ipop resource: "user@domain/ipop-<40 hex>". */
 static int id_of_jid(const char *jid, uint8_t id[SIGNAL_ID_LEN])
 {

@@ -85,6 +85,8 @@ void links_init(struct links *t);
 void links_free(struct links *t);
 
 struct link *links_by_jid(const struct links *t, const char *jid);
+/* The link to the member with this node id, or NULL. */
+struct link *links_by_id(const struct links *t, const uint8_t id[SIGNAL_ID_LEN]);
 /* The node id in an ipop resource "user@domain/ipop-<40 hex>": 0 or -1. */
 int links_id_of_jid(const char *jid, uint8_t id[SIGNAL_ID_LEN]);
 /* The link for jid; created (when create is true and there is room) for

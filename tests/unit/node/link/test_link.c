@@ -67,6 +67,12 @@ static void test_offer_answer(void **state)
 	assert_true(a->controlling);
 	assert_false(b->controlling);
 	assert_int_equal(a->state, LINK_OFFERED);
+	/* found by the member's node id as by its JID; another id finds none */
+	assert_ptr_equal(links_by_id(&s->node[0].t, a->id), a);
+	uint8_t other[SIGNAL_ID_LEN];
+	memcpy(other, a->id, SIGNAL_ID_LEN);
+	other[0] ^= 1;
+	assert_null(links_by_id(&s->node[0].t, other));
 	assert_true(sim_until(s, both_up, NULL, 5000));
 	assert_true(path_direct(s, NULL));
 	assert_true(a->have_info && b->have_info);
