@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "stun_auth.h"
 #include "stun_msg.h"
+#include "tick.h"
 
 /* ---- small helpers ---- */
 
@@ -260,7 +261,7 @@ uint64_t ice_agent_next_keepalive(struct ice_agent *a, uint64_t now_ms)
 {
 	uint64_t at = now_ms + ice_agent_keepalive_interval(a);
 
-	return (at + ICE_KEEPALIVE_GRID_MS - 1) / ICE_KEEPALIVE_GRID_MS * ICE_KEEPALIVE_GRID_MS;
+	return tick_ceil(at);
 }
 
 static void select_pair(struct ice_agent *a, int pi, uint64_t now_ms)

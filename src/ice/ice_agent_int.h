@@ -21,9 +21,9 @@ bool ice_agent_all_failed(const struct ice_agent *a);
 void ice_agent_enqueue_triggered(struct ice_agent *a, int pi);
 /* Time to the next keepalive or consent check on the selected pair. */
 uint64_t ice_agent_keepalive_interval(struct ice_agent *a);
-/* When the next one is due: now + the interval, rounded up to a whole
- * ICE_KEEPALIVE_GRID_MS, so that the consent checks of all of a node's
- * links leave in shared wakeups (the link core ticks on the same grid)
+/* When the next one is due: now + the interval, rounded up to the grid of
+ * tick.h, so that the consent checks of all of a node's links leave in
+ * shared wakeups (the link core ticks on the same grid)
  * instead of one wakeup each; the interval's jitter still spreads them
  * over several grid points. */
 uint64_t ice_agent_next_keepalive(struct ice_agent *a, uint64_t now_ms);

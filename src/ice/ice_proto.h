@@ -23,7 +23,6 @@ enum {
 	ICE_KEEPALIVE_MIN_MS = 15000, /* Binding indications, when consent is off */
 	ICE_KEEPALIVE_MAX_MS = 25000,
 	ICE_CONSENT_INTERVAL_MS = 5000, /* RFC 7675 5.1, randomised 0.8-1.2 */
-	ICE_KEEPALIVE_GRID_MS = 1000,   /* consent checks and keepalives leave on whole seconds */
 	ICE_CONSENT_TIMEOUT_MS = 30000, /* consent lost after this much silence */
 	ICE_FAIL_GRACE_MS = 5000,     /* all pairs failed and no new candidate for this long */
 	ICE_RECHECK_MS = 60000,       /* default: retry failed pairs better than the selected one */

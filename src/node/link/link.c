@@ -23,8 +23,6 @@
 #include "slots.h"
 #include "tick.h"
 
-_Static_assert((int)ICE_KEEPALIVE_GRID_MS == (int)TICK_GRID_MS, "consent checks leave on the links' ticks");
-
 enum {
 	LINK_OFFER_TIMEOUT_MS = 10000,
 	LINK_OFFER_TIMEOUT_MAX_MS = 80000,

@@ -16,12 +16,15 @@ static void test_next_is_strictly_after(void **state)
 	assert_int_equal(tick_next(123456), 124000);
 }
 
-static void test_start_is_at_or_before(void **state)
+static void test_start_before_ceil_after(void **state)
 {
 	(void)state;
 	assert_int_equal(tick_start(1000), 1000);
 	assert_int_equal(tick_start(1999), 1000);
 	assert_int_equal(tick_start(123456), 123000);
+	assert_int_equal(tick_ceil(1000), 1000);
+	assert_int_equal(tick_ceil(1001), 2000);
+	assert_int_equal(tick_ceil(0), 0);
 	for (uint64_t t = 5000; t < 7000; t += 37)
 		assert_int_equal(tick_next(t) - tick_start(t), TICK_GRID_MS);
 }
@@ -30,7 +33,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next_is_strictly_after),
-		cmocka_unit_test(test_start_is_at_or_before),
+		cmocka_unit_test(test_start_before_ceil_after),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "ice_agent.h"
 #include "stun_auth.h"
 #include "stun_msg.h"
+#include "tick.h"
 
 #define SA(x) ((const struct sockaddr *)&(x))
 
@@ -397,7 +398,7 @@ static void check_keepalive_gaps(bool consent, uint32_t lo, uint32_t hi)
 		if (n > 0)
 			assert_true(W.log[i].at - prev >= lo);
 		/* on the grid, so a node's links share their wakeups */
-		assert_int_equal(W.log[i].at % ICE_KEEPALIVE_GRID_MS, 0);
+		assert_int_equal(W.log[i].at % TICK_GRID_MS, 0);
 		prev = W.log[i].at;
 		n++;
 	}
