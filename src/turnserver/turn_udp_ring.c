@@ -62,9 +62,9 @@ int turn_udp_ring_send(struct turn_udp_ring *r, const int *fd, struct mmsghdr *m
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-		res[i] = -ECANCELED;
 		if (!sqe)
 			break;
+		res[i] = -ECANCELED; /* until its completion says otherwise */
 		/* MSG_DONTWAIT: a full socket buffer completes with -EAGAIN
 		 * at once, as with sendmmsg, instead of waiting for room. */
 		io_uring_prep_sendmsg(sqe, fd[i], &mm[i].msg_hdr, MSG_DONTWAIT);

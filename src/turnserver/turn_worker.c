@@ -750,7 +750,7 @@ static void *worker_main(void *arg)
 	bool dense = false;
 	uint64_t prev_t1 = mono_us();
 	while (running) {
-		if (dense && w->sh->conf->rx_moderation_us && wait_ms(w) > 0)
+		if (dense && wait_ms(w) > 0) /* dense is never set with moderation off */
 			moderate(w);
 		uint64_t t0 = mono_us();
 		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, wait_ms(w));
