@@ -168,7 +168,7 @@ static void init_once(void)
 	memset(e_key, 0x45, sizeof(e_key));
 	struct in_addr e_ip4;
 	inet_pton(AF_INET, "172.31.0.9", &e_ip4);
-	e = links_overlay(&t, jid, e_key, e_ip4, NOW_MS);
+	e = links_overlay(&t, jid, e_key, e_ip4, NULL, NOW_MS);
 	CHECK(e && link_path_overlay(e));
 
 	memset(&dp, 0, sizeof(dp));

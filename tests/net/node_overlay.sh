@@ -3,8 +3,8 @@
 # max_links 6, so every node keeps its 4 ring neighbours and a long-distance
 # link, and has room for about one on-demand link. Checks:
 #   - bounded links: every node has at most max_links links, at least its ring;
-#   - multi-hop delivery between members with no direct link, end to end
-#     encrypted: the forwarding members' TUN never sees the packets and
+#   - multi-hop delivery between members with no direct link, IPv6 (from
+#     the address in the member's presence) and IPv4, end to end encrypted: the forwarding members' TUN never sees the packets and
 #     their wire never shows the payload;
 #   - on-demand: sustained traffic sets up a direct link, no ping lost;
 #   - eviction: traffic to another member takes the on-demand slot;
@@ -43,7 +43,7 @@ stun_lab_start srv 192.0.2.1
 # stay below it, its 1200-byte pings every 0.1 s (12 KB/s) are above.
 for i in $NODES; do
 	node_config n$i 172.31.0.$i u$i 192.0.2.1:3478 \
-		"\"max_links\": $MAX, \"on-demand_connection\": true, \"on-demand_inactive_timeout\": $IDLE,
+		"\"ip6\": \"fd00::$i\", \"max_links\": $MAX, \"on-demand_connection\": true, \"on-demand_inactive_timeout\": $IDLE,
 	 \"on-demand_threshold\": 2000, \"trim_enabled\": true, \"multihop\": true,"
 	node_start o$i n$i
 done
@@ -105,6 +105,11 @@ for i in $NODES; do
 done
 cap_ready() { local f; for f in "$LIB_TMP"/cap-*.err; do grep -q 'listening on' "$f" || return 1; done; }
 lib_wait 60 cap_ready || fail "tcpdump did not start"
+# IPv6 first: the session through the overlay starts from the address in
+# n$dst's presence, not from an earlier IPv4 packet or a direct link.
+ping6_ok() { ns_exec o$src ping -6 -c 5 -i 0.2 -W 5 -p $MARK fd00::$dst >"$LIB_TMP/ping6-mh.txt"; }
+lib_wait 60 ping6_ok || { cat "$LIB_TMP/ping6-mh.txt"; node_ctl n1 members; node_logs; fail "n1 cannot ping6 n$dst through the overlay"; }
+echo "multi-hop ping6: $(tail -1 "$LIB_TMP/ping6-mh.txt")"
 ping_ok() { ns_exec o$src ping -c 5 -i 0.2 -W 5 -p $MARK 172.31.0.$dst >"$LIB_TMP/ping-mh.txt"; }
 lib_wait 60 ping_ok || { cat "$LIB_TMP/ping-mh.txt"; node_logs; fail "n1 cannot ping n$dst through the overlay"; }
 echo "multi-hop ping: $(tail -1 "$LIB_TMP/ping-mh.txt")"
@@ -124,8 +129,8 @@ hex=$(echo $MARK | sed 's/\(....\)/\1 /g' | cut -d' ' -f1-2)
 fwd=0
 for i in $NODES; do
 	[ $i = $src ] || [ $i = $dst ] && continue
-	if grep -q "172.31.0.$dst" "$LIB_TMP/cap-$i-ipop0.txt"; then
-		fail "n$i's TUN saw packets for 172.31.0.$dst: $(grep -m1 172.31.0.$dst "$LIB_TMP/cap-$i-ipop0.txt")"
+	if grep -q "172.31.0.$dst\|fd00::$dst\b" "$LIB_TMP/cap-$i-ipop0.txt"; then
+		fail "n$i's TUN saw packets for n$dst: $(grep -m1 "172.31.0.$dst\|fd00::$dst\b" "$LIB_TMP/cap-$i-ipop0.txt")"
 	fi
 	if tr -d ' \t\n' <"$LIB_TMP/cap-$i-eth0.txt" | grep -q "$MARK"; then
 		fail "n$i's wire shows the plaintext marker"
@@ -134,7 +139,7 @@ for i in $NODES; do
 	[ "${f:-0}" -gt 0 ] && fwd=$((fwd + 1))
 done
 [ $fwd -ge 1 ] || { for i in $NODES; do node_ctl n$i --json status; done; fail "no member counted a forwarded frame"; }
-pass "multi-hop: n1 -> n$dst answered through $fwd forwarding member(s); their TUN saw nothing, their wire no plaintext"
+pass "multi-hop: n1 -> n$dst answered (IPv6, then IPv4) through $fwd forwarding member(s); their TUN saw nothing, their wire no plaintext"
 
 # ---- on-demand: 1200-byte pings every 0.1 s (12 KB/s) from n1 to n$dst set
 # up a direct link while the overlay carries them; none may be lost.

@@ -34,6 +34,8 @@ int node_overlay_init(struct node *n)
 	c.trim = n->conf->trim;
 	n->presence.has_ip4 = true;
 	n->presence.ip4 = n->conf->ip4;
+	n->presence.has_ip6 = n->conf->has_ip6;
+	n->presence.ip6 = n->conf->ip6;
 	n->presence.has_key = true;
 	memcpy(n->presence.key, n->kp.pub, sizeof(n->presence.key));
 	/* sessions through the overlay take the link slots direct links leave */
@@ -78,7 +80,8 @@ void node_overlay_member(struct node *n, const char *jid, bool online, uint64_t 
 void node_overlay_info(struct node *n, const char *jid, const struct signal_presence *p, uint64_t now_ms)
 {
 	(void)now_ms;
-	members_info(&n->members, jid, p->has_ip4 ? &p->ip4 : NULL, p->has_key ? p->key : NULL);
+	members_info(&n->members, jid, p->has_ip4 ? &p->ip4 : NULL, p->has_ip6 ? &p->ip6 : NULL,
+		     p->has_key ? p->key : NULL);
 }
 
 bool node_overlay_accept(struct node *n, const char *jid, bool need, uint64_t now_ms)

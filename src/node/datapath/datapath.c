@@ -121,7 +121,7 @@ static struct link *key_link(void *ctx, const uint8_t key[SIGNAL_KEY_LEN], uint6
 	struct datapath *dp = ctx;
 	const struct member *m = members_by_key(dp->members, key);
 
-	return m && m->has_ip4 ? dp_overlay_link(dp, m->ip4, now_ms) : NULL;
+	return dp_overlay_member(dp, m, now_ms);
 }
 
 int dp_start(struct datapath *dp, struct bases *bases, struct social *social, struct overlay *ov,

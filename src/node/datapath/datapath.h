@@ -217,9 +217,11 @@ void dp_send_msgs(struct datapath *dp, struct mmsghdr *msgs, unsigned cnt);
 /* Sends the frames passed on during this receive batch (before its slots
  * are reused). */
 void dp_overlay_flush(struct datapath *dp);
-/* The link through the overlay to the member that owns dst (created on
- * the first packet), or NULL. */
-struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t now_ms);
+/* The link through the overlay to the member whose presence named dst
+ * (family AF_INET or AF_INET6; created on the first packet), or NULL. */
+struct link *dp_overlay_link(struct datapath *dp, int family, const void *dst, uint64_t now_ms);
+/* The same for member m (NULL: none). */
+struct link *dp_overlay_member(struct datapath *dp, const struct member *m, uint64_t now_ms);
 /* receive.c: an end-to-end tunnel packet that came through the overlay. */
 void dp_receive_overlay(struct datapath *dp, uint8_t *buf, size_t len, size_t cap, uint64_t now_ms);
 /* icmp_out.c: pkt (len bytes, read from the TUN) is larger than the

@@ -197,11 +197,9 @@ void dp_overlay_flush(struct datapath *dp)
 	f->nmsg = f->niov = 0;
 }
 
-struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t now_ms)
+struct link *dp_overlay_member(struct datapath *dp, const struct member *m, uint64_t now_ms)
 {
-	const struct member *m = dp->members && dp->ov ? members_by_ip4(dp->members, dst) : NULL;
-
-	if (!m || !m->has_key)
+	if (!m || !m->has_key || !m->has_ip4 || !dp->ov)
 		return NULL;
 	if (!dp->ov->c.multihop) {
 		/* nothing carries it until a direct link is up: this packet
@@ -209,11 +207,26 @@ struct link *dp_overlay_link(struct datapath *dp, struct in_addr dst, uint64_t n
 		overlay_want(dp->ov, m->id, now_ms);
 		return NULL;
 	}
-	struct link *l = links_overlay(dp->links, m->jid, m->key, m->ip4, now_ms);
+	struct link *l = links_overlay(dp->links, m->jid, m->key, m->ip4, m->has_ip6 ? &m->ip6 : NULL, now_ms);
 	if (!l)
 		return NULL;
 	/* its prefixes come with the link's PEER_INFO event (node_routes.c);
 	 * until then each packet finds the link here */
 	dp->cnt.ovl.sessions++;
 	return l;
+}
+
+struct link *dp_overlay_link(struct datapath *dp, int family, const void *dst, uint64_t now_ms)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!dp->members || !dp->ov)
+		return NULL;
+	if (family == AF_INET6) {
+		memcpy(&a6, dst, sizeof(a6)); /* dst points into a packet: no alignment */
+		return dp_overlay_member(dp, members_by_ip6(dp->members, &a6), now_ms);
+	}
+	memcpy(&a4, dst, sizeof(a4));
+	return dp_overlay_member(dp, members_by_ip4(dp->members, a4), now_ms);
 }

@@ -247,11 +247,8 @@ static void route_one(struct datapath *dp, struct tx_batch *b, struct dp_slot *s
 	struct link *p = prefix_table_lookup(&dp->pt, family, dst);
 	if (!p && dp->social && broadcast(dp, pkt, s->len, now_ms))
 		return;
-	if (!p && dp->ov && family == AF_INET) {
-		struct in_addr a4;
-		memcpy(&a4, dst, sizeof(a4));
-		p = dp_overlay_link(dp, a4, now_ms); /* a group member without a link */
-	}
+	if (!p && dp->ov)
+		p = dp_overlay_link(dp, family, dst, now_ms); /* a group member without a link */
 	if (!p) {
 		no_route(dp, family, dst);
 		return;

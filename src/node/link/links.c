@@ -152,7 +152,7 @@ static struct noise_peer *lookup_key(void *ctx, const uint8_t static_pub[NOISE_K
 }
 
 struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[SIGNAL_KEY_LEN], struct in_addr ip4,
-			   uint64_t now_ms)
+			   const struct in6_addr *ip6, uint64_t now_ms)
 {
 	struct link *l = links_get(t, jid, now_ms, true);
 
@@ -163,6 +163,11 @@ struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[S
 		session_peer_init(&l->sess, key);
 		memcpy(l->key, key, SIGNAL_KEY_LEN);
 		l->ip4 = ip4;
+		if (ip6) { /* a dual-stack member: reached over IPv6 too */
+			memset(&l->net, 0, sizeof(l->net));
+			l->net.has_ip6 = true;
+			l->net.ip6 = *ip6;
+		}
 		l->have_info = true;
 		link_queue_event(l, LINK_EV_PEER_INFO);
 	}

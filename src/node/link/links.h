@@ -94,10 +94,11 @@ int links_id_of_jid(const char *jid, uint8_t id[SIGNAL_ID_LEN]);
 struct link *links_get(struct links *t, const char *jid, uint64_t now_ms, bool create);
 void links_remove(struct links *t, struct link *l);
 /* A group member's link through the overlay: created with what its
- * presence said (key, address) when there is none; a link without a path
- * of its own gets the overlay as its path. NULL when the table is full. */
+ * presence said (key, ip4, and ip6 or NULL) when there is none; a link
+ * without a path of its own gets the overlay as its path. NULL when the
+ * table is full. */
 struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[SIGNAL_KEY_LEN], struct in_addr ip4,
-			   uint64_t now_ms);
+			   const struct in6_addr *ip6, uint64_t now_ms);
 /* The link that owns a session index (data packets), or NULL. */
 struct link *links_by_index(struct links *t, uint32_t index);
 /* A fresh session index used by no link. */

@@ -171,11 +171,11 @@ unsigned trust_judge_presence(struct trust *tr, const struct links *t, const cha
 	const char *bad;
 	unsigned cleared = 0;
 
-	if (!p->has_key && !p->has_ip4)
+	if (!p->has_key && !p->has_ip4 && !p->has_ip6)
 		return 0;
 	if (!jid_split(jid, bare, sizeof(bare), NULL) || links_id_of_jid(jid, id) < 0) {
-		cleared = p->has_key + p->has_ip4;
-		p->has_key = p->has_ip4 = false;
+		cleared = p->has_key + p->has_ip4 + p->has_ip6;
+		p->has_key = p->has_ip4 = p->has_ip6 = false;
 		refuse(tr, jid, "presence", "not an ipop-<node id> resource", now_s);
 		return cleared;
 	}
@@ -193,6 +193,16 @@ unsigned trust_judge_presence(struct trust *tr, const struct links *t, const cha
 		bad = addr_refusal(tr, t, bare, ip_addr_of(AF_INET, &p->ip4), why, sizeof(why));
 		if (bad) {
 			p->has_ip4 = false;
+			cleared++;
+			refuse(tr, jid, "presence", bad, now_s);
+		}
+	}
+	if (p->has_ip6 && tr->group && !owners_has_family(&tr->owners, AF_INET6)) {
+		p->has_ip6 = false; /* we are IPv4 only: nothing to reach it by */
+	} else if (p->has_ip6 && tr->group) {
+		bad = addr_refusal(tr, t, bare, ip_addr_of(AF_INET6, &p->ip6), why, sizeof(why));
+		if (bad) {
+			p->has_ip6 = false;
 			cleared++;
 			refuse(tr, jid, "presence", bad, now_s);
 		}

@@ -61,9 +61,9 @@ const char *trust_judge(struct trust *tr, const struct links *t, const char *jid
 /* A member's presence (signal_presence.h) names its key and overlay
  * address for the overlay (members reached without a direct link). The
  * same rules as for signalling: a key that is not its node id's or whose
- * node id is pinned to another member, and (group mode) an address it
+ * node id is pinned to another member, and (group mode) addresses it
  * may not use, are cleared from *p, counted and logged like a refused
- * message. Returns how many of the two were cleared. */
+ * message. Returns how many of them (key, ip4, ip6) were cleared. */
 unsigned trust_judge_presence(struct trust *tr, const struct links *t, const char *jid, struct signal_presence *p,
 			      int64_t now_s);
 /* The link is up (a handshake proved its key): its member owns the

@@ -67,7 +67,8 @@ void members_down(struct members *ms, const char *jid)
 	changed(ms);
 }
 
-void members_info(struct members *ms, const char *jid, const struct in_addr *ip4, const uint8_t *key)
+void members_info(struct members *ms, const char *jid, const struct in_addr *ip4, const struct in6_addr *ip6,
+		  const uint8_t *key)
 {
 	struct member *x = find(ms, jid);
 
@@ -76,6 +77,10 @@ void members_info(struct members *ms, const char *jid, const struct in_addr *ip4
 	if (ip4) {
 		x->has_ip4 = true;
 		x->ip4 = *ip4;
+	}
+	if (ip6) {
+		x->has_ip6 = true;
+		x->ip6 = *ip6;
 	}
 	if (key) {
 		x->has_key = true;
@@ -101,6 +106,14 @@ const struct member *members_by_ip4(const struct members *ms, struct in_addr ip4
 {
 	for (size_t i = 0; i < ms->n; i++)
 		if (ms->m[i].has_ip4 && ms->m[i].ip4.s_addr == ip4.s_addr)
+			return &ms->m[i];
+	return NULL;
+}
+
+const struct member *members_by_ip6(const struct members *ms, const struct in6_addr *ip6)
+{
+	for (size_t i = 0; i < ms->n; i++)
+		if (ms->m[i].has_ip6 && memcmp(&ms->m[i].ip6, ip6, sizeof(*ip6)) == 0)
 			return &ms->m[i];
 	return NULL;
 }

@@ -311,7 +311,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 }
 
 /* The ipop element of an available presence from an authorized ipop
- * resource: its overlay address and key, for the overlay. */
+ * resource: its overlay addresses and key, for the overlay. */
 static void presence_info(struct xmpp_sig *s, xmpp_stanza_t *st, const char *from)
 {
 	struct signal_presence p;
@@ -319,7 +319,8 @@ static void presence_info(struct xmpp_sig *s, xmpp_stanza_t *st, const char *fro
 
 	if (!e || !s->ops.info || !roster_peer_allowed(&s->roster, from))
 		return;
-	if (signal_presence_parse(&p, xmpp_stanza_get_attribute(e, "ip4"), xmpp_stanza_get_attribute(e, "key")) < 0) {
+	if (signal_presence_parse(&p, xmpp_stanza_get_attribute(e, "ip4"), xmpp_stanza_get_attribute(e, "ip6"),
+				  xmpp_stanza_get_attribute(e, "key")) < 0) {
 		log_debug("xmpp: malformed ipop presence from %s; ignored", from);
 		return;
 	}
@@ -591,19 +592,21 @@ static int on_disco_info(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	return 0;
 }
 
-/* Our overlay address and key in our presence (signal_presence.h). */
+/* Our overlay addresses and key in our presence (signal_presence.h). */
 static void add_presence_info(struct xmpp_sig *s, xmpp_stanza_t *pres)
 {
-	char ip4[INET_ADDRSTRLEN], key[SIGNAL_KEY_B64_LEN + 1];
+	char ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], key[SIGNAL_KEY_B64_LEN + 1];
 
 	if (!s->conf.presence)
 		return;
 	xmpp_stanza_t *e = xmpp_stanza_new(s->ctx);
 	xmpp_stanza_set_name(e, "ipop");
 	xmpp_stanza_set_ns(e, SIGNAL_PRESENCE_NS);
-	signal_presence_format(s->conf.presence, ip4, key);
+	signal_presence_format(s->conf.presence, ip4, ip6, key);
 	if (ip4[0])
 		xmpp_stanza_set_attribute(e, "ip4", ip4);
+	if (ip6[0])
+		xmpp_stanza_set_attribute(e, "ip6", ip6);
 	if (key[0])
 		xmpp_stanza_set_attribute(e, "key", key);
 	xmpp_stanza_add_child(pres, e);

@@ -360,6 +360,28 @@ static void test_judge_presence(void **state)
 	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.6") };
 	assert_int_equal(trust_judge_presence(&tr, &t, "mallory@x.org/laptop", &p, 105), 1);
 	assert_false(p.has_ip4);
+
+	/* ip6 in presence (a dual-stack member): kept when this node has
+	 * IPv6 and the address is free, refused when it is somebody's */
+	struct in6_addr self6, b6;
+	assert_int_equal(inet_pton(AF_INET6, "fd00::1", &self6), 1);
+	assert_int_equal(inet_pton(AF_INET6, "fd00::2", &b6), 1);
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.2"), .has_ip6 = true, .ip6 = b6 };
+	assert_int_equal(trust_judge_presence(&tr, &t, bob, &p, 106), 0);
+	assert_false(p.has_ip6); /* this node is IPv4 only: dropped, not a refusal */
+	assert_true(p.has_ip4);
+	owners_set_ip6(&tr.owners, &self6, 64);
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.2"), .has_ip6 = true, .ip6 = b6 };
+	assert_int_equal(trust_judge_presence(&tr, &t, bob, &p, 107), 0);
+	assert_true(p.has_ip6 && p.has_ip4);
+	assert_int_equal(owners_note(&tr.owners, ip_addr_of(AF_INET6, &b6), "bob@x.org", 107), 0);
+	unsigned refused = tr.refused;
+	p = (struct signal_presence){ .has_ip4 = true, .ip4 = ip("172.31.0.5"), .has_ip6 = true, .ip6 = b6 };
+	assert_int_equal(trust_judge_presence(&tr, &t, mal, &p, 108), 1);
+	assert_false(p.has_ip6);
+	assert_true(p.has_ip4); /* her own address stays */
+	assert_int_equal(tr.refused, refused + 1);
+	assert_non_null(strstr(trust_refusal_of(&tr, mal)->why, "fd00::2 belongs to bob@x.org"));
 	trust_free(&tr);
 	links_free(&t);
 }
