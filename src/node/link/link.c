@@ -176,6 +176,22 @@ static void send_offer(struct link *l, uint64_t now_ms)
 	link_set_state(l, LINK_OFFERED, now_ms, "offer sent");
 }
 
+/* No answer to our offer in time: the same offer again, the same ICE
+ * session (ufrag, password, candidates), so that an answer to the first
+ * one that was only late (a loaded XMPP server: over 10 s through Prosody
+ * at N=200) still matches instead of naming a session that is gone, and
+ * a peer that got the first one answers the repeat without restarting
+ * its checks. A new session comes only after a failure or a restart. */
+static void repeat_offer(struct link *l, uint64_t now_ms)
+{
+	link_queue_signal(l, SIGNAL_OFFER, false, 0, NULL);
+	log_info("peer %s: no answer; offer sent again (ufrag %s, %u candidates)", l->jid, l->lufrag,
+		 l->tab->env.nlocal);
+	l->retry_ms = now_ms + offer_timeout(l);
+	if (l->offers_unanswered < 8)
+		l->offers_unanswered++;
+}
+
 void link_ice_restart(struct link *l, uint64_t now_ms, const char *why)
 {
 	l->relay_lost = false;
@@ -664,8 +680,10 @@ static void offer_timer(struct link *l, uint64_t now_ms, uint64_t *d)
 {
 	if (!l->retry_ms)
 		return;
-	if (now_ms >= l->retry_ms && l->controlling &&
-	    (l->state == LINK_OFFERED || l->state == LINK_FAILED || (l->state == LINK_UP && l->ice_restarting))) {
+	if (now_ms >= l->retry_ms && l->controlling && l->state == LINK_OFFERED && l->ice_on && !l->rufrag[0]) {
+		repeat_offer(l, now_ms);
+	} else if (now_ms >= l->retry_ms && l->controlling &&
+		   (l->state == LINK_OFFERED || l->state == LINK_FAILED || (l->state == LINK_UP && l->ice_restarting))) {
 		log_info("peer %s: %s; offering again", l->jid,
 			 l->state == LINK_FAILED ? "retrying after failure" : "no answer");
 		send_offer(l, now_ms);
