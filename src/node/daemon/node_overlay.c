@@ -115,13 +115,18 @@ void node_overlay_refused(struct node *n, const char *jid, uint64_t now_ms)
 	}
 }
 
-/* A link with a path of its own counts for the overlay once it is up. */
+/* A link with a path of its own counts for the overlay once it is up. One
+ * up through the overlay while ICE still looks for a direct path (its
+ * packets took the overlay while it was set up) is a request still under
+ * way, not a failed one. */
 void node_overlay_link_changed(struct node *n, struct link *l, uint64_t now_ms)
 {
 	if (!on(n))
 		return;
 	if (l->state == LINK_UP && l->have_path && !link_path_overlay(l))
 		overlay_link_up(&n->ov, l->id, l, now_ms);
+	else if (l->state == LINK_UP && link_path_overlay(l) && l->ice_on)
+		return;
 	else if (l->state == LINK_UP || l->state == LINK_FAILED)
 		overlay_link_down(&n->ov, l->id, now_ms);
 }

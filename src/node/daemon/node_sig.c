@@ -133,8 +133,13 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 	if (request && !node_overlay_accept(n, jid, m.need, now_ms))
 		return; /* answered "full" */
 	struct link *l = node_link_get(n, jid, now_ms, request);
-	if (l)
+	struct signal_msg bye;
+	if (l) {
 		link_on_signal(l, &m, now_ms);
+	} else if (links_orphan_reply(&n->links, &m, &bye)) {
+		log_info("peer %s: answers an offer of a link we dropped since; bye", jid);
+		node_signal_send(n, jid, &bye);
+	}
 }
 
 static void on_state(struct node *n, enum xmpp_sig_state st, uint64_t now_ms)

@@ -222,6 +222,11 @@ void dp_overlay_flush(struct datapath *dp);
 struct link *dp_overlay_link(struct datapath *dp, int family, const void *dst, uint64_t now_ms);
 /* The same for member m (NULL: none). */
 struct link *dp_overlay_member(struct datapath *dp, const struct member *m, uint64_t now_ms);
+/* A routed link without a path of its own (offered, checking, failed):
+ * when the overlay has a next hop toward its member, it gets the overlay
+ * as its path (links_overlay), so that the packet goes now instead of
+ * waiting on a link whose set-up may never end (its peer dropped it). */
+void dp_overlay_detour(struct datapath *dp, struct link *p, uint64_t now_ms);
 /* receive.c: an end-to-end tunnel packet that came through the overlay. */
 void dp_receive_overlay(struct datapath *dp, uint8_t *buf, size_t len, size_t cap, uint64_t now_ms);
 /* icmp_out.c: pkt (len bytes, read from the TUN) is larger than the

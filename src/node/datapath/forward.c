@@ -230,3 +230,12 @@ struct link *dp_overlay_link(struct datapath *dp, int family, const void *dst, u
 	memcpy(&a4, dst, sizeof(a4));
 	return dp_overlay_member(dp, members_by_ip4(dp->members, a4), now_ms);
 }
+
+void dp_overlay_detour(struct datapath *dp, struct link *p, uint64_t now_ms)
+{
+	if (p->have_path || p->state == LINK_UP || !dp->ov || !dp->ov->c.multihop || !dp->members)
+		return;
+	const struct member *m = members_by_id(dp->members, p->id);
+	if (m && next_hop(dp, ring_pos_of(p->id, SIGNAL_ID_LEN)))
+		dp_overlay_member(dp, m, now_ms);
+}

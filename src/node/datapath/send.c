@@ -4,7 +4,8 @@
  * link is dropped and counted; so is an IPv6 packet that must stay on the
  * TUN's link (link-local, multicast, NDP); one larger than the tunnel's
  * MTU gets an ICMP error back (icmp_out.c); one for a link without keys
- * yet waits in the link's stage and starts a handshake. No allocation: the
+ * yet waits in the link's stage and starts a handshake (one for a link
+ * still being set up takes the overlay when it reaches the member). No allocation: the
  * slots are preallocated in dp_open. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -253,6 +254,8 @@ static void route_one(struct datapath *dp, struct tx_batch *b, struct dp_slot *s
 		no_route(dp, family, dst);
 		return;
 	}
+	if (!p->have_path && dp->ov)
+		dp_overlay_detour(dp, p, now_ms); /* set-up under way: not waiting on it */
 	if (s->len > (size_t)dp->tun.mtu) {
 		dp_too_big(dp, pkt, s->len, now_ms); /* never fragmented */
 		return;

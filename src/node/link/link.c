@@ -38,6 +38,12 @@ enum {
 	/* Controlled side: checks to the peer's reflexive candidates wait for
 	 * its first check (it primed its NAT by then), at most this long. */
 	LINK_HOLD_MS = 5000,
+	/* Controlled side: no check from the controlling side this long after
+	 * our answer means the answer went nowhere (the peer dropped the link
+	 * while the offer was on its way: a bye crossed it); the ICE session
+	 * is given up. Above the hold and any signalling delay seen (over 10 s
+	 * through a loaded Prosody), the consent timeout's length. */
+	LINK_CHECK_WAIT_MS = 30000,
 	/* A selected pair that stops answering consent checks (every ~5 s)
 	 * for this long is left for another pair that worked, the relay
 	 * included, well before consent expires (30 s). */
@@ -168,6 +174,22 @@ static void send_offer(struct link *l, uint64_t now_ms)
 	if (l->ice_restarting)
 		return; /* the link stays up on its current path meanwhile */
 	link_set_state(l, LINK_OFFERED, now_ms, "offer sent");
+}
+
+/* No answer to our offer in time: the same offer again, the same ICE
+ * session (ufrag, password, candidates), so that an answer to the first
+ * one that was only late (a loaded XMPP server: over 10 s through Prosody
+ * at N=200) still matches instead of naming a session that is gone, and
+ * a peer that got the first one answers the repeat without restarting
+ * its checks. A new session comes only after a failure or a restart. */
+static void repeat_offer(struct link *l, uint64_t now_ms)
+{
+	link_queue_signal(l, SIGNAL_OFFER, false, 0, NULL);
+	log_info("peer %s: no answer; offer sent again (ufrag %s, %u candidates)", l->jid, l->lufrag,
+		 l->tab->env.nlocal);
+	l->retry_ms = now_ms + offer_timeout(l);
+	if (l->offers_unanswered < 8)
+		l->offers_unanswered++;
 }
 
 void link_ice_restart(struct link *l, uint64_t now_ms, const char *why)
@@ -380,6 +402,7 @@ static void on_offer(struct link *l, const struct signal_msg *m, uint64_t now_ms
 		ice_agent_set_remote_credentials(&l->ice, m->ufrag, m->pwd);
 		snprintf(l->rufrag, sizeof(l->rufrag), "%s", m->ufrag);
 		link_sig_add_remotes(l, m, now_ms);
+		l->answered_ms = now_ms;
 	}
 	link_queue_signal(l, SIGNAL_ANSWER, false, 0, m->ufrag);
 	log_info("peer %s: answer sent (ufrag %s, %u candidates)", l->jid, l->lufrag, l->tab->env.nlocal);
@@ -573,6 +596,35 @@ static void ice_failed(struct link *l, uint64_t now_ms)
 	link_set_state(l, LINK_FAILED, now_ms, "ICE failed");
 }
 
+/* Controlled side: the ICE session we answered has not heard from the
+ * controlling side LINK_CHECK_WAIT_MS after our answer. Its checks would
+ * have come long since; the peer has no such session (it dropped the link
+ * while its offer was on the way). Without this bound the link sat in
+ * "checking" for minutes: its checks to reflexive candidates wait for the
+ * peer's first one, and failed pairs are rechecked, so ICE's own failure
+ * came late or never. The link fails (or stays up through the overlay)
+ * and, after the back-off, asks for a new offer. */
+static void check_wait(struct link *l, uint64_t now_ms, uint64_t *d)
+{
+	if (l->controlling || !l->ice_on || !l->answered_ms || l->ice.heard_peer || l->ice.connected ||
+	    !(l->state == LINK_CHECKING || (l->state == LINK_UP && link_path_overlay(l))))
+		return;
+	uint64_t at = l->answered_ms + LINK_CHECK_WAIT_MS;
+	if (now_ms < at) {
+		if (at < *d)
+			*d = at;
+		return;
+	}
+	log_info("peer %s: no check from the controlling side %u s after our answer (ufrag %s)", l->jid,
+		 (unsigned)(LINK_CHECK_WAIT_MS / 1000), l->lufrag);
+	l->answered_ms = 0;
+	ice_failed(l, now_ms);
+	/* the peer probably has no link with us: ask it for an offer after
+	 * the back-off (offer_timer), as the controlling side would offer */
+	if (l->state == LINK_FAILED)
+		l->retry_ms = now_ms + l->fail_backoff_ms;
+}
+
 static void ice_events(struct link *l, uint64_t now_ms)
 {
 	struct ice_event ev;
@@ -628,11 +680,18 @@ static void offer_timer(struct link *l, uint64_t now_ms, uint64_t *d)
 {
 	if (!l->retry_ms)
 		return;
-	if (now_ms >= l->retry_ms && l->controlling &&
-	    (l->state == LINK_OFFERED || l->state == LINK_FAILED || (l->state == LINK_UP && l->ice_restarting))) {
+	if (now_ms >= l->retry_ms && l->controlling && l->state == LINK_OFFERED && l->ice_on && !l->rufrag[0]) {
+		repeat_offer(l, now_ms);
+	} else if (now_ms >= l->retry_ms && l->controlling &&
+		   (l->state == LINK_OFFERED || l->state == LINK_FAILED || (l->state == LINK_UP && l->ice_restarting))) {
 		log_info("peer %s: %s; offering again", l->jid,
 			 l->state == LINK_FAILED ? "retrying after failure" : "no answer");
 		send_offer(l, now_ms);
+	} else if (now_ms >= l->retry_ms && !l->controlling && l->state == LINK_FAILED) {
+		l->retry_ms = 0;
+		link_set_state(l, LINK_NEW, now_ms, "asking for a new offer after the back-off");
+		link_queue_signal(l, SIGNAL_HELLO, false, 0, NULL);
+		log_info("peer %s: hello sent (waiting for an offer)", l->jid);
 	} else if (now_ms >= l->retry_ms) {
 		l->retry_ms = 0;
 	}
@@ -679,6 +738,7 @@ void link_handle_timeout(struct link *l, uint64_t now_ms)
 				d = id;
 		}
 	}
+	check_wait(l, now_ms, &d);
 	session_timer(l, now_ms, &d);
 	hardnat_tick(l, now_ms, &d);
 	slots_tick(l, now_ms, &d);

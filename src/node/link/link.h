@@ -129,7 +129,8 @@ struct link {
 	const char *gone_why; /* LINK_EV_GONE for another reason than "went offline" */
 	uint64_t retry_ms;  /* controlling: re-offer at this time (0: none) */
 	unsigned offers_unanswered; /* controlling: in a row; backs the re-offer off */
-	uint64_t fail_backoff_ms; /* controlling: wait after an ICE failure */
+	uint64_t fail_backoff_ms; /* wait after an ICE failure (controlled: before asking again) */
+	uint64_t answered_ms; /* controlled: when we answered the offer of the ICE session we run */
 	bool hs_wanted;     /* an initiation was refused as too early; retry */
 	uint8_t init_msg[TUNNEL_INITIATION_MAC2_LEN]; /* the last initiation sent (mac2 with a cookie)... */
 	size_t init_len;    /* ...resent when ICE moves the path before the answer */

@@ -177,10 +177,31 @@ struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[S
 		l->have_path = true;
 		l->base_id = LINK_BASE_OVERLAY;
 		l->sel_known = false;
-		log_info("peer %s: reached through the overlay", l->jid);
+		/* still being set up: that goes on as for an ICE restart of a
+		 * link up through the overlay (the controlling side re-offers
+		 * while no answer comes, link_ice_restart) */
+		if (l->ice_on && l->state != LINK_UP) {
+			l->ice_restarting = l->controlling;
+			log_info("peer %s: %s; its packets go through the overlay meanwhile", l->jid,
+				 link_state_name(l->state));
+		} else {
+			log_info("peer %s: reached through the overlay", l->jid);
+		}
 		link_queue_event(l, LINK_EV_PATH);
 	}
 	return l;
+}
+
+bool links_orphan_reply(const struct links *t, const struct signal_msg *m, struct signal_msg *bye)
+{
+	if (m->kind != SIGNAL_ANSWER)
+		return false;
+	memset(bye, 0, sizeof(*bye));
+	bye->kind = SIGNAL_BYE;
+	memcpy(bye->from, t->env.self_id, SIGNAL_ID_LEN);
+	bye->has_to = true;
+	memcpy(bye->to, m->from, SIGNAL_ID_LEN);
+	return true;
 }
 
 static void use_source_if_pathless(struct link *l, uint32_t base_id, const struct sockaddr_in *from)

@@ -96,9 +96,20 @@ void links_remove(struct links *t, struct link *l);
 /* A group member's link through the overlay: created with what its
  * presence said (key, ip4, and ip6 or NULL) when there is none; a link
  * without a path of its own gets the overlay as its path. NULL when the
- * table is full. */
+ * table is full. The data path calls it too for a link still being set up
+ * (offered, checking, failed) when a packet for it comes and the overlay
+ * has a next hop: the packet takes the overlay instead of waiting on the
+ * link, which goes up through the overlay after a handshake there while
+ * ICE goes on looking for a direct path. */
 struct link *links_overlay(struct links *t, const char *jid, const uint8_t key[SIGNAL_KEY_LEN], struct in_addr ip4,
 			   const struct in6_addr *ip6, uint64_t now_ms);
+/* A signalling message from a peer we have no link with (the caller
+ * found none and made none). An answer means the peer runs the set-up of
+ * a link we dropped while our messages crossed: our bye (a request we
+ * cancelled, a "full") crossed its offer, it answered, and it would wait
+ * for checks that never come. True: send the peer `bye` (filled here) so
+ * that it drops its end too. */
+bool links_orphan_reply(const struct links *t, const struct signal_msg *m, struct signal_msg *bye);
 /* The link that owns a session index (data packets), or NULL. */
 struct link *links_by_index(struct links *t, uint32_t index);
 /* A fresh session index used by no link. */

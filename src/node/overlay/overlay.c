@@ -136,17 +136,37 @@ static void back_off(struct overlay *ov, struct ov_peer *p, uint64_t now_ms)
 	set_state(ov, p, OV_REFUSED, now_ms);
 }
 
-/* The least useful link that may go to make room for one with reason
- * `for_why`, least recently used first. Our own structure links never go.
- * Our structure displaces any other link; our traffic (on-demand) displaces
- * on-demand links and links others asked for (their structure is rebuilt
- * around a refusal); a request from another member displaces nothing. */
-static struct ov_peer *victim(struct overlay *ov, unsigned for_why)
+/* A request still being set up that no reason holds any more: the
+ * structure moved on (the member list grew past max_links while the mesh's
+ * requests were under way, a finger was replaced). Oldest first. */
+static struct ov_peer *stale_request(struct overlay *ov)
 {
 	struct ov_peer *best = NULL;
 
-	if (!(for_why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND)))
-		return NULL;
+	for (size_t i = 0; i < ov->np; i++) {
+		struct ov_peer *p = &ov->p[i];
+		if (p->state != OV_WANTED || (p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND | OV_WHY_INCOMING)))
+			continue;
+		if (!best || p->state_ms < best->state_ms)
+			best = p;
+	}
+	return best;
+}
+
+/* The least useful link that may go to make room for one with reason
+ * `for_why`. A stale request goes first, whatever asks: it carries
+ * nothing, and would otherwise hold its slot until WANT_TIMEOUT_MS. Then,
+ * least recently used first, links that are up; our own structure links
+ * never go. Our structure displaces any other link; our traffic
+ * (on-demand) displaces on-demand links and links others asked for (their
+ * structure is rebuilt around a refusal); a request from another member
+ * displaces no link that is up. */
+static struct ov_peer *victim(struct overlay *ov, unsigned for_why)
+{
+	struct ov_peer *best = stale_request(ov);
+
+	if (best || !(for_why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND)))
+		return best;
 	for (size_t i = 0; i < ov->np; i++) {
 		struct ov_peer *p = &ov->p[i];
 		if (p->state != OV_UP || (p->why & OV_WHY_STRUCTURE))

@@ -56,23 +56,49 @@ static void make_keys(struct sim *s)
 	}
 }
 
+static void ip4_of(int i, struct in_addr *a)
+{
+	char t[32];
+	snprintf(t, sizeof(t), "172.31.0.%d", i + 1);
+	inet_pton(AF_INET, t, a);
+}
+
+/* A handshake through the overlay from a member we have no link with:
+ * the link is made from what its presence said (node_trust.c's role). */
+static struct link *sim_unknown_key(void *ctx, const uint8_t key[SIGNAL_KEY_LEN], uint64_t now_ms)
+{
+	struct sim_node *x = ctx;
+	struct sim *s = x->sim;
+
+	if (!s->overlay)
+		return NULL;
+	for (unsigned j = 0; j < s->n; j++)
+		if (memcmp(s->node[j].kp.pub, key, SIGNAL_KEY_LEN) == 0) {
+			struct in_addr a;
+			ip4_of((int)j, &a);
+			return links_overlay(&x->t, s->node[j].jid, key, a, NULL, now_ms);
+		}
+	return NULL;
+}
+
 static void node_init(struct sim *s, int i)
 {
 	struct sim_node *x = &s->node[i];
 	struct link_env *e = &x->t.env;
 	uint8_t id[SIGNAL_ID_LEN];
-	char a[32];
 
 	links_init(&x->t);
 	noise_local_init(&x->noise, &x->kp, s->now);
 	crypto_generichash(id, SIGNAL_ID_LEN, x->kp.pub, NOISE_KEY_LEN, NULL, 0);
 	memcpy(e->self_id, id, SIGNAL_ID_LEN);
 	memcpy(e->self_key, x->kp.pub, SIGNAL_KEY_LEN);
-	snprintf(a, sizeof(a), "172.31.0.%d", i + 1);
-	inet_pton(AF_INET, a, &e->self_ip4);
+	ip4_of(i, &e->self_ip4);
 	e->noise = &x->noise;
 	e->slot_cap = 1600;
 	e->wall_offset_ns = 1700000000000000000LL;
+	e->unknown_key = sim_unknown_key;
+	e->unknown_key_ctx = x;
+	x->sim = s;
 	x->online = true;
 	trust_init(&x->trust, true, e->self_ip4, 24);
 }
@@ -227,6 +253,27 @@ static void send_dgram(struct sim *s, int i, uint32_t base, const struct sockadd
 	memcpy(p->buf, buf, len);
 }
 
+/* Through the overlay: to the link's peer, on LINK_BASE_OVERLAY. */
+static void send_overlay(struct sim *s, int i, const struct link *l, const uint8_t *buf, size_t len)
+{
+	int to = node_by_jid(s, l->jid);
+	struct sim_pkt *p;
+
+	if (!s->overlay || to < 0 || len > sizeof(p->buf) || s->npkts == SIM_PKTS) {
+		s->dropped++;
+		return;
+	}
+	p = &s->pkts[s->npkts++];
+	memset(p, 0, sizeof(*p));
+	p->to = to;
+	p->at_us = s->cur_us + s->latency_us;
+	p->base = LINK_BASE_OVERLAY;
+	p->from = s->node[i].host; /* unused on that base */
+	p->len = len;
+	memcpy(p->buf, buf, len);
+	s->overlay_pkts++;
+}
+
 static void send_signal(struct sim *s, int i, const char *jid, const struct signal_msg *m)
 {
 	int to = node_by_jid(s, jid);
@@ -247,11 +294,13 @@ static void send_signal(struct sim *s, int i, const char *jid, const struct sign
 /* One datagram a link wants sent: primes and the pool's checks are
  * counted (they die before the peer or leave on sockets the sim does not
  * model), the rest goes on the fake network. */
-static void sim_transmit(struct sim *s, int i, const struct link_tx *tx)
+static void sim_transmit(struct sim *s, int i, const struct link *l, const struct link_tx *tx)
 {
 	struct sim_node *x = &s->node[i];
 
-	if (tx->ttl)
+	if (tx->base_id == LINK_BASE_OVERLAY)
+		send_overlay(s, i, l, tx->data, tx->len);
+	else if (tx->ttl)
 		x->tx_ttl++; /* a prime: it dies before the peer */
 	else if (link_base_is_pool(tx->base_id))
 		x->tx_pool++;
@@ -271,9 +320,9 @@ static void pump(struct sim *s, int i)
 	while ((l = links_next_dirty(&x->t))) {
 		bool gone = false;
 		while (link_poll_transmit(l, &tx, scratch, sizeof(scratch), s->now))
-			sim_transmit(s, i, &tx);
+			sim_transmit(s, i, l, &tx);
 		while (link_poll_probe(l, &tx, scratch, sizeof(scratch), s->cur_us))
-			sim_transmit(s, i, &tx);
+			sim_transmit(s, i, l, &tx);
 		while (!gone && link_poll_event(l, &ev, &msg)) {
 			if (ev.type == LINK_EV_SIGNAL)
 				send_signal(s, i, l->jid, &msg);
@@ -377,8 +426,11 @@ static void deliver_signal(struct sim *s, const struct sim_sig *g)
 		return;
 	}
 	struct link *l = links_get(&y->t, g->from, s->now, m.kind == SIGNAL_OFFER || m.kind == SIGNAL_HELLO);
+	struct signal_msg bye;
 	if (l)
 		link_on_signal(l, &m, s->now);
+	else if (links_orphan_reply(&y->t, &m, &bye)) /* as node_sig.c */
+		send_signal(s, g->to, g->from, &bye);
 }
 
 static void deliver_sigs(struct sim *s)
@@ -463,6 +515,11 @@ void sim_send_data(struct sim *s, int i, int j, size_t len)
 	assert_non_null(l);
 	assert_true(len + TUNNEL_DATA_MIN_LEN <= sizeof(buf));
 	memset(buf + TUNNEL_DATA_HEADER_LEN, 0x45, len);
+	if (s->overlay && !l->have_path && l->state != LINK_UP) { /* send.c's dp_overlay_detour */
+		struct in_addr a;
+		ip4_of(j, &a);
+		links_overlay(&s->node[i].t, s->node[j].jid, s->node[j].kp.pub, a, NULL, s->now);
+	}
 	if (!l->have_path || tunnel_seal_batch(&l->sess, &b, 1, s->now, NULL) != 1) {
 		link_stage(l, buf, len);
 		link_initiate(l, s->now);
@@ -470,8 +527,26 @@ void sim_send_data(struct sim *s, int i, int j, size_t len)
 		return;
 	}
 	l->tx_packets++;
-	send_dgram(s, i, l->base_id, &l->endpoint, b.data, b.len);
+	if (link_path_overlay(l))
+		send_overlay(s, i, l, b.data, b.len);
+	else
+		send_dgram(s, i, l->base_id, &l->endpoint, b.data, b.len);
 	deliver_pkts(s);
+}
+
+void sim_bye(struct sim *s, int i, int j)
+{
+	struct link *l = sim_link(s, i, j);
+	struct signal_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_BYE;
+	memcpy(m.from, s->node[i].t.env.self_id, SIGNAL_ID_LEN);
+	m.has_to = true;
+	assert_non_null(l);
+	memcpy(m.to, l->id, SIGNAL_ID_LEN);
+	send_signal(s, i, s->node[j].jid, &m);
+	links_remove(&s->node[i].t, l);
 }
 
 void sim_restart_node(struct sim *s, int i)

@@ -45,6 +45,7 @@ struct sim_node {
 	uint64_t cookie_replies;    /* sent by this node (it was under load) */
 	struct trust trust;         /* judges its signalling, as node_sig.c does */
 	uint64_t refused;           /* signalling messages trust refused */
+	struct sim *sim;            /* its network (the overlay's unknown_key) */
 };
 
 struct sim_pkt {
@@ -71,6 +72,12 @@ struct sim {
 	bool block_direct;   /* drop host <-> host datagrams */
 	bool block_relay;    /* drop everything through relays */
 	bool drop_signals;   /* the XMPP server loses messages */
+	/* The overlay (a group's other members) reaches every node: a datagram
+	 * a link sends on LINK_BASE_OVERLAY arrives at its peer on that base,
+	 * a handshake there from a member without a link makes one
+	 * (links_overlay), and sim_send_data sends a packet for a link without
+	 * a path of its own through it, as the data path does. */
+	bool overlay;
 	unsigned pool_grant; /* sockets the fake bases open for multi-port probing */
 	int hold_from;       /* messages from this node wait for sim_release (-1: none) */
 	unsigned xmpp_ms;    /* signalling latency */
@@ -81,6 +88,7 @@ struct sim {
 	struct sim_sig *sigs;
 	unsigned nsigs;
 	uint64_t dropped;
+	uint64_t overlay_pkts; /* datagrams sent through the overlay */
 };
 
 struct sim *sim_new(unsigned nodes);
@@ -102,8 +110,11 @@ bool sim_until(struct sim *s, bool (*cond)(struct sim *, void *), void *arg, uin
 struct link *sim_link(struct sim *s, int i, int j);
 bool sim_up(struct sim *s, int i, int j);
 /* Seals a data packet of len bytes on i's link to j and sends it on its
- * path (staged when it has no key yet, as the data path does). */
+ * path (staged when it has no key yet, as the data path does; with
+ * s->overlay, a link still being set up takes the overlay first). */
 void sim_send_data(struct sim *s, int i, int j, size_t len);
+/* Node i sends j a bye and drops its link (the overlay closed it). */
+void sim_bye(struct sim *s, int i, int j);
 /* Delivers the held messages now, in the order they were sent. */
 void sim_release(struct sim *s);
 /* Replaces node i with a fresh one with the same key (a restart). */

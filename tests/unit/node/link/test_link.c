@@ -116,9 +116,10 @@ static void test_lost_offer_is_repeated(void **state)
 }
 
 /* Offers cross answers: node 1's answers are held while node 0, seeing
- * none, offers again; then both answers arrive, the stale one first. The
- * stale answer is ignored, the current one brings the link up, and the
- * idle link is quiet afterwards (no offer loop). */
+ * none, offers again, the same offer (the same ICE session); then both
+ * answers arrive, late. The first brings the link up (a new ufrag for the
+ * repeat made it an answer to a session that was gone), the repeated one
+ * is ignored, and the idle link is quiet afterwards (no offer loop). */
 static void test_crossed_offers_and_stale_answer(void **state)
 {
 	(void)state;
@@ -129,13 +130,18 @@ static void test_crossed_offers_and_stale_answer(void **state)
 	struct link *a = sim_link(s, 0, 1);
 	char first[SIGNAL_UFRAG_MAX + 1];
 	snprintf(first, sizeof(first), "%s", a->lufrag);
+	uint64_t offers = s->node[0].signals_sent;
 	sim_run(s, 12500); /* no answer: node 0 offered again after 10 s (+ at most 2 s spread) */
-	assert_string_not_equal(first, a->lufrag);
+	assert_true(s->node[0].signals_sent > offers);
+	assert_string_equal(first, a->lufrag); /* the same session */
 	assert_int_equal(a->state, LINK_OFFERED);
+	struct link *b = sim_link(s, 1, 0);
+	char answered[SIGNAL_UFRAG_MAX + 1];
+	snprintf(answered, sizeof(answered), "%s", b->lufrag);
 	sim_release(s);
 	assert_true(sim_until(s, both_up, NULL, 5000));
-	struct link *b = sim_link(s, 1, 0);
-	assert_string_equal(b->rufrag, a->lufrag); /* the session of the second offer */
+	assert_string_equal(b->rufrag, a->lufrag);
+	assert_string_equal(b->lufrag, answered); /* node 1 answered the repeat without a restart */
 	assert_string_equal(a->rufrag, b->lufrag);
 	uint64_t sent = s->node[0].signals_sent + s->node[1].signals_sent;
 	sim_run(s, 30000);
@@ -176,6 +182,111 @@ static bool restarted_up(struct sim *s, void *arg)
 
 /* Node 1 restarts (same key, no state): its hello makes node 0 start the
  * link over; data flows again both ways. */
+/* The controlled side answered an offer, and the controlling side dropped
+ * the link meanwhile (here it restarted, and the answer never reached
+ * it): no check will ever come. The answering side holds its checks to
+ * the peer's reflexive candidate for the peer's first one and rechecks
+ * failed pairs, so ICE alone left the link in "checking" for minutes
+ * (N=200, n77 -> n64). It fails after LINK_CHECK_WAIT_MS (30 s) and,
+ * after the back-off, asks for a new offer with a hello; the restarted
+ * peer answers that and the link comes up. */
+static void test_controlled_wait_is_bounded(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	s->node[1].t.env.prime_ttl = 2; /* holds checks to reflexive candidates */
+	sim_set_srflx(s, 0, "203.0.113.7:4000");
+	sim_local_changed(s, 0, false);
+	s->hold_from = 1; /* node 1's answer never arrives */
+	sim_online(s, 1, 0);
+	sim_online(s, 0, 1);
+	sim_run(s, 100);
+	struct link *b = sim_link(s, 1, 0);
+	assert_non_null(b);
+	assert_int_equal(b->state, LINK_CHECKING);
+	sim_restart_node(s, 0); /* node 0 forgets the link */
+	sim_run(s, 25000);
+	assert_int_equal(sim_link(s, 1, 0)->state, LINK_CHECKING); /* not before the bound */
+	sim_run(s, 6000);
+	b = sim_link(s, 1, 0);
+	assert_int_equal(b->state, LINK_FAILED); /* 30 s after the answer */
+	assert_false(b->ice_on);
+	/* node 1 asks for an offer after the back-off (5 s); node 0 offers */
+	s->hold_from = -1;
+	uint64_t hellos = s->node[1].signals_sent;
+	assert_true(sim_until(s, both_up, NULL, 10000));
+	assert_true(s->node[1].signals_sent > hellos);
+	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+/* The same, with the overlay reaching node 0 and data to send: the
+ * packets do not wait on the link being set up but take the overlay at
+ * once (a handshake there, node 0 makes its end on it); ICE goes on, and
+ * when its session is given up the link stays up through the overlay. */
+static void test_setup_packets_take_overlay(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	s->overlay = true;
+	s->node[1].t.env.prime_ttl = 2;
+	sim_set_srflx(s, 0, "203.0.113.7:4000");
+	sim_local_changed(s, 0, false);
+	s->hold_from = 1;
+	sim_online(s, 1, 0);
+	sim_online(s, 0, 1);
+	sim_run(s, 100);
+	sim_restart_node(s, 0);
+	struct link *b = sim_link(s, 1, 0);
+	assert_int_equal(b->state, LINK_CHECKING);
+	sim_send_data(s, 1, 0, 100);
+	assert_true(link_path_overlay(b));
+	sim_run(s, 100);
+	assert_int_equal(s->node[0].rx_data, 1); /* through the overlay, at once */
+	assert_int_equal(b->nstaged, 0);
+	assert_int_equal(b->state, LINK_UP);
+	assert_true(b->ice_on); /* still looking for a direct path */
+	struct link *a = sim_link(s, 0, 1);
+	assert_non_null(a);
+	assert_true(link_path_overlay(a));
+	assert_data_flows(s, 1, 0);
+	assert_data_flows(s, 0, 1);
+	sim_run(s, 31000);
+	assert_false(b->ice_on); /* given up after the bound, not checking for ever */
+	assert_int_equal(b->state, LINK_UP);
+	assert_true(link_path_overlay(b));
+	assert_data_flows(s, 1, 0);
+	sim_free(s);
+}
+
+/* A request cancelled while answered (the overlay's stale-request
+ * eviction): node 1 asks node 0 with a hello and, 10 ms later, cancels
+ * with a bye; node 0's offer crosses that bye, node 1 takes it for a new
+ * request and answers, while node 0 has removed its end. Node 0 answers
+ * the orphan answer with a bye, and node 1 drops its end in
+ * milliseconds, instead of a link in "checking" that nothing answers. */
+static void test_bye_crosses_offer(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new(2);
+	sim_online(s, 1, 0); /* node 1 asks: a hello */
+	sim_run(s, 30);      /* node 0 offered (on its way) */
+	assert_non_null(sim_link(s, 0, 1));
+	assert_int_equal(sim_link(s, 0, 1)->state, LINK_OFFERED);
+	sim_bye(s, 1, 0); /* the request is cancelled */
+	sim_run(s, 40);   /* node 1 got the offer and answered; node 0 got the bye */
+	assert_null(sim_link(s, 0, 1));
+	sim_run(s, 100);
+	assert_null(sim_link(s, 1, 0)); /* the orphan answer's bye */
+	assert_null(sim_link(s, 0, 1));
+	uint64_t sent = s->node[0].signals_sent + s->node[1].signals_sent;
+	sim_run(s, 60000);
+	assert_null(sim_link(s, 1, 0));
+	assert_null(sim_link(s, 0, 1));
+	assert_int_equal(s->node[0].signals_sent + s->node[1].signals_sent, sent); /* quiet */
+	sim_free(s);
+}
+
 static void test_peer_restart(void **state)
 {
 	(void)state;
@@ -571,6 +682,9 @@ int main(void)
 		cmocka_unit_test(test_lost_offer_is_repeated),
 		cmocka_unit_test(test_crossed_offers_and_stale_answer),
 		cmocka_unit_test(test_unanswered_offers_back_off),
+		cmocka_unit_test(test_controlled_wait_is_bounded),
+		cmocka_unit_test(test_setup_packets_take_overlay),
+		cmocka_unit_test(test_bye_crosses_offer),
 		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_ip6_and_routes_announced),
 		cmocka_unit_test(test_restart_requests_cross),

@@ -401,6 +401,48 @@ static void test_demand_evicts_least_recently_used(void **state)
 	overlay_free(&ov);
 }
 
+/* Cold start: members log in one by one, so a node first sees a group small
+ * enough for a mesh and asks everyone; then the list grows past max_links
+ * while those requests are still being set up. The requests the structure
+ * no longer needs give their slots to the ring and fingers at once, not
+ * after the 90 s a request that never comes up is given. */
+static void test_growing_group_drops_stale_requests(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member small[12], big[1000];
+	uint8_t self[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(0, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, small, members(small, 12), 1000); /* 11 others: a mesh */
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_MESH), 11);
+	assert_int_equal(ov.nslots, 11);
+	/* one of them answered and is up: it stays until its grace ends */
+	uint8_t up[OVERLAY_ID_LEN];
+	id_of(7, up);
+	overlay_link_up(&ov, up, (void *)1, 1500);
+
+	overlay_set_members(&ov, big, members(big, 1000), 2000);
+	unsigned structure = 0, asked = 0;
+	for (size_t i = 0; i < ov.np; i++) {
+		const struct ov_peer *p = &ov.p[i];
+		if (!(p->why & OV_WHY_STRUCTURE))
+			continue;
+		structure++;
+		asked += p->state == OV_WANTED || p->state == OV_UP;
+	}
+	assert_true(structure >= OVERLAY_SUCC + OVERLAY_PRED);
+	assert_int_equal(asked, structure); /* every ring neighbour and finger, now */
+	assert_true(ov.nslots <= c.max_links);
+	assert_true(count_actions(&ov, OV_ACT_CLOSE, 0) > 0); /* stale requests cancelled */
+	assert_int_equal(overlay_peer(&ov, up)->state, OV_UP); /* a link that is up is not a request */
+	overlay_free(&ov);
+}
+
 static void test_refused_backs_off(void **state)
 {
 	(void)state;
@@ -571,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_multihop_off_first_packet_asks),
 		cmocka_unit_test(test_peer_asks_first_for_our_flow),
 		cmocka_unit_test(test_need_makes_room),
+		cmocka_unit_test(test_growing_group_drops_stale_requests),
 		cmocka_unit_test(test_refused_backs_off),
 		cmocka_unit_test(test_displacement_order),
 		cmocka_unit_test(test_departed_member_is_no_next_hop),
