@@ -213,13 +213,18 @@ static void gso_fallback(struct turn_udp_tx *tx, int fd, unsigned m, int err)
 	struct mmsghdr one[GSO_MAX_SEGS];
 	unsigned len = tx->len[tx->head[m]];
 
-	if (err != EINVAL && err != EIO && err != EOPNOTSUPP && err != ENOPROTOOPT) {
+	/* A segment over the path MTU: EMSGSIZE on recent kernels (6.x),
+	 * EINVAL on older ones. Without DF each datagram still leaves
+	 * fragmented; with DF each one fails on its own below. */
+	bool over_mtu = err == EINVAL || err == EMSGSIZE;
+
+	if (!over_mtu && err != EIO && err != EOPNOTSUPP && err != ENOPROTOOPT) {
 		/* not about GSO (buffer full, no route...): one by one would fail too */
 		tx->st->send_failed += tx->segs[m];
 		return;
 	}
 	tx->st->gso_fallbacks++;
-	if (err == EINVAL) {
+	if (over_mtu) {
 		if (len < tx->gso_limit)
 			tx->gso_limit = len; /* over the path MTU: only shorter runs from now on */
 	} else if (tx->gso_limit != GSO_OFF) {

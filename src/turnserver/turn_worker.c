@@ -124,14 +124,15 @@ static bool gro_on(int fd)
 	return !(off && strcmp(off, "0") == 0) && udp_gro_enable(fd);
 }
 
-/* Sends of one flush to many sockets in one io_uring call, only with
- * IPOP_TURN_URING=1 for now: with it, turnserver_uclient lost 2 of 10
- * fragmented 1600-byte datagrams in 2 of about 6 runs (not yet explained);
- * the sendmmsg path never did. */
+/* Sends of one flush to many sockets in one io_uring call, unless
+ * IPOP_TURN_URING=0 (A/B benches). It was opt-in for a while: the
+ * turnserver_uclient lab lost 1600-byte datagrams with it, which turned
+ * out to be a GSO run over the path MTU refused with EMSGSIZE and then
+ * dropped, on either send path (turn_udp_tx.c; test_turn_udp_tx). */
 static bool ring_on(void)
 {
-	const char *on = getenv("IPOP_TURN_URING");
-	return on && strcmp(on, "1") == 0;
+	const char *off = getenv("IPOP_TURN_URING");
+	return !(off && strcmp(off, "0") == 0);
 }
 
 static uint64_t mono_us(void)
