@@ -9,7 +9,9 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 PKGS     := libsodium libssl libcrypto jansson libconfuse libstrophe libmicrohttpd liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libmicrohttpd is loaded with dlopen when an exporter starts
+# (src/common/mhd_lib.h): its headers only, not linked.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libmicrohttpd,$(PKGS)) 2>/dev/null)
 
 include src/layers.mk
 # Every folder under src/ with sources is a layer (src/layers.mk).

@@ -9,10 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <microhttpd.h>
-
 #include "addr.h"
 #include "log.h"
+#include "mhd_lib.h"
 
 enum {
 	CONN_LIMIT = 32,         /* connections at once */
@@ -23,6 +22,7 @@ enum {
 };
 
 struct metrics_http {
+	const struct mhd_lib *mhd;
 	struct MHD_Daemon *d;
 	metrics_render_fn fn;
 	void *ctx;
@@ -57,18 +57,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(running ? LOG_LVL_DEBUG : LOG_LVL_ERROR, "metrics http: %s", line);
 }
 
-static enum MHD_Result reply_static(struct MHD_Connection *c, unsigned status, const char *body,
+static enum MHD_Result reply_static(const struct mhd_lib *m, struct MHD_Connection *c, unsigned status, const char *body,
 				    const char *allow)
 {
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+		m->response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	m->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	if (allow)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+		m->add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	enum MHD_Result ret = m->queue_response(c, status, r);
+	m->destroy_response(r);
 	return ret;
 }
 
@@ -114,17 +114,17 @@ static enum MHD_Result reply_metrics(struct metrics_http *h, struct MHD_Connecti
 	if (!buf) {
 		if (log_ratelimit_ok(&h->log_rl, now_ms()))
 			log_warn("metrics http: render failed: %s", strerror(-err));
-		return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, body_500, NULL);
+		return reply_static(h->mhd, c, MHD_HTTP_INTERNAL_SERVER_ERROR, body_500, NULL);
 	}
-	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, buf, free);
+	struct MHD_Response *r = h->mhd->response_from_buffer_free(len, buf, free);
 	if (!r) {
 		free(buf);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, PROM_CONTENT_TYPE);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
+	h->mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, PROM_CONTENT_TYPE);
+	h->mhd->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	enum MHD_Result ret = h->mhd->queue_response(c, MHD_HTTP_OK, r);
+	h->mhd->destroy_response(r);
 	return ret;
 }
 
@@ -143,9 +143,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (strcmp(url, METRICS_HTTP_PATH) != 0)
-		return reply_static(c, MHD_HTTP_NOT_FOUND, body_404, NULL);
+		return reply_static(h->mhd, c, MHD_HTTP_NOT_FOUND, body_404, NULL);
 	if (!get)
-		return reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, body_405, "GET, HEAD");
+		return reply_static(h->mhd, c, MHD_HTTP_METHOD_NOT_ALLOWED, body_405, "GET, HEAD");
 	return reply_metrics(h, c);
 }
 
@@ -159,11 +159,15 @@ struct metrics_http *metrics_http_start(const struct sockaddr *addr, metrics_ren
 struct metrics_http *metrics_http_start_limits(const struct sockaddr *addr, metrics_render_fn fn,
 					       void *ctx, const struct metrics_http_limits *lim)
 {
-	struct metrics_http *h = calloc(1, sizeof(*h));
+	const struct mhd_lib *m = mhd_lib_get();
 	char as[ADDR_STRLEN];
 
+	if (!m)
+		return NULL;
+	struct metrics_http *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
+	h->mhd = m;
 	h->fn = fn;
 	h->ctx = ctx;
 	h->buf_size = BUF_FIRST;
@@ -176,7 +180,7 @@ struct metrics_http *metrics_http_start_limits(const struct sockaddr *addr, metr
 	else if (addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The port is also in addr (MHD_OPTION_SOCK_ADDR wins over it). */
-	h->d = MHD_start_daemon(flags, addr ? addr_port(addr) : 0, NULL, NULL, on_request, h,
+	h->d = m->start_daemon(flags, addr ? addr_port(addr) : 0, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
 				MHD_OPTION_CONNECTION_LIMIT, lim->conns,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
@@ -202,12 +206,12 @@ void metrics_http_stop(struct metrics_http *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->d);
+	h->mhd->stop_daemon(h->d);
 	free(h);
 }
 
 int metrics_http_add_conn(struct metrics_http *h, int fd)
 {
 	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	return MHD_add_connection(h->d, fd, (const struct sockaddr *)&lo, sizeof(lo)) == MHD_YES ? 0 : -1;
+	return h->mhd->add_connection(h->d, fd, (const struct sockaddr *)&lo, sizeof(lo)) == MHD_YES ? 0 : -1;
 }
