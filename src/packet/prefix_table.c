@@ -51,19 +51,43 @@ static struct prefix_slot *find(const struct prefix_table *t, uint8_t family, ui
 	return &t->slots[i];
 }
 
+/* Slots for n entries at most half full: a power of two, at least 4. */
+unsigned prefix_table_slots_for(unsigned n)
+{
+	unsigned slots = 4;
+	while (slots < 2 * n)
+		slots <<= 1;
+	return slots;
+}
+
 int prefix_table_init(struct prefix_table *t, unsigned max)
 {
 	memset(t, 0, sizeof(*t));
 	if (max == 0 || max > PREFIX_TABLE_MAX)
 		return -EINVAL;
-	unsigned slots = 4;
-	while (slots < 2 * max)
-		slots <<= 1;
+	unsigned slots = prefix_table_slots_for(max < PREFIX_TABLE_FIRST ? max : PREFIX_TABLE_FIRST);
 	t->slots = calloc(slots, sizeof(*t->slots));
 	if (!t->slots)
 		return -ENOMEM;
 	t->mask = slots - 1;
 	t->max = max;
+	return 0;
+}
+
+/* Twice the slots, every entry rehashed into them: on an insert that
+ * would make the table more than half full (never on a lookup). */
+static int grow(struct prefix_table *t)
+{
+	unsigned old_n = t->mask + 1, slots = 2 * old_n;
+	struct prefix_slot *old = t->slots, *fresh = calloc(slots, sizeof(*fresh));
+	if (!fresh)
+		return -ENOMEM;
+	t->slots = fresh;
+	t->mask = slots - 1;
+	for (unsigned i = 0; i < old_n; i++)
+		if (old[i].family)
+			*find(t, old[i].family, old[i].len, old[i].key) = old[i];
+	free(old);
 	return 0;
 }
 
@@ -99,6 +123,12 @@ int prefix_table_insert(struct prefix_table *t, const struct ip_prefix *p, void 
 		return s->owner == owner ? 0 : -EEXIST;
 	if (t->n >= t->max)
 		return -ENOSPC;
+	if (2 * (t->n + 1) > t->mask + 1) {
+		int rc = grow(t);
+		if (rc < 0)
+			return rc;
+		s = find(t, p->family, p->len, p->addr);
+	}
 	s->family = p->family;
 	s->len = p->len;
 	memcpy(s->key, p->addr, 16);

@@ -12,8 +12,15 @@
  * deletion, at most half full) keyed by (family, length, masked address),
  * plus, per family, the list of prefix lengths present, longest first. A
  * lookup masks the address to each present length in turn and probes once
- * per length until a hit: the first hit is the longest match. No
- * allocation after prefix_table_init; the size is fixed there.
+ * per length until a hit: the first hit is the longest match. The
+ * table starts with room for PREFIX_TABLE_FIRST entries and doubles (all
+ * entries rehashed) on the insert that would make it more than half full,
+ * up to room for the max given to prefix_table_init; it never shrinks.
+ * Inserts come with links and routes, never with packets, so nothing is
+ * allocated per packet; and a node pays for the entries it has held, not
+ * for the most it could hold (ipopd's max is 4608 entries: 512 KB of
+ * slots, where 32 links need 4 KB; docs/benchmarks.md, "Where an ipopd's
+ * RSS goes").
  *
  * Cost (tests/unit/test_prefix_table.c prints it: gcc -O2, the fastest of
  * 7 rounds of 400k lookups on the shared 2-core lab machine, 64 peers
@@ -32,7 +39,10 @@
 
 #include "ip_prefix.h"
 
-enum { PREFIX_TABLE_MAX = 1 << 16 }; /* entries prefix_table_init accepts at most */
+enum {
+	PREFIX_TABLE_MAX = 1 << 16, /* entries prefix_table_init accepts at most */
+	PREFIX_TABLE_FIRST = 16,    /* entries the first allocation has room for */
+};
 
 struct prefix_slot {
 	uint8_t family; /* 0: empty */
@@ -54,15 +64,18 @@ struct prefix_table {
 	struct prefix_lens lens4, lens6;
 };
 
-/* Room for max entries (1 .. PREFIX_TABLE_MAX). Returns 0, -EINVAL or
- * -ENOMEM. */
+/* Holds up to max entries (1 .. PREFIX_TABLE_MAX), growing as they come.
+ * Returns 0, -EINVAL or -ENOMEM. */
 int prefix_table_init(struct prefix_table *t, unsigned max);
+/* The slots a table needs for n entries (a power of two >= 2n, >= 4). */
+unsigned prefix_table_slots_for(unsigned n);
 void prefix_table_free(struct prefix_table *t);
 
 /* Adds p (canonical: host bits zero) for owner. 0 when added or when owner
  * already holds exactly p; -EEXIST when another owner holds exactly p (use
  * prefix_table_overlap first to refuse overlaps as well); -ENOSPC when the
- * table holds max entries; -EINVAL for a bad prefix or a NULL owner. */
+ * table holds max entries; -ENOMEM when it cannot grow; -EINVAL for a bad
+ * prefix or a NULL owner. */
 int prefix_table_insert(struct prefix_table *t, const struct ip_prefix *p, void *owner);
 /* Removes p if owner holds it: 0, else -ENOENT. */
 int prefix_table_remove(struct prefix_table *t, const struct ip_prefix *p, const void *owner);

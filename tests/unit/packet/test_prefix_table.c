@@ -212,6 +212,61 @@ static void test_fill_and_empty(void **state)
 	prefix_table_free(&t);
 }
 
+/* The table is sized by what it holds, not by its max: it starts with
+ * room for PREFIX_TABLE_FIRST entries and doubles on the insert that would
+ * make it more than half full, up to the slots max needs; every entry
+ * stays reachable across each growth. */
+static void test_grows_with_entries(void **state)
+{
+	(void)state;
+	static struct ref r;
+	struct prefix_table t;
+	const unsigned max = 4000;
+
+	assert_int_equal(prefix_table_slots_for(0), 4);
+	assert_int_equal(prefix_table_slots_for(2), 4);
+	assert_int_equal(prefix_table_slots_for(3), 8);
+	assert_int_equal(prefix_table_slots_for(16), 32);
+	assert_int_equal(prefix_table_slots_for(17), 64);
+	assert_int_equal(prefix_table_slots_for(4000), 8192);
+	assert_int_equal(prefix_table_slots_for(4608), 16384); /* ipopd's max */
+
+	assert_int_equal(prefix_table_init(&t, max), 0);
+	assert_int_equal(t.mask + 1, prefix_table_slots_for(PREFIX_TABLE_FIRST));
+	r.n = 0;
+	while (r.n < max) {
+		struct ip_prefix p;
+		rand_prefix(&p);
+		if (ref_find(&r, &p) >= 0)
+			continue;
+		void *o = &owners[rand() % OWNERS];
+		unsigned before = t.mask + 1;
+		assert_int_equal(prefix_table_insert(&t, &p, o), 0);
+		r.p[r.n] = p;
+		r.owner[r.n++] = o;
+		/* exactly as many slots as the entries held need (never less
+		 * than the first allocation) */
+		unsigned want = prefix_table_slots_for(r.n > PREFIX_TABLE_FIRST ? r.n : PREFIX_TABLE_FIRST);
+		assert_int_equal(t.mask + 1, want);
+		if (want != before)
+			for (unsigned k = 0; k < r.n; k++)
+				assert_ptr_equal(prefix_table_get(&t, &r.p[k]), r.owner[k]);
+	}
+	struct ip_prefix extra;
+	do
+		rand_prefix(&extra);
+	while (ref_find(&r, &extra) >= 0);
+	assert_int_equal(prefix_table_insert(&t, &extra, &owners[0]), -ENOSPC);
+	assert_int_equal(t.mask + 1, prefix_table_slots_for(max));
+	check_lookups(&t, &r, 3000);
+	prefix_table_free(&t);
+
+	/* a small max starts (and stays) at the slots it needs */
+	assert_int_equal(prefix_table_init(&t, 3), 0);
+	assert_int_equal(t.mask + 1, 8);
+	prefix_table_free(&t);
+}
+
 static struct ip_prefix P(const char *s)
 {
 	struct ip_prefix p;
@@ -351,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_against_reference),
 		cmocka_unit_test(test_fill_and_empty),
+		cmocka_unit_test(test_grows_with_entries),
 		cmocka_unit_test(test_cryptokey_example),
 		cmocka_unit_test(test_lookup_cost),
 	};
