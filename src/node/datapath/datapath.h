@@ -15,8 +15,9 @@
  * table (sessions, index lookup), the prefix table (owned by the data
  * thread, filled by the daemon: each peer's /32 and /128 and the routes it
  * was authorised for), the bases (the socket, the relay) and social mode's
- * translation. Buffers are allocated once at start; nothing is allocated
- * per packet. Data thread only. */
+ * translation. Buffers are allocated once at start (the slots in one
+ * mapping each, resident only where used); nothing is allocated per
+ * packet. Data thread only. */
 #ifndef IPOP_DATAPATH_H
 #define IPOP_DATAPATH_H
 
@@ -149,6 +150,8 @@ struct datapath {
 	size_t slot_cap; /* tx, staging and relay slots: one MTU-sized packet */
 	size_t rx_cap;   /* rx slots: 64 KB with UDP_GRO, else slot_cap */
 	struct dp_slot rx[DP_BATCH], tx[DP_TX_SEGS];
+	uint8_t *rx_slab, *tx_slab; /* the slots' buffers, one mapping each */
+	size_t rx_slab_len, tx_slab_len;
 	struct mmsghdr rx_msgs[DP_BATCH], tx_msgs[DP_TX_SEGS];
 	struct iovec tx_iov[DP_TX_SEGS]; /* datagram i of a sendmmsg batch */
 	struct dp_fwd_batch fwd;

@@ -5,8 +5,9 @@
  * TUN's link (link-local, multicast, NDP); one larger than the tunnel's
  * MTU gets an ICMP error back (icmp_out.c); one for a link without keys
  * yet waits in the link's stage and starts a handshake (one for a link
- * still being set up takes the overlay when it reaches the member). No allocation: the
- * slots are preallocated in dp_open. */
+ * still being set up takes the overlay when it reaches the member). No
+ * allocation per packet: the slots are preallocated in dp_open, a link's
+ * stage comes with its first staged packet (link_stage). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
