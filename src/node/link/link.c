@@ -83,11 +83,6 @@ struct link *link_new(struct links *t, const char *jid, const uint8_t id[SIGNAL_
 
 	if (!l)
 		return NULL;
-	l->stage = malloc(LINK_STAGE_MAX * t->env.slot_cap);
-	if (!l->stage) {
-		free(l);
-		return NULL;
-	}
 	l->tab = t;
 	snprintf(l->jid, sizeof(l->jid), "%s", jid);
 	memcpy(l->id, id, SIGNAL_ID_LEN);

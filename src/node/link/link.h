@@ -167,7 +167,7 @@ struct link {
 	uint8_t ovl_hops;     /* overlay hops of the peer's last frame to us; 0: none */
 	uint64_t xlate_drops;
 	uint64_t deadline_ms; /* cached earliest deadline */
-	uint8_t *stage;       /* LINK_STAGE_MAX slots of tab->env.slot_cap bytes */
+	uint8_t *stage;       /* LINK_STAGE_MAX slots of tab->env.slot_cap bytes; NULL until a packet is staged */
 	uint16_t stage_len[LINK_STAGE_MAX];
 	unsigned nstaged, stage_sent;
 	uint64_t stage_dropped;

@@ -3,6 +3,7 @@
  * for keys (staging). Nothing here sends: datagrams leave through the
  * caller, which owns the sockets. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "link.h"
@@ -116,6 +117,14 @@ void link_stage(struct link *l, const uint8_t *buf, size_t len)
 
 	if (len > cap - TUNNEL_DATA_MIN_LEN)
 		return;
+	/* The stage (LINK_STAGE_MAX slots, 24 KB at MTU 1400) comes with the
+	 * link's first staged packet and stays until the link ends: once per
+	 * link, never per packet, and a link the overlay asked for that never
+	 * carries traffic before its keys exist costs nothing. */
+	if (!l->stage && !(l->stage = malloc(LINK_STAGE_MAX * cap))) {
+		l->stage_dropped++;
+		return;
+	}
 	stage_compact(l);
 	if (l->nstaged == LINK_STAGE_MAX) {
 		/* drop the oldest: the newest are the ones still awaited */

@@ -90,8 +90,10 @@ static void test_staged_packets_leave_after_handshake(void **state)
 	struct sim *s = sim_new(2);
 	sim_online(s, 0, 1);
 	sim_online(s, 1, 0);
+	assert_null(sim_link(s, 0, 1)->stage); /* allocated with the first staged packet */
 	sim_send_data(s, 0, 1, 64); /* no path yet: staged */
 	sim_send_data(s, 0, 1, 64);
+	assert_non_null(sim_link(s, 0, 1)->stage);
 	assert_int_equal(sim_link(s, 0, 1)->nstaged, 2);
 	assert_true(sim_until(s, both_up, NULL, 5000));
 	sim_run(s, 50);
