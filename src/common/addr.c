@@ -94,6 +94,19 @@ const char *addr_format(const struct sockaddr *sa, bool with_port, char buf[ADDR
 	return buf;
 }
 
+void addr_ip_set(union addr_ip *u, const struct sockaddr *sa)
+{
+	memset(u, 0, sizeof(*u));
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		memcpy(u, sa, addr_len(sa));
+}
+
+void addr_ip_store(struct sockaddr_storage *ss, const union addr_ip *u)
+{
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, u, sizeof(*u));
+}
+
 socklen_t addr_len(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);

@@ -43,9 +43,9 @@ static struct ice_pair *pair(struct ice_agent *a, int i)
 	return &a->cl.pairs[i];
 }
 
-static const struct sockaddr *sa(const struct sockaddr_storage *ss)
+static const struct sockaddr *sa(const union addr_ip *u)
 {
-	return (const struct sockaddr *)ss;
+	return &u->sa;
 }
 
 static bool ice_chars_ok(const char *s, size_t min, size_t max)
@@ -523,7 +523,7 @@ static int local_for_base(const struct ice_agent *a, uint32_t base_id, int famil
 	int any = -1;
 	for (unsigned i = 0; i < a->nlocal; i++) {
 		const struct ice_cand *c = &a->local[i];
-		if (c->base_id != base_id || c->addr.ss_family != family)
+		if (c->base_id != base_id || c->addr.sa.sa_family != family)
 			continue;
 		if (c->type == ICE_CAND_HOST || c->type == ICE_CAND_RELAY)
 			return (int)i;

@@ -89,7 +89,7 @@ struct ice_stats {
 struct ice_response_slot {
 	uint8_t tid[STUN_TID_LEN];
 	uint32_t base_id;
-	struct sockaddr_storage to;
+	union addr_ip to;
 	uint16_t err;              /* 0 success, else 487 */
 	uint16_t size;             /* a padded request: the answer is as big, with DF */
 };

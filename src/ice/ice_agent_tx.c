@@ -16,13 +16,13 @@ static struct ice_pair *pair(struct ice_agent *a, int i)
 	return &a->cl.pairs[i];
 }
 
-static void set_dest(struct ice_transmit *t, uint32_t base_id, const struct sockaddr_storage *to)
+static void set_dest(struct ice_transmit *t, uint32_t base_id, const union addr_ip *to)
 {
 	t->base_id = base_id;
 	t->ttl = 0;
 	t->df = false;
 	memset(&t->dst, 0, sizeof t->dst);
-	memcpy(&t->dst, to, addr_len((const struct sockaddr *)to));
+	memcpy(&t->dst, to, addr_len(&to->sa));
 }
 
 static uint64_t rto(unsigned count)

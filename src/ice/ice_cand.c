@@ -43,7 +43,7 @@ uint32_t ice_cand_priority(enum ice_cand_type t, uint16_t local_pref, uint16_t c
 
 bool ice_cand_same_family(const struct ice_cand *a, const struct ice_cand *b)
 {
-	return a->addr.ss_family == b->addr.ss_family;
+	return a->addr.sa.sa_family == b->addr.sa.sa_family;
 }
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
@@ -142,7 +142,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* Bare IP (no brackets, no port) plus a separate port token. */
-static int parse_ip_port(const char *ip, const char *port, struct sockaddr_storage *out)
+static int parse_ip_port(const char *ip, const char *port, union addr_ip *out)
 {
 	unsigned long p;
 	memset(out, 0, sizeof *out);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "ice_proto.h"
 
 enum ice_cand_type { ICE_CAND_HOST = 0, ICE_CAND_SRFLX, ICE_CAND_PRFLX, ICE_CAND_RELAY };
@@ -24,8 +25,8 @@ struct ice_cand {
 	uint16_t component;
 	uint32_t priority;
 	uint32_t base_id;
-	struct sockaddr_storage addr;
-	struct sockaddr_storage rel_addr;
+	union addr_ip addr;     /* IPv4 or IPv6 (addr.h): 28 bytes, not 128 */
+	union addr_ip rel_addr;
 	char foundation[ICE_FOUNDATION_MAX + 1];
 };
 

@@ -95,7 +95,7 @@ int ice_nat_build_prime(struct ice_agent *a, int pi, struct ice_transmit *t, uin
 		return n;
 	memset(t, 0, sizeof *t);
 	t->base_id = a->local[p->local].base_id;
-	memcpy(&t->dst, &a->remote[p->remote].addr, sizeof t->dst);
+	memcpy(&t->dst, &a->remote[p->remote].addr, sizeof a->remote[p->remote].addr);
 	t->ttl = a->cfg.prime_ttl;
 	p->prime_due = false;
 	p->prime_ms = now_ms ? now_ms : 1;

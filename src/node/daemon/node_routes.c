@@ -68,7 +68,7 @@ static const char *underlay(struct node *n, const struct ip_prefix *p, char *why
 	if (p->family != AF_INET)
 		return NULL; /* the underlay is IPv4 */
 	for (unsigned i = 0; i < e->nlocal && !r; i++)
-		if (e->local[i].addr.ss_family == AF_INET)
+		if (e->local[i].addr.sa.sa_family == AF_INET)
 			r = covers(p, ((const struct sockaddr_in *)&e->local[i].addr)->sin_addr, "an address of this node",
 				   why, cap);
 	unsigned k = links_remote_addrs(&n->links, false, a, MAX);

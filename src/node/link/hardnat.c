@@ -13,7 +13,7 @@
 
 static bool reflexive_v4(const struct ice_cand *c)
 {
-	return c->type == ICE_CAND_SRFLX && c->addr.ss_family == AF_INET;
+	return c->type == ICE_CAND_SRFLX && c->addr.sa.sa_family == AF_INET;
 }
 
 /* The peer's server-reflexive candidate: where it sends from toward us

@@ -335,7 +335,7 @@ void link_local_cands_changed(struct link *l, uint64_t now_ms)
 		if (agent_has_local(&l->ice, &e->local[i]))
 			continue;
 		if (ice_agent_add_local_candidate(&l->ice, &e->local[i], now_ms) >= 0 &&
-		    e->local[i].addr.ss_family == AF_INET)
+		    e->local[i].addr.sa.sa_family == AF_INET)
 			added++;
 	}
 	if (added) {
@@ -510,7 +510,7 @@ static void set_path(struct link *l, const struct ice_event *ev, uint64_t now_ms
 {
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
-	if (ev->remote.addr.ss_family != AF_INET)
+	if (ev->remote.addr.sa.sa_family != AF_INET)
 		return;
 	bool same = l->sel_known && l->base_id == ev->local.base_id &&
 		    addr_equal((const struct sockaddr *)&l->sel_remote.addr, (const struct sockaddr *)&ev->remote.addr);

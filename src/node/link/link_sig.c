@@ -16,11 +16,11 @@ static void cand_to_signal(const struct ice_cand *c, struct signal_cand *s)
 	s->component = 1;
 	s->priority = c->priority;
 	s->type = (enum signal_cand_type)c->type;
-	s->addr = c->addr;
+	addr_ip_store(&s->addr, &c->addr);
 	if (c->type == ICE_CAND_HOST)
 		s->related.ss_family = AF_UNSPEC;
 	else
-		s->related = c->rel_addr;
+		addr_ip_store(&s->related, &c->rel_addr);
 }
 
 static void cand_from_signal(const struct signal_cand *s, struct ice_cand *c)
@@ -30,14 +30,14 @@ static void cand_from_signal(const struct signal_cand *s, struct ice_cand *c)
 	c->component = 1;
 	c->priority = s->priority;
 	c->type = (enum ice_cand_type)s->type;
-	c->addr = s->addr;
-	c->rel_addr = s->related.ss_family == AF_UNSPEC ? s->addr : s->related;
+	addr_ip_set(&c->addr, (const struct sockaddr *)&s->addr);
+	addr_ip_set(&c->rel_addr, (const struct sockaddr *)(s->related.ss_family == AF_UNSPEC ? &s->addr : &s->related));
 }
 
 static void add_cands(struct signal_msg *m, const struct ice_cand *c, unsigned n)
 {
 	for (unsigned i = 0; i < n && m->n_cands < SIGNAL_MAX_CANDS; i++)
-		if (c[i].addr.ss_family == AF_INET)
+		if (c[i].addr.sa.sa_family == AF_INET)
 			cand_to_signal(&c[i], &m->cands[m->n_cands++]);
 }
 

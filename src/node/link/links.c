@@ -425,7 +425,7 @@ unsigned links_remote_addrs(const struct links *t, bool hosts, struct sockaddr_i
 			continue;
 		for (unsigned j = 0; j < l->ice.nremote && k < max; j++) {
 			const struct ice_cand *c = &l->ice.remote[j];
-			if ((c->type == ICE_CAND_HOST) == hosts && c->addr.ss_family == AF_INET)
+			if ((c->type == ICE_CAND_HOST) == hosts && c->addr.sa.sa_family == AF_INET)
 				memcpy(&out[k++], &c->addr, sizeof(out[0]));
 		}
 	}

@@ -214,8 +214,8 @@ static void assert_agree(void)
 	struct ice_pair_info a = sel_info(0), b = sel_info(1);
 	const struct ep *be = ep_by_base(1, b.local.base_id);
 	assert_non_null(be);
-	const struct sockaddr_storage *seen = be->pub.ss_family ? &be->pub : &b.local.addr;
-	assert_true(addr_equal(SA(a.remote.addr), (const struct sockaddr *)seen));
+	const struct sockaddr *seen = be->pub.ss_family ? (const struct sockaddr *)&be->pub : &b.local.addr.sa;
+	assert_true(addr_equal(SA(a.remote.addr), seen));
 	assert_true(addr_equal(SA(b.remote.addr), SA(a.local.addr)));
 }
 
@@ -790,7 +790,7 @@ static void test_full_size_checks(void **state)
 		assert_int_equal(ice_agent_pair_info(&W.ag[0], i, &pi), 0);
 		mtu += pi.err == ICE_ERR_MTU;
 		if (pi.err == ICE_ERR_MTU) /* through the tunnel one way or the other */
-			assert_true(pi.local.addr.ss_family == AF_INET &&
+			assert_true(pi.local.addr.sa.sa_family == AF_INET &&
 				    (((struct sockaddr_in *)&pi.local.addr)->sin_addr.s_addr == htonl(0x0a630001) ||
 				     ((struct sockaddr_in *)&pi.remote.addr)->sin_addr.s_addr == htonl(0x0a630002)));
 	}

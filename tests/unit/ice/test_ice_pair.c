@@ -78,7 +78,7 @@ static void test_srflx_replaced_by_base_and_pruned(void **state)
 	assert_int_equal(cl.n, 2);
 	/* a srflx without its host stands in for it */
 	assert_int_equal(ice_pair_local_for(&l[1], 1, 0), 0);
-	struct sockaddr_storage ra = r[0].addr;
+	union addr_ip ra = r[0].addr;
 	assert_int_equal(ice_checklist_find(&cl, l, r, 2, SA(ra)), 1);
 	assert_int_equal(ice_checklist_find(&cl, l, r, 9, SA(ra)), -1);
 }
