@@ -414,12 +414,36 @@ struct ctl_list {
 	json_t *(*to_json)(const void *rec);
 };
 
+/* The records, in an array sized to what the daemon holds: CTL_LIST_FIRST
+ * first, then, when there are more, exactly as many (at most
+ * CTL_MAX_PEERS) and filled again. An array for CTL_MAX_PEERS records
+ * (3.6 MB of peers, 1.3 MB of members) on every request stayed in the
+ * daemon's heap, zeroed and resident, after it was freed
+ * (docs/benchmarks.md, "Where an ipopd's RSS goes"). Returns fill's
+ * count (or -errno) and the array in *out. */
+static int list_fill(const struct ctl_list *k, const struct ctl_ops *ops, void *ctx, char **out)
+{
+	unsigned cap = CTL_LIST_FIRST;
+	for (;;) {
+		char *arr = calloc(cap, k->size);
+		if (!arr)
+			return -ENOMEM;
+		int n = k->fill(ops, ctx, arr, cap);
+		if (n < 0 || (unsigned)n <= cap || cap == CTL_MAX_PEERS) {
+			*out = arr;
+			return n;
+		}
+		free(arr);
+		cap = (unsigned)n < CTL_MAX_PEERS ? (unsigned)n : CTL_MAX_PEERS;
+	}
+}
+
 static int cmd_list(const struct ctl_list *k, const struct ctl_ops *ops, void *ctx, json_t *reply, char *err,
 		    size_t errlen)
 {
-	char *arr = calloc(CTL_MAX_PEERS, k->size);
+	char *arr = NULL;
 	json_t *list = json_array();
-	int n = arr && list ? k->fill(ops, ctx, arr, CTL_MAX_PEERS) : -ENOMEM;
+	int n = list ? list_fill(k, ops, ctx, &arr) : -ENOMEM;
 	if (n == -ENOTSUP) {
 		snprintf(err, errlen, "%s: not supported by this daemon", k->name);
 		goto fail;

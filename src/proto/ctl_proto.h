@@ -31,6 +31,7 @@ enum {
 	CTL_MAX_ARGS = 8,               /* words after the command */
 	CTL_MAX_RESPONSE = 4 << 20,     /* bytes, including the newline */
 	CTL_MAX_PEERS = 1024,           /* peers one reply lists */
+	CTL_LIST_FIRST = 32,            /* records a list's first array holds (ctl_json.c) */
 	CTL_SOCKET_MODE = 0660,         /* root and the socket's group */
 	CTL_CLIENT_TIMEOUT_MS = 2000,   /* the daemon drops slower clients */
 	CTL_JID_LEN = 512,              /* full JID + NUL; longer ones are cut */

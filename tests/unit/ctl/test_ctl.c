@@ -40,6 +40,7 @@ struct fake {
 	int npeers;
 	bool bad_jid; /* peer 0's JID: unterminated, invalid UTF-8 */
 	unsigned status_calls, peers_calls;
+	unsigned peers_max[4]; /* the max of the first calls to peers */
 };
 
 static int fake_status(void *ctx, struct ctl_node_status *st)
@@ -83,6 +84,8 @@ static void fake_peer(int i, struct ctl_peer_status *p)
 static int fake_peers(void *ctx, struct ctl_peer_status *arr, unsigned max)
 {
 	struct fake *f = ctx;
+	if (f->peers_calls < 4)
+		f->peers_max[f->peers_calls] = max;
 	f->peers_calls++;
 	if (f->peers_rc)
 		return f->peers_rc;
@@ -457,6 +460,45 @@ static void test_dispatch_truncated(void **state)
 	assert_int_equal(is_error, 0);
 	assert_true(json_is_true(json_object_get(j, "truncated")));
 	assert_int_equal(json_array_size(json_object_get(j, "result")), CTL_MAX_PEERS);
+	/* the first array was the small one, the second as large as allowed */
+	assert_int_equal(f.peers_calls, 2);
+	assert_int_equal(f.peers_max[0], CTL_LIST_FIRST);
+	assert_int_equal(f.peers_max[1], CTL_MAX_PEERS);
+	json_decref(j);
+}
+
+/* A list's array is sized to the records there are: a small first one,
+ * then exactly as many as the daemon reported, never CTL_MAX_PEERS for a
+ * few (those arrays stayed resident in the daemon's heap). */
+static void test_dispatch_list_sized(void **state)
+{
+	(void)state;
+	int is_error = 1;
+	struct fake few = { .npeers = 3 };
+	json_t *j = dispatch(&fake_ops, &few, "peers", 5, &is_error);
+	assert_int_equal(is_error, 0);
+	assert_int_equal(json_array_size(json_object_get(j, "result")), 3);
+	assert_int_equal(few.peers_calls, 1);
+	assert_int_equal(few.peers_max[0], CTL_LIST_FIRST);
+	json_decref(j);
+
+	struct fake exact = { .npeers = CTL_LIST_FIRST };
+	j = dispatch(&fake_ops, &exact, "peers", 5, &is_error);
+	assert_int_equal(json_array_size(json_object_get(j, "result")), CTL_LIST_FIRST);
+	assert_int_equal(exact.peers_calls, 1);
+	json_decref(j);
+
+	struct fake many = { .npeers = 200 };
+	j = dispatch(&fake_ops, &many, "peers", 5, &is_error);
+	assert_int_equal(is_error, 0);
+	assert_null(json_object_get(j, "truncated"));
+	json_t *list = json_object_get(j, "result");
+	assert_int_equal(json_array_size(list), 200);
+	assert_int_equal(many.peers_calls, 2);
+	assert_int_equal(many.peers_max[0], CTL_LIST_FIRST);
+	assert_int_equal(many.peers_max[1], 200);
+	/* the records of the second fill are the ones listed */
+	assert_string_equal(ctl_jstr(json_array_get(list, 1), "jid"), "carol@example.org/ipop-" NODE_ID);
 	json_decref(j);
 }
 
@@ -1222,6 +1264,7 @@ int main(void)
 		cmocka_unit_test(test_dispatch_malformed),
 		cmocka_unit_test(test_dispatch_op_failures),
 		cmocka_unit_test(test_dispatch_truncated),
+		cmocka_unit_test(test_dispatch_list_sized),
 		cmocka_unit_test(test_json_untrusted_strings),
 		cmocka_unit_test(test_server_roundtrip),
 		cmocka_unit_test(test_server_oversized_request),
