@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,13 @@ static void handle_signals(void)
 
 int main(int argc, char **argv)
 {
+	/* A fixed mmap threshold: every allocation of 128 KB or more is its
+	 * own mapping, returned to the kernel when freed. glibc's default
+	 * raises the threshold to the largest such block freed (and the heap's
+	 * trim threshold to twice that), after which those blocks came from
+	 * the heap and stayed resident once freed. None is on the packet
+	 * path (docs/benchmarks.md, "Where an ipopd's RSS goes"). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct opts op = { 0 };
 	int rc = parse_args(argc, argv, &op);
 	if (rc >= 0)
