@@ -160,7 +160,7 @@ static void op_response(struct ice_agent *a, struct cursor *c, uint64_t now)
 	if (flags & 1)
 		peer_addr(c, &from);
 	else
-		from = a->remote[p->remote].addr; /* symmetric, usually */
+		addr_ip_store(&from, &a->remote[p->remote].addr); /* symmetric, usually */
 	uint16_t cls = (flags & 2) ? STUN_CLASS_ERROR : STUN_CLASS_SUCCESS;
 	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, cls, p->tx.tid);
 	if (flags & 2)
