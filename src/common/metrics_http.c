@@ -57,8 +57,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(running ? LOG_LVL_DEBUG : LOG_LVL_ERROR, "metrics http: %s", line);
 }
 
-static enum MHD_Result reply_static(const struct mhd_lib *m, struct MHD_Connection *c, unsigned status, const char *body,
-				    const char *allow)
+static enum MHD_Result reply_static(const struct mhd_lib *m, struct MHD_Connection *c, unsigned status,
+				    const char *body, const char *allow)
 {
 	struct MHD_Response *r =
 		m->response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
@@ -181,12 +181,12 @@ struct metrics_http *metrics_http_start_limits(const struct sockaddr *addr, metr
 		flags |= MHD_USE_IPv6;
 	/* The port is also in addr (MHD_OPTION_SOCK_ADDR wins over it). */
 	h->d = m->start_daemon(flags, addr ? addr_port(addr) : 0, NULL, NULL, on_request, h,
-				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-				MHD_OPTION_CONNECTION_LIMIT, lim->conns,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
-				MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout_s,
-				addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
-				MHD_OPTION_END);
+			       MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+			       MHD_OPTION_CONNECTION_LIMIT, lim->conns,
+			       MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
+			       MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout_s,
+			       addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
+			       MHD_OPTION_END);
 	if (!h->d) {
 		if (addr)
 			log_error("metrics: cannot listen on http://%s%s",
