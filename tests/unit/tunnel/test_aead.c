@@ -1,7 +1,9 @@
 /* The OpenSSL ChaCha20-Poly1305 paths (one pass up to 9216 bytes, the EVP
  * AEAD above) give exactly libsodium's bytes, open what libsodium sealed
  * (and back), work in place, refuse any flipped bit, and keep working
- * after a refusal and across key changes. */
+ * after a refusal and across key changes, also with the ad just before
+ * the text in one buffer (the tunnel's header before its payload), which
+ * Poly1305 takes as one run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -64,11 +66,46 @@ static void test_long_packets(void **state)
 	same_bytes(9100, 2900);
 }
 
+/* The tunnel's layout: ad (its header) just before the text, sealed and
+ * opened in place, every length from 0 to 700 and 1200 to 1600 (each
+ * rest after whole 128-byte pieces), ad lengths that join the text's run
+ * (16, 32, 48) and ones that do not (0, 13): libsodium's bytes, and a
+ * flipped bit of ad, text or tag is refused. */
+static void test_ad_before_text(void **state)
+{
+	static const size_t adlens[] = { 0, 13, 16, 32, 48 };
+	static uint8_t key[AEAD_KEY_LEN], nonce[AEAD_NONCE_LEN], buf[64 + 1600 + AEAD_TAG_LEN],
+		want[1600 + AEAD_TAG_LEN], pt[1600];
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	randombytes_buf(key, sizeof(key));
+	for (size_t len = 0; len <= 1600; len++) {
+		if (len == 701)
+			len = 1200;
+		size_t adlen = adlens[len % 5];
+		uint8_t *ad = buf + 64 - adlen, *text = buf + 64;
+		randombytes_buf(nonce, sizeof(nonce));
+		randombytes_buf(ad, adlen);
+		randombytes_buf(pt, len);
+		memcpy(text, pt, len);
+		aead_seal_sodium(key, nonce, ad, adlen, pt, len, want);
+		aead_seal(key, nonce, ad, adlen, text, len, text);
+		assert_memory_equal(text, want, len + AEAD_TAG_LEN);
+		assert_int_equal(aead_open(key, nonce, ad, adlen, text, len + AEAD_TAG_LEN, text), 0);
+		assert_memory_equal(text, pt, len);
+		memcpy(text, want, len + AEAD_TAG_LEN);
+		size_t bit = randombytes_uniform((uint32_t)(adlen + len + AEAD_TAG_LEN) * 8);
+		ad[bit / 8] ^= (uint8_t)(1u << (bit % 8)); /* ad and text are one run of bytes */
+		assert_int_equal(aead_open(key, nonce, ad, adlen, text, len + AEAD_TAG_LEN, text), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_bytes_both_ways),
 		cmocka_unit_test(test_long_packets),
+		cmocka_unit_test(test_ad_before_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
