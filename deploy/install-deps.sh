@@ -11,7 +11,7 @@ PKGS=(
 	iproute2 iptables iputils-ping iperf3 conntrack tcpdump procps psmisc openssl python3 stress-ng
 	coturn prosody lua-sec ejabberd stun-client prometheus curl chromium chromium-driver dnsmasq-base
 	golang-go golang-github-pion-stun-dev golang-github-pion-logging-dev
-	wireguard-go wireguard-tools tinc linux-perf
+	wireguard-go wireguard-tools tinc linux-perf ethtool
 	systemd man-db groff-base
 )
 
