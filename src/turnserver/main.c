@@ -201,13 +201,14 @@ static void log_stats(const char *what, struct turn_worker **w, unsigned n)
 		 (unsigned long long)c->rate_limited, (unsigned long long)c->relayed_to_peer,
 		 (unsigned long long)c->relayed_to_client, (unsigned long long)c->dropped_no_perm,
 		 (unsigned long long)c->dropped_bw, (unsigned long long)c->dropped_policy);
-	log_info("%s: udp_in=%llu udp_out=%llu udp_send_failed=%llu udp_truncated=%llu udp_gso_msgs=%llu udp_ring_calls=%llu udp_gro_trains=%llu "
+	log_info("%s: udp_in=%llu udp_out=%llu udp_send_failed=%llu udp_truncated=%llu udp_gso_msgs=%llu udp_gso_fallbacks=%llu udp_ring_calls=%llu udp_gro_trains=%llu "
 		 "relays_open=%llu relay_open_failed=%llu conns_open=%llu conns_accepted=%llu conns_rejected=%llu "
 		 "conns_idle_closed=%llu conns_ip_limited=%llu conns_shed=%llu accept_paused=%llu "
 		 "stream_dropped_wq=%llu stream_bad_framing=%llu tls_failed=%llu",
 		 what, (unsigned long long)sum.udp_in, (unsigned long long)sum.tx.out,
 		 (unsigned long long)sum.tx.send_failed, (unsigned long long)sum.udp_truncated,
-		 (unsigned long long)sum.tx.gso_msgs, (unsigned long long)sum.tx.ring_calls,
+		 (unsigned long long)sum.tx.gso_msgs, (unsigned long long)sum.tx.gso_fallbacks,
+		 (unsigned long long)sum.tx.ring_calls,
 		 (unsigned long long)sum.udp_gro_trains,
 		 (unsigned long long)sum.relays_open, (unsigned long long)sum.relay_open_failed,
 		 (unsigned long long)sum.conns_open,
