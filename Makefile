@@ -89,6 +89,19 @@ $(B)/libctl.a: $(CTL_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The commit a binary was built from, for `--version` and the start-up log
+# (a benchmark that runs another build names the right one). The stamp
+# changes only when the commit does, so only the main objects rebuild.
+BUILD_REV := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+MAIN_OBJS := $(B)/obj/src/turnserver/main.o $(B)/obj/src/node/daemon/main.o
+$(B)/build_rev: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BUILD_REV)' | cmp -s - $@ || echo '$(BUILD_REV)' > $@
+$(MAIN_OBJS): $(B)/build_rev
+$(MAIN_OBJS): BASE_CFLAGS += -DIPOP_BUILD_REV='"$(BUILD_REV)"'
+.PHONY: FORCE
+FORCE:
+
 $(B)/ipop-turnserver: $(B)/obj/src/turnserver/main.o $(B)/libturnsrv.a $(B)/libipop.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/ipopd: $(B)/obj/src/node/daemon/main.o $(B)/libnode.a $(B)/libipop.a

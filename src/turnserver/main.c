@@ -31,6 +31,9 @@
 #include "turn_server.h"
 #include "turn_worker.h"
 
+#ifndef IPOP_BUILD_REV
+#define IPOP_BUILD_REV "unknown" /* the Makefile names the commit */
+#endif
 #ifndef IPOP_VERSION
 #define IPOP_VERSION "0.1.0"
 #endif
@@ -75,7 +78,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'n': o->check_only = true; break;
 		case 'f': o->foreground = true; break;
 		case 'd': o->debug = true; break;
-		case 'v': printf("ipop-turnserver %s\n", IPOP_VERSION); exit(0);
+		case 'v': printf("ipop-turnserver %s (%s)\n", IPOP_VERSION, IPOP_BUILD_REV); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -458,7 +461,7 @@ int main(int argc, char **argv)
 		log_error("cannot become a daemon: %s", strerror(errno));
 		goto out;
 	}
-	log_info("ipop-turnserver %s starting with %s", IPOP_VERSION, o.conf_path);
+	log_info("ipop-turnserver %s (%s) starting with %s", IPOP_VERSION, IPOP_BUILD_REV, o.conf_path);
 	d.start_unix = time(NULL);
 	raise_nofile();
 	d.sfd = block_signals();

@@ -1,6 +1,7 @@
 # Helpers for the ipopd lab tests (source after lib.sh and lib_xmpp.sh).
 #
 #   node_bins                      # IPOPD / IPOPCTL from $IPOP_BUILD (default build/); skip if missing
+#   node_build_rev                 # the commit $IPOPD was built from (its -V), for bench headers
 #   lan_create NAME                # a namespace holding bridge br0: one L2 segment
 #   lan_attach LAN NS IF IP/LEN    # plug namespace NS into LAN with address IP/LEN on IF
 #   xmpp_lab_start NS IP           # Prosody (TLS, self-signed example.test) in NS on IP; $XDIR
@@ -48,6 +49,13 @@ node_bins() {
 	TURNSRV="$d/ipop-turnserver"
 	[ -x "$IPOPD" ] || skip "$IPOPD not built"
 	[ -x "$TURNSRV" ] || skip "$TURNSRV not built"
+}
+
+node_build_rev() {
+	local v
+	v=$("$IPOPD" -V 2>/dev/null) || { echo unknown; return; }
+	v=${v##*(}
+	echo "${v%)}"
 }
 
 lan_create() {

@@ -48,7 +48,7 @@ node_config alice 172.31.0.1 alice 192.0.2.1:3478 '"network_ignore_list": ["ign0
 node_config bob 172.31.0.2 bob 192.0.2.1:3478
 "$IPOPD" -n -c "$LIB_TMP/alice/config.json" >/dev/null || fail "ipopd -n rejects the lab config"
 "$IPOPD" -h | grep -q -- '-n, --check' || fail "ipopd -h does not document -n"
-"$IPOPD" -V | grep -Eq '^ipopd [0-9]' || fail "ipopd -V prints no version"
+"$IPOPD" -V | grep -Eq '^ipopd [0-9.]+ \(([0-9a-f]{7,}(-dirty)?|unknown)\)$' || fail "ipopd -V prints no version and commit: $("$IPOPD" -V)"
 printf '{\n  "ip4": 5,\n  "xmpp_username": "a@b",\n  "xmpp_password": "x",\n  "xmpp_host": "h"\n}\n' >"$LIB_TMP/bad.json"
 out=$("$IPOPD" -n -c "$LIB_TMP/bad.json" 2>&1) && fail "ipopd -n accepted a number for ip4"
 grep -q 'bad.json:2:[0-9]*:.*ip4' <<<"$out" || fail "no file:line:col error naming ip4: $out"

@@ -17,6 +17,10 @@
 #include "node_keyfile.h"
 
 
+#ifndef IPOP_BUILD_REV
+#define IPOP_BUILD_REV "unknown" /* the Makefile names the commit */
+#endif
+
 static struct node g_node;
 
 static void usage(FILE *f)
@@ -92,7 +96,7 @@ static int parse_args(int argc, char **argv, struct opts *op)
 			op->port = (uint16_t)port;
 			break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("ipopd %s\n", IPOPD_VERSION); return 0;
+		case 'V': printf("ipopd %s (%s)\n", IPOPD_VERSION, IPOP_BUILD_REV); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -108,6 +112,7 @@ static int parse_args(int argc, char **argv, struct opts *op)
 static int prepare(const struct node_conf *conf, bool debug)
 {
 	log_init("ipopd", debug ? LOG_LVL_DEBUG : conf->log_level, false);
+	log_info("ipopd %s (%s) starting", IPOPD_VERSION, IPOP_BUILD_REV);
 	const char *warn[4];
 	unsigned nw = node_conf_security_warnings(conf, warn, 4);
 	for (unsigned i = 0; i < nw && i < 4; i++)
