@@ -87,7 +87,7 @@ for m in json.load(sys.stdin):
     if m.get("reach") == "overlay" and "not a ring or long-distance" in (m.get("why_not_linked") or ""):
         print(m["ip4"].rsplit(".", 1)[1])'
 }
-pick_dst() { dst=$(unlinked | head -1); [ -n "$dst" ]; }
+pick_dst() { dst=$(unlinked); dst=${dst%%$'\n'*}; [ -n "$dst" ]; } # no head: python3 would die of SIGPIPE
 lib_wait 60 pick_dst || { node_ctl n1 members; fail "n1 reaches no member through the overlay: no multi-hop pair"; }
 links1=" $(up_links n1) "
 echo "n1 links:$links1; multi-hop pair n1 -> n$dst"
@@ -270,7 +270,7 @@ for m in json.load(sys.stdin):
     if m.get("reach") != "link" and "first packet" in (m.get("why_not_linked") or ""):
         print(m["ip4"].rsplit(".", 1)[1])'
 }
-pick_off() { dst=$(wants_first_packet | head -1); [ -n "$dst" ]; }
+pick_off() { dst=$(wants_first_packet); dst=${dst%%$'\n'*}; [ -n "$dst" ]; }
 lib_wait 60 pick_off || { node_ctl n1 members; fail "n1 with multihop off names no member outside its structure"; }
 sent0=$(ovl_field n1 sent)
 ns_exec o1 ping -c 120 -i 0.5 -W 5 172.31.0.$dst >"$LIB_TMP/ping-off.txt" 2>&1 &
