@@ -413,6 +413,25 @@ static bool get_int(struct ctx *x, const char *where, const json_t *v, long long
 	return true;
 }
 
+bool node_conf_get_bool(struct ctx *x, const char *where, const json_t *v, bool *out)
+{
+	if (!json_is_boolean(v)) {
+		expected(x, where, "true or false", v);
+		return false;
+	}
+	*out = json_is_true(v);
+	return true;
+}
+
+bool node_conf_get_uint(struct ctx *x, const char *where, const json_t *v, unsigned lo, unsigned hi, unsigned *out)
+{
+	long long n;
+	if (!get_int(x, where, v, lo, hi, "", &n))
+		return false;
+	*out = (unsigned)n;
+	return true;
+}
+
 static void set_str(struct ctx *x, char **dst, const char *s)
 {
 	free(*dst);
@@ -728,22 +747,31 @@ static void h_turn(struct ctx *x, const char *k, const json_t *v)
 	}
 }
 
-static void h_ignore_list(struct ctx *x, const char *k, const json_t *v)
+/* An array of at most max strings that ok() accepts, into dst[*n]; each
+ * bad element is its own error. */
+static void get_str_list(struct ctx *x, const char *k, const json_t *v, size_t max, const char *what_list,
+			 bool (*ok)(const char *), const char *what_item, char **dst, unsigned *n)
 {
-	if (!json_is_array(v) || json_array_size(v) > NODE_CONF_MAX_IGNORE) {
-		expected(x, k, "an array of at most 32 interface names", v);
+	if (!json_is_array(v) || json_array_size(v) > max) {
+		expected(x, k, what_list, v);
 		return;
 	}
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		const json_t *e = json_array_get(v, i);
 		char where[48];
 		snprintf(where, sizeof(where), "%s[%zu]", k, i);
-		if (!json_is_string(e) || !is_ifname(json_string_value(e))) {
-			expected(x, where, "an interface name of 1 to 15 characters", e);
+		if (!json_is_string(e) || !ok(json_string_value(e))) {
+			expected(x, where, what_item, e);
 			continue;
 		}
-		set_str(x, &x->c->network_ignore_list[x->c->n_ignore++], json_string_value(e));
+		set_str(x, &dst[(*n)++], json_string_value(e));
 	}
+}
+
+static void h_ignore_list(struct ctx *x, const char *k, const json_t *v)
+{
+	get_str_list(x, k, v, NODE_CONF_MAX_IGNORE, "an array of at most 32 interface names", is_ifname,
+		     "an interface name of 1 to 15 characters", x->c->network_ignore_list, &x->c->n_ignore);
 }
 
 /* ---- social mode ---- */
@@ -791,20 +819,12 @@ static void h_social_map(struct ctx *x, const char *k, const json_t *v)
 
 static void h_social_broadcast(struct ctx *x, const char *k, const json_t *v)
 {
-	if (!json_is_boolean(v)) {
-		expected(x, k, "true or false", v);
-		return;
-	}
-	x->c->social_broadcast = json_is_true(v);
+	node_conf_get_bool(x, k, v, &x->c->social_broadcast);
 }
 
 static void h_social_dns(struct ctx *x, const char *k, const json_t *v)
 {
-	if (!json_is_boolean(v)) {
-		expected(x, k, "true or false", v);
-		return;
-	}
-	x->c->social_dns = json_is_true(v);
+	node_conf_get_bool(x, k, v, &x->c->social_dns);
 }
 
 static bool is_accept_pattern(const char *s)
@@ -822,20 +842,9 @@ static bool is_accept_pattern(const char *s)
 
 static void h_auto_accept(struct ctx *x, const char *k, const json_t *v)
 {
-	if (!json_is_array(v) || json_array_size(v) > NODE_CONF_MAX_AUTO_ACCEPT) {
-		expected(x, k, "an array of at most 32 patterns (\"user@domain\", \"*@domain\" or \"*\")", v);
-		return;
-	}
-	for (size_t i = 0; i < json_array_size(v); i++) {
-		const json_t *e = json_array_get(v, i);
-		char where[48];
-		snprintf(where, sizeof(where), "%s[%zu]", k, i);
-		if (!json_is_string(e) || !is_accept_pattern(json_string_value(e))) {
-			expected(x, where, "\"user@domain\", \"*@domain\" or \"*\"", e);
-			continue;
-		}
-		set_str(x, &x->c->auto_accept[x->c->n_auto_accept++], json_string_value(e));
-	}
+	get_str_list(x, k, v, NODE_CONF_MAX_AUTO_ACCEPT,
+		     "an array of at most 32 patterns (\"user@domain\", \"*@domain\" or \"*\")", is_accept_pattern,
+		     "\"user@domain\", \"*@domain\" or \"*\"", x->c->auto_accept, &x->c->n_auto_accept);
 }
 
 /* The original's "vpn_type" and "controller_logging" still work when our

@@ -5,6 +5,7 @@
 #define IPOP_NODE_CONF_INT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "json_pos.h"
@@ -25,6 +26,10 @@ void node_conf_error(struct ctx *x, const char *where, const char *fmt, ...) __a
 void node_conf_warn(struct ctx *x, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "expected WHAT, got VALUE". */
 void node_conf_expected(struct ctx *x, const char *where, const char *what, const json_t *v);
+/* A boolean, or an integer lo..hi, into *out; false (an error said)
+ * when v is not one. */
+bool node_conf_get_bool(struct ctx *x, const char *where, const json_t *v, bool *out);
+bool node_conf_get_uint(struct ctx *x, const char *where, const json_t *v, unsigned lo, unsigned hi, unsigned *out);
 /* A short JSON rendering of v for messages. */
 const char *node_conf_describe(const json_t *v, char buf[80]);
 /* "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 literal (n

@@ -200,12 +200,9 @@ void node_conf_net_accept_routes(struct ctx *x, const char *k, const json_t *v)
  * each node an overlay address of its own and names LANs in "routes". */
 void node_conf_net_router_mode(struct ctx *x, const char *k, const json_t *v)
 {
-	if (!json_is_boolean(v)) {
-		node_conf_expected(x, k, "true or false", v);
-		return;
-	}
-	if (json_is_false(v))
-		return; /* what ipopd does without "routes" */
+	bool on;
+	if (!node_conf_get_bool(x, k, v, &on) || !on)
+		return; /* false: what ipopd does without "routes" */
 	node_conf_warn(x, k,
 		       "not honoured: the original's router mode gave every node the same \"router_ip\" and put its "
 		       "LAN's network in \"ip4\"; ipopd needs an overlay address per node in \"ip4\" and the LAN in "

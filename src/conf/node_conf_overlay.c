@@ -5,45 +5,22 @@
 
 #include "node_conf_int.h"
 
-static bool get_bool(struct ctx *x, const char *k, const json_t *v, bool *out)
-{
-	if (!json_is_boolean(v)) {
-		node_conf_expected(x, k, "true or false", v);
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
-}
-
-static bool get_range(struct ctx *x, const char *k, const json_t *v, long long lo, long long hi, unsigned *out)
-{
-	char what[80];
-
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		snprintf(what, sizeof(what), "an integer %lld..%lld", lo, hi);
-		node_conf_expected(x, k, what, v);
-		return false;
-	}
-	*out = (unsigned)json_integer_value(v);
-	return true;
-}
-
 /* max_links, and the original multihop_cl ("direct connection count
  * limit per node"), which means the same. */
 void node_conf_ovl_max_links(struct ctx *x, const char *k, const json_t *v)
 {
-	get_range(x, k, v, 2, NODE_CONF_MAX_LINKS_MAX, &x->c->max_links);
+	node_conf_get_uint(x, k, v, 2, NODE_CONF_MAX_LINKS_MAX, &x->c->max_links);
 }
 
 void node_conf_ovl_multihop(struct ctx *x, const char *k, const json_t *v)
 {
-	get_bool(x, k, v, &x->c->multihop);
+	node_conf_get_bool(x, k, v, &x->c->multihop);
 }
 
 /* The original's "maximum hop count": here the hop limit of a frame. */
 void node_conf_ovl_hop_limit(struct ctx *x, const char *k, const json_t *v)
 {
-	get_range(x, k, v, 1, 64, &x->c->hop_limit);
+	node_conf_get_uint(x, k, v, 1, 64, &x->c->hop_limit);
 }
 
 /* multihop_ihc, multihop_tl (how an address lookup flooded the overlay)
@@ -62,22 +39,22 @@ void node_conf_ovl_unused(struct ctx *x, const char *k, const json_t *v)
 
 void node_conf_ovl_on_demand(struct ctx *x, const char *k, const json_t *v)
 {
-	get_bool(x, k, v, &x->c->on_demand);
+	node_conf_get_bool(x, k, v, &x->c->on_demand);
 }
 
 void node_conf_ovl_demand_timeout(struct ctx *x, const char *k, const json_t *v)
 {
-	get_range(x, k, v, 10, 7 * 24 * 3600, &x->c->on_demand_timeout_s);
+	node_conf_get_uint(x, k, v, 10, 7 * 24 * 3600, &x->c->on_demand_timeout_s);
 }
 
 void node_conf_ovl_demand_bps(struct ctx *x, const char *k, const json_t *v)
 {
-	get_range(x, k, v, 1, 1000000000, &x->c->on_demand_bps);
+	node_conf_get_uint(x, k, v, 1, 1000000000, &x->c->on_demand_bps);
 }
 
 void node_conf_ovl_trim(struct ctx *x, const char *k, const json_t *v)
 {
-	get_bool(x, k, v, &x->c->trim);
+	node_conf_get_bool(x, k, v, &x->c->trim);
 }
 
 /* Social mode links friends directly: the overlay's keys mean nothing
