@@ -55,7 +55,7 @@ static void usage(FILE *f)
 		"                    file:line, and exit (0 when it is usable)\n"
 		"  -f, --foreground  stay in the foreground even with daemon = true\n"
 		"  -d, --debug       log at debug level\n"
-		"  -v, --version     print the version and exit\n"
+		"  -v, --version     print the version and the commit it was built from, exit\n"
 		"  -h, --help        print this help and exit\n\n"
 		"Signals: SIGHUP re-reads the account file, SIGUSR1 logs counters,\n"
 		"SIGTERM or SIGINT stop the server.\n");

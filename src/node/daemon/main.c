@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"  -p, --port PORT    local UDP port for ICE and the tunnel (default 0:\n"
 		"                     a random port)\n"
 		"  -h, --help         this help\n"
-		"  -V, --version      print the version\n"
+		"  -V, --version      print the version and the commit it was built from\n"
 		"\n"
 		"The node needs CAP_NET_ADMIN to create its TUN interface. It logs to\n"
 		"stderr. SIGINT/SIGTERM: say bye to the peers and exit.\n");
