@@ -2,6 +2,7 @@
  * aead.h. */
 #include "aead.h"
 #include "aead_prov.h"
+#include "chacha20_avx512.h"
 #include "tunnel_proto.h"
 
 #include <limits.h>
@@ -151,6 +152,10 @@ static int keystream_xor(const uint8_t *key, const uint8_t nonce[AEAD_NONCE_LEN]
 	if (len) /* text may be NULL then */
 		memcpy(op.buf + BLOCK, text, len);
 	memset(op.buf + BLOCK + len, 0, total - BLOCK - len);
+	if (chacha20_avx512_ok()) {
+		chacha20_avx512_xor(key, 0, nonce, op.buf, total / BLOCK);
+		return 0;
+	}
 	/* the key each time: setting it is 8 loads, cheaper than comparing */
 	if (op.p->chacha_init(op.chacha, key, AEAD_KEY_LEN, iv, sizeof(iv), NULL) != 1 ||
 	    op.p->chacha_cipher(op.chacha, op.buf, &ol, total, op.buf, total) != 1 || ol != total)
