@@ -116,11 +116,13 @@ int aead_open_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_N
  * keys Poly1305, the whole blocks of the text, and its partial last block.
  * The short calls take a path built for up to 512 bytes whose cost is
  * mostly latency, as much as a kilobyte on the long path (see
- * docs/benchmarks.md, issue 14). Here the raw ChaCha20 cipher runs once,
- * from counter 0, over a buffer holding 64 zero bytes (which become the
- * Poly1305 key), the text, and zeros up to a whole block; Poly1305 is
- * OpenSSL's MAC. Both are called through their provider's functions, not
- * EVP (aead_prov.h says why). The bytes on the wire are RFC 8439's, as
+ * docs/benchmarks.md, issue 14). Here ChaCha20 runs once, from counter
+ * 0, over a buffer holding 64 zero bytes (which become the Poly1305 key),
+ * the text, and zeros up to a whole block: with AVX-512 this project's
+ * ChaCha20 (chacha20_avx512.h: OpenSSL's makes 24 blocks cost 32),
+ * otherwise OpenSSL's raw ChaCha20. Poly1305 is OpenSSL's. OpenSSL's
+ * functions are called through their provider's table, not EVP
+ * (aead_prov.h says why). The bytes on the wire are RFC 8439's, as
  * before. */
 
 static bool onepass_ready(void)
