@@ -1,6 +1,8 @@
 /* ChaCha20-Poly1305 through OpenSSL, libsodium as the fallback; see
  * aead.h. */
 #include "aead.h"
+#include "aead_prov.h"
+#include "chacha20_avx512.h"
 #include "tunnel_proto.h"
 
 #include <limits.h>
@@ -27,11 +29,13 @@ struct aead_ctx {
 	uint8_t key[AEAD_KEY_LEN];
 };
 
-/* The one-pass path of a thread: a raw ChaCha20 context per direction, one
- * Poly1305 context, and the buffer the keystream is made in. */
+/* The one-pass path of a thread: the provider's raw ChaCha20 and
+ * Poly1305 contexts (aead_prov.h; ChaCha20 only XORs a keystream, so
+ * seal and open share one, keyed anew per packet), and the buffer the
+ * keystream is made in. */
 struct onepass {
-	struct aead_ctx enc, dec;
-	EVP_MAC_CTX *mac;
+	const struct aead_prov *p;
+	void *chacha, *poly;
 	bool broken; /* OpenSSL lacks something: use the EVP AEAD */
 	_Alignas(64) uint8_t buf[BLOCK + ONEPASS_MAX + BLOCK];
 };
@@ -83,10 +87,12 @@ void aead_thread_release(void)
 {
 	ctx_free(&enc_ctx);
 	ctx_free(&dec_ctx);
-	ctx_free(&op.enc);
-	ctx_free(&op.dec);
-	EVP_MAC_CTX_free(op.mac);
-	op.mac = NULL;
+	if (op.chacha)
+		op.p->chacha_free(op.chacha);
+	if (op.poly)
+		op.p->poly_free(op.poly);
+	op.chacha = op.poly = NULL;
+	op.p = NULL;
 	op.broken = false;
 	OPENSSL_cleanse(op.buf, sizeof(op.buf));
 }
@@ -110,21 +116,25 @@ int aead_open_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_N
  * keys Poly1305, the whole blocks of the text, and its partial last block.
  * The short calls take a path built for up to 512 bytes whose cost is
  * mostly latency, as much as a kilobyte on the long path (see
- * docs/benchmarks.md, issue 14). Here the raw ChaCha20 cipher runs once,
- * from counter 0, over a buffer holding 64 zero bytes (which become the
- * Poly1305 key), the text, and zeros up to a whole block; Poly1305 is
- * OpenSSL's MAC. The bytes on the wire are RFC 8439's, as before. */
+ * docs/benchmarks.md, issue 14). Here ChaCha20 runs once, from counter
+ * 0, over a buffer holding 64 zero bytes (which become the Poly1305 key),
+ * the text, and zeros up to a whole block: with AVX-512 this project's
+ * ChaCha20 (chacha20_avx512.h: OpenSSL's makes 24 blocks cost 32),
+ * otherwise OpenSSL's raw ChaCha20. Poly1305 is OpenSSL's. OpenSSL's
+ * functions are called through their provider's table, not EVP
+ * (aead_prov.h says why). The bytes on the wire are RFC 8439's, as
+ * before. */
 
 static bool onepass_ready(void)
 {
-	if (op.mac)
+	if (op.poly)
 		return true;
 	if (op.broken)
 		return false;
-	EVP_MAC *m = EVP_MAC_fetch(NULL, "POLY1305", NULL);
-	op.mac = m ? EVP_MAC_CTX_new(m) : NULL;
-	EVP_MAC_free(m); /* the context keeps its own reference */
-	if (!op.mac || !ctx_get(&op.enc, EVP_chacha20(), 1) || !ctx_get(&op.dec, EVP_chacha20(), 1)) {
+	op.p = aead_prov_get();
+	op.chacha = op.p ? op.p->chacha_new(op.p->provctx) : NULL;
+	op.poly = op.chacha ? op.p->poly_new(op.p->mac_provctx) : NULL;
+	if (!op.poly) {
 		aead_thread_release();
 		op.broken = true;
 		return false;
@@ -133,29 +143,37 @@ static bool onepass_ready(void)
 }
 
 /* ChaCha20 from block 0 over the first BLOCK + len bytes of op.buf, which
- * holds zeros then the text; returns the rounded length it ciphered. */
-static int keystream_xor(struct aead_ctx *x, const uint8_t *key, const uint8_t nonce[AEAD_NONCE_LEN],
-			 const uint8_t *text, size_t len)
+ * holds zeros then the text, rounded up to whole blocks. */
+static int keystream_xor(const uint8_t *key, const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *text, size_t len)
 {
 	uint8_t iv[16] = { 0 }; /* 32-bit block counter 0, then the nonce */
-	size_t total = BLOCK + (len + BLOCK - 1) / BLOCK * BLOCK;
-	int ol;
+	size_t total = BLOCK + (len + BLOCK - 1) / BLOCK * BLOCK, ol;
 
 	memcpy(iv + 4, nonce, AEAD_NONCE_LEN);
 	memset(op.buf, 0, BLOCK);
 	if (len) /* text may be NULL then */
 		memcpy(op.buf + BLOCK, text, len);
 	memset(op.buf + BLOCK + len, 0, total - BLOCK - len);
-	if (ctx_start(x, key, iv, 1) != 0 || EVP_EncryptUpdate(x->c, op.buf, &ol, op.buf, (int)total) != 1 ||
-	    (size_t)ol != total)
+	if (chacha20_avx512_ok()) {
+		chacha20_avx512_xor(key, 0, nonce, op.buf, total / BLOCK);
+		return 0;
+	}
+	/* the key each time: setting it is 8 loads, cheaper than comparing */
+	if (op.p->chacha_init(op.chacha, key, AEAD_KEY_LEN, iv, sizeof(iv), NULL) != 1 ||
+	    op.p->chacha_cipher(op.chacha, op.buf, &ol, total, op.buf, total) != 1 || ol != total)
 		return -1;
 	return 0;
 }
 
-static int mac_pad(EVP_MAC_CTX *m, size_t len)
+static int mac_update(const uint8_t *in, size_t len)
+{
+	return op.p->poly_update(op.poly, in, len) == 1 ? 0 : -1;
+}
+
+static int mac_pad(size_t len)
 {
 	static const uint8_t zeros[16];
-	return len % 16 == 0 || EVP_MAC_update(m, zeros, 16 - len % 16) == 1;
+	return len % 16 == 0 ? 0 : mac_update(zeros, 16 - len % 16);
 }
 
 /* RFC 8439 section 2.8: Poly1305 over ad, pad, ct, pad, both lengths;
@@ -173,28 +191,27 @@ static int mac_pad(EVP_MAC_CTX *m, size_t len)
  * "Two hops"). The tag is the same. */
 static int poly_tag(const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t len, uint8_t tag[AEAD_TAG_LEN])
 {
-	EVP_MAC_CTX *m = op.mac;
 	uint8_t rest[POLY_STRIDE + 16 + 16]; /* < 128 bytes of text, its pad, the lengths */
 	const uint8_t *run = ct;
 	size_t runlen = len, tl;
 
-	if (EVP_MAC_init(m, op.buf, 32, NULL) != 1)
+	if (op.p->poly_init(op.poly, op.buf, 32, NULL) != 1)
 		return -1;
 	if (adlen && adlen % 16 == 0 && ad + adlen == ct) {
 		run = ad; /* one run: ad needs no padding and ct follows it */
 		runlen = adlen + len;
-	} else if (adlen && (EVP_MAC_update(m, ad, adlen) != 1 || !mac_pad(m, adlen))) {
+	} else if (adlen && (mac_update(ad, adlen) != 0 || mac_pad(adlen) != 0)) {
 		return -1;
 	}
 	size_t head = runlen / POLY_STRIDE * POLY_STRIDE, n = runlen - head, pad = (16 - len % 16) % 16;
-	if (head && EVP_MAC_update(m, run, head) != 1)
+	if (head && mac_update(run, head) != 0)
 		return -1;
 	if (n)
 		memcpy(rest, run + head, n);
 	memset(rest + n, 0, pad);
 	tunnel_put_le64(rest + n + pad, adlen);
 	tunnel_put_le64(rest + n + pad + 8, len);
-	if (EVP_MAC_update(m, rest, n + pad + 16) != 1 || EVP_MAC_final(m, tag, &tl, AEAD_TAG_LEN) != 1 ||
+	if (mac_update(rest, n + pad + 16) != 0 || op.p->poly_final(op.poly, tag, &tl, AEAD_TAG_LEN) != 1 ||
 	    tl != AEAD_TAG_LEN)
 		return -1;
 	return 0;
@@ -205,7 +222,7 @@ static int onepass_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t 
 {
 	uint8_t tag[AEAD_TAG_LEN];
 
-	if (keystream_xor(&op.enc, key, nonce, in, len) != 0)
+	if (keystream_xor(key, nonce, in, len) != 0)
 		return -1;
 	/* A short ad of whole blocks goes just before the ciphertext, into
 	 * the unused half of the block that keyed Poly1305, so that
@@ -228,7 +245,7 @@ static int onepass_open(const uint8_t *key, const uint8_t *nonce, const uint8_t 
 	uint8_t tag[AEAD_TAG_LEN];
 
 	/* in is still whole: the text is deciphered into op.buf */
-	if (keystream_xor(&op.dec, key, nonce, in, clen) != 0 || poly_tag(ad, adlen, in, clen, tag) != 0)
+	if (keystream_xor(key, nonce, in, clen) != 0 || poly_tag(ad, adlen, in, clen, tag) != 0)
 		return -2;
 	if (CRYPTO_memcmp(tag, in + clen, AEAD_TAG_LEN) != 0)
 		return -1;

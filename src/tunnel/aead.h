@@ -2,9 +2,12 @@
  * handshake. OpenSSL does the work: on this project's machines it seals
  * 1400-byte packets about 1.5x as fast per CPU-second as libsodium's
  * (docs/benchmarks.md), and the data path spends most of its time here.
- * Up to 9216 bytes, one raw ChaCha20 call per packet makes the Poly1305
- * key and the text together and OpenSSL's Poly1305 MAC the tag (aead.c
- * says why); longer inputs go through the EVP AEAD. Each thread keeps its
+ * Up to 9216 bytes, one ChaCha20 pass per packet makes the Poly1305 key
+ * and the text together (AVX-512 code of this project's where the CPU has
+ * it, chacha20_avx512.h, else OpenSSL's raw ChaCha20) and OpenSSL's
+ * Poly1305 the tag, both OpenSSL parts called through the provider's
+ * functions rather than EVP (aead.c, aead_prov.h say why); longer inputs
+ * go through the EVP AEAD. Each thread keeps its
  * contexts and buffer, allocated on first use, so there is no allocation
  * per packet; should OpenSSL fail, libsodium does the same computation.
  * The bytes are the same on every path (tests/unit/tunnel/test_aead.c). */

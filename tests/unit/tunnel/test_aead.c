@@ -3,7 +3,8 @@
  * (and back), work in place, refuse any flipped bit, and keep working
  * after a refusal and across key changes, also with the ad just before
  * the text in one buffer (the tunnel's header before its payload), which
- * Poly1305 takes as one run. */
+ * Poly1305 takes as one run; the provider functions the one-pass path
+ * calls are found, and a thread's released contexts come back. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "aead.h"
+#include "aead_prov.h"
 
 /* Lengths from min to min + span - 1. */
 static void same_bytes(size_t min, uint32_t span)
@@ -100,12 +102,41 @@ static void test_ad_before_text(void **state)
 	}
 }
 
+/* The one-pass path calls OpenSSL's provider functions (aead_prov.h):
+ * they are found on this OpenSSL, so the tests above ran that path and not
+ * a fallback; and a thread that released its contexts gets new ones that
+ * still give libsodium's bytes. */
+static void test_provider_path_and_release(void **state)
+{
+	static uint8_t key[AEAD_KEY_LEN], nonce[AEAD_NONCE_LEN], ad[16], pt[1420], a[1420 + AEAD_TAG_LEN],
+		b[1420 + AEAD_TAG_LEN];
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	const struct aead_prov *p = aead_prov_get();
+	assert_non_null(p);
+	assert_ptr_equal(aead_prov_get(), p); /* looked up once */
+	for (int round = 0; round < 3; round++) {
+		randombytes_buf(key, sizeof(key));
+		randombytes_buf(nonce, sizeof(nonce));
+		randombytes_buf(ad, sizeof(ad));
+		randombytes_buf(pt, sizeof(pt));
+		aead_seal(key, nonce, ad, sizeof(ad), pt, sizeof(pt), a);
+		aead_seal_sodium(key, nonce, ad, sizeof(ad), pt, sizeof(pt), b);
+		assert_memory_equal(a, b, sizeof(a));
+		aead_thread_release();
+		assert_int_equal(aead_open(key, nonce, ad, sizeof(ad), a, sizeof(a), a), 0);
+		assert_memory_equal(a, pt, sizeof(pt));
+		aead_thread_release();
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_bytes_both_ways),
 		cmocka_unit_test(test_long_packets),
 		cmocka_unit_test(test_ad_before_text),
+		cmocka_unit_test(test_provider_path_and_release),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
