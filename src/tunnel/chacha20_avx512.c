@@ -3,6 +3,7 @@
 #include "chacha20_avx512.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -18,7 +19,11 @@ bool chacha20_avx512_ok(void)
 	int v = atomic_load_explicit(&ok, memory_order_relaxed);
 	if (v < 0) {
 		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+		/* IPOP_AVX512=0 turns it off, as OPENSSL_ia32cap masks
+		 * OpenSSL's: for A/B runs of one binary, and for CPUs that
+		 * lower their clock for 512-bit instructions */
+		const char *env = getenv("IPOP_AVX512");
+		v = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "0") == 0) ? 1 : 0;
 		atomic_store_explicit(&ok, v, memory_order_relaxed);
 	}
 	return v == 1;

@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Whether this CPU (and its OS) runs AVX-512F; checked once. */
+/* Whether this CPU (and its OS) runs AVX-512F and the environment does
+ * not say IPOP_AVX512=0; checked once. */
 bool chacha20_avx512_ok(void);
 /* buf[0 .. 64 * nblocks) ^= the keystream of key and nonce from block
  * counter on; counter + nblocks must not pass 2^32. Only when
