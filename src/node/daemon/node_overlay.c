@@ -188,6 +188,34 @@ static void do_close(struct node *n, const struct ov_action *a, uint64_t now_ms)
 	node_remove_link(n, l, "the overlay does not need it any more");
 }
 
+/* We no longer need a link the member also asked for: a bye with reason
+ * "unneeded" that leaves the link up (node_sig.c). The member keeps it if
+ * it wants it, else closes it after its grace. */
+static void do_release(struct node *n, const struct ov_action *a)
+{
+	struct link *l = links_by_id(&n->links, a->id);
+
+	if (!l)
+		return;
+	struct signal_msg m;
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_BYE;
+	memcpy(m.from, n->id, SIGNAL_ID_LEN);
+	m.has_to = true;
+	memcpy(m.to, l->id, SIGNAL_ID_LEN);
+	m.has_reason = true;
+	snprintf(m.reason, sizeof(m.reason), "unneeded");
+	node_signal_send(n, l->jid, &m);
+}
+
+void node_overlay_released(struct node *n, const char *jid, uint64_t now_ms)
+{
+	uint8_t id[SIGNAL_ID_LEN];
+
+	if (on(n) && links_id_of_jid(jid, id) == 0)
+		overlay_released(&n->ov, id, now_ms);
+}
+
 /* Once a second, on the whole seconds the links' timers use (tick.h), so
  * that it shares their wakeup: traffic through the overlay (on-demand)
  * and over direct links (least recently used). The overlay is told the
@@ -238,6 +266,8 @@ void node_overlay_tick(struct node *n, uint64_t now_ms)
 	while (overlay_poll_action(&n->ov, &a)) {
 		if (a.type == OV_ACT_REQUEST)
 			do_request(n, &a, now_ms);
+		else if (a.type == OV_ACT_RELEASE)
+			do_release(n, &a);
 		else
 			do_close(n, &a, now_ms);
 	}
