@@ -162,24 +162,31 @@ static void do_request(struct node *n, const struct ov_action *a, uint64_t now_m
  * handshake. An idle one goes. */
 enum { NODE_OVL_BUSY_MS = 10000 };
 
+/* A bye to the link's peer, with a reason when one is given. */
+static void send_bye(struct node *n, const struct link *l, const char *reason)
+{
+	struct signal_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_BYE;
+	memcpy(m.from, n->id, SIGNAL_ID_LEN);
+	m.has_to = true;
+	memcpy(m.to, l->id, SIGNAL_ID_LEN);
+	if (reason) {
+		m.has_reason = true;
+		snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	}
+	node_signal_send(n, l->jid, &m);
+}
+
 static void do_close(struct node *n, const struct ov_action *a, uint64_t now_ms)
 {
 	struct link *l = links_by_id(&n->links, a->id);
 
 	if (!l)
 		return;
-	struct signal_msg m;
-	memset(&m, 0, sizeof(m));
-	m.kind = SIGNAL_BYE;
-	memcpy(m.from, n->id, SIGNAL_ID_LEN);
-	m.has_to = true;
-	memcpy(m.to, l->id, SIGNAL_ID_LEN);
 	bool busy = n->conf->multihop && l->state == LINK_UP && l->path_rx_ms && now_ms - l->path_rx_ms < NODE_OVL_BUSY_MS;
-	if (busy) {
-		m.has_reason = true;
-		snprintf(m.reason, sizeof(m.reason), "overlay");
-	}
-	node_signal_send(n, l->jid, &m);
+	send_bye(n, l, busy ? "overlay" : NULL);
 	if (busy && link_keep_overlay(l, now_ms)) {
 		log_info("peer %s: direct link closed (the overlay keeps other links); its traffic goes through the overlay",
 			 l->jid);
@@ -195,17 +202,8 @@ static void do_release(struct node *n, const struct ov_action *a)
 {
 	struct link *l = links_by_id(&n->links, a->id);
 
-	if (!l)
-		return;
-	struct signal_msg m;
-	memset(&m, 0, sizeof(m));
-	m.kind = SIGNAL_BYE;
-	memcpy(m.from, n->id, SIGNAL_ID_LEN);
-	m.has_to = true;
-	memcpy(m.to, l->id, SIGNAL_ID_LEN);
-	m.has_reason = true;
-	snprintf(m.reason, sizeof(m.reason), "unneeded");
-	node_signal_send(n, l->jid, &m);
+	if (l)
+		send_bye(n, l, "unneeded");
 }
 
 void node_overlay_released(struct node *n, const char *jid, uint64_t now_ms)

@@ -443,6 +443,39 @@ static void test_growing_group_drops_stale_requests(void **state)
 	overlay_free(&ov);
 }
 
+/* x: a member of the first 12 that ov's structure (of a big group) does
+ * not want. */
+static void unwanted_member(const struct overlay *ov, uint8_t x[OVERLAY_ID_LEN])
+{
+	unsigned k;
+
+	for (k = 3; k < 12; k++) {
+		id_of(k, x);
+		const struct ov_peer *q = overlay_peer(ov, x);
+		if (!q || !(q->why & OV_WHY_STRUCTURE))
+			break;
+	}
+	assert_true(k < 12);
+}
+
+/* Runs the overlay's timer once a second over [from, to] and counts the
+ * releases and closes of the link to x. */
+static void tally(struct overlay *ov, const uint8_t x[OVERLAY_ID_LEN], uint64_t from, uint64_t to, unsigned *rel,
+		  unsigned *close)
+{
+	struct ov_action a;
+
+	for (uint64_t t = from; t <= to; t += 1000) {
+		overlay_handle_timeout(ov, t);
+		while (overlay_poll_action(ov, &a)) {
+			if (memcmp(a.id, x, OVERLAY_ID_LEN) != 0)
+				continue;
+			*rel += a.type == OV_ACT_RELEASE;
+			*close += a.type == OV_ACT_CLOSE;
+		}
+	}
+}
+
 /* Both ends asked for a link while the group formed; then it grew and
  * neither end's structure wants it. Each side's request alone would hold
  * it for good: the side whose own reasons went says so once (RELEASE),
@@ -455,7 +488,6 @@ static void test_mutual_request_released(void **state)
 	struct overlay ov;
 	static struct ov_member small[12], big[1000];
 	uint8_t self[OVERLAY_ID_LEN], x[OVERLAY_ID_LEN];
-	struct ov_action a;
 
 	overlay_conf_default(&c);
 	c.max_links = 12;
@@ -465,14 +497,7 @@ static void test_mutual_request_released(void **state)
 	count_actions(&ov, 0, 0);
 	overlay_set_members(&ov, big, members(big, 1000), 1500);
 	/* a member of the old mesh the structure of 1000 does not want */
-	unsigned k;
-	for (k = 3; k < 12; k++) {
-		id_of(k, x);
-		const struct ov_peer *q = overlay_peer(&ov, x);
-		if (!q || !(q->why & OV_WHY_STRUCTURE))
-			break;
-	}
-	assert_true(k < 12);
+	unwanted_member(&ov, x);
 	overlay_set_members(&ov, small, members(small, 12), 2000); /* back to the mesh for the set-up */
 	count_actions(&ov, 0, 0);
 	assert_true(overlay_accept(&ov, x, 2100)); /* it asked us as well */
@@ -482,15 +507,7 @@ static void test_mutual_request_released(void **state)
 
 	overlay_set_members(&ov, big, members(big, 1000), 4000);
 	unsigned rel = 0, close = 0;
-	for (uint64_t t = 4000; t <= 4000 + 3 * OVERLAY_GRACE_MS; t += 1000) {
-		overlay_handle_timeout(&ov, t);
-		while (overlay_poll_action(&ov, &a)) {
-			if (memcmp(a.id, x, OVERLAY_ID_LEN) != 0)
-				continue;
-			rel += a.type == OV_ACT_RELEASE;
-			close += a.type == OV_ACT_CLOSE;
-		}
-	}
+	tally(&ov, x, 4000, 4000 + 3 * OVERLAY_GRACE_MS, &rel, &close);
 	assert_int_equal(rel, 1);  /* said once */
 	assert_int_equal(close, 0); /* its request still holds it here */
 	assert_int_equal(overlay_peer(&ov, x)->state, OV_UP);
@@ -499,14 +516,11 @@ static void test_mutual_request_released(void **state)
 	/* the other side sent the same: our hold goes, the grace runs */
 	uint64_t t0 = 4000 + 3 * OVERLAY_GRACE_MS + 1000;
 	overlay_released(&ov, x, t0);
-	for (uint64_t t = t0; t <= t0 + OVERLAY_GRACE_MS + 2000; t += 1000) {
-		overlay_handle_timeout(&ov, t);
-		while (overlay_poll_action(&ov, &a))
-			close += a.type == OV_ACT_CLOSE && memcmp(a.id, x, OVERLAY_ID_LEN) == 0;
-		if (close)
-			assert_true(t - t0 >= OVERLAY_GRACE_MS);
-	}
+	tally(&ov, x, t0, t0 + OVERLAY_GRACE_MS - 1000, &rel, &close);
+	assert_int_equal(close, 0); /* not before the grace */
+	tally(&ov, x, t0 + OVERLAY_GRACE_MS, t0 + OVERLAY_GRACE_MS + 2000, &rel, &close);
 	assert_int_equal(close, 1);
+	assert_int_equal(rel, 1);
 	overlay_free(&ov);
 }
 
@@ -524,7 +538,6 @@ static void test_crossed_request_released_when_up(void **state)
 	struct overlay ov;
 	static struct ov_member small[12], big[1000];
 	uint8_t self[OVERLAY_ID_LEN], x[OVERLAY_ID_LEN];
-	struct ov_action a;
 
 	overlay_conf_default(&c);
 	c.max_links = 12;
@@ -532,14 +545,7 @@ static void test_crossed_request_released_when_up(void **state)
 	assert_int_equal(overlay_init(&ov, &c, self), 0);
 	overlay_set_members(&ov, big, members(big, 1000), 500);
 	/* a member of the small group that the structure of 1000 does not want */
-	unsigned k;
-	for (k = 3; k < 12; k++) {
-		id_of(k, x);
-		const struct ov_peer *q = overlay_peer(&ov, x);
-		if (!q || !(q->why & OV_WHY_STRUCTURE))
-			break;
-	}
-	assert_true(k < 12);
+	unwanted_member(&ov, x);
 	overlay_free(&ov);
 	assert_int_equal(overlay_init(&ov, &c, self), 0);
 
@@ -555,24 +561,13 @@ static void test_crossed_request_released_when_up(void **state)
 
 	overlay_link_up(&ov, x, (void *)1, 3000);
 	unsigned rel = 0, close = 0;
-	for (uint64_t t = 3000; t <= 3000 + 2 * OVERLAY_GRACE_MS; t += 1000) {
-		overlay_handle_timeout(&ov, t);
-		while (overlay_poll_action(&ov, &a)) {
-			if (memcmp(a.id, x, OVERLAY_ID_LEN) != 0)
-				continue;
-			rel += a.type == OV_ACT_RELEASE;
-			close += a.type == OV_ACT_CLOSE;
-		}
-	}
+	tally(&ov, x, 3000, 3000 + 2 * OVERLAY_GRACE_MS, &rel, &close);
 	assert_int_equal(rel, 1);
 	assert_int_equal(close, 0); /* its request holds it until it releases too */
 	overlay_released(&ov, x, 3000 + 2 * OVERLAY_GRACE_MS + 1000);
-	for (uint64_t t = 3000 + 2 * OVERLAY_GRACE_MS + 1000; t <= 3000 + 4 * OVERLAY_GRACE_MS; t += 1000) {
-		overlay_handle_timeout(&ov, t);
-		while (overlay_poll_action(&ov, &a))
-			close += a.type == OV_ACT_CLOSE && memcmp(a.id, x, OVERLAY_ID_LEN) == 0;
-	}
+	tally(&ov, x, 3000 + 2 * OVERLAY_GRACE_MS + 1000, 3000 + 4 * OVERLAY_GRACE_MS, &rel, &close);
 	assert_int_equal(close, 1);
+	assert_int_equal(rel, 1); /* not again */
 	overlay_free(&ov);
 }
 
