@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,12 +39,65 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len)
 
 /* ---- HMAC over up to two byte ranges ---- */
 
+/* Each thread keeps one context per digest and only rekeys it: creating
+ * a context (allocations, the digest fetched by name) cost more than the
+ * HMAC of a consent check itself, and an idle node computes a few of
+ * those per link every 5 s. The contexts are freed when the thread
+ * exits. */
+enum { HMAC_CACHED = 2 }; /* SHA1 (ICE, short-term) and SHA256 (long-term) */
+
+struct hmac_slot {
+	char digest[16];
+	EVP_MAC_CTX *ctx;
+};
+
 static EVP_MAC *hmac_alg;
+static pthread_key_t hmac_key;
+static bool hmac_have_key;
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_slots_free(void *p)
+{
+	struct hmac_slot *s = p;
+
+	for (unsigned i = 0; i < HMAC_CACHED; i++)
+		EVP_MAC_CTX_free(s[i].ctx);
+	free(s);
+}
 
 static void hmac_init(void)
 {
 	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	hmac_have_key = pthread_key_create(&hmac_key, hmac_slots_free) == 0;
+}
+
+/* This thread's slot for digest (its context made when new: *fresh);
+ * NULL when none can be had. */
+static struct hmac_slot *hmac_slot(const char *digest, bool *fresh)
+{
+	struct hmac_slot *s = hmac_have_key ? pthread_getspecific(hmac_key) : NULL;
+
+	if (!s && hmac_have_key) {
+		s = calloc(HMAC_CACHED, sizeof(*s));
+		if (s && pthread_setspecific(hmac_key, s) != 0) {
+			free(s);
+			s = NULL;
+		}
+	}
+	if (!s)
+		return NULL;
+	unsigned i;
+	for (i = 0; i < HMAC_CACHED && s[i].ctx; i++)
+		if (strcmp(s[i].digest, digest) == 0)
+			return &s[i];
+	if (i == HMAC_CACHED || strlen(digest) >= sizeof(s[i].digest))
+		return NULL;
+	s[i].ctx = EVP_MAC_CTX_new(hmac_alg);
+	if (!s[i].ctx)
+		return NULL;
+	snprintf(s[i].digest, sizeof(s[i].digest), "%s", digest);
+	*fresh = true;
+	return &s[i];
 }
 
 int stun_hmac2(const char *digest, const uint8_t *key, size_t keylen,
@@ -53,22 +108,34 @@ int stun_hmac2(const char *digest, const uint8_t *key, size_t keylen,
 	uint8_t full[EVP_MAX_MD_SIZE];
 	OSSL_PARAM params[2];
 	size_t got = 0;
+	bool fresh = false, own = false;
 	int ok;
 
 	pthread_once(&hmac_once, hmac_init);
 	if (!hmac_alg)
 		return -ENOSYS;
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_alg);
-	if (!ctx)
-		return -ENOMEM;
+	struct hmac_slot *slot = hmac_slot(digest, &fresh);
+	EVP_MAC_CTX *ctx = slot ? slot->ctx : NULL;
+	if (!ctx) { /* no cache: a context for this one */
+		ctx = EVP_MAC_CTX_new(hmac_alg);
+		if (!ctx)
+			return -ENOMEM;
+		fresh = own = true;
+	}
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
-	/* A NULL key would mean "keep the previous key" to OpenSSL. */
-	ok = EVP_MAC_init(ctx, key ? key : nokey, keylen, params) &&
+	/* A NULL key would mean "keep the previous key" to OpenSSL; the
+	 * digest is set once per context. */
+	ok = EVP_MAC_init(ctx, key ? key : nokey, keylen, fresh ? params : NULL) &&
 	     (alen == 0 || EVP_MAC_update(ctx, a, alen)) &&
 	     (blen == 0 || EVP_MAC_update(ctx, b, blen)) &&
 	     EVP_MAC_final(ctx, full, &got, sizeof(full)) && outlen <= got;
-	EVP_MAC_CTX_free(ctx);
+	if (slot && fresh && !ok) { /* not kept half set up (a digest OpenSSL lacks) */
+		EVP_MAC_CTX_free(slot->ctx);
+		memset(slot, 0, sizeof(*slot));
+	}
+	if (own)
+		EVP_MAC_CTX_free(ctx);
 	if (ok)
 		memcpy(out, full, outlen);
 	OPENSSL_cleanse(full, sizeof(full));

@@ -97,6 +97,7 @@ struct bases_host {
 
 struct bases_counters {
 	uint64_t udp_tx, udp_tx_err;
+	uint64_t udp_df_switches; /* IP_MTU_DISCOVER changes for DF datagrams (udp.c) */
 	uint64_t relay_rx_trunc; /* relayed datagrams too big for a slot */
 };
 
@@ -111,6 +112,8 @@ struct bases {
 	/* udp.c: the socket and its host addresses (base id = index) */
 	int udp_fd;
 	int udp_pmtudisc; /* the socket's IP_MTU_DISCOVER mode (DF sends restore it) */
+	bool udp_df_on;   /* the socket is in IP_PMTUDISC_PROBE for DF datagrams */
+	bool udp_tx_batch; /* between bases_tx_begin and bases_tx_end */
 	uint16_t udp_port;
 	bool udp_gso, udp_gro;
 	unsigned nhosts;
@@ -164,6 +167,18 @@ int bases_send(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst,
  * (on the datagram that leaves the node, relayed or not). */
 int bases_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
 		   uint8_t ttl, bool df);
+/* Sends between these two share the socket's DF switch: consecutive DF
+ * datagrams (ICE checks, consent checks and their answers, padded to full
+ * size) leave under one IP_PMTUDISC_PROBE, set before the first and
+ * restored before the next datagram without DF or at bases_tx_end,
+ * instead of two setsockopt calls around each one. Outside a batch every
+ * DF send restores the socket's mode at once. The datapath's own sends
+ * (sendmmsg) happen outside batches and always see the socket's mode. */
+void bases_tx_begin(struct bases *b);
+void bases_tx_end(struct bases *b);
+/* The socket's own mode now, in a batch or not: before a send that does
+ * not go through bases_send_opt (the datapath's sendmmsg). */
+void bases_tx_plain(struct bases *b);
 /* Local candidates for ICE agents: hosts, then srflx, then relayed. */
 unsigned bases_local_cands(const struct bases *b, struct ice_cand *out, unsigned max);
 /* The remote addresses links want the relay to reach (non-host first). */

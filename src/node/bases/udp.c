@@ -51,6 +51,7 @@ int udp_open(struct bases *b, uint16_t port)
 	getsockname(fd, (struct sockaddr *)&sin, &sl);
 	b->udp_port = ntohs(sin.sin_port);
 	b->udp_fd = fd;
+	b->udp_df_on = false;
 	sl = sizeof(b->udp_pmtudisc);
 	if (getsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &b->udp_pmtudisc, &sl) < 0)
 		b->udp_pmtudisc = IP_PMTUDISC_WANT;
@@ -115,11 +116,32 @@ static void add_ttl(struct msghdr *mh, char *cbuf, size_t cap, uint8_t ttl)
 
 /* DF for one datagram: IP_PMTUDISC_PROBE sets it and refuses (EMSGSIZE)
  * what the interface cannot carry whole, whatever the route's cached
- * path MTU says; the socket's own mode comes back after the send. */
+ * path MTU says; the socket's own mode comes back after the send, or
+ * within a batch (bases_tx_begin) before the next datagram without DF. */
 static void set_df(struct bases *b, bool on)
 {
 	int v = on ? IP_PMTUDISC_PROBE : b->udp_pmtudisc;
+	if (b->udp_df_on == on)
+		return;
 	setsockopt(b->udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
+	b->udp_df_on = on;
+	b->cnt.udp_df_switches++;
+}
+
+void bases_tx_begin(struct bases *b)
+{
+	b->udp_tx_batch = true;
+}
+
+void bases_tx_end(struct bases *b)
+{
+	b->udp_tx_batch = false;
+	set_df(b, false);
+}
+
+void bases_tx_plain(struct bases *b)
+{
+	set_df(b, false);
 }
 
 int udp_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *dst, const uint8_t *buf, size_t len,
@@ -141,11 +163,10 @@ int udp_send_opt(struct bases *b, uint32_t base_id, const struct sockaddr_in *ds
 	udp_set_cmsgs(b, &mh, c.buf, sizeof(c.buf), base_id, 0);
 	if (ttl)
 		add_ttl(&mh, c.buf, sizeof(c.buf), ttl);
-	if (df)
-		set_df(b, true);
+	set_df(b, df);
 	if (sendmsg(b->udp_fd, &mh, MSG_DONTWAIT) < 0)
 		rc = -errno;
-	if (df)
+	if (!b->udp_tx_batch)
 		set_df(b, false);
 	if (rc < 0) {
 		b->cnt.udp_tx_err++;

@@ -139,6 +139,7 @@ void node_overlay_info(struct node *n, const char *jid, const struct signal_pres
  * false when refused ("full" sent). */
 bool node_overlay_accept(struct node *n, const char *jid, bool need, uint64_t now_ms);
 void node_overlay_refused(struct node *n, const char *jid, uint64_t now_ms);
+void node_overlay_released(struct node *n, const char *jid, uint64_t now_ms);
 void node_overlay_link_changed(struct node *n, struct link *l, uint64_t now_ms);
 void node_overlay_link_removed(struct node *n, struct link *l, uint64_t now_ms);
 void node_overlay_tick(struct node *n, uint64_t now_ms);

@@ -162,30 +162,56 @@ static void do_request(struct node *n, const struct ov_action *a, uint64_t now_m
  * handshake. An idle one goes. */
 enum { NODE_OVL_BUSY_MS = 10000 };
 
+/* A bye to the link's peer, with a reason when one is given. */
+static void send_bye(struct node *n, const struct link *l, const char *reason)
+{
+	struct signal_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = SIGNAL_BYE;
+	memcpy(m.from, n->id, SIGNAL_ID_LEN);
+	m.has_to = true;
+	memcpy(m.to, l->id, SIGNAL_ID_LEN);
+	if (reason) {
+		m.has_reason = true;
+		snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	}
+	node_signal_send(n, l->jid, &m);
+}
+
 static void do_close(struct node *n, const struct ov_action *a, uint64_t now_ms)
 {
 	struct link *l = links_by_id(&n->links, a->id);
 
 	if (!l)
 		return;
-	struct signal_msg m;
-	memset(&m, 0, sizeof(m));
-	m.kind = SIGNAL_BYE;
-	memcpy(m.from, n->id, SIGNAL_ID_LEN);
-	m.has_to = true;
-	memcpy(m.to, l->id, SIGNAL_ID_LEN);
 	bool busy = n->conf->multihop && l->state == LINK_UP && l->path_rx_ms && now_ms - l->path_rx_ms < NODE_OVL_BUSY_MS;
-	if (busy) {
-		m.has_reason = true;
-		snprintf(m.reason, sizeof(m.reason), "overlay");
-	}
-	node_signal_send(n, l->jid, &m);
+	send_bye(n, l, busy ? "overlay" : NULL);
 	if (busy && link_keep_overlay(l, now_ms)) {
 		log_info("peer %s: direct link closed (the overlay keeps other links); its traffic goes through the overlay",
 			 l->jid);
 		return;
 	}
 	node_remove_link(n, l, "the overlay does not need it any more");
+}
+
+/* We no longer need a link the member also asked for: a bye with reason
+ * "unneeded" that leaves the link up (node_sig.c). The member keeps it if
+ * it wants it, else closes it after its grace. */
+static void do_release(struct node *n, const struct ov_action *a)
+{
+	struct link *l = links_by_id(&n->links, a->id);
+
+	if (l)
+		send_bye(n, l, "unneeded");
+}
+
+void node_overlay_released(struct node *n, const char *jid, uint64_t now_ms)
+{
+	uint8_t id[SIGNAL_ID_LEN];
+
+	if (on(n) && links_id_of_jid(jid, id) == 0)
+		overlay_released(&n->ov, id, now_ms);
 }
 
 /* Once a second, on the whole seconds the links' timers use (tick.h), so
@@ -238,6 +264,8 @@ void node_overlay_tick(struct node *n, uint64_t now_ms)
 	while (overlay_poll_action(&n->ov, &a)) {
 		if (a.type == OV_ACT_REQUEST)
 			do_request(n, &a, now_ms);
+		else if (a.type == OV_ACT_RELEASE)
+			do_release(n, &a);
 		else
 			do_close(n, &a, now_ms);
 	}

@@ -190,8 +190,12 @@ void node_pump(struct node *n, uint64_t now_ms)
 {
 	struct link *l;
 
+	/* one DF switch for the links' checks of this round, not two per
+	 * datagram (bases_tx_begin) */
+	bases_tx_begin(&n->bases);
 	while ((l = links_next_dirty(&n->links)))
 		pump_link(n, l, now_ms);
+	bases_tx_end(&n->bases);
 }
 
 /* --- the bases' reports --- */

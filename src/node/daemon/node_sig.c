@@ -118,6 +118,10 @@ static void on_message(struct node *n, const char *jid, const char *body, size_t
 		n->cnt.sig_refused++;
 		return;
 	}
+	if (m.kind == SIGNAL_BYE && m.has_reason && strcmp(m.reason, "unneeded") == 0) {
+		node_overlay_released(n, jid, now_ms); /* the link stays (node_overlay.c) */
+		return;
+	}
 	if (m.kind == SIGNAL_BYE) {
 		struct link *l = links_by_jid(&n->links, jid);
 		bool full = m.has_reason && strcmp(m.reason, "full") == 0;

@@ -40,6 +40,7 @@ void dp_reply_flush(struct datapath *dp)
 		mh->msg_iovlen = 1;
 		udp_set_cmsgs(dp->bases, mh, r->c.cbuf, sizeof(r->c.cbuf), r->base_id, 0);
 	}
+	bases_tx_plain(dp->bases); /* no DF left on from a batch of checks */
 	for (unsigned off = 0; off < n;) {
 		int k = sendmmsg(dp->bases->udp_fd, dp->reply_msgs + off, n - off, MSG_DONTWAIT);
 		if (k <= 0) { /* a full socket buffer: the rest are dropped, like any reply */

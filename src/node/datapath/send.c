@@ -112,6 +112,7 @@ void dp_send_msgs(struct datapath *dp, struct mmsghdr *msgs, unsigned cnt)
 {
 	unsigned done = 0;
 
+	bases_tx_plain(dp->bases); /* no DF left on from a batch of checks */
 	while (done < cnt) {
 		int r = sendmmsg(dp->bases->udp_fd, &msgs[done], cnt - done, MSG_DONTWAIT);
 		if (r <= 0) {

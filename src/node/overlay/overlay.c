@@ -83,14 +83,15 @@ static struct ov_peer *get(struct overlay *ov, const uint8_t *id)
 	return p;
 }
 
-static void queue(struct overlay *ov, enum ov_action_type t, const struct ov_peer *p)
+static bool queue(struct overlay *ov, enum ov_action_type t, const struct ov_peer *p)
 {
 	if (ov->nq == OVERLAY_MAX_ACTIONS)
-		return; /* the plan runs again at the next timeout */
+		return false; /* the plan runs again at the next timeout */
 	ov->q[ov->nq].type = t;
 	ov->q[ov->nq].why = p->why;
 	memcpy(ov->q[ov->nq].id, p->id, OVERLAY_ID_LEN);
 	ov->nq++;
+	return true;
 }
 
 static void rebuild_hops(struct overlay *ov)
@@ -121,6 +122,8 @@ static void set_state(struct overlay *ov, struct ov_peer *p, enum ov_state s, ui
 	p->state_ms = now_ms;
 	if (s != OV_UP)
 		p->link = NULL;
+	if (s == OV_IDLE || s == OV_REFUSED)
+		p->had_own = false; /* a new request starts over */
 	if (hop)
 		rebuild_hops(ov);
 }
@@ -205,6 +208,7 @@ static void request(struct overlay *ov, struct ov_peer *p, unsigned why, uint64_
 		return;
 	p->why |= why;
 	set_state(ov, p, OV_WANTED, now_ms);
+	p->had_own = true; /* we asked: the peer may hold the link for us */
 	queue(ov, OV_ACT_REQUEST, p);
 	ov->st.requests++;
 }
@@ -339,6 +343,22 @@ static void prune(struct overlay *ov, uint64_t now_ms)
 	}
 }
 
+/* Both ends may have asked for a link (crossing requests, the cold
+ * start's transient mesh); when our own reasons go, the other end's
+ * request alone would keep it for good on both sides. Said once: the
+ * member drops our request and keeps the link only if it wants it. */
+static void release_if_unneeded(struct overlay *ov, struct ov_peer *p)
+{
+	unsigned own = p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND);
+
+	if (own) {
+		p->had_own = true;
+	} else if (p->had_own && (p->why & OV_WHY_INCOMING) && queue(ov, OV_ACT_RELEASE, p)) {
+		p->had_own = false;
+		ov->st.releases++;
+	}
+}
+
 static void plan_peer(struct overlay *ov, struct ov_peer *p, uint64_t now_ms)
 {
 	unsigned want = p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND | OV_WHY_INCOMING);
@@ -351,8 +371,11 @@ static void plan_peer(struct overlay *ov, struct ov_peer *p, uint64_t now_ms)
 		p->why &= ~(unsigned)(OV_WHY_INCOMING | OV_WHY_DEMAND);
 		back_off(ov, p, now_ms);
 	}
+	if (p->state == OV_WANTED && (p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND)))
+		p->had_own = true; /* wanted while it was being set up */
 	if (p->state != OV_UP)
 		return;
+	release_if_unneeded(ov, p);
 	if (want) {
 		p->grace_ms = 0;
 	} else if (!p->grace_ms) {
@@ -481,6 +504,16 @@ void overlay_refused(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint6
 	/* a refused finger is replaced by the next member */
 	if (ov->m)
 		compute_structure(ov, now_ms);
+	ov->deadline_ms = now_ms;
+}
+
+void overlay_released(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms)
+{
+	struct ov_peer *p = find(ov, id);
+
+	if (!p || !(p->why & OV_WHY_INCOMING))
+		return;
+	p->why &= ~(unsigned)OV_WHY_INCOMING;
 	ov->deadline_ms = now_ms;
 }
 

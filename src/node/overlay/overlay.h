@@ -88,11 +88,16 @@ struct ov_peer {
 	uint64_t demand_bytes; /* over the current window */
 	uint64_t demand_from;  /* start of the window */
 	unsigned demand_hot;   /* windows in a row above the threshold */
+	bool had_own;         /* we asked for it, or wanted it for our structure or
+			       * traffic, since it was requested (kept from
+			       * WANTED through UP): a release is owed when that goes */
 };
 
 enum ov_action_type {
 	OV_ACT_REQUEST = 1, /* ask the member for a direct link */
 	OV_ACT_CLOSE,       /* end the direct link to the member */
+	OV_ACT_RELEASE,     /* tell the member we no longer need the link it
+			     * also asked for: it stays while the member wants it */
 };
 
 struct ov_action {
@@ -103,6 +108,7 @@ struct ov_action {
 
 struct ov_stats {
 	uint64_t requests, accepted, refused_in, refused_out, closes, evictions, demand_links, trimmed;
+	uint64_t releases; /* links we told the member we no longer need */
 };
 
 struct overlay {
@@ -144,6 +150,9 @@ void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void 
 void overlay_link_down(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);
 /* The member answered our request with "full". */
 void overlay_refused(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);
+/* The member no longer needs the link (it sent OV_ACT_RELEASE's message):
+ * kept only while we want it ourselves, else closed after the grace. */
+void overlay_released(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);
 /* Data went over the direct link to id (for least-recently-used). */
 void overlay_used(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], uint64_t now_ms);
 /* Bytes sent to id through the overlay since the last call: traffic above

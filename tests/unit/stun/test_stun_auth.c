@@ -2,6 +2,7 @@
  * SHA-256 vector, and the TURN REST (coturn --use-auth-secret) scheme. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -175,6 +176,53 @@ static void test_rest_end_to_end(void **state)
 	assert_int_equal(turn_rest_check_username("2000000000:bob", 1999999999), 0);
 }
 
+/* Each thread keeps its HMAC contexts and only rekeys them: keys and
+ * digests taken in turn, a digest OpenSSL lacks in between, and another
+ * thread give the RFC 2202 / RFC 4231 answers every time. */
+static const uint8_t jefe_sha1[20] = { 0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xeb, 0x2f, 0xa2, 0xd2, 0x74,
+				       0x16, 0xd5, 0xf1, 0x84, 0xdf, 0x9c, 0x25, 0x9a, 0x7c, 0x79 };
+static const uint8_t jefe_sha256[32] = { 0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24,
+					 0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27,
+					 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43 };
+static const char jefe_data[] = "what do ya want for nothing?";
+
+static int jefe(const char *digest, const char *key, uint8_t *out, size_t len)
+{
+	return stun_hmac2(digest, (const uint8_t *)key, strlen(key), (const uint8_t *)jefe_data, 10,
+			  (const uint8_t *)jefe_data + 10, strlen(jefe_data) - 10, out, len);
+}
+
+static void *jefe_thread(void *arg)
+{
+	uint8_t out[32];
+	*(int *)arg = jefe("SHA256", "Jefe", out, 32) == 0 && memcmp(out, jefe_sha256, 32) == 0 &&
+		      jefe("SHA1", "Jefe", out, 20) == 0 && memcmp(out, jefe_sha1, 20) == 0;
+	return NULL;
+}
+
+static void test_hmac2_reused(void **state)
+{
+	uint8_t out[32], other[20];
+	(void)state;
+
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(jefe("SHA1", "Jefe", out, 20), 0);
+		assert_memory_equal(out, jefe_sha1, 20);
+		assert_int_equal(jefe("SHA1", "another key", other, 20), 0);
+		assert_memory_not_equal(other, jefe_sha1, 20);
+		assert_int_equal(jefe("SHA256", "Jefe", out, 32), 0);
+		assert_memory_equal(out, jefe_sha256, 32);
+		assert_int_not_equal(jefe("NO-SUCH-DIGEST", "Jefe", out, 20), 0);
+		assert_int_equal(jefe("SHA1", "Jefe", out, 20), 0);
+		assert_memory_equal(out, jefe_sha1, 20);
+	}
+	pthread_t t;
+	int ok = 0;
+	assert_int_equal(pthread_create(&t, NULL, jefe_thread, &ok), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(ok);
+}
+
 static void test_hmac2_split(void **state)
 {
 	uint8_t one[32], two[32];
@@ -208,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_rest_username),
 		cmocka_unit_test(test_rest_end_to_end),
 		cmocka_unit_test(test_hmac2_split),
+		cmocka_unit_test(test_hmac2_reused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -443,6 +443,134 @@ static void test_growing_group_drops_stale_requests(void **state)
 	overlay_free(&ov);
 }
 
+/* x: a member of the first 12 that ov's structure (of a big group) does
+ * not want. */
+static void unwanted_member(const struct overlay *ov, uint8_t x[OVERLAY_ID_LEN])
+{
+	unsigned k;
+
+	for (k = 3; k < 12; k++) {
+		id_of(k, x);
+		const struct ov_peer *q = overlay_peer(ov, x);
+		if (!q || !(q->why & OV_WHY_STRUCTURE))
+			break;
+	}
+	assert_true(k < 12);
+}
+
+/* Runs the overlay's timer once a second over [from, to] and counts the
+ * releases and closes of the link to x. */
+static void tally(struct overlay *ov, const uint8_t x[OVERLAY_ID_LEN], uint64_t from, uint64_t to, unsigned *rel,
+		  unsigned *close)
+{
+	struct ov_action a;
+
+	for (uint64_t t = from; t <= to; t += 1000) {
+		overlay_handle_timeout(ov, t);
+		while (overlay_poll_action(ov, &a)) {
+			if (memcmp(a.id, x, OVERLAY_ID_LEN) != 0)
+				continue;
+			*rel += a.type == OV_ACT_RELEASE;
+			*close += a.type == OV_ACT_CLOSE;
+		}
+	}
+}
+
+/* Both ends asked for a link while the group formed; then it grew and
+ * neither end's structure wants it. Each side's request alone would hold
+ * it for good: the side whose own reasons went says so once (RELEASE),
+ * keeps the link while the other one still asks, and the other side,
+ * told, lets it go after the grace. */
+static void test_mutual_request_released(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member small[12], big[1000];
+	uint8_t self[OVERLAY_ID_LEN], x[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(0, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, small, members(small, 12), 1000); /* a mesh: we ask all 11 */
+	count_actions(&ov, 0, 0);
+	overlay_set_members(&ov, big, members(big, 1000), 1500);
+	/* a member of the old mesh the structure of 1000 does not want */
+	unwanted_member(&ov, x);
+	overlay_set_members(&ov, small, members(small, 12), 2000); /* back to the mesh for the set-up */
+	count_actions(&ov, 0, 0);
+	assert_true(overlay_accept(&ov, x, 2100)); /* it asked us as well */
+	overlay_link_up(&ov, x, (void *)1, 2200);
+	overlay_handle_timeout(&ov, 3000);
+	assert_int_equal(count_actions(&ov, OV_ACT_RELEASE, 0), 0); /* still ours */
+
+	overlay_set_members(&ov, big, members(big, 1000), 4000);
+	unsigned rel = 0, close = 0;
+	tally(&ov, x, 4000, 4000 + 3 * OVERLAY_GRACE_MS, &rel, &close);
+	assert_int_equal(rel, 1);  /* said once */
+	assert_int_equal(close, 0); /* its request still holds it here */
+	assert_int_equal(overlay_peer(&ov, x)->state, OV_UP);
+	assert_int_equal(ov.st.releases, 1);
+
+	/* the other side sent the same: our hold goes, the grace runs */
+	uint64_t t0 = 4000 + 3 * OVERLAY_GRACE_MS + 1000;
+	overlay_released(&ov, x, t0);
+	tally(&ov, x, t0, t0 + OVERLAY_GRACE_MS - 1000, &rel, &close);
+	assert_int_equal(close, 0); /* not before the grace */
+	tally(&ov, x, t0 + OVERLAY_GRACE_MS, t0 + OVERLAY_GRACE_MS + 2000, &rel, &close);
+	assert_int_equal(close, 1);
+	assert_int_equal(rel, 1);
+	overlay_free(&ov);
+}
+
+/* The cold start's case: we asked for a link (the transient mesh) and
+ * the member's request crossed ours; the group grew past the mesh while
+ * the link was still being set up, so it comes up wanted by neither
+ * structure. Our request counts from the moment we made it: the link is
+ * released once when it comes up (before, only a link that was up while
+ * our own reasons held qualified, and this one kept both ends' slots for
+ * good), and not again. */
+static void test_crossed_request_released_when_up(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member small[12], big[1000];
+	uint8_t self[OVERLAY_ID_LEN], x[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(0, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, big, members(big, 1000), 500);
+	/* a member of the small group that the structure of 1000 does not want */
+	unwanted_member(&ov, x);
+	overlay_free(&ov);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+
+	overlay_set_members(&ov, small, members(small, 12), 1000); /* a mesh: we ask all 11 */
+	assert_int_equal(count_actions(&ov, OV_ACT_REQUEST, OV_WHY_MESH), 11);
+	assert_true(overlay_accept(&ov, x, 1100)); /* its request crosses ours */
+	overlay_set_members(&ov, big, members(big, 1000), 1500); /* the group grew */
+	count_actions(&ov, 0, 0);
+	const struct ov_peer *q = overlay_peer(&ov, x);
+	assert_non_null(q);
+	assert_int_equal(q->state, OV_WANTED);
+	assert_int_equal(q->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND), 0);
+
+	overlay_link_up(&ov, x, (void *)1, 3000);
+	unsigned rel = 0, close = 0;
+	tally(&ov, x, 3000, 3000 + 2 * OVERLAY_GRACE_MS, &rel, &close);
+	assert_int_equal(rel, 1);
+	assert_int_equal(close, 0); /* its request holds it until it releases too */
+	overlay_released(&ov, x, 3000 + 2 * OVERLAY_GRACE_MS + 1000);
+	tally(&ov, x, 3000 + 2 * OVERLAY_GRACE_MS + 1000, 3000 + 4 * OVERLAY_GRACE_MS, &rel, &close);
+	assert_int_equal(close, 1);
+	assert_int_equal(rel, 1); /* not again */
+	overlay_free(&ov);
+}
+
 static void test_refused_backs_off(void **state)
 {
 	(void)state;
@@ -614,6 +742,8 @@ int main(void)
 		cmocka_unit_test(test_peer_asks_first_for_our_flow),
 		cmocka_unit_test(test_need_makes_room),
 		cmocka_unit_test(test_growing_group_drops_stale_requests),
+		cmocka_unit_test(test_mutual_request_released),
+		cmocka_unit_test(test_crossed_request_released_when_up),
 		cmocka_unit_test(test_refused_backs_off),
 		cmocka_unit_test(test_displacement_order),
 		cmocka_unit_test(test_departed_member_is_no_next_hop),
