@@ -461,9 +461,21 @@ void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void 
 
 	if (!p)
 		return;
-	if (p->state != OV_WANTED && p->state != OV_UP)
-		p->why |= incoming_why(ov, p); /* it came up without a request of ours */
-	else if (p->why & OV_WHY_INCOMING)
+	if (p->state != OV_WANTED && p->state != OV_UP) {
+		/* It came up without a request of ours or one we accepted
+		 * (a link kept through the overlay that found its direct path
+		 * again, a set-up that outlived our release of it): it takes
+		 * a slot as an accepted request would, or it goes, so that no
+		 * node ever holds more than max_links. */
+		unsigned room = p->why & OV_WHY_STRUCTURE ? p->why : incoming_why(ov, p);
+		if (!make_room(ov, room, now_ms)) {
+			ov->st.refused_in++;
+			queue(ov, OV_ACT_CLOSE, p);
+			ov->st.closes++;
+			return;
+		}
+		p->why |= incoming_why(ov, p);
+	} else if (p->why & OV_WHY_INCOMING)
 		p->why |= incoming_why(ov, p); /* our traffic grew while it was set up */
 	p->backoff_ms = 0;
 	p->used_ms = now_ms;

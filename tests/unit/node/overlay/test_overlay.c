@@ -143,6 +143,59 @@ static void test_full_refuses_but_structure_evicts(void **state)
 	overlay_free(&ov);
 }
 
+/* A link that comes up with no slot of its own (no request of ours, none
+ * accepted: e.g. kept through the overlay, then direct again) while the
+ * node is full is closed, not counted past max_links. */
+static void test_unrequested_link_over_max_is_closed(void **state)
+{
+	(void)state;
+	struct overlay_conf c;
+	struct overlay ov;
+	static struct ov_member m[1000];
+	uint8_t self[OVERLAY_ID_LEN], id[OVERLAY_ID_LEN];
+
+	overlay_conf_default(&c);
+	c.max_links = 12;
+	id_of(100, self);
+	assert_int_equal(overlay_init(&ov, &c, self), 0);
+	overlay_set_members(&ov, m, members(m, 1000), 1000);
+	count_actions(&ov, OV_ACT_REQUEST, 0);
+	for (unsigned i = 700; i < 740; i++) {
+		id_of(i, id);
+		if (overlay_accept(&ov, id, 2000))
+			overlay_link_up(&ov, id, (void *)(uintptr_t)(i + 1), 2000 + i);
+	}
+	count_actions(&ov, OV_ACT_CLOSE, 0);
+	assert_int_equal(ov.nslots, c.max_links);
+	id_of(800, id); /* refused before: no slot, yet its link comes up */
+	assert_false(overlay_accept(&ov, id, 3000));
+	overlay_link_up(&ov, id, (void *)(uintptr_t)801, 3100);
+	assert_int_equal(ov.nslots, c.max_links);
+	assert_int_not_equal(overlay_peer(&ov, id)->state, OV_UP);
+	struct ov_action a;
+	unsigned closes = 0;
+	while (overlay_poll_action(&ov, &a))
+		closes += a.type == OV_ACT_CLOSE && memcmp(a.id, id, OVERLAY_ID_LEN) == 0;
+	assert_int_equal(closes, 1);
+	/* one of our structure links coming up that way (its request had
+	 * failed) still gets its slot: a link up for someone else goes */
+	id_of(101, id);
+	assert_true(overlay_peer(&ov, id)->why & OV_WHY_RING);
+	overlay_link_down(&ov, id, 4000);
+	assert_int_equal(ov.nslots, c.max_links - 1);
+	uint8_t other[OVERLAY_ID_LEN];
+	id_of(741, other);
+	assert_true(overlay_accept(&ov, other, 4100)); /* the freed slot */
+	overlay_link_up(&ov, other, (void *)(uintptr_t)742, 4100);
+	assert_int_equal(ov.nslots, c.max_links);
+	count_actions(&ov, OV_ACT_CLOSE, 0);
+	overlay_link_up(&ov, id, (void *)(uintptr_t)102, 4200);
+	assert_int_equal(overlay_peer(&ov, id)->state, OV_UP);
+	assert_int_equal(ov.nslots, c.max_links);
+	assert_int_equal(count_actions(&ov, OV_ACT_CLOSE, 0), 1);
+	overlay_free(&ov);
+}
+
 static void test_on_demand_and_trim(void **state)
 {
 	(void)state;
@@ -735,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_small_group_is_a_mesh),
 		cmocka_unit_test(test_large_group_is_bounded),
 		cmocka_unit_test(test_full_refuses_but_structure_evicts),
+		cmocka_unit_test(test_unrequested_link_over_max_is_closed),
 		cmocka_unit_test(test_on_demand_and_trim),
 		cmocka_unit_test(test_demand_crossing_a_refusal),
 		cmocka_unit_test(test_demand_evicts_least_recently_used),
