@@ -26,7 +26,7 @@ struct turn_udp_tx_stats {
 	uint64_t too_big;       /* datagrams over TURN_UDP_TX_SLOT, dropped */
 	uint64_t gso_msgs;      /* GSO messages sent (each carried >= 2 datagrams) */
 	uint64_t gso_fallbacks; /* GSO messages refused and sent again one by one */
-	uint64_t ring_calls;    /* flushes sent with one io_uring call */
+	uint64_t ring_calls;    /* flushes sent with one io_uring call (or queued on a loop ring) */
 };
 
 struct turn_udp_tx;
