@@ -103,7 +103,9 @@ static int bufs_init(struct turn_udp_ring *r, unsigned nbufs, size_t payload_max
 	r->nbufs = nbufs;
 	r->buf_len = head + payload_max;
 	r->stride = (r->buf_len + 63) / 64 * 64 + BUF_PAD;
-	r->bufs = malloc(nbufs * r->stride);
+	/* zeroed: the kernel fills them, which memory checkers do not see
+	 * (a large calloc is fresh pages: no RSS until used) */
+	r->bufs = calloc(nbufs, r->stride);
 	if (!r->bufs || posix_memalign(&br, 4096, nbufs * sizeof(struct io_uring_buf)))
 		return -ENOMEM;
 	r->br = br;

@@ -189,6 +189,7 @@ static void test_gro_train_control(void **state)
 	}
 	assert_int_equal(turn_udp_ring_recv_start(l->r, l->a, TAG_A), 0);
 	memset(buf, 5, sizeof(buf));
+	memset(cbuf, 0, sizeof(cbuf));
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh = { .msg_name = &l->a_addr, .msg_namelen = sizeof(l->a_addr),
 			     .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
