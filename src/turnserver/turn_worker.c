@@ -147,12 +147,16 @@ static bool ring_on(void)
 	return !(off && strcmp(off, "0") == 0);
 }
 
-/* The whole wait through io_uring (ring_loop), unless IPOP_TURN_URING is
- * 0 or "send" (the epoll loop with the ring for sends only). */
+/* The whole wait through io_uring (ring_loop) with IPOP_TURN_URING=loop;
+ * otherwise the epoll loop (with the ring for sends unless it is 0). Not
+ * the default: against the epoll loop it showed no gain in relayed
+ * packets per CPU-second with 64 light flows (1.01-1.07x, three runs;
+ * docs/benchmarks.md), though it makes one system call per wakeup
+ * instead of three. */
 static bool ring_loop_on(void)
 {
 	const char *v = getenv("IPOP_TURN_URING");
-	return ring_on() && !(v && strcmp(v, "send") == 0);
+	return v && strcmp(v, "loop") == 0;
 }
 
 static uint64_t mono_us(void)

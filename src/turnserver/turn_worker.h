@@ -3,12 +3,13 @@
  * worker), its own turn_server core, and the relay sockets of the
  * allocations that core owns. The core's sends are batched
  * (turn_udp_tx.h) and flushed at the end of every loop iteration. The
- * loop is io_uring's where the kernel allows (turn_udp_ring.h: the UDP
- * listeners' datagrams arrive as multishot recvmsg completions, and one
- * io_uring_enter submits an iteration's sends and waits for the next
- * datagrams) and epoll's otherwise; relay sockets, TCP/TLS and the stop
- * event are in an epoll set either way (read with recvmmsg into
- * preallocated slots), which the io_uring loop polls through the ring. */
+ * loop is epoll's, or with IPOP_TURN_URING=loop io_uring's where the
+ * kernel allows (turn_udp_ring.h: the UDP listeners' datagrams arrive as
+ * multishot recvmsg completions, and one io_uring_enter submits an
+ * iteration's sends and waits for the next datagrams); relay sockets,
+ * TCP/TLS and the stop event are in an epoll set either way (read with
+ * recvmmsg into preallocated slots), which the io_uring loop polls
+ * through the ring. */
 #ifndef IPOP_TURN_WORKER_H
 #define IPOP_TURN_WORKER_H
 
