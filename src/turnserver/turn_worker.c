@@ -52,6 +52,10 @@ enum {
 	RING_BUFS = 64,
 	RING_EVENTS = 128,
 	RING_ERRS_MAX = 8,   /* failed receives in a row before a listener goes back to epoll */
+	/* messages a multishot receive hands over per run before the kernel
+	 * queues it again (io_uring's MULTISHOT_MAX_RETRY): a wakeup that
+	 * got this many has more waiting */
+	RING_MSHOT_RUN = 32,
 	RING_TAG_EPOLL = 1,  /* the poll on the epoll set; other tags point at a listener */
 };
 
@@ -123,6 +127,8 @@ struct turn_worker {
 	struct rx_batch *rx;
 	struct turn_udp_tx *tx;
 	struct turn_udp_ring *ring;    /* the io_uring loop; NULL: the epoll loop */
+	bool ring_starved;             /* a receive ran out of buffers or came in
+					* full runs: more is waiting */
 	struct turn_worker_stats st;   /* owned by the thread */
 	struct stats_pub pub;          /* st, published for other threads */
 	uint64_t next_pub_ms;
@@ -848,7 +854,9 @@ static void ring_on_listener(struct turn_worker *w, const struct turn_udp_ring_e
 	/* The multishot receive ended: out of buffers (-ENOBUFS; the
 	 * datagrams wait in the socket, and this iteration gives the buffers
 	 * back before the next wait submits it again) or an error. */
-	if (e->res < 0 && e->res != -ENOBUFS && ++l->ring_errs >= RING_ERRS_MAX) {
+	if (e->res == -ENOBUFS) {
+		w->ring_starved = true;
+	} else if (e->res < 0 && ++l->ring_errs >= RING_ERRS_MAX) {
 		log_warn("worker %u: io_uring receive: %s; this listener back on epoll", w->id,
 			 strerror(-e->res));
 		listener_to_epoll(w, l);
@@ -930,12 +938,17 @@ static bool ring_loop(struct turn_worker *w)
 	uint64_t prev_t1 = mono_us();
 
 	while (running) {
-		if (dense && wait_ms(w) > 0) { /* send first, then let datagrams gather */
+		/* A listener that ran out of buffers has datagrams waiting: no
+		 * sleep, no wait (the epoll loop reads up to RX_ROUNDS batches
+		 * per wakeup; here a wakeup takes at most RING_BUFS messages). */
+		bool starved = w->ring_starved;
+		w->ring_starved = false;
+		if (dense && !starved && wait_ms(w) > 0) { /* send first, then let datagrams gather */
 			(void)turn_udp_ring_submit(w->ring);
 			moderate(w);
 		}
 		uint64_t t0 = mono_us();
-		int n = turn_udp_ring_wait(w->ring, wait_ms(w), evs, RING_EVENTS);
+		int n = turn_udp_ring_wait(w->ring, starved ? 0 : wait_ms(w), evs, RING_EVENTS);
 		turn_udp_tx_complete(w->tx);
 		if (n < 0) {
 			log_error("worker %u: io_uring wait: %s; epoll loop from now on", w->id,
@@ -946,7 +959,9 @@ static bool ring_loop(struct turn_worker *w)
 		uint64_t t1 = mono_us(), in0 = w->st.udp_in, gso0 = w->st.tx.gso_msgs;
 		w->now_ms = t1 / 1000u;
 		w->now_unix = time(NULL);
+		int msgs = 0;
 		for (int i = 0; i < n; i++) {
+			msgs += (evs[i].flags & TURN_UDP_RING_BUF) != 0;
 			if (evs[i].tag == RING_TAG_EPOLL)
 				running = running && ring_on_epoll(w);
 			else if (running)
@@ -959,6 +974,8 @@ static bool ring_loop(struct turn_worker *w)
 		else if (w->now_ms >= w->next_pub_ms)
 			publish(w);
 		end_of_iteration(w, running);
+		if (msgs >= RING_MSHOT_RUN)
+			w->ring_starved = true;
 		dense = iteration_dense(w, in0, gso0, t0, t1, prev_t1);
 		prev_t1 = t1;
 	}
