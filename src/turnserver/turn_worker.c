@@ -56,6 +56,7 @@ enum {
 	 * queues it again (io_uring's MULTISHOT_MAX_RETRY): a wakeup that
 	 * got this many has more waiting */
 	RING_MSHOT_RUN = 32,
+	RING_ROUNDS = 8,     /* such runs read per wakeup: 256 messages, as RX_ROUNDS x BATCH */
 	RING_TAG_EPOLL = 1,  /* the poll on the epoll set; other tags point at a listener */
 };
 
@@ -927,6 +928,38 @@ static bool ring_setup(struct turn_worker *w)
 	return true;
 }
 
+/* Waits (timeout_ms) and takes the sends' results. The events, or -1
+ * when the ring failed (then it is gone and the epoll loop takes over). */
+static int ring_wait(struct turn_worker *w, int timeout_ms, struct turn_udp_ring_ev *evs)
+{
+	int n = turn_udp_ring_wait(w->ring, timeout_ms, evs, RING_EVENTS);
+
+	turn_udp_tx_complete(w->tx);
+	if (n < 0) {
+		log_error("worker %u: io_uring wait: %s; epoll loop from now on", w->id, strerror(-n));
+		ring_free(w);
+	}
+	return n < 0 ? -1 : n;
+}
+
+/* Handles the events of one wait. Returns how many held a message. */
+static int ring_dispatch(struct turn_worker *w, const struct turn_udp_ring_ev *evs, int n,
+			 bool *running)
+{
+	int msgs = 0;
+
+	for (int i = 0; i < n; i++) {
+		msgs += (evs[i].flags & TURN_UDP_RING_BUF) != 0;
+		if (evs[i].tag == RING_TAG_EPOLL)
+			*running = *running && ring_on_epoll(w);
+		else if (*running)
+			ring_on_listener(w, &evs[i]);
+		else /* stopping: only the buffers back */
+			turn_udp_ring_put(w->ring, &evs[i]);
+	}
+	return msgs;
+}
+
 /* One io_uring_enter per wakeup: it submits the previous iteration's
  * sends and waits for datagrams (or the epoll set). Returns false on
  * stop, true when the ring failed (the epoll loop takes over). */
@@ -938,44 +971,36 @@ static bool ring_loop(struct turn_worker *w)
 	uint64_t prev_t1 = mono_us();
 
 	while (running) {
-		/* A listener that ran out of buffers has datagrams waiting: no
-		 * sleep, no wait (the epoll loop reads up to RX_ROUNDS batches
-		 * per wakeup; here a wakeup takes at most RING_BUFS messages). */
-		bool starved = w->ring_starved;
-		w->ring_starved = false;
-		if (dense && !starved && wait_ms(w) > 0) { /* send first, then let datagrams gather */
+		if (dense && wait_ms(w) > 0) { /* send first, then let datagrams gather */
 			(void)turn_udp_ring_submit(w->ring);
 			moderate(w);
 		}
 		uint64_t t0 = mono_us();
-		int n = turn_udp_ring_wait(w->ring, starved ? 0 : wait_ms(w), evs, RING_EVENTS);
-		turn_udp_tx_complete(w->tx);
-		if (n < 0) {
-			log_error("worker %u: io_uring wait: %s; epoll loop from now on", w->id,
-				  strerror(-n));
-			ring_free(w);
+		int n = ring_wait(w, wait_ms(w), evs);
+		if (n < 0)
 			return true;
-		}
 		uint64_t t1 = mono_us(), in0 = w->st.udp_in, gso0 = w->st.tx.gso_msgs;
 		w->now_ms = t1 / 1000u;
 		w->now_unix = time(NULL);
-		int msgs = 0;
-		for (int i = 0; i < n; i++) {
-			msgs += (evs[i].flags & TURN_UDP_RING_BUF) != 0;
-			if (evs[i].tag == RING_TAG_EPOLL)
-				running = running && ring_on_epoll(w);
-			else if (running)
-				ring_on_listener(w, &evs[i]);
-			else /* stopping: only the buffers back */
-				turn_udp_ring_put(w->ring, &evs[i]);
+		int msgs = ring_dispatch(w, evs, n, &running);
+		/* More is waiting when a receive ran out of buffers or handed
+		 * over a full multishot run: read on without sleeping, up to
+		 * RING_ROUNDS runs per wakeup, as the epoll loop reads up to
+		 * RX_ROUNDS batches. */
+		for (int round = 1; running && round < RING_ROUNDS &&
+				    (w->ring_starved || msgs >= RING_MSHOT_RUN); round++) {
+			w->ring_starved = false;
+			n = ring_wait(w, 0, evs);
+			if (n < 0)
+				return true;
+			msgs = ring_dispatch(w, evs, n, &running);
 		}
+		w->ring_starved = false;
 		if (w->now_ms >= w->deadline_ms || w->now_ms >= w->next_sweep_ms)
 			housekeeping(w);
 		else if (w->now_ms >= w->next_pub_ms)
 			publish(w);
 		end_of_iteration(w, running);
-		if (msgs >= RING_MSHOT_RUN)
-			w->ring_starved = true;
 		dense = iteration_dense(w, in0, gso0, t0, t1, prev_t1);
 		prev_t1 = t1;
 	}
