@@ -156,10 +156,10 @@ static bool ring_on(void)
 
 /* The whole wait through io_uring (ring_loop) with IPOP_TURN_URING=loop;
  * otherwise the epoll loop (with the ring for sends unless it is 0). Not
- * the default: against the epoll loop it showed no gain in relayed
- * packets per CPU-second with 64 light flows (1.01-1.07x, three runs;
- * docs/benchmarks.md), though it makes one system call per wakeup
- * instead of three. */
+ * the default: against the epoll loop it showed no clear gain in relayed
+ * packets per CPU-second with 64 light flows (1.01-1.20x, median about
+ * 1.05, six runs; docs/benchmarks.md), though it makes one system call
+ * per wakeup instead of three. */
 static bool ring_loop_on(void)
 {
 	const char *v = getenv("IPOP_TURN_URING");
