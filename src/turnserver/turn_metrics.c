@@ -74,7 +74,7 @@ static const struct counter ours_plain[] = {
 	{ "ipop_turn_udp_gso_fallbacks_total", PROM_COUNTER, OFF(tx.gso_fallbacks),
 	  "GSO messages the kernel refused, sent again datagram by datagram." },
 	{ "ipop_turn_udp_ring_calls_total", PROM_COUNTER, OFF(tx.ring_calls),
-	  "Send batches to several sockets submitted with one io_uring call." },
+	  "Send batches submitted through io_uring: to several sockets in one call, or (io_uring loop) every batch, with the next wait." },
 	{ "ipop_turn_rx_moderation_sleeps_total", PROM_COUNTER, OFF(rx_moderated),
 	  "Receive moderation sleeps (rx_moderation_us) under dense traffic." },
 };

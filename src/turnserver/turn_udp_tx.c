@@ -26,6 +26,8 @@ struct turn_udp_tx {
 	bool warned;
 	bool want_ring;               /* TURN_UDP_TX_RING, until the ring fails */
 	struct turn_udp_ring *ring;   /* made by the first flush that needs it */
+	bool ring_borrowed;           /* the worker's loop ring, not ours to free */
+	unsigned inflight;            /* messages of a deferred flush not completed */
 	/* the queue, in push order */
 	int fd[TURN_UDP_TX_BATCH];
 	uint16_t len[TURN_UDP_TX_BATCH];
@@ -60,7 +62,7 @@ struct turn_udp_tx *turn_udp_tx_new(struct turn_udp_tx_stats *stats, int flags)
 
 void turn_udp_tx_free(struct turn_udp_tx *tx)
 {
-	if (tx)
+	if (tx && !tx->ring_borrowed)
 		turn_udp_ring_free(tx->ring);
 	free(tx);
 }
@@ -315,25 +317,37 @@ static bool send_ring(struct turn_udp_tx *tx, unsigned k, unsigned *first)
 	}
 	log_warn("udp: io_uring send failed (%s); one sendmmsg per relay socket from now on",
 		 strerror(-err));
-	turn_udp_ring_free(tx->ring);
+	if (!tx->ring_borrowed)
+		turn_udp_ring_free(tx->ring);
 	tx->ring = NULL;
+	tx->ring_borrowed = false;
 	tx->want_ring = false;
 	*first = m;
 	return false;
 }
 
-void turn_udp_tx_flush(struct turn_udp_tx *tx)
+/* Builds the messages of everything queued, grouped by socket. Returns
+ * how many; *groups: how many sockets. */
+static unsigned build_all(struct turn_udp_tx *tx, unsigned *groups)
 {
 	bool done[TURN_UDP_TX_BATCH] = { false };
-	unsigned k = 0, v = 0, groups = 0, first = 0;
+	unsigned k = 0, v = 0;
 
+	*groups = 0;
 	for (unsigned i = 0; i < tx->n; i++) {
 		if (done[i])
 			continue;
 		k = build_group(tx, tx->fd[i], i, done, k, &v);
-		groups++;
+		(*groups)++;
 	}
 	tx->n = 0;
+	return k;
+}
+
+static void send_built(struct turn_udp_tx *tx, unsigned k, unsigned groups)
+{
+	unsigned first = 0;
+
 	/* one socket: sendmmsg is one call already */
 	if (groups > 1 && tx->want_ring && send_ring(tx, k, &first))
 		return;
@@ -344,4 +358,51 @@ void turn_udp_tx_flush(struct turn_udp_tx *tx)
 		send_group(tx, first, end);
 		first = end;
 	}
+}
+
+void turn_udp_tx_flush(struct turn_udp_tx *tx)
+{
+	unsigned groups, k = build_all(tx, &groups);
+
+	send_built(tx, k, groups);
+}
+
+void turn_udp_tx_use_ring(struct turn_udp_tx *tx, struct turn_udp_ring *ring)
+{
+	if (!tx->ring_borrowed)
+		turn_udp_ring_free(tx->ring);
+	tx->ring = ring;
+	tx->ring_borrowed = ring != NULL;
+	tx->want_ring = ring != NULL;
+}
+
+void turn_udp_tx_flush_deferred(struct turn_udp_tx *tx)
+{
+	unsigned groups, k = build_all(tx, &groups);
+
+	if (k == 0)
+		return;
+	/* even one socket: the wait submits it, no call of its own */
+	if (!tx->ring_borrowed || turn_udp_ring_queue_send(tx->ring, tx->msg_fd, tx->mm, k, tx->res) < 0) {
+		send_built(tx, k, groups);
+		return;
+	}
+	/* counted as sent now (a failure is taken back by _complete), so
+	 * that the caller sees its GSO runs in this iteration's counters */
+	for (unsigned m = 0; m < k; m++)
+		sent_one(tx, m, 0);
+	tx->st->ring_calls++;
+	tx->inflight = k;
+}
+
+void turn_udp_tx_complete(struct turn_udp_tx *tx)
+{
+	for (unsigned m = 0; m < tx->inflight; m++) {
+		if (tx->res[m] >= 0)
+			continue;
+		tx->st->out -= tx->segs[m];
+		tx->st->gso_msgs -= tx->segs[m] > 1;
+		sent_one(tx, m, tx->res[m]);
+	}
+	tx->inflight = 0;
 }

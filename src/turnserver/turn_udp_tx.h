@@ -26,7 +26,7 @@ struct turn_udp_tx_stats {
 	uint64_t too_big;       /* datagrams over TURN_UDP_TX_SLOT, dropped */
 	uint64_t gso_msgs;      /* GSO messages sent (each carried >= 2 datagrams) */
 	uint64_t gso_fallbacks; /* GSO messages refused and sent again one by one */
-	uint64_t ring_calls;    /* flushes sent with one io_uring call */
+	uint64_t ring_calls;    /* flushes sent with one io_uring call (or queued on a loop ring) */
 };
 
 struct turn_udp_tx;
@@ -52,5 +52,18 @@ void turn_udp_tx_push(struct turn_udp_tx *tx, int fd, const struct sockaddr *to,
 /* Sends everything queued. */
 void turn_udp_tx_flush(struct turn_udp_tx *tx);
 unsigned turn_udp_tx_pending(const struct turn_udp_tx *tx);
+
+struct turn_udp_ring;
+/* Sends through the worker's loop ring (turn_udp_ring_new_loop), which
+ * the caller owns, instead of a ring of its own; NULL: stop using it (and
+ * any ring: sendmmsg per socket from then on). */
+void turn_udp_tx_use_ring(struct turn_udp_tx *tx, struct turn_udp_ring *ring);
+/* Like turn_udp_tx_flush, but with a loop ring the messages are only
+ * queued on it, to go out with the ring's next wait; call
+ * turn_udp_tx_complete after that wait and before the next push. */
+void turn_udp_tx_flush_deferred(struct turn_udp_tx *tx);
+/* Handles the failures of the last deferred flush (a refused GSO run is
+ * sent again one by one). */
+void turn_udp_tx_complete(struct turn_udp_tx *tx);
 
 #endif

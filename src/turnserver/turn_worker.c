@@ -21,6 +21,7 @@
 #include "turn_moderation.h"
 #include "turn_relay.h"
 #include "turn_rxq.h"
+#include "turn_udp_ring.h"
 #include "turn_udp_tx.h"
 #include "udp_gro.h"
 
@@ -44,6 +45,19 @@ enum {
 	 * Nor does load spread over many light flows: their datagrams go to
 	 * different relay sockets and peers, never merge, and waiting would
 	 * only add latency (issue 14: 385 us median against coturn's 35 us). */
+	/* The io_uring loop (turn_udp_ring.h): requests in flight at once,
+	 * receive buffers (each a whole GRO train) shared by the UDP
+	 * listeners, and events handled per wakeup. */
+	RING_DEPTH = 128,
+	RING_BUFS = 64,
+	RING_EVENTS = 128,
+	RING_ERRS_MAX = 8,   /* failed receives in a row before a listener goes back to epoll */
+	/* messages a multishot receive hands over per run before the kernel
+	 * queues it again (io_uring's MULTISHOT_MAX_RETRY): a wakeup that
+	 * got this many has more waiting */
+	RING_MSHOT_RUN = 32,
+	RING_ROUNDS = 8,     /* such runs read per wakeup: 256 messages, as RX_ROUNDS x BATCH */
+	RING_TAG_EPOLL = 1,  /* the poll on the epoll set; other tags point at a listener */
 };
 
 enum ev_kind { EV_UDP, EV_TCP_LISTEN, EV_TLS_LISTEN, EV_RELAY, EV_STREAM, EV_STOP };
@@ -59,6 +73,8 @@ struct wev {
 struct listener {
 	struct wev ev;
 	bool pktinfo;                  /* wildcard UDP address: learn/set the source */
+	bool in_ring;                  /* UDP: received through the ring, not epoll */
+	uint8_t ring_errs;             /* receives that failed in a row */
 	struct sockaddr_storage addr;
 };
 
@@ -111,6 +127,9 @@ struct turn_worker {
 	int64_t now_unix;
 	struct rx_batch *rx;
 	struct turn_udp_tx *tx;
+	struct turn_udp_ring *ring;    /* the io_uring loop; NULL: the epoll loop */
+	bool ring_starved;             /* a receive ran out of buffers or came in
+					* full runs: more is waiting */
 	struct turn_worker_stats st;   /* owned by the thread */
 	struct stats_pub pub;          /* st, published for other threads */
 	uint64_t next_pub_ms;
@@ -133,6 +152,18 @@ static bool ring_on(void)
 {
 	const char *off = getenv("IPOP_TURN_URING");
 	return !(off && strcmp(off, "0") == 0);
+}
+
+/* The whole wait through io_uring (ring_loop) with IPOP_TURN_URING=loop;
+ * otherwise the epoll loop (with the ring for sends unless it is 0). Not
+ * the default: against the epoll loop it showed no clear gain in relayed
+ * packets per CPU-second with 64 light flows (1.01-1.20x, median about
+ * 1.05, six runs; docs/benchmarks.md), though it makes one system call
+ * per wakeup instead of three. */
+static bool ring_loop_on(void)
+{
+	const char *v = getenv("IPOP_TURN_URING");
+	return v && strcmp(v, "loop") == 0;
 }
 
 static uint64_t mono_us(void)
@@ -390,13 +421,43 @@ static void local_from_pktinfo(struct msghdr *mh, const struct listener *l,
 	}
 }
 
-/* Receives up to RX_ROUNDS batches; calls fn for each good datagram, the
- * datagrams of a GRO train one by one (each on its own: a bad one does
- * not affect the others). Stops early when the socket was closed by the
- * core meanwhile. */
-static void udp_drain(struct turn_worker *w, struct wev *ev,
-		      void (*fn)(struct turn_worker *, struct wev *, unsigned, const uint8_t *,
-				 size_t))
+/* One datagram, with its source and the control data of its message. */
+typedef void datagram_fn(struct turn_worker *w, struct wev *ev,
+			 const struct sockaddr_storage *from, struct msghdr *mh, const uint8_t *p,
+			 size_t len);
+
+/* One received message (mh: its control data): calls fn for each good
+ * datagram, the datagrams of a GRO train one by one (each on its own: a
+ * bad one does not affect the others). Stops early when the socket was
+ * closed by the core meanwhile. */
+static void udp_message(struct turn_worker *w, struct wev *ev, struct msghdr *mh, bool truncated,
+			const struct sockaddr_storage *from, const uint8_t *buf, size_t msg_len,
+			datagram_fn *fn)
+{
+	w->st.udp_rxq_drops += turn_rxq_new_drops(mh, &ev->rxq_seen);
+	if (truncated) {
+		w->st.udp_truncated++;
+		return;
+	}
+	struct udp_gro_iter it;
+	const uint8_t *p;
+	size_t len;
+	size_t seg = udp_gro_segment_size(mh);
+	if (seg && seg < msg_len)
+		w->st.udp_gro_trains++;
+	udp_gro_iter_init(&it, buf, msg_len, seg);
+	while (ev->fd >= 0 && udp_gro_next(&it, &p, &len)) {
+		if (len > SLOT) { /* as before GRO: too big for a datagram slot */
+			w->st.udp_truncated++;
+			continue;
+		}
+		w->st.udp_in++;
+		fn(w, ev, from, mh, p, len);
+	}
+}
+
+/* Receives up to RX_ROUNDS batches and hands each message to udp_message. */
+static void udp_drain(struct turn_worker *w, struct wev *ev, datagram_fn *fn)
 {
 	struct rx_batch *rx = w->rx;
 
@@ -407,55 +468,37 @@ static void udp_drain(struct turn_worker *w, struct wev *ev,
 			return;
 		for (int i = 0; i < n && ev->fd >= 0; i++) {
 			struct msghdr *mh = &rx->mm[i].msg_hdr;
-			w->st.udp_rxq_drops += turn_rxq_new_drops(mh, &ev->rxq_seen);
-			if (mh->msg_flags & MSG_TRUNC) {
-				w->st.udp_truncated++;
-				continue;
-			}
-			struct udp_gro_iter it;
-			const uint8_t *p;
-			size_t len;
-			size_t seg = udp_gro_segment_size(mh);
-			if (seg && seg < rx->mm[i].msg_len)
-				w->st.udp_gro_trains++;
-			udp_gro_iter_init(&it, rx->buf[i], rx->mm[i].msg_len, seg);
-			while (ev->fd >= 0 && udp_gro_next(&it, &p, &len)) {
-				if (len > SLOT) { /* as before GRO: too big for a datagram slot */
-					w->st.udp_truncated++;
-					continue;
-				}
-				w->st.udp_in++;
-				fn(w, ev, (unsigned)i, p, len);
-			}
+			udp_message(w, ev, mh, mh->msg_flags & MSG_TRUNC, &rx->from[i], rx->buf[i],
+				    rx->mm[i].msg_len, fn);
 		}
 		if (n < BATCH)
 			return;
 	}
 }
 
-static void on_client_datagram(struct turn_worker *w, struct wev *ev, unsigned i,
+static void on_client_datagram(struct turn_worker *w, struct wev *ev,
+			       const struct sockaddr_storage *from, struct msghdr *mh,
 			       const uint8_t *p, size_t len)
 {
 	struct listener *l = (struct listener *)ev;
-	struct rx_batch *rx = w->rx;
 	struct turn_conn conn = { .proto = TURN_PROTO_UDP, .fd = ev->fd };
 
-	conn.client = rx->from[i];
+	conn.client = *from;
 	if (l->pktinfo)
-		local_from_pktinfo(&rx->mm[i].msg_hdr, l, &conn.local);
+		local_from_pktinfo(mh, l, &conn.local);
 	else
 		conn.local = l->addr;
 	turn_server_on_client(w->core, &conn, p, len, w->now_ms, w->now_unix);
 }
 
-static void on_peer_datagram(struct turn_worker *w, struct wev *ev, unsigned i,
+static void on_peer_datagram(struct turn_worker *w, struct wev *ev,
+			     const struct sockaddr_storage *from, struct msghdr *mh,
 			     const uint8_t *p, size_t len)
 {
 	struct relay *r = (struct relay *)ev;
-	struct rx_batch *rx = w->rx;
+	(void)mh;
 
-	turn_server_on_peer(w->core, r->owner, (struct sockaddr *)&rx->from[i], p, len,
-			    w->now_ms);
+	turn_server_on_peer(w->core, r->owner, (const struct sockaddr *)from, p, len, w->now_ms);
 }
 
 /* ---- TCP / TLS connections ---- */
@@ -655,15 +698,22 @@ static void sweep_streams(struct turn_worker *w)
 
 /* ---- the loop ---- */
 
-static void end_of_iteration(struct turn_worker *w)
+/* Sends what the iteration queued; with defer (the io_uring loop) the
+ * datagrams go out with the ring's next wait. */
+static void end_of_iteration(struct turn_worker *w, bool defer)
 {
-	turn_udp_tx_flush(w->tx);
-	while (w->closing) {
-		struct wstream *ws = w->closing;
-		w->closing = ws->next_closing;
-		stream_close(w, ws);
+	if (w->closing) {
+		turn_udp_tx_flush(w->tx);
+		while (w->closing) {
+			struct wstream *ws = w->closing;
+			w->closing = ws->next_closing;
+			stream_close(w, ws);
+		}
 	}
-	turn_udp_tx_flush(w->tx); /* anything the closes sent */
+	if (defer) /* also anything the closes sent */
+		turn_udp_tx_flush_deferred(w->tx);
+	else
+		turn_udp_tx_flush(w->tx);
 	while (w->dead_streams) {
 		struct wstream *ws = w->dead_streams;
 		w->dead_streams = ws->next_dead;
@@ -739,17 +789,21 @@ static void moderate(struct turn_worker *w)
 		;
 }
 
-static void *worker_main(void *arg)
+/* After an iteration: whether to moderate before the next wait. */
+static bool iteration_dense(struct turn_worker *w, uint64_t in0, uint64_t gso0, uint64_t t0,
+			    uint64_t t1, uint64_t prev_t1)
 {
-	struct turn_worker *w = arg;
+	return w->st.tx.gso_msgs != gso0 &&
+	       turn_mod_dense(w->st.udp_in - in0, t1 - t0, t1 - prev_t1, w->sh->conf->rx_moderation_us);
+}
+
+static void epoll_loop(struct turn_worker *w)
+{
 	struct epoll_event evs[MAX_EVENTS];
 	bool running = true;
-
-	w->now_ms = mono_ms();
-	w->now_unix = time(NULL);
-	w->next_sweep_ms = w->now_ms + SWEEP_MS;
 	bool dense = false;
 	uint64_t prev_t1 = mono_us();
+
 	while (running) {
 		if (dense && wait_ms(w) > 0) /* dense is never set with moderation off */
 			moderate(w);
@@ -768,18 +822,209 @@ static void *worker_main(void *arg)
 			housekeeping(w);
 		else if (w->now_ms >= w->next_pub_ms)
 			publish(w);
-		end_of_iteration(w);
-		dense = w->st.tx.gso_msgs != gso0 &&
-			turn_mod_dense(w->st.udp_in - in0, t1 - t0, t1 - prev_t1, w->sh->conf->rx_moderation_us);
+		end_of_iteration(w, false);
+		dense = iteration_dense(w, in0, gso0, t0, t1, prev_t1);
 		prev_t1 = t1;
 	}
+}
+
+/* ---- the io_uring loop ---- */
+
+/* A UDP listener back on epoll: its ring receive failed for good. */
+static void listener_to_epoll(struct turn_worker *w, struct listener *l)
+{
+	l->in_ring = false;
+	if (l->ev.fd >= 0 && ep_add(w, &l->ev, EPOLLIN) < 0)
+		log_error("worker %u: cannot watch a UDP listener: %s", w->id, strerror(errno));
+}
+
+static void ring_on_listener(struct turn_worker *w, const struct turn_udp_ring_ev *e)
+{
+	struct listener *l = (struct listener *)(uintptr_t)e->tag;
+	struct turn_udp_ring_msg m;
+
+	if (e->flags & TURN_UDP_RING_BUF) {
+		if (l->ev.fd >= 0 && turn_udp_ring_msg(w->ring, e, &m))
+			udp_message(w, &l->ev, &m.mh, m.truncated, m.from, m.data, m.len,
+				    on_client_datagram);
+		turn_udp_ring_put(w->ring, e);
+		l->ring_errs = 0;
+	}
+	if ((e->flags & TURN_UDP_RING_MORE) || !l->in_ring || l->ev.fd < 0)
+		return;
+	/* The multishot receive ended: out of buffers (-ENOBUFS; the
+	 * datagrams wait in the socket, and this iteration gives the buffers
+	 * back before the next wait submits it again) or an error. */
+	if (e->res == -ENOBUFS) {
+		w->ring_starved = true;
+	} else if (e->res < 0 && ++l->ring_errs >= RING_ERRS_MAX) {
+		log_warn("worker %u: io_uring receive: %s; this listener back on epoll", w->id,
+			 strerror(-e->res));
+		listener_to_epoll(w, l);
+		return;
+	}
+	if (turn_udp_ring_recv_start(w->ring, l->ev.fd, e->tag) < 0)
+		listener_to_epoll(w, l);
+}
+
+/* The epoll set (relays, TCP/TLS, stop) has events: handles them and
+ * polls it again. False on stop. */
+static bool ring_on_epoll(struct turn_worker *w)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	bool running = true;
+	int n = epoll_wait(w->epfd, evs, MAX_EVENTS, 0);
+
+	for (int i = 0; i < n && running; i++)
+		running = dispatch(w, evs[i].data.ptr);
+	/* one-shot: polled again, it completes at once while events remain */
+	int err = turn_udp_ring_poll_start(w->ring, w->epfd, RING_TAG_EPOLL);
+	if (err < 0) {
+		log_error("worker %u: io_uring poll: %s", w->id, strerror(-err));
+		return false;
+	}
+	return running;
+}
+
+static void ring_free(struct turn_worker *w)
+{
+	turn_udp_tx_use_ring(w->tx, NULL);
+	turn_udp_ring_free(w->ring);
+	w->ring = NULL;
+	for (unsigned i = 0; i < w->n_listen; i++)
+		if (w->listen[i].in_ring)
+			listener_to_epoll(w, &w->listen[i]);
+}
+
+/* The UDP listeners move from epoll to multishot receives; the epoll set
+ * (relays, TCP/TLS, stop) is polled through the ring. False when there
+ * is no io_uring for it (the epoll loop runs). Called by the thread. */
+static bool ring_setup(struct turn_worker *w)
+{
+	w->ring = turn_udp_ring_new_loop(RING_DEPTH, RING_BUFS, UDP_GRO_MSG_MAX);
+	if (!w->ring) {
+		log_info("worker %u: no io_uring receive here; epoll loop", w->id);
+		return false;
+	}
+	int err = turn_udp_ring_poll_start(w->ring, w->epfd, RING_TAG_EPOLL);
+	for (unsigned i = 0; i < w->n_listen && !err; i++) {
+		struct listener *l = &w->listen[i];
+		if (l->ev.kind != EV_UDP)
+			continue;
+		err = turn_udp_ring_recv_start(w->ring, l->ev.fd, (uintptr_t)&l->ev);
+		if (!err) {
+			(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->ev.fd, NULL);
+			l->in_ring = true;
+		}
+	}
+	if (!err)
+		err = turn_udp_ring_submit(w->ring);
+	if (err < 0) {
+		log_warn("worker %u: io_uring receive: %s; epoll loop", w->id, strerror(-err));
+		ring_free(w);
+		return false;
+	}
+	turn_udp_tx_use_ring(w->tx, w->ring);
+	return true;
+}
+
+/* Waits (timeout_ms) and takes the sends' results. The events, or -1
+ * when the ring failed (then it is gone and the epoll loop takes over). */
+static int ring_wait(struct turn_worker *w, int timeout_ms, struct turn_udp_ring_ev *evs)
+{
+	int n = turn_udp_ring_wait(w->ring, timeout_ms, evs, RING_EVENTS);
+
+	turn_udp_tx_complete(w->tx);
+	if (n < 0) {
+		log_error("worker %u: io_uring wait: %s; epoll loop from now on", w->id, strerror(-n));
+		ring_free(w);
+	}
+	return n < 0 ? -1 : n;
+}
+
+/* Handles the events of one wait. Returns how many held a message. */
+static int ring_dispatch(struct turn_worker *w, const struct turn_udp_ring_ev *evs, int n,
+			 bool *running)
+{
+	int msgs = 0;
+
+	for (int i = 0; i < n; i++) {
+		msgs += (evs[i].flags & TURN_UDP_RING_BUF) != 0;
+		if (evs[i].tag == RING_TAG_EPOLL)
+			*running = *running && ring_on_epoll(w);
+		else if (*running)
+			ring_on_listener(w, &evs[i]);
+		else /* stopping: only the buffers back */
+			turn_udp_ring_put(w->ring, &evs[i]);
+	}
+	return msgs;
+}
+
+/* One io_uring_enter per wakeup: it submits the previous iteration's
+ * sends and waits for datagrams (or the epoll set). Returns false on
+ * stop, true when the ring failed (the epoll loop takes over). */
+static bool ring_loop(struct turn_worker *w)
+{
+	struct turn_udp_ring_ev evs[RING_EVENTS];
+	bool running = true;
+	bool dense = false;
+	uint64_t prev_t1 = mono_us();
+
+	while (running) {
+		if (dense && wait_ms(w) > 0) { /* send first, then let datagrams gather */
+			(void)turn_udp_ring_submit(w->ring);
+			moderate(w);
+		}
+		uint64_t t0 = mono_us();
+		int n = ring_wait(w, wait_ms(w), evs);
+		if (n < 0)
+			return true;
+		uint64_t t1 = mono_us(), in0 = w->st.udp_in, gso0 = w->st.tx.gso_msgs;
+		w->now_ms = t1 / 1000u;
+		w->now_unix = time(NULL);
+		int msgs = ring_dispatch(w, evs, n, &running);
+		/* More is waiting when a receive ran out of buffers or handed
+		 * over a full multishot run: read on without sleeping, up to
+		 * RING_ROUNDS runs per wakeup, as the epoll loop reads up to
+		 * RX_ROUNDS batches. */
+		for (int round = 1; running && round < RING_ROUNDS &&
+				    (w->ring_starved || msgs >= RING_MSHOT_RUN); round++) {
+			w->ring_starved = false;
+			n = ring_wait(w, 0, evs);
+			if (n < 0)
+				return true;
+			msgs = ring_dispatch(w, evs, n, &running);
+		}
+		w->ring_starved = false;
+		if (w->now_ms >= w->deadline_ms || w->now_ms >= w->next_sweep_ms)
+			housekeeping(w);
+		else if (w->now_ms >= w->next_pub_ms)
+			publish(w);
+		end_of_iteration(w, running);
+		dense = iteration_dense(w, in0, gso0, t0, t1, prev_t1);
+		prev_t1 = t1;
+	}
+	return false;
+}
+
+static void *worker_main(void *arg)
+{
+	struct turn_worker *w = arg;
+
+	w->now_ms = mono_ms();
+	w->now_unix = time(NULL);
+	w->next_sweep_ms = w->now_ms + SWEEP_MS;
+	if (!ring_loop_on() || !ring_setup(w) || ring_loop(w))
+		epoll_loop(w);
 	/* Clean stop: every connection, then the core with its relays. */
 	while (w->streams)
 		stream_close(w, w->streams);
 	w->st.core = *turn_server_stats(w->core);
 	turn_server_free(w->core);
 	w->core = NULL;
-	end_of_iteration(w);
+	end_of_iteration(w, false);
+	if (w->ring)
+		ring_free(w);
 	/* The last publish: core counters from before the free, and
 	 * relays_open after it, which must be 0. */
 	publish(w);
@@ -936,7 +1181,7 @@ void turn_worker_free(struct turn_worker *w)
 		return;
 	if (w->core) { /* never started: no connections, only the core */
 		turn_server_free(w->core);
-		end_of_iteration(w);
+		end_of_iteration(w, false);
 	}
 	for (unsigned i = 0; i < w->n_listen; i++)
 		close(w->listen[i].ev.fd);

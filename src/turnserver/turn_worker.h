@@ -1,9 +1,15 @@
-/* A relay worker: one thread with its own epoll loop, its own
- * SO_REUSEPORT UDP/TCP/TLS listeners (so the kernel hashes each client
- * 5-tuple to one worker), its own turn_server core, and the relay sockets
- * of the allocations that core owns. Datagrams are read with recvmmsg into
- * preallocated slots and the core's sends are batched into sendmmsg,
- * flushed at the end of every loop iteration. */
+/* A relay worker: one thread with its own loop, its own SO_REUSEPORT
+ * UDP/TCP/TLS listeners (so the kernel hashes each client 5-tuple to one
+ * worker), its own turn_server core, and the relay sockets of the
+ * allocations that core owns. The core's sends are batched
+ * (turn_udp_tx.h) and flushed at the end of every loop iteration. The
+ * loop is epoll's, or with IPOP_TURN_URING=loop io_uring's where the
+ * kernel allows (turn_udp_ring.h: the UDP listeners' datagrams arrive as
+ * multishot recvmsg completions, and one io_uring_enter submits an
+ * iteration's sends and waits for the next datagrams); relay sockets,
+ * TCP/TLS and the stop event are in an epoll set either way (read with
+ * recvmmsg into preallocated slots), which the io_uring loop polls
+ * through the ring. */
 #ifndef IPOP_TURN_WORKER_H
 #define IPOP_TURN_WORKER_H
 

@@ -4,7 +4,10 @@
  * source and length; the last may be shorter) hold; the same with the
  * sockets' messages submitted together through io_uring. And a run of
  * datagrams over the path MTU: the kernel refuses it as GSO (EMSGSIZE on
- * recent kernels, EINVAL on older ones) but sends each one fragmented. */
+ * recent kernels, EINVAL on older ones) but sends each one fragmented.
+ * All of it again through a worker's loop ring, where a flush is only
+ * queued and goes out with the ring's next wait (turn_udp_tx_flush_deferred,
+ * turn_udp_ring_wait, turn_udp_tx_complete), as the io_uring loop does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "turn_udp_ring.h"
 #include "turn_udp_tx.h"
 
 struct lab {
@@ -28,7 +32,28 @@ struct lab {
 	struct sockaddr_in rx_addr[2];
 	struct turn_udp_tx_stats st;
 	struct turn_udp_tx *tx;
+	struct turn_udp_ring *ring;       /* a loop ring: flushes are deferred */
 };
+
+/* What the worker does at the end of an iteration and at its next wait. */
+static void tx_flush(struct turn_udp_tx *tx, struct turn_udp_ring *ring)
+{
+	struct turn_udp_ring_ev ev[4];
+
+	if (!ring) {
+		turn_udp_tx_flush(tx);
+		return;
+	}
+	turn_udp_tx_flush_deferred(tx);
+	/* nothing else is armed: no event, only the sends completed */
+	assert_int_equal(turn_udp_ring_wait(ring, 0, ev, 4), 0);
+	turn_udp_tx_complete(tx);
+}
+
+static void flush(struct lab *l)
+{
+	tx_flush(l->tx, l->ring);
+}
 
 static int udp_socket(struct sockaddr_in *bound)
 {
@@ -67,6 +92,31 @@ static int setup_nogso(void **state) { return setup_gso(state, 0); }
 /* flushes to several sockets go out with one io_uring call */
 static int setup_ring(void **state) { return setup_gso(state, TURN_UDP_TX_GSO | TURN_UDP_TX_RING); }
 
+/* the worker's loop ring; NULL where the kernel has none (tests skip) */
+static struct turn_udp_ring *loop_ring(void)
+{
+	struct turn_udp_ring *r = turn_udp_ring_new_loop(128, 4, 2048);
+	if (!r)
+		print_message("SKIP: no io_uring loop ring on this kernel\n");
+	return r;
+}
+
+static int setup_loop(void **state)
+{
+	setup_gso(state, TURN_UDP_TX_GSO | TURN_UDP_TX_RING);
+	struct lab *l = *state;
+	l->ring = loop_ring();
+	if (l->ring)
+		turn_udp_tx_use_ring(l->tx, l->ring);
+	return 0;
+}
+
+#define NEED_RING(l)       \
+	do {               \
+		if (!(l)->ring) \
+			skip(); \
+	} while (0)
+
 static int teardown(void **state)
 {
 	struct lab *l = *state;
@@ -75,6 +125,7 @@ static int teardown(void **state)
 		close(l->rx_fd[i]);
 	}
 	turn_udp_tx_free(l->tx);
+	turn_udp_ring_free(l->ring);
 	free(l);
 	return 0;
 }
@@ -114,7 +165,7 @@ static void test_run_keeps_boundaries(void **state)
 		push(l, 0, 0, 100, (uint8_t)(i + 1));
 	push(l, 0, 0, 37, 11);
 	assert_int_equal(turn_udp_tx_pending(l->tx), 11);
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	assert_int_equal(turn_udp_tx_pending(l->tx), 0);
 	for (int i = 0; i < 10; i++)
 		expect(l, 0, 100, (uint8_t)(i + 1));
@@ -142,7 +193,7 @@ static void test_mixed_destinations_and_sizes(void **state)
 	push(l, 0, 0, 100, 8);  /* the run ended: new message */
 	push(l, 1, 1, 50, 9);
 	push(l, 1, 0, 0, 10);   /* empty datagram */
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	expect(l, 0, 200, 1);
 	expect(l, 0, 200, 3);
 	expect(l, 0, 200, 5);
@@ -170,7 +221,7 @@ static void test_full_batch_flushes(void **state)
 	for (unsigned i = 0; i < total; i++)
 		push(l, 0, 0, 64, (uint8_t)i);
 	assert_int_equal(turn_udp_tx_pending(l->tx), 5);
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	for (unsigned i = 0; i < total; i++)
 		expect(l, 0, 64, (uint8_t)i);
 	assert_int_equal(l->st.out, total);
@@ -181,7 +232,7 @@ static void test_too_big_dropped(void **state)
 	struct lab *l = *state;
 	push(l, 0, 0, TURN_UDP_TX_SLOT + 1, 1);
 	push(l, 0, 0, 10, 2);
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	expect(l, 0, 10, 2);
 	expect_nothing(l, 0);
 	assert_int_equal(l->st.too_big, 1);
@@ -198,7 +249,7 @@ static void test_refused_gso_falls_back(void **state)
 	assert_int_equal(setsockopt(l->tx_fd[0], SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
 	for (int i = 0; i < 6; i++)
 		push(l, 0, 0, 120, (uint8_t)(i + 1));
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	for (int i = 0; i < 6; i++)
 		expect(l, 0, 120, (uint8_t)(i + 1));
 	expect_nothing(l, 0);
@@ -209,7 +260,7 @@ static void test_refused_gso_falls_back(void **state)
 	/* The same length again: sent one by one, no second refusal. */
 	for (int i = 0; i < 4; i++)
 		push(l, 0, 0, 120, (uint8_t)(i + 10));
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	for (int i = 0; i < 4; i++)
 		expect(l, 0, 120, (uint8_t)(i + 10));
 	assert_int_equal(l->st.gso_fallbacks, 1);
@@ -217,7 +268,7 @@ static void test_refused_gso_falls_back(void **state)
 	/* Shorter runs still merge (on a socket that takes GSO). */
 	for (int i = 0; i < 4; i++)
 		push(l, 1, 1, 60, (uint8_t)(i + 20));
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	for (int i = 0; i < 4; i++)
 		expect(l, 1, 60, (uint8_t)(i + 20));
 	assert_int_equal(l->st.gso_msgs, 1);
@@ -244,7 +295,7 @@ static void test_run_with_source_address(void **state)
 		struct iovec iov = { buf, i == 4 ? 30 : 80 };
 		turn_udp_tx_push(l->tx, fd, (struct sockaddr *)&l->rx_addr[0], &src, &iov, 1);
 	}
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	for (int i = 0; i < 5; i++) {
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
@@ -263,7 +314,7 @@ static void test_without_gso(void **state)
 	struct lab *l = *state;
 	for (int i = 0; i < 5; i++)
 		push(l, 0, 0, 100, (uint8_t)i);
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	for (int i = 0; i < 5; i++)
 		expect(l, 0, 100, (uint8_t)i);
 	assert_int_equal(l->st.out, 5);
@@ -285,7 +336,7 @@ static void test_ring_one_call(void **state)
 	turn_udp_tx_push(l->tx, gone, (struct sockaddr *)&l->rx_addr[0], NULL, &iov, 1);
 	push(l, 1, 1, 100, 2);
 	push(l, 0, 0, 100, 3);
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	expect(l, 0, 100, 1);
 	expect(l, 0, 100, 3);
 	expect_nothing(l, 0);
@@ -301,9 +352,46 @@ static void test_ring_one_call(void **state)
 	assert_int_equal(l->st.ring_calls, 1);
 	/* one socket only: sendmmsg, no ring call */
 	push(l, 0, 0, 50, 4);
-	turn_udp_tx_flush(l->tx);
+	flush(l);
 	expect(l, 0, 50, 4);
 	assert_int_equal(l->st.ring_calls, 1);
+}
+
+/* With the loop ring every flush, even to one socket, is queued and sent
+ * by the wait: one ring call each; a refused message costs only itself,
+ * and its failure is counted once the wait has completed it. */
+static void test_loop_deferred(void **state)
+{
+	struct lab *l = *state;
+	int gone = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint8_t b = 7;
+	struct iovec iov = { &b, 1 };
+
+	NEED_RING(l);
+	assert_true(gone >= 0);
+	close(gone); /* EBADF */
+	push(l, 0, 0, 100, 1);
+	turn_udp_tx_push(l->tx, gone, (struct sockaddr *)&l->rx_addr[0], NULL, &iov, 1);
+	push(l, 1, 1, 100, 2);
+	push(l, 0, 0, 100, 3);
+	turn_udp_tx_flush_deferred(l->tx);
+	expect_nothing(l, 0); /* queued, not sent */
+	assert_int_equal(l->st.out, 4); /* counted until the failure is known */
+	struct turn_udp_ring_ev ev[4];
+	assert_int_equal(turn_udp_ring_wait(l->ring, 0, ev, 4), 0);
+	turn_udp_tx_complete(l->tx);
+	expect(l, 0, 100, 1);
+	expect(l, 0, 100, 3);
+	expect_nothing(l, 0);
+	expect(l, 1, 100, 2);
+	assert_int_equal(l->st.out, 3);
+	assert_int_equal(l->st.send_failed, 1);
+	assert_int_equal(l->st.gso_msgs, 1);
+	assert_int_equal(l->st.ring_calls, 1);
+	push(l, 0, 0, 50, 4);
+	flush(l);
+	expect(l, 0, 50, 4);
+	assert_int_equal(l->st.ring_calls, 2);
 }
 
 /* Datagrams longer than the path MTU, without DF: two of them from one
@@ -313,7 +401,7 @@ static void test_ring_one_call(void **state)
  * sockets (two sockets: the ring's path too). IPv6 on ::1 with IPV6_MTU
  * 1280 makes the small path MTU without a namespace. This is the loss
  * turnserver_uclient saw with 1600-byte payloads (2 of 10). */
-static void over_mtu_runs(int flags)
+static void over_mtu_runs(int flags, bool loop)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	socklen_t sl = sizeof(a);
@@ -332,6 +420,14 @@ static void over_mtu_runs(int flags)
 	(void)setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	struct turn_udp_tx *tx = turn_udp_tx_new(&st, flags);
 	assert_non_null(tx);
+	struct turn_udp_ring *ring = loop ? loop_ring() : NULL;
+	if (loop && !ring) {
+		turn_udp_tx_free(tx);
+		close(rx);
+		skip();
+	}
+	if (ring)
+		turn_udp_tx_use_ring(tx, ring);
 	for (int s = 0; s < 2; s++) {
 		struct sockaddr_in6 b = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 		tx_fd[s] = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -344,7 +440,7 @@ static void over_mtu_runs(int flags)
 		struct iovec iov = { buf, 1600 };
 		turn_udp_tx_push(tx, tx_fd[i % 2], (struct sockaddr *)&a, NULL, &iov, 1);
 	}
-	turn_udp_tx_flush(tx);
+	tx_flush(tx, ring);
 	assert_int_equal(st.send_failed, 0);
 	assert_int_equal(st.out, 4);
 	assert_true(st.gso_fallbacks >= 1);
@@ -363,12 +459,13 @@ static void over_mtu_runs(int flags)
 		turn_udp_tx_push(tx, tx_fd[0], (struct sockaddr *)&a, NULL, &iov, 1);
 	}
 	uint64_t fb = st.gso_fallbacks;
-	turn_udp_tx_flush(tx);
+	tx_flush(tx, ring);
 	assert_int_equal(st.gso_fallbacks, fb);
 	assert_int_equal(st.out, 6);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(recv(rx, buf, sizeof(buf), 0), 1600);
 	turn_udp_tx_free(tx);
+	turn_udp_ring_free(ring);
 	close(tx_fd[0]);
 	close(tx_fd[1]);
 	close(rx);
@@ -377,13 +474,19 @@ static void over_mtu_runs(int flags)
 static void test_over_mtu_runs(void **state)
 {
 	(void)state;
-	over_mtu_runs(TURN_UDP_TX_GSO);
+	over_mtu_runs(TURN_UDP_TX_GSO, false);
 }
 
 static void test_over_mtu_runs_ring(void **state)
 {
 	(void)state;
-	over_mtu_runs(TURN_UDP_TX_GSO | TURN_UDP_TX_RING);
+	over_mtu_runs(TURN_UDP_TX_GSO | TURN_UDP_TX_RING, false);
+}
+
+static void test_over_mtu_runs_loop(void **state)
+{
+	(void)state;
+	over_mtu_runs(TURN_UDP_TX_GSO | TURN_UDP_TX_RING, true);
 }
 
 int main(void)
@@ -402,6 +505,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_with_source_address, setup_ring, teardown),
 		cmocka_unit_test(test_over_mtu_runs),
 		cmocka_unit_test(test_over_mtu_runs_ring),
+		cmocka_unit_test_setup_teardown(test_loop_deferred, setup_loop, teardown),
+		cmocka_unit_test_setup_teardown(test_run_keeps_boundaries, setup_loop, teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_destinations_and_sizes, setup_loop, teardown),
+		cmocka_unit_test_setup_teardown(test_full_batch_flushes, setup_loop, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_gso_falls_back, setup_loop, teardown),
+		cmocka_unit_test_setup_teardown(test_run_with_source_address, setup_loop, teardown),
+		cmocka_unit_test(test_over_mtu_runs_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
