@@ -284,19 +284,30 @@ int turn_udp_ring_queue_send(struct turn_udp_ring *r, const int *fd, struct mmsg
 	return 0;
 }
 
-int turn_udp_ring_recv_start(struct turn_udp_ring *r, int fd, uint64_t tag)
+/* A free entry for a loop request tagged tag, submitting what is queued
+ * when the ring is full; NULL and *err when there is none. */
+static struct io_uring_sqe *loop_sqe(struct turn_udp_ring *r, uint64_t tag, int *err)
 {
+	*err = -EINVAL;
 	if (!r->loop || !tag || (tag & TAG_SEND))
-		return -EINVAL;
+		return NULL;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 	if (!sqe) {
-		int err = io_uring_submit(&r->ring);
-		if (err < 0)
-			return err;
+		*err = io_uring_submit(&r->ring);
+		if (*err < 0)
+			return NULL;
 		sqe = io_uring_get_sqe(&r->ring);
-		if (!sqe)
-			return -EBUSY;
+		*err = -EBUSY;
 	}
+	return sqe;
+}
+
+int turn_udp_ring_recv_start(struct turn_udp_ring *r, int fd, uint64_t tag)
+{
+	int err;
+	struct io_uring_sqe *sqe = loop_sqe(r, tag, &err);
+	if (!sqe)
+		return err;
 	io_uring_prep_recvmsg_multishot(sqe, fd, &r->tmpl, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
@@ -306,17 +317,10 @@ int turn_udp_ring_recv_start(struct turn_udp_ring *r, int fd, uint64_t tag)
 
 int turn_udp_ring_poll_start(struct turn_udp_ring *r, int fd, uint64_t tag)
 {
-	if (!r->loop || !tag || (tag & TAG_SEND))
-		return -EINVAL;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-	if (!sqe) {
-		int err = io_uring_submit(&r->ring);
-		if (err < 0)
-			return err;
-		sqe = io_uring_get_sqe(&r->ring);
-		if (!sqe)
-			return -EBUSY;
-	}
+	int err;
+	struct io_uring_sqe *sqe = loop_sqe(r, tag, &err);
+	if (!sqe)
+		return err;
 	io_uring_prep_poll_add(sqe, fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, tag);
 	return 0;
