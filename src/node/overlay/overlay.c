@@ -349,11 +349,8 @@ static void prune(struct overlay *ov, uint64_t now_ms)
  * member drops our request and keeps the link only if it wants it. */
 static void release_if_unneeded(struct overlay *ov, struct ov_peer *p)
 {
-	unsigned own = p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND);
-
-	if (own) {
-		p->had_own = true;
-	} else if (p->had_own && (p->why & OV_WHY_INCOMING) && queue(ov, OV_ACT_RELEASE, p)) {
+	if (p->had_own && !(p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND)) && (p->why & OV_WHY_INCOMING) &&
+	    queue(ov, OV_ACT_RELEASE, p)) {
 		p->had_own = false;
 		ov->st.releases++;
 	}
@@ -371,8 +368,8 @@ static void plan_peer(struct overlay *ov, struct ov_peer *p, uint64_t now_ms)
 		p->why &= ~(unsigned)(OV_WHY_INCOMING | OV_WHY_DEMAND);
 		back_off(ov, p, now_ms);
 	}
-	if (p->state == OV_WANTED && (p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND)))
-		p->had_own = true; /* wanted while it was being set up */
+	if ((p->state == OV_WANTED || p->state == OV_UP) && (p->why & (OV_WHY_STRUCTURE | OV_WHY_DEMAND)))
+		p->had_own = true; /* wanted while set up or up: the peer may hold it for us */
 	if (p->state != OV_UP)
 		return;
 	release_if_unneeded(ov, p);
@@ -470,8 +467,7 @@ void overlay_link_up(struct overlay *ov, const uint8_t id[OVERLAY_ID_LEN], void 
 		unsigned room = p->why & OV_WHY_STRUCTURE ? p->why : incoming_why(ov, p);
 		if (!make_room(ov, room, now_ms)) {
 			ov->st.refused_in++;
-			queue(ov, OV_ACT_CLOSE, p);
-			ov->st.closes++;
+			do_close(ov, p, now_ms);
 			return;
 		}
 		p->why |= incoming_why(ov, p);
