@@ -48,51 +48,14 @@ static const OSSL_DISPATCH *find_impl(const OSSL_PROVIDER *prov, int op, const c
 	return impl;
 }
 
-static void get_chacha(const OSSL_DISPATCH *d)
+/* Function id of the dispatch table d, or NULL. Cipher and MAC ids
+ * overlap, so each table is searched for its own. */
+static void (*fn(const OSSL_DISPATCH *d, int id))(void)
 {
-	for (; d && d->function_id; d++) {
-		switch (d->function_id) {
-		case OSSL_FUNC_CIPHER_NEWCTX:
-			table.chacha_new = OSSL_FUNC_cipher_newctx(d);
-			break;
-		case OSSL_FUNC_CIPHER_FREECTX:
-			table.chacha_free = OSSL_FUNC_cipher_freectx(d);
-			break;
-		case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
-			table.chacha_init = OSSL_FUNC_cipher_encrypt_init(d);
-			break;
-		case OSSL_FUNC_CIPHER_CIPHER:
-			table.chacha_cipher = OSSL_FUNC_cipher_cipher(d);
-			break;
-		default:
-			break;
-		}
-	}
-}
-
-static void get_poly(const OSSL_DISPATCH *d)
-{
-	for (; d && d->function_id; d++) {
-		switch (d->function_id) {
-		case OSSL_FUNC_MAC_NEWCTX:
-			table.poly_new = OSSL_FUNC_mac_newctx(d);
-			break;
-		case OSSL_FUNC_MAC_FREECTX:
-			table.poly_free = OSSL_FUNC_mac_freectx(d);
-			break;
-		case OSSL_FUNC_MAC_INIT:
-			table.poly_init = OSSL_FUNC_mac_init(d);
-			break;
-		case OSSL_FUNC_MAC_UPDATE:
-			table.poly_update = OSSL_FUNC_mac_update(d);
-			break;
-		case OSSL_FUNC_MAC_FINAL:
-			table.poly_final = OSSL_FUNC_mac_final(d);
-			break;
-		default:
-			break;
-		}
-	}
+	for (; d && d->function_id; d++)
+		if (d->function_id == id)
+			return d->function;
+	return NULL;
 }
 
 static void lookup(void)
@@ -108,8 +71,18 @@ static void lookup(void)
 	mprov = mac ? EVP_MAC_get0_provider(mac) : NULL;
 	if (!cprov || !mprov)
 		return;
-	get_chacha(find_impl(cprov, OSSL_OP_CIPHER, "ChaCha20"));
-	get_poly(find_impl(mprov, OSSL_OP_MAC, "POLY1305"));
+	const OSSL_DISPATCH *c = find_impl(cprov, OSSL_OP_CIPHER, "ChaCha20");
+	const OSSL_DISPATCH *m = find_impl(mprov, OSSL_OP_MAC, "POLY1305");
+	/* the casts OpenSSL's OSSL_FUNC_*() helpers make */
+	table.chacha_new = (OSSL_FUNC_cipher_newctx_fn *)fn(c, OSSL_FUNC_CIPHER_NEWCTX);
+	table.chacha_free = (OSSL_FUNC_cipher_freectx_fn *)fn(c, OSSL_FUNC_CIPHER_FREECTX);
+	table.chacha_init = (OSSL_FUNC_cipher_encrypt_init_fn *)fn(c, OSSL_FUNC_CIPHER_ENCRYPT_INIT);
+	table.chacha_cipher = (OSSL_FUNC_cipher_cipher_fn *)fn(c, OSSL_FUNC_CIPHER_CIPHER);
+	table.poly_new = (OSSL_FUNC_mac_newctx_fn *)fn(m, OSSL_FUNC_MAC_NEWCTX);
+	table.poly_free = (OSSL_FUNC_mac_freectx_fn *)fn(m, OSSL_FUNC_MAC_FREECTX);
+	table.poly_init = (OSSL_FUNC_mac_init_fn *)fn(m, OSSL_FUNC_MAC_INIT);
+	table.poly_update = (OSSL_FUNC_mac_update_fn *)fn(m, OSSL_FUNC_MAC_UPDATE);
+	table.poly_final = (OSSL_FUNC_mac_final_fn *)fn(m, OSSL_FUNC_MAC_FINAL);
 	table.provctx = OSSL_PROVIDER_get0_provider_ctx(cprov);
 	table.mac_provctx = OSSL_PROVIDER_get0_provider_ctx(mprov);
 	table_ok = table.chacha_new && table.chacha_free && table.chacha_init && table.chacha_cipher &&
