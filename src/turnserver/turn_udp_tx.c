@@ -373,7 +373,10 @@ void turn_udp_tx_use_ring(struct turn_udp_tx *tx, struct turn_udp_ring *ring)
 		turn_udp_ring_free(tx->ring);
 	tx->ring = ring;
 	tx->ring_borrowed = ring != NULL;
-	tx->want_ring = ring != NULL;
+	/* given back (the worker's loop ring failed): the sends make a ring
+	 * of their own again, as before the loop lent its own */
+	if (ring)
+		tx->want_ring = true;
 }
 
 void turn_udp_tx_flush_deferred(struct turn_udp_tx *tx)
