@@ -110,20 +110,21 @@ int aead_open_sodium(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_N
 														: -1;
 }
 
-/* ---- one pass: ChaCha20 once over [key block | text | padding] ----
+/* ---- one pass: ChaCha20 once over [key block | text] ----
  *
  * OpenSSL's AEAD makes three ChaCha20 calls per packet: the block that
  * keys Poly1305, the whole blocks of the text, and its partial last block.
  * The short calls take a path built for up to 512 bytes whose cost is
  * mostly latency, as much as a kilobyte on the long path (see
- * docs/benchmarks.md, issue 14). Here ChaCha20 runs once, from counter
- * 0, over a buffer holding 64 zero bytes (which become the Poly1305 key),
- * the text, and zeros up to a whole block: with AVX-512 this project's
- * ChaCha20 (chacha20_avx512.h: OpenSSL's makes 24 blocks cost 32),
- * otherwise OpenSSL's raw ChaCha20. Poly1305 is OpenSSL's. OpenSSL's
- * functions are called through their provider's table, not EVP
- * (aead_prov.h says why). The bytes on the wire are RFC 8439's, as
- * before. */
+ * docs/benchmarks.md, issue 14). Here ChaCha20 runs once from counter 0,
+ * the key block and the text in one pass: with AVX-512 this project's
+ * ChaCha20 (chacha20_avx512.h: OpenSSL's makes 24 blocks cost 32), from
+ * the packet to itself with the partial last block masked; otherwise
+ * OpenSSL's raw ChaCha20 over a buffer holding 64 zero bytes (which
+ * become the Poly1305 key), a copy of the text, and zeros up to a whole
+ * block. Poly1305 is OpenSSL's. OpenSSL's functions are called through
+ * their provider's table, not EVP (aead_prov.h says why). The bytes on
+ * the wire are RFC 8439's, as before. */
 
 static bool onepass_ready(void)
 {
@@ -132,8 +133,9 @@ static bool onepass_ready(void)
 	if (op.broken)
 		return false;
 	op.p = aead_prov_get();
-	op.chacha = op.p ? op.p->chacha_new(op.p->provctx) : NULL;
-	op.poly = op.chacha ? op.p->poly_new(op.p->mac_provctx) : NULL;
+	/* OpenSSL's ChaCha20 only where this project's AVX-512 one is not */
+	op.chacha = op.p && !chacha20_avx512_ok() ? op.p->chacha_new(op.p->provctx) : NULL;
+	op.poly = op.p && (op.chacha || chacha20_avx512_ok()) ? op.p->poly_new(op.p->mac_provctx) : NULL;
 	if (!op.poly) {
 		aead_thread_release();
 		op.broken = true;
@@ -142,8 +144,10 @@ static bool onepass_ready(void)
 	return true;
 }
 
-/* ChaCha20 from block 0 over the first BLOCK + len bytes of op.buf, which
- * holds zeros then the text, rounded up to whole blocks. */
+/* Without AVX-512: OpenSSL's ChaCha20 from block 0 over the first BLOCK +
+ * len bytes of op.buf, which holds zeros then the text, rounded up to
+ * whole blocks (its short-input path would make the key block and the
+ * partial last block cost a call each). */
 static int keystream_xor(const uint8_t *key, const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *text, size_t len)
 {
 	uint8_t iv[16] = { 0 }; /* 32-bit block counter 0, then the nonce */
@@ -154,10 +158,6 @@ static int keystream_xor(const uint8_t *key, const uint8_t nonce[AEAD_NONCE_LEN]
 	if (len) /* text may be NULL then */
 		memcpy(op.buf + BLOCK, text, len);
 	memset(op.buf + BLOCK + len, 0, total - BLOCK - len);
-	if (chacha20_avx512_ok()) {
-		chacha20_avx512_xor(key, 0, nonce, op.buf, total / BLOCK);
-		return 0;
-	}
 	/* the key each time: setting it is 8 loads, cheaper than comparing */
 	if (op.p->chacha_init(op.chacha, key, AEAD_KEY_LEN, iv, sizeof(iv), NULL) != 1 ||
 	    op.p->chacha_cipher(op.chacha, op.buf, &ol, total, op.buf, total) != 1 || ol != total)
@@ -176,8 +176,8 @@ static int mac_pad(size_t len)
 	return len % 16 == 0 ? 0 : mac_update(zeros, 16 - len % 16);
 }
 
-/* RFC 8439 section 2.8: Poly1305 over ad, pad, ct, pad, both lengths;
- * the one-time key is the first 32 bytes of op.buf.
+/* RFC 8439 section 2.8: Poly1305 over ad, pad, ct, pad, both lengths,
+ * with the one-time key pk.
  *
  * How the bytes go in matters: OpenSSL's vector Poly1305 (AVX-512 IFMA
  * here) is slow on a call whose length is not a whole number of
@@ -189,13 +189,14 @@ static int mac_pad(size_t len)
  * calls, min of 30): 1368 bytes of ct with a 16-byte ad 335 -> 205 ns,
  * 1420 bytes 243 -> 221 ns, 52 bytes 131 -> 87 ns (docs/benchmarks.md,
  * "Two hops"). The tag is the same. */
-static int poly_tag(const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t len, uint8_t tag[AEAD_TAG_LEN])
+static int poly_tag(const uint8_t *pk, const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t len,
+		    uint8_t tag[AEAD_TAG_LEN])
 {
 	uint8_t rest[POLY_STRIDE + 16 + 16]; /* < 128 bytes of text, its pad, the lengths */
 	const uint8_t *run = ct;
 	size_t runlen = len, tl;
 
-	if (op.p->poly_init(op.poly, op.buf, 32, NULL) != 1)
+	if (op.p->poly_init(op.poly, pk, 32, NULL) != 1)
 		return -1;
 	if (adlen && adlen % 16 == 0 && ad + adlen == ct) {
 		run = ad; /* one run: ad needs no padding and ct follows it */
@@ -217,11 +218,22 @@ static int poly_tag(const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t l
 	return 0;
 }
 
+/* With AVX-512 ChaCha20 runs from in to out, the key block in the same
+ * pass, and Poly1305 reads the ciphertext where it lies: no copy. */
 static int onepass_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t adlen,
 			const uint8_t *in, size_t len, uint8_t *out)
 {
-	uint8_t tag[AEAD_TAG_LEN];
+	uint8_t tag[AEAD_TAG_LEN], pk[32];
 
+	if (chacha20_avx512_ok()) {
+		chacha20_avx512_aead(key, nonce, pk, in, out, len);
+		int rc = poly_tag(pk, ad, adlen, out, len, tag);
+		OPENSSL_cleanse(pk, sizeof(pk));
+		if (rc != 0)
+			return -1;
+		memcpy(out + len, tag, AEAD_TAG_LEN);
+		return 0;
+	}
 	if (keystream_xor(key, nonce, in, len) != 0)
 		return -1;
 	/* A short ad of whole blocks goes just before the ciphertext, into
@@ -230,7 +242,7 @@ static int onepass_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t 
 	const uint8_t *mad = ad;
 	if (adlen && adlen <= BLOCK - 32 && adlen % 16 == 0)
 		mad = memcpy(op.buf + BLOCK - adlen, ad, adlen);
-	if (poly_tag(mad, adlen, op.buf + BLOCK, len, tag) != 0)
+	if (poly_tag(op.buf, mad, adlen, op.buf + BLOCK, len, tag) != 0)
 		return -1;
 	if (len)
 		memcpy(out, op.buf + BLOCK, len);
@@ -238,14 +250,24 @@ static int onepass_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t 
 	return 0;
 }
 
-/* 0, -1 forged, or -2 when OpenSSL failed (then nothing was written). */
+/* 0, -1 forged, or -2 when OpenSSL failed (then nothing was written).
+ * The text is deciphered into op.buf and copied out only once the tag
+ * matched: in may be out, and a forged packet must leave it whole. */
 static int onepass_open(const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t adlen,
 			const uint8_t *in, size_t clen, uint8_t *out)
 {
-	uint8_t tag[AEAD_TAG_LEN];
+	uint8_t tag[AEAD_TAG_LEN], pk[32];
+	const uint8_t *k = pk;
 
-	/* in is still whole: the text is deciphered into op.buf */
-	if (keystream_xor(key, nonce, in, clen) != 0 || poly_tag(ad, adlen, in, clen, tag) != 0)
+	if (chacha20_avx512_ok())
+		chacha20_avx512_aead(key, nonce, pk, in, op.buf + BLOCK, clen);
+	else if (keystream_xor(key, nonce, in, clen) != 0)
+		return -2;
+	else
+		k = op.buf;
+	int rc = poly_tag(k, ad, adlen, in, clen, tag);
+	OPENSSL_cleanse(pk, sizeof(pk));
+	if (rc != 0)
 		return -2;
 	if (CRYPTO_memcmp(tag, in + clen, AEAD_TAG_LEN) != 0)
 		return -1;

@@ -1,5 +1,7 @@
-/* ChaCha20 (RFC 8439: 32-bit block counter, 96-bit nonce) over whole
- * 64-byte blocks, XORed in place, with AVX-512 on the CPUs that have it.
+/* ChaCha20 (RFC 8439: 32-bit block counter, 96-bit nonce) with AVX-512
+ * on the CPUs that have it: from one buffer to another (or in place), any
+ * length, the last partial block by masked loads and stores, and for the
+ * AEAD the block that keys Poly1305 in the same pass.
  *
  * Why not OpenSSL's: OpenSSL 3.0's x86-64 ChaCha20 makes 16 blocks a step
  * on inputs over 512 bytes, each step one dependent chain of 20 rounds, and
@@ -20,13 +22,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Whether this CPU (and its OS) runs AVX-512F and the environment does
- * not say IPOP_AVX512=0; checked once. */
+/* Whether this CPU (and its OS) runs AVX-512F and AVX-512BW and the
+ * environment does not say IPOP_AVX512=0; checked once. */
 bool chacha20_avx512_ok(void);
-/* buf[0 .. 64 * nblocks) ^= the keystream of key and nonce from block
- * counter on; counter + nblocks must not pass 2^32. Only when
- * chacha20_avx512_ok(). */
-void chacha20_avx512_xor(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12], uint8_t *buf,
-			 size_t nblocks);
+/* out[0 .. len) = in[0 .. len) ^ the keystream of key and nonce from block
+ * counter on; in may equal out (not otherwise overlap); the blocks used
+ * must not pass counter 2^32. Only when chacha20_avx512_ok(). */
+void chacha20_avx512_xor(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12], const uint8_t *in,
+			 uint8_t *out, size_t len);
+/* RFC 8439 2.8's ChaCha20 half of the AEAD in one pass: block 0's first
+ * 32 bytes into polykey (2.6), then as chacha20_avx512_xor from block 1.
+ * Only when chacha20_avx512_ok(). */
+void chacha20_avx512_aead(const uint8_t key[32], const uint8_t nonce[12], uint8_t polykey[32], const uint8_t *in,
+			  uint8_t *out, size_t len);
 
 #endif
