@@ -18,15 +18,9 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "bench_clock.h"
 
 enum { HDR = 16, MAXLEN = 1420 };
-
-static double cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static uint8_t key[AEAD_KEY_LEN], nonce[AEAD_NONCE_LEN];
 static _Alignas(64) uint8_t pkt[HDR + MAXLEN + AEAD_TAG_LEN];
@@ -71,7 +65,7 @@ static double one(int what, size_t len, int rounds, int calls)
 	uint8_t *ad = pkt, *text = pkt + HDR;
 
 	for (int r = 0; r < rounds; r++) {
-		double t0 = cpu_ns();
+		double t0 = bench_cpu_ns();
 		for (int i = 0; i < calls; i++) {
 			if (what < 2)
 				aead_seal(key, nonce, ad, HDR, text, len, text);
@@ -89,7 +83,7 @@ static double one(int what, size_t len, int rounds, int calls)
 					exit(1);
 			}
 		}
-		double ns = (cpu_ns() - t0) / calls;
+		double ns = (bench_cpu_ns() - t0) / calls;
 		if (ns < best)
 			best = ns;
 	}

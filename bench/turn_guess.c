@@ -34,6 +34,7 @@
 #include "stun_auth.h"
 #include "stun_msg.h"
 #include "stun_proto.h"
+#include "bench_clock.h"
 
 enum { MAX_SOCKS = 64, BUF = 1500 };
 
@@ -53,13 +54,6 @@ struct guesser {
 	unsigned long right_after;  /* -R: guesses before the right one may go */
 	unsigned long sent;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int attr_str(const struct stun_msg *m, uint16_t type, char *out, size_t cap)
 {
@@ -115,7 +109,7 @@ static void on_answer(struct guesser *g, int i, const uint8_t *buf, size_t len)
 		g->aok++;
 		if (is_right && !g->right_ok) {
 			g->right_ok = true;
-			g->right_at_s = (double)(now_ns() - g->t0_ns) / 1e9;
+			g->right_at_s = (double)(bench_mono_ns() - g->t0_ns) / 1e9;
 		}
 	} else if (error_code(&m) == 401) {
 		g->a401++;
@@ -230,9 +224,9 @@ int main(int argc, char **argv)
 
 	uint8_t buf[BUF];
 	char pw[64];
-	g.t0_ns = now_ns();
+	g.t0_ns = bench_mono_ns();
 	uint64_t end_ns = seconds > 0 ? g.t0_ns + (uint64_t)(seconds * 1e9) : UINT64_MAX;
-	while ((limit == 0 || g.sent < limit) && now_ns() < end_ns) {
+	while ((limit == 0 || g.sent < limit) && bench_mono_ns() < end_ns) {
 		int i = (int)(g.sent % (unsigned long)g.k);
 		snprintf(pw, sizeof(pw), "wrong-pw-%lu", g.sent);
 		int n = build(&g, i, pw, NULL, buf);
@@ -244,16 +238,16 @@ int main(int argc, char **argv)
 			drain(&g);
 		if (rate > 0) {
 			uint64_t due = g.t0_ns + (uint64_t)((double)g.sent / rate * 1e9);
-			while (now_ns() < due) {
+			while (bench_mono_ns() < due) {
 				struct timespec ts = { 0, 200000 };
 				nanosleep(&ts, NULL);
 				drain(&g);
 			}
 		}
 	}
-	double elapsed = (double)(now_ns() - g.t0_ns) / 1e9;
-	uint64_t wait_end = now_ns() + (uint64_t)(wait_s * 1e9);
-	while (now_ns() < wait_end) {
+	double elapsed = (double)(bench_mono_ns() - g.t0_ns) / 1e9;
+	uint64_t wait_end = bench_mono_ns() + (uint64_t)(wait_s * 1e9);
+	while (bench_mono_ns() < wait_end) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
 		drain(&g);

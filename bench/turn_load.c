@@ -28,6 +28,7 @@
 
 #include "addr.h"
 #include "turn_client.h"
+#include "bench_clock.h"
 
 enum { DIR_FWD = 1, DIR_REV = 2 };
 enum { BATCH = 32, MAX_PEER_SOCKS = 64, RX_BATCH = 64, PKT_MAX = 1500 };
@@ -55,18 +56,6 @@ struct opts {
 
 static struct load_client *cl;
 static int epfd;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_ms(void)
-{
-	return now_ns() / 1000000;
-}
 
 static long proc_rss_kb(int pid)
 {
@@ -199,7 +188,7 @@ static void pump(int upto, int wait_ms, int *n_ok, int *n_fail, int *n_chan)
 	struct epoll_event evs[256];
 	uint8_t buf[4096];
 	int k = epoll_wait(epfd, evs, 256, wait_ms);
-	uint64_t now = now_ms();
+	uint64_t now = bench_mono_ms();
 	for (int e = 0; e < k; e++) {
 		struct load_client *lc = &cl[evs[e].data.u32];
 		for (int r = 0; r < 16; r++) {
@@ -235,8 +224,8 @@ static int allocate_all(const struct opts *o, int *n_ok)
 	cfg.transport = TURN_CLIENT_UDP;
 	cfg.family = o->peer_ip.ss_family ? o->peer_ip.ss_family : AF_INET;
 	*n_ok = 0;
-	uint64_t deadline = now_ms() + 120000;
-	while (*n_ok + n_fail < o->n && now_ms() < deadline) {
+	uint64_t deadline = bench_mono_ms() + 120000;
+	while (*n_ok + n_fail < o->n && bench_mono_ms() < deadline) {
 		while (started < o->n && started - *n_ok - n_fail < o->inflight) {
 			struct load_client *lc = &cl[started];
 			int fd = open_client_socket(o, started);
@@ -249,7 +238,7 @@ static int allocate_all(const struct opts *o, int *n_ok)
 				return -1;
 			struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)started };
 			epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-			turn_client_start(&lc->c, now_ms());
+			turn_client_start(&lc->c, bench_mono_ms());
 			lc->started = true;
 			flush_client(lc);
 			started++;
@@ -294,7 +283,7 @@ static void lat_record(const uint8_t *payload, size_t len)
 	if (len < sizeof(t))
 		return;
 	memcpy(&t, payload, sizeof(t));
-	uint64_t now = now_ns();
+	uint64_t now = bench_mono_ns();
 	if (t == 0 || t > now)
 		return;
 	uint64_t b = (now - t) / 1000u / LAT_BUCKET_US;
@@ -357,7 +346,7 @@ static uint64_t drain_all(const struct opts *o, const int *pfd, int np, int nc)
 /* client -> server: the prebuilt ChannelData, b times */
 static int send_fwd(struct load_client *lc, struct mmsghdr *msgs, struct iovec *iov, unsigned b)
 {
-	uint64_t t = now_ns();
+	uint64_t t = bench_mono_ns();
 	if (lc->pkt_len >= STUN_CHANNEL_HEADER_LEN + (int)sizeof(t) && (lc->pkt[0] & 0xC0) == 0x40)
 		memcpy(lc->pkt + STUN_CHANNEL_HEADER_LEN, &t, sizeof(t));
 	for (unsigned m = 0; m < b; m++) {
@@ -395,14 +384,14 @@ static void blast(const struct opts *o, int phase, long rate, int nc, const int 
 	double cpu0 = o->pid ? proc_cpu_s(o->pid) : -1;
 	unsigned long long b0 = 0, j0 = 0, b1 = 0, j1 = 0;
 	bool have_busy = o->cpu >= 0 && cpu_jiffies(o->cpu, &b0, &j0) == 0;
-	uint64_t t0 = now_ns(), dur = (uint64_t)o->seconds * 1000000000ull;
+	uint64_t t0 = bench_mono_ns(), dur = (uint64_t)o->seconds * 1000000000ull;
 	uint64_t t_end = t0 + dur;
 
 	memset(msgs, 0, sizeof(msgs));
 	memset(lat_hist, 0, sizeof(lat_hist));
 	lat_n = 0;
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = bench_mono_ns();
 		if (now >= t_end)
 			break;
 		uint64_t budget = UINT64_MAX;
@@ -447,11 +436,11 @@ static void blast(const struct opts *o, int phase, long rate, int nc, const int 
 		}
 		recvd += drain_all(o, pfd, np, nc);
 	}
-	double elapsed = (double)(now_ns() - t0) / 1e9;
+	double elapsed = (double)(bench_mono_ns() - t0) / 1e9;
 	have_busy = have_busy && cpu_jiffies(o->cpu, &b1, &j1) == 0 && j1 > j0;
 	/* what is still in flight arrives within a few hundred ms */
-	uint64_t settle = now_ns() + 300000000ull;
-	while (now_ns() < settle)
+	uint64_t settle = bench_mono_ns() + 300000000ull;
+	while (bench_mono_ns() < settle)
 		recvd += drain_all(o, pfd, np, nc);
 	double cpu1 = o->pid ? proc_cpu_s(o->pid) : -1;
 	double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
@@ -501,13 +490,13 @@ static int bind_channels(const struct opts *o, int nc, const struct sockaddr_sto
 		int big = 4 << 20;
 		if (setsockopt(lc->fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
 			setsockopt(lc->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-		if (turn_client_bind_channel(&lc->c, (const struct sockaddr *)&peer[i % np], now_ms()) == 0) {
+		if (turn_client_bind_channel(&lc->c, (const struct sockaddr *)&peer[i % np], bench_mono_ms()) == 0) {
 			flush_client(lc);
 			asked++;
 		}
 	}
-	uint64_t deadline = now_ms() + 45000;
-	while (n_chan + n_fail < asked && now_ms() < deadline)
+	uint64_t deadline = bench_mono_ms() + 45000;
+	while (n_chan + n_fail < asked && bench_mono_ms() < deadline)
 		pump(nc, 10, &dummy, &n_fail, &n_chan);
 	for (int i = 0; i < nc; i++) {
 		struct load_client *lc = &cl[i];
@@ -607,9 +596,9 @@ int main(int argc, char **argv)
 	}
 
 	long rss0 = o.pid ? proc_rss_kb(o.pid) : -1;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = bench_mono_ms();
 	int n_fail = allocate_all(&o, &n_ok);
-	double t_alloc = (double)(now_ms() - t0) / 1000.0;
+	double t_alloc = (double)(bench_mono_ms() - t0) / 1000.0;
 	uint64_t rtx = 0;
 	for (int i = 0; i < o.n; i++)
 		rtx += cl[i].c.stats.retransmits;

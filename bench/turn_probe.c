@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "turn_client.h"
+#include "bench_clock.h"
 
 struct probe {
 	struct turn_client c;
@@ -32,13 +33,6 @@ struct probe {
 	unsigned resends;       /* echo payloads sent again after ECHO_RESEND_MS */
 	uint8_t io[70000];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -125,7 +119,7 @@ static bool run_until(struct probe *pr, const bool *flag, uint64_t deadline)
 			return true;
 		if (pr->failed || pr->redirected)
 			return false;
-		uint64_t now = now_ms();
+		uint64_t now = bench_mono_ms();
 		if (now >= deadline)
 			return false;
 		uint64_t next = turn_client_timeout(&pr->c);
@@ -134,7 +128,7 @@ static bool run_until(struct probe *pr, const bool *flag, uint64_t deadline)
 		int wait = next > now ? (int)(next - now) : 0;
 		struct pollfd p = { .fd = pr->fd, .events = POLLIN };
 		int r = poll(&p, 1, wait);
-		now = now_ms();
+		now = bench_mono_ms();
 		if (r > 0) {
 			ssize_t n = recv(pr->fd, pr->io, sizeof(pr->io), 0);
 			if (n == 0 || (n < 0 && errno != EINTR && errno != ECONNREFUSED)) {
@@ -160,7 +154,7 @@ enum { ECHO_RESEND_MS = 2000 };
 static bool echo(struct probe *pr, int i, const char *kind, uint64_t timeout_ms)
 {
 	uint8_t out[256];
-	uint64_t end = now_ms() + timeout_ms;
+	uint64_t end = bench_mono_ms() + timeout_ms;
 	pr->expect_len = (size_t)snprintf(pr->expect, sizeof(pr->expect), "turn_probe %s %d", kind, i);
 	pr->got_echo = false;
 	for (unsigned k = 0;; k++) {
@@ -169,10 +163,10 @@ static bool echo(struct probe *pr, int i, const char *kind, uint64_t timeout_ms)
 		if (n < 0 || write_all(pr->fd, out, (size_t)n) < 0)
 			return false;
 		pr->resends += k > 0;
-		uint64_t until = now_ms() + ECHO_RESEND_MS;
+		uint64_t until = bench_mono_ms() + ECHO_RESEND_MS;
 		if (run_until(pr, &pr->got_echo, until < end ? until : end))
 			return true;
-		if (pr->failed || pr->redirected || now_ms() >= end)
+		if (pr->failed || pr->redirected || bench_mono_ms() >= end)
 			return false;
 	}
 }
@@ -233,8 +227,8 @@ int main(int argc, char **argv)
 	uint64_t tmo = (uint64_t)timeout_s * 1000;
 	int ok = 0, want = 0;
 
-	turn_client_start(&pr.c, now_ms());
-	if (!run_until(&pr, &pr.allocated, now_ms() + 45000)) {
+	turn_client_start(&pr.c, bench_mono_ms());
+	if (!run_until(&pr, &pr.allocated, bench_mono_ms() + 45000)) {
 		printf("allocate failed (code %d, state %s)\n", pr.fail_code,
 		       turn_client_state_name(turn_client_state(&pr.c)));
 		return 1;
@@ -243,8 +237,8 @@ int main(int argc, char **argv)
 	       addr_format(turn_client_relayed(&pr.c), true, a), addr_format(turn_client_mapped(&pr.c), true, b),
 	       pr.c.lifetime, tcp ? "tcp" : "udp");
 
-	turn_client_create_permission(&pr.c, (struct sockaddr *)&pr.peer, now_ms());
-	if (!run_until(&pr, &pr.perm_ok, now_ms() + tmo) || pr.perm_failed) {
+	turn_client_create_permission(&pr.c, (struct sockaddr *)&pr.peer, bench_mono_ms());
+	if (!run_until(&pr, &pr.perm_ok, bench_mono_ms() + tmo) || pr.perm_failed) {
 		printf("permission failed (code %d)\n", pr.fail_code);
 		return 1;
 	}
@@ -258,8 +252,8 @@ int main(int argc, char **argv)
 		printf("send-indication echo MISSING\n");
 	}
 
-	turn_client_bind_channel(&pr.c, (struct sockaddr *)&pr.peer, now_ms());
-	if (!run_until(&pr, &pr.chan_ok, now_ms() + tmo) || pr.chan_failed) {
+	turn_client_bind_channel(&pr.c, (struct sockaddr *)&pr.peer, bench_mono_ms());
+	if (!run_until(&pr, &pr.chan_ok, bench_mono_ms() + tmo) || pr.chan_failed) {
 		printf("channel bind failed (code %d)\n", pr.fail_code);
 		return 1;
 	}
@@ -274,8 +268,8 @@ int main(int argc, char **argv)
 	}
 	printf("channel-data echo %d/%d\n", chan_ok, count);
 
-	turn_client_close(&pr.c, now_ms());
-	run_until(&pr, &pr.closed, now_ms() + 5000);
+	turn_client_close(&pr.c, bench_mono_ms());
+	run_until(&pr, &pr.closed, bench_mono_ms() + 5000);
 	printf("close %s\n", pr.closed ? "ok" : "no answer");
 	printf("stats rx_bad=%llu retransmits=%llu echo_resends=%u\n", (unsigned long long)pr.c.stats.rx_bad,
 	       (unsigned long long)pr.c.stats.retransmits, pr.resends);
