@@ -1,4 +1,3 @@
-
 /* bench/handshake: what a flood of valid-looking handshake initiations
  * costs a node, with WireGuard's cookie (tunnel/cookie.h) and without it
  * (the global 200/s bucket alone, as before). In process, on the real
