@@ -4,7 +4,8 @@
  * (docs/benchmarks.md), and the data path spends most of its time here.
  * Up to 9216 bytes, one ChaCha20 pass per packet makes the Poly1305 key
  * and the text together (AVX-512 code of this project's where the CPU has
- * it, chacha20_avx512.h, else OpenSSL's raw ChaCha20) and OpenSSL's
+ * it, chacha20_avx512.h, which seals from the packet to itself with no
+ * copy; else OpenSSL's raw ChaCha20 over a copy) and OpenSSL's
  * Poly1305 the tag, both OpenSSL parts called through the provider's
  * functions rather than EVP (aead.c, aead_prov.h say why); longer inputs
  * go through the EVP AEAD. Each thread keeps its
