@@ -886,9 +886,11 @@ int xmpp_sig_poll(const struct xmpp_sig *s, short *events, uint64_t *wake_ms)
 	/* Logged in, our own timers are all that runs. Logging in or logging
 	 * out, libstrophe runs timers of its own that it does not tell us
 	 * about: XMPP_SIG_POLL_MS then (also without a socket to sleep on).
-	 * A stream error from the server makes libstrophe log out on its own;
-	 * the server then closes the connection, or the next ping's wakeup
-	 * (at most 15 s later) runs libstrophe's cleanup timer. */
+	 * A stream error from the server counts as logging out: libstrophe
+	 * only records it, on_stream_error closes our side and sets
+	 * disconnecting, and the session ends when the server closes the
+	 * connection or at the latest by libstrophe's cleanup timer (2 s),
+	 * which this pace runs, also when the server keeps TCP open. */
 	if (s->state == XMPP_SIG_OFFLINE)
 		*wake_ms = s->next_attempt_ms;
 	else if (s->state == XMPP_SIG_ONLINE && !s->disconnecting && s->conn && !s->release_conn && s->fd >= 0)
