@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -143,7 +142,7 @@ static bool pump_until(struct xmpp_sig *s, struct fake_srv *f, uint64_t now, con
 		poll(p, 2, 50);
 		xmpp_sig_run(s, now, 0);
 		if (f->fd < 0) {
-			f->fd = accept(f->lfd, NULL, NULL);
+			f->fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK);
 			continue;
 		}
 		ssize_t n = read(f->fd, f->in + f->len, sizeof(f->in) - 1 - f->len);
@@ -182,7 +181,6 @@ static void test_stream_error_logs_out(void **state)
 	uint64_t wake;
 
 	assert_true(pump_until(s, &f, now, "<stream:stream"));
-	fcntl(f.fd, F_SETFL, O_NONBLOCK);
 	srv_send(&f, SRV_HDR "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
 			     "<mechanism>PLAIN</mechanism></mechanisms></stream:features>");
 	assert_true(pump_until(s, &f, now, "</auth>"));
