@@ -2,8 +2,9 @@
 # ipopd: the XMPP server sends a stream error and keeps the TCP connection
 # open (neither </stream:stream> nor a close). The node must end that
 # session itself and log in again promptly: before its first keepalive
-# ping (15 s after the login) would have fired, the only other wakeup it
-# would get. Prosody and ejabberd close the stream after a stream error,
+# ping (15 s after the login) is due. (Before the fix, libstrophe only
+# recorded the error and the node stayed "online" until that ping went
+# unanswered, about 32 s.) Prosody and ejabberd close the stream after a stream error,
 # so the server here is tests/tools/xmpp_fake_server.py (plaintext, SASL
 # PLAIN, bind; the first session gets <undefined-condition/> 0.5 s after
 # the node's presence, later sessions are served normally).

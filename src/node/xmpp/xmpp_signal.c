@@ -437,7 +437,7 @@ static void end_session(struct xmpp_sig *s)
  * closes the stream), but libstrophe 0.12 only records it for the
  * connection handler: it neither closes the stream nor arms a timer, so a
  * server that keeps TCP open after the error would leave us "online" until
- * an unanswered ping (15-30 s). Logging out here sends </stream:stream>
+ * our ping went unanswered (about 30 s). Logging out here sends </stream:stream>
  * and arms libstrophe's cleanup timer (2 s), and xmpp_sig_poll wakes at
  * XMPP_SIG_POLL_MS (as while logging out) until the session has ended. */
 static int on_stream_error(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
