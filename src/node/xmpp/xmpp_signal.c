@@ -433,6 +433,32 @@ static void end_session(struct xmpp_sig *s)
 	xmpp_disconnect(s->conn);
 }
 
+/* A stream error ends the session (RFC 6120 4.9.1.1: the server then
+ * closes the stream), but libstrophe 0.12 only records it for the
+ * connection handler: it neither closes the stream nor arms a timer, so a
+ * server that keeps TCP open after the error would leave us "online" until
+ * our ping went unanswered (about 30 s). Logging out here sends </stream:stream>
+ * and arms libstrophe's cleanup timer (2 s), and xmpp_sig_poll wakes at
+ * XMPP_SIG_POLL_MS (as while logging out) until the session has ended. */
+static int on_stream_error(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+	struct xmpp_sig *s = ud;
+	const char *name = "?";
+
+	(void)conn;
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c)) {
+		const char *n = xmpp_stanza_get_name(c), *ns = xmpp_stanza_get_ns(c);
+		if (n && ns && strcmp(ns, XMPP_NS_STREAMS_IETF) == 0 && strcmp(n, "text") != 0) {
+			name = n;
+			break;
+		}
+	}
+	log_warn("xmpp: stream error %.60s from the server; logging out", name);
+	if (s->conn && !s->disconnecting && s->state == XMPP_SIG_ONLINE && !s->release_conn)
+		end_session(s);
+	return 0;
+}
+
 static void probe_failed(struct xmpp_sig *s)
 {
 	log_warn("xmpp: no answer to the ping after an address change; reconnecting");
@@ -777,6 +803,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
 		xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, s);
 		xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, s);
 		xmpp_handler_add(conn, on_message, NULL, "message", NULL, s);
+		xmpp_handler_add(conn, on_stream_error, XMPP_NS_STREAMS, "error", NULL, s);
 		xmpp_ka_start(&s->ka, s->conf.ping_interval_s * 1000ull, s->now_ms);
 		set_state(s, XMPP_SIG_ONLINE);
 		send_initial(s);
@@ -859,9 +886,11 @@ int xmpp_sig_poll(const struct xmpp_sig *s, short *events, uint64_t *wake_ms)
 	/* Logged in, our own timers are all that runs. Logging in or logging
 	 * out, libstrophe runs timers of its own that it does not tell us
 	 * about: XMPP_SIG_POLL_MS then (also without a socket to sleep on).
-	 * A stream error from the server makes libstrophe log out on its own;
-	 * the server then closes the connection, or the next ping's wakeup
-	 * (at most 15 s later) runs libstrophe's cleanup timer. */
+	 * A stream error from the server counts as logging out: libstrophe
+	 * only records it, on_stream_error closes our side and sets
+	 * disconnecting, and the session ends when the server closes the
+	 * connection or at the latest by libstrophe's cleanup timer (2 s),
+	 * which this pace runs, also when the server keeps TCP open. */
 	if (s->state == XMPP_SIG_OFFLINE)
 		*wake_ms = s->next_attempt_ms;
 	else if (s->state == XMPP_SIG_ONLINE && !s->disconnecting && s->conn && !s->release_conn && s->fd >= 0)
